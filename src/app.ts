@@ -1,0 +1,51 @@
+// buildApp(deps) returns the Express app and never listens: main.ts listens, tests use supertest.
+import express, { type Express } from "express";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Config } from "./config/env.js";
+import type { Database } from "./db/client.js";
+import { requireAdminToken } from "./http/auth.js";
+import { errorHandler, notFound } from "./http/errors.js";
+import { floviWebhookRoutes } from "./http/flovi-webhook.js";
+import { healthRoutes } from "./http/health.js";
+import { managementRoutes } from "./http/management.js";
+import { requestLogging, requestMetrics } from "./http/request-logging.js";
+import type { Metrics } from "./observability/metrics.js";
+import type { Queues } from "./queues/queues.js";
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  /** The producer connection (fails fast); also what /readyz pings. */
+  redis: Redis;
+  queues: Queues;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export function buildApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+  app.use(requestLogging(deps.log));
+  app.use(requestMetrics(deps.metrics));
+
+  app.use(healthRoutes(deps));
+  app.use(
+    floviWebhookRoutes({
+      db: deps.db,
+      queues: deps.queues,
+      secrets: deps.config.FLOVI_WEBHOOK_SECRET,
+      bodyLimitBytes: deps.config.WEBHOOK_BODY_LIMIT_BYTES,
+      log: deps.log,
+      metrics: deps.metrics,
+    }),
+  );
+
+  const admin = requireAdminToken(deps.config.ADMIN_TOKEN);
+  app.use(managementRoutes(deps, admin));
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,141 @@
+// The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
+import { z } from "zod";
+
+const csv = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value));
+
+const durationMs = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** "0,5s,5m,30m,2h" → milliseconds. */
+const durationList = z
+  .string()
+  .transform((value, ctx) => {
+    const units: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
+    const out: number[] = [];
+    for (const raw of value.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
+      if (!match) {
+        ctx.addIssue({ code: "custom", message: `"${raw}" is not a duration like 500ms, 5s, 5m, 2h` });
+        return z.NEVER;
+      }
+      out.push(Number(match[1]) * units[match[2] ?? "ms"]!);
+    }
+    if (out.length === 0) {
+      ctx.addIssue({ code: "custom", message: "needs at least one duration" });
+      return z.NEVER;
+    }
+    return out;
+  });
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// connection string" }),
+  DATABASE_POOL_SIZE: positiveInt(10),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }),
+  /** Prefix of every BullMQ key. Wrapped in {braces} so a Redis Cluster keeps each queue in one slot. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .default("hub")
+    .transform((p) => `{${p}}`),
+
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+
+  FLOVI_WEBHOOK_SECRET: csv,
+  WEBHOOK_BODY_LIMIT_BYTES: positiveInt(1024 * 1024),
+  FLOVI_API_BASE_URL: httpUrl.default("https://flovi-customer-api-sg3z5hpkva-lz.a.run.app"),
+  FLOVI_API_KEY: optionalString,
+  /** A non-final reservation silent this long is looked up in Flovi's API. */
+  FLOVI_RECONCILE_AFTER_MS: durationMs(2 * HOUR),
+  FLOVI_RECONCILE_INTERVAL_MS: durationMs(10 * MINUTE),
+
+  MFB_API_BASE_URL: httpUrl.default("https://test.myflyingbox.com/v2"),
+  MFB_LOGIN: optionalString,
+  MFB_PASSWORD: optionalString,
+  MFB_POLL_INTERVAL_MS: durationMs(15 * MINUTE),
+  MFB_RATE_LIMIT_PER_SECOND: positiveInt(20),
+
+  GREENFLOW_API_BASE_URL: httpUrl.default("https://greenflow.live/api/v1"),
+  GREENFLOW_API_KEY: optionalString,
+  GREENFLOW_POLL_INTERVAL_MS: durationMs(30 * MINUTE),
+  GREENFLOW_RATE_LIMIT_PER_SECOND: positiveInt(10),
+
+  /** How often each provider's sweep looks for items that are due. */
+  POLL_SWEEP_INTERVAL_MS: durationMs(30 * SECOND),
+  POLL_BATCH_SIZE: positiveInt(500),
+  /** How long a provider-wide pause (after a 401) lasts before polling probes again. */
+  PROVIDER_PAUSE_MS: durationMs(15 * MINUTE),
+  PROVIDER_TIMEOUT_MS: durationMs(10 * SECOND),
+
+  SUBSCRIPTION_ALLOWED_HOSTS: csv,
+  DELIVERY_TIMEOUT_MS: durationMs(10 * SECOND),
+  DELIVERY_RETRY_SCHEDULE: durationList.default([0, 5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR]),
+  /** An endpoint failing without a single success for this long is disabled. */
+  DELIVERY_DISABLE_AFTER_MS: durationMs(5 * 24 * HOUR),
+  /** ...or after this many consecutive failed attempts (0 turns the count rule off). */
+  DELIVERY_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).default(0),
+  SECRET_ROTATION_GRACE_MS: durationMs(24 * HOUR),
+
+  /** Safety nets behind the fast paths: re-enqueue stored-but-unqueued work this often. */
+  INBOUND_SWEEP_INTERVAL_MS: durationMs(10 * SECOND),
+  OUTBOX_SWEEP_INTERVAL_MS: durationMs(5 * SECOND),
+
+  WORKER_CONCURRENCY: positiveInt(8),
+  SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND),
+});
+
+export type Env = z.input<typeof envSchema>;
+export type Config = z.output<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every missing or malformed variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "unset", as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".") || "(environment)";
+        const message = issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message;
+        return `${name} ${message}`;
+      }),
+    );
+  }
+  return parsed.data;
+}
+
+export const providerEnabled = {
+  floviLookups: (c: Config) => c.FLOVI_API_KEY !== undefined,
+  mfb: (c: Config) => c.MFB_LOGIN !== undefined && c.MFB_PASSWORD !== undefined,
+  greenflow: (c: Config) => c.GREENFLOW_API_KEY !== undefined,
+};

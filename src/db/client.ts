@@ -1,0 +1,65 @@
+// The only place that builds the Prisma client. The pg pool is shared: Prisma runs on it through the
+// driver adapter, and the few hot or lock-sensitive statements (ingress insert, relay) use it directly.
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaClient } from "../generated/prisma/client.js";
+
+export type { PrismaClient };
+export { Prisma } from "../generated/prisma/client.js";
+
+export interface Database {
+  prisma: PrismaClient;
+  pool: pg.Pool;
+  /** Cheap liveness probe with its own deadline. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createDatabase(opts: { url: string; poolSize: number; applicationName?: string }): Database {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: opts.applicationName ?? "logistics-event-hub",
+  });
+  // A dropped idle connection must not crash the process; the pool replaces it.
+  pool.on("error", () => undefined);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  let closed: Promise<void> | undefined;
+  return {
+    prisma,
+    pool,
+    async ping(timeoutMs = 2_000) {
+      const connecting = pool.connect();
+      const client = await withTimeout(connecting, timeoutMs, "postgres connect timed out").catch((error: unknown) => {
+        connecting.then((late) => late.release(true), () => undefined);
+        throw error;
+      });
+      try {
+        await withTimeout(client.query("SELECT 1"), timeoutMs, "postgres query timed out");
+        client.release();
+      } catch (error) {
+        client.release(true);
+        throw error;
+      }
+    },
+    close() {
+      closed ??= (async () => {
+        await prisma.$disconnect();
+        await pool.end();
+      })();
+      return closed;
+    },
+  };
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

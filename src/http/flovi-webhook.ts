@@ -1,0 +1,76 @@
+import express, { Router } from "express";
+import type { Logger } from "pino";
+import type { Database } from "../db/client.js";
+import type { Metrics } from "../observability/metrics.js";
+import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
+import type { Queues } from "../queues/queues.js";
+
+export interface FloviWebhookDeps {
+  db: Database;
+  queues: Queues;
+  secrets: readonly string[];
+  bodyLimitBytes: number;
+  log: Logger;
+  metrics: Metrics;
+}
+
+const REJECTION_STATUS: Record<string, number> = { malformed_json: 400 };
+
+/** Translates ingress outcomes to HTTP. The body is read raw, whatever its content type: the signature covers bytes. */
+export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
+  const router = Router();
+  router.post("/webhooks/flovi", express.raw({ type: () => true, limit: deps.bodyLimitBytes }), async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const headers = Object.fromEntries(
+      STORED_HEADERS.flatMap((name) => {
+        const value = req.headers[name];
+        return typeof value === "string" ? [[name, value]] : [];
+      }),
+    );
+    const outcome = await receiveFloviWebhook(deps, {
+      body,
+      signature: req.get("x-hub-signature"),
+      headers,
+      requestId: String(req.id),
+    });
+    const count = (result: string, reason = "") => deps.metrics.webhooksReceived.inc({ provider: "flovi", outcome: result, reason });
+
+    switch (outcome.kind) {
+      case "accepted":
+        count(outcome.duplicate ? "duplicate" : "accepted");
+        req.log.info({ deliveryId: outcome.id, duplicate: outcome.duplicate, enqueued: outcome.enqueued }, "flovi webhook accepted");
+        res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate });
+        return;
+      case "ignored":
+        count(outcome.duplicate ? "duplicate" : "ignored", outcome.reason);
+        req.log.info({ deliveryId: outcome.id, reason: outcome.reason }, "flovi webhook stored and ignored");
+        res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate, ignored: true, reason: outcome.reason });
+        return;
+      case "rejected":
+        count("rejected", outcome.reason);
+        req.log.warn({ deliveryId: outcome.id, reason: outcome.reason }, "flovi webhook stored and rejected");
+        res.status(REJECTION_STATUS[outcome.reason] ?? 422).json({
+          error: outcome.reason,
+          message: outcome.detail ? `payload rejected: ${outcome.detail}` : "payload rejected",
+          id: outcome.id,
+          duplicate: outcome.duplicate,
+        });
+        return;
+      case "unauthorized":
+        count("unauthorized", outcome.reason);
+        req.log.warn({ reason: outcome.reason }, "flovi webhook signature rejected");
+        res.status(401).json({ error: outcome.reason, message: "x-hub-signature does not verify" });
+        return;
+      case "not_configured":
+        count("unavailable", "not_configured");
+        res.status(503).json({ error: "webhook_secret_not_configured", message: "FLOVI_WEBHOOK_SECRET is not set" });
+        return;
+      case "unavailable":
+        count("unavailable", outcome.reason);
+        res.setHeader("retry-after", "5");
+        res.status(503).json({ error: outcome.reason, message: "the delivery could not be stored; retry later" });
+        return;
+    }
+  });
+  return router;
+}

@@ -1,0 +1,39 @@
+// Process entry point: `node dist/src/main.js api|worker|all`. Parses the configuration once, starts the
+// role and turns SIGTERM/SIGINT into an orderly shutdown (exit 0 when clean).
+import { ConfigError, loadConfig, type Config } from "./config/env.js";
+import { createLogger } from "./observability/logger.js";
+import { start, type Role } from "./runtime.js";
+
+async function main() {
+  const role = (process.argv[2] ?? "all") as Role;
+  if (!["api", "worker", "all"].includes(role)) {
+    process.stderr.write(`usage: main.js api|worker|all (got "${role}")\n`);
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.LOG_LEVEL, name: role });
+  const running = await start(role, config, log);
+  const onSignal = (signal: NodeJS.Signals) => {
+    void running.stop(signal).then(({ clean }) => {
+      log.flush?.();
+      process.exit(clean ? 0 : 1);
+    });
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`fatal: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * Paths pino replaces with "[redacted]" wherever they appear. Signatures, credentials and secrets never reach
+ * the logs, and neither do personal fields of the providers' payloads (names, phones, e-mails).
+ */
+export const REDACT_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'req.headers["x-hub-signature"]',
+  'req.headers["x-api-key"]',
+  'req.headers["webhook-signature"]',
+  'res.headers["set-cookie"]',
+  "headers.authorization",
+  'headers["x-hub-signature"]',
+  'headers["x-api-key"]',
+  "*.authorization",
+  "*.password",
+  "*.secret",
+  "*.secrets",
+  "*.apiKey",
+  "*.token",
+  "*.lastname",
+  "*.last_name",
+  "*.name",
+  "*.phone",
+  "*.email",
+  "*.contactInfo",
+  "*.recipientContactInfo",
+  "*.customer",
+];
+
+export function createLogger(opts: { level: string; name?: string; destination?: NodeJS.WritableStream }): Logger {
+  return pino(
+    {
+      level: opts.level,
+      name: opts.name,
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    opts.destination ?? pino.destination({ sync: false }),
+  );
+}

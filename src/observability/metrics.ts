@@ -1,0 +1,69 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every metric the service exposes, on a registry of its own (no global state). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests by route, method and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request latency by route",
+      labelNames: ["method", "route"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    webhooksReceived: new Counter({
+      name: "webhooks_received_total",
+      help: "Inbound provider webhooks by outcome (accepted, duplicate, ignored, rejected, unauthorized, unavailable)",
+      labelNames: ["provider", "outcome", "reason"] as const,
+      registers,
+    }),
+    jobsProcessed: new Counter({
+      name: "jobs_processed_total",
+      help: "Jobs finished by queue, job name and outcome",
+      labelNames: ["queue", "job", "outcome"] as const,
+      registers,
+    }),
+    jobDuration: new Histogram({
+      name: "job_duration_seconds",
+      help: "Job processing time by queue and job name",
+      labelNames: ["queue", "job"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    queueJobs: new Gauge({
+      name: "queue_jobs",
+      help: "Jobs per queue and state",
+      labelNames: ["queue", "state"] as const,
+      registers,
+    }),
+    eventsEmitted: new Counter({
+      name: "events_emitted_total",
+      help: "Normalized events written to the outbox, by type",
+      labelNames: ["type"] as const,
+      registers,
+    }),
+    deliveries: new Counter({
+      name: "webhook_deliveries_total",
+      help: "Outbound webhook delivery attempts by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    polls: new Counter({
+      name: "provider_polls_total",
+      help: "Provider polls by provider and outcome",
+      labelNames: ["provider", "outcome"] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

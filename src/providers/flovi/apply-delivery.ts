@@ -1,0 +1,54 @@
+// Applies one stored Flovi delivery: reservation upsert, transition row, outbox event and the delivery's
+// own status, all in one transaction. Processing a delivery twice changes nothing the second time.
+import type { Logger } from "pino";
+import type { Database } from "../../db/client.js";
+import { applyReservationReport } from "../../db/reservations.js";
+import type { CloudEvent } from "../../domain/events.js";
+import { parseFloviBody } from "./payload.js";
+
+export type ApplyResult =
+  | { kind: "applied"; events: CloudEvent[]; outcome: string }
+  | { kind: "already_done"; status: string }
+  | { kind: "not_found" }
+  | { kind: "rejected"; reason: string };
+
+export async function applyFloviDelivery(
+  deps: { db: Database; log: Logger },
+  deliveryId: string,
+  opts: { force?: boolean } = {},
+): Promise<ApplyResult> {
+  return deps.db.prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ id: string; status: string; raw_body: Buffer; received_at: Date; request_id: string | null }[]>`
+      SELECT id, status, raw_body, received_at, request_id FROM inbound_deliveries WHERE id = ${deliveryId}::uuid FOR UPDATE`;
+    const delivery = rows[0];
+    if (!delivery) return { kind: "not_found" } as const;
+    // A replay (force) re-runs a delivery that was rejected or failed; one already applied stays applied.
+    const runnable = delivery.status === "received" || (opts.force && (delivery.status === "failed" || delivery.status === "rejected"));
+    if (!runnable) return { kind: "already_done", status: delivery.status } as const;
+
+    const verdict = parseFloviBody(Buffer.from(delivery.raw_body));
+    if (verdict.kind !== "status_change") {
+      const status = verdict.kind === "ignored" ? "ignored" : "rejected";
+      await tx.inboundDelivery.update({
+        where: { id: deliveryId },
+        data: { status, statusReason: verdict.reason, processedAt: new Date(), processCount: { increment: 1 } },
+      });
+      return { kind: "rejected", reason: verdict.reason } as const;
+    }
+
+    const report = await applyReservationReport(tx, {
+      change: verdict.change,
+      source: "webhook",
+      receivedAt: delivery.received_at,
+      deliveryId,
+      dedupeKey: `flovi:delivery:${deliveryId}`,
+      lastPayload: JSON.parse(Buffer.from(delivery.raw_body).toString("utf8")),
+      requestId: delivery.request_id,
+    });
+    await tx.inboundDelivery.update({
+      where: { id: deliveryId },
+      data: { status: "processed", statusReason: report.outcome, processedAt: new Date(), processCount: { increment: 1 } },
+    });
+    return { kind: "applied", events: report.events, outcome: report.outcome } as const;
+  });
+}

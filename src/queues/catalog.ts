@@ -1,0 +1,106 @@
+// Every queue and every job in one place: queue name, job name, payload schema, deterministic jobId,
+// attempts and backoff. Producers and workers both go through this file.
+import type { JobsOptions } from "bullmq";
+import { z } from "zod";
+
+export const QUEUE_NAMES = ["flovi-events", "maintenance", "mfb-polls", "greenflow-polls", "webhook-deliveries"] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  queue: QueueName;
+  name: string;
+  schema: S;
+  /** Deterministic job id: the same work is never queued twice while its job exists. */
+  jobId: (data: z.output<S>) => string;
+  options: JobsOptions;
+}
+
+const defineJob = <S extends z.ZodType>(def: JobDefinition<S>) => def;
+
+const requestId = z.string().max(200).optional();
+
+// Completed jobs are kept briefly for inspection; failed ones long enough for an operator to replay them.
+const keep = { removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: { age: 14 * 24 * 3600, count: 50_000 } };
+
+export const jobs = {
+  /** Apply one stored Flovi delivery to reservation state. */
+  processFloviDelivery: defineJob({
+    queue: "flovi-events",
+    name: "process-delivery",
+    schema: z.object({ deliveryId: z.uuid(), requestId }),
+    jobId: (d) => `flovi-${d.deliveryId}`,
+    options: { attempts: 10, backoff: { type: "exponential", delay: 1_000 }, ...keep },
+  }),
+  /** Enqueue stored deliveries whose enqueue failed at the door (Redis was down). */
+  sweepInbound: defineJob({
+    queue: "maintenance",
+    name: "sweep-inbound",
+    schema: z.object({}),
+    jobId: () => "sweep-inbound",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
+  /** Give committed outbox events their log position and fan them out to subscriptions. */
+  relayOutbox: defineJob({
+    queue: "maintenance",
+    name: "relay-outbox",
+    schema: z.object({}),
+    jobId: () => "relay-outbox",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
+  /** Look up silent reservations in Flovi's API. */
+  reconcileReservations: defineJob({
+    queue: "maintenance",
+    name: "reconcile-reservations",
+    schema: z.object({}),
+    jobId: () => "reconcile-reservations",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
+  /** Claim due MFB orders and queue one poll each. */
+  sweepMfb: defineJob({
+    queue: "maintenance",
+    name: "sweep-mfb",
+    schema: z.object({}),
+    jobId: () => "sweep-mfb",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
+  sweepGreenflow: defineJob({
+    queue: "maintenance",
+    name: "sweep-greenflow",
+    schema: z.object({}),
+    jobId: () => "sweep-greenflow",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
+  /**
+   * Poll one MFB order. Failures are handled by the item's own backoff (next_poll_at), not by BullMQ
+   * retries, so the job is removed when it ends and the next claim can queue the same id again.
+   */
+  pollMfbOrder: defineJob({
+    queue: "mfb-polls",
+    name: "poll-order",
+    schema: z.object({ orderId: z.uuid() }),
+    jobId: (d) => `mfb-${d.orderId}`,
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: true },
+  }),
+  pollGreenflowBooking: defineJob({
+    queue: "greenflow-polls",
+    name: "poll-booking",
+    schema: z.object({ bookingCode: z.string().min(1).max(64) }),
+    jobId: (d) => `gf-${Buffer.from(d.bookingCode).toString("base64url")}`,
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: true },
+  }),
+  /** POST one event to one subscription; retried on the configured schedule (see delivery/retry-policy.ts). */
+  deliverWebhook: defineJob({
+    queue: "webhook-deliveries",
+    name: "deliver",
+    schema: z.object({ deliveryId: z.uuid(), requestId }),
+    jobId: (d) => `dlv-${d.deliveryId}`,
+    options: { attempts: 8, backoff: { type: "schedule" }, ...keep },
+  }),
+} satisfies Record<string, JobDefinition<any>>;
+
+export type JobKey = keyof typeof jobs;
+export type JobData<K extends JobKey> = z.output<(typeof jobs)[K]["schema"]>;
+
+export function jobByName(queue: string, name: string): JobDefinition | undefined {
+  return Object.values(jobs).find((j) => j.queue === queue && j.name === name);
+}

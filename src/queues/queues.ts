@@ -1,0 +1,61 @@
+import { Queue, type JobsOptions } from "bullmq";
+import type { Redis } from "ioredis";
+import { withTimeout } from "../db/client.js";
+import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./catalog.js";
+
+export interface Queues {
+  /** Validates the payload against the catalog and adds it under its deterministic job id. */
+  enqueue<K extends JobKey>(key: K, data: JobData<K>, options?: JobsOptions): Promise<string>;
+  enqueueMany<K extends JobKey>(key: K, items: JobData<K>[], options?: JobsOptions): Promise<void>;
+  get(name: QueueName): Queue;
+  all(): Queue[];
+  readonly prefix: string;
+  close(): Promise<void>;
+}
+
+export function createQueues(opts: { connection: Redis; prefix: string; addTimeoutMs?: number }): Queues {
+  const queues = new Map<QueueName, Queue>(
+    QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: opts.connection, prefix: opts.prefix })]),
+  );
+  // Bounded so an unreachable Redis costs a producer at most this long, never a hung request.
+  const addTimeoutMs = opts.addTimeoutMs ?? 2_000;
+  let closing: Promise<void> | undefined;
+
+  function get(name: QueueName): Queue {
+    const queue = queues.get(name);
+    if (!queue) throw new Error(`unknown queue ${name}`);
+    return queue;
+  }
+
+  function prepare<K extends JobKey>(key: K, data: JobData<K>, options?: JobsOptions) {
+    const def = jobs[key];
+    const payload = def.schema.parse(data) as JobData<K>;
+    const jobId = (def.jobId as (d: JobData<K>) => string)(payload);
+    return { def, payload, opts: { ...def.options, ...options, jobId } };
+  }
+
+  return {
+    prefix: opts.prefix,
+    get,
+    all: () => [...queues.values()],
+    async enqueue(key, data, options) {
+      const { def, payload, opts: jobOpts } = prepare(key, data, options);
+      const job = await withTimeout(get(def.queue).add(def.name, payload, jobOpts), addTimeoutMs, "redis enqueue timed out");
+      return job.id ?? jobOpts.jobId;
+    },
+    async enqueueMany(key, items, options) {
+      if (items.length === 0) return;
+      const prepared = items.map((item) => prepare(key, item, options));
+      const def = jobs[key];
+      await withTimeout(
+        get(def.queue).addBulk(prepared.map((p) => ({ name: def.name, data: p.payload, opts: p.opts }))),
+        addTimeoutMs * 5,
+        "redis enqueue timed out",
+      );
+    },
+    close() {
+      closing ??= Promise.allSettled([...queues.values()].map((q) => q.close())).then(() => undefined);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// Builds the shared resources for a role (api, worker or both), starts it and owns the shutdown order.
+// main.ts calls it for the real process; the fault suite and the demo call it too.
+import http from "node:http";
+import { buildApp } from "./app.js";
+import type { Config } from "./config/env.js";
+import { createDatabase } from "./db/client.js";
+import { createShutdown, type ShutdownStep } from "./lifecycle/shutdown.js";
+import type { Logger } from "./observability/logger.js";
+import { createMetrics } from "./observability/metrics.js";
+import { createQueues } from "./queues/queues.js";
+import { createRedis } from "./queues/redis.js";
+import { startWorker, type WorkerRuntime } from "./worker.js";
+
+export type Role = "api" | "worker" | "all";
+
+export interface Running {
+  /** The bound HTTP port (api and all roles). */
+  port?: number;
+  stop(reason: string): Promise<{ clean: boolean }>;
+}
+
+export async function start(role: Role, config: Config, log: Logger): Promise<Running> {
+  const metrics = createMetrics();
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
+  const steps: ShutdownStep[] = [];
+  let server: http.Server | undefined;
+  let worker: WorkerRuntime | undefined;
+  const redisConnections: ReturnType<typeof createRedis>[] = [];
+  const queueSets: ReturnType<typeof createQueues>[] = [];
+
+  if (role === "api" || role === "all") {
+    const redis = createRedis(config.REDIS_URL, "producer", { connectionName: "event-hub-api" });
+    const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
+    redisConnections.push(redis);
+    queueSets.push(queues);
+    const app = buildApp({ config, db, redis, queues, log, metrics });
+    server = http.createServer(app);
+    server.keepAliveTimeout = 65_000;
+    const listening = server;
+    await new Promise<void>((resolve, reject) => {
+      listening.once("error", reject);
+      listening.listen(config.PORT, config.HOST, () => resolve());
+    });
+  }
+  if (role === "worker" || role === "all") {
+    const redis = createRedis(config.REDIS_URL, "worker", { connectionName: "event-hub-worker" });
+    const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 30_000 });
+    redisConnections.push(redis);
+    queueSets.push(queues);
+    worker = await startWorker({ config, db, redis, queues, log, metrics });
+  }
+
+  // Fixed order: stop HTTP intake (in-flight requests finish), stop workers (active jobs finish or are
+  // handed back), then queues, Redis, Postgres.
+  if (server) {
+    const s = server;
+    steps.push({
+      name: "http",
+      run: () =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        }),
+    });
+  }
+  if (worker) {
+    const w = worker;
+    steps.push({ name: "workers", run: () => w.close() });
+  }
+  steps.push({ name: "queues", run: () => Promise.all(queueSets.map((q) => q.close())) });
+  steps.push({ name: "redis", run: () => Promise.all(redisConnections.map((r) => r.quit().catch(() => r.disconnect()))) });
+  steps.push({ name: "postgres", run: () => db.close() });
+
+  const shutdown = createShutdown({ steps: () => steps, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
+  const address = server?.address();
+  const port = address && typeof address === "object" ? address.port : undefined;
+  log.info({ role, port, queuePrefix: config.QUEUE_PREFIX }, "started");
+  return { port, stop: shutdown };
+}

@@ -1,0 +1,57 @@
+// Shared plumbing for every BullMQ worker: payload validation against the catalog, metrics, logging
+// with the request id that created the job, and failure classification.
+import { RateLimitError, UnrecoverableError, Worker, type Job, type WorkerOptions } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { ExpectedError } from "../queues/errors.js";
+import { jobByName, type QueueName } from "../queues/catalog.js";
+import type { Metrics } from "../observability/metrics.js";
+
+export type Handler = (job: Job, log: Logger) => Promise<unknown>;
+
+
+export function createWorker(opts: {
+  queue: QueueName;
+  handlers: Record<string, Handler>;
+  connection: Redis;
+  prefix: string;
+  log: Logger;
+  metrics: Metrics;
+  options?: Partial<WorkerOptions>;
+}): Worker {
+  const worker = new Worker(
+    opts.queue,
+    async (job) => {
+      const handler = opts.handlers[job.name];
+      const def = jobByName(opts.queue, job.name);
+      if (!handler || !def) throw new UnrecoverableError(`no handler for job ${job.name} on ${opts.queue}`);
+      const parsed = def.schema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${job.name}: ${parsed.error.message}`);
+      const data = parsed.data as { requestId?: string };
+      const log = opts.log.child({ queue: opts.queue, job: job.name, jobId: job.id, attempt: job.attemptsMade + 1, requestId: data.requestId });
+      const end = opts.metrics.jobDuration.startTimer({ queue: opts.queue, job: job.name });
+      try {
+        const result = await handler(job, log);
+        opts.metrics.jobsProcessed.inc({ queue: opts.queue, job: job.name, outcome: "completed" });
+        return result;
+      } catch (error) {
+        const rateLimited = error instanceof RateLimitError;
+        const expected = rateLimited || error instanceof ExpectedError;
+        opts.metrics.jobsProcessed.inc({ queue: opts.queue, job: job.name, outcome: rateLimited ? "rate_limited" : expected ? "retry" : "failed" });
+        if (!expected) log.error({ err: error }, "job failed");
+        throw error;
+      } finally {
+        end();
+      }
+    },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: 4,
+      autorun: true,
+      ...opts.options,
+    },
+  );
+  worker.on("error", (error) => opts.log.warn({ queue: opts.queue, err: error }, "worker connection error"));
+  return worker;
+}

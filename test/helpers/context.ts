@@ -1,0 +1,102 @@
+// One isolated world per test file: its own database (cloned from the migrated template), its own queue
+// prefix on the shared Redis, a silent logger, and the real app and workers built from them.
+import { randomUUID } from "node:crypto";
+import { inject } from "vitest";
+import { buildApp } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config/env.js";
+import { createDatabase as openDatabase } from "../../src/db/client.js";
+import { createLogger } from "../../src/observability/logger.js";
+import { createMetrics } from "../../src/observability/metrics.js";
+import { createQueues } from "../../src/queues/queues.js";
+import { createRedis } from "../../src/queues/redis.js";
+import { startWorker, type WorkerRuntime } from "../../src/worker.js";
+import { createDatabase } from "../../scripts/lib/local-services.js";
+
+export const TEST_SECRET = "test-webhook-secret";
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+
+export type TestEnv = Record<string, string | undefined>;
+
+export async function freshDatabaseUrl(): Promise<string> {
+  return createDatabase(inject("pgServerUrl"), `t_${randomUUID().replace(/-/g, "").slice(0, 16)}`, inject("templateDatabase"));
+}
+
+export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
+  return loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: "5",
+    REDIS_URL: inject("redisUrl"),
+    QUEUE_PREFIX: `t-${randomUUID().slice(0, 8)}`,
+    FLOVI_WEBHOOK_SECRET: TEST_SECRET,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    INBOUND_SWEEP_INTERVAL_MS: "500",
+    OUTBOX_SWEEP_INTERVAL_MS: "500",
+    DELIVERY_RETRY_SCHEDULE: "0,200ms,400ms,800ms",
+    SHUTDOWN_TIMEOUT_MS: "10000",
+    ...env,
+  });
+}
+
+export async function createTestContext(env: TestEnv = {}) {
+  const config = testConfig(env.DATABASE_URL ?? (await freshDatabaseUrl()), env);
+  const log = createLogger({ level: config.LOG_LEVEL, destination: process.stdout });
+  const metrics = createMetrics();
+  const db = openDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+  const redis = createRedis(config.REDIS_URL, "producer");
+  const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
+  const app = buildApp({ config, db, redis, queues, log, metrics });
+  const workers: { runtime: WorkerRuntime; close: () => Promise<void> }[] = [];
+
+  return {
+    config,
+    log,
+    metrics,
+    db,
+    prisma: db.prisma,
+    redis,
+    queues,
+    app,
+    /** Starts the real worker role against this context's database and queue prefix. */
+    async startWorker(overrides: Partial<Config> = {}) {
+      const workerRedis = createRedis(config.REDIS_URL, "worker");
+      const workerQueues = createQueues({ connection: workerRedis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 30_000 });
+      const runtime = await startWorker({ config: { ...config, ...overrides }, db, redis: workerRedis, queues: workerQueues, log, metrics });
+      const entry = {
+        runtime,
+        async close() {
+          await runtime.close();
+          await workerQueues.close();
+          await workerRedis.quit().catch(() => workerRedis.disconnect());
+        },
+      };
+      workers.push(entry);
+      return entry;
+    },
+    async close() {
+      for (const w of workers) await w.close();
+      await queues.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    },
+  };
+}
+
+export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
+
+/** Polls until `probe` returns a truthy value (or throws after `timeoutMs`). Waits on state, never on time. */
+export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
