@@ -1,7 +1,7 @@
 // Private PostgreSQL and Redis servers on loopback, for the dev runner, the test harness, the demo and
 // the fault suite. Nothing here is used by the service itself.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, chownSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import pg from "pg";
@@ -117,6 +117,10 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalServer>
   const spawnAs = owner ? { uid: owner.uid, gid: owner.gid } : {};
 
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    const parent = path.dirname(dataDir);
+    mkdirSync(parent, { recursive: true });
+    // The postgres user must be able to reach its data directory through the parent.
+    if (owner && (statSync(parent).mode & 0o001) === 0) chmodSync(parent, 0o755);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     if (owner) chownSync(dataDir, owner.uid, owner.gid);
     execFileSync(

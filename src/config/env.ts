@@ -139,3 +139,15 @@ export const providerEnabled = {
   mfb: (c: Config) => c.MFB_LOGIN !== undefined && c.MFB_PASSWORD !== undefined,
   greenflow: (c: Config) => c.GREENFLOW_API_KEY !== undefined,
 };
+
+/** The migration runner needs only the database. */
+export function loadMigrationConfig(env: Record<string, string | undefined>): { DATABASE_URL: string; MIGRATIONS_DIR: string } {
+  const parsed = envSchema
+    .pick({ DATABASE_URL: true })
+    .extend({ MIGRATIONS_DIR: z.string().default("prisma/migrations") })
+    .safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== "")));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")} ${i.code === "invalid_type" ? "is required" : i.message}`));
+  }
+  return parsed.data;
+}

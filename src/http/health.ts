@@ -1,7 +1,7 @@
 import { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Database } from "../db/client.js";
-import { withTimeout } from "../db/client.js";
+import { pingRedis } from "../queues/redis.js";
 import type { Metrics } from "../observability/metrics.js";
 
 export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metrics }): Router {
@@ -12,7 +12,7 @@ export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metric
   router.get("/readyz", async (_req, res) => {
     const [postgres, redis] = await Promise.allSettled([
       deps.db.ping(1_500),
-      withTimeout(deps.redis.ping(), 1_500, "redis ping timed out"),
+      pingRedis(deps.redis, 1_500),
     ]);
     const checks = {
       postgres: postgres.status === "fulfilled" ? "ok" : "unavailable",

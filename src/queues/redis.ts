@@ -19,3 +19,24 @@ export function createRedis(url: string, role: "producer" | "worker", extra: Red
   redis.on("error", () => undefined);
   return redis;
 }
+
+/** PING with a deadline; a connection still (re)connecting gets until the deadline to become ready. */
+export async function pingRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (redis.status !== "ready" && Date.now() < deadline) {
+    if (redis.status === "end") throw new Error("redis connection closed");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const remaining = Math.max(1, deadline - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("redis ping timed out")), remaining);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

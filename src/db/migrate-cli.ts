@@ -1,0 +1,14 @@
+// `npm run db:migrate` (and the Docker image's migrate service): applies pending migrations to DATABASE_URL.
+import path from "node:path";
+import { ConfigError, loadMigrationConfig } from "../config/env.js";
+import { migrate } from "./migrate.js";
+
+try {
+  const config = loadMigrationConfig(process.env);
+  const result = await migrate(config.DATABASE_URL, path.resolve(config.MIGRATIONS_DIR));
+  for (const name of result.applied) process.stdout.write(`applied ${name}\n`);
+  process.stdout.write(`migrations: ${result.applied.length} applied, ${result.alreadyApplied.length} already applied\n`);
+} catch (error) {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  process.exit(error instanceof ConfigError ? 78 : 1);
+}

@@ -1,0 +1,112 @@
+import path from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../src/db/migrate.js";
+import { createTestContext, freshDatabaseUrl, type TestContext } from "../helpers/context.js";
+
+const migrations = path.resolve(import.meta.dirname, "../../prisma/migrations");
+
+describe("migrations", () => {
+  it("apply once, then a second run is a no-op", async () => {
+    const url = await freshDatabaseUrl(); // already migrated from the template
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+      const first = await migrate(url, migrations);
+      expect(first.applied.length).toBeGreaterThan(0);
+      expect(first.alreadyApplied).toEqual([]);
+      const second = await migrate(url, migrations);
+      expect(second.applied).toEqual([]);
+      expect(second.alreadyApplied).toEqual(first.applied);
+      const { rows } = await client.query(`SELECT migration_name, checksum, finished_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`);
+      expect(rows.map((r) => r.migration_name)).toEqual(first.applied);
+      for (const row of rows) {
+        expect(row.checksum).toMatch(/^[0-9a-f]{64}$/);
+        expect(row.finished_at).toBeInstanceOf(Date);
+        expect(row.applied_steps_count).toBe(1);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("two runners at once apply each migration exactly once (advisory lock)", async () => {
+    const url = await freshDatabaseUrl();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    await client.end();
+    const [a, b] = await Promise.all([migrate(url, migrations), migrate(url, migrations)]);
+    expect([...a.applied, ...b.applied].sort()).toEqual([...a.applied, ...a.alreadyApplied].sort());
+  });
+});
+
+// Every model written and read through Prisma against the SQL migrations: if schema.prisma and the SQL
+// drift apart (a column, a type, a default), one of these fails.
+describe("schema and SQL agree on every model", () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(() => ctx.close());
+
+  it("round-trips every model", async () => {
+    const p = ctx.prisma;
+    const delivery = await p.inboundDelivery.create({
+      data: { provider: "flovi", bodyDigest: "d".repeat(64), rawBody: Buffer.from("{}"), headers: { a: "b" }, status: "received" },
+    });
+    const reservation = await p.reservation.create({ data: { id: "schema-r", state: "created", lastChangedAt: new Date(), finalCosts: { price: 1 }, vehicles: [] } });
+    const transition = await p.reservationTransition.create({
+      data: { reservationId: reservation.id, toState: "created", outcome: "applied", source: "webhook", occurredAt: new Date(), receivedAt: new Date(), deliveryId: delivery.id },
+    });
+    const event = await p.event.create({
+      data: {
+        id: "00000000-0000-4000-8000-000000000001",
+        source: "flovi",
+        type: "reservation.created",
+        subject: "reservation/schema-r",
+        entity: "reservation",
+        entityId: "schema-r",
+        sequence: 1,
+        time: new Date(),
+        dedupeKey: "schema-test",
+        envelope: { ok: true },
+        position: 1n,
+      },
+    });
+    const subscription = await p.subscription.create({
+      data: { id: "00000000-0000-4000-8000-000000000002", url: "http://127.0.0.1:1/x", eventTypes: ["*"], secret: "whsec_x" },
+    });
+    const wd = await p.webhookDelivery.create({ data: { id: "00000000-0000-4000-8000-000000000003", eventId: event.id, subscriptionId: subscription.id } });
+    const attempt = await p.deliveryAttempt.create({ data: { deliveryId: wd.id, attempt: 1, attemptedAt: new Date(), durationMs: 3, statusCode: 200 } });
+    const order = await p.mfbOrder.create({ data: { id: "00000000-0000-4000-8000-000000000004", reference: "ref" } });
+    const parcel = await p.mfbParcel.create({ data: { orderId: order.id, parcelIndex: 0, status: "created", lastCode: "shipment_created", lastEventAt: new Date() } });
+    const trackingEvent = await p.mfbTrackingEvent.create({ data: { orderId: order.id, parcelIndex: 0, code: "picked_up", happenedAt: new Date(), label: { en: "x" } } });
+    const booking = await p.greenflowBooking.create({ data: { bookingCode: "BR-1", lastname: "Silva" } });
+    const providerState = await p.providerState.create({ data: { provider: "mfb", pausedUntil: new Date(), pauseReason: "x" } });
+    const audit = await p.auditLog.create({ data: { actor: "admin", action: "test", target: "x", details: { a: 1 } } });
+
+    expect(transition.id).toBeTypeOf("bigint");
+    expect(wd.status).toBe("pending");
+    expect(attempt.statusCode).toBe(200);
+    expect(order.active).toBe(true);
+    expect(parcel.parcelIndex).toBe(0);
+    expect(trackingEvent.id).toBeTypeOf("bigint");
+    expect(booking.sequence).toBe(0);
+    expect(providerState.provider).toBe("mfb");
+    expect(audit.actor).toBe("admin");
+    expect(subscription.status).toBe("active");
+
+    const loaded = await p.reservation.findUniqueOrThrow({ where: { id: "schema-r" }, include: { transitions: { include: { delivery: true } } } });
+    expect(loaded.transitions[0]?.delivery?.id).toBe(delivery.id);
+    const withAttempts = await p.webhookDelivery.findUniqueOrThrow({ where: { id: wd.id }, include: { attemptLog: true, event: true, subscription: true } });
+    expect(withAttempts.attemptLog).toHaveLength(1);
+    const withParcels = await p.mfbOrder.findUniqueOrThrow({ where: { id: order.id }, include: { parcels: true, events: true } });
+    expect(withParcels.parcels).toHaveLength(1);
+    expect(withParcels.events).toHaveLength(1);
+    await expect(
+      p.inboundDelivery.create({ data: { provider: "flovi", bodyDigest: "d".repeat(64), rawBody: Buffer.from("{}"), headers: {}, status: "received" } }),
+    ).rejects.toThrow();
+  });
+});

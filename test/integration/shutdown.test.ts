@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/observability/logger.js";
+import { start } from "../../src/runtime.js";
+import { createTestContext, eventually, freshDatabaseUrl, testConfig, type TestContext } from "../helpers/context.js";
+import { postFlovi, statusChange } from "../helpers/flovi.js";
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(() => ctx.close());
+
+describe("graceful shutdown", () => {
+  it("waits for an active job to finish before closing queues, Redis and Postgres", async () => {
+    const res = await postFlovi(ctx.app, statusChange("created", "r-shutdown"));
+    const deliveryId: string = res.body.id;
+
+    // Hold the delivery's row lock so the job blocks mid-transaction: it is active when shutdown starts.
+    const blocker = new pg.Client({ connectionString: ctx.config.DATABASE_URL });
+    await blocker.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("SELECT id FROM inbound_deliveries WHERE id = $1 FOR UPDATE", [deliveryId]);
+
+    const running = await start("worker", { ...ctx.config, PORT: 0 }, ctx.log);
+    const queue = ctx.queues.get("flovi-events");
+    await eventually(async () => (await queue.getJob(`flovi-${deliveryId}`))?.isActive(), 10_000, "job active");
+
+    const stopping = running.stop("test");
+    const again = running.stop("test again"); // safe to call twice: same shutdown
+    expect(again).toBe(stopping);
+    await new Promise((r) => setTimeout(r, 200));
+    await blocker.query("COMMIT");
+    await blocker.end();
+
+    expect(await stopping).toEqual({ clean: true });
+    const delivery = await ctx.prisma.inboundDelivery.findUniqueOrThrow({ where: { id: deliveryId } });
+    expect(delivery.status).toBe("processed");
+    expect(await (await queue.getJob(`flovi-${deliveryId}`))?.isCompleted()).toBe(true);
+  });
+
+  it("the real process exits 0 on SIGTERM", async () => {
+    const config = testConfig(await freshDatabaseUrl());
+    const env = {
+      ...process.env,
+      NODE_ENV: "test",
+      LOG_LEVEL: "info",
+      PORT: "0",
+      DATABASE_URL: config.DATABASE_URL,
+      REDIS_URL: config.REDIS_URL,
+      QUEUE_PREFIX: config.QUEUE_PREFIX.slice(1, -1),
+      FLOVI_WEBHOOK_SECRET: "s",
+    };
+    const child = spawn(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/main.ts"), "all"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (b: Buffer) => (output += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+    await eventually(async () => output.includes('"msg":"started"'), 20_000, "process started");
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(output).toContain('"msg":"shutdown complete"');
+  });
+});
+
+describe("logger", () => {
+  it("redacts secrets and personal fields", async () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
+    log.info({ req: { headers: { authorization: "Bearer abc", "x-hub-signature": "sha256=ff" } }, customer: { lastname: "Silva" }, booking: { lastname: "Silva", email: "a@b.c" } }, "x");
+    const text = lines.join("");
+    expect(text).not.toContain("Bearer abc");
+    expect(text).not.toContain("sha256=ff");
+    expect(text).not.toContain("Silva");
+    expect(text).not.toContain("a@b.c");
+    expect(text).toContain("[redacted]");
+  });
+});
