@@ -13,9 +13,19 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function createQueues(opts: { connection: Redis; prefix: string; addTimeoutMs?: number }): Queues {
+export function createQueues(opts: {
+  connection: Redis;
+  prefix: string;
+  addTimeoutMs?: number;
+  /** Connection errors surface through the calls that fail; this only observes them. */
+  onError?: (error: Error) => void;
+}): Queues {
   const queues = new Map<QueueName, Queue>(
-    QUEUE_NAMES.map((name) => [name, new Queue(name, { connection: opts.connection, prefix: opts.prefix })]),
+    QUEUE_NAMES.map((name) => {
+      const queue = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
+      queue.on("error", opts.onError ?? (() => undefined));
+      return [name, queue];
+    }),
   );
   // Bounded so an unreachable Redis costs a producer at most this long, never a hung request.
   const addTimeoutMs = opts.addTimeoutMs ?? 2_000;

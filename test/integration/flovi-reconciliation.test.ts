@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFloviClient } from "../../src/providers/flovi/client.js";
+import { reconcileReservations } from "../../src/providers/flovi/reconcile.js";
+import { createRelay } from "../../src/delivery/relay.js";
+import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
+import { startFakeServer, type FakeServer } from "../helpers/fake-server.js";
+import { postFlovi, statusChange } from "../helpers/flovi.js";
+
+const API_KEY = "flo_partner_test_key";
+let ctx: TestContext;
+let flovi: FakeServer;
+const statuses = new Map<string, { status: number; body: unknown; headers?: Record<string, string> }>();
+
+beforeAll(async () => {
+  flovi = await startFakeServer((req) => {
+    const match = /^\/customers\/v2\/reservation\/([^/]+)$/.exec(req.path);
+    if (req.headers["x-api-key"] !== API_KEY) {
+      return { status: 401, body: { statusCode: 401, errorCode: "UNAUTHORIZED", correlationId: "c-401", message: "invalid key" } };
+    }
+    const scripted = match ? statuses.get(decodeURIComponent(match[1]!)) : undefined;
+    if (!scripted) {
+      return {
+        status: 404,
+        body: { statusCode: 404, errorCode: "NOT_FOUND", timestamp: new Date().toISOString(), path: req.path, correlationId: "8f7d9a1b-0000", message: "Reservation not found" },
+      };
+    }
+    return scripted;
+  });
+  ctx = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "60000" });
+  await ctx.startWorker();
+});
+afterAll(async () => {
+  await ctx.close();
+  await flovi.close();
+});
+
+async function seed(id: string, state: string) {
+  await postFlovi(ctx.app, statusChange(state, id));
+  await eventually(() => ctx.prisma.reservation.findUnique({ where: { id } }), 10_000, `reservation ${id}`);
+  // Silent for two hours.
+  await ctx.prisma.reservation.update({ where: { id }, data: { lastChangedAt: new Date(Date.now() - 2 * 3600_000) } });
+}
+
+const reservationBody = (id: string, status: string) => ({ reservationId: id, reservationType: "officeToOffice", status, externalId: null, price: 100, currency: "EUR" });
+
+function reconcile(apiKey = API_KEY) {
+  return reconcileReservations({
+    db: ctx.db,
+    client: createFloviClient({ baseUrl: flovi.url, apiKey, timeoutMs: 2_000 }),
+    log: ctx.log,
+    relay: createRelay({ db: ctx.db, queues: ctx.queues, log: ctx.log, deliveryAttempts: 4 }),
+    silentForMs: 60_000,
+  });
+}
+
+describe("reconciliation against the Flovi Partner API", () => {
+  it("applies a newer status found in the API as a reconciliation transition", async () => {
+    await seed("900001", "taken");
+    statuses.set("900001", { status: 200, body: reservationBody("900001", "sealed") });
+    const result = await reconcile();
+    expect(result.updated).toBeGreaterThanOrEqual(1);
+    const reservation = await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900001" }, include: { transitions: true } });
+    expect(reservation.state).toBe("sealed");
+    expect(reservation.lastReconciledAt).toBeInstanceOf(Date);
+    expect(reservation.transitions.at(-1)).toMatchObject({ source: "reconciliation", fromState: "taken", toState: "sealed", outcome: "applied" });
+    const event = await ctx.prisma.event.findFirstOrThrow({ where: { entityId: "900001", type: "reservation.sealed" } });
+    expect((event.envelope as any).data.details).toMatchObject({ source: "reconciliation" });
+    const lookup = flovi.requests.find((r) => r.path === "/customers/v2/reservation/900001");
+    expect(lookup?.headers["x-api-key"]).toBe(API_KEY);
+  });
+
+  it("changes nothing when the API is not ahead, and skips recently reconciled reservations", async () => {
+    await seed("900002", "driving");
+    statuses.set("900002", { status: 200, body: reservationBody("900002", "confirmed") });
+    await reconcile();
+    const after = await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900002" }, include: { transitions: true } });
+    expect(after.state).toBe("driving");
+    expect(after.transitions).toHaveLength(1);
+    const calls = flovi.requests.filter((r) => r.path.endsWith("/900002")).length;
+    await reconcile();
+    expect(flovi.requests.filter((r) => r.path.endsWith("/900002")).length).toBe(calls);
+  });
+
+  it("maps cancelled and keeps going past a 404 error envelope", async () => {
+    await seed("900003", "created");
+    await seed("900004", "created");
+    statuses.delete("900003"); // 404 with Flovi's envelope
+    statuses.set("900004", { status: 200, body: reservationBody("900004", "cancelled") });
+    await reconcile();
+    expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900004" } })).state).toBe("cancelled");
+    expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900003" } })).lastReconciledAt).toBeInstanceOf(Date);
+  });
+
+  it("stops the run on 429 without touching the rest", async () => {
+    await seed("900005", "created");
+    await seed("900006", "created");
+    statuses.set("900005", { status: 429, body: { statusCode: 429, errorCode: "RATE_LIMITED", correlationId: "c-429", message: "slow down" }, headers: { "retry-after": "30" } });
+    statuses.set("900006", { status: 429, body: { statusCode: 429, errorCode: "RATE_LIMITED", correlationId: "c-429", message: "slow down" } });
+    const result = await reconcile();
+    expect(result.stoppedBy).toBe("RATE_LIMITED");
+    const untouched = await ctx.prisma.reservation.findMany({ where: { id: { in: ["900005", "900006"] } } });
+    expect(untouched.every((r) => r.lastReconciledAt === null)).toBe(true);
+  });
+
+  it("the client surfaces Flovi's error envelope with its correlationId", async () => {
+    const client = createFloviClient({ baseUrl: flovi.url, apiKey: "wrong", timeoutMs: 2_000 });
+    await expect(client.getReservation("1")).rejects.toMatchObject({ statusCode: 401, errorCode: "UNAUTHORIZED", correlationId: "c-401" });
+  });
+});
