@@ -6,7 +6,8 @@ import type { Logger } from "pino";
 import { providerEnabled, type Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
 import { findUnprocessedDeliveries } from "./db/inbound-deliveries.js";
-import { attemptDelivery, type DeliverySettings } from "./delivery/deliver.js";
+import { attemptDelivery } from "./delivery/deliver.js";
+import { deliverySettings } from "./delivery/settings.js";
 import { createRelay, findStrandedDeliveries, type Relay } from "./delivery/relay.js";
 import type { Metrics } from "./observability/metrics.js";
 import { applyFloviDelivery } from "./providers/flovi/apply-delivery.js";
@@ -32,16 +33,6 @@ export interface WorkerRuntime {
   relay: Relay;
   /** Stops taking jobs and waits for active ones (BullMQ hands back what it cannot finish). */
   close(): Promise<void>;
-}
-
-export function deliverySettings(config: Config): DeliverySettings {
-  return {
-    timeoutMs: config.DELIVERY_TIMEOUT_MS,
-    schedule: config.DELIVERY_RETRY_SCHEDULE,
-    disableAfterMs: config.DELIVERY_DISABLE_AFTER_MS,
-    disableAfterFailures: config.DELIVERY_DISABLE_AFTER_FAILURES,
-    targetPolicy: { enforcePublic: config.NODE_ENV === "production", allowedHosts: config.SUBSCRIPTION_ALLOWED_HOSTS },
-  };
 }
 
 export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {

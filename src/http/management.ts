@@ -1,6 +1,8 @@
 import express, { Router, type RequestHandler } from "express";
 import type { AppDeps } from "../app.js";
+import { eventRoutes } from "./events.js";
 import { reservationRoutes } from "./reservations.js";
+import { subscriptionRoutes } from "./subscriptions.js";
 
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
 export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
@@ -10,5 +12,7 @@ export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
     router.use(prefix, admin, json);
   }
   router.use(reservationRoutes(deps));
+  router.use(subscriptionRoutes(deps));
+  router.use(eventRoutes(deps));
   return router;
 }

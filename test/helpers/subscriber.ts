@@ -1,0 +1,73 @@
+// A real subscriber on loopback that verifies every request with standardwebhooks' Webhook.verify.
+import { Webhook } from "standardwebhooks";
+import request from "supertest";
+import type { Express } from "express";
+import { startFakeServer, type FakeServer, type RecordedRequest, type Reply } from "./fake-server.js";
+import { TEST_ADMIN_TOKEN } from "./context.js";
+
+export interface Received {
+  webhookId: string;
+  event: { id: string; type: string; subject: string; data: { sequence: number; status: string; [k: string]: unknown } };
+  signatures: string[];
+  at: number;
+}
+
+export interface Subscriber {
+  url: string;
+  server: FakeServer;
+  /** Verified deliveries answered 2xx. */
+  received: Received[];
+  /** Every request, verified or not, with the status it was answered. */
+  attempts: { webhookId: string; status: number; at: number }[];
+  secrets: string[];
+  /** Decides the answer per request; defaults to 204. */
+  respond: (req: RecordedRequest, attempt: number) => Reply;
+  close(): Promise<void>;
+}
+
+export async function startSubscriber(): Promise<Subscriber> {
+  const sub: Subscriber = {
+    url: "",
+    server: undefined as unknown as FakeServer,
+    received: [],
+    attempts: [],
+    secrets: [],
+    respond: () => ({ status: 204 }),
+    close: () => sub.server.close(),
+  };
+  sub.server = await startFakeServer((req) => {
+    const headers = {
+      "webhook-id": String(req.headers["webhook-id"]),
+      "webhook-timestamp": String(req.headers["webhook-timestamp"]),
+      "webhook-signature": String(req.headers["webhook-signature"]),
+    };
+    const verified = sub.secrets.some((secret) => {
+      try {
+        new Webhook(secret).verify(req.body, headers);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!verified) {
+      sub.attempts.push({ webhookId: headers["webhook-id"], status: 401, at: Date.now() });
+      return { status: 401, body: { error: "bad signature" } };
+    }
+    const previous = sub.attempts.filter((a) => a.webhookId === headers["webhook-id"]).length;
+    const reply = sub.respond(req, previous + 1);
+    sub.attempts.push({ webhookId: headers["webhook-id"], status: reply.status, at: Date.now() });
+    if (reply.status >= 200 && reply.status < 300) {
+      sub.received.push({ webhookId: headers["webhook-id"], event: JSON.parse(req.body), signatures: headers["webhook-signature"].split(" "), at: Date.now() });
+    }
+    return reply;
+  });
+  sub.url = `${sub.server.url}/hooks`;
+  return sub;
+}
+
+export async function subscribe(app: Express, sub: Subscriber, eventTypes: string[], url = sub.url) {
+  const res = await request(app).post("/subscriptions").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`).send({ url, eventTypes });
+  if (res.status !== 201) throw new Error(`subscribe failed: ${res.status} ${JSON.stringify(res.body)}`);
+  sub.secrets.push(res.body.secret);
+  return res.body as { id: string; secret: string };
+}
