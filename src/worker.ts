@@ -13,6 +13,7 @@ import type { Metrics } from "./observability/metrics.js";
 import { applyFloviDelivery } from "./providers/flovi/apply-delivery.js";
 import { createFloviClient } from "./providers/flovi/client.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
+import { createPollingHandlers } from "./polling/handlers.js";
 import { jobs, type JobKey } from "./queues/catalog.js";
 import { ExpectedError } from "./queues/errors.js";
 import type { Queues } from "./queues/queues.js";
@@ -41,6 +42,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const settings = deliverySettings(config);
   const flovi = createFloviClient({ baseUrl: config.FLOVI_API_BASE_URL, apiKey: config.FLOVI_API_KEY, timeoutMs: config.PROVIDER_TIMEOUT_MS });
   const common = { connection: deps.redis, prefix: queues.prefix, log, metrics };
+  const polling = createPollingHandlers({ config, db, queues, log, metrics, relay });
 
   const workers: Worker[] = [
     createWorker({
@@ -80,6 +82,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         async [jobs.reconcileReservations.name](_job, jobLog) {
           return reconcileReservations({ db, client: flovi, log: jobLog, relay, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
         },
+        ...polling.sweepHandlers,
       },
     }),
     createWorker({
@@ -100,6 +103,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         },
       },
     }),
+    ...polling.createWorkers(common),
   ];
 
   // Deliveries that exhausted their retries: the job failed, the row says why.
@@ -140,4 +144,6 @@ async function registerSchedulers({ config, queues }: WorkerDeps) {
   await schedule("sweepInbound", config.INBOUND_SWEEP_INTERVAL_MS);
   await schedule("relayOutbox", config.OUTBOX_SWEEP_INTERVAL_MS);
   await schedule("reconcileReservations", config.FLOVI_RECONCILE_INTERVAL_MS, providerEnabled.floviLookups(config));
+  await schedule("sweepMfb", config.POLL_SWEEP_INTERVAL_MS, providerEnabled.mfb(config));
+  await schedule("sweepGreenflow", config.POLL_SWEEP_INTERVAL_MS, providerEnabled.greenflow(config));
 }

@@ -3,6 +3,7 @@ import { Webhook } from "standardwebhooks";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { ExpectedError, PermanentError } from "../queues/errors.js";
+import { parseRetryAfter } from "../lib/retry-after.js";
 import { recordOperatorEvent } from "./operator-events.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
@@ -27,13 +28,6 @@ interface HttpOutcome {
   excerpt: string | null;
   retryAfterMs: number | null;
   durationMs: number;
-}
-
-export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
 async function readExcerpt(response: Response): Promise<string | null> {

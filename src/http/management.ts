@@ -3,6 +3,7 @@ import type { AppDeps } from "../app.js";
 import { eventRoutes } from "./events.js";
 import { reservationRoutes } from "./reservations.js";
 import { subscriptionRoutes } from "./subscriptions.js";
+import { trackingRoutes } from "./tracking.js";
 
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
 export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
@@ -14,5 +15,6 @@ export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
   router.use(reservationRoutes(deps));
   router.use(subscriptionRoutes(deps));
   router.use(eventRoutes(deps));
+  router.use(trackingRoutes(deps));
   return router;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRetryAfter } from "../../src/delivery/deliver.js";
+import { parseRetryAfter } from "../../src/lib/retry-after.js";
 import { retryDelayMs } from "../../src/delivery/retry-policy.js";
 import { matchesEventType } from "../../src/domain/events.js";
 

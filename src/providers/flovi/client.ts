@@ -1,5 +1,6 @@
 // Flovi Partner API v2: the one call this service makes, GET /customers/v2/reservation/:id (x-api-key).
 import { z } from "zod";
+import { parseRetryAfter } from "../../lib/retry-after.js";
 
 export class FloviApiError extends Error {
   constructor(
@@ -63,13 +64,12 @@ export function createFloviClient(opts: { baseUrl: string; apiKey: string | unde
         const envelope = errorEnvelope.safeParse(body);
         const e = envelope.success ? envelope.data : {};
         const message = Array.isArray(e.message) ? e.message.join("; ") : (e.message ?? `HTTP ${response.status}`);
-        const retryAfter = response.headers.get("retry-after");
         throw new FloviApiError(
           response.status,
           e.errorCode ?? `HTTP_${response.status}`,
           e.correlationId ?? null,
           message,
-          retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : null,
+          parseRetryAfter(response.headers.get("retry-after")),
         );
       }
       const parsed = reservationSchema.safeParse(body);

@@ -1,0 +1,165 @@
+// Registering, reading and stopping tracked MFB orders and GreenFlow bookings.
+import { Router } from "express";
+import { z } from "zod";
+import type { AppDeps } from "../app.js";
+import type { Database } from "../db/client.js";
+import type { GreenflowBooking, MfbOrder } from "../generated/prisma/client.js";
+import { HttpError } from "./errors.js";
+import { parseInput } from "./validate.js";
+
+const mfbInput = z.object({
+  orderId: z.uuid({ error: "orderId must be the MFB order's UUID" }),
+  reference: z.string().trim().min(1).max(200).optional(),
+});
+
+/** GreenFlow accepts its booking_code (BR-1234567) or its local_number (GFC042389XY) as {code}. */
+const bookingCode = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, "bookingCode must be a GreenFlow booking_code or local_number");
+const greenflowInput = z.object({ bookingCode, lastname: z.string().trim().min(1).max(100) });
+
+function polling(item: MfbOrder | GreenflowBooking) {
+  return {
+    active: item.active,
+    lastPolledAt: item.lastPolledAt,
+    nextPollAt: item.nextPollAt,
+    consecutiveFailures: item.consecutiveFailures,
+    lastError: item.lastError,
+    stoppedReason: item.stoppedReason,
+    stoppedAt: item.stoppedAt,
+  };
+}
+
+async function statusHistory(db: Database, entity: "shipment" | "rental", entityId: string) {
+  const rows = await db.prisma.event.findMany({
+    where: { entity, entityId, NOT: { type: "shipment.tracking_event" } },
+    orderBy: { sequence: "asc" },
+    select: { envelope: true },
+  });
+  return rows.map((r) => {
+    const e = r.envelope as { id: string; time: string; data: { status: string; previousStatus: string | null; sequence: number; providerStatus: string } };
+    return { eventId: e.id, status: e.data.status, previousStatus: e.data.previousStatus, providerStatus: e.data.providerStatus, sequence: e.data.sequence, time: e.time };
+  });
+}
+
+export async function mfbOrderView(db: Database, orderId: string) {
+  const order = await db.prisma.mfbOrder.findUnique({
+    where: { id: orderId },
+    include: { parcels: { orderBy: { parcelIndex: "asc" } }, events: { orderBy: [{ happenedAt: "asc" }, { id: "asc" }] } },
+  });
+  if (!order) return null;
+  return {
+    orderId: order.id,
+    reference: order.reference,
+    status: order.status,
+    sequence: order.sequence,
+    parcels: order.parcels.map((p) => ({
+      parcelIndex: p.parcelIndex,
+      status: p.status,
+      lastCode: p.lastCode,
+      lastEventAt: p.lastEventAt,
+      events: order.events
+        .filter((e) => e.parcelIndex === p.parcelIndex)
+        .map((e) => ({ code: e.code, happenedAt: e.happenedAt, label: e.label, location: e.location, details: e.details })),
+    })),
+    unassignedEvents: order.events
+      .filter((e) => !order.parcels.some((p) => p.parcelIndex === e.parcelIndex))
+      .map((e) => ({ parcelIndex: e.parcelIndex, code: e.code, happenedAt: e.happenedAt, label: e.label })),
+    history: await statusHistory(db, "shipment", order.id),
+    polling: polling(order),
+    createdAt: order.createdAt,
+  };
+}
+
+export async function greenflowBookingView(db: Database, code: string) {
+  const booking = await db.prisma.greenflowBooking.findUnique({ where: { bookingCode: code } });
+  if (!booking) return null;
+  return {
+    bookingCode: booking.bookingCode,
+    localNumber: booking.localNumber,
+    uuid: booking.uuid,
+    status: booking.status,
+    gdsStatus: booking.gdsStatus,
+    pickupDate: booking.pickupDate,
+    dropoffDate: booking.dropoffDate,
+    sequence: booking.sequence,
+    history: await statusHistory(db, "rental", booking.bookingCode),
+    polling: polling(booking),
+    createdAt: booking.createdAt,
+  };
+}
+
+export function trackingRoutes(deps: Pick<AppDeps, "db">): Router {
+  const router = Router();
+  const { db } = deps;
+
+  router.post("/tracking/mfb-orders", async (req, res) => {
+    const input = parseInput(mfbInput, req.body);
+    const existing = await db.prisma.mfbOrder.findUnique({ where: { id: input.orderId } });
+    if (!existing) {
+      await db.prisma.mfbOrder.create({ data: { id: input.orderId, reference: input.reference ?? null, nextPollAt: new Date() } });
+    } else if (!existing.active && existing.stoppedReason !== "delivered") {
+      // Registering a stopped (not delivered) order again resumes it.
+      await db.prisma.mfbOrder.update({
+        where: { id: input.orderId },
+        data: { active: true, nextPollAt: new Date(), stoppedReason: null, stoppedAt: null, consecutiveFailures: 0, ...(input.reference ? { reference: input.reference } : {}) },
+      });
+    } else if (input.reference && input.reference !== existing.reference) {
+      await db.prisma.mfbOrder.update({ where: { id: input.orderId }, data: { reference: input.reference } });
+    }
+    req.log.info({ orderId: input.orderId, created: !existing }, "mfb order tracked");
+    res.status(existing ? 200 : 201).json(await mfbOrderView(db, input.orderId));
+  });
+
+  router.get("/tracking/mfb-orders/:orderId", async (req, res) => {
+    const view = z.uuid().safeParse(req.params.orderId).success ? await mfbOrderView(db, req.params.orderId) : null;
+    if (!view) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
+    res.json(view);
+  });
+
+  router.delete("/tracking/mfb-orders/:orderId", async (req, res) => {
+    const { count } = z.uuid().safeParse(req.params.orderId).success
+      ? await db.prisma.mfbOrder.updateMany({
+          where: { id: req.params.orderId, active: true },
+          data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
+        })
+      : { count: 0 };
+    const view = await mfbOrderView(db, req.params.orderId).catch(() => null);
+    if (!view) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
+    req.log.info({ orderId: req.params.orderId, stopped: count > 0 }, "mfb order tracking stopped");
+    res.json(view);
+  });
+
+  router.post("/tracking/greenflow-bookings", async (req, res) => {
+    const input = parseInput(greenflowInput, req.body);
+    const existing = await db.prisma.greenflowBooking.findUnique({ where: { bookingCode: input.bookingCode } });
+    if (!existing) {
+      await db.prisma.greenflowBooking.create({ data: { bookingCode: input.bookingCode, lastname: input.lastname, nextPollAt: new Date() } });
+    } else if (existing.lastname !== input.lastname || (!existing.active && existing.stoppedReason === "stopped_by_operator") || existing.stoppedReason === "booking_not_found_or_lastname_mismatch") {
+      // A corrected lastname, or an operator's stop undone: poll again.
+      await db.prisma.greenflowBooking.update({
+        where: { bookingCode: input.bookingCode },
+        data: { lastname: input.lastname, active: true, nextPollAt: new Date(), stoppedReason: null, stoppedAt: null, consecutiveFailures: 0 },
+      });
+    }
+    req.log.info({ bookingCode: input.bookingCode, created: !existing }, "greenflow booking tracked");
+    res.status(existing ? 200 : 201).json(await greenflowBookingView(db, input.bookingCode));
+  });
+
+  router.get("/tracking/greenflow-bookings/:bookingCode", async (req, res) => {
+    const view = await greenflowBookingView(db, req.params.bookingCode);
+    if (!view) throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
+    res.json(view);
+  });
+
+  router.delete("/tracking/greenflow-bookings/:bookingCode", async (req, res) => {
+    const { count } = await db.prisma.greenflowBooking.updateMany({
+      where: { bookingCode: req.params.bookingCode, active: true },
+      data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
+    });
+    const view = await greenflowBookingView(db, req.params.bookingCode);
+    if (!view) throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
+    req.log.info({ bookingCode: req.params.bookingCode, stopped: count > 0 }, "greenflow booking tracking stopped");
+    res.json(view);
+  });
+
+  return router;
+}

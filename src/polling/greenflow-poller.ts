@@ -1,0 +1,124 @@
+// One poll of one GreenFlow booking: a status change becomes `rental.<status>`; a final status stops polling.
+import type { Logger } from "pino";
+import type { Database } from "../db/client.js";
+import { writeEvents } from "../db/outbox.js";
+import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
+import { isFinalRentalStatus, isMovingRentalStatus, normalizeRentalStatus } from "../providers/greenflow/status.js";
+import type { PollOutcome, PollSettings } from "./mfb-poller.js";
+import { ProviderError } from "./provider-error.js";
+import { nextPollDelayMs, pauseProvider, providerPausedUntil } from "./schedule.js";
+
+export const GREENFLOW = "greenflow";
+
+export async function pollGreenflowBooking(
+  deps: { db: Database; client: GreenflowClient; log: Logger; settings: PollSettings },
+  bookingCode: string,
+): Promise<PollOutcome> {
+  const { db, log, settings } = deps;
+  const booking = await db.prisma.greenflowBooking.findUnique({ where: { bookingCode } });
+  if (!booking || !booking.active) return { kind: "skipped", reason: booking ? "inactive" : "unknown" };
+  const pausedUntil = await providerPausedUntil(db, GREENFLOW);
+  if (pausedUntil) {
+    await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { nextPollAt: pausedUntil } });
+    return { kind: "paused", until: pausedUntil };
+  }
+
+  let data: GreenflowBookingData;
+  try {
+    data = await deps.client.getBooking(bookingCode, booking.lastname);
+  } catch (error) {
+    if (!(error instanceof ProviderError)) throw error;
+    const now = new Date();
+    switch (error.kind) {
+      case "auth": {
+        const until = await pauseProvider(db, GREENFLOW, settings.pauseMs, error.message);
+        await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { nextPollAt: until, lastError: error.message } });
+        log.error({ provider: GREENFLOW, httpStatus: error.httpStatus, pausedUntil: until }, "GREENFLOW REFUSED OUR API KEY: all GreenFlow polling paused; check GREENFLOW_API_KEY");
+        return { kind: "paused", until };
+      }
+      case "not_found":
+        await db.prisma.greenflowBooking.update({
+          where: { bookingCode },
+          data: { active: false, nextPollAt: null, stoppedReason: "booking_not_found_or_lastname_mismatch", stoppedAt: now, lastError: error.message, lastPolledAt: now },
+        });
+        log.warn({ bookingCode }, "greenflow booking not found; polling stopped");
+        return { kind: "stopped", reason: "booking_not_found_or_lastname_mismatch" };
+      case "rate_limited": {
+        const wait = error.retryAfterMs ?? 60_000;
+        await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { nextPollAt: new Date(now.getTime() + wait), lastError: error.message } });
+        return { kind: "rate_limited", retryAfterMs: wait };
+      }
+      case "transient":
+      case "unexpected": {
+        const failures = booking.consecutiveFailures + 1;
+        await db.prisma.greenflowBooking.update({
+          where: { bookingCode },
+          data: {
+            consecutiveFailures: failures,
+            lastError: error.message.slice(0, 500),
+            lastPolledAt: now,
+            nextPollAt: new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { failures })),
+          },
+        });
+        (error.kind === "transient" ? log.warn.bind(log) : log.error.bind(log))({ bookingCode, httpStatus: error.httpStatus, failures, err: error.message }, "greenflow poll failed");
+        return { kind: "failed", error: error.message, failures };
+      }
+    }
+  }
+
+  const status = normalizeRentalStatus(data.status);
+  const gdsStatus = data.gds?.status ?? null;
+  const final = isFinalRentalStatus(status);
+  const outcome = await db.prisma.$transaction(async (tx) => {
+    const [row] = await tx.$queryRaw<{ status: string | null; sequence: number; active: boolean }[]>`
+      SELECT status, sequence, active FROM greenflow_bookings WHERE booking_code = ${bookingCode} FOR UPDATE`;
+    if (!row || !row.active) return { kind: "skipped", reason: "inactive" } as const;
+    const changed = row.status !== status;
+    const sequence = changed ? row.sequence + 1 : row.sequence;
+    if (changed) {
+      await writeEvents(tx, [
+        {
+          entity: "rental",
+          entityId: bookingCode,
+          externalId: data.local_number ?? null,
+          type: status,
+          status,
+          previousStatus: row.status,
+          providerStatus: data.status,
+          sequence,
+          time: new Date(),
+          details: {
+            bookingCode: data.booking_code,
+            localNumber: data.local_number ?? null,
+            gdsStatus,
+            pickupDate: data.pickup_date ?? null,
+            dropoffDate: data.dropoff_date ?? null,
+          },
+          dedupeKey: `greenflow:${bookingCode}:${sequence}:${status}`,
+        },
+      ]);
+    }
+    const now = new Date();
+    await tx.greenflowBooking.update({
+      where: { bookingCode },
+      data: {
+        status,
+        gdsStatus,
+        uuid: data.uuid ?? null,
+        localNumber: data.local_number ?? null,
+        pickupDate: data.pickup_date ?? null,
+        dropoffDate: data.dropoff_date ?? null,
+        sequence,
+        lastPolledAt: now,
+        consecutiveFailures: 0,
+        lastError: null,
+        ...(final
+          ? { active: false, nextPollAt: null, stoppedReason: status, stoppedAt: now }
+          : { nextPollAt: new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status) })) }),
+      },
+    });
+    return { kind: "polled", newEvents: changed ? 1 : 0, status, final } as const;
+  });
+  if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ bookingCode, status }, "greenflow booking status changed");
+  return outcome;
+}

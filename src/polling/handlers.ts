@@ -1,0 +1,113 @@
+// Worker wiring for polling: the two sweeps (run by job schedulers on the maintenance queue) and one
+// rate-limited queue per provider for the polls themselves.
+import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { providerEnabled, type Config } from "../config/env.js";
+import type { Database } from "../db/client.js";
+import type { Relay } from "../delivery/relay.js";
+import type { Metrics } from "../observability/metrics.js";
+import { createGreenflowClient } from "../providers/greenflow/client.js";
+import { createMfbClient } from "../providers/mfb/client.js";
+import { jobs } from "../queues/catalog.js";
+import type { Queues } from "../queues/queues.js";
+import { createWorker, type Handler } from "../workers/run-job.js";
+import { GREENFLOW, pollGreenflowBooking } from "./greenflow-poller.js";
+import { MFB, pollMfbOrder, type PollOutcome } from "./mfb-poller.js";
+import { claimDue, providerPausedUntil, type PolledTable } from "./schedule.js";
+
+/** A claimed item whose poll never ran (worker died) is due again after this. */
+const CLAIM_LEASE_MS = 10 * 60_000;
+const MAX_BATCHES_PER_SWEEP = 50;
+
+export interface PollingDeps {
+  config: Config;
+  db: Database;
+  queues: Queues;
+  log: Logger;
+  metrics: Metrics;
+  relay: Relay;
+}
+
+export function createPollingHandlers(deps: PollingDeps) {
+  const { config, db, queues, metrics, relay } = deps;
+  const timeoutMs = config.PROVIDER_TIMEOUT_MS;
+  const mfb = providerEnabled.mfb(config)
+    ? createMfbClient({ baseUrl: config.MFB_API_BASE_URL, login: config.MFB_LOGIN!, password: config.MFB_PASSWORD!, timeoutMs })
+    : undefined;
+  const greenflow = providerEnabled.greenflow(config)
+    ? createGreenflowClient({ baseUrl: config.GREENFLOW_API_BASE_URL, apiKey: config.GREENFLOW_API_KEY!, timeoutMs })
+    : undefined;
+
+  async function sweep(provider: string, table: PolledTable, enqueue: (keys: string[]) => Promise<void>) {
+    if (await providerPausedUntil(db, provider)) return { claimed: 0, paused: true };
+    let claimed = 0;
+    for (let i = 0; i < MAX_BATCHES_PER_SWEEP; i++) {
+      const keys = await claimDue(db, table, config.POLL_BATCH_SIZE, CLAIM_LEASE_MS);
+      if (keys.length > 0) await enqueue(keys);
+      claimed += keys.length;
+      if (keys.length < config.POLL_BATCH_SIZE) break;
+    }
+    return { claimed };
+  }
+
+  const sweepHandlers: Record<string, Handler> = {
+    [jobs.sweepMfb.name]: () =>
+      mfb ? sweep(MFB, "mfb_orders", (ids) => queues.enqueueMany("pollMfbOrder", ids.map((orderId) => ({ orderId })))) : Promise.resolve({ disabled: true }),
+    [jobs.sweepGreenflow.name]: () =>
+      greenflow
+        ? sweep(GREENFLOW, "greenflow_bookings", (codes) => queues.enqueueMany("pollGreenflowBooking", codes.map((bookingCode) => ({ bookingCode }))))
+        : Promise.resolve({ disabled: true }),
+  };
+
+  /** Records the outcome; a 429 pauses the whole provider queue for Retry-After (BullMQ's rate-limit pattern). */
+  async function settle(provider: string, worker: () => Worker, outcome: PollOutcome) {
+    metrics.polls.inc({ provider, outcome: outcome.kind });
+    if (outcome.kind === "polled" && outcome.newEvents > 0) {
+      metrics.eventsEmitted.inc({ type: `${provider}.poll` }, outcome.newEvents);
+      relay.nudge();
+    }
+    if (outcome.kind === "rate_limited") {
+      await worker().rateLimit(outcome.retryAfterMs);
+      throw Worker.RateLimitError();
+    }
+    return outcome;
+  }
+
+  function createWorkers(common: { connection: Redis; prefix: string; log: Logger; metrics: Metrics }): Worker[] {
+    const workers: Worker[] = [];
+    if (mfb) {
+      const client = mfb;
+      const worker: Worker = createWorker({
+        ...common,
+        queue: "mfb-polls",
+        options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.MFB_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
+        handlers: {
+          [jobs.pollMfbOrder.name]: async (job, jobLog) =>
+            settle(MFB, () => worker, await pollMfbOrder({ db, client, log: jobLog, settings: { intervalMs: config.MFB_POLL_INTERVAL_MS, pauseMs: config.PROVIDER_PAUSE_MS } }, job.data.orderId)),
+        },
+      });
+      workers.push(worker);
+    }
+    if (greenflow) {
+      const client = greenflow;
+      const worker: Worker = createWorker({
+        ...common,
+        queue: "greenflow-polls",
+        options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.GREENFLOW_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
+        handlers: {
+          [jobs.pollGreenflowBooking.name]: async (job, jobLog) =>
+            settle(
+              GREENFLOW,
+              () => worker,
+              await pollGreenflowBooking({ db, client, log: jobLog, settings: { intervalMs: config.GREENFLOW_POLL_INTERVAL_MS, pauseMs: config.PROVIDER_PAUSE_MS } }, job.data.bookingCode),
+            ),
+        },
+      });
+      workers.push(worker);
+    }
+    return workers;
+  }
+
+  return { sweepHandlers, createWorkers };
+}

@@ -1,0 +1,113 @@
+// Fake MyFlyingBox and GreenFlow APIs built from the seed documentation, scriptable per test.
+import { startFakeServer, type FakeServer, type Reply } from "./fake-server.js";
+
+export const MFB_LOGIN = "mfb-login";
+export const MFB_PASSWORD = "mfb-password";
+export const GREENFLOW_KEY = "gfc_test_key";
+
+type MfbEvent = { code: string; happened_at: string; label?: Record<string, string>; location?: Record<string, string>; details?: unknown };
+
+export interface FakeMfb {
+  server: FakeServer;
+  url: string;
+  /** Tracking per order: parcel index → events (served in the order given). */
+  orders: Map<string, { parcel_index: number; events: MfbEvent[] }[]>;
+  /** Per-order scripted failures, consumed one per request before the real answer. */
+  failures: Map<string, Reply[]>;
+  /** When set, every request gets this answer (e.g. 401 for bad credentials). */
+  override?: Reply;
+  pollsOf(orderId: string): number;
+  close(): Promise<void>;
+}
+
+const LABELS: Record<string, Record<string, string>> = {
+  shipment_created: { en: "Shipment created", fr: "Expédition créée" },
+  picked_up: { en: "Package picked up", fr: "Paquet enlevé" },
+  in_transit: { en: "In transit", fr: "En transit" },
+  arrived_at_facility: { en: "Arrived at hub", fr: "Arrivé à la plateforme" },
+  departed_from_facility: { en: "Departed from hub", fr: "Parti de la plateforme" },
+  delivery_in_progress: { en: "Delivery in progress", fr: "Livraison en cours" },
+  delivery_exception: { en: "Delivery exception", fr: "Problème de livraison" },
+  delivered: { en: "Delivered", fr: "Livré" },
+};
+
+export function mfbEvent(code: string, happenedAt: string, extra: Partial<MfbEvent> = {}): MfbEvent {
+  return { code, happened_at: happenedAt, label: LABELS[code] ?? { en: `Carrier says: ${code}` }, ...extra };
+}
+
+export async function startFakeMfb(): Promise<FakeMfb> {
+  const fake: FakeMfb = {
+    server: undefined as unknown as FakeServer,
+    url: "",
+    orders: new Map(),
+    failures: new Map(),
+    pollsOf: (id) => fake.server.requests.filter((r) => r.path === `/v2/orders/${id}/tracking`).length,
+    close: () => fake.server.close(),
+  };
+  const expected = `Basic ${Buffer.from(`${MFB_LOGIN}:${MFB_PASSWORD}`).toString("base64")}`;
+  fake.server = await startFakeServer((req) => {
+    const self = `${fake.url}${req.path}`;
+    if (fake.override) return fake.override;
+    if (req.headers.authorization !== expected) {
+      return { status: 401, body: { status: "failure", error: { type: "access_denied", message: "Unauthorized" }, self } };
+    }
+    const match = /^\/v2\/orders\/([^/]+)\/tracking$/.exec(req.path);
+    if (!match) return { status: 404, body: { status: "failure", error: { type: "not_found", message: "Not found" }, self } };
+    const id = match[1]!;
+    const scripted = fake.failures.get(id)?.shift();
+    if (scripted) return scripted;
+    const parcels = fake.orders.get(id);
+    if (!parcels) return { status: 404, body: { status: "failure", error: { type: "resource_not_found", message: "Order not found" }, self } };
+    return { status: 200, body: { status: "success", self: `${self}.json`, data: parcels } };
+  });
+  fake.url = `${fake.server.url}/v2`;
+  return fake;
+}
+
+export interface FakeGreenflow {
+  server: FakeServer;
+  url: string;
+  bookings: Map<string, { lastname: string; status: string; gdsStatus?: string; localNumber?: string }>;
+  failures: Map<string, Reply[]>;
+  override?: Reply;
+  pollsOf(code: string): number;
+  close(): Promise<void>;
+}
+
+export async function startFakeGreenflow(): Promise<FakeGreenflow> {
+  const fake: FakeGreenflow = {
+    server: undefined as unknown as FakeServer,
+    url: "",
+    bookings: new Map(),
+    failures: new Map(),
+    pollsOf: (code) => fake.server.requests.filter((r) => r.path === `/api/v1/bookings/${code}`).length,
+    close: () => fake.server.close(),
+  };
+  fake.server = await startFakeServer((req) => {
+    if (fake.override) return fake.override;
+    if (req.headers.authorization !== `Bearer ${GREENFLOW_KEY}`) return { status: 401, body: { message: "Invalid API key" } };
+    const match = /^\/api\/v1\/bookings\/([^/]+)$/.exec(req.path);
+    if (!match) return { status: 404, body: { message: "Not found" } };
+    const code = decodeURIComponent(match[1]!);
+    const scripted = fake.failures.get(code)?.shift();
+    if (scripted) return scripted;
+    const booking = fake.bookings.get(code);
+    if (!booking || booking.lastname !== req.query.get("lastname")) return { status: 404, body: { message: "Not found" } };
+    return {
+      status: 200,
+      body: {
+        data: {
+          uuid: "01935f1e-9b0a-7c88-b9e3-3f7c8e9d1a02",
+          booking_code: code,
+          local_number: booking.localNumber ?? "GFC042389XY",
+          status: booking.status,
+          pickup_date: "2026-05-15 10:00:00",
+          dropoff_date: "2026-05-18 10:00:00",
+          gds: { booking_code: code, status: booking.gdsStatus ?? booking.status },
+        },
+      },
+    };
+  });
+  fake.url = `${fake.server.url}/api/v1`;
+  return fake;
+}
