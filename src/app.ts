@@ -9,6 +9,7 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { floviWebhookRoutes } from "./http/flovi-webhook.js";
 import { healthRoutes } from "./http/health.js";
 import { managementRoutes } from "./http/management.js";
+import { openApiDocument } from "./http/openapi.js";
 import { requestLogging, requestMetrics } from "./http/request-logging.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Queues } from "./queues/queues.js";
@@ -31,6 +32,10 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestMetrics(deps.metrics));
 
   app.use(healthRoutes(deps));
+  const document = openApiDocument();
+  app.get("/openapi.json", (_req, res) => {
+    res.json(document);
+  });
   app.use(
     floviWebhookRoutes({
       db: deps.db,

@@ -81,15 +81,18 @@ export function signatureHeader(secrets: string[], id: string, timestamp: Date, 
 export async function attemptDelivery(
   deps: { db: Database; log: Logger; settings: DeliverySettings },
   deliveryId: string,
-  attempt: number,
+  /** This job's attempt (1-based): it picks the retry step. A re-sent delivery starts the schedule over. */
+  jobAttempt: number,
 ): Promise<AttemptResult> {
   const { prisma } = deps.db;
   const delivery = await prisma.webhookDelivery.findUnique({
     where: { id: deliveryId },
     include: { event: true, subscription: true },
   });
-  if (!delivery || delivery.status !== "pending") return "skipped";
+  // A failed delivery may be attempted again: only an operator's retry queues one.
+  if (!delivery || delivery.status === "succeeded" || delivery.status === "cancelled") return "skipped";
   const { subscription, event } = delivery;
+  const attempt = delivery.attempts + 1;
   const log = deps.log.child({ deliveryId, eventId: event.id, subscriptionId: subscription.id, attempt });
 
   if (subscription.status !== "active" || subscription.deletedAt) {
@@ -127,9 +130,9 @@ export async function attemptDelivery(
 
   const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
   const gone = outcome.statusCode === 410;
-  const lastAttempt = attempt >= deps.settings.schedule.length;
+  const lastAttempt = jobAttempt >= deps.settings.schedule.length;
   const permanent = gone || !target.ok;
-  const delayMs = succeeded || permanent || lastAttempt ? null : retryDelayMs(deps.settings.schedule, attempt, outcome.retryAfterMs);
+  const delayMs = succeeded || permanent || lastAttempt ? null : retryDelayMs(deps.settings.schedule, jobAttempt, outcome.retryAfterMs);
 
   await prisma.$transaction(async (tx) => {
     await tx.deliveryAttempt.create({
@@ -193,6 +196,6 @@ export async function attemptDelivery(
   }
   log.warn({ statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: delayMs }, "webhook delivery attempt failed");
   if (permanent) throw new PermanentError(outcome.error ?? "permanent failure");
-  if (delayMs === null) throw new PermanentError(`delivery failed after ${attempt} attempts: ${outcome.error}`);
+  if (delayMs === null) throw new PermanentError(`delivery failed after ${jobAttempt} attempts: ${outcome.error}`);
   throw new ExpectedError(outcome.error ?? "delivery failed", delayMs);
 }

@@ -27,18 +27,18 @@ export function createRelay(deps: { db: Database; queues: Queues; log: Logger; d
   let running: Promise<number> | undefined;
   let again = false;
 
-  async function batch(): Promise<{ relayed: number; deliveryIds: string[] }> {
+  async function batch(): Promise<{ relayed: number; deliveries: { deliveryId: string; requestId?: string }[] }> {
     const client = await deps.db.pool.connect();
     try {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1)", [RELAY_LOCK]);
-      const { rows: events } = await client.query<{ id: string; type: string }>(
-        `SELECT id, type FROM events WHERE position IS NULL ORDER BY created_at, id LIMIT $1`,
+      const { rows: events } = await client.query<{ id: string; type: string; request_id: string | null }>(
+        `SELECT id, type, request_id FROM events WHERE position IS NULL ORDER BY created_at, id LIMIT $1`,
         [BATCH],
       );
       if (events.length === 0) {
         await client.query("COMMIT");
-        return { relayed: 0, deliveryIds: [] };
+        return { relayed: 0, deliveries: [] };
       }
       await client.query(
         `UPDATE events e SET position = base.max + o.ord, relayed_at = now()
@@ -56,18 +56,20 @@ export function createRelay(deps: { db: Database; queues: Queues; log: Logger; d
           if (matchesEventType(sub.event_types, event.type)) pairs.push([randomUUID(), event.id, sub.id]);
         }
       }
-      let deliveryIds: string[] = [];
+      let deliveries: { deliveryId: string; requestId?: string }[] = [];
       if (pairs.length > 0) {
-        const { rows } = await client.query<{ id: string }>(
+        const { rows } = await client.query<{ id: string; event_id: string }>(
           `INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, updated_at)
            SELECT * , 'pending', now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[])
-           ON CONFLICT (event_id, subscription_id) DO NOTHING RETURNING id`,
+           ON CONFLICT (event_id, subscription_id) DO NOTHING RETURNING id, event_id`,
           [pairs.map((p) => p[0]), pairs.map((p) => p[1]), pairs.map((p) => p[2])],
         );
-        deliveryIds = rows.map((r) => r.id);
+        // The request that caused the event follows it into the delivery job's logs.
+        const requestIds = new Map(events.map((e) => [e.id, e.request_id ?? undefined]));
+        deliveries = rows.map((r) => ({ deliveryId: r.id, requestId: requestIds.get(r.event_id) }));
       }
       await client.query("COMMIT");
-      return { relayed: events.length, deliveryIds };
+      return { relayed: events.length, deliveries };
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
@@ -79,15 +81,11 @@ export function createRelay(deps: { db: Database; queues: Queues; log: Logger; d
   async function runAll(): Promise<number> {
     let total = 0;
     for (;;) {
-      const { relayed, deliveryIds } = await batch();
+      const { relayed, deliveries } = await batch();
       total += relayed;
-      if (deliveryIds.length > 0) {
+      if (deliveries.length > 0) {
         // If this fails, the deliveries stay pending and the delivery sweeper queues them.
-        await deps.queues.enqueueMany(
-          "deliverWebhook",
-          deliveryIds.map((deliveryId) => ({ deliveryId })),
-          { attempts: deps.deliveryAttempts },
-        );
+        await deps.queues.enqueueMany("deliverWebhook", deliveries, { attempts: deps.deliveryAttempts });
       }
       if (relayed < BATCH) return total;
     }

@@ -2,9 +2,11 @@ import { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Database } from "../db/client.js";
 import { pingRedis } from "../queues/redis.js";
+import type { Queues } from "../queues/queues.js";
+import { withTimeout } from "../db/client.js";
 import type { Metrics } from "../observability/metrics.js";
 
-export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metrics }): Router {
+export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metrics; queues: Queues }): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -22,6 +24,13 @@ export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metric
     res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? "ok" : "unavailable", checks, failing });
   });
   router.get("/metrics", async (_req, res) => {
+    // Queue depth per queue and state, read at scrape time (skipped, not failed, while Redis is away).
+    await Promise.all(
+      deps.queues.all().map(async (queue) => {
+        const counts = await withTimeout(queue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"), 1_000, "timeout").catch(() => null);
+        for (const [state, value] of Object.entries(counts ?? {})) deps.metrics.queueJobs.set({ queue: queue.name, state }, value);
+      }),
+    );
     res.setHeader("content-type", deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });

@@ -10,6 +10,7 @@ import {
   subscriptionInput,
   subscriptionView,
 } from "../delivery/subscriptions.js";
+import { audit } from "../admin/service.js";
 import { deliverySettings } from "../delivery/settings.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
@@ -20,6 +21,8 @@ const deliveriesQuery = z.object({
 });
 
 export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">): Router {
+  const record = (req: { actor?: string }, action: string, target: string, details: Record<string, unknown> = {}) =>
+    audit(deps, req.actor ?? "admin", action, target, details);
   const router = Router();
   const policy = deliverySettings(deps.config).targetPolicy;
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
@@ -28,7 +31,7 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
     const input = parseInput(subscriptionInput, req.body);
     const result = await createSubscription(deps.db, policy, input);
     if (result.kind === "invalid_target") throw new HttpError(400, "target_not_allowed", result.reason);
-    req.log.info({ subscriptionId: result.subscription.id, eventTypes: input.eventTypes }, "subscription created");
+    await record(req, "subscription.create", result.subscription.id, { url: input.url, eventTypes: input.eventTypes });
     // The only response that ever shows the secret.
     res.status(201).json({ ...subscriptionView(result.subscription), secret: result.subscription.secret });
   });
@@ -47,14 +50,14 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
 
   router.delete("/subscriptions/:id", async (req, res) => {
     if (!(await deleteSubscription(deps.db, req.params.id))) throw notFound(req.params.id);
-    req.log.info({ subscriptionId: req.params.id }, "subscription deleted");
+    await record(req, "subscription.delete", req.params.id);
     res.status(204).end();
   });
 
   router.post("/subscriptions/:id/rotate-secret", async (req, res) => {
     const rotated = await rotateSecret(deps.db, req.params.id, deps.config.SECRET_ROTATION_GRACE_MS);
     if (!rotated) throw notFound(req.params.id);
-    req.log.info({ subscriptionId: req.params.id }, "subscription secret rotated");
+    await record(req, "subscription.rotate-secret", req.params.id);
     res.json({ ...subscriptionView(rotated.subscription), secret: rotated.secret });
   });
 
@@ -62,7 +65,7 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
     router.post(`/subscriptions/:id/${action}`, async (req, res) => {
       const updated = await setSubscriptionEnabled(deps.db, req.params.id, enabled);
       if (!updated) throw notFound(req.params.id);
-      req.log.info({ subscriptionId: req.params.id, enabled }, "subscription status changed");
+      await record(req, `subscription.${action}`, req.params.id);
       res.json(subscriptionView(updated));
     });
   }

@@ -1,6 +1,7 @@
 // Registering, reading and stopping tracked MFB orders and GreenFlow bookings.
 import { Router } from "express";
 import { z } from "zod";
+import { audit } from "../admin/service.js";
 import type { AppDeps } from "../app.js";
 import type { Database } from "../db/client.js";
 import type { GreenflowBooking, MfbOrder } from "../generated/prisma/client.js";
@@ -87,7 +88,7 @@ export async function greenflowBookingView(db: Database, code: string) {
   };
 }
 
-export function trackingRoutes(deps: Pick<AppDeps, "db">): Router {
+export function trackingRoutes(deps: Pick<AppDeps, "db" | "log">): Router {
   const router = Router();
   const { db } = deps;
 
@@ -124,7 +125,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db">): Router {
       : { count: 0 };
     const view = await mfbOrderView(db, req.params.orderId).catch(() => null);
     if (!view) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
-    req.log.info({ orderId: req.params.orderId, stopped: count > 0 }, "mfb order tracking stopped");
+    await audit(deps, req.actor ?? "admin", "tracking.stop", `mfb/${req.params.orderId}`, { stopped: count > 0 });
     res.json(view);
   });
 
@@ -157,7 +158,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db">): Router {
     });
     const view = await greenflowBookingView(db, req.params.bookingCode);
     if (!view) throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
-    req.log.info({ bookingCode: req.params.bookingCode, stopped: count > 0 }, "greenflow booking tracking stopped");
+    await audit(deps, req.actor ?? "admin", "tracking.stop", `greenflow/${req.params.bookingCode}`, { stopped: count > 0 });
     res.json(view);
   });
 

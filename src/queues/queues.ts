@@ -41,7 +41,8 @@ export function createQueues(opts: {
     const def = jobs[key];
     const payload = def.schema.parse(data) as JobData<K>;
     const jobId = (def.jobId as (d: JobData<K>) => string)(payload);
-    return { def, payload, opts: { ...def.options, ...options, jobId } };
+    // A caller may name another id (an operator re-send must not collide with the finished original).
+    return { def, payload, opts: { ...def.options, jobId, ...options } };
   }
 
   return {

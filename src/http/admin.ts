@@ -1,0 +1,104 @@
+// The admin API: inspect and replay failed work. Every mutating call writes an audit row.
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import { Router, type RequestHandler } from "express";
+import { z } from "zod";
+import * as admin from "../admin/service.js";
+import type { AppDeps } from "../app.js";
+import { HttpError } from "./errors.js";
+import { parseInput } from "./validate.js";
+
+const page = z.object({ start: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
+const retryFailedBody = z.object({
+  name: z.string().min(1).optional(),
+  failedReasonContains: z.string().min(1).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+});
+const inboundQuery = z.object({
+  status: z.enum(["received", "processed", "ignored", "rejected", "failed"]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.iso.datetime({ offset: true }).optional(),
+});
+const recoverBody = z.object({ since: z.iso.datetime({ offset: true }) });
+
+function orNotFound<T extends { kind: string }>(result: T): Exclude<T, { kind: "not_found" }> {
+  if (result.kind === "not_found") throw new HttpError(404, "not_found", `no ${(result as unknown as admin.NotFound).what}`);
+  return result as Exclude<T, { kind: "not_found" }>;
+}
+
+export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
+  const router = Router();
+  const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log, deliveryAttempts: deps.config.DELIVERY_RETRY_SCHEDULE.length };
+  const actor = (req: { actor?: string }) => req.actor ?? "admin";
+
+  router.get("/admin/queues", async (_req, res) => {
+    res.json({ data: await admin.queueOverview(svc) });
+  });
+
+  router.get("/admin/queues/:queue/failed", async (req, res) => {
+    const q = parseInput(page, req.query, "query");
+    const result = orNotFound(await admin.failedJobs(svc, req.params.queue, q.start, q.limit));
+    res.json({ data: result.jobs, total: result.total, start: result.start, limit: q.limit });
+  });
+
+  router.post("/admin/queues/:queue/jobs/:jobId/retry", async (req, res) => {
+    const result = orNotFound(await admin.retryJob(svc, actor(req), req.params.queue, req.params.jobId));
+    if (result.kind === "not_failed") throw new HttpError(409, "job_not_failed", `job is ${result.state}, not failed`);
+    res.json({ retried: result.jobId });
+  });
+
+  router.delete("/admin/queues/:queue/jobs/:jobId", async (req, res) => {
+    const result = orNotFound(await admin.removeJob(svc, actor(req), req.params.queue, req.params.jobId));
+    if (result.kind === "not_failed") throw new HttpError(409, "job_not_failed", `job is ${result.state}; only failed jobs can be removed`);
+    res.json({ removed: result.jobId });
+  });
+
+  router.post("/admin/queues/:queue/retry-failed", async (req, res) => {
+    const filter = parseInput(retryFailedBody, req.body);
+    const result = orNotFound(
+      await admin.retryFailed(svc, actor(req), req.params.queue, { ...filter, since: filter.since ? new Date(filter.since) : undefined }),
+    );
+    res.json({ retried: result.retried });
+  });
+
+  router.get("/admin/webhooks", async (req, res) => {
+    const q = parseInput(inboundQuery, req.query, "query");
+    res.json({ data: await admin.listInbound(svc, { status: q.status, limit: q.limit, before: q.before ? new Date(q.before) : undefined }) });
+  });
+
+  router.post("/admin/webhooks/:id/replay", async (req, res) => {
+    if (!z.uuid().safeParse(req.params.id).success) throw new HttpError(404, "not_found", `no inbound delivery ${req.params.id}`);
+    const result = orNotFound(await admin.replayWebhook(svc, actor(req), req.params.id));
+    res.json(result);
+  });
+
+  router.post("/admin/deliveries/:id/retry", async (req, res) => {
+    if (!z.uuid().safeParse(req.params.id).success) throw new HttpError(404, "not_found", `no delivery ${req.params.id}`);
+    const result = orNotFound(await admin.retryDelivery(svc, actor(req), req.params.id));
+    if (result.kind === "in_progress") throw new HttpError(409, "delivery_in_progress", "the delivery is still pending; it will be retried on its schedule");
+    if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
+    res.status(202).json(result);
+  });
+
+  router.post("/admin/subscriptions/:id/recover", async (req, res) => {
+    const body = parseInput(recoverBody, req.body);
+    const result = orNotFound(await admin.recoverSubscription(svc, actor(req), req.params.id, new Date(body.since)));
+    if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
+    res.status(202).json({ requeued: result.requeued });
+  });
+
+  router.get("/admin/audit", async (req, res) => {
+    const q = parseInput(page, req.query, "query");
+    const rows = await deps.db.prisma.auditLog.findMany({ orderBy: { id: "desc" }, skip: q.start, take: q.limit });
+    res.json({ data: rows.map((r) => ({ ...r, id: r.id.toString() })) });
+  });
+
+  // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password).
+  const board = new ExpressAdapter();
+  board.setBasePath("/admin/ui");
+  createBullBoard({ queues: deps.queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  router.use("/admin/ui", auth, board.getRouter());
+
+  return router;
+}
