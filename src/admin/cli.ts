@@ -1,0 +1,126 @@
+// The admin CLI, for operators on a shell without HTTP access: `npm run admin -- <command>` (or
+// `node dist/src/admin/cli.js <command>` in the image). Same actions, same audit rows as the admin API.
+import { userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/env.js";
+import { createDatabase } from "../db/client.js";
+import { createLogger } from "../observability/logger.js";
+import { createQueues } from "../queues/queues.js";
+import { createRedis } from "../queues/redis.js";
+import * as admin from "./service.js";
+
+const USAGE = `usage: npm run admin -- <command> [options]
+
+  queues                                   every queue with its counts
+  failed <queue> [--limit N] [--start N]   failed jobs of a queue
+  retry <queue> <jobId>                    retry one failed job
+  retry-failed <queue> [--name N] [--since ISO] [--reason-contains S]
+  remove <queue> <jobId>                   remove one failed job
+  webhooks [--status S] [--limit N]        stored inbound deliveries
+  replay-webhook <deliveryId>              process a stored inbound delivery again
+  retry-delivery <deliveryId>              send an event to its subscriber again
+  recover <subscriptionId> --since ISO     re-send a subscription's failed deliveries since a time
+  audit [--limit N]                        the audit log, newest first
+
+Configured by the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ...), like the service.`;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    limit: { type: "string" },
+    start: { type: "string" },
+    status: { type: "string" },
+    name: { type: "string" },
+    since: { type: "string" },
+    "reason-contains": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+const [command, ...args] = positionals;
+if (!command || values.help) fail(USAGE, command ? 0 : 2);
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  fail(error instanceof ConfigError ? error.message : String(error), 78);
+}
+
+const log = createLogger({ level: "warn", destination: process.stderr });
+const db = createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });
+const redis = createRedis(config.REDIS_URL, "worker");
+const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
+const deps: admin.AdminDeps = { db, queues, log, deliveryAttempts: config.DELIVERY_RETRY_SCHEDULE.length };
+const actor = `cli:${userInfo().username}`;
+const arg = (i: number, what: string) => args[i] ?? fail(`${command}: missing ${what}\n\n${USAGE}`);
+const num = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value));
+const date = (value: string | undefined) => {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? fail(`not a date: ${value}`) : d;
+};
+
+async function run(): Promise<{ ok: boolean; output: unknown }> {
+  switch (command) {
+    case "queues":
+      return { ok: true, output: await admin.queueOverview(deps) };
+    case "failed": {
+      const r = await admin.failedJobs(deps, arg(0, "<queue>"), num(values.start, 0), num(values.limit, 50));
+      return { ok: r.kind === "ok", output: r };
+    }
+    case "retry": {
+      const r = await admin.retryJob(deps, actor, arg(0, "<queue>"), arg(1, "<jobId>"));
+      return { ok: r.kind === "retried", output: r };
+    }
+    case "remove": {
+      const r = await admin.removeJob(deps, actor, arg(0, "<queue>"), arg(1, "<jobId>"));
+      return { ok: r.kind === "removed", output: r };
+    }
+    case "retry-failed": {
+      const r = await admin.retryFailed(deps, actor, arg(0, "<queue>"), { name: values.name, since: date(values.since), failedReasonContains: values["reason-contains"] });
+      return { ok: r.kind === "retried", output: r };
+    }
+    case "webhooks":
+      return { ok: true, output: await admin.listInbound(deps, { status: values.status, limit: num(values.limit, 50) }) };
+    case "replay-webhook": {
+      const r = await admin.replayWebhook(deps, actor, arg(0, "<deliveryId>"));
+      return { ok: r.kind === "replayed", output: r };
+    }
+    case "retry-delivery": {
+      const r = await admin.retryDelivery(deps, actor, arg(0, "<deliveryId>"));
+      return { ok: r.kind === "queued", output: r };
+    }
+    case "recover": {
+      const since = date(values.since) ?? fail("recover needs --since <ISO time>");
+      const r = await admin.recoverSubscription(deps, actor, arg(0, "<subscriptionId>"), since);
+      return { ok: r.kind === "queued", output: r };
+    }
+    case "audit": {
+      const rows = await db.prisma.auditLog.findMany({ orderBy: { id: "desc" }, take: num(values.limit, 50) });
+      return { ok: true, output: rows.map((r) => ({ ...r, id: r.id.toString() })) };
+    }
+    default:
+      return fail(`unknown command: ${command}\n\n${USAGE}`);
+  }
+}
+
+let exitCode = 0;
+try {
+  const { ok, output } = await run();
+  process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+  exitCode = ok ? 0 : 1;
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  exitCode = 1;
+} finally {
+  await queues.close();
+  await redis.quit().catch(() => redis.disconnect());
+  await db.close();
+}
+process.exit(exitCode);
