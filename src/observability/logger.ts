@@ -24,12 +24,14 @@ export const REDACT_PATHS = [
   "*.token",
   "*.lastname",
   "*.last_name",
-  "*.name",
   "*.phone",
   "*.email",
+  // Whole objects that carry names, phones and addresses in the providers' payloads.
   "*.contactInfo",
   "*.recipientContactInfo",
   "*.customer",
+  "*.shipper",
+  "*.recipient",
 ];
 
 export function createLogger(opts: { level: string; name?: string; destination?: NodeJS.WritableStream }): Logger {

@@ -2,7 +2,7 @@
 import { Webhook } from "standardwebhooks";
 import request from "supertest";
 import type { Express } from "express";
-import { startFakeServer, type FakeServer, type RecordedRequest, type Reply } from "./fake-server.js";
+import { startFakeServer, type FakeServer, type RecordedRequest, type Reply } from "../../scripts/lib/fakes/http-server.js";
 import { TEST_ADMIN_TOKEN } from "./context.js";
 
 export interface Received {

@@ -3,7 +3,7 @@ import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { reconcileReservations } from "../../src/providers/flovi/reconcile.js";
 import { createRelay } from "../../src/delivery/relay.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
-import { startFakeServer, type FakeServer } from "../helpers/fake-server.js";
+import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
 const API_KEY = "flo_partner_test_key";

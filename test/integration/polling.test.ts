@@ -12,7 +12,7 @@ import {
   startFakeMfb,
   type FakeGreenflow,
   type FakeMfb,
-} from "../helpers/fake-providers.js";
+} from "../../scripts/lib/fakes/providers.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 let mfb: FakeMfb;

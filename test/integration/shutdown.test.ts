@@ -72,12 +72,13 @@ describe("logger", () => {
   it("redacts secrets and personal fields", async () => {
     const lines: string[] = [];
     const log = createLogger({ level: "info", destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
-    log.info({ req: { headers: { authorization: "Bearer abc", "x-hub-signature": "sha256=ff" } }, customer: { lastname: "Silva" }, booking: { lastname: "Silva", email: "a@b.c" } }, "x");
+    log.info({ req: { headers: { authorization: "Bearer abc", "x-hub-signature": "sha256=ff" } }, customer: { lastname: "Silva" }, booking: { lastname: "Silva", email: "a@b.c" }, order: { recipient: { name: "Jane Roe", phone: "+331" } } }, "x");
     const text = lines.join("");
     expect(text).not.toContain("Bearer abc");
     expect(text).not.toContain("sha256=ff");
     expect(text).not.toContain("Silva");
     expect(text).not.toContain("a@b.c");
+    expect(text).not.toContain("Jane Roe");
     expect(text).toContain("[redacted]");
   });
 });

@@ -1,4 +1,4 @@
-// A real HTTP server on 127.0.0.1, port 0, for faking third-party APIs and subscribers.
+// Fakes of third-party APIs for tests and the demo. A real HTTP server on 127.0.0.1, port 0, for faking third-party APIs and subscribers.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 

@@ -1,5 +1,5 @@
 // Fake MyFlyingBox and GreenFlow APIs built from the seed documentation, scriptable per test.
-import { startFakeServer, type FakeServer, type Reply } from "./fake-server.js";
+import { startFakeServer, type FakeServer, type Reply } from "./http-server.js";
 
 export const MFB_LOGIN = "mfb-login";
 export const MFB_PASSWORD = "mfb-password";
