@@ -69,7 +69,7 @@ const env = {
   ADMIN_TOKEN: ADMIN,
   WORKER_CONCURRENCY: "16",
 };
-const api = await spawnNode("src/main.ts", ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"');
+const api = await spawnNode("src/main.ts", ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok);
 const worker = await spawnNode("src/main.ts", ["worker"], env, '"msg":"started"');
 
 async function phase(title: string, opts: { overallRate?: number; connections: number }) {

@@ -61,6 +61,7 @@ const api = await spawnNode(
     FLOVI_WEBHOOK_SECRET: SECRET,
   },
   '"msg":"started"',
+  async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok,
 );
 
 try {

@@ -32,8 +32,17 @@ export async function benchServices(): Promise<BenchEnv> {
   };
 }
 
-export async function spawnNode(script: string, args: string[], env: Record<string, string>, readyText: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, script), ...args], {
+/** Starts a TS entry point; ready when its stdout shows `readyText`, or when `readyProbe` answers true. */
+export async function spawnNode(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  readyText: string,
+  readyProbe?: () => Promise<boolean>,
+): Promise<ChildProcess> {
+  // PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the api/worker children (open in Chrome DevTools).
+  const profile = process.env.PROFILE_DIR && script.startsWith("src/") ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", path.join(root, script), ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -50,6 +59,13 @@ export async function spawnNode(script: string, args: string[], env: Record<stri
     };
     child.stdout!.on("data", onData);
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+    if (readyProbe) {
+      const poll = async () => {
+        if (await readyProbe().catch(() => false)) resolve();
+        else setTimeout(poll, 100);
+      };
+      void poll();
+    }
   });
   return child;
 }

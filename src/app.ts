@@ -4,6 +4,8 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
+import { createInboundWriter } from "./db/inbound-deliveries.js";
+import { createBatchedEnqueuer } from "./queues/batched-enqueue.js";
 import { requireAdminToken } from "./http/auth.js";
 import { errorHandler, notFound } from "./http/errors.js";
 import { floviWebhookRoutes } from "./http/flovi-webhook.js";
@@ -36,10 +38,13 @@ export function buildApp(deps: AppDeps): Express {
   app.get("/openapi.json", (_req, res) => {
     res.json(document);
   });
+  const enqueuer = createBatchedEnqueuer(deps.queues, "processFloviDelivery", deps.log);
+  // Shutdown waits for enqueues still in flight after their requests were answered.
+  app.locals.drain = () => enqueuer.idle();
   app.use(
     floviWebhookRoutes({
-      db: deps.db,
-      queues: deps.queues,
+      writer: createInboundWriter(deps.db),
+      enqueuer,
       secrets: deps.config.FLOVI_WEBHOOK_SECRET,
       bodyLimitBytes: deps.config.WEBHOOK_BODY_LIMIT_BYTES,
       log: deps.log,

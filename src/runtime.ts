@@ -24,6 +24,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
+  let drainApp: (() => Promise<void>) | undefined;
   let worker: WorkerRuntime | undefined;
   const redisConnections: ReturnType<typeof createRedis>[] = [];
   const queueSets: ReturnType<typeof createQueues>[] = [];
@@ -35,6 +36,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     queueSets.push(queues);
     const app = buildApp({ config, db, redis, queues, log, metrics });
     server = http.createServer(app);
+    drainApp = app.locals.drain as () => Promise<void>;
     server.keepAliveTimeout = 65_000;
     const listening = server;
     await new Promise<void>((resolve, reject) => {
@@ -56,11 +58,13 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     const s = server;
     steps.push({
       name: "http",
-      run: () =>
-        new Promise<void>((resolve) => {
+      run: async () => {
+        await new Promise<void>((resolve) => {
           s.close(() => resolve());
           s.closeIdleConnections();
-        }),
+        });
+        await drainApp?.();
+      },
     });
   }
   if (worker) {

@@ -1,13 +1,13 @@
 import express, { Router } from "express";
 import type { Logger } from "pino";
-import type { Database } from "../db/client.js";
+import type { InboundWriter } from "../db/inbound-deliveries.js";
 import type { Metrics } from "../observability/metrics.js";
 import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
-import type { Queues } from "../queues/queues.js";
+import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
 
 export interface FloviWebhookDeps {
-  db: Database;
-  queues: Queues;
+  writer: InboundWriter;
+  enqueuer: BatchedEnqueuer<"processFloviDelivery">;
   secrets: readonly string[];
   bodyLimitBytes: number;
   log: Logger;
@@ -38,7 +38,8 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
     switch (outcome.kind) {
       case "accepted":
         count(outcome.duplicate ? "duplicate" : "accepted");
-        req.log.info({ deliveryId: outcome.id, duplicate: outcome.duplicate, enqueued: outcome.enqueued }, "flovi webhook accepted");
+        // One line per request: pino-http's completion line carries these fields.
+        res.locals.deliveryId = outcome.id;
         res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate });
         return;
       case "ignored":

@@ -27,6 +27,11 @@ export function requestLogging(log: Logger): RequestHandler {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
+    // What the route learned (e.g. the stored delivery id) joins the one completion line.
+    customProps: (_req, res) => {
+      const deliveryId = (res as unknown as { locals?: { deliveryId?: string } }).locals?.deliveryId;
+      return deliveryId ? { deliveryId } : {};
+    },
   });
 }
 

@@ -23,8 +23,9 @@ describe("POST /webhooks/flovi", () => {
     expect(row.status).toBe("received");
     expect(row.headers).toMatchObject({ "content-type": "application/json", "x-hub-signature": expect.stringMatching(/^sha256=/) });
     expect(row.bodyDigest).toMatch(/^[0-9a-f]{64}$/);
-    const job = await ctx.queues.get("flovi-events").getJob(`flovi-${res.body.id}`);
-    expect(job?.data).toMatchObject({ deliveryId: res.body.id });
+    // Enqueued right after the answer.
+    const job = await eventually(() => ctx.queues.get("flovi-events").getJob(`flovi-${res.body.id}`), 5_000, "job");
+    expect(job.data).toMatchObject({ deliveryId: res.body.id, requestId: res.headers["x-request-id"] });
   });
 
   it("accepts the second secret during a rotation", async () => {

@@ -1,15 +1,14 @@
 // POST /webhooks/flovi, decided here and translated to HTTP in src/http/flovi-webhook.ts.
-// Order matters: verify the signature over the raw bytes, classify the body, store durably, answer,
-// and only then enqueue (a failed enqueue is repaired by the inbound sweeper).
+// Order matters: verify the signature over the raw bytes, classify the body, store durably (the answer
+// waits for the commit), and only then enqueue (a failed enqueue is repaired by the inbound sweeper).
 import type { Logger } from "pino";
-import { digestBody, storeInboundDelivery, type StoredDelivery } from "../../db/inbound-deliveries.js";
-import type { Database } from "../../db/client.js";
-import type { Queues } from "../../queues/queues.js";
+import { digestBody, type InboundWriter, type StoredDelivery } from "../../db/inbound-deliveries.js";
+import type { BatchedEnqueuer } from "../../queues/batched-enqueue.js";
 import { parseFloviBody } from "./payload.js";
 import { verifyHubSignature } from "./signature.js";
 
 export type IngressOutcome =
-  | { kind: "accepted"; id: string; duplicate: boolean; enqueued: boolean }
+  | { kind: "accepted"; id: string; duplicate: boolean }
   | { kind: "ignored"; id: string; duplicate: boolean; reason: string }
   | { kind: "rejected"; id: string; duplicate: boolean; reason: string; detail?: string }
   | { kind: "unauthorized"; reason: string }
@@ -17,8 +16,8 @@ export type IngressOutcome =
   | { kind: "unavailable"; reason: string };
 
 export interface IngressDeps {
-  db: Database;
-  queues: Queues;
+  writer: InboundWriter;
+  enqueuer: BatchedEnqueuer<"processFloviDelivery">;
   secrets: readonly string[];
   log: Logger;
 }
@@ -44,7 +43,7 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
 
   let stored: StoredDelivery;
   try {
-    stored = await storeInboundDelivery(deps.db, {
+    stored = await deps.writer.store({
       provider: "flovi",
       digest: digestBody(req.body),
       body: req.body,
@@ -65,15 +64,8 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
     return { kind: "rejected", id, duplicate, reason: stored.statusReason ?? "rejected", detail };
   }
 
-  // A duplicate whose first copy never reached the queue gets another chance here; the jobId makes it a no-op otherwise.
-  let enqueued = false;
-  if (stored.status === "received") {
-    try {
-      await deps.queues.enqueue("processFloviDelivery", { deliveryId: id, requestId: req.requestId });
-      enqueued = true;
-    } catch (error) {
-      deps.log.warn({ deliveryId: id, err: error }, "flovi delivery stored but not enqueued; the sweeper will enqueue it");
-    }
-  }
-  return { kind: "accepted", id, duplicate, enqueued };
+  // Enqueued after the answer, batched; a failure leaves the row `received` for the inbound sweeper. A
+  // duplicate whose first copy never reached the queue gets another chance here (the jobId dedupes otherwise).
+  if (stored.status === "received") deps.enqueuer.push({ deliveryId: id, requestId: req.requestId });
+  return { kind: "accepted", id, duplicate };
 }
