@@ -1,9 +1,9 @@
 // Reservation persistence: the state machine's decision applied inside the caller's transaction.
 import { decideTransition, isReservationState, type ReservationState, type TransitionOutcome } from "../domain/reservation.js";
 import type { CloudEvent, NewEvent } from "../domain/events.js";
-import type { Prisma } from "../generated/prisma/client.js";
 import type { StatusChange } from "../providers/flovi/payload.js";
 import { writeEvents, type Tx } from "./outbox.js";
+import { prismaSql, type Sql } from "./sql.js";
 
 export interface ReservationReport {
   change: StatusChange;
@@ -23,17 +23,45 @@ export interface ReportResult {
   events: CloudEvent[];
 }
 
-const json = (value: unknown) => value as Prisma.InputJsonValue;
+interface ReservationRow {
+  state: string;
+  external_id: string | null;
+  sequence: number;
+  last_changed_at: Date;
+}
 
-export async function applyReservationReport(tx: Tx, report: ReservationReport): Promise<ReportResult> {
+const UPSERT = `
+INSERT INTO reservations (id, external_id, state, cancellation_reason, final_costs, vehicles, last_payload, sequence, last_changed_at, updated_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, now())
+ON CONFLICT (id) DO UPDATE SET
+  external_id = EXCLUDED.external_id,
+  state = EXCLUDED.state,
+  cancellation_reason = CASE WHEN $10 THEN EXCLUDED.cancellation_reason ELSE reservations.cancellation_reason END,
+  final_costs = COALESCE(EXCLUDED.final_costs, reservations.final_costs),
+  vehicles = COALESCE(EXCLUDED.vehicles, reservations.vehicles),
+  last_payload = EXCLUDED.last_payload,
+  sequence = EXCLUDED.sequence,
+  last_changed_at = GREATEST(EXCLUDED.last_changed_at, reservations.last_changed_at),
+  updated_at = now()`;
+
+const INSERT_TRANSITION = `
+INSERT INTO reservation_transitions (reservation_id, from_state, to_state, outcome, source, occurred_at, received_at, delivery_id, event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
+/** Applies one state report inside the caller's transaction (raw SQL: this is the worker's hot path). */
+export async function applyReservationReport(sqlOrTx: Sql | Tx, report: ReservationReport): Promise<ReportResult> {
+  const sql = "query" in sqlOrTx ? sqlOrTx : prismaSql(sqlOrTx);
   const { change } = report;
   // Serializes every report for one reservation, including its very first (there is no row to lock yet).
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`reservation:${change.reservationId}`}, 0))`;
-  const current = await tx.reservation.findUnique({ where: { id: change.reservationId } });
+  await sql.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`reservation:${change.reservationId}`]);
+  const [current] = await sql.query<ReservationRow>(
+    "SELECT state, external_id, sequence, last_changed_at FROM reservations WHERE id = $1",
+    [change.reservationId],
+  );
   const currentState = current && isReservationState(current.state) ? current.state : null;
   const decision = decideTransition(currentState, change.state);
   const occurredAt = change.occurredAt ?? report.receivedAt;
-  const externalId = change.externalId ?? current?.externalId ?? null;
+  const externalId = change.externalId ?? current?.external_id ?? null;
 
   let events: CloudEvent[] = [];
   if (decision.emits) {
@@ -58,40 +86,35 @@ export async function applyReservationReport(tx: Tx, report: ReservationReport):
       details,
       dedupeKey: report.dedupeKey,
     };
-    const data = {
+    await sql.query(UPSERT, [
+      change.reservationId,
       externalId,
-      state: decision.nextState,
+      decision.nextState,
+      change.cancellationReason,
+      change.costs ? JSON.stringify(change.costs) : null,
+      change.vehicles ? JSON.stringify(change.vehicles) : null,
+      JSON.stringify(report.lastPayload ?? null),
       sequence,
-      lastChangedAt: occurredAt > (current?.lastChangedAt ?? new Date(0)) ? occurredAt : (current?.lastChangedAt ?? occurredAt),
-      lastPayload: json(report.lastPayload),
-      ...(change.state === "cancelled" ? { cancellationReason: change.cancellationReason } : {}),
-      ...(change.costs ? { finalCosts: json(change.costs) } : {}),
-      ...(change.vehicles ? { vehicles: json(change.vehicles) } : {}),
-    };
-    if (current) {
-      await tx.reservation.update({ where: { id: change.reservationId }, data });
-    } else {
-      await tx.reservation.create({ data: { id: change.reservationId, ...data } });
-    }
-    events = await writeEvents(tx, [event], report.requestId);
-  } else if (current && change.externalId && !current.externalId) {
+      occurredAt,
+      change.state === "cancelled",
+    ]);
+    events = await writeEvents(sql, [event], report.requestId);
+  } else if (current && change.externalId && !current.external_id) {
     // A late report can still teach us the partner's reference.
-    await tx.reservation.update({ where: { id: change.reservationId }, data: { externalId: change.externalId } });
+    await sql.query("UPDATE reservations SET external_id = $2, updated_at = now() WHERE id = $1", [change.reservationId, change.externalId]);
   }
 
-  await tx.reservationTransition.create({
-    data: {
-      reservationId: change.reservationId,
-      fromState: currentState,
-      toState: change.state,
-      outcome: decision.outcome,
-      source: report.source,
-      occurredAt,
-      receivedAt: report.receivedAt,
-      deliveryId: report.deliveryId,
-      eventId: events[0]?.id ?? null,
-    },
-  });
+  await sql.query(INSERT_TRANSITION, [
+    change.reservationId,
+    currentState,
+    change.state,
+    decision.outcome,
+    report.source,
+    occurredAt,
+    report.receivedAt,
+    report.deliveryId,
+    events[0]?.id ?? null,
+  ]);
   return { outcome: decision.outcome, previousState: currentState, state: decision.nextState, events };
 }
 

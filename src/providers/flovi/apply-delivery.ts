@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import { applyReservationReport } from "../../db/reservations.js";
+import { withTransaction, type Sql } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
 import { parseFloviBody } from "./payload.js";
 
@@ -17,10 +18,11 @@ export async function applyFloviDelivery(
   deliveryId: string,
   opts: { force?: boolean } = {},
 ): Promise<ApplyResult> {
-  return deps.db.prisma.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string; status: string; raw_body: Buffer; received_at: Date; request_id: string | null }[]>`
-      SELECT id, status, raw_body, received_at, request_id FROM inbound_deliveries WHERE id = ${deliveryId}::uuid FOR UPDATE`;
-    const delivery = rows[0];
+  return withTransaction(deps.db, async (sql) => {
+    const [delivery] = await sql.query<{ id: string; status: string; raw_body: Buffer; received_at: Date; request_id: string | null }>(
+      "SELECT id, status, raw_body, received_at, request_id FROM inbound_deliveries WHERE id = $1 FOR UPDATE",
+      [deliveryId],
+    );
     if (!delivery) return { kind: "not_found" } as const;
     // A replay (force) re-runs a delivery that was rejected or failed; one already applied stays applied.
     const runnable = delivery.status === "received" || (opts.force && (delivery.status === "failed" || delivery.status === "rejected"));
@@ -28,15 +30,11 @@ export async function applyFloviDelivery(
 
     const verdict = parseFloviBody(Buffer.from(delivery.raw_body));
     if (verdict.kind !== "status_change") {
-      const status = verdict.kind === "ignored" ? "ignored" : "rejected";
-      await tx.inboundDelivery.update({
-        where: { id: deliveryId },
-        data: { status, statusReason: verdict.reason, processedAt: new Date(), processCount: { increment: 1 } },
-      });
+      await markDelivery(sql, deliveryId, verdict.kind === "ignored" ? "ignored" : "rejected", verdict.reason);
       return { kind: "rejected", reason: verdict.reason } as const;
     }
 
-    const report = await applyReservationReport(tx, {
+    const report = await applyReservationReport(sql, {
       change: verdict.change,
       source: "webhook",
       receivedAt: delivery.received_at,
@@ -45,10 +43,14 @@ export async function applyFloviDelivery(
       lastPayload: JSON.parse(Buffer.from(delivery.raw_body).toString("utf8")),
       requestId: delivery.request_id,
     });
-    await tx.inboundDelivery.update({
-      where: { id: deliveryId },
-      data: { status: "processed", statusReason: report.outcome, processedAt: new Date(), processCount: { increment: 1 } },
-    });
+    await markDelivery(sql, deliveryId, "processed", report.outcome);
     return { kind: "applied", events: report.events, outcome: report.outcome } as const;
   });
+}
+
+function markDelivery(sql: Sql, id: string, status: string, reason: string) {
+  return sql.query(
+    "UPDATE inbound_deliveries SET status = $2, status_reason = $3, processed_at = now(), process_count = process_count + 1 WHERE id = $1",
+    [id, status, reason],
+  );
 }

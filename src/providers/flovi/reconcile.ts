@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import { applyReservationReport } from "../../db/reservations.js";
+import { withTransaction } from "../../db/sql.js";
 import type { Relay } from "../../delivery/relay.js";
 import { decideTransition, isReservationState, type ReservationState } from "../../domain/reservation.js";
 import { FloviApiError, type FloviClient } from "./client.js";
@@ -58,12 +59,11 @@ export async function reconcileReservations(deps: {
     }
     checked += 1;
     const mapped = API_STATUS[status];
-    const applied = await deps.db.prisma.$transaction(async (tx) => {
-      await tx.reservation.update({ where: { id }, data: { lastReconciledAt: new Date() } });
-      const current = await tx.reservation.findUnique({ where: { id }, select: { state: true } });
+    const applied = await withTransaction(deps.db, async (sql) => {
+      const [current] = await sql.query<{ state: string }>("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1 RETURNING state", [id]);
       if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return false;
       const now = new Date();
-      await applyReservationReport(tx, {
+      await applyReservationReport(sql, {
         change: { reservationId: id, externalId: null, state: mapped, cancellationReason: null, occurredAt: now, costs: null, vehicles: null },
         source: "reconciliation",
         receivedAt: now,
