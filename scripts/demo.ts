@@ -136,7 +136,9 @@ async function main() {
       headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
       body,
     });
-    await sleep(300);
+    // Flovi sends these minutes apart; wait for each to apply so none arrives "out of order" (stale).
+    const until = Date.now() + 10_000;
+    while ((await api("GET", `/reservations/${reservationId}`)).state !== state && Date.now() < until) await sleep(50);
   }
 
   // 2. A parcel from creation to delivery, one carrier step at a time.

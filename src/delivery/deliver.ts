@@ -2,6 +2,7 @@
 import { Webhook } from "standardwebhooks";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
+import { withTransaction } from "../db/sql.js";
 import { ExpectedError, PermanentError } from "../queues/errors.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import { recordOperatorEvent } from "./operator-events.js";
@@ -78,51 +79,71 @@ export function signatureHeader(secrets: string[], id: string, timestamp: Date, 
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(" ");
 }
 
+interface DeliveryRow {
+  status: string;
+  attempts: number;
+  event_id: string;
+  envelope: unknown;
+  subscription_id: string;
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+  sub_status: string;
+  deleted_at: Date | null;
+  consecutive_failures: number;
+  failing_since: Date | null;
+}
+
+const LOAD = `
+SELECT d.status, d.attempts, d.event_id, e.envelope, d.subscription_id, s.url, s.secret, s.previous_secret,
+       s.previous_secret_expires_at, s.status AS sub_status, s.deleted_at, s.consecutive_failures, s.failing_since
+  FROM webhook_deliveries d
+  JOIN events e ON e.id = d.event_id
+  JOIN subscriptions s ON s.id = d.subscription_id
+ WHERE d.id = $1`;
+
 export async function attemptDelivery(
   deps: { db: Database; log: Logger; settings: DeliverySettings },
   deliveryId: string,
   /** This job's attempt (1-based): it picks the retry step. A re-sent delivery starts the schedule over. */
   jobAttempt: number,
 ): Promise<AttemptResult> {
-  const { prisma } = deps.db;
-  const delivery = await prisma.webhookDelivery.findUnique({
-    where: { id: deliveryId },
-    include: { event: true, subscription: true },
-  });
+  const { rows } = await deps.db.pool.query<DeliveryRow>(LOAD, [deliveryId]);
+  const delivery = rows[0];
   // A failed delivery may be attempted again: only an operator's retry queues one.
   if (!delivery || delivery.status === "succeeded" || delivery.status === "cancelled") return "skipped";
-  const { subscription, event } = delivery;
   const attempt = delivery.attempts + 1;
-  const log = deps.log.child({ deliveryId, eventId: event.id, subscriptionId: subscription.id, attempt });
+  const log = deps.log.child({ deliveryId, eventId: delivery.event_id, subscriptionId: delivery.subscription_id, attempt });
 
-  if (subscription.status !== "active" || subscription.deletedAt) {
-    await prisma.webhookDelivery.update({
-      where: { id: deliveryId },
-      data: { status: "failed", lastError: "subscription_disabled", completedAt: new Date() },
-    });
+  if (delivery.sub_status !== "active" || delivery.deleted_at) {
+    await deps.db.pool.query(
+      "UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription_disabled', completed_at = now(), updated_at = now() WHERE id = $1",
+      [deliveryId],
+    );
     return "skipped";
   }
 
   const now = new Date();
-  const target = await checkTarget(deps.settings.targetPolicy, subscription.url);
-  const body = JSON.stringify(event.envelope);
+  const target = await checkTarget(deps.settings.targetPolicy, delivery.url);
+  const body = JSON.stringify(delivery.envelope);
   let outcome: HttpOutcome;
   if (!target.ok) {
     outcome = { statusCode: null, error: `target refused: ${target.reason}`, excerpt: null, retryAfterMs: null, durationMs: 0 };
   } else {
-    const secrets = [subscription.secret];
-    if (subscription.previousSecret && subscription.previousSecretExpiresAt && subscription.previousSecretExpiresAt > now) {
-      secrets.push(subscription.previousSecret);
+    const secrets = [delivery.secret];
+    if (delivery.previous_secret && delivery.previous_secret_expires_at && delivery.previous_secret_expires_at > now) {
+      secrets.push(delivery.previous_secret);
     }
     outcome = await post(
-      subscription.url,
+      delivery.url,
       body,
       {
         "content-type": DELIVERY_CONTENT_TYPE,
         "user-agent": "logistics-event-hub/1.0",
-        "webhook-id": event.id,
+        "webhook-id": delivery.event_id,
         "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": signatureHeader(secrets, event.id, now, body),
+        "webhook-signature": signatureHeader(secrets, delivery.event_id, now, body),
       },
       deps.settings.timeoutMs,
     );
@@ -134,66 +155,62 @@ export async function attemptDelivery(
   const permanent = gone || !target.ok;
   const delayMs = succeeded || permanent || lastAttempt ? null : retryDelayMs(deps.settings.schedule, jobAttempt, outcome.retryAfterMs);
 
-  await prisma.$transaction(async (tx) => {
-    await tx.deliveryAttempt.create({
-      data: {
+  const disableReason = await withTransaction(deps.db, async (sql) => {
+    await sql.query(
+      `INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [deliveryId, attempt, now, outcome.durationMs, outcome.statusCode, outcome.error, outcome.excerpt],
+    );
+    await sql.query(
+      `UPDATE webhook_deliveries SET attempts = $2, last_status_code = $3, last_error = $4, status = $5, next_attempt_at = $6,
+              completed_at = $7, updated_at = now() WHERE id = $1`,
+      [
         deliveryId,
         attempt,
-        attemptedAt: now,
-        durationMs: outcome.durationMs,
-        statusCode: outcome.statusCode,
-        error: outcome.error,
-        responseExcerpt: outcome.excerpt,
-      },
-    });
-    await tx.webhookDelivery.update({
-      where: { id: deliveryId },
-      data: {
-        attempts: attempt,
-        lastStatusCode: outcome.statusCode,
-        lastError: outcome.error,
-        status: succeeded ? "succeeded" : delayMs === null ? "failed" : "pending",
-        nextAttemptAt: delayMs === null ? null : new Date(now.getTime() + delayMs),
-        completedAt: succeeded || delayMs === null ? now : null,
-      },
-    });
+        outcome.statusCode,
+        outcome.error,
+        succeeded ? "succeeded" : delayMs === null ? "failed" : "pending",
+        delayMs === null ? null : new Date(now.getTime() + delayMs),
+        succeeded || delayMs === null ? now : null,
+      ],
+    );
     if (succeeded) {
-      await tx.subscription.update({ where: { id: subscription.id }, data: { consecutiveFailures: 0, failingSince: null } });
-      return;
+      await sql.query("UPDATE subscriptions SET consecutive_failures = 0, failing_since = NULL, updated_at = now() WHERE id = $1 AND consecutive_failures > 0", [
+        delivery.subscription_id,
+      ]);
+      return null;
     }
-    const failures = subscription.consecutiveFailures + 1;
-    const failingSince = subscription.failingSince ?? now;
+    // Counted in SQL: parallel attempts to one endpoint must not lose increments.
+    const [sub] = await sql.query<{ consecutive_failures: number; failing_since: Date; status: string }>(
+      `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, failing_since = COALESCE(failing_since, $2), updated_at = now()
+        WHERE id = $1 RETURNING consecutive_failures, failing_since, status`,
+      [delivery.subscription_id, now],
+    );
+    if (!sub || sub.status !== "active") return null;
     const { disableAfterMs, disableAfterFailures } = deps.settings;
-    const disableReason = gone
+    const reason = gone
       ? "endpoint answered 410 Gone"
-      : disableAfterFailures > 0 && failures >= disableAfterFailures
-        ? `${failures} consecutive failed attempts`
-        : now.getTime() - failingSince.getTime() >= disableAfterMs
-          ? `failing since ${failingSince.toISOString()}`
+      : disableAfterFailures > 0 && sub.consecutive_failures >= disableAfterFailures
+        ? `${sub.consecutive_failures} consecutive failed attempts`
+        : now.getTime() - sub.failing_since.getTime() >= disableAfterMs
+          ? `failing since ${sub.failing_since.toISOString()}`
           : null;
-    await tx.subscription.update({
-      where: { id: subscription.id },
-      data: {
-        consecutiveFailures: failures,
-        failingSince,
-        ...(disableReason ? { status: "disabled", disabledReason: disableReason, disabledAt: now } : {}),
-      },
-    });
-    if (disableReason) {
-      log.warn({ reason: disableReason }, "subscription disabled");
-      await recordOperatorEvent(tx, {
-        subscriptionId: subscription.id,
-        status: "disabled",
-        reason: disableReason,
-        time: now,
-      });
+    if (reason) {
+      await sql.query("UPDATE subscriptions SET status = 'disabled', disabled_reason = $2, disabled_at = $3, updated_at = now() WHERE id = $1", [
+        delivery.subscription_id,
+        reason,
+        now,
+      ]);
+      await recordOperatorEvent(sql, { subscriptionId: delivery.subscription_id, status: "disabled", reason, time: now });
     }
+    return reason;
   });
 
   if (succeeded) {
     log.info({ statusCode: outcome.statusCode, durationMs: outcome.durationMs }, "webhook delivered");
     return "succeeded";
   }
+  if (disableReason) log.warn({ reason: disableReason }, "subscription disabled");
   log.warn({ statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: delayMs }, "webhook delivery attempt failed");
   if (permanent) throw new PermanentError(outcome.error ?? "permanent failure");
   if (delayMs === null) throw new PermanentError(`delivery failed after ${jobAttempt} attempts: ${outcome.error}`);

@@ -1,18 +1,14 @@
 // Normalized events about the service itself (entity "subscription"), delivered like any other event to
 // subscriptions that ask for `subscription.*` or `*`.
-import type { Tx } from "../db/outbox.js";
 import { writeEvents } from "../db/outbox.js";
+import type { Sql } from "../db/sql.js";
 
-export async function recordOperatorEvent(
-  tx: Tx,
-  input: { subscriptionId: string; status: "disabled"; reason: string; time: Date },
-) {
-  const last = await tx.event.findFirst({
-    where: { entity: "subscription", entityId: input.subscriptionId },
-    orderBy: { sequence: "desc" },
-    select: { sequence: true },
-  });
-  return writeEvents(tx, [
+export async function recordOperatorEvent(sql: Sql, input: { subscriptionId: string; status: "disabled"; reason: string; time: Date }) {
+  const [last] = await sql.query<{ sequence: number }>(
+    "SELECT COALESCE(MAX(sequence), 0) AS sequence FROM events WHERE entity = 'subscription' AND entity_id = $1",
+    [input.subscriptionId],
+  );
+  return writeEvents(sql, [
     {
       entity: "subscription",
       entityId: input.subscriptionId,
