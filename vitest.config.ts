@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
     globalSetup: ["test/setup/global-setup.ts"],
     pool: "forks",
     // Two cores: two files at a time keeps Postgres and Redis responsive for every test.

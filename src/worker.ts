@@ -41,7 +41,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const relay = createRelay({ db, queues, log, deliveryAttempts: config.DELIVERY_RETRY_SCHEDULE.length });
   const settings = deliverySettings(config);
   const flovi = createFloviClient({ baseUrl: config.FLOVI_API_BASE_URL, apiKey: config.FLOVI_API_KEY, timeoutMs: config.PROVIDER_TIMEOUT_MS });
-  const common = { connection: deps.redis, prefix: queues.prefix, log, metrics };
+  const common = { connection: deps.redis, prefix: queues.prefix, log, metrics, lockMs: config.JOB_LOCK_MS };
   const polling = createPollingHandlers({ config, db, queues, log, metrics, relay });
 
   const workers: Worker[] = [

@@ -104,6 +104,8 @@ export const envSchema = z.object({
   OUTBOX_SWEEP_INTERVAL_MS: durationMs(5 * SECOND),
 
   WORKER_CONCURRENCY: positiveInt(8),
+  /** A job whose worker stops renewing its lock this long (a crashed process) is handed to another worker. */
+  JOB_LOCK_MS: positiveInt(30 * SECOND),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND),
 });
 

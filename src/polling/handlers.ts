@@ -74,7 +74,7 @@ export function createPollingHandlers(deps: PollingDeps) {
     return outcome;
   }
 
-  function createWorkers(common: { connection: Redis; prefix: string; log: Logger; metrics: Metrics }): Worker[] {
+  function createWorkers(common: { connection: Redis; prefix: string; log: Logger; metrics: Metrics; lockMs?: number }): Worker[] {
     const workers: Worker[] = [];
     if (mfb) {
       const client = mfb;

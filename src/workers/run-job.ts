@@ -17,6 +17,8 @@ export function createWorker(opts: {
   prefix: string;
   log: Logger;
   metrics: Metrics;
+  /** Lock duration and stalled-job check interval (JOB_LOCK_MS). */
+  lockMs?: number;
   options?: Partial<WorkerOptions>;
 }): Worker {
   const worker = new Worker(
@@ -49,6 +51,7 @@ export function createWorker(opts: {
       prefix: opts.prefix,
       concurrency: 4,
       autorun: true,
+      ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}),
       ...opts.options,
     },
   );

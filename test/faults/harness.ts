@@ -1,0 +1,241 @@
+// The fault suite's world: private Postgres and Redis that a scenario can stop and start, the real api and
+// worker processes (`src/main.ts api|worker`) that it can SIGKILL or SIGTERM, a verifying subscriber, a
+// client that sends signed webhooks the way Flovi does (retrying 5xx and network errors), and the end-state
+// checks: every accepted webhook processed once, every expected event delivered, none with two ids.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { migrate } from "../../src/db/migrate.js";
+import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../../scripts/lib/local-services.js";
+import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+export const SECRET = "fault-secret";
+export const ADMIN = "fault-admin-token-0123456789";
+
+export interface Proc {
+  child: ChildProcess;
+  output: string;
+  exited: Promise<number | null>;
+}
+
+export interface World {
+  pg: LocalServer;
+  redis: LocalServer;
+  databaseUrl: string;
+  apiPort: number;
+  api?: Proc;
+  workers: Proc[];
+  subscriber: Subscriber;
+  db: pg.Pool;
+  startApi(extra?: Record<string, string>): Promise<Proc>;
+  startWorker(extra?: Record<string, string>): Promise<Proc>;
+  close(): Promise<void>;
+}
+
+export async function createWorld(opts: { env?: Record<string, string> } = {}): Promise<World> {
+  const dir = mkdtempSync(path.join(tmpdir(), "hub-fault-"));
+  const { chmodSync } = await import("node:fs");
+  chmodSync(dir, 0o755);
+  const [pgServer, redis] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }), startRedis({ dataDir: path.join(dir, "redis") })]);
+  const databaseUrl = await createDatabase(pgServer.url, "hub");
+  await migrate(databaseUrl, path.join(root, "prisma/migrations"));
+  const apiPort = await freePort();
+  const subscriber = await startSubscriber();
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  db.on("error", () => undefined);
+
+  const env = {
+    NODE_ENV: "test",
+    LOG_LEVEL: "info",
+    HOST: "127.0.0.1",
+    PORT: String(apiPort),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: "faults",
+    FLOVI_WEBHOOK_SECRET: SECRET,
+    ADMIN_TOKEN: ADMIN,
+    INBOUND_SWEEP_INTERVAL_MS: "1000",
+    OUTBOX_SWEEP_INTERVAL_MS: "1000",
+    DELIVERY_RETRY_SCHEDULE: "0,500ms,1s,2s,3s,3s,3s,3s,3s,3s,3s,3s,3s,3s,3s",
+    JOB_LOCK_MS: "4000",
+    SHUTDOWN_TIMEOUT_MS: "15000",
+    WORKER_CONCURRENCY: "16",
+    DATABASE_POOL_SIZE: "20",
+    ...opts.env,
+  };
+
+  function launch(role: "api" | "worker", extra: Record<string, string> = {}): Promise<Proc> {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/main.ts"), role], {
+      env: { ...process.env, ...env, ...extra },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const proc: Proc = { child, output: "", exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
+    const keep = (b: Buffer) => {
+      proc.output += b.toString();
+      if (proc.output.length > 2_000_000) proc.output = proc.output.slice(-200_000);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${proc.output.slice(-2000)}`)), 30_000);
+      const check = setInterval(() => {
+        if (proc.output.includes('"msg":"started"')) {
+          clearInterval(check);
+          clearTimeout(timer);
+          resolve(proc);
+        }
+      }, 50);
+      void proc.exited.then((code) => {
+        clearInterval(check);
+        clearTimeout(timer);
+        reject(new Error(`${role} exited with ${code} during start:\n${proc.output.slice(-2000)}`));
+      });
+    });
+  }
+
+  const world: World = {
+    pg: pgServer,
+    redis,
+    databaseUrl,
+    apiPort,
+    workers: [],
+    subscriber,
+    db,
+    async startApi(extra) {
+      world.api = await launch("api", extra);
+      return world.api;
+    },
+    async startWorker(extra) {
+      const worker = await launch("worker", extra);
+      world.workers.push(worker);
+      return worker;
+    },
+    async close() {
+      for (const p of [world.api, ...world.workers]) {
+        if (p && p.child.exitCode === null && p.child.signalCode === null) {
+          p.child.kill("SIGKILL");
+          await p.exited;
+        }
+      }
+      await db.end().catch(() => undefined);
+      await subscriber.close();
+      await Promise.allSettled([redis.stop(), pgServer.stop()]);
+    },
+  };
+  return world;
+}
+
+export async function subscribeAll(world: World): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${world.apiPort}/subscriptions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ url: world.subscriber.url, eventTypes: ["reservation.*"] }),
+  });
+  if (res.status !== 201) throw new Error(`subscribe failed: ${res.status}`);
+  world.subscriber.secrets.push(((await res.json()) as { secret: string }).secret);
+}
+
+export function signedWebhook(reservationId: string, state = "created") {
+  const body = JSON.stringify({ event: "reservation_status_change", reservationId, state, occurredAt: new Date().toISOString() });
+  return { body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` };
+}
+
+export interface SendResult {
+  /** Reservation id → the delivery id of the 202 that accepted it. */
+  accepted: Map<string, string>;
+  /** Every non-2xx answer, by status ("network" for connection errors). */
+  refusals: Map<string, number>;
+}
+
+/**
+ * Sends one `created` webhook per reservation id with bounded concurrency, like Flovi: a 5xx or a network
+ * error is retried after a pause until accepted (or until `giveUpAt`).
+ */
+export async function sendWebhooks(world: World, ids: string[], opts: { concurrency?: number; giveUpAt?: number } = {}): Promise<SendResult> {
+  const result: SendResult = { accepted: new Map(), refusals: new Map() };
+  const queue = [...ids];
+  const giveUpAt = opts.giveUpAt ?? Date.now() + 120_000;
+  const refuse = (why: string) => result.refusals.set(why, (result.refusals.get(why) ?? 0) + 1);
+  async function lane() {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const { body, signature } = signedWebhook(id);
+      for (;;) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-hub-signature": signature },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          const answer = (await res.json().catch(() => ({}))) as { id?: string };
+          if (res.status === 202 && answer.id) {
+            result.accepted.set(id, answer.id);
+            break;
+          }
+          refuse(String(res.status));
+        } catch {
+          refuse("network");
+        }
+        if (Date.now() > giveUpAt) throw new Error(`webhook ${id} never accepted`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: opts.concurrency ?? 20 }, lane));
+  return result;
+}
+
+export const reservationIds = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}-${i}-${randomUUID().slice(0, 6)}`);
+
+async function count(world: World, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await world.db.query<{ n: string }>(sql, params);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * Waits until every accepted webhook is processed and every event verified at the subscriber, then checks
+ * the invariants: processed exactly once, one event per reservation, each event delivered under one id.
+ */
+export async function expectExactlyOnce(world: World, accepted: Map<string, string>, timeoutMs = 120_000) {
+  const ids = [...accepted.keys()];
+  const deadline = Date.now() + timeoutMs;
+  const delivered = () => new Set(world.subscriber.received.map((r) => r.event.subject));
+  for (;;) {
+    const processed = await count(world, "SELECT count(*) AS n FROM inbound_deliveries WHERE status = 'processed' AND id = ANY($1::uuid[])", [[...accepted.values()]]).catch(() => -1);
+    const got = delivered();
+    if (processed === ids.length && ids.every((id) => got.has(`reservation/${id}`))) break;
+    if (Date.now() > deadline) {
+      throw new Error(`not everything arrived: processed ${processed}/${ids.length}, delivered ${ids.filter((id) => got.has(`reservation/${id}`)).length}/${ids.length}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Let any duplicate surface before judging.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const problems: string[] = [];
+  const stored = await count(world, "SELECT count(*) AS n FROM inbound_deliveries");
+  if (stored !== ids.length) problems.push(`${stored} deliveries stored for ${ids.length} distinct webhooks`);
+  const transitions = await count(world, "SELECT count(*) AS n FROM reservation_transitions");
+  if (transitions !== ids.length) problems.push(`${transitions} transitions for ${ids.length} webhooks (processed more than once?)`);
+  const events = await count(world, "SELECT count(*) AS n FROM events WHERE entity = 'reservation'");
+  if (events !== ids.length) problems.push(`${events} events for ${ids.length} reservations`);
+  const idsBySubject = new Map<string, Set<string>>();
+  for (const r of world.subscriber.received) {
+    const set = idsBySubject.get(r.event.subject) ?? new Set();
+    set.add(r.webhookId);
+    idsBySubject.set(r.event.subject, set);
+    if (r.webhookId !== r.event.id) problems.push(`webhook-id ${r.webhookId} differs from event id ${r.event.id}`);
+  }
+  const twoIds = [...idsBySubject].filter(([, set]) => set.size > 1);
+  if (twoIds.length > 0) problems.push(`${twoIds.length} events delivered under two ids, e.g. ${twoIds[0]![0]}`);
+  const unexpected = [...idsBySubject.keys()].filter((s) => !accepted.has(s.replace("reservation/", "")));
+  if (unexpected.length > 0) problems.push(`${unexpected.length} events for webhooks never accepted`);
+  return {
+    problems,
+    deliveredOnce: world.subscriber.received.length,
+    redeliveries: world.subscriber.received.length - idsBySubject.size,
+  };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+// The fault suite: real api/worker processes and servers it stops on purpose. One scenario at a time.
+export default defineConfig({
+  test: {
+    include: ["test/faults/**/*.test.ts"],
+    pool: "forks",
+    maxWorkers: 1,
+    fileParallelism: false,
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
+    reporters: ["default"],
+  },
+});
