@@ -30,6 +30,11 @@ export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", false);
+  // While shutting down, every response closes its connection so keep-alive clients move elsewhere.
+  app.use((req, res, next) => {
+    if (req.app.locals.draining) res.setHeader("connection", "close");
+    next();
+  });
   app.use(requestLogging(deps.log));
   app.use(requestMetrics(deps.metrics));
 

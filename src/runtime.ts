@@ -25,6 +25,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
   let drainApp: (() => Promise<void>) | undefined;
+  let stopIntake: (() => void) | undefined;
   let worker: WorkerRuntime | undefined;
   const redisConnections: ReturnType<typeof createRedis>[] = [];
   const queueSets: ReturnType<typeof createQueues>[] = [];
@@ -37,6 +38,9 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     const app = buildApp({ config, db, redis, queues, log, metrics });
     server = http.createServer(app);
     drainApp = app.locals.drain as () => Promise<void>;
+    stopIntake = () => {
+      app.locals.draining = true;
+    };
     server.keepAliveTimeout = 65_000;
     const listening = server;
     await new Promise<void>((resolve, reject) => {
@@ -59,10 +63,17 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     steps.push({
       name: "http",
       run: async () => {
+        // Stop accepting connections; requests in flight finish (their responses say `connection: close`);
+        // idle keep-alive connections are closed as they become idle; stragglers are cut at half the deadline.
+        stopIntake?.();
+        const sweep = setInterval(() => s.closeIdleConnections(), 50);
+        const cut = setTimeout(() => s.closeAllConnections(), Math.max(1_000, config.SHUTDOWN_TIMEOUT_MS / 2));
         await new Promise<void>((resolve) => {
           s.close(() => resolve());
           s.closeIdleConnections();
         });
+        clearInterval(sweep);
+        clearTimeout(cut);
         await drainApp?.();
       },
     });

@@ -116,6 +116,17 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   });
 
   await registerSchedulers(deps);
+  // Redis may come back empty (restarted without persistence, failed over): put the schedulers back.
+  let connectedOnce = false;
+  const onReady = () => {
+    if (!connectedOnce) {
+      connectedOnce = true;
+      return;
+    }
+    registerSchedulers(deps).catch((error: unknown) => log.warn({ err: error }, "could not re-register job schedulers"));
+  };
+  if (deps.redis.status === "ready") connectedOnce = true;
+  deps.redis.on("ready", onReady);
 
   let closing: Promise<void> | undefined;
   return {
@@ -123,6 +134,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     relay,
     close() {
       closing ??= (async () => {
+        deps.redis.off("ready", onReady);
         await Promise.allSettled(workers.map((w) => w.close()));
         await relay.idle();
       })();

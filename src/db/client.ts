@@ -23,8 +23,11 @@ export function createDatabase(opts: { url: string; poolSize: number; applicatio
     idleTimeoutMillis: 30_000,
     application_name: opts.applicationName ?? "logistics-event-hub",
   });
-  // A dropped idle connection must not crash the process; the pool replaces it.
+  // A connection dropped by the server (restart, failover, admin command) emits 'error': on an idle pooled
+  // client the pool handles it; on a checked-out client nothing would, and the process would crash. The
+  // query that next uses the client fails instead, and its owner releases it as broken.
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closed: Promise<void> | undefined;
   return {

@@ -20,15 +20,18 @@ export function prismaSql(tx: Prisma.TransactionClient): Sql {
 /** BEGIN … COMMIT on one pooled connection; ROLLBACK and rethrow on any error. */
 export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise<T>): Promise<T> {
   const client = await db.pool.connect();
+  let failure: Error | undefined;
   try {
     await client.query("BEGIN");
     const result = await fn(pgSql(client));
     await client.query("COMMIT");
     return result;
   } catch (error) {
+    failure = error as Error;
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    // A connection that failed may be broken (server restarted): destroy it rather than pool it.
+    client.release(failure);
   }
 }

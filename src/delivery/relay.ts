@@ -29,6 +29,7 @@ export function createRelay(deps: { db: Database; queues: Queues; log: Logger; d
 
   async function batch(): Promise<{ relayed: number; deliveries: { deliveryId: string; requestId?: string }[] }> {
     const client = await deps.db.pool.connect();
+    let failure: Error | undefined;
     try {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1)", [RELAY_LOCK]);
@@ -71,10 +72,11 @@ export function createRelay(deps: { db: Database; queues: Queues; log: Logger; d
       await client.query("COMMIT");
       return { relayed: events.length, deliveries };
     } catch (error) {
+      failure = error as Error;
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.release(failure); // destroyed when it failed: it may be broken
     }
   }
 

@@ -111,8 +111,9 @@ describe("fault injection", () => {
     api.child.kill("SIGTERM");
     worker.child.kill("SIGTERM");
     const [apiCode, workerCode] = await Promise.all([api.exited, worker.exited]);
-    expect(apiCode).toBe(0);
-    expect(workerCode).toBe(0);
+    const tail = (p: { output: string }) => p.output.split("\n").filter((l) => /"level":(40|50|60)|shutdown/.test(l)).slice(-15).join("\n");
+    expect(apiCode, `api exit; last lines:\n${tail(api)}`).toBe(0);
+    expect(workerCode, `worker exit; last lines:\n${tail(worker)}`).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(15_000 + 5_000);
     expect(api.output).toContain('"msg":"shutdown complete"');
     await firstHalf;

@@ -139,8 +139,9 @@ export async function subscribeAll(world: World): Promise<void> {
   world.subscriber.secrets.push(((await res.json()) as { secret: string }).secret);
 }
 
+/** The same bytes every time for one reservation and state, as a sender's retry would be. */
 export function signedWebhook(reservationId: string, state = "created") {
-  const body = JSON.stringify({ event: "reservation_status_change", reservationId, state, occurredAt: new Date().toISOString() });
+  const body = JSON.stringify({ event: "reservation_status_change", reservationId, state, occurredAt: "2026-06-01T08:00:00.000Z" });
   return { body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` };
 }
 
@@ -209,7 +210,12 @@ export async function expectExactlyOnce(world: World, accepted: Map<string, stri
     const got = delivered();
     if (processed === ids.length && ids.every((id) => got.has(`reservation/${id}`))) break;
     if (Date.now() > deadline) {
-      throw new Error(`not everything arrived: processed ${processed}/${ids.length}, delivered ${ids.filter((id) => got.has(`reservation/${id}`)).length}/${ids.length}`);
+      const tails = [world.api, ...world.workers]
+        .filter((p): p is Proc => p !== undefined)
+        .map((p) => p.output.split("\n").filter((l) => /"level":(40|50|60)/.test(l)).slice(-6).join("\n"));
+      throw new Error(
+        `not everything arrived: processed ${processed}/${ids.length}, delivered ${ids.filter((id) => got.has(`reservation/${id}`)).length}/${ids.length}\n${tails.join("\n---\n")}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
