@@ -2,9 +2,9 @@
 // into the order's status, write the events to the outbox, and set the next poll time — in one transaction.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { writeEvents, type Tx } from "../db/outbox.js";
+import { writeEvents } from "../db/outbox.js";
+import { withTransaction, type Sql } from "../db/sql.js";
 import type { NewEvent } from "../domain/events.js";
-import type { Prisma } from "../generated/prisma/client.js";
 import type { MfbClient } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";
 import { ProviderError } from "./provider-error.js";
@@ -25,7 +25,6 @@ export type PollOutcome =
   | { kind: "failed"; error: string; failures: number }
   | { kind: "rate_limited"; retryAfterMs: number };
 
-const json = (v: unknown) => v as Prisma.InputJsonValue;
 
 export async function pollMfbOrder(
   deps: { db: Database; client: MfbClient; log: Logger; settings: PollSettings },
@@ -48,7 +47,7 @@ export async function pollMfbOrder(
     return handleFailure(deps, orderId, order.consecutiveFailures, error);
   }
 
-  const outcome = await db.prisma.$transaction((tx) => applyTracking(tx, orderId, parcels, settings));
+  const outcome = await withTransaction(db, (sql) => applyTracking(sql, orderId, parcels, settings));
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ orderId, newEvents: outcome.newEvents, status: outcome.status }, "mfb tracking updated");
   return outcome;
 }
@@ -98,39 +97,75 @@ async function handleFailure(
   }
 }
 
-async function applyTracking(tx: Tx, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
-  const [order] = await tx.$queryRaw<{ status: string | null; sequence: number; active: boolean }[]>`
-    SELECT status, sequence, active FROM mfb_orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+interface FreshEvent {
+  parcelIndex: number;
+  code: string;
+  happenedAt: Date;
+  label: Record<string, string>;
+  location?: unknown;
+  details?: unknown;
+}
+
+const INSERT_EVENTS = `
+INSERT INTO mfb_tracking_events (order_id, parcel_index, code, happened_at, label, location, details)
+SELECT $1::uuid, t.parcel_index, t.code, t.happened_at, t.label::jsonb, t.location::jsonb, t.details::jsonb
+  FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
+       AS t(parcel_index, code, happened_at, label, location, details)
+ON CONFLICT (order_id, parcel_index, code, happened_at) DO NOTHING
+RETURNING parcel_index, code, happened_at`;
+
+const UPSERT_PARCELS = `
+INSERT INTO mfb_parcels (order_id, parcel_index, status, last_code, last_event_at)
+SELECT $1::uuid, t.parcel_index, t.status, t.code, t.at
+  FROM unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[]) AS t(parcel_index, status, code, at)
+ON CONFLICT (order_id, parcel_index) DO UPDATE SET status = EXCLUDED.status, last_code = EXCLUDED.last_code, last_event_at = EXCLUDED.last_event_at`;
+
+const eventKey = (parcelIndex: number, code: string, at: Date) => `${parcelIndex}|${code}|${at.getTime()}`;
+
+async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
+  const [order] = await sql.query<{ status: string | null; sequence: number; active: boolean; reference: string | null }>(
+    "SELECT status, sequence, active, reference FROM mfb_orders WHERE id = $1 FOR UPDATE",
+    [orderId],
+  );
   if (!order || !order.active) return { kind: "skipped", reason: "inactive" };
 
-  // Store every event; the unique key (order, parcel, code, happened_at) tells which ones are new.
-  const fresh: { parcelIndex: number; code: string; happenedAt: Date; label: Record<string, string>; location?: unknown; details?: unknown }[] = [];
-  for (const parcel of parcels) {
-    for (const e of parcel.events) {
-      const happenedAt = new Date(e.happened_at);
-      const inserted = await tx.mfbTrackingEvent.createManyAndReturn({
-        data: [{ orderId, parcelIndex: parcel.parcel_index, code: e.code, happenedAt, label: json(e.label), location: json(e.location ?? null), details: json(e.details ?? null) }],
-        skipDuplicates: true,
-        select: { id: true },
-      });
-      if (inserted.length > 0) fresh.push({ parcelIndex: parcel.parcel_index, code: e.code, happenedAt, label: e.label, location: e.location, details: e.details });
-    }
+  // Store every event in one statement; the unique key (order, parcel, code, happened_at) tells which are new.
+  const reported = parcels.flatMap((p) =>
+    p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: new Date(e.happened_at), label: e.label, location: e.location, details: e.details })),
+  );
+  const inserted =
+    reported.length === 0
+      ? []
+      : await sql.query<{ parcel_index: number; code: string; happened_at: Date }>(INSERT_EVENTS, [
+          orderId,
+          reported.map((e) => e.parcelIndex),
+          reported.map((e) => e.code),
+          reported.map((e) => e.happenedAt),
+          reported.map((e) => JSON.stringify(e.label)),
+          reported.map((e) => (e.location ? JSON.stringify(e.location) : null)),
+          reported.map((e) => (e.details ? JSON.stringify(e.details) : null)),
+        ]);
+  const insertedKeys = new Set(inserted.map((r) => eventKey(r.parcel_index, r.code, r.happened_at)));
+  const fresh: FreshEvent[] = [];
+  for (const e of reported) {
+    const key = eventKey(e.parcelIndex, e.code, e.happenedAt);
+    if (insertedKeys.delete(key)) fresh.push(e);
   }
   fresh.sort((a, b) => a.happenedAt.getTime() - b.happenedAt.getTime() || a.parcelIndex - b.parcelIndex);
 
   // Each parcel's status is that of its latest status-bearing event, whatever order they arrived in.
-  const stored = await tx.mfbTrackingEvent.findMany({ where: { orderId }, orderBy: [{ happenedAt: "asc" }, { id: "asc" }] });
+  const stored = await sql.query<{ parcel_index: number; code: string; happened_at: Date }>(
+    "SELECT parcel_index, code, happened_at FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id",
+    [orderId],
+  );
   const parcelState = new Map<number, { status: ShipmentStatus; code: string; at: Date }>();
   for (const e of stored) {
     const status = statusOfCode(e.code);
-    if (status) parcelState.set(e.parcelIndex, { status, code: e.code, at: e.happenedAt });
+    if (status) parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at });
   }
-  for (const [parcelIndex, s] of parcelState) {
-    await tx.mfbParcel.upsert({
-      where: { orderId_parcelIndex: { orderId, parcelIndex } },
-      create: { orderId, parcelIndex, status: s.status, lastCode: s.code, lastEventAt: s.at },
-      update: { status: s.status, lastCode: s.code, lastEventAt: s.at },
-    });
+  if (fresh.length > 0 && parcelState.size > 0) {
+    const entries = [...parcelState];
+    await sql.query(UPSERT_PARCELS, [orderId, entries.map(([i]) => i), entries.map(([, s]) => s.status), entries.map(([, s]) => s.code), entries.map(([, s]) => s.at)]);
   }
   const statuses = [...parcelState.values()].map((s) => s.status);
   const folded = foldParcels(statuses);
@@ -143,6 +178,7 @@ async function applyTracking(tx: Tx, orderId: string, parcels: ParcelTracking[],
     events.push({
       entity: "shipment",
       entityId: orderId,
+      externalId: order.reference,
       type: "tracking_event",
       status: folded ?? "created",
       previousStatus: order.status,
@@ -167,6 +203,7 @@ async function applyTracking(tx: Tx, orderId: string, parcels: ParcelTracking[],
     events.push({
       entity: "shipment",
       entityId: orderId,
+      externalId: order.reference,
       type: folded,
       status: folded,
       previousStatus: order.status,
@@ -177,24 +214,24 @@ async function applyTracking(tx: Tx, orderId: string, parcels: ParcelTracking[],
       dedupeKey: `mfb:${orderId}:status:${sequence}:${folded}`,
     });
   }
-  const reference = await tx.mfbOrder.findUnique({ where: { id: orderId }, select: { reference: true } });
-  for (const e of events) e.externalId = reference?.reference ?? null;
-  await writeEvents(tx, events);
+  await writeEvents(sql, events);
 
   const now = new Date();
   const moving = folded === "out_for_delivery" || folded === "exception";
-  await tx.mfbOrder.update({
-    where: { id: orderId },
-    data: {
-      status: folded,
+  await sql.query(
+    `UPDATE mfb_orders SET status = $2, sequence = $3, last_polled_at = $4, consecutive_failures = 0, last_error = NULL,
+            active = $5, next_poll_at = $6, stopped_reason = $7, stopped_at = $8, updated_at = now()
+      WHERE id = $1`,
+    [
+      orderId,
+      folded,
       sequence,
-      lastPolledAt: now,
-      consecutiveFailures: 0,
-      lastError: null,
-      ...(final
-        ? { active: false, nextPollAt: null, stoppedReason: "delivered", stoppedAt: now }
-        : { nextPollAt: new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving })) }),
-    },
-  });
+      now,
+      !final,
+      final ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving })),
+      final ? "delivered" : null,
+      final ? now : null,
+    ],
+  );
   return { kind: "polled", newEvents: fresh.length, status: folded, final };
 }
