@@ -4,9 +4,9 @@ import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
 import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
 import { isFinalRentalStatus, isMovingRentalStatus, normalizeRentalStatus } from "../providers/greenflow/status.js";
-import type { PollOutcome, PollSettings } from "./mfb-poller.js";
+import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
 import { ProviderError } from "./provider-error.js";
-import { nextPollDelayMs, pauseProvider, providerPausedUntil } from "./schedule.js";
+import { nextPollDelayMs, providerPausedUntil } from "./schedule.js";
 
 export const GREENFLOW = "greenflow";
 
@@ -28,42 +28,14 @@ export async function pollGreenflowBooking(
     data = await deps.client.getBooking(bookingCode, booking.lastname);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    const now = new Date();
-    switch (error.kind) {
-      case "auth": {
-        const until = await pauseProvider(db, GREENFLOW, settings.pauseMs, error.message);
-        await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { nextPollAt: until, lastError: error.message } });
-        log.error({ provider: GREENFLOW, httpStatus: error.httpStatus, pausedUntil: until }, "GREENFLOW REFUSED OUR API KEY: all GreenFlow polling paused; check GREENFLOW_API_KEY");
-        return { kind: "paused", until };
-      }
-      case "not_found":
-        await db.prisma.greenflowBooking.update({
-          where: { bookingCode },
-          data: { active: false, nextPollAt: null, stoppedReason: "booking_not_found_or_lastname_mismatch", stoppedAt: now, lastError: error.message, lastPolledAt: now },
-        });
-        log.warn({ bookingCode }, "greenflow booking not found; polling stopped");
-        return { kind: "stopped", reason: "booking_not_found_or_lastname_mismatch" };
-      case "rate_limited": {
-        const wait = error.retryAfterMs ?? 60_000;
-        await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { nextPollAt: new Date(now.getTime() + wait), lastError: error.message } });
-        return { kind: "rate_limited", retryAfterMs: wait };
-      }
-      case "transient":
-      case "unexpected": {
-        const failures = booking.consecutiveFailures + 1;
-        await db.prisma.greenflowBooking.update({
-          where: { bookingCode },
-          data: {
-            consecutiveFailures: failures,
-            lastError: error.message.slice(0, 500),
-            lastPolledAt: now,
-            nextPollAt: new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { failures })),
-          },
-        });
-        (error.kind === "transient" ? log.warn.bind(log) : log.error.bind(log))({ bookingCode, httpStatus: error.httpStatus, failures, err: error.message }, "greenflow poll failed");
-        return { kind: "failed", error: error.message, failures };
-      }
-    }
+    return recordPollFailure(deps, {
+      provider: GREENFLOW,
+      table: "greenflow_bookings",
+      key: bookingCode,
+      failures: booking.consecutiveFailures,
+      notFoundReason: "booking_not_found_or_lastname_mismatch",
+      authMessage: "GREENFLOW REFUSED OUR API KEY: all GreenFlow polling paused; check GREENFLOW_API_KEY",
+    }, error);
   }
 
   const status = normalizeRentalStatus(data.status);

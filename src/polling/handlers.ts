@@ -13,7 +13,8 @@ import { jobs } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
 import { createWorker, type Handler } from "../workers/run-job.js";
 import { GREENFLOW, pollGreenflowBooking } from "./greenflow-poller.js";
-import { MFB, pollMfbOrder, type PollOutcome } from "./mfb-poller.js";
+import type { PollOutcome } from "./failures.js";
+import { MFB, pollMfbOrder } from "./mfb-poller.js";
 import { claimDue, providerPausedUntil, type PolledTable } from "./schedule.js";
 
 /** A claimed item whose poll never ran (worker died) is due again after this. */

@@ -8,23 +8,10 @@ import type { NewEvent } from "../domain/events.js";
 import type { MfbClient } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";
 import { ProviderError } from "./provider-error.js";
-import { nextPollDelayMs, pauseProvider, providerPausedUntil } from "./schedule.js";
+import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
+import { nextPollDelayMs, providerPausedUntil } from "./schedule.js";
 
 export const MFB = "mfb";
-
-export interface PollSettings {
-  intervalMs: number;
-  pauseMs: number;
-}
-
-export type PollOutcome =
-  | { kind: "skipped"; reason: string }
-  | { kind: "polled"; newEvents: number; status: string | null; final: boolean }
-  | { kind: "paused"; until: Date }
-  | { kind: "stopped"; reason: string }
-  | { kind: "failed"; error: string; failures: number }
-  | { kind: "rate_limited"; retryAfterMs: number };
-
 
 export async function pollMfbOrder(
   deps: { db: Database; client: MfbClient; log: Logger; settings: PollSettings },
@@ -44,57 +31,19 @@ export async function pollMfbOrder(
     parcels = await deps.client.getTracking(orderId);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    return handleFailure(deps, orderId, order.consecutiveFailures, error);
+    return recordPollFailure(deps, {
+      provider: MFB,
+      table: "mfb_orders",
+      key: orderId,
+      failures: order.consecutiveFailures,
+      notFoundReason: "order_not_found",
+      authMessage: "MFB REFUSED OUR CREDENTIALS: all MFB polling paused; check MFB_LOGIN / MFB_PASSWORD",
+    }, error);
   }
 
   const outcome = await withTransaction(db, (sql) => applyTracking(sql, orderId, parcels, settings));
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ orderId, newEvents: outcome.newEvents, status: outcome.status }, "mfb tracking updated");
   return outcome;
-}
-
-async function handleFailure(
-  deps: { db: Database; log: Logger; settings: PollSettings },
-  orderId: string,
-  failures: number,
-  error: ProviderError,
-): Promise<PollOutcome> {
-  const { db, log, settings } = deps;
-  const now = new Date();
-  switch (error.kind) {
-    case "auth": {
-      const until = await pauseProvider(db, MFB, settings.pauseMs, error.message);
-      await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { nextPollAt: until, lastError: error.message } });
-      log.error({ provider: MFB, httpStatus: error.httpStatus, pausedUntil: until }, "MFB REFUSED OUR CREDENTIALS: all MFB polling paused; check MFB_LOGIN / MFB_PASSWORD");
-      return { kind: "paused", until };
-    }
-    case "not_found":
-      await db.prisma.mfbOrder.update({
-        where: { id: orderId },
-        data: { active: false, nextPollAt: null, stoppedReason: "order_not_found", stoppedAt: now, lastError: error.message, lastPolledAt: now },
-      });
-      log.warn({ orderId }, "mfb order not found; polling stopped");
-      return { kind: "stopped", reason: "order_not_found" };
-    case "rate_limited": {
-      const wait = error.retryAfterMs ?? 60_000;
-      await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { nextPollAt: new Date(now.getTime() + wait), lastError: error.message } });
-      return { kind: "rate_limited", retryAfterMs: wait };
-    }
-    case "transient":
-    case "unexpected": {
-      const next = failures + 1;
-      await db.prisma.mfbOrder.update({
-        where: { id: orderId },
-        data: {
-          consecutiveFailures: next,
-          lastError: error.message.slice(0, 500),
-          lastPolledAt: now,
-          nextPollAt: new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { failures: next })),
-        },
-      });
-      (error.kind === "transient" ? log.warn.bind(log) : log.error.bind(log))({ orderId, httpStatus: error.httpStatus, failures: next, err: error.message }, "mfb poll failed");
-      return { kind: "failed", error: error.message, failures: next };
-    }
-  }
 }
 
 interface FreshEvent {

@@ -3,6 +3,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimDue } from "../../src/polling/schedule.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { startSubscriber, subscribe } from "../helpers/subscriber.js";
 import {
   GREENFLOW_KEY,
   MFB_LOGIN,
@@ -307,6 +308,32 @@ describe("GreenFlow bookings", () => {
     await eventually(async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "GFC000422AB" } }))?.status === "reserved", 15_000, "recovered after 422");
     const row = await ctx.prisma.greenflowBooking.findUniqueOrThrow({ where: { bookingCode: "GFC000422AB" } });
     expect(row.active).toBe(true);
+  });
+});
+
+describe("delivery of shipment and rental events", () => {
+  it("every shipment and rental event type reaches a verifying subscriber", async () => {
+    const sub = await startSubscriber();
+    try {
+      await subscribe(ctx.app, sub, ["shipment.*", "rental.*"]);
+      const id = randomUUID();
+      const events = [mfbEvent("shipment_created", t(0))];
+      mfb.orders.set(id, [{ parcel_index: 0, events }]);
+      await track(ctx.app, id);
+      for (const [code, minute] of [["picked_up", 5], ["in_transit", 10], ["delivery_in_progress", 15], ["delivery_exception", 20], ["delivered", 30]] as const) {
+        await eventually(async () => (await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: id } })) === events.length, 10_000, "caught up");
+        events.push(mfbEvent(code, t(minute)));
+      }
+      greenflow.bookings.set("BR-DLV-1", { lastname: "Costa", status: "RESERVED" });
+      await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-DLV-1", lastname: "Costa" });
+      await eventually(async () => sub.received.some((r) => r.event.type === "rental.reserved"), 10_000, "reserved delivered");
+      greenflow.bookings.set("BR-DLV-1", { lastname: "Costa", status: "CANCELLED" });
+      const expected = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered", "tracking_event"].map((s) => `shipment.${s}`).concat(["rental.reserved", "rental.cancelled"]);
+      await eventually(async () => expected.every((type) => sub.received.some((r) => r.event.type === type)), 20_000, "every type delivered");
+      for (const r of sub.received) expect(r.webhookId).toBe(r.event.id);
+    } finally {
+      await sub.close();
+    }
   });
 });
 

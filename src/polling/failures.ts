@@ -1,0 +1,78 @@
+// What a failed poll does to its item (and, for credentials, to its whole provider). Shared by the pollers.
+import type { Logger } from "pino";
+import type { Database } from "../db/client.js";
+import type { ProviderError } from "./provider-error.js";
+import { nextPollDelayMs, pauseProvider, type PolledTable } from "./schedule.js";
+
+export interface PollSettings {
+  intervalMs: number;
+  pauseMs: number;
+}
+
+export type PollOutcome =
+  | { kind: "skipped"; reason: string }
+  | { kind: "polled"; newEvents: number; status: string | null; final: boolean }
+  | { kind: "paused"; until: Date }
+  | { kind: "stopped"; reason: string }
+  | { kind: "failed"; error: string; failures: number }
+  | { kind: "rate_limited"; retryAfterMs: number };
+
+export interface PolledItem {
+  provider: string;
+  table: PolledTable;
+  key: string;
+  /** Consecutive failures before this one. */
+  failures: number;
+  /** stopped_reason when the provider says the item does not exist. */
+  notFoundReason: string;
+  /** The loud line logged when the provider refuses our credentials. */
+  authMessage: string;
+}
+
+const KEY: Record<PolledTable, string> = { mfb_orders: "id", greenflow_bookings: "booking_code" };
+
+export async function recordPollFailure(
+  deps: { db: Database; log: Logger; settings: PollSettings },
+  item: PolledItem,
+  error: ProviderError,
+): Promise<PollOutcome> {
+  const { db, log, settings } = deps;
+  const update = (set: string, params: unknown[]) =>
+    db.pool.query(`UPDATE ${item.table} SET ${set}, updated_at = now() WHERE ${KEY[item.table]} = $1`, [item.key, ...params]);
+  const now = Date.now();
+  switch (error.kind) {
+    case "auth": {
+      const until = await pauseProvider(db, item.provider, settings.pauseMs, error.message);
+      await update("next_poll_at = $2, last_error = $3", [until, error.message]);
+      log.error({ provider: item.provider, httpStatus: error.httpStatus, pausedUntil: until }, item.authMessage);
+      return { kind: "paused", until };
+    }
+    case "not_found":
+      await update("active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = $3, last_polled_at = now()", [
+        item.notFoundReason,
+        error.message,
+      ]);
+      log.warn({ provider: item.provider, item: item.key, reason: item.notFoundReason }, "polled item not found; polling stopped");
+      return { kind: "stopped", reason: item.notFoundReason };
+    case "rate_limited": {
+      const wait = error.retryAfterMs ?? 60_000;
+      await update("next_poll_at = $2, last_error = $3", [new Date(now + wait), error.message]);
+      return { kind: "rate_limited", retryAfterMs: wait };
+    }
+    case "transient":
+    case "unexpected": {
+      const failures = item.failures + 1;
+      await update("consecutive_failures = $2, last_error = $3, last_polled_at = now(), next_poll_at = $4", [
+        failures,
+        error.message.slice(0, 500),
+        new Date(now + nextPollDelayMs(settings.intervalMs, { failures })),
+      ]);
+      // Outages are expected and retried; anything else needs a look.
+      (error.kind === "transient" ? log.warn.bind(log) : log.error.bind(log))(
+        { provider: item.provider, item: item.key, httpStatus: error.httpStatus, failures, err: error.message },
+        "poll failed",
+      );
+      return { kind: "failed", error: error.message, failures };
+    }
+  }
+}
