@@ -26,7 +26,8 @@ beforeAll(async () => {
     }
     return scripted;
   });
-  ctx = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "60000" });
+  // The scheduled reconciler is off (interval 0): each test runs reconcileReservations itself, at a known moment.
+  ctx = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "60000", FLOVI_RECONCILE_INTERVAL_MS: "0" });
   await ctx.startWorker();
 });
 afterAll(async () => {
@@ -105,5 +106,24 @@ describe("reconciliation against the Flovi Partner API", () => {
   it("the client surfaces Flovi's error envelope with its correlationId", async () => {
     const client = createFloviClient({ baseUrl: flovi.url, apiKey: "wrong", timeoutMs: 2_000 });
     await expect(client.getReservation("1")).rejects.toMatchObject({ statusCode: 401, errorCode: "UNAUTHORIZED", correlationId: "c-401" });
+  });
+});
+
+describe("the scheduled reconciler", () => {
+  it("runs on its job scheduler and applies what the API knows", async () => {
+    const scheduled = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "1000", FLOVI_RECONCILE_INTERVAL_MS: "300" });
+    try {
+      await scheduled.startWorker();
+      await postFlovi(scheduled.app, statusChange("created", "910001"));
+      await eventually(() => scheduled.prisma.reservation.findUnique({ where: { id: "910001" } }), 10_000, "created");
+      statuses.set("910001", { status: 200, body: reservationBody("910001", "cancelled") });
+      const done = await eventually(async () => {
+        const r = await scheduled.prisma.reservation.findUnique({ where: { id: "910001" } });
+        return r?.state === "cancelled" ? r : undefined;
+      }, 15_000, "reconciled by the scheduler");
+      expect(done.lastReconciledAt).toBeInstanceOf(Date);
+    } finally {
+      await scheduled.close();
+    }
   });
 });
