@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import type { Prisma } from "../generated/prisma/client.js";
+import { resumeProvider } from "../polling/schedule.js";
 import { applyFloviDelivery } from "../providers/flovi/apply-delivery.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
@@ -175,4 +176,18 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
   await resend(deps, failed.map((d) => d.id), `recover${Date.now()}`);
   await audit(deps, actor, "subscription.recover", subscriptionId, { since: since.toISOString(), requeued: failed.length });
   return { kind: "queued", requeued: failed.length } as const;
+}
+
+export const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;
+
+/** Ends a provider-wide pause (after a 401) once the credentials are fixed, instead of waiting it out. */
+export async function resumeProviderPolling(deps: Pick<AdminDeps, "db" | "log">, actor: string, provider: string) {
+  if (!(POLLED_PROVIDERS as readonly string[]).includes(provider)) return { kind: "not_found", what: `provider ${provider}` } as const;
+  const before = await deps.db.prisma.providerState.findUnique({ where: { provider } });
+  await resumeProvider(deps.db, provider);
+  // Items parked until the pause's end are due again now.
+  const table = provider === "mfb" ? "mfb_orders" : "greenflow_bookings";
+  const { rowCount } = await deps.db.pool.query(`UPDATE ${table} SET next_poll_at = now() WHERE active AND next_poll_at > now()`);
+  await audit(deps, actor, "provider.resume", provider, { pausedUntil: before?.pausedUntil?.toISOString() ?? null, rescheduled: rowCount ?? 0 });
+  return { kind: "resumed", provider, rescheduled: rowCount ?? 0 } as const;
 }

@@ -64,8 +64,3 @@ export function decideTransition(current: ReservationState | null, incoming: Res
     ? { outcome: "applied", nextState: incoming, emits: true }
     : { outcome: "stale", nextState: current, emits: false };
 }
-
-/** Final: nothing but costs can follow. Reconciliation skips these and `sealed` (the API cannot report costs). */
-export function isSettled(state: ReservationState): boolean {
-  return state === "final_costs" || state === "cancelled" || state === "sealed";
-}

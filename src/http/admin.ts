@@ -88,6 +88,21 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
     res.status(202).json({ requeued: result.requeued });
   });
 
+  router.get("/admin/providers", async (_req, res) => {
+    const rows = await deps.db.prisma.providerState.findMany();
+    res.json({
+      data: admin.POLLED_PROVIDERS.map((provider) => {
+        const row = rows.find((r) => r.provider === provider);
+        const paused = row?.pausedUntil && row.pausedUntil > new Date();
+        return { provider, paused: Boolean(paused), pausedUntil: paused ? row!.pausedUntil : null, pauseReason: paused ? row!.pauseReason : null };
+      }),
+    });
+  });
+
+  router.post("/admin/providers/:provider/resume", async (req, res) => {
+    res.json(orNotFound(await admin.resumeProviderPolling(svc, actor(req), req.params.provider)));
+  });
+
   router.get("/admin/audit", async (req, res) => {
     const q = parseInput(page, req.query, "query");
     const rows = await deps.db.prisma.auditLog.findMany({ orderBy: { id: "desc" }, skip: q.start, take: q.limit });

@@ -212,6 +212,17 @@ export function openApiDocument() {
           responses: { "202": ok("how many were queued"), "404": error("unknown"), "409": error("subscription inactive"), ...authErrors },
         },
       },
+      "/admin/providers": {
+        get: { ...secured, summary: "polling state per provider (paused after a 401, and until when)", responses: { "200": ok("providers"), ...authErrors } },
+      },
+      "/admin/providers/{provider}/resume": {
+        post: {
+          ...secured,
+          summary: "end a provider-wide pause once its credentials are fixed; parked items are due at once",
+          parameters: [pathParam("provider", "mfb or greenflow")],
+          responses: { "200": ok("resumed"), "404": error("unknown provider"), ...authErrors },
+        },
+      },
       "/admin/audit": {
         get: { ...secured, summary: "the audit log, newest first", parameters: [queryParam("start", { type: "integer" }, "offset"), queryParam("limit", { type: "integer" }, "page size")], responses: { "200": ok("audit rows"), ...authErrors } },
       },

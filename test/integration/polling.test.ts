@@ -255,6 +255,30 @@ describe("credentials refused (401)", () => {
     }
   });
 
+  it("an operator resumes a paused provider once the credentials are fixed", async () => {
+    const ownMfb = await startFakeMfb();
+    const own = await createTestContext({ ...providerEnv(), MFB_API_BASE_URL: ownMfb.url });
+    try {
+      ownMfb.override = { status: 401, body: { status: "failure", error: { type: "access_denied", message: "Unauthorized" } } };
+      await own.startWorker();
+      const id = randomUUID();
+      ownMfb.orders.set(id, [{ parcel_index: 0, events: [mfbEvent("shipment_created", t(0))] }]);
+      await track(own.app, id);
+      await eventually(() => own.prisma.providerState.findUnique({ where: { provider: "mfb" } }), 10_000, "paused");
+      const providers = await request(own.app).get("/admin/providers").set(auth);
+      expect(providers.body.data.find((p: { provider: string }) => p.provider === "mfb")).toMatchObject({ paused: true });
+      ownMfb.override = undefined; // credentials fixed upstream
+      const resumed = await request(own.app).post("/admin/providers/mfb/resume").set(auth);
+      expect(resumed.body).toMatchObject({ kind: "resumed", provider: "mfb", rescheduled: 1 });
+      await eventually(async () => (await orderView(id, own.app)).status === "created", 10_000, "polled after resume");
+      expect(await own.prisma.auditLog.count({ where: { action: "provider.resume" } })).toBe(1);
+      expect((await request(own.app).post("/admin/providers/ups/resume").set(auth)).status).toBe(404);
+    } finally {
+      await own.close();
+      await ownMfb.close();
+    }
+  });
+
   it("GreenFlow's 401 pauses GreenFlow polling", async () => {
     const ownGf = await startFakeGreenflow();
     const own = await createTestContext({ ...providerEnv(), GREENFLOW_API_BASE_URL: ownGf.url, GREENFLOW_API_KEY: "gfc_wrong" });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { CANCELLATION_REASONS } from "../../src/domain/reservation.js";
 import { parseFloviBody } from "../../src/providers/flovi/payload.js";
 
 const fixture = (name: string) => readFileSync(path.resolve(import.meta.dirname, "../../src/providers/flovi/fixtures", name));
@@ -48,6 +49,13 @@ describe("Flovi payload parsing (fixtures)", () => {
 
   it("keeps the cancellation reason", () => {
     expect(parseFloviBody(fixture("cancelled.json"))).toMatchObject({ kind: "status_change", change: { state: "cancelled", cancellationReason: "NO_DRIVER_WAS_FOUND" } });
+  });
+
+  it.each(CANCELLATION_REASONS)("keeps the documented cancellation reason %s", (reason) => {
+    expect(parseFloviBody(Buffer.from(JSON.stringify({ state: "cancelled", reservationId: 1, cancellation_reason: reason })))).toMatchObject({
+      kind: "status_change",
+      change: { state: "cancelled", cancellationReason: reason },
+    });
   });
 
   it("ignores a test ping and other events", () => {

@@ -1,5 +1,6 @@
 // Flovi Partner API v2: the one call this service makes, GET /customers/v2/reservation/:id (x-api-key).
 import { z } from "zod";
+import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
 
 export class FloviApiError extends Error {
@@ -53,13 +54,7 @@ export function createFloviClient(opts: { baseUrl: string; apiKey: string | unde
       } catch (error) {
         throw new FloviApiError(null, "NETWORK_ERROR", null, (error as Error).message);
       }
-      const text = await response.text();
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
+      const body = await readJson(response);
       if (!response.ok) {
         const envelope = errorEnvelope.safeParse(body);
         const e = envelope.success ? envelope.data : {};

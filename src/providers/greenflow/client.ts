@@ -1,5 +1,6 @@
 // GreenFlow API v1: GET /bookings/{code}?lastname= with `Authorization: Bearer`.
 import { z } from "zod";
+import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
 import { classifyStatus, providerFetch, ProviderError } from "../../polling/provider-error.js";
 
@@ -36,13 +37,7 @@ export function createGreenflowClient(opts: { baseUrl: string; apiKey: string; t
     async getBooking(code, lastname) {
       const url = `${base}/bookings/${encodeURIComponent(code)}?lastname=${encodeURIComponent(lastname)}`;
       const response = await providerFetch(url, { headers: { authorization: `Bearer ${opts.apiKey}`, accept: "application/json" } }, opts.timeoutMs);
-      const text = await response.text().catch(() => "");
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
+      const body = await readJson(response);
       if (!response.ok) {
         const detail = response.status === 404 ? "booking not found (another tenant's, or the lastname does not match)" : (errorMessage(body) ?? "no details");
         throw new ProviderError(classifyStatus(response.status), response.status, `greenflow ${response.status}: ${detail}`, parseRetryAfter(response.headers.get("retry-after")));

@@ -1,5 +1,6 @@
 // MyFlyingBox v2: GET /orders/:id/tracking with HTTP Basic, JSON envelope {status, self, data | error}.
 import { z } from "zod";
+import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
 import { classifyStatus, providerFetch, ProviderError, type ProviderFailure } from "../../polling/provider-error.js";
 import { trackingData, type ParcelTracking } from "./tracking.js";
@@ -39,14 +40,8 @@ export function createMfbClient(opts: { baseUrl: string; login: string; password
         { headers: { authorization, accept: "application/json" } },
         opts.timeoutMs,
       );
-      const text = await response.text().catch(() => "");
-      let body: z.infer<typeof envelope> | undefined;
-      try {
-        const parsed = envelope.safeParse(JSON.parse(text));
-        body = parsed.success ? parsed.data : undefined;
-      } catch {
-        body = undefined;
-      }
+      const parsed = envelope.safeParse(await readJson(response));
+      const body = parsed.success ? parsed.data : undefined;
       if (!response.ok || body?.status === "failure") {
         const type = body?.error?.type ?? `http_${response.status}`;
         throw new ProviderError(
