@@ -4,8 +4,6 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.js";
 
-export type { PrismaClient };
-export { Prisma } from "../generated/prisma/client.js";
 
 export interface Database {
   prisma: PrismaClient;

@@ -10,6 +10,7 @@ describe("Flovi payload parsing (fixtures)", () => {
   it("reads the canonical shape", () => {
     expect(parseFloviBody(fixture("created.json"))).toEqual({
       kind: "status_change",
+      body: JSON.parse(fixture("created.json").toString("utf8")),
       change: {
         reservationId: "1234567890123",
         externalId: "WO-2026-0042",

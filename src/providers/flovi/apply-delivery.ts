@@ -40,7 +40,7 @@ export async function applyFloviDelivery(
       receivedAt: delivery.received_at,
       deliveryId,
       dedupeKey: `flovi:delivery:${deliveryId}`,
-      lastPayload: JSON.parse(Buffer.from(delivery.raw_body).toString("utf8")),
+      lastPayload: verdict.body,
       requestId: delivery.request_id,
     });
     await markDelivery(sql, deliveryId, "processed", report.outcome);

@@ -19,7 +19,7 @@ export interface StatusChange {
 }
 
 export type PayloadVerdict =
-  | { kind: "status_change"; change: StatusChange }
+  | { kind: "status_change"; change: StatusChange; body: Record<string, unknown> }
   /** Signed but not a status change (the dashboard's test ping, another event): stored, never processed. */
   | { kind: "ignored"; reason: "not_a_status_change" | "unsupported_event" }
   /** Signed but unusable: stored with the reason, answered 4xx. */
@@ -102,6 +102,7 @@ export function parseFloviBody(raw: Buffer): PayloadVerdict {
   const vehicles = parsed.data.vehicles;
   return {
     kind: "status_change",
+    body: body as Record<string, unknown>,
     change: {
       reservationId: parsed.data.reservationId,
       externalId: parsed.data.externalId ?? null,
