@@ -1,7 +1,7 @@
 // Shared bench plumbing: private Postgres + Redis (durable settings, fsync on), child processes, printing.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir, cpus, totalmem } from "node:os";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir, cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { migrate } from "../src/db/migrate.js";
 import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../scripts/lib/local-services.js";
@@ -11,19 +11,24 @@ export const root = path.resolve(import.meta.dirname, "..");
 export interface BenchEnv {
   databaseUrl: string;
   redisUrl: string;
+  pg: LocalServer;
+  redis: LocalServer;
   servers: LocalServer[];
   cleanup(): Promise<void>;
 }
 
-export async function benchServices(): Promise<BenchEnv> {
+export async function benchServices(opts: { statStatements?: boolean } = {}): Promise<BenchEnv> {
   const dir = mkdtempSync(path.join(tmpdir(), "hub-bench-"));
   chmodSync(dir, 0o755);
-  const [pg, redis] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg") }), startRedis({ dataDir: path.join(dir, "redis") })]);
+  const settings = opts.statStatements ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" } : undefined;
+  const [pg, redis] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg"), settings }), startRedis({ dataDir: path.join(dir, "redis") })]);
   const databaseUrl = await createDatabase(pg.url, "bench");
   await migrate(databaseUrl, path.join(root, "prisma/migrations"));
   return {
     databaseUrl,
     redisUrl: redis.url,
+    pg,
+    redis,
     servers: [pg, redis],
     async cleanup() {
       await Promise.allSettled([pg.stop(), redis.stop()]);
@@ -86,4 +91,39 @@ export function machine(): string {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** CPU time (user + system, ms) of a process, and of every process whose parent it is (Postgres backends). */
+export function cpuMs(pid: number, withChildren = false): number {
+  const ticks = (p: number) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      return 0; // exited
+    }
+  };
+  let total = ticks(pid);
+  if (withChildren) {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+        if (ppid === pid) total += ticks(Number(entry));
+      } catch {
+        // gone between readdir and read
+      }
+    }
+  }
+  return (total * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export function loadAverage(): string {
+  return loadavg().map((l) => l.toFixed(2)).join(" ");
 }

@@ -5,12 +5,13 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { providerEnabled, type Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
-import { findUnprocessedDeliveries } from "./db/inbound-deliveries.js";
+import { createAttemptRecorder } from "./delivery/attempt-recorder.js";
 import { attemptDelivery } from "./delivery/deliver.js";
+import { createDispatcher } from "./delivery/dispatcher.js";
 import { deliverySettings } from "./delivery/settings.js";
 import { createRelay, findStrandedDeliveries, type Relay } from "./delivery/relay.js";
 import type { Metrics } from "./observability/metrics.js";
-import { applyFloviDelivery } from "./providers/flovi/apply-delivery.js";
+import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
@@ -40,6 +41,13 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const { config, db, queues, log, metrics } = deps;
   const relay = createRelay({ db, queues, log, deliveryAttempts: config.DELIVERY_RETRY_SCHEDULE.length });
   const settings = deliverySettings(config);
+  const recorder = createAttemptRecorder({ db, log, settings });
+  const dispatcher = createDispatcher({ settings, recorder, queues, log, metrics });
+  const dispatchCommitted = ({ events, deliveries }: Committed) => {
+    for (const event of events) metrics.eventsEmitted.inc({ type: event.type });
+    dispatcher.dispatch(events, deliveries);
+  };
+  const inbox = createFloviInbox({ db, log, onCommitted: dispatchCommitted });
   const flovi = createFloviClient({ baseUrl: config.FLOVI_API_BASE_URL, apiKey: config.FLOVI_API_KEY, timeoutMs: config.PROVIDER_TIMEOUT_MS });
   const common = { connection: deps.redis, prefix: queues.prefix, log, metrics, lockMs: config.JOB_LOCK_MS };
   const polling = createPollingHandlers({ config, db, queues, log, metrics, relay });
@@ -51,13 +59,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       options: { concurrency: config.WORKER_CONCURRENCY },
       handlers: {
         async [jobs.processFloviDelivery.name](job, jobLog) {
-          const result = await applyFloviDelivery({ db, log: jobLog }, job.data.deliveryId);
-          if (result.kind === "applied") {
-            for (const event of result.events) metrics.eventsEmitted.inc({ type: event.type });
-            if (result.events.length > 0) relay.nudge();
-            jobLog.info({ deliveryId: job.data.deliveryId, outcome: result.outcome, events: result.events.length }, "flovi delivery applied");
-          }
-          return result.kind === "applied" ? { outcome: result.outcome, events: result.events.map((e) => e.id) } : result;
+          const result = await inbox.drain();
+          if (result.applied > 0) jobLog.debug({ deliveryId: job.data.deliveryId, ...result }, "flovi inbox drained");
+          return result;
         },
       },
     }),
@@ -67,20 +71,23 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       options: { concurrency: 4 },
       handlers: {
         async [jobs.sweepInbound.name]() {
-          const stranded = await findUnprocessedDeliveries(db, 5_000, 1_000);
-          await queues.enqueueMany("processFloviDelivery", stranded.map((d) => ({ deliveryId: d.id, requestId: d.requestId ?? undefined })));
-          return { enqueued: stranded.length };
+          return inbox.drain();
         },
         async [jobs.relayOutbox.name]() {
           const relayed = await relay.run();
-          const stranded = await findStrandedDeliveries(db, 30_000, 1_000);
-          await queues.enqueueMany("deliverWebhook", stranded.map((deliveryId) => ({ deliveryId })), {
-            attempts: config.DELIVERY_RETRY_SCHEDULE.length,
-          });
+          // Overdue by more than an attempt can take: the job or the in-process attempt was lost. The schedule
+          // goes on where the delivery's record says it stands.
+          const overdueMs = Math.max(30_000, config.DELIVERY_TIMEOUT_MS * 2);
+          const stranded = await findStrandedDeliveries(db, overdueMs, 1_000);
+          const steps = config.DELIVERY_RETRY_SCHEDULE.length;
+          for (const { deliveryId, attempts } of stranded) {
+            const scheduleAttempt = Math.min(attempts + 1, steps);
+            await queues.enqueue("deliverWebhook", { deliveryId, scheduleAttempt }, { attempts: steps - scheduleAttempt + 1 });
+          }
           return { relayed, requeued: stranded.length };
         },
         async [jobs.reconcileReservations.name](_job, jobLog) {
-          return reconcileReservations({ db, client: flovi, log: jobLog, relay, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
+          return reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
         },
         ...polling.sweepHandlers,
       },
@@ -97,7 +104,8 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       },
       handlers: {
         async [jobs.deliverWebhook.name](job, jobLog) {
-          const result = await attemptDelivery({ db, log: jobLog, settings }, job.data.deliveryId, job.attemptsMade + 1);
+          const scheduleAttempt = (job.data.scheduleAttempt ?? 1) + job.attemptsMade;
+          const result = await attemptDelivery({ db, log: jobLog, settings, recorder }, job.data.deliveryId, scheduleAttempt);
           metrics.deliveries.inc({ outcome: result });
           return result;
         },
@@ -105,15 +113,6 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     }),
     ...polling.createWorkers(common),
   ];
-
-  // Deliveries that exhausted their retries: the job failed, the row says why.
-  const floviWorker = workers[0]!;
-  floviWorker.on("failed", (job, error) => {
-    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    db.prisma.inboundDelivery
-      .updateMany({ where: { id: job.data.deliveryId, status: "received" }, data: { status: "failed", statusReason: error.message.slice(0, 500) } })
-      .catch((err: unknown) => log.error({ err, deliveryId: job.data.deliveryId }, "could not mark delivery failed"));
-  });
 
   await registerSchedulers(deps);
   // Redis may come back empty (restarted without persistence, failed over): put the schedulers back.
@@ -136,7 +135,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       closing ??= (async () => {
         deps.redis.off("ready", onReady);
         await Promise.allSettled(workers.map((w) => w.close()));
+        await inbox.idle();
         await relay.idle();
+        await dispatcher.idle();
       })();
       return closing;
     },

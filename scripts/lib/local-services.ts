@@ -98,6 +98,8 @@ export interface LocalServer {
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
   readonly running: boolean;
+  /** The server's process id while it runs (the postmaster, for PostgreSQL). */
+  readonly pid: number | undefined;
 }
 
 export interface PostgresOptions {
@@ -105,6 +107,8 @@ export interface PostgresOptions {
   port?: number;
   /** Test clusters trade durability for speed (fsync off). */
   ephemeral?: boolean;
+  /** Extra `-c name=value` server settings (benchmarks load pg_stat_statements). */
+  settings?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -141,9 +145,13 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalServer>
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
+    get pid() {
+      return child?.pid;
+    },
     async start() {
       const args = ["-D", dataDir, "-p", String(port), "-k", socketDir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"];
       if (opts.ephemeral) args.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
+      for (const [name, value] of Object.entries(opts.settings ?? {})) args.push("-c", `${name}=${value}`);
       child = spawn(path.join(bin, "postgres"), args, { ...spawnAs, stdio: ["ignore", "pipe", "pipe"] });
       const proc = child;
       proc.stderr?.on("data", (b: Buffer) => opts.log?.(b.toString()));
@@ -192,6 +200,9 @@ export async function startRedis(opts: RedisOptions): Promise<LocalServer> {
     port,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    get pid() {
+      return child?.pid;
     },
     async start() {
       const conf = [

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import { resumeProvider } from "../polling/schedule.js";
-import { applyFloviDelivery } from "../providers/flovi/apply-delivery.js";
+import { applyStoredDelivery } from "../providers/flovi/inbox.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
 
@@ -117,10 +117,13 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
 
 /** Re-processes a stored inbound delivery under the usual idempotency rules; an applied one stays applied. */
 export async function replayWebhook(deps: AdminDeps, actor: string, deliveryId: string) {
-  const result = await applyFloviDelivery({ db: deps.db, log: deps.log }, deliveryId, { force: true });
+  const result = await applyStoredDelivery({ db: deps.db }, deliveryId, { force: true });
   if (result.kind === "not_found") return { kind: "not_found", what: `inbound delivery ${deliveryId}` } as const;
-  if (result.kind === "applied" && result.events.length > 0) {
-    await deps.queues.enqueue("relayOutbox", {}).catch(() => undefined); // the scheduled relay would get there too
+  if (result.kind === "applied" && result.deliveries.length > 0) {
+    // The stranded-delivery sweep would get there too if this enqueue fails.
+    await deps.queues
+      .enqueueMany("deliverWebhook", result.deliveries.map((d) => ({ deliveryId: d.deliveryId })), { attempts: deps.deliveryAttempts })
+      .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue the replay's deliveries"));
   }
   await audit(deps, actor, "webhook.replay", deliveryId, { result: result.kind, outcome: "outcome" in result ? result.outcome : undefined });
   return {

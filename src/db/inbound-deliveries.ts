@@ -1,7 +1,8 @@
-// The inbound delivery store. The ingress hot path goes through a batching writer: requests that arrive
+// The inbound delivery store, written by the ingress through a group-commit writer: requests that arrive
 // together are inserted by one statement (one commit, one round trip), and each request is answered only
-// once the statement that holds its row has committed. Everything else goes through Prisma.
+// once the statement that holds its row has committed. The worker's side is db/inbox.ts.
 import { createHash } from "node:crypto";
+import { createGroupWriter, type GroupWriter } from "../lib/group-commit.js";
 import type { Database } from "./client.js";
 
 export type InboundStatus = "received" | "processed" | "ignored" | "rejected" | "failed";
@@ -21,6 +22,8 @@ export interface NewInboundDelivery {
   requestId: string;
   status: InboundStatus;
   statusReason: string | null;
+  /** The entity whose deliveries are applied in receipt order (the reservation id); null when never processed. */
+  orderingKey: string | null;
 }
 
 export function digestBody(body: Buffer): string {
@@ -28,10 +31,10 @@ export function digestBody(body: Buffer): string {
 }
 
 const INSERT_BATCH = `
-INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason)
-SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason
-  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[])
-       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ord)
+INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason, ordering_key)
+SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason, t.ordering_key
+  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[])
+       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ordering_key, ord)
  ORDER BY t.ord
 ON CONFLICT (provider, body_digest) DO NOTHING
 RETURNING id, provider, body_digest, status, status_reason`;
@@ -60,6 +63,7 @@ export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery
     inputs.map((i) => i.requestId),
     inputs.map((i) => i.status),
     inputs.map((i) => i.statusReason),
+    inputs.map((i) => i.orderingKey),
   ]);
   const rows = new Map(inserted.map((r) => [keyOf(r.provider, r.body_digest), r]));
   const fresh = new Set(rows.keys());
@@ -79,52 +83,9 @@ export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery
   });
 }
 
-export interface InboundWriter {
-  store(input: NewInboundDelivery): Promise<StoredDelivery>;
-}
+export type InboundWriter = GroupWriter<NewInboundDelivery, StoredDelivery>;
 
-/**
- * Group commit for the ingress: while one batch is being written, new requests wait for the next one.
- * A batch that fails rejects every request in it (each answers 503; nothing was committed).
- */
+/** Group commit for the ingress: each request is answered once the statement that holds its row has committed. */
 export function createInboundWriter(db: Database, maxBatch = 256): InboundWriter {
-  let pending: { input: NewInboundDelivery; resolve: (s: StoredDelivery) => void; reject: (e: unknown) => void }[] = [];
-  let writing = false;
-
-  async function drain() {
-    writing = true;
-    while (pending.length > 0) {
-      const batch = pending.slice(0, maxBatch);
-      pending = pending.slice(batch.length);
-      try {
-        const results = await storeInboundBatch(db, batch.map((p) => p.input));
-        batch.forEach((p, i) => p.resolve(results[i]!));
-      } catch (error) {
-        for (const p of batch) p.reject(error);
-      }
-    }
-    writing = false;
-  }
-
-  return {
-    store(input) {
-      return new Promise((resolve, reject) => {
-        pending.push({ input, resolve, reject });
-        if (!writing) {
-          writing = true;
-          setImmediate(() => void drain());
-        }
-      });
-    },
-  };
-}
-
-/** Deliveries accepted at the door but still unprocessed after `olderThanMs`: candidates for re-enqueue. */
-export async function findUnprocessedDeliveries(db: Database, olderThanMs: number, limit: number) {
-  return db.prisma.inboundDelivery.findMany({
-    where: { status: "received", receivedAt: { lt: new Date(Date.now() - olderThanMs) } },
-    select: { id: true, requestId: true },
-    orderBy: { receivedAt: "asc" },
-    take: limit,
-  });
+  return createGroupWriter((inputs) => storeInboundBatch(db, inputs), maxBatch);
 }

@@ -1,11 +1,18 @@
-// One attempt of one webhook delivery: sign (Standard Webhooks), POST, record, classify.
+// One attempt of one webhook delivery, in three parts (svix's prepare → send → handle):
+//   send      sign (Standard Webhooks) and POST to a checked target: I/O only
+//   decide    pure: delivered, retry after a delay, or failed for good (data a unit test can check)
+//   record    through the attempt recorder (group commit, one statement per batch of attempts)
+// The first attempt usually runs in the process that committed the event (delivery/dispatcher.ts); retries
+// and re-sends run as BullMQ jobs (attemptDelivery below).
 import { Webhook } from "standardwebhooks";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { withTransaction } from "../db/sql.js";
+import type { AttemptRecord } from "../db/delivery-attempts.js";
+import type { NewDelivery } from "../db/fan-out.js";
+import { storableText, storableTextOrNull } from "../lib/text.js";
 import { ExpectedError, PermanentError } from "../queues/errors.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
-import { recordOperatorEvent } from "./operator-events.js";
+import type { AttemptRecorder } from "./attempt-recorder.js";
 import { retryDelayMs } from "./retry-policy.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
 
@@ -20,15 +27,17 @@ export interface DeliverySettings {
   targetPolicy: TargetPolicy;
 }
 
-
 export type AttemptResult = "succeeded" | "skipped";
+export type DeliveryTarget = NewDelivery["target"];
 
-interface HttpOutcome {
+export interface HttpOutcome {
   statusCode: number | null;
   error: string | null;
   excerpt: string | null;
   retryAfterMs: number | null;
   durationMs: number;
+  /** The target was refused before any request (policy): retrying cannot help. */
+  refused: boolean;
 }
 
 async function readExcerpt(response: Response): Promise<string | null> {
@@ -52,31 +61,88 @@ async function readExcerpt(response: Response): Promise<string | null> {
 async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<HttpOutcome> {
   const started = performance.now();
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      body,
-      headers,
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const response = await fetch(url, { method: "POST", body, headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
     const excerpt = await readExcerpt(response).catch(() => null);
     return {
       statusCode: response.status,
       error: response.ok ? null : `HTTP ${response.status}`,
-      excerpt,
+      // A subscriber's answer is stored as text: whatever bytes it sent must not break the attempt's record.
+      excerpt: storableTextOrNull(excerpt),
       retryAfterMs: response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get("retry-after")) : null,
       durationMs: Math.round(performance.now() - started),
+      refused: false,
     };
   } catch (error) {
     const err = error as Error;
-    const message = err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message;
-    return { statusCode: null, error: message, excerpt: null, retryAfterMs: null, durationMs: Math.round(performance.now() - started) };
+    const message = err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : ((err.cause as Error | undefined)?.message ?? err.message);
+    return { statusCode: null, error: storableText(message), excerpt: null, retryAfterMs: null, durationMs: Math.round(performance.now() - started), refused: false };
   }
 }
 
 /** Signs with the current secret and, during a rotation's grace period, the previous one too (space-separated). */
 export function signatureHeader(secrets: string[], id: string, timestamp: Date, body: string): string {
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(" ");
+}
+
+/** Checks the target against the policy, signs and POSTs. Never throws. */
+export async function send(target: DeliveryTarget, eventId: string, body: string, settings: DeliverySettings, now: Date): Promise<HttpOutcome> {
+  const checked = await checkTarget(settings.targetPolicy, target.url);
+  if (!checked.ok) {
+    return { statusCode: null, error: `target refused: ${checked.reason}`, excerpt: null, retryAfterMs: null, durationMs: 0, refused: true };
+  }
+  const secrets = [target.secret];
+  if (target.previousSecret && target.previousSecretExpiresAt && target.previousSecretExpiresAt > now) secrets.push(target.previousSecret);
+  return post(
+    target.url,
+    body,
+    {
+      "content-type": DELIVERY_CONTENT_TYPE,
+      "user-agent": "logistics-event-hub/1.0",
+      "webhook-id": eventId,
+      "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": signatureHeader(secrets, eventId, now, body),
+    },
+    settings.timeoutMs,
+  );
+}
+
+export type AttemptDecision =
+  | { kind: "delivered" }
+  | { kind: "retry"; delayMs: number }
+  /** No further attempt: `gone` (410) also disables the subscription. */
+  | { kind: "failed"; reason: string; gone: boolean };
+
+/** Pure: what an attempt's outcome means, given which attempt of the schedule it was (1-based). */
+export function decideAttempt(outcome: HttpOutcome, scheduleAttempt: number, schedule: readonly number[], random = Math.random): AttemptDecision {
+  const code = outcome.statusCode;
+  if (code !== null && code >= 200 && code < 300) return { kind: "delivered" };
+  const error = outcome.error ?? "delivery failed";
+  if (code === 410) return { kind: "failed", reason: error, gone: true };
+  if (outcome.refused) return { kind: "failed", reason: error, gone: false };
+  if (scheduleAttempt >= schedule.length) return { kind: "failed", reason: `delivery failed after ${scheduleAttempt} attempts: ${error}`, gone: false };
+  return { kind: "retry", delayMs: retryDelayMs(schedule, scheduleAttempt, outcome.retryAfterMs, random) };
+}
+
+/** The row an attempt writes. */
+export function attemptRecord(
+  delivery: { deliveryId: string; subscriptionId: string },
+  attempt: number,
+  now: Date,
+  outcome: HttpOutcome,
+  decision: AttemptDecision,
+): AttemptRecord {
+  return {
+    deliveryId: delivery.deliveryId,
+    subscriptionId: delivery.subscriptionId,
+    attempt,
+    attemptedAt: now,
+    durationMs: outcome.durationMs,
+    statusCode: outcome.statusCode,
+    error: outcome.error,
+    excerpt: outcome.excerpt,
+    status: decision.kind === "delivered" ? "succeeded" : decision.kind === "retry" ? "pending" : "failed",
+    nextAttemptAt: decision.kind === "retry" ? new Date(now.getTime() + decision.delayMs) : null,
+  };
 }
 
 interface DeliveryRow {
@@ -91,23 +157,22 @@ interface DeliveryRow {
   previous_secret_expires_at: Date | null;
   sub_status: string;
   deleted_at: Date | null;
-  consecutive_failures: number;
-  failing_since: Date | null;
 }
 
 const LOAD = `
 SELECT d.status, d.attempts, d.event_id, e.envelope, d.subscription_id, s.url, s.secret, s.previous_secret,
-       s.previous_secret_expires_at, s.status AS sub_status, s.deleted_at, s.consecutive_failures, s.failing_since
+       s.previous_secret_expires_at, s.status AS sub_status, s.deleted_at
   FROM webhook_deliveries d
   JOIN events e ON e.id = d.event_id
   JOIN subscriptions s ON s.id = d.subscription_id
  WHERE d.id = $1`;
 
+/** One attempt as a BullMQ job (retries, operator re-sends, deliveries the relay fanned out). */
 export async function attemptDelivery(
-  deps: { db: Database; log: Logger; settings: DeliverySettings },
+  deps: { db: Database; log: Logger; settings: DeliverySettings; recorder: AttemptRecorder },
   deliveryId: string,
-  /** This job's attempt (1-based): it picks the retry step. A re-sent delivery starts the schedule over. */
-  jobAttempt: number,
+  /** Which attempt of the schedule this is (1-based). A re-sent delivery starts the schedule over. */
+  scheduleAttempt: number,
 ): Promise<AttemptResult> {
   const { rows } = await deps.db.pool.query<DeliveryRow>(LOAD, [deliveryId]);
   const delivery = rows[0];
@@ -125,94 +190,21 @@ export async function attemptDelivery(
   }
 
   const now = new Date();
-  const target = await checkTarget(deps.settings.targetPolicy, delivery.url);
-  const body = JSON.stringify(delivery.envelope);
-  let outcome: HttpOutcome;
-  if (!target.ok) {
-    outcome = { statusCode: null, error: `target refused: ${target.reason}`, excerpt: null, retryAfterMs: null, durationMs: 0 };
-  } else {
-    const secrets = [delivery.secret];
-    if (delivery.previous_secret && delivery.previous_secret_expires_at && delivery.previous_secret_expires_at > now) {
-      secrets.push(delivery.previous_secret);
-    }
-    outcome = await post(
-      delivery.url,
-      body,
-      {
-        "content-type": DELIVERY_CONTENT_TYPE,
-        "user-agent": "logistics-event-hub/1.0",
-        "webhook-id": delivery.event_id,
-        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": signatureHeader(secrets, delivery.event_id, now, body),
-      },
-      deps.settings.timeoutMs,
-    );
-  }
+  const target: DeliveryTarget = {
+    url: delivery.url,
+    secret: delivery.secret,
+    previousSecret: delivery.previous_secret,
+    previousSecretExpiresAt: delivery.previous_secret_expires_at,
+  };
+  const outcome = await send(target, delivery.event_id, JSON.stringify(delivery.envelope), deps.settings, now);
+  const decision = decideAttempt(outcome, scheduleAttempt, deps.settings.schedule);
+  await deps.recorder.record(attemptRecord({ deliveryId, subscriptionId: delivery.subscription_id }, attempt, now, outcome, decision), decision);
 
-  const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
-  const gone = outcome.statusCode === 410;
-  const lastAttempt = jobAttempt >= deps.settings.schedule.length;
-  const permanent = gone || !target.ok;
-  const delayMs = succeeded || permanent || lastAttempt ? null : retryDelayMs(deps.settings.schedule, jobAttempt, outcome.retryAfterMs);
-
-  const disableReason = await withTransaction(deps.db, async (sql) => {
-    await sql.query(
-      `INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [deliveryId, attempt, now, outcome.durationMs, outcome.statusCode, outcome.error, outcome.excerpt],
-    );
-    await sql.query(
-      `UPDATE webhook_deliveries SET attempts = $2, last_status_code = $3, last_error = $4, status = $5, next_attempt_at = $6,
-              completed_at = $7, updated_at = now() WHERE id = $1`,
-      [
-        deliveryId,
-        attempt,
-        outcome.statusCode,
-        outcome.error,
-        succeeded ? "succeeded" : delayMs === null ? "failed" : "pending",
-        delayMs === null ? null : new Date(now.getTime() + delayMs),
-        succeeded || delayMs === null ? now : null,
-      ],
-    );
-    if (succeeded) {
-      await sql.query("UPDATE subscriptions SET consecutive_failures = 0, failing_since = NULL, updated_at = now() WHERE id = $1 AND consecutive_failures > 0", [
-        delivery.subscription_id,
-      ]);
-      return null;
-    }
-    // Counted in SQL: parallel attempts to one endpoint must not lose increments.
-    const [sub] = await sql.query<{ consecutive_failures: number; failing_since: Date; status: string }>(
-      `UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, failing_since = COALESCE(failing_since, $2), updated_at = now()
-        WHERE id = $1 RETURNING consecutive_failures, failing_since, status`,
-      [delivery.subscription_id, now],
-    );
-    if (!sub || sub.status !== "active") return null;
-    const { disableAfterMs, disableAfterFailures } = deps.settings;
-    const reason = gone
-      ? "endpoint answered 410 Gone"
-      : disableAfterFailures > 0 && sub.consecutive_failures >= disableAfterFailures
-        ? `${sub.consecutive_failures} consecutive failed attempts`
-        : now.getTime() - sub.failing_since.getTime() >= disableAfterMs
-          ? `failing since ${sub.failing_since.toISOString()}`
-          : null;
-    if (reason) {
-      await sql.query("UPDATE subscriptions SET status = 'disabled', disabled_reason = $2, disabled_at = $3, updated_at = now() WHERE id = $1", [
-        delivery.subscription_id,
-        reason,
-        now,
-      ]);
-      await recordOperatorEvent(sql, { subscriptionId: delivery.subscription_id, status: "disabled", reason, time: now });
-    }
-    return reason;
-  });
-
-  if (succeeded) {
+  if (decision.kind === "delivered") {
     log.info({ statusCode: outcome.statusCode, durationMs: outcome.durationMs }, "webhook delivered");
     return "succeeded";
   }
-  if (disableReason) log.warn({ reason: disableReason }, "subscription disabled");
-  log.warn({ statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: delayMs }, "webhook delivery attempt failed");
-  if (permanent) throw new PermanentError(outcome.error ?? "permanent failure");
-  if (delayMs === null) throw new PermanentError(`delivery failed after ${jobAttempt} attempts: ${outcome.error}`);
-  throw new ExpectedError(outcome.error ?? "delivery failed", delayMs);
+  log.warn({ statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: decision.kind === "retry" ? decision.delayMs : null }, "webhook delivery attempt failed");
+  if (decision.kind === "failed") throw new PermanentError(decision.reason);
+  throw new ExpectedError(outcome.error ?? "delivery failed", decision.delayMs);
 }

@@ -1,6 +1,8 @@
-// Coalesces enqueues that arrive together into one addBulk (one Redis round trip). Fire and forget:
-// callers have already made their work durable elsewhere, and a sweeper re-enqueues what this drops.
+// Coalesces enqueues that arrive together into one addBulk (one Redis round trip), on the same group-commit
+// writer as the database batches. Fire and forget: callers have already made their work durable elsewhere,
+// and a sweeper re-enqueues what this drops.
 import type { Logger } from "pino";
+import { createGroupWriter } from "../lib/group-commit.js";
 import type { JobData, JobKey } from "./catalog.js";
 import type { Queues } from "./queues.js";
 
@@ -11,32 +13,18 @@ export interface BatchedEnqueuer<K extends JobKey> {
 }
 
 export function createBatchedEnqueuer<K extends JobKey>(queues: Queues, key: K, log: Logger, maxBatch = 500): BatchedEnqueuer<K> {
-  let pending: JobData<K>[] = [];
-  let running: Promise<void> | undefined;
-
-  async function drain() {
-    while (pending.length > 0) {
-      const batch = pending.slice(0, maxBatch);
-      pending = pending.slice(batch.length);
-      try {
-        await queues.enqueueMany(key, batch);
-      } catch (error) {
-        log.warn({ err: error, jobs: batch.length, job: key }, "enqueue failed; the sweeper will enqueue these later");
-      }
+  const writer = createGroupWriter<JobData<K>, void>(async (batch) => {
+    try {
+      await queues.enqueueMany(key, batch);
+    } catch (error) {
+      log.warn({ err: error, jobs: batch.length, job: key }, "enqueue failed; the sweeper will enqueue these later");
     }
-  }
-
+    return batch.map(() => undefined);
+  }, maxBatch);
   return {
     push(data) {
-      pending.push(data);
-      running ??= new Promise<void>((resolve) => setImmediate(resolve))
-        .then(drain)
-        .finally(() => {
-          running = undefined;
-        });
+      void writer.write(data);
     },
-    async idle() {
-      while (running) await running;
-    },
+    idle: writer.idle,
   };
 }

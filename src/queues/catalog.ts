@@ -23,7 +23,11 @@ const requestId = z.string().max(200).optional();
 const keep = { removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: { age: 14 * 24 * 3600, count: 50_000 } };
 
 export const jobs = {
-  /** Apply one stored Flovi delivery to reservation state. */
+  /**
+   * A stored Flovi delivery is waiting: drain the inbox (providers/flovi/inbox.ts). The drain applies every
+   * waiting delivery in receipt order, so this job may find its own already applied by another; a failed
+   * drain is retried, and the rows stay `received` (the inbound sweep drains too) whatever happens to the job.
+   */
   processFloviDelivery: defineJob({
     queue: "flovi-events",
     name: "process-delivery",
@@ -31,7 +35,7 @@ export const jobs = {
     jobId: (d) => `flovi-${d.deliveryId}`,
     options: { attempts: 10, backoff: { type: "exponential", delay: 1_000 }, ...keep },
   }),
-  /** Enqueue stored deliveries whose enqueue failed at the door (Redis was down). */
+  /** Drain the Flovi inbox on a schedule: deliveries whose job was never queued (Redis was down at the door). */
   sweepInbound: defineJob({
     queue: "maintenance",
     name: "sweep-inbound",
@@ -88,11 +92,15 @@ export const jobs = {
     jobId: (d) => `gf-${Buffer.from(d.bookingCode).toString("base64url")}`,
     options: { attempts: 1, removeOnComplete: true, removeOnFail: true },
   }),
-  /** POST one event to one subscription; retried on the configured schedule (see delivery/retry-policy.ts). */
+  /**
+   * POST one event to one subscription; retried on the configured schedule (see delivery/retry-policy.ts).
+   * `scheduleAttempt` is the step of the schedule the job's first attempt stands for (a job that follows an
+   * in-process first attempt starts at 2).
+   */
   deliverWebhook: defineJob({
     queue: "webhook-deliveries",
     name: "deliver",
-    schema: z.object({ deliveryId: z.uuid(), requestId }),
+    schema: z.object({ deliveryId: z.uuid(), requestId, scheduleAttempt: z.number().int().min(1).optional() }),
     jobId: (d) => `dlv-${d.deliveryId}`,
     options: { attempts: 8, backoff: { type: "schedule" }, ...keep },
   }),

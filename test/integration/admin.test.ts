@@ -69,7 +69,9 @@ describe("replaying what failed", () => {
       return res.body.total >= 1 ? res.body : undefined;
     }, 15_000, "a failed job");
     const job = failed.data[0];
-    expect(job).toMatchObject({ name: "deliver", attemptsMade: 3, failedReason: expect.stringContaining("HTTP 500") });
+    // Three attempts on the schedule: the first in the worker that committed the event, two by the job.
+    expect(job).toMatchObject({ name: "deliver", attemptsMade: 2, data: { scheduleAttempt: 2 }, failedReason: expect.stringContaining("HTTP 500") });
+    expect(await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.deliveryId } })).toMatchObject({ status: "failed", attempts: 3 });
     expect(job.stacktrace.length).toBeGreaterThan(0);
     expect(job.data.deliveryId).toBeTruthy();
     const overview = await request(ctx.app).get("/admin/queues").set(auth);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { applyFloviDelivery } from "../../src/providers/flovi/apply-delivery.js";
+import { applyStoredDelivery } from "../../src/providers/flovi/inbox.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
@@ -99,11 +99,11 @@ describe("reservation state from Flovi deliveries", () => {
     const id = "r-idem";
     const deliveryId = await deliver(statusChange("created", id));
     const before = { events: await ctx.prisma.event.count(), transitions: await ctx.prisma.reservationTransition.count() };
-    const again = await applyFloviDelivery({ db: ctx.db, log: ctx.log }, deliveryId);
+    const again = await applyStoredDelivery({ db: ctx.db }, deliveryId);
     expect(again).toEqual({ kind: "already_done", status: "processed" });
-    // The same job id again, as a BullMQ retry after a lost ack would run it.
-    await ctx.queues.get("flovi-events").add("process-delivery", { deliveryId }, { jobId: `flovi-${deliveryId}-again` });
-    await new Promise((r) => setTimeout(r, 300));
+    // The job again, as a BullMQ retry after a lost ack would run it: wait until it has actually run.
+    const job = await ctx.queues.get("flovi-events").add("process-delivery", { deliveryId }, { jobId: `flovi-${deliveryId}-again` });
+    await eventually(async () => await job.isCompleted(), 10_000, "the repeated job completed");
     expect({ events: await ctx.prisma.event.count(), transitions: await ctx.prisma.reservationTransition.count() }).toEqual(before);
   });
 

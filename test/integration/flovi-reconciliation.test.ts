@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { reconcileReservations } from "../../src/providers/flovi/reconcile.js";
-import { createRelay } from "../../src/delivery/relay.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
@@ -49,7 +48,6 @@ function reconcile(apiKey = API_KEY) {
     db: ctx.db,
     client: createFloviClient({ baseUrl: flovi.url, apiKey, timeoutMs: 2_000 }),
     log: ctx.log,
-    relay: createRelay({ db: ctx.db, queues: ctx.queues, log: ctx.log, deliveryAttempts: 4 }),
     silentForMs: 60_000,
   });
 }

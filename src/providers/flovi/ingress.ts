@@ -43,7 +43,7 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
 
   let stored: StoredDelivery;
   try {
-    stored = await deps.writer.store({
+    stored = await deps.writer.write({
       provider: "flovi",
       digest: digestBody(req.body),
       body: req.body,
@@ -51,6 +51,7 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
       requestId: req.requestId,
       status,
       statusReason: reason,
+      orderingKey: verdict.kind === "status_change" ? verdict.change.reservationId : null,
     });
   } catch (error) {
     deps.log.error({ err: error }, "flovi delivery could not be stored");

@@ -2,11 +2,12 @@
 // are looked up in Flovi's API; a newer status there becomes a transition with source "reconciliation".
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
-import { applyReservationReport } from "../../db/reservations.js";
+import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
 import { withTransaction } from "../../db/sql.js";
-import type { Relay } from "../../delivery/relay.js";
 import { decideTransition, isReservationState, type ReservationState } from "../../domain/reservation.js";
 import { FloviApiError, type FloviClient } from "./client.js";
+import type { Committed } from "./inbox.js";
+import { planReports } from "./plan.js";
 
 /** The API's simplified statuses (confirmed, driving, sealed, cancelled) in webhook terms. */
 const API_STATUS: Record<string, ReservationState> = {
@@ -22,7 +23,8 @@ export async function reconcileReservations(deps: {
   db: Database;
   client: FloviClient;
   log: Logger;
-  relay: Relay;
+  /** Called after each commit with what it emitted (the worker dispatches it). */
+  onCommitted?: (committed: Committed) => void;
   silentForMs: number;
 }): Promise<{ checked: number; updated: number; stoppedBy?: string }> {
   if (!deps.client.enabled) return { checked: 0, updated: 0 };
@@ -59,25 +61,34 @@ export async function reconcileReservations(deps: {
     }
     checked += 1;
     const mapped = API_STATUS[status];
-    const applied = await withTransaction(deps.db, async (sql) => {
-      const [current] = await sql.query<{ state: string }>("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1 RETURNING state", [id]);
-      if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return false;
+    const committed = await withTransaction(deps.db, async (sql) => {
+      await lockReservations(sql, [id]);
+      await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1", [id]);
+      const [current] = await loadReservationSnapshots(sql, [id]);
+      if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return null;
       const now = new Date();
-      await applyReservationReport(sql, {
-        change: { reservationId: id, externalId: null, state: mapped, cancellationReason: null, occurredAt: now, costs: null, vehicles: null },
-        source: "reconciliation",
-        receivedAt: now,
-        deliveryId: null,
-        dedupeKey: `flovi:reconciliation:${id}:${mapped}`,
-        lastPayload: { reconciledStatus: status },
-      });
-      return true;
+      const plan = planReports(
+        [
+          {
+            change: { reservationId: id, externalId: null, state: mapped, cancellationReason: null, occurredAt: now, costs: null, vehicles: null },
+            source: "reconciliation",
+            receivedAt: now,
+            deliveryId: null,
+            dedupeKey: `flovi:reconciliation:${id}:${mapped}`,
+            lastPayload: { reconciledStatus: status },
+            requestId: null,
+          },
+        ],
+        [current],
+      );
+      const deliveries = await writeReportPlan(sql, plan);
+      return { events: plan.events.map((e) => e.envelope), deliveries };
     });
-    if (applied) {
+    if (committed) deps.onCommitted?.(committed);
+    if (committed) {
       updated += 1;
       deps.log.info({ reservationId: id, status: mapped }, "reservation reconciled from the flovi api");
     }
   }
-  if (updated > 0) deps.relay.nudge();
   return { checked, updated };
 }

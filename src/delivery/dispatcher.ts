@@ -1,0 +1,78 @@
+// First attempts in the process that committed the event: the drain hands over each new delivery with its
+// target, and it is signed and POSTed at once, with no queue round trip and no read-back. A failed first
+// attempt becomes a delayed BullMQ job (the schedule's next step); a delivery that could not even be tried
+// (too many in flight, process died) is picked up as a job too, by the relay's stranded-delivery sweep.
+import type { Logger } from "pino";
+import type { NewDelivery } from "../db/fan-out.js";
+import type { CloudEvent } from "../domain/events.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { Queues } from "../queues/queues.js";
+import type { AttemptRecorder } from "./attempt-recorder.js";
+import { attemptRecord, decideAttempt, send, type DeliverySettings } from "./deliver.js";
+
+export interface Dispatcher {
+  dispatch(events: CloudEvent[], deliveries: NewDelivery[]): void;
+  /** Resolves when every attempt started so far is recorded. */
+  idle(): Promise<void>;
+}
+
+export function createDispatcher(deps: {
+  settings: DeliverySettings;
+  recorder: AttemptRecorder;
+  queues: Queues;
+  log: Logger;
+  metrics: Metrics;
+  /** Attempts in flight at most; beyond it deliveries go to the queue. */
+  maxInFlight?: number;
+}): Dispatcher {
+  const maxInFlight = deps.maxInFlight ?? 128;
+  const inFlight = new Set<Promise<void>>();
+  const { schedule } = deps.settings;
+
+  async function attempt(delivery: NewDelivery, body: string) {
+    const now = new Date();
+    const outcome = await send(delivery.target, delivery.eventId, body, deps.settings, now);
+    const decision = decideAttempt(outcome, 1, schedule);
+    await deps.recorder.record(attemptRecord(delivery, 1, now, outcome, decision), decision);
+    deps.metrics.deliveries.inc({ outcome: decision.kind === "delivered" ? "succeeded" : decision.kind });
+    if (decision.kind === "retry") {
+      deps.log.warn({ deliveryId: delivery.deliveryId, statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: decision.delayMs }, "webhook delivery attempt failed");
+      await deps.queues.enqueue(
+        "deliverWebhook",
+        { deliveryId: delivery.deliveryId, scheduleAttempt: 2 },
+        { delay: decision.delayMs, attempts: schedule.length - 1 },
+      );
+    } else if (decision.kind === "failed") {
+      deps.log.warn({ deliveryId: delivery.deliveryId, statusCode: outcome.statusCode, error: decision.reason }, "webhook delivery failed");
+    }
+  }
+
+  function enqueue(deliveries: NewDelivery[]) {
+    deps.queues
+      .enqueueMany("deliverWebhook", deliveries.map((d) => ({ deliveryId: d.deliveryId })), { attempts: schedule.length })
+      .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue deliveries; the stranded-delivery sweep will"));
+  }
+
+  return {
+    dispatch(events, deliveries) {
+      const bodies = new Map(events.map((e) => [e.id, JSON.stringify(e)]));
+      const overflow: NewDelivery[] = [];
+      for (const delivery of deliveries) {
+        const body = bodies.get(delivery.eventId);
+        if (body === undefined || inFlight.size >= maxInFlight) {
+          overflow.push(delivery);
+          continue;
+        }
+        const running: Promise<void> = attempt(delivery, body)
+          .catch((error: unknown) => deps.log.warn({ err: error, deliveryId: delivery.deliveryId }, "first delivery attempt not recorded; the stranded-delivery sweep will retry"))
+          .finally(() => inFlight.delete(running));
+        inFlight.add(running);
+      }
+      if (overflow.length > 0) enqueue(overflow);
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await deps.recorder.idle();
+    },
+  };
+}

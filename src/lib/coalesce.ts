@@ -1,0 +1,38 @@
+// A task that many callers ask for and that only needs to run once for all of them: a call while a run is
+// under way asks for one more run after it, and resolves when that one ends. So every caller is answered by
+// a run that started after its call (nothing it wrote before calling is missed), and N concurrent callers
+// cost at most two runs.
+
+export interface Coalesced<T> {
+  run(): Promise<T>;
+  /** Resolves once no run is under way (failures included). */
+  idle(): Promise<void>;
+}
+
+export function coalesce<T>(task: () => Promise<T>, combine: (a: T, b: T) => T): Coalesced<T> {
+  let running: Promise<T> | undefined;
+  let again = false;
+  return {
+    run() {
+      if (running) {
+        again = true;
+        return running;
+      }
+      running = (async () => {
+        let total: T | undefined;
+        do {
+          again = false;
+          const result = await task();
+          total = total === undefined ? result : combine(total, result);
+        } while (again);
+        return total;
+      })().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    async idle() {
+      while (running) await running.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,208 @@
+// The Flovi inbox: stored deliveries are applied in receipt order, one reservation at a time, many
+// reservations per transaction. Any number of worker processes may drain at once; each reservation is held
+// by one of them (advisory lock) while its waiting rows are applied.
+//
+// A drain pass is one transaction of five statements: BEGIN, claim keys, load rows (with their reservations),
+// write everything (reservations, transitions, outcomes, events with positions, fan-out), COMMIT. The
+// deliveries it fanned out are handed to `onDeliveries` after the commit.
+import type { Logger } from "pino";
+import type { Database } from "../../db/client.js";
+import type { NewDelivery } from "../../db/fan-out.js";
+import { claimInboxKeys, loadInbox, loadInbound, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
+import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
+import { withTransaction, type Sql } from "../../db/sql.js";
+import type { CloudEvent } from "../../domain/events.js";
+import { coalesce } from "../../lib/coalesce.js";
+import { parseFloviBody } from "./payload.js";
+import { planInbox, planReports, type InboxPlan, type ReportPlan } from "./plan.js";
+
+export interface DrainResult {
+  applied: number;
+  events: number;
+  /** Rows set aside as `failed` because they could not be written. */
+  failed: number;
+}
+
+export interface Committed {
+  events: CloudEvent[];
+  deliveries: NewDelivery[];
+}
+
+export interface FloviInboxDeps {
+  db: Database;
+  log: Logger;
+  /** Called after each commit with what it emitted. */
+  onCommitted?: (committed: Committed) => void;
+  /** Rows per transaction at most. */
+  batchSize?: number;
+}
+
+export interface FloviInbox {
+  /** Applies everything waiting; concurrent calls share one run (see lib/coalesce.ts). */
+  drain(): Promise<DrainResult>;
+  idle(): Promise<void>;
+}
+
+const CONTENDED_RETRIES = 25;
+const CONTENDED_PAUSE_MS = 2;
+
+interface Pass {
+  applied: number;
+  contended: number;
+  plan?: InboxPlan;
+  deliveries: NewDelivery[];
+}
+
+/** Postgres refused the data (SQLSTATE classes 22, 23, 54): retrying the same rows cannot succeed. */
+function isDataError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^(22|23|54)/.test(code);
+}
+
+export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
+  const batchSize = deps.batchSize ?? 500;
+
+  function pass(keys: string[] | undefined, limit: number): Promise<Pass> {
+    return withTransaction(deps.db, async (sql) => {
+      const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
+      if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, deliveries: [] };
+      const { rows, reservations } = await loadInbox(sql, claim.locked, limit);
+      const plan = planInbox(rows, reservations);
+      const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
+      return { applied: rows.length - plan.misfiled.length, contended: claim.contended, plan, deliveries };
+    });
+  }
+
+  async function afterCommit(result: Pass) {
+    if (result.plan && (result.plan.events.length > 0 || result.deliveries.length > 0)) {
+      deps.onCommitted?.({ events: result.plan.events.map((e) => e.envelope), deliveries: result.deliveries });
+    }
+    // Rows stored before ordering keys existed and filed under another key: applied one by one.
+    for (const row of result.plan?.misfiled ?? []) {
+      const replayed = await applyStoredDelivery({ db: deps.db }, row.id);
+      if (replayed.kind === "applied") deps.onCommitted?.({ events: replayed.events, deliveries: replayed.deliveries });
+    }
+  }
+
+  /** A batch failed on its data: apply key by key, and within a failing key row by row, setting aside what fails. */
+  async function isolate(total: DrainResult) {
+    const keys = await withTransaction(deps.db, async (sql) => (await claimInboxKeys(sql, "flovi", batchSize)).locked);
+    for (const key of keys) {
+      try {
+        const result = await pass([key], batchSize);
+        await afterCommit(result);
+        total.applied += result.applied;
+        continue;
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+      }
+      for (;;) {
+        try {
+          const result = await pass([key], 1);
+          if (result.applied === 0) break;
+          await afterCommit(result);
+          total.applied += result.applied;
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+          const id = await withTransaction(deps.db, (sql) => oldestWaiting(sql, key));
+          if (!id) break;
+          await withTransaction(deps.db, (sql) => markInbound(sql, id, "failed", `could not be applied: ${error.message}`.slice(0, 500)));
+          total.failed += 1;
+          deps.log.error({ deliveryId: id, reservationId: key, err: error }, "flovi delivery set aside: it cannot be applied");
+        }
+      }
+    }
+  }
+
+  async function drainAll(): Promise<DrainResult> {
+    const total: DrainResult = { applied: 0, events: 0, failed: 0 };
+    let contendedPasses = 0;
+    for (;;) {
+      let result: Pass;
+      try {
+        result = await pass(undefined, batchSize);
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        await isolate(total);
+        continue;
+      }
+      await afterCommit(result);
+      total.applied += result.applied;
+      total.events += result.plan?.events.length ?? 0;
+      if (result.applied >= batchSize) continue;
+      // Another process holds some waiting reservation: it may have loaded before our rows committed, so
+      // try again as soon as it is likely done rather than leave them to the sweeper.
+      if (result.contended > 0 && contendedPasses < CONTENDED_RETRIES) {
+        contendedPasses += 1;
+        if (result.applied === 0) await new Promise((r) => setTimeout(r, CONTENDED_PAUSE_MS));
+        continue;
+      }
+      return total;
+    }
+  }
+
+  const runner = coalesce(drainAll, (a, b) => ({ applied: a.applied + b.applied, events: a.events + b.events, failed: a.failed + b.failed }));
+  return { drain: runner.run, idle: runner.idle };
+}
+
+export type ApplyResult =
+  | { kind: "applied"; events: CloudEvent[]; deliveries: NewDelivery[]; outcome: string }
+  | { kind: "already_done"; status: string }
+  | { kind: "not_found" }
+  | { kind: "rejected"; reason: string };
+
+/**
+ * Applies one stored delivery now (admin replay; rows filed under another key). A waiting (`received`) row is
+ * applied together with the rows of its reservation received before it, in order. With `force`, a row that
+ * was rejected or set aside as failed is applied again; one already applied stays applied.
+ */
+export async function applyStoredDelivery(deps: { db: Database }, deliveryId: string, opts: { force?: boolean } = {}): Promise<ApplyResult> {
+  return withTransaction(deps.db, async (sql) => {
+    const peek = await loadInbound(sql, deliveryId);
+    if (!peek) return { kind: "not_found" } as const;
+    const verdict = parseFloviBody(peek.rawBody);
+    // The reservation's lock first, then the row's: the order a drain takes them in.
+    if (verdict.kind === "status_change") await lockReservations(sql, [verdict.change.reservationId]);
+    const row = (await loadInbound(sql, deliveryId, true))!;
+    const runnable = row.status === "received" || (opts.force && (row.status === "failed" || row.status === "rejected"));
+    if (!runnable) return { kind: "already_done", status: row.status } as const;
+    if (verdict.kind !== "status_change") {
+      await markInbound(sql, deliveryId, verdict.kind === "ignored" ? "ignored" : "rejected", verdict.reason);
+      return { kind: "rejected", reason: verdict.reason } as const;
+    }
+    const reservationId = verdict.change.reservationId;
+    const plan = row.status === "received" && row.orderingKey === reservationId ? await planWaitingUpTo(sql, reservationId, deliveryId) : await planOne(sql, row.id, verdict, row);
+    const deliveries = await writeReportPlan(sql, plan);
+    const outcome = plan.inbound.find((o) => o.id === deliveryId)?.reason ?? "processed";
+    return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, outcome } as const;
+  });
+}
+
+async function planWaitingUpTo(sql: Sql, reservationId: string, deliveryId: string): Promise<ReportPlan> {
+  const { rows, reservations } = await loadInbox(sql, [reservationId], 10_000);
+  const upTo = rows.findIndex((r) => r.id === deliveryId);
+  return planInbox(rows.slice(0, upTo + 1), reservations);
+}
+
+async function planOne(
+  sql: Sql,
+  deliveryId: string,
+  verdict: Extract<ReturnType<typeof parseFloviBody>, { kind: "status_change" }>,
+  row: { receivedAt: Date; requestId: string | null },
+): Promise<ReportPlan> {
+  const reservations = await loadReservationSnapshots(sql, [verdict.change.reservationId]);
+  return planReports(
+    [
+      {
+        change: verdict.change,
+        source: "webhook",
+        receivedAt: row.receivedAt,
+        deliveryId,
+        dedupeKey: `flovi:delivery:${deliveryId}`,
+        lastPayload: verdict.body,
+        requestId: row.requestId,
+      },
+    ],
+    reservations,
+  );
+}

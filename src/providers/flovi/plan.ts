@@ -1,0 +1,215 @@
+// Pure: turns a batch of stored Flovi deliveries (in receipt order) and the current state of their
+// reservations into the writes that apply them: reservation rows, transitions, events, and each delivery's
+// outcome. The state machine (src/domain/reservation.ts) decides every report; this only folds them in
+// order, so a report is `stale` only when a higher state was *received* before it.
+import { randomUUID } from "node:crypto";
+import { buildEnvelope, type CloudEvent } from "../../domain/events.js";
+import { decideTransition, isReservationState, type ReservationState, type TransitionOutcome } from "../../domain/reservation.js";
+import { parseFloviBody, type StatusChange } from "./payload.js";
+
+export interface InboxRow {
+  id: string;
+  rawBody: Buffer;
+  receivedAt: Date;
+  requestId: string | null;
+  orderingKey: string;
+}
+
+/** The columns of a reservation the fold needs (jsonb columns are merged in SQL, never read back). */
+export interface ReservationSnapshot {
+  id: string;
+  state: string;
+  externalId: string | null;
+  sequence: number;
+  cancellationReason: string | null;
+  lastChangedAt: Date;
+}
+
+export interface ReservationWrite {
+  id: string;
+  externalId: string | null;
+  state: ReservationState;
+  cancellationReason: string | null;
+  /** null keeps the stored value. */
+  finalCosts: Record<string, unknown> | null;
+  vehicles: unknown[] | null;
+  lastPayload: unknown;
+  sequence: number;
+  lastChangedAt: Date;
+}
+
+export interface TransitionWrite {
+  reservationId: string;
+  fromState: ReservationState | null;
+  toState: ReservationState;
+  outcome: TransitionOutcome;
+  source: "webhook" | "reconciliation";
+  occurredAt: Date;
+  receivedAt: Date;
+  deliveryId: string | null;
+  eventId: string | null;
+}
+
+export interface EventWrite {
+  envelope: CloudEvent;
+  dedupeKey: string;
+  requestId: string | null;
+}
+
+export interface InboundOutcome {
+  id: string;
+  status: "processed" | "ignored" | "rejected";
+  reason: string;
+}
+
+export interface ReportPlan {
+  reservations: ReservationWrite[];
+  transitions: TransitionWrite[];
+  events: EventWrite[];
+  inbound: InboundOutcome[];
+}
+
+export interface InboxPlan extends ReportPlan {
+  /** Rows whose body names another reservation than their ordering key (stored before keys existed). */
+  misfiled: InboxRow[];
+}
+
+export interface Report {
+  change: StatusChange;
+  source: "webhook" | "reconciliation";
+  receivedAt: Date;
+  deliveryId: string | null;
+  dedupeKey: string;
+  lastPayload: unknown;
+  requestId: string | null;
+}
+
+/** Folds reports in order over the reservations' current state. `current` holds each reservation at most once. */
+export function planReports(reports: Report[], current: ReservationSnapshot[]): ReportPlan {
+  const state = new Map(current.map((r) => [r.id, r]));
+  const writes = new Map<string, ReservationWrite>();
+  const plan: ReportPlan = { reservations: [], transitions: [], events: [], inbound: [] };
+
+  for (const report of reports) {
+    const { change } = report;
+    const known = state.get(change.reservationId);
+    const currentState = known && isReservationState(known.state) ? known.state : null;
+    const decision = decideTransition(currentState, change.state);
+    const occurredAt = change.occurredAt ?? report.receivedAt;
+    const externalId = change.externalId ?? known?.externalId ?? null;
+    let eventId: string | null = null;
+
+    if (decision.emits) {
+      const sequence = (known?.sequence ?? 0) + 1;
+      // Costs belong to the final_costs state; a price sent with another state is not the final cost.
+      const finalCosts = change.state === "final_costs" ? change.costs : null;
+      const details: Record<string, unknown> = {};
+      if (change.cancellationReason) details.cancellationReason = change.cancellationReason;
+      if (finalCosts) details.finalCosts = finalCosts;
+      if (change.vehicles) details.vehicles = change.vehicles;
+      if (report.source === "reconciliation") details.source = "reconciliation";
+      const envelope = buildEnvelope(
+        {
+          entity: "reservation",
+          entityId: change.reservationId,
+          externalId,
+          type: change.state,
+          status: change.state,
+          previousStatus: currentState,
+          // Costs after a cancellation keep the reservation cancelled.
+          phase: decision.outcome === "costs_after_cancel" ? "cancelled" : undefined,
+          providerStatus: change.state,
+          sequence,
+          time: occurredAt,
+          details,
+          dedupeKey: report.dedupeKey,
+        },
+        randomUUID(),
+      );
+      eventId = envelope.id;
+      plan.events.push({ envelope, dedupeKey: report.dedupeKey, requestId: report.requestId });
+      const previous = writes.get(change.reservationId);
+      const lastChangedAt = known && known.lastChangedAt > occurredAt ? known.lastChangedAt : occurredAt;
+      writes.set(change.reservationId, {
+        id: change.reservationId,
+        externalId,
+        state: decision.nextState,
+        cancellationReason: change.state === "cancelled" ? change.cancellationReason : (known?.cancellationReason ?? null),
+        finalCosts: finalCosts ?? previous?.finalCosts ?? null,
+        vehicles: change.vehicles ?? previous?.vehicles ?? null,
+        lastPayload: report.lastPayload,
+        sequence,
+        lastChangedAt,
+      });
+      state.set(change.reservationId, {
+        id: change.reservationId,
+        state: decision.nextState,
+        externalId,
+        sequence,
+        cancellationReason: change.state === "cancelled" ? change.cancellationReason : (known?.cancellationReason ?? null),
+        lastChangedAt,
+      });
+    } else if (known && change.externalId && !known.externalId) {
+      // A late report can still teach us the partner's reference.
+      const previous = writes.get(change.reservationId);
+      writes.set(change.reservationId, {
+        ...(previous ?? {
+          id: known.id,
+          state: currentState ?? change.state,
+          cancellationReason: known.cancellationReason,
+          finalCosts: null,
+          vehicles: null,
+          lastPayload: null,
+          sequence: known.sequence,
+          lastChangedAt: known.lastChangedAt,
+        }),
+        externalId: change.externalId,
+      });
+      state.set(change.reservationId, { ...known, externalId: change.externalId });
+    }
+
+    plan.transitions.push({
+      reservationId: change.reservationId,
+      fromState: currentState,
+      toState: change.state,
+      outcome: decision.outcome,
+      source: report.source,
+      occurredAt,
+      receivedAt: report.receivedAt,
+      deliveryId: report.deliveryId,
+      eventId,
+    });
+    if (report.deliveryId) plan.inbound.push({ id: report.deliveryId, status: "processed", reason: decision.outcome });
+  }
+  plan.reservations = [...writes.values()];
+  return plan;
+}
+
+/** Plans a batch of stored webhook deliveries (receipt order). */
+export function planInbox(rows: InboxRow[], current: ReservationSnapshot[]): InboxPlan {
+  const reports: Report[] = [];
+  const refused: InboundOutcome[] = [];
+  const misfiled: InboxRow[] = [];
+  for (const row of rows) {
+    const verdict = parseFloviBody(row.rawBody);
+    if (verdict.kind !== "status_change") {
+      refused.push({ id: row.id, status: verdict.kind === "ignored" ? "ignored" : "rejected", reason: verdict.reason });
+      continue;
+    }
+    if (verdict.change.reservationId !== row.orderingKey) {
+      misfiled.push(row);
+      continue;
+    }
+    reports.push({
+      change: verdict.change,
+      source: "webhook",
+      receivedAt: row.receivedAt,
+      deliveryId: row.id,
+      dedupeKey: `flovi:delivery:${row.id}`,
+      lastPayload: verdict.body,
+      requestId: row.requestId,
+    });
+  }
+  const plan = planReports(reports, current);
+  return { ...plan, inbound: [...plan.inbound, ...refused], misfiled };
+}
