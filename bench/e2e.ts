@@ -4,13 +4,14 @@
 // second, CPU ms per event for every process (from /proc), and Postgres statements and transactions per
 // event (pg_stat_statements and pg_stat_database; the bench's Postgres loads the extension).
 //   npm run bench:e2e [-- --rates 10,50,100,300 --duration 10 --runs 3]
+import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
 import pg from "pg";
 import { Webhook } from "standardwebhooks";
-import { benchServices, cpuMs, freePort, loadAverage, machine, median, percentile, spawnNode, stopChild } from "./lib.js";
+import { benchServices, cpuMs, freePort, loadAverage, machine, median, openLoop, percentile, spawnNode, stopChild } from "./lib.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const rates = (args.get("rates") ?? "10,50,100,300").split(",").map(Number);
@@ -67,6 +68,9 @@ async function run(index: number): Promise<Row[]> {
   const stats = new pg.Client({ connectionString: services.pg.url });
   await stats.connect();
   await stats.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  // Counts accepted rows; its own statements are left out of the per-event figures below.
+  const counts = new pg.Client({ connectionString: services.databaseUrl, application_name: "bench-counter" });
+  await counts.connect();
   const apiPort = await freePort();
   const env = {
     NODE_ENV: "development",
@@ -79,18 +83,27 @@ async function run(index: number): Promise<Row[]> {
     ADMIN_TOKEN: ADMIN,
     WORKER_CONCURRENCY: "16",
   };
-  const api = await spawnNode("src/main.ts", ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok);
-  const worker = await spawnNode("src/main.ts", ["worker"], env, '"msg":"started"');
+  const api = await spawnNode(entry, ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok);
+  const worker = await spawnNode(entry, ["worker"], env, '"msg":"started"');
 
   const sample = async () => {
-    const { rows } = await stats.query<{ statements: string; commits: string }>(
-      `SELECT (SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'bench') AS statements,
-              (SELECT xact_commit FROM pg_stat_database WHERE datname = 'bench') AS commits`,
+    // Statements: pg_stat_statements is updated as each statement ends. Commits: write transactions, from the
+    // transaction id counter (read without taking an id); pg_stat_database's counters lag by seconds.
+    // Foreign-key checks run inside statements (pg_stat_statements.track = all shows them): counted apart.
+    const { rows } = await stats.query<{ statements: string; fk: string }>(
+      `SELECT COALESCE(sum(calls) FILTER (WHERE s.query NOT LIKE '%FOR KEY SHARE OF x'), 0) AS statements,
+              COALESCE(sum(calls) FILTER (WHERE s.query LIKE '%FOR KEY SHARE OF x'), 0) AS fk
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+        WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%'`,
     );
+    const xmax = await counts.query<{ x: string }>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x /* bench-counter */");
+    const stored = await counts.query<{ n: string }>("SELECT count(*) AS n FROM inbound_deliveries /* bench-counter */");
     const self = process.cpuUsage();
     return {
+      stored: Number(stored.rows[0]!.n),
       statements: Number(rows[0]!.statements),
-      commits: Number(rows[0]!.commits),
+      fkChecks: Number(rows[0]!.fk),
+      commits: Number(xmax.rows[0]!.x),
       api: cpuMs(api.pid!),
       worker: cpuMs(worker.pid!),
       postgres: cpuMs(services.pg.pid!, true),
@@ -105,32 +118,42 @@ async function run(index: number): Promise<Row[]> {
     await new Promise((r) => setTimeout(r, 500)); // pg_stat_database is refreshed at most twice a second
     const start = await sample();
     const started = Date.now();
-    const result = await autocannon({
-      url: `http://127.0.0.1:${apiPort}`,
-      connections: opts.connections,
-      duration,
-      overallRate: opts.overallRate,
-      requests: [{ setupRequest: (req) => ({ ...req, ...signedRequest() }) }],
-    });
-    const accepted = result["2xx"];
+    // A steady rate is sent open-loop; saturation is autocannon's closed loop on 50 connections.
+    const ingress = opts.overallRate
+      ? await openLoop({ url: `http://127.0.0.1:${apiPort}`, rate: opts.overallRate, durationS: duration, make: signedRequest }).then((r) => ({
+          p50: percentile(r.latencies, 50),
+          p99: percentile(r.latencies, 99),
+        }))
+      : await autocannon({
+          url: `http://127.0.0.1:${apiPort}`,
+          connections: opts.connections,
+          duration,
+          requests: [{ setupRequest: (req) => ({ ...req, ...signedRequest() }) }],
+        }).then((r) => ({ p50: r.latency.p50, p99: r.latency.p99 }));
+    // Accepted = rows stored during the phase (autocannon does not count requests still in flight at its end).
+    await new Promise((r) => setTimeout(r, 200));
+    const accepted = (await counts.query<{ n: string }>("SELECT count(*) AS n FROM inbound_deliveries /* bench-counter */")).rows[0]!.n as unknown as number - start.stored;
     const deadline = Date.now() + 120_000;
     while (seen.size - before < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const drainedMs = Date.now() - started;
     await new Promise((r) => setTimeout(r, 600));
     const end = await sample();
     const delivered = seen.size - before;
-    const per = (k: keyof typeof start) => ((end[k] - start[k]) / Math.max(delivered, 1)).toFixed(2);
+    const per = (k: Exclude<keyof typeof start, "stored">) => ((end[k] - start[k]) / Math.max(delivered, 1)).toFixed(2);
     const sorted = [...latencies].sort((a, b) => a - b);
     return {
       phase: title,
       "accepted/s": Math.round(accepted / duration),
       "delivered/s": Math.round((delivered / drainedMs) * 1000),
       lost: accepted - delivered,
+      "in p50": Math.round(ingress.p50),
+      "in p99": Math.round(ingress.p99),
       p50: percentile(sorted, 50),
       p95: percentile(sorted, 95),
       p99: percentile(sorted, 99),
       "stmts/ev": per("statements"),
-      "xacts/ev": per("commits"),
+      "commits/ev": per("commits"),
+      "fk/ev": per("fkChecks"),
       "cpu api": per("api"),
       "cpu worker": per("worker"),
       "cpu pg": per("postgres"),
@@ -152,19 +175,30 @@ async function run(index: number): Promise<Row[]> {
     for (const rate of rates) rows.push(await phase(`${rate}/s`, { overallRate: rate, connections: 50 }));
     rows.push(await phase("saturation", { connections: 50 }));
     console.table(rows);
+    if (args.has("statements")) {
+      const top = await stats.query<{ calls: string; query: string }>(
+        `SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY calls DESC LIMIT 14`,
+      );
+      console.table(top.rows);
+    }
     if (rejected > 0) console.log(`signature failures at the subscriber: ${rejected}`);
     return rows;
   } finally {
     await stopChild(api);
     await stopChild(worker);
     await stats.end();
+    await counts.end();
     subscriber.close();
     await services.cleanup();
   }
 }
 
-console.log(`machine: ${machine()}; api + worker processes (tsx), ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`);
-console.log("latency in ms (sent → verified at the subscriber); cpu in ms per delivered event; stmts and xacts per delivered event");
+// The processes run the build, as in production (npm run start:api / start:worker).
+execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+const entry = "dist/src/main.js";
+console.log(`machine: ${machine()}; api + worker processes (built), ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`);
+console.log("in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event");
 const all: Row[][] = [];
 for (let i = 0; i < runs; i++) all.push(await run(i));
 if (runs > 1) {

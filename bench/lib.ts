@@ -46,8 +46,10 @@ export async function spawnNode(
   readyProbe?: () => Promise<boolean>,
 ): Promise<ChildProcess> {
   // PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the api/worker children (open in Chrome DevTools).
-  const profile = process.env.PROFILE_DIR && script.startsWith("src/") ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", path.join(root, script), ...args], {
+  const profile = process.env.PROFILE_DIR && /^(src|dist)\//.test(script) ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  // TypeScript sources run through tsx; a built .js file runs as it is.
+  const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...profile, ...loader, path.join(root, script), ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -126,4 +128,57 @@ export function median(values: number[]): number {
 
 export function loadAverage(): string {
   return loadavg().map((l) => l.toFixed(2)).join(" ");
+}
+
+/**
+ * Open-loop load at a steady rate: one request every 1/rate s on a keep-alive pool, each sent on schedule
+ * whatever the previous ones are doing (autocannon's overallRate splits the rate across its connections,
+ * which tick together and send in bursts). `make` builds each request at its send time.
+ */
+export async function openLoop(opts: {
+  url: string;
+  rate: number;
+  durationS: number;
+  make: () => { path: string; headers: Record<string, string>; body: string };
+}): Promise<{ sent: number; ok: number; failed: number; latencies: number[] }> {
+  const { request, Agent } = await import("node:http");
+  const target = new URL(opts.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const result = { sent: 0, ok: 0, failed: 0, latencies: [] as number[] };
+  const total = Math.round(opts.rate * opts.durationS);
+  const started = performance.now();
+  const pending = new Set<Promise<void>>();
+  const send = () => {
+    const { path: p, headers, body } = opts.make();
+    const t0 = performance.now();
+    result.sent += 1;
+    const done = new Promise<void>((resolve) => {
+      const req = request({ host: target.hostname, port: target.port, path: p, method: "POST", headers, agent }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode && res.statusCode < 300) result.ok += 1;
+          else result.failed += 1;
+          result.latencies.push(performance.now() - t0);
+          resolve();
+        });
+      });
+      req.on("error", () => {
+        result.failed += 1;
+        resolve();
+      });
+      req.end(body);
+    });
+    pending.add(done);
+    void done.then(() => pending.delete(done));
+  };
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / opts.rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    send();
+  }
+  await Promise.all([...pending]);
+  agent.destroy();
+  result.latencies.sort((a, b) => a - b);
+  return result;
 }

@@ -59,7 +59,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       options: { concurrency: config.WORKER_CONCURRENCY },
       handlers: {
         async [jobs.processFloviDelivery.name](job, jobLog) {
-          const result = await inbox.drain();
+          const result = await inbox.drain(job.data.deliveryId);
           if (result.applied > 0) jobLog.debug({ deliveryId: job.data.deliveryId, ...result }, "flovi inbox drained");
           return result;
         },
@@ -138,6 +138,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         await inbox.idle();
         await relay.idle();
         await dispatcher.idle();
+        settings.client.close();
       })();
       return closing;
     },

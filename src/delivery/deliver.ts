@@ -9,15 +9,15 @@ import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import type { AttemptRecord } from "../db/delivery-attempts.js";
 import type { NewDelivery } from "../db/fan-out.js";
-import { storableText, storableTextOrNull } from "../lib/text.js";
 import { ExpectedError, PermanentError } from "../queues/errors.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
+import type { DeliveryClient, HttpOutcome as ClientOutcome } from "./http-client.js";
 import { retryDelayMs } from "./retry-policy.js";
-import { checkTarget, type TargetPolicy } from "./target-policy.js";
+import { parseTargetUrl, refusedAddress, type TargetPolicy } from "./target-policy.js";
+import ipaddr from "ipaddr.js";
 
 export const DELIVERY_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
-const EXCERPT_BYTES = 1024;
 
 export interface DeliverySettings {
   timeoutMs: number;
@@ -25,58 +25,15 @@ export interface DeliverySettings {
   disableAfterMs: number;
   disableAfterFailures: number;
   targetPolicy: TargetPolicy;
+  /** Keep-alive connections, guarded against non-public addresses at connect time. */
+  client: DeliveryClient;
 }
 
 export type AttemptResult = "succeeded" | "skipped";
 export type DeliveryTarget = NewDelivery["target"];
 
-export interface HttpOutcome {
-  statusCode: number | null;
-  error: string | null;
-  excerpt: string | null;
+export interface HttpOutcome extends Omit<ClientOutcome, "retryAfter"> {
   retryAfterMs: number | null;
-  durationMs: number;
-  /** The target was refused before any request (policy): retrying cannot help. */
-  refused: boolean;
-}
-
-async function readExcerpt(response: Response): Promise<string | null> {
-  if (!response.body) return null;
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < EXCERPT_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8");
-}
-
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<HttpOutcome> {
-  const started = performance.now();
-  try {
-    const response = await fetch(url, { method: "POST", body, headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-    const excerpt = await readExcerpt(response).catch(() => null);
-    return {
-      statusCode: response.status,
-      error: response.ok ? null : `HTTP ${response.status}`,
-      // A subscriber's answer is stored as text: whatever bytes it sent must not break the attempt's record.
-      excerpt: storableTextOrNull(excerpt),
-      retryAfterMs: response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get("retry-after")) : null,
-      durationMs: Math.round(performance.now() - started),
-      refused: false,
-    };
-  } catch (error) {
-    const err = error as Error;
-    const message = err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : ((err.cause as Error | undefined)?.message ?? err.message);
-    return { statusCode: null, error: storableText(message), excerpt: null, retryAfterMs: null, durationMs: Math.round(performance.now() - started), refused: false };
-  }
 }
 
 /** Signs with the current secret and, during a rotation's grace period, the previous one too (space-separated). */
@@ -84,16 +41,20 @@ export function signatureHeader(secrets: string[], id: string, timestamp: Date, 
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(" ");
 }
 
+const refusedOutcome = (reason: string): HttpOutcome => ({ statusCode: null, error: `target refused: ${reason}`, excerpt: null, retryAfterMs: null, durationMs: 0, refused: true });
+
 /** Checks the target against the policy, signs and POSTs. Never throws. */
 export async function send(target: DeliveryTarget, eventId: string, body: string, settings: DeliverySettings, now: Date): Promise<HttpOutcome> {
-  const checked = await checkTarget(settings.targetPolicy, target.url);
-  if (!checked.ok) {
-    return { statusCode: null, error: `target refused: ${checked.reason}`, excerpt: null, retryAfterMs: null, durationMs: 0, refused: true };
-  }
+  const url = parseTargetUrl(target.url);
+  if (!url) return refusedOutcome("url must be an absolute http(s) URL without credentials");
+  // An address literal is checked here; a host name is checked by the client as it connects.
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const literal = ipaddr.isValid(host) ? refusedAddress(settings.targetPolicy, host, host) : null;
+  if (literal) return refusedOutcome(literal);
   const secrets = [target.secret];
   if (target.previousSecret && target.previousSecretExpiresAt && target.previousSecretExpiresAt > now) secrets.push(target.previousSecret);
-  return post(
-    target.url,
+  const outcome = await settings.client.post(
+    url,
     body,
     {
       "content-type": DELIVERY_CONTENT_TYPE,
@@ -104,6 +65,9 @@ export async function send(target: DeliveryTarget, eventId: string, body: string
     },
     settings.timeoutMs,
   );
+  const { retryAfter, ...rest } = outcome;
+  const code = outcome.statusCode;
+  return { ...rest, retryAfterMs: code === 429 || code === 503 ? parseRetryAfter(retryAfter) : null };
 }
 
 export type AttemptDecision =

@@ -1,7 +1,9 @@
 // First attempts in the process that committed the event: the drain hands over each new delivery with its
-// target, and it is signed and POSTed at once, with no queue round trip and no read-back. A failed first
-// attempt becomes a delayed BullMQ job (the schedule's next step); a delivery that could not even be tried
-// (too many in flight, process died) is picked up as a job too, by the relay's stranded-delivery sweep.
+// target, and it is signed and POSTed at once, with no queue round trip and no read-back. At most
+// `maxInFlight` run at once; the rest wait here, up to `maxWaiting`, beyond which (a subscriber that stalls
+// while events keep coming) they go to the queue as jobs. A failed first attempt becomes a delayed BullMQ
+// job (the schedule's next step); a delivery whose attempt never ended (the process died) is re-queued by
+// the relay's stranded-delivery sweep.
 import type { Logger } from "pino";
 import type { NewDelivery } from "../db/fan-out.js";
 import type { CloudEvent } from "../domain/events.js";
@@ -22,11 +24,15 @@ export function createDispatcher(deps: {
   queues: Queues;
   log: Logger;
   metrics: Metrics;
-  /** Attempts in flight at most; beyond it deliveries go to the queue. */
+  /** Attempts in flight at most. */
   maxInFlight?: number;
+  /** Deliveries waiting for a slot at most; beyond it they go to the queue. */
+  maxWaiting?: number;
 }): Dispatcher {
   const maxInFlight = deps.maxInFlight ?? 128;
+  const maxWaiting = deps.maxWaiting ?? 5_000;
   const inFlight = new Set<Promise<void>>();
+  const waiting: { delivery: NewDelivery; body: string }[] = [];
   const { schedule } = deps.settings;
 
   async function attempt(delivery: NewDelivery, body: string) {
@@ -53,20 +59,26 @@ export function createDispatcher(deps: {
       .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue deliveries; the stranded-delivery sweep will"));
   }
 
+  function start(delivery: NewDelivery, body: string) {
+    const running: Promise<void> = attempt(delivery, body)
+      .catch((error: unknown) => deps.log.warn({ err: error, deliveryId: delivery.deliveryId }, "first delivery attempt not recorded; the stranded-delivery sweep will retry"))
+      .finally(() => {
+        inFlight.delete(running);
+        const next = waiting.shift();
+        if (next) start(next.delivery, next.body);
+      });
+    inFlight.add(running);
+  }
+
   return {
     dispatch(events, deliveries) {
       const bodies = new Map(events.map((e) => [e.id, JSON.stringify(e)]));
       const overflow: NewDelivery[] = [];
       for (const delivery of deliveries) {
         const body = bodies.get(delivery.eventId);
-        if (body === undefined || inFlight.size >= maxInFlight) {
-          overflow.push(delivery);
-          continue;
-        }
-        const running: Promise<void> = attempt(delivery, body)
-          .catch((error: unknown) => deps.log.warn({ err: error, deliveryId: delivery.deliveryId }, "first delivery attempt not recorded; the stranded-delivery sweep will retry"))
-          .finally(() => inFlight.delete(running));
-        inFlight.add(running);
+        if (body === undefined || waiting.length >= maxWaiting) overflow.push(delivery);
+        else if (inFlight.size >= maxInFlight) waiting.push({ delivery, body });
+        else start(delivery, body);
       }
       if (overflow.length > 0) enqueue(overflow);
     },

@@ -1,7 +1,8 @@
 // Which URLs a subscription may target. In production, private, loopback, link-local and other
 // non-public addresses are refused unless SUBSCRIPTION_ALLOWED_HOSTS lists the host or a CIDR holding it,
-// so that a subscription cannot turn the service against its own network. Checked at creation and again
-// before every delivery (DNS may have changed since).
+// so that a subscription cannot turn the service against its own network. Checked at creation and before
+// every delivery, and the delivery connects only to an address checked at connect time
+// (delivery/http-client.ts), so a name that answers public first and internal later gets nowhere.
 import { lookup } from "node:dns/promises";
 import ipaddr from "ipaddr.js";
 
@@ -40,6 +41,24 @@ export function parseTargetUrl(raw: string): URL | undefined {
   }
 }
 
+/** Why an address may not be targeted under the policy, or null when it may. */
+export function refusedAddress(policy: TargetPolicy, hostname: string, text: string): string | null {
+  if (!policy.enforcePublic) return null;
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  let compatible = false;
+  try {
+    const parsed = ipaddr.parse(text);
+    // IPv4-compatible IPv6 (::a.b.c.d, deprecated) reaches the IPv4 address on many stacks: never public.
+    compatible = parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0) && (parsed as ipaddr.IPv6).parts[6] !== 0;
+    address = ipaddr.process(text);
+  } catch {
+    return `${text} is not an IP address`;
+  }
+  const range = compatible ? "ipv4Compatible" : address.range();
+  if (range === "unicast" || allowListed(policy, hostname, address)) return null;
+  return `${hostname} resolves to a ${range} address; allow it with SUBSCRIPTION_ALLOWED_HOSTS`;
+}
+
 export async function checkTarget(policy: TargetPolicy, raw: string): Promise<TargetCheck> {
   const url = parseTargetUrl(raw);
   if (!url) return { ok: false, reason: "url must be an absolute http(s) URL without credentials" };
@@ -52,10 +71,8 @@ export async function checkTarget(policy: TargetPolicy, raw: string): Promise<Ta
     return { ok: false, reason: `cannot resolve ${hostname}` };
   }
   for (const text of addresses) {
-    const address = ipaddr.process(text);
-    if (address.range() !== "unicast" && !allowListed(policy, hostname, address)) {
-      return { ok: false, reason: `${hostname} resolves to a ${address.range()} address; allow it with SUBSCRIPTION_ALLOWED_HOSTS` };
-    }
+    const reason = refusedAddress(policy, hostname, text);
+    if (reason) return { ok: false, reason };
   }
   return { ok: true };
 }

@@ -11,7 +11,7 @@ import {
   subscriptionView,
 } from "../delivery/subscriptions.js";
 import { audit } from "../admin/service.js";
-import { deliverySettings } from "../delivery/settings.js";
+import { targetPolicy } from "../delivery/settings.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
@@ -24,7 +24,7 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
   const record = (req: { actor?: string }, action: string, target: string, details: Record<string, unknown> = {}) =>
     audit(deps, req.actor ?? "admin", action, target, details);
   const router = Router();
-  const policy = deliverySettings(deps.config).targetPolicy;
+  const policy = targetPolicy(deps.config);
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
 
   router.post("/subscriptions", async (req, res) => {

@@ -7,6 +7,8 @@ export interface Coalesced<T> {
   run(): Promise<T>;
   /** Resolves once no run is under way (failures included). */
   idle(): Promise<void>;
+  /** The run under way, if any (without asking for another). */
+  current(): Promise<T> | undefined;
 }
 
 export function coalesce<T>(task: () => Promise<T>, combine: (a: T, b: T) => T): Coalesced<T> {
@@ -34,5 +36,6 @@ export function coalesce<T>(task: () => Promise<T>, combine: (a: T, b: T) => T):
     async idle() {
       while (running) await running.catch(() => undefined);
     },
+    current: () => running,
   };
 }

@@ -2,7 +2,7 @@
 // something on purpose and then checks the end state in Postgres and at a verifying subscriber.
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorld, expectExactlyOnce, reservationIds, SECRET, sendWebhooks, signedWebhook, subscribeAll, type World } from "./harness.js";
+import { createWorld, expectExactlyOnce, expectWalksInOrder, reservationIds, SECRET, sendWebhooks, signedWebhook, subscribeAll, type World } from "./harness.js";
 
 let world: World | undefined;
 afterEach(async () => {
@@ -97,6 +97,30 @@ describe("fault injection", () => {
       const attempts = w.subscriber.attempts.filter((a) => a.webhookId === id);
       expect(attempts.at(-1)!.status).toBe(204);
     }
+  });
+
+  it("reservations walking created → final_costs across a worker SIGKILL and a Redis restart: every state once, in sequence", async () => {
+    world = await createWorld();
+    await world.startApi();
+    const first = await world.startWorker();
+    await world.startWorker();
+    await subscribeAll(world);
+    const w = world;
+    const states = ["created", "taken", "driving", "sealed", "final_costs"];
+    const ids = reservationIds(200, "walk");
+    const walking = sendWebhooks(w, ids, { concurrency: 40, states, giveUpAt: Date.now() + 150_000 });
+    await sleep(1_500);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    await sleep(500);
+    await w.redis.stop();
+    await sleep(5_000);
+    await w.redis.start();
+    await w.startWorker();
+    const sent = await walking;
+    expect(sent.accepted.size).toBe(ids.length * states.length);
+    const verdict = await expectWalksInOrder(w, ids, states, 180_000);
+    expect(verdict.problems).toEqual([]);
   });
 
   it("SIGTERM during load: the api stops accepting, in-flight requests finish, workers hand back, exit in time", async () => {

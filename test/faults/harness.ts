@@ -10,7 +10,7 @@ import path from "node:path";
 import pg from "pg";
 import { migrate } from "../../src/db/migrate.js";
 import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../../scripts/lib/local-services.js";
-import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
+import { startSubscriber, type Received, type Subscriber } from "../helpers/subscriber.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 export const SECRET = "fault-secret";
@@ -156,38 +156,83 @@ export interface SendResult {
  * Sends one `created` webhook per reservation id with bounded concurrency, like Flovi: a 5xx or a network
  * error is retried after a pause until accepted (or until `giveUpAt`).
  */
-export async function sendWebhooks(world: World, ids: string[], opts: { concurrency?: number; giveUpAt?: number } = {}): Promise<SendResult> {
+/** Posts one signed body until it is answered 202 (retrying refusals and network errors); returns the delivery id. */
+async function postUntilAccepted(world: World, body: string, signature: string, giveUpAt: number, refuse: (why: string) => void): Promise<string> {
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-hub-signature": signature },
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const answer = (await res.json().catch(() => ({}))) as { id?: string };
+      if (res.status === 202 && answer.id) return answer.id;
+      refuse(String(res.status));
+    } catch {
+      refuse("network");
+    }
+    if (Date.now() > giveUpAt) throw new Error("a webhook was never accepted");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Sends each reservation's states in order (default: just `created`), each only after the previous one was
+ * answered 202, so receipt order is the true order. Lanes run reservations in parallel.
+ */
+export async function sendWebhooks(
+  world: World,
+  ids: string[],
+  opts: { concurrency?: number; giveUpAt?: number; states?: string[] } = {},
+): Promise<SendResult> {
   const result: SendResult = { accepted: new Map(), refusals: new Map() };
   const queue = [...ids];
   const giveUpAt = opts.giveUpAt ?? Date.now() + 120_000;
   const refuse = (why: string) => result.refusals.set(why, (result.refusals.get(why) ?? 0) + 1);
   async function lane() {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-      const { body, signature } = signedWebhook(id);
-      for (;;) {
-        try {
-          const res = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
-            method: "POST",
-            headers: { "content-type": "application/json", "x-hub-signature": signature },
-            body,
-            signal: AbortSignal.timeout(10_000),
-          });
-          const answer = (await res.json().catch(() => ({}))) as { id?: string };
-          if (res.status === 202 && answer.id) {
-            result.accepted.set(id, answer.id);
-            break;
-          }
-          refuse(String(res.status));
-        } catch {
-          refuse("network");
-        }
-        if (Date.now() > giveUpAt) throw new Error(`webhook ${id} never accepted`);
-        await new Promise((r) => setTimeout(r, 250));
+      for (const state of opts.states ?? ["created"]) {
+        const { body, signature } = signedWebhook(id, state);
+        const deliveryId = await postUntilAccepted(world, body, signature, giveUpAt, refuse);
+        result.accepted.set(opts.states ? `${id}:${state}` : id, deliveryId);
       }
     }
   }
   await Promise.all(Array.from({ length: opts.concurrency ?? 20 }, lane));
   return result;
+}
+
+/** Waits until every reservation's states arrived, then lists what is wrong: a state missing, twice, or out of sequence. */
+export async function expectWalksInOrder(world: World, ids: string[], states: string[], timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  const eventsOf = () => {
+    const bySubject = new Map<string, Map<string, Received["event"]>>();
+    for (const r of world.subscriber.received) {
+      const events = bySubject.get(r.event.subject) ?? new Map();
+      events.set(r.event.id, r.event);
+      bySubject.set(r.event.subject, events);
+    }
+    return bySubject;
+  };
+  while (ids.some((id) => (eventsOf().get(`reservation/${id}`)?.size ?? 0) < states.length)) {
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await new Promise((r) => setTimeout(r, 1_500)); // let any duplicate surface before judging
+  const problems: string[] = [];
+  const bySubject = eventsOf();
+  for (const id of ids) {
+    const events = [...(bySubject.get(`reservation/${id}`)?.values() ?? [])].sort((a, b) => a.data.sequence - b.data.sequence);
+    const got = events.map((e) => `${e.data.sequence}:${e.data.status}`).join(",");
+    const want = states.map((s, i) => `${i + 1}:${s}`).join(",");
+    if (got !== want) problems.push(`${id}: got ${got || "nothing"}, want ${want}`);
+  }
+  for (const r of world.subscriber.received) if (r.webhookId !== r.event.id) problems.push(`webhook-id ${r.webhookId} differs from event id ${r.event.id}`);
+  const { rows } = await world.db.query<{ outcome: string; n: string }>("SELECT outcome, count(*) AS n FROM reservation_transitions GROUP BY outcome");
+  const outcomes = Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
+  if (JSON.stringify(outcomes) !== JSON.stringify({ applied: ids.length * states.length })) problems.push(`transition outcomes ${JSON.stringify(outcomes)}`);
+  return { problems: problems.slice(0, 20), redeliveries: world.subscriber.received.length - ids.length * states.length };
 }
 
 export const reservationIds = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}-${i}-${randomUUID().slice(0, 6)}`);

@@ -73,7 +73,7 @@ describe("in production, private targets are refused unless allow-listed", () =>
     const prod = await createTestContext({ NODE_ENV: "production" });
     const allowed = await createTestContext({ NODE_ENV: "production", SUBSCRIPTION_ALLOWED_HOSTS: "127.0.0.0/8,internal.example" });
     try {
-      for (const url of ["http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://localhost/x"]) {
+      for (const url of ["http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://[::127.0.0.1]/x", "http://localhost/x"]) {
         const res = await request(prod.app).post("/subscriptions").set(auth).send({ url, eventTypes: ["*"] });
         expect(res.status, url).toBe(400);
         expect(res.body.error).toBe("target_not_allowed");

@@ -38,12 +38,17 @@ export interface FloviInboxDeps {
 }
 
 export interface FloviInbox {
-  /** Applies everything waiting; concurrent calls share one run (see lib/coalesce.ts). */
-  drain(): Promise<DrainResult>;
+  /**
+   * Applies everything waiting; concurrent calls share one run (see lib/coalesce.ts). Given the delivery a
+   * job is about, returns at once when this process has just applied it (no empty pass per job).
+   */
+  drain(deliveryId?: string): Promise<DrainResult>;
   idle(): Promise<void>;
 }
 
 const CONTENDED_RETRIES = 25;
+const REMEMBERED = 20_000;
+const NOTHING: DrainResult = { applied: 0, events: 0, failed: 0 };
 const CONTENDED_PAUSE_MS = 2;
 
 interface Pass {
@@ -61,6 +66,15 @@ function isDataError(error: unknown): error is Error & { code: string } {
 
 export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
   const batchSize = deps.batchSize ?? 500;
+  // Deliveries this process applied lately (insertion-ordered, oldest dropped first).
+  const applied = new Set<string>();
+  const remember = (ids: string[]) => {
+    for (const id of ids) applied.add(id);
+    for (const id of applied) {
+      if (applied.size <= REMEMBERED) break;
+      applied.delete(id);
+    }
+  };
 
   function pass(keys: string[] | undefined, limit: number): Promise<Pass> {
     return withTransaction(deps.db, async (sql) => {
@@ -74,6 +88,7 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
   }
 
   async function afterCommit(result: Pass) {
+    if (result.plan) remember(result.plan.inbound.map((o) => o.id));
     if (result.plan && (result.plan.events.length > 0 || result.deliveries.length > 0)) {
       deps.onCommitted?.({ events: result.plan.events.map((e) => e.envelope), deliveries: result.deliveries });
     }
@@ -142,7 +157,18 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
   }
 
   const runner = coalesce(drainAll, (a, b) => ({ applied: a.applied + b.applied, events: a.events + b.events, failed: a.failed + b.failed }));
-  return { drain: runner.run, idle: runner.idle };
+  return {
+    async drain(deliveryId) {
+      if (deliveryId) {
+        if (applied.has(deliveryId)) return NOTHING;
+        // The pass under way may have loaded it: wait for that one before asking for another.
+        await runner.current()?.catch(() => undefined);
+        if (applied.has(deliveryId)) return NOTHING;
+      }
+      return runner.run();
+    },
+    idle: runner.idle,
+  };
 }
 
 export type ApplyResult =

@@ -1,0 +1,14 @@
+import { createHmac } from "node:crypto";
+import { benchServices, cpuMs, freePort, openLoop, spawnNode, stopChild } from "./lib.js";
+const services = await benchServices();
+const port = await freePort();
+const env = { NODE_ENV: "development", LOG_LEVEL: "info", HOST: "127.0.0.1", DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FLOVI_WEBHOOK_SECRET: "s", ADMIN_TOKEN: "bench-admin-token-0123456789" };
+const api = await spawnNode("dist/src/main.js", ["api"], { ...env, PORT: String(port) }, "never", async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
+let n = 0;
+const make = () => { const body = JSON.stringify({ event: "reservation_status_change", reservationId: `a-${Date.now()}-${n++}`, state: "created" }); return { path: "/webhooks/flovi", headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", "s").update(body).digest("hex")}` }, body }; };
+await openLoop({ url: `http://127.0.0.1:${port}`, rate: 100, durationS: 3, make });
+const c0 = cpuMs(api.pid!);
+const r = await openLoop({ url: `http://127.0.0.1:${port}`, rate: 100, durationS: 15, make });
+console.log(`api ${((cpuMs(api.pid!) - c0) / r.ok).toFixed(2)} ms/req`);
+await stopChild(api);
+await services.cleanup();
