@@ -170,7 +170,10 @@ async function run(index: number): Promise<Row[]> {
       body: JSON.stringify({ url: subscriberUrl, eventTypes: ["reservation.*"] }),
     });
     subscriberSecret = ((await res.json()) as { secret: string }).secret;
-    await autocannon({ url: `http://127.0.0.1:${apiPort}`, connections: 10, duration: 2, overallRate: 50, requests: [{ setupRequest: (req) => ({ ...req, ...signedRequest() }) }] });
+    // Warm-up (not measured), then wait until its last event has arrived so it cannot count in the first phase.
+    await openLoop({ url: `http://127.0.0.1:${apiPort}`, rate: 50, durationS: 2, make: signedRequest });
+    const warm = Number((await counts.query<{ n: string }>("SELECT count(*) AS n FROM inbound_deliveries /* bench-counter */")).rows[0]!.n);
+    for (const until = Date.now() + 30_000; seen.size < warm && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     const rows: Row[] = [];
     for (const rate of rates) rows.push(await phase(`${rate}/s`, { overallRate: rate, connections: 50 }));
     rows.push(await phase("saturation", { connections: 50 }));

@@ -1,5 +1,6 @@
 // buildApp(deps) returns the Express app and never listens: main.ts listens, tests use supertest.
 import express, { type Express } from "express";
+import helmet from "helmet";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
@@ -29,6 +30,9 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
+  // nosniff on every response, framing denied everywhere (the admin UI above all); no CSP: the API serves
+  // JSON, and Bull Board's page ships inline scripts. TLS (and HSTS) belong to the proxy in front.
+  app.use(helmet({ contentSecurityPolicy: false, strictTransportSecurity: false, frameguard: { action: "deny" }, crossOriginEmbedderPolicy: false }));
   app.set("trust proxy", false);
   // While shutting down, every response closes its connection so keep-alive clients move elsewhere.
   app.use((req, res, next) => {

@@ -2,7 +2,7 @@
 // main.ts calls it for the real process; the fault suite and the demo call it too.
 import http from "node:http";
 import { buildApp } from "./app.js";
-import type { Config } from "./config/env.js";
+import { MIN_SECRET_LENGTH, weakSecrets, type Config } from "./config/env.js";
 import { createDatabase } from "./db/client.js";
 import { createShutdown, type ShutdownStep } from "./lifecycle/shutdown.js";
 import type { Logger } from "./observability/logger.js";
@@ -41,7 +41,12 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     stopIntake = () => {
       app.locals.draining = true;
     };
-    server.keepAliveTimeout = 65_000;
+    // Explicit limits: a client that trickles headers or a body cannot hold a connection open for long.
+    server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+    server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
+    server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
+    const weak = weakSecrets(config);
+    if (weak > 0) log.error({ weakSecrets: weak, minimumLength: MIN_SECRET_LENGTH }, "FLOVI_WEBHOOK_SECRET is weak: use at least 16 random characters");
     const listening = server;
     await new Promise<void>((resolve, reject) => {
       listening.once("error", reject);

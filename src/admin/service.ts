@@ -2,9 +2,9 @@
 // translates (HTTP status or exit code), and every mutating action writes an audit row.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import type { Prisma } from "../generated/prisma/client.js";
-import { resumeProvider } from "../polling/schedule.js";
+import { audited, logAudit, writeAudit, writeAuditSql, type AuditEntry } from "../db/audit.js";
 import { applyStoredDelivery } from "../providers/flovi/inbox.js";
+import { listInbound as listInboundRows } from "../db/inbound-deliveries.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
 
@@ -24,9 +24,13 @@ export function isQueueName(name: string): name is QueueName {
   return (QUEUE_NAMES as readonly string[]).includes(name);
 }
 
-export async function audit(deps: Pick<AdminDeps, "db" | "log">, actor: string, action: string, target: string | null, details: Record<string, unknown> = {}) {
-  await deps.db.prisma.auditLog.create({ data: { actor, action, target, details: details as Prisma.InputJsonValue } });
-  deps.log.info({ audit: { actor, action, target, ...details } }, "admin action");
+/**
+ * For actions on the queues (Redis, outside any transaction): the audit row is committed first, so an action
+ * may fail after its row is written but never happens without one. Database changes use `audited`.
+ */
+export async function auditFirst(deps: Pick<AdminDeps, "db" | "log">, entry: AuditEntry) {
+  await writeAudit(deps.db.prisma, entry);
+  logAudit(deps.log, entry);
 }
 
 export async function queueOverview(deps: Pick<AdminDeps, "queues">) {
@@ -65,8 +69,8 @@ export async function retryJob(deps: AdminDeps, actor: string, queueName: string
   const job = await deps.queues.get(queueName).getJob(jobId);
   if (!job) return { kind: "not_found", what: `job ${jobId} in ${queueName}` } as const;
   if (!(await job.isFailed())) return { kind: "not_failed", state: await job.getState() } as const;
+  await auditFirst(deps, { actor, action: "job.retry", target: `${queueName}/${jobId}` });
   await job.retry("failed", { resetAttemptsMade: true });
-  await audit(deps, actor, "job.retry", `${queueName}/${jobId}`);
   return { kind: "retried", jobId } as const;
 }
 
@@ -75,8 +79,8 @@ export async function removeJob(deps: AdminDeps, actor: string, queueName: strin
   const job = await deps.queues.get(queueName).getJob(jobId);
   if (!job) return { kind: "not_found", what: `job ${jobId} in ${queueName}` } as const;
   if (!(await job.isFailed())) return { kind: "not_failed", state: await job.getState() } as const;
+  await auditFirst(deps, { actor, action: "job.remove", target: `${queueName}/${jobId}` });
   await job.remove();
-  await audit(deps, actor, "job.remove", `${queueName}/${jobId}`);
   return { kind: "removed", jobId } as const;
 }
 
@@ -103,6 +107,7 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
     }
     if (jobs.length < page) break;
   }
+  await auditFirst(deps, { actor, action: "queue.retry-failed", target: queueName, details: { filter: { ...filter, since: filter.since?.toISOString() }, matching: matching.length } });
   let retried = 0;
   for (const id of matching) {
     const job = await queue.getJob(id);
@@ -111,21 +116,25 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
       retried += 1;
     }
   }
-  await audit(deps, actor, "queue.retry-failed", queueName, { filter: { ...filter, since: filter.since?.toISOString() }, retried });
   return { kind: "retried", retried } as const;
 }
 
 /** Re-processes a stored inbound delivery under the usual idempotency rules; an applied one stays applied. */
 export async function replayWebhook(deps: AdminDeps, actor: string, deliveryId: string) {
-  const result = await applyStoredDelivery({ db: deps.db }, deliveryId, { force: true });
+  const entry = (result: { kind: string; outcome?: string }): AuditEntry => ({ actor, action: "webhook.replay", target: deliveryId, details: { result: result.kind, outcome: result.outcome } });
+  const result = await applyStoredDelivery({ db: deps.db }, deliveryId, {
+    force: true,
+    // Written in the replay's own transaction: the replay and its audit row commit together.
+    audit: (sql, outcome) => writeAuditSql(sql, entry(outcome)),
+  });
   if (result.kind === "not_found") return { kind: "not_found", what: `inbound delivery ${deliveryId}` } as const;
+  logAudit(deps.log, entry({ kind: result.kind, outcome: "outcome" in result ? result.outcome : undefined }));
   if (result.kind === "applied" && result.deliveries.length > 0) {
     // The stranded-delivery sweep would get there too if this enqueue fails.
     await deps.queues
       .enqueueMany("deliverWebhook", result.deliveries.map((d) => ({ deliveryId: d.deliveryId })), { attempts: deps.deliveryAttempts })
       .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue the replay's deliveries"));
   }
-  await audit(deps, actor, "webhook.replay", deliveryId, { result: result.kind, outcome: "outcome" in result ? result.outcome : undefined });
   return {
     kind: "replayed",
     result: result.kind,
@@ -135,22 +144,18 @@ export async function replayWebhook(deps: AdminDeps, actor: string, deliveryId: 
   } as const;
 }
 
-export async function listInbound(deps: Pick<AdminDeps, "db">, opts: { status?: string; limit: number; before?: Date }) {
-  const rows = await deps.db.prisma.inboundDelivery.findMany({
-    where: { ...(opts.status ? { status: opts.status } : {}), ...(opts.before ? { receivedAt: { lt: opts.before } } : {}) },
-    orderBy: { receivedAt: "desc" },
-    take: opts.limit,
-    select: { id: true, provider: true, status: true, statusReason: true, receivedAt: true, processedAt: true, processCount: true, bodyDigest: true, requestId: true, rawBody: true },
-  });
-  return rows.map(({ rawBody, ...row }) => ({ ...row, bodyBytes: rawBody.length }));
+export function listInbound(deps: Pick<AdminDeps, "db">, opts: { status?: string; limit: number; before?: Date }) {
+  return listInboundRows(deps.db, opts);
 }
 
-async function resend(deps: AdminDeps, deliveryIds: string[], tag: string) {
-  await deps.db.prisma.webhookDelivery.updateMany({
-    where: { id: { in: deliveryIds } },
-    data: { status: "pending", nextAttemptAt: null, completedAt: null },
+/** Marks the deliveries pending again and writes the audit row, in one transaction; then queues them. */
+async function resend(deps: AdminDeps, deliveryIds: string[], tag: string, entry: AuditEntry) {
+  await audited(deps.db, deps.log, async (tx) => {
+    await tx.webhookDelivery.updateMany({ where: { id: { in: deliveryIds } }, data: { status: "pending", nextAttemptAt: null, completedAt: null } });
+    return { result: null, audit: entry };
   });
   // A fresh job id per re-send (the original job may still exist as failed); webhook-id stays the event id.
+  // Should this fail, the deliveries are pending and overdue: the stranded-delivery sweep queues them.
   for (const deliveryId of deliveryIds) {
     await deps.queues.enqueue("deliverWebhook", { deliveryId }, { jobId: `dlv-${deliveryId}-${tag}`, attempts: deps.deliveryAttempts });
   }
@@ -161,8 +166,7 @@ export async function retryDelivery(deps: AdminDeps, actor: string, deliveryId: 
   if (!delivery) return { kind: "not_found", what: `delivery ${deliveryId}` } as const;
   if (delivery.status === "pending") return { kind: "in_progress" } as const;
   if (delivery.subscription.status !== "active" || delivery.subscription.deletedAt) return { kind: "subscription_inactive" } as const;
-  await resend(deps, [deliveryId], `r${Date.now()}`);
-  await audit(deps, actor, "delivery.retry", deliveryId, { eventId: delivery.eventId, previousStatus: delivery.status });
+  await resend(deps, [deliveryId], `r${Date.now()}`, { actor, action: "delivery.retry", target: deliveryId, details: { eventId: delivery.eventId, previousStatus: delivery.status } });
   return { kind: "queued", deliveryId, eventId: delivery.eventId } as const;
 }
 
@@ -176,8 +180,12 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
     select: { id: true },
     orderBy: { createdAt: "asc" },
   });
-  await resend(deps, failed.map((d) => d.id), `recover${Date.now()}`);
-  await audit(deps, actor, "subscription.recover", subscriptionId, { since: since.toISOString(), requeued: failed.length });
+  await resend(deps, failed.map((d) => d.id), `recover${Date.now()}`, {
+    actor,
+    action: "subscription.recover",
+    target: subscriptionId,
+    details: { since: since.toISOString(), requeued: failed.length },
+  });
   return { kind: "queued", requeued: failed.length } as const;
 }
 
@@ -186,11 +194,17 @@ export const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;
 /** Ends a provider-wide pause (after a 401) once the credentials are fixed, instead of waiting it out. */
 export async function resumeProviderPolling(deps: Pick<AdminDeps, "db" | "log">, actor: string, provider: string) {
   if (!(POLLED_PROVIDERS as readonly string[]).includes(provider)) return { kind: "not_found", what: `provider ${provider}` } as const;
-  const before = await deps.db.prisma.providerState.findUnique({ where: { provider } });
-  await resumeProvider(deps.db, provider);
-  // Items parked until the pause's end are due again now.
-  const table = provider === "mfb" ? "mfb_orders" : "greenflow_bookings";
-  const { rowCount } = await deps.db.pool.query(`UPDATE ${table} SET next_poll_at = now() WHERE active AND next_poll_at > now()`);
-  await audit(deps, actor, "provider.resume", provider, { pausedUntil: before?.pausedUntil?.toISOString() ?? null, rescheduled: rowCount ?? 0 });
-  return { kind: "resumed", provider, rescheduled: rowCount ?? 0 } as const;
+  const rescheduled = await audited(deps.db, deps.log, async (tx) => {
+    const before = await tx.providerState.findUnique({ where: { provider } });
+    await tx.providerState.upsert({ where: { provider }, create: { provider, pausedUntil: null, pauseReason: null }, update: { pausedUntil: null, pauseReason: null } });
+    // Items parked until the pause's end are due again now.
+    const parked = { active: true, nextPollAt: { gt: new Date() } };
+    const now = new Date();
+    const { count } =
+      provider === "mfb"
+        ? await tx.mfbOrder.updateMany({ where: parked, data: { nextPollAt: now } })
+        : await tx.greenflowBooking.updateMany({ where: parked, data: { nextPollAt: now } });
+    return { result: count, audit: { actor, action: "provider.resume", target: provider, details: { pausedUntil: before?.pausedUntil?.toISOString() ?? null, rescheduled: count } } };
+  });
+  return { kind: "resumed", provider, rescheduled } as const;
 }

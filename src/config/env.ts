@@ -107,7 +107,19 @@ export const envSchema = z.object({
   /** A job whose worker stops renewing its lock this long (a crashed process) is handed to another worker. */
   JOB_LOCK_MS: positiveInt(30 * SECOND),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND),
+
+  /** HTTP server limits: the whole request (headers and body) must arrive within these. */
+  HTTP_HEADERS_TIMEOUT_MS: durationMs(10 * SECOND),
+  HTTP_REQUEST_TIMEOUT_MS: durationMs(30 * SECOND),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: durationMs(65 * SECOND),
 });
+
+/** Webhook secrets shorter than this are accepted but reported as weak (at start and in /readyz). */
+export const MIN_SECRET_LENGTH = 16;
+
+export function weakSecrets(config: Pick<Config, "FLOVI_WEBHOOK_SECRET">): number {
+  return config.FLOVI_WEBHOOK_SECRET.filter((s) => s.length < MIN_SECRET_LENGTH).length;
+}
 
 export type Env = z.input<typeof envSchema>;
 export type Config = z.output<typeof envSchema>;

@@ -89,3 +89,30 @@ export type InboundWriter = GroupWriter<NewInboundDelivery, StoredDelivery>;
 export function createInboundWriter(db: Database, maxBatch = 256): InboundWriter {
   return createGroupWriter((inputs) => storeInboundBatch(db, inputs), maxBatch);
 }
+
+export interface InboundListItem {
+  id: string;
+  provider: string;
+  status: string;
+  statusReason: string | null;
+  receivedAt: Date;
+  processedAt: Date | null;
+  processCount: number;
+  bodyDigest: string;
+  requestId: string | null;
+  bodyBytes: number;
+}
+
+/** Newest first, with each body's size computed by Postgres (bodies themselves are never loaded here). */
+export async function listInbound(db: Database, opts: { status?: string; limit: number; before?: Date }): Promise<InboundListItem[]> {
+  const { rows } = await db.pool.query<InboundListItem>(
+    `SELECT id, provider, status, status_reason AS "statusReason", received_at AS "receivedAt", processed_at AS "processedAt",
+            process_count AS "processCount", body_digest AS "bodyDigest", request_id AS "requestId", octet_length(raw_body) AS "bodyBytes"
+       FROM inbound_deliveries
+      WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR received_at < $2)
+      ORDER BY received_at DESC
+      LIMIT $3`,
+    [opts.status ?? null, opts.before?.toISOString() ?? null, opts.limit],
+  );
+  return rows;
+}

@@ -1,7 +1,7 @@
 // Subscriptions: creation (with a generated Standard Webhooks secret), listing, rotation, enable/disable.
 import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Database } from "../db/client.js";
+import type { Tx } from "../db/audit.js";
 import type { Subscription } from "../generated/prisma/client.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
 
@@ -23,12 +23,15 @@ export function generateSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
+/** Where subscriptions are read and written: the Prisma client, or a transaction (with the audit row). */
+export type SubscriptionStore = Pick<Tx, "subscription">;
+
 export type CreateResult = { kind: "created"; subscription: Subscription } | { kind: "invalid_target"; reason: string };
 
-export async function createSubscription(db: Database, policy: TargetPolicy, input: SubscriptionInput): Promise<CreateResult> {
+export async function createSubscription(store: SubscriptionStore, policy: TargetPolicy, input: SubscriptionInput): Promise<CreateResult> {
   const target = await checkTarget(policy, input.url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
-  const subscription = await db.prisma.subscription.create({
+  const subscription = await store.subscription.create({
     data: {
       id: randomUUID(),
       url: input.url,
@@ -58,28 +61,28 @@ export function subscriptionView(s: Subscription) {
   };
 }
 
-export async function findSubscription(db: Database, id: string) {
+export async function findSubscription(store: SubscriptionStore, id: string) {
   if (!z.uuid().safeParse(id).success) return null;
-  return db.prisma.subscription.findFirst({ where: { id, deletedAt: null } });
+  return store.subscription.findFirst({ where: { id, deletedAt: null } });
 }
 
 /** The new secret signs from now on; the previous one also signs until the grace period ends. */
-export async function rotateSecret(db: Database, id: string, graceMs: number) {
-  const current = await findSubscription(db, id);
+export async function rotateSecret(store: SubscriptionStore, id: string, graceMs: number) {
+  const current = await findSubscription(store, id);
   if (!current) return null;
   const secret = generateSecret();
   const previousSecretExpiresAt = new Date(Date.now() + graceMs);
-  const updated = await db.prisma.subscription.update({
+  const updated = await store.subscription.update({
     where: { id },
     data: { secret, previousSecret: current.secret, previousSecretExpiresAt },
   });
   return { subscription: updated, secret };
 }
 
-export async function setSubscriptionEnabled(db: Database, id: string, enabled: boolean) {
-  const current = await findSubscription(db, id);
+export async function setSubscriptionEnabled(store: SubscriptionStore, id: string, enabled: boolean) {
+  const current = await findSubscription(store, id);
   if (!current) return null;
-  return db.prisma.subscription.update({
+  return store.subscription.update({
     where: { id },
     data: enabled
       ? { status: "active", disabledReason: null, disabledAt: null, failingSince: null, consecutiveFailures: 0 }
@@ -87,9 +90,9 @@ export async function setSubscriptionEnabled(db: Database, id: string, enabled: 
   });
 }
 
-export async function deleteSubscription(db: Database, id: string) {
-  const current = await findSubscription(db, id);
+export async function deleteSubscription(store: SubscriptionStore, id: string) {
+  const current = await findSubscription(store, id);
   if (!current) return false;
-  await db.prisma.subscription.update({ where: { id }, data: { deletedAt: new Date(), status: "disabled", disabledReason: "deleted" } });
+  await store.subscription.update({ where: { id }, data: { deletedAt: new Date(), status: "disabled", disabledReason: "deleted" } });
   return true;
 }

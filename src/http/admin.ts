@@ -6,6 +6,7 @@ import { Router, type RequestHandler } from "express";
 import { z } from "zod";
 import * as admin from "../admin/service.js";
 import type { AppDeps } from "../app.js";
+import { sameOriginOnly } from "./auth.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
@@ -113,7 +114,9 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const board = new ExpressAdapter();
   board.setBasePath("/admin/ui");
   createBullBoard({ queues: deps.queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  router.use("/admin/ui", auth, board.getRouter());
+  const ui = board.getRouter() as Router & { disable?: (setting: string) => void };
+  ui.disable?.("x-powered-by"); // Bull Board mounts an Express app of its own
+  router.use("/admin/ui", auth, sameOriginOnly, ui);
 
   return router;
 }

@@ -1,8 +1,9 @@
-import express, { Router } from "express";
+import express, { Router, type RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { InboundWriter } from "../db/inbound-deliveries.js";
 import type { Metrics } from "../observability/metrics.js";
 import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
+import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
 import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
 
 export interface FloviWebhookDeps {
@@ -19,7 +20,16 @@ const REJECTION_STATUS: Record<string, number> = { malformed_json: 400 };
 /** Translates ingress outcomes to HTTP. The body is read raw, whatever its content type: the signature covers bytes. */
 export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
   const router = Router();
-  router.post("/webhooks/flovi", express.raw({ type: () => true, limit: deps.bodyLimitBytes }), async (req, res) => {
+  // A request without a well-formed signature header is refused before its body is read (and its connection
+  // closed, so the rest of the body is never read either): unsigned floods cost almost nothing.
+  const cheapRefusal: RequestHandler = (req, res, next) => {
+    const header = parseHubSignature(req.get("x-hub-signature"));
+    if (header.ok || deps.secrets.length === 0) return next(); // unconfigured: the handler answers 503
+    deps.metrics.webhooksReceived.inc({ provider: "flovi", outcome: "unauthorized", reason: header.reason });
+    res.setHeader("connection", "close");
+    res.status(401).json({ error: header.reason, message: SIGNATURE_MESSAGES[header.reason] });
+  };
+  router.post("/webhooks/flovi", cheapRefusal, express.raw({ type: () => true, limit: deps.bodyLimitBytes }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const headers = Object.fromEntries(
       STORED_HEADERS.flatMap((name) => {
@@ -60,7 +70,7 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
       case "unauthorized":
         count("unauthorized", outcome.reason);
         req.log.warn({ reason: outcome.reason }, "flovi webhook signature rejected");
-        res.status(401).json({ error: outcome.reason, message: "x-hub-signature does not verify" });
+        res.status(401).json({ error: outcome.reason, message: SIGNATURE_MESSAGES[outcome.reason as keyof typeof SIGNATURE_MESSAGES] ?? "x-hub-signature does not verify" });
         return;
       case "not_configured":
         count("unavailable", "not_configured");

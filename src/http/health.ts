@@ -5,8 +5,9 @@ import { pingRedis } from "../queues/redis.js";
 import type { Queues } from "../queues/queues.js";
 import { withTimeout } from "../db/client.js";
 import type { Metrics } from "../observability/metrics.js";
+import { weakSecrets, type Config } from "../config/env.js";
 
-export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metrics; queues: Queues }): Router {
+export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metrics; queues: Queues; config: Pick<Config, "FLOVI_WEBHOOK_SECRET"> }): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -21,7 +22,9 @@ export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metric
       redis: redis.status === "fulfilled" ? "ok" : "unavailable",
     };
     const failing = Object.entries(checks).filter(([, v]) => v !== "ok").map(([k]) => k);
-    res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? "ok" : "unavailable", checks, failing });
+    // Not a failure (the service works), but an operator must see it.
+    const warnings = weakSecrets(deps.config) > 0 ? ["weak_webhook_secret"] : [];
+    res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? "ok" : "unavailable", checks, failing, warnings });
   });
   router.get("/metrics", async (_req, res) => {
     // Queue depth per queue and state, read at scrape time (skipped, not failed, while Redis is away).

@@ -1,15 +1,33 @@
 import express, { Router, type RequestHandler } from "express";
 import type { AppDeps } from "../app.js";
+import { unstorableValue } from "../lib/text.js";
 import { adminRoutes } from "./admin.js";
+import { HttpError } from "./errors.js";
 import { eventRoutes } from "./events.js";
 import { reservationRoutes } from "./reservations.js";
 import { subscriptionRoutes } from "./subscriptions.js";
 import { trackingRoutes } from "./tracking.js";
 
+/**
+ * A path, query or body that Postgres could not store or compare (a NUL, a lone surrogate, an infinite
+ * number) is a 400 naming what is wrong, before any route runs: never a 500 from the database.
+ */
+export const refuseUnstorable: RequestHandler = (req, _res, next) => {
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    return next(new HttpError(400, "invalid_request", "the path is not valid percent-encoded UTF-8"));
+  }
+  const problem = (unstorableValue(path) && `path: ${unstorableValue(path)}`) || (unstorableValue(req.query) && `query: ${unstorableValue(req.query)}`) || (unstorableValue(req.body) && `body: ${unstorableValue(req.body)}`);
+  next(problem ? new HttpError(400, "invalid_characters", `invalid request ${problem}`) : undefined);
+};
+
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
 export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
   const router = Router();
-  const json = express.json({ limit: "256kb" });
+  const parse = express.json({ limit: "256kb" });
+  const json: RequestHandler = (req, res, next) => parse(req, res, (err?: unknown) => (err ? next(err) : refuseUnstorable(req, res, next)));
   for (const prefix of ["/reservations", "/tracking", "/subscriptions", "/events"]) {
     router.use(prefix, admin, json);
   }

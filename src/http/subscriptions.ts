@@ -10,7 +10,7 @@ import {
   subscriptionInput,
   subscriptionView,
 } from "../delivery/subscriptions.js";
-import { audit } from "../admin/service.js";
+import { audited } from "../db/audit.js";
 import { targetPolicy } from "../delivery/settings.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
@@ -21,17 +21,19 @@ const deliveriesQuery = z.object({
 });
 
 export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">): Router {
-  const record = (req: { actor?: string }, action: string, target: string, details: Record<string, unknown> = {}) =>
-    audit(deps, req.actor ?? "admin", action, target, details);
+  const entry = (req: { actor?: string }, action: string, target: string, details: Record<string, unknown> = {}) => ({ actor: req.actor ?? "admin", action, target, details });
   const router = Router();
   const policy = targetPolicy(deps.config);
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
 
   router.post("/subscriptions", async (req, res) => {
     const input = parseInput(subscriptionInput, req.body);
-    const result = await createSubscription(deps.db, policy, input);
+    const result = await audited(deps.db, deps.log, async (tx) => {
+      const created = await createSubscription(tx, policy, input);
+      const audit = created.kind === "created" ? entry(req, "subscription.create", created.subscription.id, { url: input.url, eventTypes: input.eventTypes }) : null;
+      return { result: created, audit };
+    });
     if (result.kind === "invalid_target") throw new HttpError(400, "target_not_allowed", result.reason);
-    await record(req, "subscription.create", result.subscription.id, { url: input.url, eventTypes: input.eventTypes });
     // The only response that ever shows the secret.
     res.status(201).json({ ...subscriptionView(result.subscription), secret: result.subscription.secret });
   });
@@ -42,36 +44,43 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
   });
 
   router.get("/subscriptions/:id", async (req, res) => {
-    const subscription = await findSubscription(deps.db, req.params.id);
+    const subscription = await findSubscription(deps.db.prisma, req.params.id);
     if (!subscription) throw notFound(req.params.id);
     const counts = await deps.db.prisma.webhookDelivery.groupBy({ by: ["status"], where: { subscriptionId: subscription.id }, _count: true });
     res.json({ ...subscriptionView(subscription), deliveries: Object.fromEntries(counts.map((c) => [c.status, c._count])) });
   });
 
   router.delete("/subscriptions/:id", async (req, res) => {
-    if (!(await deleteSubscription(deps.db, req.params.id))) throw notFound(req.params.id);
-    await record(req, "subscription.delete", req.params.id);
+    const deleted = await audited(deps.db, deps.log, async (tx) => {
+      const done = await deleteSubscription(tx, req.params.id);
+      return { result: done, audit: done ? entry(req, "subscription.delete", req.params.id) : null };
+    });
+    if (!deleted) throw notFound(req.params.id);
     res.status(204).end();
   });
 
   router.post("/subscriptions/:id/rotate-secret", async (req, res) => {
-    const rotated = await rotateSecret(deps.db, req.params.id, deps.config.SECRET_ROTATION_GRACE_MS);
+    const rotated = await audited(deps.db, deps.log, async (tx) => {
+      const done = await rotateSecret(tx, req.params.id, deps.config.SECRET_ROTATION_GRACE_MS);
+      return { result: done, audit: done ? entry(req, "subscription.rotate-secret", req.params.id) : null };
+    });
     if (!rotated) throw notFound(req.params.id);
-    await record(req, "subscription.rotate-secret", req.params.id);
     res.json({ ...subscriptionView(rotated.subscription), secret: rotated.secret });
   });
 
   for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
     router.post(`/subscriptions/:id/${action}`, async (req, res) => {
-      const updated = await setSubscriptionEnabled(deps.db, req.params.id, enabled);
+      const updated = await audited(deps.db, deps.log, async (tx) => {
+        const done = await setSubscriptionEnabled(tx, req.params.id, enabled);
+        return { result: done, audit: done ? entry(req, `subscription.${action}`, req.params.id) : null };
+      });
       if (!updated) throw notFound(req.params.id);
-      await record(req, `subscription.${action}`, req.params.id);
       res.json(subscriptionView(updated));
     });
   }
 
   router.get("/subscriptions/:id/deliveries", async (req, res) => {
-    const subscription = await findSubscription(deps.db, req.params.id);
+    const subscription = await findSubscription(deps.db.prisma, req.params.id);
     if (!subscription) throw notFound(req.params.id);
     const query = parseInput(deliveriesQuery, req.query, "query");
     const rows = await deps.db.prisma.webhookDelivery.findMany({

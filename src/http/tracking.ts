@@ -1,7 +1,7 @@
 // Registering, reading and stopping tracked MFB orders and GreenFlow bookings.
 import { Router } from "express";
 import { z } from "zod";
-import { audit } from "../admin/service.js";
+import { audited } from "../db/audit.js";
 import type { AppDeps } from "../app.js";
 import type { Database } from "../db/client.js";
 import type { GreenflowBooking, MfbOrder } from "../generated/prisma/client.js";
@@ -117,16 +117,16 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log">): Router {
   });
 
   router.delete("/tracking/mfb-orders/:orderId", async (req, res) => {
-    const { count } = z.uuid().safeParse(req.params.orderId).success
-      ? await db.prisma.mfbOrder.updateMany({
-          where: { id: req.params.orderId, active: true },
-          data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
-        })
-      : { count: 0 };
-    const view = await mfbOrderView(db, req.params.orderId).catch(() => null);
-    if (!view) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
-    await audit(deps, req.actor ?? "admin", "tracking.stop", `mfb/${req.params.orderId}`, { stopped: count > 0 });
-    res.json(view);
+    const known = z.uuid().safeParse(req.params.orderId).success && (await db.prisma.mfbOrder.count({ where: { id: req.params.orderId } })) > 0;
+    if (!known) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
+    await audited(db, deps.log, async (tx) => {
+      const { count } = await tx.mfbOrder.updateMany({
+        where: { id: req.params.orderId, active: true },
+        data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
+      });
+      return { result: count, audit: { actor: req.actor ?? "admin", action: "tracking.stop", target: `mfb/${req.params.orderId}`, details: { stopped: count > 0 } } };
+    });
+    res.json(await mfbOrderView(db, req.params.orderId));
   });
 
   router.post("/tracking/greenflow-bookings", async (req, res) => {
@@ -152,14 +152,17 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log">): Router {
   });
 
   router.delete("/tracking/greenflow-bookings/:bookingCode", async (req, res) => {
-    const { count } = await db.prisma.greenflowBooking.updateMany({
-      where: { bookingCode: req.params.bookingCode, active: true },
-      data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
+    if ((await db.prisma.greenflowBooking.count({ where: { bookingCode: req.params.bookingCode } })) === 0) {
+      throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
+    }
+    await audited(db, deps.log, async (tx) => {
+      const { count } = await tx.greenflowBooking.updateMany({
+        where: { bookingCode: req.params.bookingCode, active: true },
+        data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
+      });
+      return { result: count, audit: { actor: req.actor ?? "admin", action: "tracking.stop", target: `greenflow/${req.params.bookingCode}`, details: { stopped: count > 0 } } };
     });
-    const view = await greenflowBookingView(db, req.params.bookingCode);
-    if (!view) throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
-    await audit(deps, req.actor ?? "admin", "tracking.stop", `greenflow/${req.params.bookingCode}`, { stopped: count > 0 });
-    res.json(view);
+    res.json(await greenflowBookingView(db, req.params.bookingCode));
   });
 
   return router;

@@ -10,3 +10,35 @@ export function storableText(value: string): string {
 export function storableTextOrNull(value: string | null | undefined): string | null {
   return value == null ? null : storableText(value);
 }
+
+/** Nesting deeper than this is refused: no payload we accept comes close, and the walk stays bounded. */
+export const MAX_DEPTH = 32;
+
+/**
+ * What makes a parsed JSON value (or a query, or a path) impossible to store as text or jsonb: a NUL or a lone
+ * surrogate in a string or key, a number JSON.parse turned into Infinity (1e400), or nesting past MAX_DEPTH.
+ * Returns what is wrong, or null.
+ */
+export function unstorableValue(value: unknown, depth = 0): string | null {
+  if (depth > MAX_DEPTH) return `nested deeper than ${MAX_DEPTH} levels`;
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) return "a string contains a NUL character";
+    if (!value.isWellFormed()) return "a string contains a lone UTF-16 surrogate";
+    return null;
+  }
+  if (typeof value === "number") return Number.isFinite(value) ? null : "a number is too large to represent";
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = unstorableValue(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const problem = unstorableValue(key, depth + 1) ?? unstorableValue(item, depth + 1);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}

@@ -32,6 +32,11 @@ export const REDACT_PATHS = [
   "*.customer",
   "*.shipper",
   "*.recipient",
+  // Postgres error fields quote the row or parameters that failed ("Key (email)=(…) already exists").
+  "err.detail",
+  "err.where",
+  "err.cause.detail",
+  "err.cause.where",
 ];
 
 export function createLogger(opts: { level: string; name?: string; destination?: NodeJS.WritableStream }): Logger {

@@ -49,11 +49,3 @@ export async function pauseProvider(db: Database, provider: string, untilMs: num
   });
   return pausedUntil;
 }
-
-export async function resumeProvider(db: Database, provider: string): Promise<void> {
-  await db.prisma.providerState.upsert({
-    where: { provider },
-    create: { provider, pausedUntil: null, pauseReason: null },
-    update: { pausedUntil: null, pauseReason: null },
-  });
-}

@@ -65,14 +65,19 @@ describe("ordered processing", () => {
   it("a row that cannot be written is set aside as failed; the rows after it, and other reservations, go on", async () => {
     const id = `ord-poison-${randomUUID().slice(0, 6)}`;
     const other = `ord-other-${randomUUID().slice(0, 6)}`;
-    // Stored as an older ingress would have stored it: a NUL escape, carried into the event envelope, that jsonb
-    // refuses (22P05) when the batch is written.
-    const poison = Buffer.from(`{"event":"reservation_status_change","reservationId":"${id}","state":"created","vehicles":[{"regNo":"a\\u0000b"}]}`);
+    // A stored row whose write fails on the database side: a leftover event already holds the dedupe key its
+    // event would take (23505, a unique violation), as a half-restored backup could leave it.
+    const poison = Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: id, state: "created" }));
     const [stored] = await ctx.prisma.$queryRawUnsafe<{ id: string }[]>(
       `INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, status, ordering_key)
        VALUES (gen_random_uuid(), 'flovi', md5(random()::text), $1, '{}', 'received', $2) RETURNING id`,
       poison,
       id,
+    );
+    await ctx.prisma.$executeRawUnsafe(
+      `INSERT INTO events (id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope)
+       VALUES (gen_random_uuid(), 'flovi', 'reservation.created', 'reservation/leftover', 'reservation', 'leftover', 1, now(), $1, '{}')`,
+      `flovi:delivery:${stored!.id}`,
     );
     await postFlovi(ctx.app, statusChange("taken", id));
     await postFlovi(ctx.app, statusChange("created", other));

@@ -29,7 +29,7 @@ describe("health", () => {
   it("/readyz is 200 with both dependencies up", async () => {
     const res = await readyz();
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: "ok", checks: { postgres: "ok", redis: "ok" }, failing: [] });
+    expect(res.body).toEqual({ status: "ok", checks: { postgres: "ok", redis: "ok" }, failing: [], warnings: [] });
   });
 
   it("/readyz flips to 503 naming redis while Redis is stopped, and back to 200", async () => {

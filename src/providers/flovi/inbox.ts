@@ -182,15 +182,32 @@ export type ApplyResult =
  * applied together with the rows of its reservation received before it, in order. With `force`, a row that
  * was rejected or set aside as failed is applied again; one already applied stays applied.
  */
-export async function applyStoredDelivery(deps: { db: Database }, deliveryId: string, opts: { force?: boolean } = {}): Promise<ApplyResult> {
-  return withTransaction(deps.db, async (sql) => {
+export async function applyStoredDelivery(
+  deps: { db: Database },
+  deliveryId: string,
+  opts: {
+    force?: boolean;
+    /** Runs in the same transaction, after the outcome is known (the admin replay's audit row). */
+    audit?: (sql: Sql, outcome: { kind: string; outcome?: string }) => Promise<void>;
+  } = {},
+): Promise<ApplyResult> {
+  const result = await withTransaction(deps.db, async (sql) => {
+    const outcome = await applyIn(sql, deliveryId, opts.force ?? false);
+    if (opts.audit && outcome.kind !== "not_found") await opts.audit(sql, { kind: outcome.kind, outcome: "outcome" in outcome ? outcome.outcome : undefined });
+    return outcome;
+  });
+  return result;
+}
+
+async function applyIn(sql: Sql, deliveryId: string, force: boolean): Promise<ApplyResult> {
+  {
     const peek = await loadInbound(sql, deliveryId);
     if (!peek) return { kind: "not_found" } as const;
     const verdict = parseFloviBody(peek.rawBody);
     // The reservation's lock first, then the row's: the order a drain takes them in.
     if (verdict.kind === "status_change") await lockReservations(sql, [verdict.change.reservationId]);
     const row = (await loadInbound(sql, deliveryId, true))!;
-    const runnable = row.status === "received" || (opts.force && (row.status === "failed" || row.status === "rejected"));
+    const runnable = row.status === "received" || (force && (row.status === "failed" || row.status === "rejected"));
     if (!runnable) return { kind: "already_done", status: row.status } as const;
     if (verdict.kind !== "status_change") {
       await markInbound(sql, deliveryId, verdict.kind === "ignored" ? "ignored" : "rejected", verdict.reason);
@@ -201,7 +218,7 @@ export async function applyStoredDelivery(deps: { db: Database }, deliveryId: st
     const deliveries = await writeReportPlan(sql, plan);
     const outcome = plan.inbound.find((o) => o.id === deliveryId)?.reason ?? "processed";
     return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, outcome } as const;
-  });
+  }
 }
 
 async function planWaitingUpTo(sql: Sql, reservationId: string, deliveryId: string): Promise<ReportPlan> {

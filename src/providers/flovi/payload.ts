@@ -4,6 +4,7 @@
 // `payload`. The shapes it accepts are pinned by the fixtures in ./fixtures and test/unit/flovi-payload.test.ts.
 import { z } from "zod";
 import { isReservationState, type ReservationState } from "../../domain/reservation.js";
+import { unstorableValue } from "../../lib/text.js";
 
 export const FLOVI_EVENT_NAME = "reservation_status_change";
 
@@ -23,13 +24,17 @@ export type PayloadVerdict =
   /** Signed but not a status change (the dashboard's test ping, another event): stored, never processed. */
   | { kind: "ignored"; reason: "not_a_status_change" | "unsupported_event" }
   /** Signed but unusable: stored with the reason, answered 4xx. */
-  | { kind: "rejected"; reason: "malformed_json" | "unknown_state" | "missing_reservation_id" | "invalid_payload"; detail?: string };
+  | { kind: "rejected"; reason: "malformed_json" | "unprocessable_value" | "unknown_state" | "missing_reservation_id" | "invalid_payload"; detail?: string };
 
 const id = z.union([z.string().trim().min(1).max(200), z.number().int().nonnegative()]).transform(String);
 const optionalId = z.union([id, z.null()]).optional();
-const timestamp = z.union([z.iso.datetime({ offset: true }), z.number().positive()]).transform((v) =>
-  typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v),
-);
+// Epoch seconds or milliseconds, or an ISO string; the instant must fall between 1970 and 9999 (Postgres and
+// JavaScript both hold it, and no real status change lies outside it).
+const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59);
+const timestamp = z
+  .union([z.iso.datetime({ offset: true }), z.number().positive()])
+  .transform((v) => (typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v)))
+  .refine((d) => Number.isFinite(d.getTime()) && d.getTime() >= 0 && d.getTime() <= MAX_INSTANT, "a time between 1970 and 9999");
 
 const changeSchema = z.object({
   reservationId: id,
@@ -67,6 +72,9 @@ export function parseFloviBody(raw: Buffer): PayloadVerdict {
   } catch {
     return { kind: "rejected", reason: "malformed_json" };
   }
+  // Valid JSON can still be impossible to store or forward: refused here, never retried in the worker.
+  const problem = unstorableValue(body);
+  if (problem) return { kind: "rejected", reason: "unprocessable_value", detail: problem };
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { kind: "ignored", reason: "not_a_status_change" };
   }

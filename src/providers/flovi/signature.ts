@@ -12,11 +12,10 @@ export function signBody(secret: string, body: Buffer | string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
-/**
- * Checks the header against every configured secret (rotation). Never throws: every malformed header is
- * a rejection, and the digest is compared in constant time only once it is known to be 32 bytes.
- */
-export function verifyHubSignature(header: string | undefined, body: Buffer, secrets: readonly string[]): SignatureCheck {
+export type HeaderCheck = { ok: true; digest: Buffer } | Extract<SignatureCheck, { ok: false }>;
+
+/** What the header itself says, before any body is read: the ingress refuses a bad header without reading one. */
+export function parseHubSignature(header: string | undefined): HeaderCheck {
   if (header === undefined || header.trim() === "") return { ok: false, reason: "missing_signature" };
   const separator = header.indexOf("=");
   if (separator <= 0) return { ok: false, reason: "malformed_signature" };
@@ -26,6 +25,25 @@ export function verifyHubSignature(header: string | undefined, body: Buffer, sec
   if (!HEX_DIGEST.test(digest)) return { ok: false, reason: "malformed_signature" };
   const received = Buffer.from(digest, "hex");
   if (received.length !== DIGEST_BYTES) return { ok: false, reason: "malformed_signature" };
+  return { ok: true, digest: received };
+}
+
+/** What each refusal tells the sender. */
+export const SIGNATURE_MESSAGES: Record<Extract<SignatureCheck, { ok: false }>["reason"], string> = {
+  missing_signature: "x-hub-signature is missing",
+  malformed_signature: "x-hub-signature must be sha256=<64 hex digits>",
+  unsupported_algorithm: "x-hub-signature must use sha256",
+  signature_mismatch: "x-hub-signature does not verify (wrong secret, or the body was changed)",
+};
+
+/**
+ * Checks the header against every configured secret (rotation). Never throws: every malformed header is
+ * a rejection, and the digest is compared in constant time only once it is known to be 32 bytes.
+ */
+export function verifyHubSignature(header: string | undefined, body: Buffer, secrets: readonly string[]): SignatureCheck {
+  const parsed = parseHubSignature(header);
+  if (!parsed.ok) return parsed;
+  const received = parsed.digest;
 
   let matched = false;
   for (const secret of secrets) {
