@@ -5,6 +5,7 @@
 //   npm run demo            keeps running (Ctrl-C stops everything)
 //   npm run demo -- --once  self-checking: exits 0 once every expected event was verified (and replayed)
 import { createHmac, randomUUID } from "node:crypto";
+import net from "node:net";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -79,7 +80,8 @@ async function main() {
   });
   cleanups.push(() => flaky.close());
 
-  const port = once ? await freePort() : Number(process.env.PORT ?? 3000);
+  // PORT when you set it; otherwise 3000 when free (npm run dev may hold it), or any free port.
+  const port = process.env.PORT ? Number(process.env.PORT) : !once && (await portFree(3000)) ? 3000 : await freePort();
   const config = loadConfig({
     NODE_ENV: "development",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "fatal",
@@ -203,13 +205,24 @@ async function main() {
   return 0;
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+}
+
 main()
   .then(async (code) => {
     await cleanup();
     process.exit(code);
   })
   .catch(async (error: unknown) => {
-    process.stderr.write(`demo failed: ${(error as Error).stack ?? String(error)}\n`);
+    const err = error as NodeJS.ErrnoException & { port?: number };
+    // A port clash is one line saying what to do, never a stack trace.
+    const line = err.code === "EADDRINUSE" ? `port ${err.port ?? process.env.PORT} is in use: set PORT to a free port` : (err.stack ?? String(error));
+    process.stderr.write(`demo failed: ${line}\n`);
     await cleanup();
     process.exit(1);
   });

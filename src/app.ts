@@ -15,6 +15,7 @@ import { managementRoutes } from "./http/management.js";
 import { openApiDocument } from "./http/openapi.js";
 import { requestLogging, requestMetrics } from "./http/request-logging.js";
 import type { Metrics } from "./observability/metrics.js";
+import { cloudEventJsonSchema } from "./domain/events.js";
 import type { Queues } from "./queues/queues.js";
 
 export interface AppDeps {
@@ -46,6 +47,10 @@ export function buildApp(deps: AppDeps): Express {
   const document = openApiDocument();
   app.get("/openapi.json", (_req, res) => {
     res.json(document);
+  });
+  const eventSchema = cloudEventJsonSchema();
+  app.get("/schemas/event.json", (_req, res) => {
+    res.json(eventSchema);
   });
   const enqueuer = createBatchedEnqueuer(deps.queues, "processFloviDelivery", deps.log);
   // Shutdown waits for enqueues still in flight after their requests were answered.

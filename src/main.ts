@@ -21,7 +21,17 @@ async function main() {
     throw error;
   }
   const log = createLogger({ level: config.LOG_LEVEL, name: role });
-  const running = await start(role, config, log);
+  let running: Awaited<ReturnType<typeof start>>;
+  try {
+    running = await start(role, config, log);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      // One line that says what to do, never a stack trace.
+      process.stderr.write(`port ${config.PORT} on ${config.HOST} is already in use (another instance running?): set PORT to a free port\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   const onSignal = (signal: NodeJS.Signals) => {
     void running.stop(signal).then(({ clean }) => {
       log.flush?.();

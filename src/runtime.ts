@@ -2,7 +2,7 @@
 // main.ts calls it for the real process; the fault suite and the demo call it too.
 import http from "node:http";
 import { buildApp } from "./app.js";
-import { MIN_SECRET_LENGTH, weakSecrets, type Config } from "./config/env.js";
+import { MIN_SECRET_LENGTH, providerStatus, weakSecrets, type Config } from "./config/env.js";
 import { createDatabase } from "./db/client.js";
 import { createShutdown, type ShutdownStep } from "./lifecycle/shutdown.js";
 import type { Logger } from "./observability/logger.js";
@@ -94,6 +94,8 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const shutdown = createShutdown({ steps: () => steps, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
   const address = server?.address();
   const port = address && typeof address === "object" ? address.port : undefined;
+  // One line per provider: a newcomer sees at once that polling is off, and why.
+  for (const status of providerStatus(config)) log.info(status, status.enabled ? "provider enabled" : "provider disabled");
   log.info({ role, port, queuePrefix: config.QUEUE_PREFIX }, "started");
   return { port, stop: shutdown };
 }

@@ -3,6 +3,7 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/env.js";
+import { loadDevSettings } from "../config/dev-settings.js";
 import { createDatabase } from "../db/client.js";
 import { createLogger } from "../observability/logger.js";
 import { createQueues } from "../queues/queues.js";
@@ -22,28 +23,42 @@ const USAGE = `usage: npm run admin -- <command> [options]
   recover <subscriptionId> --since ISO     re-send a subscription's failed deliveries since a time
   audit [--limit N]                        the audit log, newest first
 
-Configured by the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ...), like the service.`;
+Configured by the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ...), like the service; beside a running
+\`npm run dev\`, by the settings it wrote to .data/dev.env for whatever the environment does not set.`;
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    limit: { type: "string" },
-    start: { type: "string" },
-    status: { type: "string" },
-    name: { type: "string" },
-    since: { type: "string" },
-    "reason-contains": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
-});
+const COMMANDS = ["queues", "failed", "retry", "retry-failed", "remove", "webhooks", "replay-webhook", "retry-delivery", "recover", "audit"];
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`);
   process.exit(code);
 }
 
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      limit: { type: "string" },
+      start: { type: "string" },
+      status: { type: "string" },
+      name: { type: "string" },
+      since: { type: "string" },
+      "reason-contains": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+} catch (error) {
+  fail(`${(error as Error).message}\n\n${USAGE}`);
+}
+const { positionals, values } = parsed;
+
 const [command, ...args] = positionals;
 if (!command || values.help) fail(USAGE, command ? 0 : 2);
+if (!COMMANDS.includes(command)) fail(`unknown command: ${command}\n\n${USAGE}`);
+
+// Beside a running `npm run dev`, its connection settings (.data/dev.env) fill what the environment lacks.
+const devSettings = loadDevSettings();
+if (devSettings) process.stderr.write(`using the settings of the running \`npm run dev\` (${devSettings})\n`);
 
 let config;
 try {

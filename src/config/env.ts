@@ -154,6 +154,22 @@ export const providerEnabled = {
   greenflow: (c: Config) => c.GREENFLOW_API_KEY !== undefined,
 };
 
+export interface ProviderStatus {
+  provider: "mfb" | "greenflow" | "flovi-api";
+  enabled: boolean;
+  /** Why it is off, in words an operator can act on. */
+  why: string | null;
+}
+
+/** Which providers this process polls (or looks up), and why not. */
+export function providerStatus(c: Config): ProviderStatus[] {
+  return [
+    { provider: "mfb", enabled: providerEnabled.mfb(c), why: providerEnabled.mfb(c) ? null : "MFB_LOGIN and MFB_PASSWORD are not both set" },
+    { provider: "greenflow", enabled: providerEnabled.greenflow(c), why: providerEnabled.greenflow(c) ? null : "GREENFLOW_API_KEY is not set" },
+    { provider: "flovi-api", enabled: providerEnabled.floviLookups(c), why: providerEnabled.floviLookups(c) ? null : "FLOVI_API_KEY is not set (reconciliation off)" },
+  ];
+}
+
 /** The migration runner needs only the database. */
 export function loadMigrationConfig(env: Record<string, string | undefined>): { DATABASE_URL: string; MIGRATIONS_DIR: string } {
   const parsed = envSchema

@@ -3,14 +3,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Tx } from "../db/audit.js";
 import type { Subscription } from "../generated/prisma/client.js";
+import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
-
-const EVENT_TYPE_PATTERN = /^(\*|[a-z][a-z_]*\.(\*|[a-z][a-z_]*))$/;
 
 export const subscriptionInput = z.object({
   url: z.string().min(1).max(2048),
   eventTypes: z
-    .array(z.string().regex(EVENT_TYPE_PATTERN, "an event type (reservation.sealed), a wildcard (reservation.*) or *"))
+    .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
     .min(1)
     .max(100),
   description: z.string().max(500).optional(),

@@ -1,5 +1,8 @@
-// The normalized event model (INTERFACE.md "Normalized events"): CloudEvents 1.0 structured JSON.
+// The normalized event model: CloudEvents 1.0 structured JSON. The zod schema below is the envelope's one
+// definition: the types come from it, and GET /schemas/event.json serves it as JSON Schema (docs/events.md).
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { RESERVATION_STATES } from "./reservation.js";
 
 export type Entity = "reservation" | "shipment" | "rental" | "subscription";
 export type EventSource = "flovi" | "myflyingbox" | "greenflow" | "logistics-event-hub";
@@ -62,27 +65,66 @@ export function phaseOf(entity: Entity, status: string): Phase {
   return table[status] ?? (entity === "shipment" ? "in_transit" : "booked");
 }
 
-export interface EventData {
-  entity: Entity;
-  entityId: string;
-  externalId: string | null;
-  status: string;
-  previousStatus: string | null;
-  phase: Phase;
-  providerStatus: string;
-  sequence: number;
-  details: Record<string, unknown>;
+export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
+
+/** Every event type by entity; `null`: any lower-case word (GreenFlow's statuses are the provider's own, lower-cased). */
+export const EVENT_STATUSES: Record<Entity, readonly string[] | null> = {
+  reservation: RESERVATION_STATES,
+  shipment: [...SHIPMENT_STATUSES, "tracking_event"],
+  rental: null,
+  subscription: ["disabled"],
+};
+
+const PHASES = ["booked", "assigned", "in_transit", "completed", "exception", "cancelled"] as const;
+
+export const eventDataSchema = z.object({
+  entity: z.enum(["reservation", "shipment", "rental", "subscription"]),
+  entityId: z.string().describe("the provider's id (reservation id, MFB order uuid, GreenFlow booking code)"),
+  externalId: z.string().nullable().describe("the partner's own reference, where known"),
+  status: z.string().describe("normalized status"),
+  previousStatus: z.string().nullable(),
+  phase: z.enum(PHASES).describe("one cross-provider lifecycle: is it done?"),
+  providerStatus: z.string().describe("the provider's own word"),
+  sequence: z.number().int().positive().describe("increases by one per entity: order and de-duplicate by it"),
+  details: z.record(z.string(), z.unknown()).describe("provider specifics"),
+});
+
+export const cloudEventSchema = z
+  .object({
+    specversion: z.literal("1.0"),
+    id: z.string().describe("unique; stable across retries and replays (also the webhook-id header)"),
+    source: z.enum(["flovi", "myflyingbox", "greenflow", "logistics-event-hub"]),
+    type: z.string().regex(/^[a-z]+\.[a-z_]+$/).describe("<entity>.<status>"),
+    subject: z.string().regex(/^[a-z]+\/.+$/).describe("<entity>/<entityId>"),
+    time: z.iso.datetime({ offset: true }).describe("when the provider says it happened"),
+    datacontenttype: z.literal("application/json"),
+    data: eventDataSchema,
+  })
+  .describe("A normalized logistics event (CloudEvents 1.0, structured JSON)");
+
+export type EventData = z.infer<typeof eventDataSchema>;
+export type CloudEvent = z.infer<typeof cloudEventSchema> & { source: EventSource };
+
+/** The envelope as JSON Schema (draft 2020-12), for subscribers to validate what they receive. */
+export function cloudEventJsonSchema() {
+  return { $id: "logistics-event-hub/event.json", ...z.toJSONSchema(cloudEventSchema) };
 }
 
-export interface CloudEvent {
-  specversion: "1.0";
-  id: string;
-  source: EventSource;
-  type: string;
-  subject: string;
-  time: string;
-  datacontenttype: "application/json";
-  data: EventData;
+/** Whether a subscription pattern can ever match: `*`, `<entity>.*`, or a known `<entity>.<status>`. */
+export function isKnownEventPattern(pattern: string): boolean {
+  if (pattern === "*") return true;
+  const [entity, status, ...rest] = pattern.split(".");
+  if (rest.length > 0 || !entity || !status || !(entity in EVENT_STATUSES)) return false;
+  const known = EVENT_STATUSES[entity as Entity];
+  return status === "*" || (known === null ? /^[a-z][a-z_]*$/.test(status) : known.includes(status));
+}
+
+/** The valid patterns, in words, for a 400. */
+export function validEventPatterns(): string {
+  const entities = Object.entries(EVENT_STATUSES).map(([entity, statuses]) =>
+    statuses === null ? `${entity}.* or ${entity}.<status> (the provider's status, lower-cased: reserved, cancelled, …)` : `${entity}.* or one of ${statuses.map((s) => `${entity}.${s}`).join(", ")}`,
+  );
+  return `*, ${entities.join("; ")}`;
 }
 
 export interface NewEvent {

@@ -8,6 +8,7 @@ import * as admin from "../admin/service.js";
 import type { AppDeps } from "../app.js";
 import { sameOriginOnly } from "./auth.js";
 import { HttpError } from "./errors.js";
+import { providerStatus } from "../config/env.js";
 import { parseInput } from "./validate.js";
 
 const page = z.object({ start: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -91,11 +92,21 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.get("/admin/providers", async (_req, res) => {
     const rows = await deps.db.prisma.providerState.findMany();
+    const statuses = providerStatus(deps.config);
     res.json({
       data: admin.POLLED_PROVIDERS.map((provider) => {
         const row = rows.find((r) => r.provider === provider);
         const paused = row?.pausedUntil && row.pausedUntil > new Date();
-        return { provider, paused: Boolean(paused), pausedUntil: paused ? row!.pausedUntil : null, pauseReason: paused ? row!.pauseReason : null };
+        const status = statuses.find((s) => s.provider === provider)!;
+        return {
+          provider,
+          // As this (api) process is configured; run the worker with the same provider settings.
+          enabled: status.enabled,
+          why: status.why,
+          paused: Boolean(paused),
+          pausedUntil: paused ? row!.pausedUntil : null,
+          pauseReason: paused ? row!.pauseReason : null,
+        };
       }),
     });
   });

@@ -26,6 +26,7 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
     const header = parseHubSignature(req.get("x-hub-signature"));
     if (header.ok || deps.secrets.length === 0) return next(); // unconfigured: the handler answers 503
     deps.metrics.webhooksReceived.inc({ provider: "flovi", outcome: "unauthorized", reason: header.reason });
+    res.locals.reason = header.reason;
     res.setHeader("connection", "close");
     res.status(401).json({ error: header.reason, message: SIGNATURE_MESSAGES[header.reason] });
   };
@@ -54,12 +55,14 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         return;
       case "ignored":
         count(outcome.duplicate ? "duplicate" : "ignored", outcome.reason);
-        req.log.info({ deliveryId: outcome.id, reason: outcome.reason }, "flovi webhook stored and ignored");
+        res.locals.deliveryId = outcome.id;
+        res.locals.reason = outcome.reason;
         res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate, ignored: true, reason: outcome.reason });
         return;
       case "rejected":
         count("rejected", outcome.reason);
-        req.log.warn({ deliveryId: outcome.id, reason: outcome.reason }, "flovi webhook stored and rejected");
+        res.locals.deliveryId = outcome.id;
+        res.locals.reason = outcome.reason;
         res.status(REJECTION_STATUS[outcome.reason] ?? 422).json({
           error: outcome.reason,
           message: outcome.detail ? `payload rejected: ${outcome.detail}` : "payload rejected",
@@ -69,7 +72,7 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         return;
       case "unauthorized":
         count("unauthorized", outcome.reason);
-        req.log.warn({ reason: outcome.reason }, "flovi webhook signature rejected");
+        res.locals.reason = outcome.reason;
         res.status(401).json({ error: outcome.reason, message: SIGNATURE_MESSAGES[outcome.reason as keyof typeof SIGNATURE_MESSAGES] ?? "x-hub-signature does not verify" });
         return;
       case "not_configured":

@@ -26,7 +26,8 @@ export const refuseUnstorable: RequestHandler = (req, _res, next) => {
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
 export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
   const router = Router();
-  const parse = express.json({ limit: "256kb" });
+  // JSON whatever the content type says (curl -d sends form-urlencoded): the management API speaks only JSON.
+  const parse = express.json({ limit: "256kb", type: () => true });
   const json: RequestHandler = (req, res, next) => parse(req, res, (err?: unknown) => (err ? next(err) : refuseUnstorable(req, res, next)));
   for (const prefix of ["/reservations", "/tracking", "/subscriptions", "/events"]) {
     router.use(prefix, admin, json);

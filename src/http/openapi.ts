@@ -91,6 +91,7 @@ export function openApiDocument() {
       "/readyz": { get: { summary: "Postgres and Redis reachable", responses: { "200": ok("ready"), "503": ok("a dependency is down; `failing` names it") } } },
       "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } } } },
       "/openapi.json": { get: { summary: "this document", responses: { "200": ok("OpenAPI 3.1") } } },
+      "/schemas/event.json": { get: { summary: "JSON Schema of the event envelope subscribers receive (docs/events.md)", responses: { "200": ok("JSON Schema 2020-12") } } },
       "/reservations/{reservationId}": {
         get: { ...secured, summary: "a Flovi reservation: state, transitions, events", parameters: [pathParam("reservationId")], responses: { "200": ok("the reservation"), "404": error("unknown"), ...authErrors } },
       },
@@ -213,7 +214,7 @@ export function openApiDocument() {
         },
       },
       "/admin/providers": {
-        get: { ...secured, summary: "polling state per provider (paused after a 401, and until when)", responses: { "200": ok("providers"), ...authErrors } },
+        get: { ...secured, summary: "polling state per provider: enabled (and why not), paused after a 401 and until when", responses: { "200": ok("providers"), ...authErrors } },
       },
       "/admin/providers/{provider}/resume": {
         post: {

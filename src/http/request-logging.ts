@@ -30,10 +30,10 @@ export function requestLogging(log: Logger): RequestHandler {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    // What the route learned (e.g. the stored delivery id) joins the one completion line.
+    // What the route learned (the stored delivery id, why it was refused) joins the one completion line.
     customProps: (_req, res) => {
-      const deliveryId = (res as unknown as { locals?: { deliveryId?: string } }).locals?.deliveryId;
-      return deliveryId ? { deliveryId } : {};
+      const locals = (res as unknown as { locals?: { deliveryId?: string; reason?: string } }).locals ?? {};
+      return { ...(locals.deliveryId ? { deliveryId: locals.deliveryId } : {}), ...(locals.reason ? { reason: locals.reason } : {}) };
     },
   });
 }

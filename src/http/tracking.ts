@@ -2,6 +2,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { audited } from "../db/audit.js";
+import { providerStatus } from "../config/env.js";
 import type { AppDeps } from "../app.js";
 import type { Database } from "../db/client.js";
 import type { GreenflowBooking, MfbOrder } from "../generated/prisma/client.js";
@@ -88,9 +89,14 @@ export async function greenflowBookingView(db: Database, code: string) {
   };
 }
 
-export function trackingRoutes(deps: Pick<AppDeps, "db" | "log">): Router {
+export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config">): Router {
   const router = Router();
   const { db } = deps;
+  // Registering while polling is off works (the item waits), but the answer says so.
+  const warning = (provider: "mfb" | "greenflow") => {
+    const status = providerStatus(deps.config).find((s) => s.provider === provider)!;
+    return status.enabled ? {} : { warning: `${provider === "mfb" ? "MyFlyingBox" : "GreenFlow"} polling is off: ${status.why}. The item is stored and will be polled once it is set.` };
+  };
 
   router.post("/tracking/mfb-orders", async (req, res) => {
     const input = parseInput(mfbInput, req.body);
@@ -107,7 +113,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log">): Router {
       await db.prisma.mfbOrder.update({ where: { id: input.orderId }, data: { reference: input.reference } });
     }
     req.log.info({ orderId: input.orderId, created: !existing }, "mfb order tracked");
-    res.status(existing ? 200 : 201).json(await mfbOrderView(db, input.orderId));
+    res.status(existing ? 200 : 201).json({ ...(await mfbOrderView(db, input.orderId)), ...warning("mfb") });
   });
 
   router.get("/tracking/mfb-orders/:orderId", async (req, res) => {
@@ -142,7 +148,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log">): Router {
       });
     }
     req.log.info({ bookingCode: input.bookingCode, created: !existing }, "greenflow booking tracked");
-    res.status(existing ? 200 : 201).json(await greenflowBookingView(db, input.bookingCode));
+    res.status(existing ? 200 : 201).json({ ...(await greenflowBookingView(db, input.bookingCode)), ...warning("greenflow") });
   });
 
   router.get("/tracking/greenflow-bookings/:bookingCode", async (req, res) => {

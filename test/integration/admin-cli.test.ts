@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
@@ -43,6 +46,28 @@ describe("admin CLI", () => {
     expect((await cli("failed", "nope")).code).toBe(1);
     const usage = await cli("frobnicate");
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain("usage: npm run admin");
+    expect(usage.stderr).toMatch(/^unknown command: frobnicate\n\nusage: npm run admin/);
+    const option = await cli("queues", "--frobnicate");
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/^Unknown option '--frobnicate'/);
+  });
+
+  it("beside a running npm run dev, uses the settings it wrote to .data/dev.env", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cli-dev-"));
+    mkdirSync(path.join(dir, ".data"));
+    writeFileSync(
+      path.join(dir, ".data/dev.env"),
+      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\nREDIS_URL=${ctx.config.REDIS_URL}\nQUEUE_PREFIX=${ctx.config.QUEUE_PREFIX.slice(1, -1)}\n`,
+    );
+    const { DATABASE_URL: _d, REDIS_URL: _r, QUEUE_PREFIX: _q, ...bare } = process.env;
+    const loader = path.resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs");
+    const r = await run(process.execPath, ["--import", pathToFileURL(loader).href, path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues"], { env: bare, cwd: dir }).then(
+      (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.stderr).toContain("using the settings of the running `npm run dev`");
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { name: string }[]).map((q) => q.name)).toContain("flovi-events");
   });
 });

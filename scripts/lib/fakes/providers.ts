@@ -35,7 +35,25 @@ export function mfbEvent(code: string, happenedAt: string, extra: Partial<MfbEve
   return { code, happened_at: happenedAt, label: LABELS[code] ?? { en: `Carrier says: ${code}` }, ...extra };
 }
 
-export async function startFakeMfb(): Promise<FakeMfb> {
+/** A parcel's simulated story for `npm run dev -- --simulate`: one step every `stepMs` after it was first asked for. */
+const SIMULATED_STEPS = ["shipment_created", "picked_up", "in_transit", "arrived_at_facility", "delivery_in_progress", "delivered"];
+
+function simulatedParcel(firstSeen: number, now: number, stepMs: number) {
+  const steps = Math.min(SIMULATED_STEPS.length, 1 + Math.floor((now - firstSeen) / stepMs));
+  return [{ parcel_index: 0, events: SIMULATED_STEPS.slice(0, steps).map((code, i) => mfbEvent(code, new Date(firstSeen + i * stepMs).toISOString())) }];
+}
+
+/**
+ * `simulate`: any order id, and any booking code with any lastname, exists; orders move one carrier step and
+ * bookings change status every `stepMs` (for trying polling locally without real credentials).
+ */
+export interface SimulateOptions {
+  simulate?: boolean;
+  stepMs?: number;
+}
+
+export async function startFakeMfb(opts: SimulateOptions = {}): Promise<FakeMfb> {
+  const firstSeen = new Map<string, number>();
   const fake: FakeMfb = {
     server: undefined as unknown as FakeServer,
     url: "",
@@ -56,6 +74,10 @@ export async function startFakeMfb(): Promise<FakeMfb> {
     const id = match[1]!;
     const scripted = fake.failures.get(id)?.shift();
     if (scripted) return scripted;
+    if (opts.simulate && !fake.orders.has(id)) {
+      if (!firstSeen.has(id)) firstSeen.set(id, Date.now());
+      return { status: 200, body: { status: "success", self: `${self}.json`, data: simulatedParcel(firstSeen.get(id)!, Date.now(), opts.stepMs ?? 10_000) } };
+    }
     const parcels = fake.orders.get(id);
     if (!parcels) return { status: 404, body: { status: "failure", error: { type: "resource_not_found", message: "Order not found" }, self } };
     return { status: 200, body: { status: "success", self: `${self}.json`, data: parcels } };
@@ -74,7 +96,8 @@ export interface FakeGreenflow {
   close(): Promise<void>;
 }
 
-export async function startFakeGreenflow(): Promise<FakeGreenflow> {
+export async function startFakeGreenflow(opts: SimulateOptions = {}): Promise<FakeGreenflow> {
+  const firstSeen = new Map<string, number>();
   const fake: FakeGreenflow = {
     server: undefined as unknown as FakeServer,
     url: "",
@@ -91,23 +114,32 @@ export async function startFakeGreenflow(): Promise<FakeGreenflow> {
     const code = decodeURIComponent(match[1]!);
     const scripted = fake.failures.get(code)?.shift();
     if (scripted) return scripted;
+    if (opts.simulate && !fake.bookings.has(code)) {
+      if (!firstSeen.has(code)) firstSeen.set(code, Date.now());
+      const cancelled = Date.now() - firstSeen.get(code)! >= 3 * (opts.stepMs ?? 10_000);
+      return greenflowAnswer(code, { status: cancelled ? "CANCELLED" : "RESERVED" });
+    }
     const booking = fake.bookings.get(code);
     if (!booking || booking.lastname !== req.query.get("lastname")) return { status: 404, body: { message: "Not found" } };
-    return {
-      status: 200,
-      body: {
-        data: {
-          uuid: "01935f1e-9b0a-7c88-b9e3-3f7c8e9d1a02",
-          booking_code: code,
-          local_number: booking.localNumber ?? "GFC042389XY",
-          status: booking.status,
-          pickup_date: "2026-05-15 10:00:00",
-          dropoff_date: "2026-05-18 10:00:00",
-          gds: { booking_code: code, status: booking.gdsStatus ?? booking.status },
-        },
-      },
-    };
+    return greenflowAnswer(code, booking);
   });
   fake.url = `${fake.server.url}/api/v1`;
   return fake;
+}
+
+function greenflowAnswer(code: string, booking: { status: string; gdsStatus?: string; localNumber?: string }): Reply {
+  return {
+    status: 200,
+    body: {
+      data: {
+        uuid: "01935f1e-9b0a-7c88-b9e3-3f7c8e9d1a02",
+        booking_code: code,
+        local_number: booking.localNumber ?? "GFC042389XY",
+        status: booking.status,
+        pickup_date: "2026-05-15 10:00:00",
+        dropoff_date: "2026-05-18 10:00:00",
+        gds: { booking_code: code, status: booking.gdsStatus ?? booking.status },
+      },
+    },
+  };
 }
