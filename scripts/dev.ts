@@ -123,7 +123,7 @@ async function main() {
       process.execPath,
       [
         path.join(root, "node_modules/pino-pretty/bin.js"),
-        "--colorize",
+        ...(process.stdout.isTTY ? ["--colorize"] : ["--no-colorize"]),
         "--translateTime",
         "SYS:HH:MM:ss.l",
         "--ignore",
