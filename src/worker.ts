@@ -145,6 +145,11 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   };
 }
 
+/** How often a provider's sweep runs: POLL_SWEEP_INTERVAL_MS, or the poll interval when that is shorter (never under 250 ms). */
+export function sweepEvery(sweepMs: number, pollIntervalMs: number): number {
+  return Math.max(250, Math.min(sweepMs, pollIntervalMs));
+}
+
 async function registerSchedulers({ config, queues }: WorkerDeps) {
   const maintenance = queues.get("maintenance");
   const schedule = async (key: JobKey, everyMs: number, enabled = true) => {
@@ -158,6 +163,7 @@ async function registerSchedulers({ config, queues }: WorkerDeps) {
   await schedule("sweepInbound", config.INBOUND_SWEEP_INTERVAL_MS);
   await schedule("relayOutbox", config.OUTBOX_SWEEP_INTERVAL_MS);
   await schedule("reconcileReservations", config.FLOVI_RECONCILE_INTERVAL_MS, providerEnabled.floviLookups(config));
-  await schedule("sweepMfb", config.POLL_SWEEP_INTERVAL_MS, providerEnabled.mfb(config));
-  await schedule("sweepGreenflow", config.POLL_SWEEP_INTERVAL_MS, providerEnabled.greenflow(config));
+  // A poll interval shorter than the sweep interval is honoured: the sweep runs at least that often.
+  await schedule("sweepMfb", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.MFB_POLL_INTERVAL_MS), providerEnabled.mfb(config));
+  await schedule("sweepGreenflow", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.GREENFLOW_POLL_INTERVAL_MS), providerEnabled.greenflow(config));
 }

@@ -76,11 +76,28 @@ export const envSchema = z.object({
   MFB_LOGIN: optionalString,
   MFB_PASSWORD: optionalString,
   MFB_POLL_INTERVAL_MS: durationMs(15 * MINUTE),
+  /** A tracked order whose polls bring nothing new waits longer each time, up to this. */
+  MFB_POLL_CEILING_MS: durationMs(6 * HOUR),
+  /** An order whose tracking has not moved for this long stops being polled (stoppedReason no_tracking_movement). */
+  MFB_STALE_AFTER_MS: durationMs(30 * 24 * HOUR),
   MFB_RATE_LIMIT_PER_SECOND: positiveInt(20),
 
   GREENFLOW_API_BASE_URL: httpUrl.default("https://greenflow.live/api/v1"),
   GREENFLOW_API_KEY: optionalString,
   GREENFLOW_POLL_INTERVAL_MS: durationMs(30 * MINUTE),
+  GREENFLOW_POLL_CEILING_MS: durationMs(6 * HOUR),
+  /** GreenFlow's pickup_date / dropoff_date carry no offset: they are read as wall time in this IANA zone. */
+  GREENFLOW_TIME_ZONE: z
+    .string()
+    .default("UTC")
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat("en", { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "must be an IANA time zone such as Europe/Lisbon or UTC"),
   GREENFLOW_RATE_LIMIT_PER_SECOND: positiveInt(10),
 
   /** How often each provider's sweep looks for items that are due. */

@@ -93,6 +93,8 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   router.get("/admin/providers", async (_req, res) => {
     const rows = await deps.db.prisma.providerState.findMany();
     const statuses = providerStatus(deps.config);
+    // GreenFlow bookings whose current status is a word its documentation does not define.
+    const undocumented = await deps.db.prisma.greenflowBooking.groupBy({ by: ["status"], where: { unknownStatus: true, active: true }, _count: true });
     res.json({
       data: admin.POLLED_PROVIDERS.map((provider) => {
         const row = rows.find((r) => r.provider === provider);
@@ -106,6 +108,7 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
           paused: Boolean(paused),
           pausedUntil: paused ? row!.pausedUntil : null,
           pauseReason: paused ? row!.pauseReason : null,
+          ...(provider === "greenflow" ? { undocumentedStatuses: undocumented.map((u) => ({ status: u.status, bookings: u._count })) } : {}),
         };
       }),
     });

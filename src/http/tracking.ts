@@ -21,6 +21,7 @@ const greenflowInput = z.object({ bookingCode, lastname: z.string().trim().min(1
 function polling(item: MfbOrder | GreenflowBooking) {
   return {
     active: item.active,
+    quietPolls: item.quietPolls,
     lastPolledAt: item.lastPolledAt,
     nextPollAt: item.nextPollAt,
     consecutiveFailures: item.consecutiveFailures,
@@ -53,6 +54,8 @@ export async function mfbOrderView(db: Database, orderId: string) {
     reference: order.reference,
     status: order.status,
     sequence: order.sequence,
+    // From GET /orders/:id (null until fetched): how many parcels must be delivered, carrier, product, price.
+    order: { parcelCount: order.parcelCount, carrier: order.carrier, product: order.product, productName: order.productName, price: order.price },
     parcels: order.parcels.map((p) => ({
       parcelIndex: p.parcelIndex,
       status: p.status,
@@ -80,6 +83,7 @@ export async function greenflowBookingView(db: Database, code: string) {
     uuid: booking.uuid,
     status: booking.status,
     gdsStatus: booking.gdsStatus,
+    undocumentedStatus: booking.unknownStatus,
     pickupDate: booking.pickupDate,
     dropoffDate: booking.dropoffDate,
     sequence: booking.sequence,
@@ -89,9 +93,32 @@ export async function greenflowBookingView(db: Database, code: string) {
   };
 }
 
-export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config">): Router {
+/** The sweep's lease for an item queued at registration: if the queue misses it, the sweep gets it after this. */
+const REGISTRATION_LEASE_MS = 30_000;
+
+export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "queues">): Router {
   const router = Router();
   const { db } = deps;
+  /**
+   * A newly registered (or resumed) item is polled at once, not at the next sweep: its poll job is queued now
+   * and the sweep's lease pushed out so the two do not both take it. If the queue is unreachable, the sweep
+   * polls it when the lease ends.
+   */
+  async function pollNow(provider: "mfb" | "greenflow", key: string) {
+    const status = providerStatus(deps.config).find((s) => s.provider === provider)!;
+    const item = provider === "mfb" ? await db.prisma.mfbOrder.findUnique({ where: { id: key } }) : await db.prisma.greenflowBooking.findUnique({ where: { bookingCode: key } });
+    if (!status.enabled || !item?.active || (item.lastPolledAt && item.nextPollAt && item.nextPollAt > new Date())) return;
+    const lease = new Date(Date.now() + REGISTRATION_LEASE_MS);
+    if (provider === "mfb") await db.prisma.mfbOrder.update({ where: { id: key }, data: { nextPollAt: lease } });
+    else await db.prisma.greenflowBooking.update({ where: { bookingCode: key }, data: { nextPollAt: lease } });
+    try {
+      if (provider === "mfb") await deps.queues.enqueue("pollMfbOrder", { orderId: key });
+      else await deps.queues.enqueue("pollGreenflowBooking", { bookingCode: key });
+    } catch (error) {
+      deps.log.warn({ err: error, provider }, "could not queue the first poll; the sweep will poll it");
+    }
+  }
+
   // Registering while polling is off works (the item waits), but the answer says so.
   const warning = (provider: "mfb" | "greenflow") => {
     const status = providerStatus(deps.config).find((s) => s.provider === provider)!;
@@ -113,6 +140,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config">): Ro
       await db.prisma.mfbOrder.update({ where: { id: input.orderId }, data: { reference: input.reference } });
     }
     req.log.info({ orderId: input.orderId, created: !existing }, "mfb order tracked");
+    await pollNow("mfb", input.orderId);
     res.status(existing ? 200 : 201).json({ ...(await mfbOrderView(db, input.orderId)), ...warning("mfb") });
   });
 
@@ -148,6 +176,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config">): Ro
       });
     }
     req.log.info({ bookingCode: input.bookingCode, created: !existing }, "greenflow booking tracked");
+    await pollNow("greenflow", input.bookingCode);
     res.status(existing ? 200 : 201).json({ ...(await greenflowBookingView(db, input.bookingCode)), ...warning("greenflow") });
   });
 

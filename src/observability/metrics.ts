@@ -63,6 +63,12 @@ export function createMetrics() {
       labelNames: ["provider", "outcome"] as const,
       registers,
     }),
+    undocumentedStatuses: new Counter({
+      name: "provider_undocumented_status_total",
+      help: "Polls that saw a status word the provider's documentation does not define",
+      labelNames: ["provider", "status"] as const,
+      registers,
+    }),
   };
 }
 

@@ -7,11 +7,15 @@ import { nextPollDelayMs, pauseProvider, type PolledTable } from "./schedule.js"
 export interface PollSettings {
   intervalMs: number;
   pauseMs: number;
+  /** Quiet items wait longer each poll, up to this. */
+  ceilingMs: number;
+  /** MFB: an order whose tracking has not moved for this long stops. */
+  staleAfterMs: number;
 }
 
 export type PollOutcome =
   | { kind: "skipped"; reason: string }
-  | { kind: "polled"; newEvents: number; status: string | null; final: boolean }
+  | { kind: "polled"; newEvents: number; status: string | null; final: boolean; undocumented?: boolean }
   | { kind: "paused"; until: Date }
   | { kind: "stopped"; reason: string }
   | { kind: "failed"; error: string; failures: number }
@@ -25,6 +29,8 @@ export interface PolledItem {
   failures: number;
   /** stopped_reason when the provider says the item does not exist. */
   notFoundReason: string;
+  /** stopped_reason when the item exists but is not ours to read (MFB's access_denied with working credentials). */
+  forbiddenReason?: string;
   /** The loud line logged when the provider refuses our credentials. */
   authMessage: string;
 }
@@ -41,11 +47,18 @@ export async function recordPollFailure(
     db.pool.query(`UPDATE ${item.table} SET ${set}, updated_at = now() WHERE ${KEY[item.table]} = $1`, [item.key, ...params]);
   const now = Date.now();
   switch (error.kind) {
+    case "access_denied": // not refined by the poller: treat as credentials (the safe side)
     case "auth": {
       const until = await pauseProvider(db, item.provider, settings.pauseMs, error.message);
       await update("next_poll_at = $2, last_error = $3", [until, error.message]);
       log.error({ provider: item.provider, httpStatus: error.httpStatus, pausedUntil: until }, item.authMessage);
       return { kind: "paused", until };
+    }
+    case "forbidden": {
+      const reason = item.forbiddenReason ?? "access_denied";
+      await update("active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = $3, last_polled_at = now()", [reason, error.message]);
+      log.warn({ provider: item.provider, item: item.key, reason }, "polled item not accessible; polling stopped");
+      return { kind: "stopped", reason };
     }
     case "not_found":
       await update("active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = $3, last_polled_at = now()", [

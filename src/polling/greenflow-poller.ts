@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
 import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
-import { isFinalRentalStatus, isMovingRentalStatus, normalizeRentalStatus } from "../providers/greenflow/status.js";
+import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../providers/greenflow/status.js";
 import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
 import { ProviderError } from "./provider-error.js";
 import { nextPollDelayMs, providerPausedUntil } from "./schedule.js";
@@ -11,7 +11,7 @@ import { nextPollDelayMs, providerPausedUntil } from "./schedule.js";
 export const GREENFLOW = "greenflow";
 
 export async function pollGreenflowBooking(
-  deps: { db: Database; client: GreenflowClient; log: Logger; settings: PollSettings },
+  deps: { db: Database; client: GreenflowClient; log: Logger; settings: PollSettings; timeZone: string },
   bookingCode: string,
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
@@ -41,11 +41,14 @@ export async function pollGreenflowBooking(
   const status = normalizeRentalStatus(data.status);
   const gdsStatus = data.gds?.status ?? null;
   const final = isFinalRentalStatus(status);
+  const unknown = !isKnownRentalStatus(status);
   const outcome = await db.prisma.$transaction(async (tx) => {
-    const [row] = await tx.$queryRaw<{ status: string | null; sequence: number; active: boolean }[]>`
-      SELECT status, sequence, active FROM greenflow_bookings WHERE booking_code = ${bookingCode} FOR UPDATE`;
+    const [row] = await tx.$queryRaw<{ status: string | null; gds_status: string | null; sequence: number; active: boolean; quiet_polls: number }[]>`
+      SELECT status, gds_status, sequence, active, quiet_polls FROM greenflow_bookings WHERE booking_code = ${bookingCode} FOR UPDATE`;
     if (!row || !row.active) return { kind: "skipped", reason: "inactive" } as const;
-    const changed = row.status !== status;
+    // A change of the booking's status, or of its GDS status alone (the status staying the same), is news.
+    const gdsChanged = row.status !== null && gdsStatus !== row.gds_status;
+    const changed = row.status !== status || gdsChanged;
     const sequence = changed ? row.sequence + 1 : row.sequence;
     if (changed) {
       await writeEvents(tx, [
@@ -63,10 +66,16 @@ export async function pollGreenflowBooking(
             bookingCode: data.booking_code,
             localNumber: data.local_number ?? null,
             gdsStatus,
+            ...(gdsChanged ? { previousGdsStatus: row.gds_status } : {}),
+            changed: row.status !== status ? "status" : "gds_status",
+            // As GreenFlow sends them (no offset), and as instants read in GREENFLOW_TIME_ZONE.
             pickupDate: data.pickup_date ?? null,
             dropoffDate: data.dropoff_date ?? null,
+            pickupAt: rentalTimeToIso(data.pickup_date, deps.timeZone),
+            dropoffAt: rentalTimeToIso(data.dropoff_date, deps.timeZone),
+            ...(unknown ? { undocumentedStatus: true } : {}),
           },
-          dedupeKey: `greenflow:${bookingCode}:${sequence}:${status}`,
+          dedupeKey: `greenflow:${bookingCode}:${sequence}:${status}:${gdsStatus ?? ""}`,
         },
       ]);
     }
@@ -84,13 +93,22 @@ export async function pollGreenflowBooking(
         lastPolledAt: now,
         consecutiveFailures: 0,
         lastError: null,
+        unknownStatus: unknown,
+        // Unchanged, or a status nobody documented: wait longer each time, up to the ceiling.
+        quietPolls: changed && !unknown ? 0 : row.quiet_polls + 1,
         ...(final
           ? { active: false, nextPollAt: null, stoppedReason: status, stoppedAt: now }
-          : { nextPollAt: new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status) })) }),
+          : {
+              nextPollAt: new Date(
+                now.getTime() +
+                  nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status), quiet: changed && !unknown ? 0 : row.quiet_polls + 1, ceilingMs: settings.ceilingMs }),
+              ),
+            }),
       },
     });
-    return { kind: "polled", newEvents: changed ? 1 : 0, status, final } as const;
+    return { kind: "polled", newEvents: changed ? 1 : 0, status, final, undocumented: unknown } as const;
   });
-  if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ bookingCode, status }, "greenflow booking status changed");
+  if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ bookingCode, status, gdsStatus }, "greenflow booking status changed");
+  if (unknown) log.warn({ bookingCode, status }, "greenflow sent a status its documentation does not define; kept and polled with backoff");
   return outcome;
 }

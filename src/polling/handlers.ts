@@ -40,6 +40,19 @@ export function createPollingHandlers(deps: PollingDeps) {
     ? createGreenflowClient({ baseUrl: config.GREENFLOW_API_BASE_URL, apiKey: config.GREENFLOW_API_KEY!, timeoutMs })
     : undefined;
 
+  const mfbSettings = {
+    intervalMs: config.MFB_POLL_INTERVAL_MS,
+    pauseMs: config.PROVIDER_PAUSE_MS,
+    ceilingMs: config.MFB_POLL_CEILING_MS,
+    staleAfterMs: config.MFB_STALE_AFTER_MS,
+  };
+  const greenflowSettings = {
+    intervalMs: config.GREENFLOW_POLL_INTERVAL_MS,
+    pauseMs: config.PROVIDER_PAUSE_MS,
+    ceilingMs: config.GREENFLOW_POLL_CEILING_MS,
+    staleAfterMs: Number.POSITIVE_INFINITY,
+  };
+
   async function sweep(provider: string, table: PolledTable, enqueue: (keys: string[]) => Promise<void>) {
     if (await providerPausedUntil(db, provider)) return { claimed: 0, paused: true };
     let claimed = 0;
@@ -64,6 +77,7 @@ export function createPollingHandlers(deps: PollingDeps) {
   /** Records the outcome; a 429 pauses the whole provider queue for Retry-After (BullMQ's rate-limit pattern). */
   async function settle(provider: string, worker: () => Worker, outcome: PollOutcome) {
     metrics.polls.inc({ provider, outcome: outcome.kind });
+    if (outcome.kind === "polled" && outcome.undocumented && outcome.status) metrics.undocumentedStatuses.inc({ provider, status: outcome.status });
     if (outcome.kind === "polled" && outcome.newEvents > 0) {
       metrics.eventsEmitted.inc({ type: `${provider}.poll` }, outcome.newEvents);
       relay.nudge();
@@ -85,7 +99,7 @@ export function createPollingHandlers(deps: PollingDeps) {
         options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.MFB_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
         handlers: {
           [jobs.pollMfbOrder.name]: async (job, jobLog) =>
-            settle(MFB, () => worker, await pollMfbOrder({ db, client, log: jobLog, settings: { intervalMs: config.MFB_POLL_INTERVAL_MS, pauseMs: config.PROVIDER_PAUSE_MS } }, job.data.orderId)),
+            settle(MFB, () => worker, await pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, job.data.orderId)),
         },
       });
       workers.push(worker);
@@ -101,7 +115,7 @@ export function createPollingHandlers(deps: PollingDeps) {
             settle(
               GREENFLOW,
               () => worker,
-              await pollGreenflowBooking({ db, client, log: jobLog, settings: { intervalMs: config.GREENFLOW_POLL_INTERVAL_MS, pauseMs: config.PROVIDER_PAUSE_MS } }, job.data.bookingCode),
+              await pollGreenflowBooking({ db, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE }, job.data.bookingCode),
             ),
         },
       });

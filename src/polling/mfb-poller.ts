@@ -5,7 +5,7 @@ import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
 import { withTransaction, type Sql } from "../db/sql.js";
 import type { NewEvent } from "../domain/events.js";
-import type { MfbClient } from "../providers/mfb/client.js";
+import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";
 import { ProviderError } from "./provider-error.js";
 import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
@@ -26,30 +26,80 @@ export async function pollMfbOrder(
     return { kind: "paused", until: pausedUntil };
   }
 
-  let parcels: ParcelTracking[];
+  const item = {
+    provider: MFB,
+    table: "mfb_orders" as const,
+    key: orderId,
+    failures: order.consecutiveFailures,
+    notFoundReason: "order_not_found",
+    forbiddenReason: "access_denied_for_this_order",
+    authMessage: "MFB REFUSED OUR CREDENTIALS: all MFB polling paused; check MFB_LOGIN / MFB_PASSWORD",
+  };
+  let tracking: MfbTracking;
   try {
-    parcels = await deps.client.getTracking(orderId);
+    // The order itself, once: its parcel count decides when it is delivered; carrier and product go into events.
+    if (!order.detailsFetchedAt) await fetchOrderDetails(deps, orderId);
+    tracking = await deps.client.getTracking(orderId);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    return recordPollFailure(deps, {
-      provider: MFB,
-      table: "mfb_orders",
-      key: orderId,
-      failures: order.consecutiveFailures,
-      notFoundReason: "order_not_found",
-      authMessage: "MFB REFUSED OUR CREDENTIALS: all MFB polling paused; check MFB_LOGIN / MFB_PASSWORD",
-    }, error);
+    return recordPollFailure(deps, item, await refineAccessDenied(deps.client, error));
   }
+  if (tracking.skipped > 0) log.warn({ orderId, skipped: tracking.skipped }, "mfb tracking events without a code or a readable time were left out");
 
-  const outcome = await withTransaction(db, (sql) => applyTracking(sql, orderId, parcels, settings));
+  const outcome = await withTransaction(db, (sql) => applyTracking(sql, orderId, tracking.parcels, settings));
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ orderId, newEvents: outcome.newEvents, status: outcome.status }, "mfb tracking updated");
+  if (outcome.kind === "stopped") log.warn({ orderId, reason: outcome.reason }, "mfb order stopped");
   return outcome;
+}
+
+/**
+ * MFB answers access_denied both for bad credentials and for an order of another account. GET / tells them
+ * apart: when it is refused too, the credentials failed (every poll pauses); when it succeeds, only this order
+ * is out of reach (it stops, with the reason).
+ */
+async function refineAccessDenied(client: MfbClient, error: ProviderError): Promise<ProviderError> {
+  if (error.kind !== "access_denied") return error;
+  let credentialsWork: boolean;
+  try {
+    credentialsWork = await client.checkCredentials();
+  } catch (check) {
+    return check instanceof ProviderError ? check : error;
+  }
+  return credentialsWork
+    ? new ProviderError("forbidden", error.httpStatus, `${error.message} (our credentials work: this order belongs to another account or is not ours to read)`)
+    : new ProviderError("auth", error.httpStatus, error.message);
+}
+
+async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: Logger }, orderId: string) {
+  let details: MfbOrderDetails;
+  try {
+    details = await deps.client.getOrder(orderId);
+  } catch (error) {
+    // Not knowing the details yet does not stop tracking: a passing failure is tried again next poll.
+    if (error instanceof ProviderError && (error.kind === "transient" || error.kind === "unexpected" || error.kind === "rate_limited")) {
+      deps.log.warn({ orderId, err: error.message }, "mfb order details not available yet");
+      return;
+    }
+    throw error;
+  }
+  await deps.db.prisma.mfbOrder.update({
+    where: { id: orderId },
+    data: {
+      parcelCount: details.parcelCount,
+      carrier: details.carrier,
+      product: details.product,
+      productName: details.productName,
+      price: (details.price ?? undefined) as object | undefined,
+      detailsFetchedAt: new Date(),
+    },
+  });
 }
 
 interface FreshEvent {
   parcelIndex: number;
   code: string;
   happenedAt: Date;
+  happenedAtRaw: string;
   label: Record<string, string>;
   location?: unknown;
   details?: unknown;
@@ -72,15 +122,26 @@ ON CONFLICT (order_id, parcel_index) DO UPDATE SET status = EXCLUDED.status, las
 const eventKey = (parcelIndex: number, code: string, at: Date) => `${parcelIndex}|${code}|${at.getTime()}`;
 
 async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
-  const [order] = await sql.query<{ status: string | null; sequence: number; active: boolean; reference: string | null }>(
-    "SELECT status, sequence, active, reference FROM mfb_orders WHERE id = $1 FOR UPDATE",
+  const [order] = await sql.query<{
+    status: string | null;
+    sequence: number;
+    active: boolean;
+    reference: string | null;
+    parcel_count: number | null;
+    carrier: string | null;
+    product: string | null;
+    quiet_polls: number;
+    last_movement_at: Date | null;
+    created_at: Date;
+  }>(
+    "SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at FROM mfb_orders WHERE id = $1 FOR UPDATE",
     [orderId],
   );
   if (!order || !order.active) return { kind: "skipped", reason: "inactive" };
 
   // Store every event in one statement; the unique key (order, parcel, code, happened_at) tells which are new.
   const reported = parcels.flatMap((p) =>
-    p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: new Date(e.happened_at), label: e.label, location: e.location, details: e.details })),
+    p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: e.happenedAt, happenedAtRaw: e.happenedAtRaw, label: e.label, location: e.location, details: e.details })),
   );
   const inserted =
     reported.length === 0
@@ -117,8 +178,9 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
     await sql.query(UPSERT_PARCELS, [orderId, entries.map(([i]) => i), entries.map(([, s]) => s.status), entries.map(([, s]) => s.code), entries.map(([, s]) => s.at)]);
   }
   const statuses = [...parcelState.values()].map((s) => s.status);
-  const folded = foldParcels(statuses);
-  const final = isFinal(statuses);
+  const folded = foldParcels(statuses, order.parcel_count);
+  const final = isFinal(statuses, order.parcel_count);
+  const shipment = { ...(order.carrier ? { carrier: order.carrier } : {}), ...(order.product ? { product: order.product } : {}) };
 
   const events: NewEvent[] = [];
   let sequence = order.sequence;
@@ -142,6 +204,8 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
         ...(e.location ? { location: e.location } : {}),
         ...(e.details ? { carrierDetails: e.details } : {}),
         happenedAt: e.happenedAt.toISOString(),
+        happenedAtRaw: e.happenedAtRaw,
+        ...shipment,
       },
       dedupeKey: `mfb:${orderId}:${e.parcelIndex}:${e.code}:${e.happenedAt.toISOString()}`,
     });
@@ -159,7 +223,11 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
       providerStatus: latest?.code ?? folded,
       sequence,
       time: latest?.happenedAt ?? new Date(),
-      details: { parcels: [...parcelState].map(([parcelIndex, s]) => ({ parcelIndex, status: s.status, code: s.code })) },
+      details: {
+        parcels: [...parcelState].map(([parcelIndex, s]) => ({ parcelIndex, status: s.status, code: s.code })),
+        ...(order.parcel_count !== null ? { parcelCount: order.parcel_count } : {}),
+        ...shipment,
+      },
       dedupeKey: `mfb:${orderId}:status:${sequence}:${folded}`,
     });
   }
@@ -167,20 +235,28 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
 
   const now = new Date();
   const moving = folded === "out_for_delivery" || folded === "exception";
+  // Nothing new: wait longer next time (up to the ceiling); nothing new for too long: stop, with the reason.
+  const quiet = fresh.length === 0 ? order.quiet_polls + 1 : 0;
+  const lastMovement = fresh.length > 0 ? now : (order.last_movement_at ?? order.created_at);
+  const stale = !final && fresh.length === 0 && now.getTime() - lastMovement.getTime() >= settings.staleAfterMs;
+  const stopReason = final ? "delivered" : stale ? "no_tracking_movement" : null;
   await sql.query(
     `UPDATE mfb_orders SET status = $2, sequence = $3, last_polled_at = $4, consecutive_failures = 0, last_error = NULL,
-            active = $5, next_poll_at = $6, stopped_reason = $7, stopped_at = $8, updated_at = now()
+            active = $5, next_poll_at = $6, stopped_reason = $7, stopped_at = $8, quiet_polls = $9, last_movement_at = $10, updated_at = now()
       WHERE id = $1`,
     [
       orderId,
       folded,
       sequence,
       now,
-      !final,
-      final ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving })),
-      final ? "delivered" : null,
-      final ? now : null,
+      stopReason === null,
+      stopReason ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving, quiet, ceilingMs: settings.ceilingMs })),
+      stopReason,
+      stopReason ? now : null,
+      quiet,
+      fresh.length > 0 ? now : order.last_movement_at,
     ],
   );
+  if (stale) return { kind: "stopped", reason: "no_tracking_movement" };
   return { kind: "polled", newEvents: fresh.length, status: folded, final };
 }

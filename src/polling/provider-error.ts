@@ -2,6 +2,10 @@
 export type ProviderFailure =
   /** Credentials refused: pause every poll of this provider, burn no retries. */
   | "auth"
+  /** MFB's access_denied: bad credentials or no rights to this item; the poller checks which. */
+  | "access_denied"
+  /** The item exists but is not ours to read: stop polling it, leave the provider alone. */
+  | "forbidden"
   /** The item does not exist (or is not ours): stop polling it. */
   | "not_found"
   /** Too many requests: wait Retry-After, queue-wide. */

@@ -26,13 +26,19 @@ export async function claimDue(db: Database, table: PolledTable, batch: number, 
 }
 
 /**
- * When to poll next: the interval (a third of it while the item is moving), doubled per consecutive
- * failure up to 16×, with ±10% jitter so items registered together spread out.
+ * When to poll next: the interval (a third of it while the item is moving); doubled per poll in a row that
+ * brought nothing new, up to `ceilingMs`; doubled per consecutive failure up to 16×; with ±10% jitter so
+ * items registered together spread out.
  */
-export function nextPollDelayMs(intervalMs: number, opts: { failures?: number; moving?: boolean }, random = Math.random): number {
+export function nextPollDelayMs(
+  intervalMs: number,
+  opts: { failures?: number; moving?: boolean; quiet?: number; ceilingMs?: number },
+  random = Math.random,
+): number {
   const base = opts.moving ? intervalMs / 3 : intervalMs;
+  const patient = opts.ceilingMs === undefined ? base : Math.min(base * 2 ** Math.min(opts.quiet ?? 0, 20), Math.max(opts.ceilingMs, base));
   const backoff = 2 ** Math.min(opts.failures ?? 0, 4);
-  return Math.round(base * backoff * (0.9 + 0.2 * random()));
+  return Math.round(patient * backoff * (0.9 + 0.2 * random()));
 }
 
 export async function providerPausedUntil(db: Database, provider: string): Promise<Date | null> {

@@ -10,20 +10,20 @@ let ctx: TestContext;
 let flovi: FakeServer;
 const statuses = new Map<string, { status: number; body: unknown; headers?: Record<string, string> }>();
 
+/** Flovi's documented error envelope, all six fields. */
+function floviError(statusCode: number, errorCode: string, message: string | string[], path = "/customers/v2/reservation") {
+  return { status: statusCode, body: { statusCode, errorCode, timestamp: new Date().toISOString(), path, correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`, message } };
+}
+
 beforeAll(async () => {
   flovi = await startFakeServer((req) => {
     const match = /^\/customers\/v2\/reservation\/([^/]+)$/.exec(req.path);
     if (req.headers["x-api-key"] !== API_KEY) {
-      return { status: 401, body: { statusCode: 401, errorCode: "UNAUTHORIZED", correlationId: "c-401", message: "invalid key" } };
+      const e = floviError(401, "UNAUTHORIZED", "The x-api-key header is missing, expired, or invalid.", req.path);
+      return { ...e, body: { ...e.body, correlationId: "c-401" } };
     }
     const scripted = match ? statuses.get(decodeURIComponent(match[1]!)) : undefined;
-    if (!scripted) {
-      return {
-        status: 404,
-        body: { statusCode: 404, errorCode: "NOT_FOUND", timestamp: new Date().toISOString(), path: req.path, correlationId: "8f7d9a1b-0000", message: "Reservation not found" },
-      };
-    }
-    return scripted;
+    return scripted ?? floviError(404, "NOT_FOUND", "Reservation not found", req.path);
   });
   // The scheduled reconciler is off (interval 0): each test runs reconcileReservations itself, at a known moment.
   ctx = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "60000", FLOVI_RECONCILE_INTERVAL_MS: "0" });
@@ -41,7 +41,16 @@ async function seed(id: string, state: string) {
   await ctx.prisma.reservation.update({ where: { id }, data: { lastChangedAt: new Date(Date.now() - 2 * 3600_000) } });
 }
 
-const reservationBody = (id: string, status: string) => ({ reservationId: id, reservationType: "officeToOffice", status, externalId: null, price: 100, currency: "EUR" });
+const reservationBody = (id: string, status: string) => ({
+  reservationId: id,
+  reservationType: "officeToOffice",
+  status,
+  externalId: `WO-${id}`,
+  price: 100,
+  currency: "EUR",
+  priceBreakdown: [{ type: "base", amount: 100, label: "Base price" }],
+  vehicle: { regNo: "ABC-123", make: "Toyota", model: "Corolla" },
+});
 
 function reconcile(apiKey = API_KEY) {
   return reconcileReservations({
@@ -63,7 +72,12 @@ describe("reconciliation against the Flovi Partner API", () => {
     expect(reservation.lastReconciledAt).toBeInstanceOf(Date);
     expect(reservation.transitions.at(-1)).toMatchObject({ source: "reconciliation", fromState: "taken", toState: "sealed", outcome: "applied" });
     const event = await ctx.prisma.event.findFirstOrThrow({ where: { entityId: "900001", type: "reservation.sealed" } });
-    expect((event.envelope as any).data.details).toMatchObject({ source: "reconciliation" });
+    // The event carries what the API returned: the partner's reference, the billed price, the vehicle.
+    expect((event.envelope as any).data).toMatchObject({
+      externalId: "WO-900001",
+      details: { source: "reconciliation", price: { amount: 100, currency: "EUR" }, vehicles: [{ regNo: "ABC-123" }] },
+    });
+    expect((event.envelope as any).data.details).not.toHaveProperty("finalCosts");
     const lookup = flovi.requests.find((r) => r.path === "/customers/v2/reservation/900001");
     expect(lookup?.headers["x-api-key"]).toBe(API_KEY);
   });
@@ -80,25 +94,54 @@ describe("reconciliation against the Flovi Partner API", () => {
     expect(flovi.requests.filter((r) => r.path.endsWith("/900002")).length).toBe(calls);
   });
 
-  it("maps cancelled and keeps going past a 404 error envelope", async () => {
+  it("maps cancelled; a 404 stops looking that reservation up, for good", async () => {
     await seed("900003", "created");
     await seed("900004", "created");
     statuses.delete("900003"); // 404 with Flovi's envelope
     statuses.set("900004", { status: 200, body: reservationBody("900004", "cancelled") });
     await reconcile();
     expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900004" } })).state).toBe("cancelled");
-    expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900003" } })).lastReconciledAt).toBeInstanceOf(Date);
+    const unknown = await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900003" } });
+    expect(unknown.reconcileStoppedReason).toBe("NOT_FOUND: Reservation not found");
+    // Silent again for hours: still never looked up again.
+    await ctx.prisma.reservation.update({ where: { id: "900003" }, data: { lastReconciledAt: new Date(Date.now() - 3 * 3600_000) } });
+    const calls = flovi.requests.filter((r) => r.path.endsWith("/900003")).length;
+    await reconcile();
+    expect(flovi.requests.filter((r) => r.path.endsWith("/900003")).length).toBe(calls);
   });
 
-  it("stops the run on 429 without touching the rest", async () => {
+  it("a 403 on one reservation skips it and goes on with the others", async () => {
+    // The oldest candidate is forbidden: before, it ended every run, so nothing behind it was ever reconciled.
+    await seed("900007", "created");
+    await seed("900008", "taken");
+    await ctx.prisma.reservation.update({ where: { id: "900007" }, data: { lastChangedAt: new Date(Date.now() - 5 * 3600_000) } });
+    statuses.set("900007", floviError(403, "FORBIDDEN", "The API key is valid but you do not have permission to access the requested resource or customer store."));
+    statuses.set("900008", { status: 200, body: reservationBody("900008", "sealed") });
+    const result = await reconcile();
+    expect(result.stoppedBy).toBeUndefined();
+    expect(result.skipped).toBeGreaterThanOrEqual(1);
+    expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900008" } })).state).toBe("sealed");
+    const forbidden = await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "900007" } });
+    expect(forbidden.state).toBe("created");
+    expect(forbidden.reconcileStoppedReason).toBeNull(); // tried again in a later run
+  });
+
+  it("a 429 ends the run, and no run starts before its Retry-After", async () => {
     await seed("900005", "created");
     await seed("900006", "created");
-    statuses.set("900005", { status: 429, body: { statusCode: 429, errorCode: "RATE_LIMITED", correlationId: "c-429", message: "slow down" }, headers: { "retry-after": "30" } });
-    statuses.set("900006", { status: 429, body: { statusCode: 429, errorCode: "RATE_LIMITED", correlationId: "c-429", message: "slow down" } });
+    statuses.set("900005", { ...floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold."), headers: { "retry-after": "30" } });
+    statuses.set("900006", floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold."));
+    const before = Date.now();
     const result = await reconcile();
     expect(result.stoppedBy).toBe("RATE_LIMITED");
+    expect(result.pausedUntil!.getTime() - before).toBeGreaterThanOrEqual(29_000);
     const untouched = await ctx.prisma.reservation.findMany({ where: { id: { in: ["900005", "900006"] } } });
-    expect(untouched.every((r) => r.lastReconciledAt === null)).toBe(true);
+    expect(untouched.some((r) => r.lastReconciledAt === null)).toBe(true);
+    // The next run waits: it asks Flovi nothing.
+    const calls = flovi.requests.length;
+    const next = await reconcile();
+    expect(next).toMatchObject({ checked: 0, stoppedBy: "RATE_LIMITED" });
+    expect(flovi.requests.length).toBe(calls);
   });
 
   it("the client surfaces Flovi's error envelope with its correlationId", async () => {

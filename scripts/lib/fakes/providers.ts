@@ -14,6 +14,12 @@ export interface FakeMfb {
   orders: Map<string, { parcel_index: number; events: MfbEvent[] }[]>;
   /** Per-order scripted failures, consumed one per request before the real answer. */
   failures: Map<string, Reply[]>;
+  /** Per-order GET /orders/:id data (the order: parcels and offer); unset orders answer with one parcel and a DHL offer. */
+  orderDetails: Map<string, unknown>;
+  /** Orders of another account: access_denied for them, while GET / (our credentials) succeeds. */
+  foreign: Set<string>;
+  /** Per-order tracking `data` served as is (for the optional-attribute cases the documentation warns about). */
+  rawTracking: Map<string, unknown>;
   /** When set, every request gets this answer (e.g. 401 for bad credentials). */
   override?: Reply;
   pollsOf(orderId: string): number;
@@ -59,6 +65,9 @@ export async function startFakeMfb(opts: SimulateOptions = {}): Promise<FakeMfb>
     url: "",
     orders: new Map(),
     failures: new Map(),
+    orderDetails: new Map(),
+    foreign: new Set(),
+    rawTracking: new Map(),
     pollsOf: (id) => fake.server.requests.filter((r) => r.path === `/v2/orders/${id}/tracking`).length,
     close: () => fake.server.close(),
   };
@@ -66,20 +75,38 @@ export async function startFakeMfb(opts: SimulateOptions = {}): Promise<FakeMfb>
   fake.server = await startFakeServer((req) => {
     const self = `${fake.url}${req.path}`;
     if (fake.override) return fake.override;
-    if (req.headers.authorization !== expected) {
-      return { status: 401, body: { status: "failure", error: { type: "access_denied", message: "Unauthorized" }, self } };
+    const failure = (status: number, type: string, message: string): Reply => ({ status, body: { status: "failure", error: { type, message }, self } });
+    if (req.headers.authorization !== expected) return failure(401, "access_denied", "Unauthorized");
+    // GET /: "basic information about the MFB Web Service", for authenticated callers.
+    if (req.path === "/v2" || req.path === "/v2/") return { status: 200, body: { status: "success", self, data: { name: "MFB Web Service", version: "v2" } } };
+    const order = /^\/v2\/orders\/([^/]+)$/.exec(req.path);
+    if (order) {
+      const id = order[1]!;
+      if (fake.foreign.has(id)) return failure(401, "access_denied", "Unauthorized");
+      if (!fake.orders.has(id) && !fake.rawTracking.has(id) && !opts.simulate) return failure(404, "resource_not_found", "Order not found");
+      const data = fake.orderDetails.get(id) ?? {
+        id,
+        parcels: (fake.orders.get(id) ?? [{}]).map(() => ({ weight: "3", length: "40", width: "30", height: "10", description: "Books" })),
+        offer: {
+          product: { code: "dhl_express_worldwide", carrier_code: "dhl", name: "Worldwide Express" },
+          total_price: { formatted: "56,50 €", currency: "EUR", amount: 56.5, amount_in_cents: 5650 },
+        },
+      };
+      return { status: 200, body: { status: "success", self: `${self}.json`, data } };
     }
     const match = /^\/v2\/orders\/([^/]+)\/tracking$/.exec(req.path);
-    if (!match) return { status: 404, body: { status: "failure", error: { type: "not_found", message: "Not found" }, self } };
+    if (!match) return failure(404, "not_found", "Not found");
     const id = match[1]!;
+    if (fake.foreign.has(id)) return failure(401, "access_denied", "Unauthorized");
     const scripted = fake.failures.get(id)?.shift();
     if (scripted) return scripted;
+    if (fake.rawTracking.has(id)) return { status: 200, body: { status: "success", self: `${self}.json`, data: fake.rawTracking.get(id) } };
     if (opts.simulate && !fake.orders.has(id)) {
       if (!firstSeen.has(id)) firstSeen.set(id, Date.now());
       return { status: 200, body: { status: "success", self: `${self}.json`, data: simulatedParcel(firstSeen.get(id)!, Date.now(), opts.stepMs ?? 10_000) } };
     }
     const parcels = fake.orders.get(id);
-    if (!parcels) return { status: 404, body: { status: "failure", error: { type: "resource_not_found", message: "Order not found" }, self } };
+    if (!parcels) return failure(404, "resource_not_found", "Order not found");
     return { status: 200, body: { status: "success", self: `${self}.json`, data: parcels } };
   });
   fake.url = `${fake.server.url}/v2`;

@@ -29,6 +29,10 @@ const reservationSchema = z
     reservationId: z.union([z.string(), z.number()]).transform(String),
     status: z.string(),
     externalId: z.string().nullable().optional(),
+    price: z.number().optional(),
+    currency: z.string().optional(),
+    priceBreakdown: z.array(z.unknown()).optional(),
+    vehicle: z.record(z.string(), z.unknown()).optional(),
   })
   .passthrough();
 

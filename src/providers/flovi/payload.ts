@@ -49,6 +49,10 @@ const TIME_KEYS = ["occurredAt", "changedAt", "statusChangedAt", "updatedAt", "t
 const EVENT_KEYS = ["event", "eventType", "webhook", "type", "topic"];
 const NESTED_KEYS = ["data", "reservation", "payload"];
 
+function normalizeState(word: string): string {
+  return word.trim().toLowerCase().replace(/[\s-]+/g, "_");
+}
+
 function camel(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
@@ -80,12 +84,15 @@ export function parseFloviBody(raw: Buffer): PayloadVerdict {
   }
   const flat = flatten(body as Record<string, unknown>);
 
-  const eventName = EVENT_KEYS.map((k) => flat[k]).find((v) => typeof v === "string" && v.includes("_"));
-  if (typeof eventName === "string" && eventName !== FLOVI_EVENT_NAME) return { kind: "ignored", reason: "unsupported_event" };
+  // Under event/type/webhook/topic: the event's name, or (some senders) the state word itself.
+  const names = EVENT_KEYS.map((k) => flat[k]).filter((v): v is string => typeof v === "string");
+  const stateFromEvent = names.map(normalizeState).find(isReservationState);
+  const eventName = names.find((v) => v.includes("_") && !isReservationState(normalizeState(v)));
+  if (eventName !== undefined && eventName !== FLOVI_EVENT_NAME && !stateFromEvent) return { kind: "ignored", reason: "unsupported_event" };
 
-  const rawState = flat.state ?? flat.status ?? flat.newState ?? flat.newStatus;
+  const rawState = flat.state ?? flat.status ?? flat.newState ?? flat.newStatus ?? stateFromEvent;
   if (rawState === undefined || rawState === null) return { kind: "ignored", reason: "not_a_status_change" };
-  const state = typeof rawState === "string" ? rawState.trim().toLowerCase().replace(/[\s-]+/g, "_") : "";
+  const state = typeof rawState === "string" ? normalizeState(rawState) : "";
   if (!isReservationState(state)) {
     return { kind: "rejected", reason: "unknown_state", detail: String(rawState).slice(0, 100) };
   }
@@ -95,7 +102,7 @@ export function parseFloviBody(raw: Buffer): PayloadVerdict {
     externalId: flat.externalId ?? null,
     cancellationReason: flat.cancellationReason ?? flat.reason ?? null,
     occurredAt: TIME_KEYS.map((k) => flat[k]).find((v) => v !== undefined && v !== null),
-    vehicles: flat.vehicles ?? null,
+    vehicles: flat.vehicles ?? flat.vehicle ?? null,
   };
   if (candidate.reservationId === undefined || candidate.reservationId === null) {
     return { kind: "rejected", reason: "missing_reservation_id" };

@@ -82,6 +82,8 @@ export interface Report {
   dedupeKey: string;
   lastPayload: unknown;
   requestId: string | null;
+  /** Extra event details (reconciliation: what the Partner API returned beside the status). */
+  details?: Record<string, unknown>;
 }
 
 /** Folds reports in order over the reservations' current state. `current` holds each reservation at most once. */
@@ -103,7 +105,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
       const sequence = (known?.sequence ?? 0) + 1;
       // Costs belong to the final_costs state; a price sent with another state is not the final cost.
       const finalCosts = change.state === "final_costs" ? change.costs : null;
-      const details: Record<string, unknown> = {};
+      const details: Record<string, unknown> = { ...report.details };
       if (change.cancellationReason) details.cancellationReason = change.cancellationReason;
       if (finalCosts) details.finalCosts = finalCosts;
       if (change.vehicles) details.vehicles = change.vehicles;

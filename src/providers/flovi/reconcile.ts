@@ -1,11 +1,19 @@
 // Reconciliation for missed webhooks: reservations that are not settled and have been silent for a while
-// are looked up in Flovi's API; a newer status there becomes a transition with source "reconciliation".
+// are looked up in Flovi's Partner API; a newer status there becomes a transition with source
+// "reconciliation", written like a webhook's (same plan, same lock), and its event carries what the API
+// returned (external id, price, vehicle).
+//
+// Per reservation, the API's answer decides: 403 (the key may not read this reservation or its store) skips
+// it and goes on; 404 (Flovi does not know it) stops looking it up for good, with the reason; 429 ends the
+// run and no run starts before the Retry-After it gave (60 s when it gave none); 401 ends the run (the key
+// itself is refused); other failures are logged and the reservation is tried again in a later run.
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
 import { withTransaction } from "../../db/sql.js";
 import { decideTransition, isReservationState, type ReservationState } from "../../domain/reservation.js";
-import { FloviApiError, type FloviClient } from "./client.js";
+import { pauseProvider, providerPausedUntil } from "../../polling/schedule.js";
+import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
 import type { Committed } from "./inbox.js";
 import { planReports } from "./plan.js";
 
@@ -18,6 +26,17 @@ const API_STATUS: Record<string, ReservationState> = {
 };
 
 const BATCH = 100;
+export const FLOVI_API = "flovi-api";
+const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+
+export interface ReconcileResult {
+  checked: number;
+  updated: number;
+  skipped: number;
+  stopped: number;
+  stoppedBy?: string;
+  pausedUntil?: Date;
+}
 
 export async function reconcileReservations(deps: {
   db: Database;
@@ -26,12 +45,17 @@ export async function reconcileReservations(deps: {
   /** Called after each commit with what it emitted (the worker dispatches it). */
   onCommitted?: (committed: Committed) => void;
   silentForMs: number;
-}): Promise<{ checked: number; updated: number; stoppedBy?: string }> {
-  if (!deps.client.enabled) return { checked: 0, updated: 0 };
+}): Promise<ReconcileResult> {
+  const result: ReconcileResult = { checked: 0, updated: 0, skipped: 0, stopped: 0 };
+  if (!deps.client.enabled) return result;
+  const pausedUntil = await providerPausedUntil(deps.db, FLOVI_API);
+  if (pausedUntil) return { ...result, stoppedBy: "RATE_LIMITED", pausedUntil };
+
   const cutoff = new Date(Date.now() - deps.silentForMs);
   const candidates = await deps.db.prisma.reservation.findMany({
     where: {
       state: { in: ["created", "taken", "driving"] },
+      reconcileStoppedReason: null,
       lastChangedAt: { lt: cutoff },
       OR: [{ lastReconciledAt: null }, { lastReconciledAt: { lt: cutoff } }],
     },
@@ -40,26 +64,43 @@ export async function reconcileReservations(deps: {
     select: { id: true },
   });
 
-  let updated = 0;
-  let checked = 0;
+  const touch = (id: string, data: { reconcileStoppedReason?: string } = {}) =>
+    deps.db.prisma.reservation.update({ where: { id }, data: { lastReconciledAt: new Date(), ...data } });
+
   for (const { id } of candidates) {
-    let status: string;
+    let found: FloviReservation;
     try {
-      status = (await deps.client.getReservation(id)).status.toLowerCase();
+      found = await deps.client.getReservation(id);
     } catch (error) {
       if (!(error instanceof FloviApiError)) throw error;
       const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
-      if (error.statusCode === 429 || error.statusCode === 401 || error.statusCode === 403) {
-        // Rate limited or not authorized: stop this run; the next scheduled run starts over.
-        deps.log.warn(fields, "flovi reconciliation stopped by the API");
-        return { checked, updated, stoppedBy: error.errorCode };
+      if (error.statusCode === 429) {
+        const until = await pauseProvider(deps.db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+        deps.log.warn({ ...fields, pausedUntil: until }, "flovi reconciliation rate limited; resuming after Retry-After");
+        return { ...result, stoppedBy: error.errorCode, pausedUntil: until };
       }
-      deps.log.warn(fields, "flovi reservation look-up failed");
-      await deps.db.prisma.reservation.update({ where: { id }, data: { lastReconciledAt: new Date() } });
-      checked += 1;
+      if (error.statusCode === 401) {
+        deps.log.error(fields, "flovi refused the API key; reconciliation stopped (check FLOVI_API_KEY)");
+        return { ...result, stoppedBy: error.errorCode };
+      }
+      result.checked += 1;
+      if (error.statusCode === 403) {
+        // This key may not read this reservation (or its store): the others may still be readable.
+        deps.log.warn(fields, "flovi forbids this reservation's look-up; skipped");
+        await touch(id);
+        result.skipped += 1;
+      } else if (error.statusCode === 404) {
+        deps.log.warn(fields, "flovi does not know this reservation; it is not looked up again");
+        await touch(id, { reconcileStoppedReason: `${error.errorCode}: ${error.message}`.slice(0, 500) });
+        result.stopped += 1;
+      } else {
+        deps.log.warn(fields, "flovi reservation look-up failed");
+        await touch(id);
+      }
       continue;
     }
-    checked += 1;
+    result.checked += 1;
+    const status = found.status.toLowerCase();
     const mapped = API_STATUS[status];
     const committed = await withTransaction(deps.db, async (sql) => {
       await lockReservations(sql, [id]);
@@ -70,13 +111,23 @@ export async function reconcileReservations(deps: {
       const plan = planReports(
         [
           {
-            change: { reservationId: id, externalId: null, state: mapped, cancellationReason: null, occurredAt: now, costs: null, vehicles: null },
+            change: {
+              reservationId: id,
+              externalId: found.externalId ?? null,
+              state: mapped,
+              cancellationReason: null,
+              occurredAt: now,
+              costs: null,
+              vehicles: found.vehicle ? [found.vehicle] : null,
+            },
             source: "reconciliation",
             receivedAt: now,
             deliveryId: null,
             dedupeKey: `flovi:reconciliation:${id}:${mapped}`,
             lastPayload: { reconciledStatus: status },
             requestId: null,
+            // What the API returned beside the status: its price is the reservation's billed price, not final costs.
+            details: found.price !== undefined ? { price: { amount: found.price, currency: found.currency ?? null, breakdown: found.priceBreakdown ?? null } } : {},
           },
         ],
         [current],
@@ -84,11 +135,11 @@ export async function reconcileReservations(deps: {
       const deliveries = await writeReportPlan(sql, plan);
       return { events: plan.events.map((e) => e.envelope), deliveries };
     });
-    if (committed) deps.onCommitted?.(committed);
     if (committed) {
-      updated += 1;
+      deps.onCommitted?.(committed);
+      result.updated += 1;
       deps.log.info({ reservationId: id, status: mapped }, "reservation reconciled from the flovi api");
     }
   }
-  return { checked, updated };
+  return result;
 }

@@ -1,24 +1,78 @@
 // MFB tracking events and how they fold into one normalized shipment status.
 import { z } from "zod";
 
+// MFB: "many attributes are optional and when we get some non-standard information we try to forward it
+// nevertheless. Make sure that your implementation fits this flexibility." So each event is read on its own:
+// only a code and a time are needed; a missing or null label, location or details, a time without offset,
+// or fields nobody documented never make the response (or the other events) unreadable.
 const label = z.record(z.string(), z.string());
 
-export const trackingEvent = z.object({
-  code: z.string().min(1),
-  happened_at: z.iso.datetime({ offset: true }),
-  label: label.default({}),
-  location: z.record(z.string(), z.unknown()).optional(),
-  details: z.object({ code: z.string().optional(), label: label.optional() }).passthrough().optional(),
-});
+const rawEvent = z
+  .object({
+    code: z.string().min(1),
+    happened_at: z.string().min(1),
+    label: label.nullish(),
+    location: z.record(z.string(), z.unknown()).nullish(),
+    details: z.unknown().optional(),
+  })
+  .passthrough();
 
-export const parcelTracking = z.object({
-  parcel_index: z.number().int().min(0),
-  events: z.array(trackingEvent).default([]),
-});
+export interface TrackingEvent {
+  code: string;
+  happenedAt: Date;
+  /** The time exactly as MFB sent it (kept when it had no offset and was read as UTC). */
+  happenedAtRaw: string;
+  label: Record<string, string>;
+  location?: Record<string, unknown>;
+  details?: unknown;
+}
 
-export const trackingData = z.array(parcelTracking);
-export type TrackingEvent = z.infer<typeof trackingEvent>;
-export type ParcelTracking = z.infer<typeof parcelTracking>;
+export interface ParcelTracking {
+  parcel_index: number;
+  events: TrackingEvent[];
+}
+
+const OFFSET = /(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** ISO 8601 with an offset as is; without one, read as UTC (documented in the README); anything else: null. */
+export function parseHappenedAt(raw: string): Date | null {
+  const text = raw.trim().replace(" ", "T");
+  const date = new Date(OFFSET.test(text) ? text : `${text}Z`);
+  return Number.isFinite(date.getTime()) ? date : null;
+}
+
+/** Reads the `data` array; returns the parcels and how many events had to be skipped (no code, or no readable time). */
+export function readTracking(data: unknown): { parcels: ParcelTracking[]; skipped: number } | null {
+  if (!Array.isArray(data)) return null;
+  let skipped = 0;
+  const parcels: ParcelTracking[] = [];
+  for (const entry of data) {
+    const index = (entry as { parcel_index?: unknown } | null)?.parcel_index;
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0) {
+      skipped += Array.isArray((entry as { events?: unknown[] } | null)?.events) ? (entry as { events: unknown[] }).events.length : 0;
+      continue;
+    }
+    const events: TrackingEvent[] = [];
+    for (const candidate of Array.isArray((entry as { events?: unknown }).events) ? (entry as { events: unknown[] }).events : []) {
+      const parsed = rawEvent.safeParse(candidate);
+      const at = parsed.success ? parseHappenedAt(parsed.data.happened_at) : null;
+      if (!parsed.success || !at) {
+        skipped += 1;
+        continue;
+      }
+      events.push({
+        code: parsed.data.code,
+        happenedAt: at,
+        happenedAtRaw: parsed.data.happened_at,
+        label: parsed.data.label ?? {},
+        ...(parsed.data.location ? { location: parsed.data.location } : {}),
+        ...(parsed.data.details !== undefined && parsed.data.details !== null ? { details: parsed.data.details } : {}),
+      });
+    }
+    parcels.push({ parcel_index: index, events });
+  }
+  return { parcels, skipped };
+}
 
 export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
 export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
@@ -51,16 +105,22 @@ const PROGRESS: Record<Exclude<ShipmentStatus, "exception">, number> = {
 
 /**
  * The order's status from its parcels' statuses: `exception` while any parcel's latest status is an
- * exception; otherwise the least advanced parcel (an order is delivered when its last parcel is).
+ * exception; otherwise the least advanced parcel (an order is delivered when its last parcel is). When the
+ * order's parcel count is known, a parcel with no event yet counts as `created`.
  */
-export function foldParcels(statuses: readonly ShipmentStatus[]): ShipmentStatus | null {
+export function foldParcels(statuses: readonly ShipmentStatus[], parcelCount: number | null = null): ShipmentStatus | null {
   if (statuses.length === 0) return null;
   if (statuses.includes("exception")) return "exception";
-  return statuses.reduce((least, s) => (PROGRESS[s as keyof typeof PROGRESS] < PROGRESS[least as keyof typeof PROGRESS] ? s : least));
+  const all = parcelCount !== null && parcelCount > statuses.length ? [...statuses, "created" as const] : statuses;
+  return all.reduce((least, s) => (PROGRESS[s as keyof typeof PROGRESS] < PROGRESS[least as keyof typeof PROGRESS] ? s : least));
 }
 
-/** Final: every known parcel delivered. Parcels in delivery_exception keep being polled. */
-export function isFinal(statuses: readonly ShipmentStatus[]): boolean {
+/**
+ * Final: every parcel delivered. With the order's parcel count known, that many parcels must have said so
+ * (tracking may leave some out); without it, every parcel tracking knows. An exception keeps being polled.
+ */
+export function isFinal(statuses: readonly ShipmentStatus[], parcelCount: number | null = null): boolean {
+  if (parcelCount !== null && statuses.length < parcelCount) return false;
   return statuses.length > 0 && statuses.every((s) => s === "delivered");
 }
 
