@@ -5,86 +5,28 @@
 // event (pg_stat_statements and pg_stat_database; the bench's Postgres loads the extension).
 //   npm run bench:e2e [-- --rates 10,50,100,300 --duration 10 --runs 3]
 import { execFileSync } from "node:child_process";
-import { createHmac } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
 import pg from "pg";
-import { Webhook } from "standardwebhooks";
-import { benchServices, cpuMs, freePort, loadAverage, machine, median, openLoop, percentile, spawnNode, stopChild } from "./lib.js";
+import { cpuMs, loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import { startTopology } from "./topology.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const rates = (args.get("rates") ?? "10,50,100,300").split(",").map(Number);
 const duration = Number(args.get("duration") ?? 10);
 const runs = Number(args.get("runs") ?? 1);
-const SECRET = "bench-secret";
-const ADMIN = "bench-admin-token-0123456789";
 
 type Row = Record<string, string | number>;
 
 async function run(index: number): Promise<Row[]> {
   console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
-  const latencies: number[] = [];
-  const seen = new Set<string>();
-  let rejected = 0;
-  let subscriberSecret = "";
-  const subscriber = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      try {
-        const event = new Webhook(subscriberSecret).verify(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>) as {
-          id: string;
-          data: { entityId: string };
-        };
-        if (!seen.has(event.id)) {
-          seen.add(event.id);
-          latencies.push(Date.now() - Number(event.data.entityId.split("-")[1]));
-        }
-        res.writeHead(204).end();
-      } catch {
-        rejected += 1;
-        res.writeHead(401).end();
-      }
-    });
-  });
-  await new Promise<void>((r) => subscriber.listen(0, "127.0.0.1", r));
-  const subscriberUrl = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`;
-
-  let counter = 0;
-  const signedRequest = () => {
-    counter += 1;
-    // The reservation id carries the send time, so the subscriber can measure end-to-end latency.
-    const body = JSON.stringify({ event: "reservation_status_change", reservationId: `e2e-${Date.now()}-${counter}`, state: "created" });
-    return {
-      method: "POST" as const,
-      path: "/webhooks/flovi",
-      headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
-      body,
-    };
-  };
-
-  const services = await benchServices({ statStatements: true });
+  const topology = await startTopology({ statStatements: true });
+  const { services, apiPort, api, worker, seen, latencies, signedRequest } = topology;
   const stats = new pg.Client({ connectionString: services.pg.url });
   await stats.connect();
   await stats.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   // Counts accepted rows; its own statements are left out of the per-event figures below.
   const counts = new pg.Client({ connectionString: services.databaseUrl, application_name: "bench-counter" });
   await counts.connect();
-  const apiPort = await freePort();
-  const env = {
-    NODE_ENV: "development",
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-    HOST: "127.0.0.1",
-    DATABASE_URL: services.databaseUrl,
-    REDIS_URL: services.redisUrl,
-    DATABASE_POOL_SIZE: "20",
-    FLOVI_WEBHOOK_SECRET: SECRET,
-    ADMIN_TOKEN: ADMIN,
-    WORKER_CONCURRENCY: "16",
-  };
-  const api = await spawnNode(entry, ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok);
-  const worker = await spawnNode(entry, ["worker"], env, '"msg":"started"');
 
   const sample = async () => {
     // Statements: pg_stat_statements is updated as each statement ends. Commits: write transactions, from the
@@ -164,12 +106,6 @@ async function run(index: number): Promise<Row[]> {
   }
 
   try {
-    const res = await fetch(`http://127.0.0.1:${apiPort}/subscriptions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
-      body: JSON.stringify({ url: subscriberUrl, eventTypes: ["reservation.*"] }),
-    });
-    subscriberSecret = ((await res.json()) as { secret: string }).secret;
     // Warm-up (not measured), then wait until its last event has arrived so it cannot count in the first phase.
     await openLoop({ url: `http://127.0.0.1:${apiPort}`, rate: 50, durationS: 2, make: signedRequest });
     const warm = Number((await counts.query<{ n: string }>("SELECT count(*) AS n FROM inbound_deliveries /* bench-counter */")).rows[0]!.n);
@@ -185,21 +121,17 @@ async function run(index: number): Promise<Row[]> {
       );
       console.table(top.rows);
     }
-    if (rejected > 0) console.log(`signature failures at the subscriber: ${rejected}`);
+    if (topology.rejected() > 0) console.log(`signature failures at the subscriber: ${topology.rejected()}`);
     return rows;
   } finally {
-    await stopChild(api);
-    await stopChild(worker);
     await stats.end();
     await counts.end();
-    subscriber.close();
-    await services.cleanup();
+    await topology.stop();
   }
 }
 
 // The processes run the build, as in production (npm run start:api / start:worker).
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
-const entry = "dist/src/main.js";
 console.log(`machine: ${machine()}; api + worker processes (built), ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`);
 console.log("in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event");
 const all: Row[][] = [];

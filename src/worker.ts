@@ -15,6 +15,7 @@ import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
+import { pruneAll, retentionSettings } from "./maintenance/prune.js";
 import { jobs, type JobKey } from "./queues/catalog.js";
 import { ExpectedError } from "./queues/errors.js";
 import type { Queues } from "./queues/queues.js";
@@ -89,6 +90,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         async [jobs.reconcileReservations.name](_job, jobLog) {
           return reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
         },
+        async [jobs.pruneStorage.name](_job, jobLog) {
+          return pruneAll({ db, log: jobLog, metrics }, retentionSettings(config), { batchSize: config.RETENTION_BATCH_SIZE, budgetMs: 60_000 });
+        },
         ...polling.sweepHandlers,
       },
     }),
@@ -162,6 +166,7 @@ async function registerSchedulers({ config, queues }: WorkerDeps) {
   };
   await schedule("sweepInbound", config.INBOUND_SWEEP_INTERVAL_MS);
   await schedule("relayOutbox", config.OUTBOX_SWEEP_INTERVAL_MS);
+  await schedule("pruneStorage", config.RETENTION_PRUNE_INTERVAL_MS);
   await schedule("reconcileReservations", config.FLOVI_RECONCILE_INTERVAL_MS, providerEnabled.floviLookups(config));
   // A poll interval shorter than the sweep interval is honoured: the sweep runs at least that often.
   await schedule("sweepMfb", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.MFB_POLL_INTERVAL_MS), providerEnabled.mfb(config));

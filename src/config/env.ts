@@ -24,6 +24,7 @@ const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 /** "0,5s,5m,30m,2h" → milliseconds. */
 const durationList = z
@@ -59,8 +60,8 @@ export const envSchema = z.object({
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
-    .default("hub")
-    .transform((p) => `{${p}}`),
+    // Each queue gets its own Redis Cluster hash tag from it: `{<prefix>:<queue>}` (queues/queues.ts).
+    .default("hub"),
 
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
 
@@ -124,6 +125,17 @@ export const envSchema = z.object({
   /** A job whose worker stops renewing its lock this long (a crashed process) is handed to another worker. */
   JOB_LOCK_MS: positiveInt(30 * SECOND),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND),
+
+  /** Retention per kind of data (docs/operations.md); RETENTION_PRUNE_INTERVAL_MS=0 turns pruning off. */
+  RETENTION_INBOUND_BODY_MS: durationMs(30 * DAY),
+  RETENTION_INBOUND_ROW_MS: durationMs(90 * DAY),
+  RETENTION_DELIVERIES_MS: durationMs(30 * DAY),
+  RETENTION_FAILED_DELIVERIES_MS: durationMs(90 * DAY),
+  RETENTION_EVENTS_MS: durationMs(90 * DAY),
+  RETENTION_TRACKING_MS: durationMs(180 * DAY),
+  RETENTION_AUDIT_MS: durationMs(365 * DAY),
+  RETENTION_PRUNE_INTERVAL_MS: durationMs(10 * MINUTE),
+  RETENTION_BATCH_SIZE: positiveInt(500),
 
   /** HTTP server limits: the whole request (headers and body) must arrive within these. */
   HTTP_HEADERS_TIMEOUT_MS: durationMs(10 * SECOND),

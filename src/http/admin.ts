@@ -9,6 +9,8 @@ import type { AppDeps } from "../app.js";
 import { sameOriginOnly } from "./auth.js";
 import { HttpError } from "./errors.js";
 import { providerStatus } from "../config/env.js";
+import { oldestKept, prunedThrough } from "../db/retention.js";
+import { retentionSettings } from "../maintenance/prune.js";
 import { parseInput } from "./validate.js";
 
 const page = z.object({ start: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -88,6 +90,17 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
     const result = orNotFound(await admin.recoverSubscription(svc, actor(req), req.params.id, new Date(body.since)));
     if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
     res.status(202).json({ requeued: result.requeued });
+  });
+
+  router.get("/admin/retention", async (_req, res) => {
+    const settings = retentionSettings(deps.config);
+    const kept = await oldestKept(deps.db);
+    res.json({
+      retentionDays: Object.fromEntries(Object.entries(settings).map(([k, ms]) => [k, ms / 86_400_000])),
+      pruneIntervalMs: deps.config.RETENTION_PRUNE_INTERVAL_MS,
+      eventsPrunedThrough: (await prunedThrough(deps.db)).toString(),
+      ...kept,
+    });
   });
 
   router.get("/admin/providers", async (_req, res) => {

@@ -2,6 +2,8 @@ import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../app.js";
 import type { Prisma } from "../generated/prisma/client.js";
+import { prunedThrough } from "../db/retention.js";
+import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
 const eventsQuery = z.object({
@@ -13,13 +15,18 @@ const eventsQuery = z.object({
 });
 
 /**
- * The normalized event log, oldest first. Positions are assigned by the relay in commit order, so paging
+ * The normalized event log, oldest first, as far back as RETENTION_EVENTS_MS (a cursor older than that: 410). Positions are assigned by the relay in commit order, so paging
  * with `after=<cursor>` never skips an event that committed late. Events appear once relayed (milliseconds).
  */
-export function eventRoutes(deps: Pick<AppDeps, "db">): Router {
+export function eventRoutes(deps: Pick<AppDeps, "db" | "config">): Router {
   const router = Router();
   router.get("/events", async (req, res) => {
     const q = parseInput(eventsQuery, req.query, "query");
+    // A cursor from before the retention horizon would silently skip pruned events: say so instead.
+    const horizon = q.after ? await prunedThrough(deps.db) : 0n;
+    if (q.after && BigInt(q.after) < horizon) {
+      throw new HttpError(410, "cursor_expired", `events up to position ${horizon} were pruned (kept ${Math.round(deps.config.RETENTION_EVENTS_MS / 86_400_000)} days); page again without a cursor, from the oldest event kept`);
+    }
     const where: Prisma.EventWhereInput = {
       position: q.after ? { gt: BigInt(q.after) } : { not: null },
       ...(q.subject ? { subject: q.subject } : {}),

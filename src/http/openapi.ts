@@ -213,6 +213,9 @@ export function openApiDocument() {
           responses: { "202": ok("how many were queued"), "404": error("unknown"), "409": error("subscription inactive"), ...authErrors },
         },
       },
+      "/admin/retention": {
+        get: { ...secured, summary: "retention per kind of data, the oldest row each table keeps, table sizes", responses: { "200": ok("retention"), ...authErrors } },
+      },
       "/admin/providers": {
         get: { ...secured, summary: "polling state per provider: enabled (and why not), paused after a 401 and until when", responses: { "200": ok("providers"), ...authErrors } },
       },

@@ -63,6 +63,18 @@ export function createMetrics() {
       labelNames: ["provider", "outcome"] as const,
       registers,
     }),
+    prunedRows: new Counter({
+      name: "retention_pruned_rows_total",
+      help: "Rows removed (or raw bodies dropped) by retention, by kind of data",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    prunedBytes: new Counter({
+      name: "retention_pruned_bytes_total",
+      help: "Bytes removed by retention, by kind of data",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
     undocumentedStatuses: new Counter({
       name: "provider_undocumented_status_total",
       help: "Polls that saw a status word the provider's documentation does not define",

@@ -59,6 +59,14 @@ export const jobs = {
     jobId: () => "reconcile-reservations",
     options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
   }),
+  /** Remove what is past its retention, in small batches (maintenance/prune.ts). */
+  pruneStorage: defineJob({
+    queue: "maintenance",
+    name: "prune-storage",
+    schema: z.object({}),
+    jobId: () => "prune-storage",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
   /** Claim due MFB orders and queue one poll each. */
   sweepMfb: defineJob({
     queue: "maintenance",

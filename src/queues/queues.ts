@@ -13,6 +13,15 @@ export interface Queues {
   close(): Promise<void>;
 }
 
+/**
+ * The BullMQ key prefix of one queue: a Redis Cluster hash tag per queue, `{<QUEUE_PREFIX>:<queue>}`. BullMQ
+ * needs every key of a queue on one slot; one tag per queue (not one for all) lets a cluster spread the
+ * queues over its shards. Producers and workers must agree on it: both call this.
+ */
+export function queuePrefix(base: string, queue: QueueName): string {
+  return `{${base}:${queue}}`;
+}
+
 export function createQueues(opts: {
   connection: Redis;
   prefix: string;
@@ -22,7 +31,7 @@ export function createQueues(opts: {
 }): Queues {
   const queues = new Map<QueueName, Queue>(
     QUEUE_NAMES.map((name) => {
-      const queue = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
+      const queue = new Queue(name, { connection: opts.connection, prefix: queuePrefix(opts.prefix, name) });
       queue.on("error", opts.onError ?? (() => undefined));
       return [name, queue];
     }),

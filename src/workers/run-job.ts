@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ExpectedError } from "../queues/errors.js";
 import { jobByName, type QueueName } from "../queues/catalog.js";
+import { queuePrefix } from "../queues/queues.js";
 import type { Metrics } from "../observability/metrics.js";
 
 export type Handler = (job: Job, log: Logger) => Promise<unknown>;
@@ -48,7 +49,7 @@ export function createWorker(opts: {
     },
     {
       connection: opts.connection,
-      prefix: opts.prefix,
+      prefix: queuePrefix(opts.prefix, opts.queue),
       concurrency: 4,
       autorun: true,
       ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}),

@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => ctx.close());
 
 function cli(...args: string[]) {
-  const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, REDIS_URL: ctx.config.REDIS_URL, QUEUE_PREFIX: ctx.config.QUEUE_PREFIX.slice(1, -1) };
+  const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, REDIS_URL: ctx.config.REDIS_URL, QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
   return run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), ...args], { env }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
@@ -57,7 +57,7 @@ describe("admin CLI", () => {
     mkdirSync(path.join(dir, ".data"));
     writeFileSync(
       path.join(dir, ".data/dev.env"),
-      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\nREDIS_URL=${ctx.config.REDIS_URL}\nQUEUE_PREFIX=${ctx.config.QUEUE_PREFIX.slice(1, -1)}\n`,
+      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\nREDIS_URL=${ctx.config.REDIS_URL}\nQUEUE_PREFIX=${ctx.config.QUEUE_PREFIX}\n`,
     );
     const { DATABASE_URL: _d, REDIS_URL: _r, QUEUE_PREFIX: _q, ...bare } = process.env;
     const loader = path.resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs");

@@ -50,7 +50,7 @@ describe("graceful shutdown", () => {
       PORT: "0",
       DATABASE_URL: config.DATABASE_URL,
       REDIS_URL: config.REDIS_URL,
-      QUEUE_PREFIX: config.QUEUE_PREFIX.slice(1, -1),
+      QUEUE_PREFIX: config.QUEUE_PREFIX,
       FLOVI_WEBHOOK_SECRET: "s",
     };
     const child = spawn(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/main.ts"), "all"], {

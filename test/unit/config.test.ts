@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/env.js";
+import { queuePrefix } from "../../src/queues/queues.js";
 
 const base = { DATABASE_URL: "postgresql://u:p@127.0.0.1:5432/db", REDIS_URL: "redis://127.0.0.1:6379" };
 
@@ -24,7 +25,7 @@ describe("configuration", () => {
     expect(config.FLOVI_WEBHOOK_SECRET).toEqual([]);
     expect(config.ADMIN_TOKEN).toBeUndefined();
     expect(config.WEBHOOK_BODY_LIMIT_BYTES).toBe(1024 * 1024);
-    expect(config.QUEUE_PREFIX).toBe("{hub}");
+    expect(config.QUEUE_PREFIX).toBe("hub");
   });
 
   it("names every missing required variable", () => {
@@ -49,7 +50,9 @@ describe("configuration", () => {
     const config = loadConfig({ ...base, FLOVI_WEBHOOK_SECRET: "old-secret, new-secret", DELIVERY_RETRY_SCHEDULE: "0,5s,5m,2h", QUEUE_PREFIX: "tenant-a" });
     expect(config.FLOVI_WEBHOOK_SECRET).toEqual(["old-secret", "new-secret"]);
     expect(config.DELIVERY_RETRY_SCHEDULE).toEqual([0, 5_000, 300_000, 7_200_000]);
-    expect(config.QUEUE_PREFIX).toBe("{tenant-a}");
+    expect(config.QUEUE_PREFIX).toBe("tenant-a");
+    // One Redis Cluster hash tag per queue, so a cluster can spread queues over shards.
+    expect(queuePrefix(config.QUEUE_PREFIX, "flovi-events")).toBe("{tenant-a:flovi-events}");
   });
 
   it("treats empty variables as unset", () => {
