@@ -77,7 +77,7 @@ export const envSchema = z.object({
   MFB_LOGIN: optionalString,
   MFB_PASSWORD: optionalString,
   MFB_POLL_INTERVAL_MS: durationMs(15 * MINUTE),
-  /** A tracked order whose polls bring nothing new waits longer each time, up to this. */
+  /** A tracked order whose polls bring nothing new waits longer each time (after two such polls), up to this. */
   MFB_POLL_CEILING_MS: durationMs(6 * HOUR),
   /** An order whose tracking has not moved for this long stops being polled (stoppedReason no_tracking_movement). */
   MFB_STALE_AFTER_MS: durationMs(30 * 24 * HOUR),

@@ -52,8 +52,8 @@ describe("GreenFlow", () => {
 
 describe("poll scheduling", () => {
   const mid = () => 0.5; // no jitter
-  it("quiet polls double the wait up to the ceiling", () => {
-    expect([0, 1, 2, 3, 10].map((quiet) => nextPollDelayMs(1_000, { quiet, ceilingMs: 5_000 }, mid))).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
+  it("after two quiet polls, each further quiet poll doubles the wait, up to the ceiling", () => {
+    expect([0, 1, 2, 3, 4, 5, 10].map((quiet) => nextPollDelayMs(1_000, { quiet, ceilingMs: 5_000 }, mid))).toEqual([1_000, 1_000, 1_000, 2_000, 4_000, 5_000, 5_000]);
   });
   it("a poll interval shorter than the sweep interval sets the sweep", () => {
     expect(sweepEvery(30_000, 1_000)).toBe(1_000);
