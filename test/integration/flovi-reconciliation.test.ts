@@ -155,9 +155,10 @@ describe("the scheduled reconciler", () => {
     const scheduled = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "1000", FLOVI_RECONCILE_INTERVAL_MS: "300" });
     try {
       await scheduled.startWorker();
+      // Scripted before the reservation exists: a look-up answered 404 would stop looking it up for good.
+      statuses.set("910001", { status: 200, body: reservationBody("910001", "cancelled") });
       await postFlovi(scheduled.app, statusChange("created", "910001"));
       await eventually(() => scheduled.prisma.reservation.findUnique({ where: { id: "910001" } }), 10_000, "created");
-      statuses.set("910001", { status: 200, body: reservationBody("910001", "cancelled") });
       const done = await eventually(async () => {
         const r = await scheduled.prisma.reservation.findUnique({ where: { id: "910001" } });
         return r?.state === "cancelled" ? r : undefined;

@@ -3,11 +3,10 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimDue } from "../../src/polling/schedule.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { fakeProviderEnv } from "../helpers/providers.js";
 import { startSubscriber, subscribe } from "../helpers/subscriber.js";
 import {
   GREENFLOW_KEY,
-  MFB_LOGIN,
-  MFB_PASSWORD,
   mfbEvent,
   startFakeGreenflow,
   startFakeMfb,
@@ -21,19 +20,7 @@ let greenflow: FakeGreenflow;
 let ctx: TestContext;
 
 function providerEnv(extra: Record<string, string> = {}) {
-  return {
-    MFB_API_BASE_URL: mfb.url,
-    MFB_LOGIN,
-    MFB_PASSWORD,
-    GREENFLOW_API_BASE_URL: greenflow.url,
-    GREENFLOW_API_KEY: GREENFLOW_KEY,
-    MFB_POLL_INTERVAL_MS: "300",
-    GREENFLOW_POLL_INTERVAL_MS: "300",
-    POLL_SWEEP_INTERVAL_MS: "150",
-    PROVIDER_TIMEOUT_MS: "500",
-    PROVIDER_PAUSE_MS: "600000",
-    ...extra,
-  };
+  return fakeProviderEnv(mfb, greenflow, { MFB_POLL_INTERVAL_MS: "300", GREENFLOW_POLL_INTERVAL_MS: "300", POLL_SWEEP_INTERVAL_MS: "150", PROVIDER_TIMEOUT_MS: "500", ...extra });
 }
 
 beforeAll(async () => {

@@ -3,28 +3,24 @@ import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
-import { GREENFLOW_KEY, MFB_LOGIN, MFB_PASSWORD, mfbEvent, startFakeGreenflow, startFakeMfb, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
+import { mfbEvent, startFakeGreenflow, startFakeMfb, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
+import { fakeProviderEnv } from "../helpers/providers.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 let mfb: FakeMfb;
 let greenflow: FakeGreenflow;
 let ctx: TestContext;
 
-const env = (extra: Record<string, string> = {}) => ({
-  MFB_API_BASE_URL: mfb.url,
-  MFB_LOGIN,
-  MFB_PASSWORD,
-  GREENFLOW_API_BASE_URL: greenflow.url,
-  GREENFLOW_API_KEY: GREENFLOW_KEY,
-  // A 30 s sweep, as by default: a new item must not wait for it.
-  POLL_SWEEP_INTERVAL_MS: "30000",
-  MFB_POLL_INTERVAL_MS: "400",
-  GREENFLOW_POLL_INTERVAL_MS: "400",
-  GREENFLOW_TIME_ZONE: "Europe/Lisbon",
-  PROVIDER_TIMEOUT_MS: "1000",
-  PROVIDER_PAUSE_MS: "600000",
-  ...extra,
-});
+const env = (extra: Record<string, string> = {}) =>
+  fakeProviderEnv(mfb, greenflow, {
+    // A 30 s sweep, as by default: a new item must not wait for it.
+    POLL_SWEEP_INTERVAL_MS: "30000",
+    MFB_POLL_INTERVAL_MS: "400",
+    GREENFLOW_POLL_INTERVAL_MS: "400",
+    GREENFLOW_TIME_ZONE: "Europe/Lisbon",
+    PROVIDER_TIMEOUT_MS: "1000",
+    ...extra,
+  });
 
 beforeAll(async () => {
   mfb = await startFakeMfb();
