@@ -57,7 +57,11 @@ interface RunChange {
 /** Per subscription, what the batch's attempts (in time order) do to its failure run. */
 export function runChanges(records: AttemptRecord[]): RunChange[] {
   const bySubscription = new Map<string, AttemptRecord[]>();
-  for (const r of records) bySubscription.set(r.subscriptionId, [...(bySubscription.get(r.subscriptionId) ?? []), r]);
+  for (const r of records) {
+    const list = bySubscription.get(r.subscriptionId);
+    if (list) list.push(r);
+    else bySubscription.set(r.subscriptionId, [r]);
+  }
   return [...bySubscription.entries()].map(([id, list]) => {
     const ordered = [...list].sort((a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime());
     const lastSuccess = ordered.findLastIndex((r) => r.status === "succeeded");

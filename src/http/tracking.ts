@@ -119,6 +119,18 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "qu
     }
   }
 
+  /** An operator's stop (DELETE), with its audit row in the same transaction. */
+  function stopByOperator(actor: string | undefined, provider: "mfb" | "greenflow", key: string) {
+    return audited(db, deps.log, async (tx) => {
+      const stop = { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() };
+      const { count } =
+        provider === "mfb"
+          ? await tx.mfbOrder.updateMany({ where: { id: key, active: true }, data: stop })
+          : await tx.greenflowBooking.updateMany({ where: { bookingCode: key, active: true }, data: stop });
+      return { result: count, audit: { actor: actor ?? "admin", action: "tracking.stop", target: `${provider}/${key}`, details: { stopped: count > 0 } } };
+    });
+  }
+
   // Registering while polling is off works (the item waits), but the answer says so.
   const warning = (provider: "mfb" | "greenflow") => {
     const status = providerStatus(deps.config).find((s) => s.provider === provider)!;
@@ -153,13 +165,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "qu
   router.delete("/tracking/mfb-orders/:orderId", async (req, res) => {
     const known = z.uuid().safeParse(req.params.orderId).success && (await db.prisma.mfbOrder.count({ where: { id: req.params.orderId } })) > 0;
     if (!known) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
-    await audited(db, deps.log, async (tx) => {
-      const { count } = await tx.mfbOrder.updateMany({
-        where: { id: req.params.orderId, active: true },
-        data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
-      });
-      return { result: count, audit: { actor: req.actor ?? "admin", action: "tracking.stop", target: `mfb/${req.params.orderId}`, details: { stopped: count > 0 } } };
-    });
+    await stopByOperator(req.actor, "mfb", req.params.orderId);
     res.json(await mfbOrderView(db, req.params.orderId));
   });
 
@@ -190,13 +196,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "qu
     if ((await db.prisma.greenflowBooking.count({ where: { bookingCode: req.params.bookingCode } })) === 0) {
       throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
     }
-    await audited(db, deps.log, async (tx) => {
-      const { count } = await tx.greenflowBooking.updateMany({
-        where: { bookingCode: req.params.bookingCode, active: true },
-        data: { active: false, nextPollAt: null, stoppedReason: "stopped_by_operator", stoppedAt: new Date() },
-      });
-      return { result: count, audit: { actor: req.actor ?? "admin", action: "tracking.stop", target: `greenflow/${req.params.bookingCode}`, details: { stopped: count > 0 } } };
-    });
+    await stopByOperator(req.actor, "greenflow", req.params.bookingCode);
     res.json(await greenflowBookingView(db, req.params.bookingCode));
   });
 
