@@ -48,7 +48,7 @@ try {
     );
   }
   // The first half creates reservations, the second half moves them on: queue them in that order.
-  await queues.enqueueMany("processFloviDelivery", ids.map((deliveryId) => ({ deliveryId })));
+  await queues.enqueueMany("processFloviDelivery", ids.map((inboundDeliveryId) => ({ inboundDeliveryId })));
 
   const cpuStart = process.cpuUsage();
   const started = performance.now();

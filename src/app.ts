@@ -18,15 +18,8 @@ import type { Metrics } from "./observability/metrics.js";
 import { cloudEventJsonSchema } from "./domain/events.js";
 import type { Queues } from "./queues/queues.js";
 
-export interface AppDeps {
-  config: Config;
-  db: Database;
-  /** The producer connection (fails fast); also what /readyz pings. */
-  redis: Redis;
-  queues: Queues;
-  log: Logger;
-  metrics: Metrics;
-}
+import type { AppDeps } from "./http/deps.js";
+export type { AppDeps };
 
 export function buildApp(deps: AppDeps): Express {
   const app = express();

@@ -9,7 +9,8 @@ import { createAttemptRecorder } from "./delivery/attempt-recorder.js";
 import { attemptDelivery } from "./delivery/deliver.js";
 import { createDispatcher } from "./delivery/dispatcher.js";
 import { deliverySettings } from "./delivery/settings.js";
-import { createRelay, findStrandedDeliveries, type Relay } from "./delivery/relay.js";
+import { createRelay, type Relay } from "./delivery/relay.js";
+import { findStrandedDeliveries } from "./db/webhook-deliveries.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
@@ -34,13 +35,15 @@ export interface WorkerDeps {
 export interface WorkerRuntime {
   workers: Worker[];
   relay: Relay;
+  /** Resolves when this process's in-memory work (inbox drain, relay, first attempts and their records) is done. */
+  idle(): Promise<void>;
   /** Stops taking jobs and waits for active ones (BullMQ hands back what it cannot finish). */
   close(): Promise<void>;
 }
 
 export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const { config, db, queues, log, metrics } = deps;
-  const relay = createRelay({ db, queues, log, deliveryAttempts: config.DELIVERY_RETRY_SCHEDULE.length });
+  const relay = createRelay({ db, queues, log });
   const settings = deliverySettings(config);
   const recorder = createAttemptRecorder({ db, log, settings });
   const dispatcher = createDispatcher({ settings, recorder, queues, log, metrics });
@@ -59,9 +62,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       queue: "flovi-events",
       options: { concurrency: config.WORKER_CONCURRENCY },
       handlers: {
-        async [jobs.processFloviDelivery.name](job, jobLog) {
-          const result = await inbox.drain(job.data.deliveryId);
-          if (result.applied > 0) jobLog.debug({ deliveryId: job.data.deliveryId, ...result }, "flovi inbox drained");
+        async processFloviDelivery({ inboundDeliveryId }, { log: jobLog }) {
+          const result = await inbox.drain(inboundDeliveryId);
+          if (result.applied > 0) jobLog.debug({ inboundDeliveryId, ...result }, "flovi inbox drained");
           return result;
         },
       },
@@ -71,26 +74,23 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       queue: "maintenance",
       options: { concurrency: 4 },
       handlers: {
-        async [jobs.sweepInbound.name]() {
-          return inbox.drain();
-        },
-        async [jobs.relayOutbox.name]() {
+        sweepInbound: () => inbox.drain(),
+        async relayOutbox() {
           const relayed = await relay.run();
           // Overdue by more than an attempt can take: the job or the in-process attempt was lost. The schedule
           // goes on where the delivery's record says it stands.
           const overdueMs = Math.max(30_000, config.DELIVERY_TIMEOUT_MS * 2);
           const stranded = await findStrandedDeliveries(db, overdueMs, 1_000);
           const steps = config.DELIVERY_RETRY_SCHEDULE.length;
-          for (const { deliveryId, attempts } of stranded) {
-            const scheduleAttempt = Math.min(attempts + 1, steps);
-            await queues.enqueue("deliverWebhook", { deliveryId, scheduleAttempt }, { attempts: steps - scheduleAttempt + 1 });
+          for (const { webhookDeliveryId, attempts } of stranded) {
+            await queues.enqueue("deliverWebhook", { webhookDeliveryId, scheduleAttempt: Math.min(attempts + 1, steps) });
           }
           return { relayed, requeued: stranded.length };
         },
-        async [jobs.reconcileReservations.name](_job, jobLog) {
+        async reconcileReservations(_data, { log: jobLog }) {
           return reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
         },
-        async [jobs.pruneStorage.name](_job, jobLog) {
+        async pruneStorage(_data, { log: jobLog }) {
           return pruneAll({ db, log: jobLog, metrics }, retentionSettings(config), { batchSize: config.RETENTION_BATCH_SIZE, budgetMs: 60_000 });
         },
         ...polling.sweepHandlers,
@@ -107,9 +107,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         },
       },
       handlers: {
-        async [jobs.deliverWebhook.name](job, jobLog) {
-          const scheduleAttempt = (job.data.scheduleAttempt ?? 1) + job.attemptsMade;
-          const result = await attemptDelivery({ db, log: jobLog, settings, recorder }, job.data.deliveryId, scheduleAttempt);
+        async deliverWebhook(data, { job, log: jobLog }) {
+          const scheduleAttempt = (data.scheduleAttempt ?? 1) + job.attemptsMade;
+          const result = await attemptDelivery({ db, log: jobLog, settings, recorder }, data.webhookDeliveryId, scheduleAttempt);
           metrics.deliveries.inc({ outcome: result });
           return result;
         },
@@ -135,6 +135,11 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   return {
     workers,
     relay,
+    async idle() {
+      await inbox.idle();
+      await relay.idle();
+      await dispatcher.idle();
+    },
     close() {
       closing ??= (async () => {
         deps.redis.off("ready", onReady);

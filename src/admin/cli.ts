@@ -18,8 +18,8 @@ const USAGE = `usage: npm run admin -- <command> [options]
   retry-failed <queue> [--name N] [--since ISO] [--reason-contains S]
   remove <queue> <jobId>                   remove one failed job
   webhooks [--status S] [--limit N]        stored inbound deliveries
-  replay-webhook <deliveryId>              process a stored inbound delivery again
-  retry-delivery <deliveryId>              send an event to its subscriber again
+  replay-webhook <inboundDeliveryId>       process a stored inbound delivery again
+  retry-delivery <webhookDeliveryId>       send an event to its subscriber again
   recover <subscriptionId> --since ISO     re-send a subscription's failed deliveries since a time
   audit [--limit N]                        the audit log, newest first
 
@@ -71,7 +71,7 @@ const log = createLogger({ level: "warn", destination: process.stderr });
 const db = createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });
 const redis = createRedis(config.REDIS_URL, "worker");
 const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
-const deps: admin.AdminDeps = { db, queues, log, deliveryAttempts: config.DELIVERY_RETRY_SCHEDULE.length };
+const deps: admin.AdminDeps = { db, queues, log };
 const actor = `cli:${userInfo().username}`;
 const arg = (i: number, what: string) => args[i] ?? fail(`${command}: missing ${what}\n\n${USAGE}`);
 const num = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value));
@@ -104,11 +104,11 @@ async function run(): Promise<{ ok: boolean; output: unknown }> {
     case "webhooks":
       return { ok: true, output: await admin.listInbound(deps, { status: values.status, limit: num(values.limit, 50) }) };
     case "replay-webhook": {
-      const r = await admin.replayWebhook(deps, actor, arg(0, "<deliveryId>"));
+      const r = await admin.replayWebhook(deps, actor, arg(0, "<inboundDeliveryId>"));
       return { ok: r.kind === "replayed", output: r };
     }
     case "retry-delivery": {
-      const r = await admin.retryDelivery(deps, actor, arg(0, "<deliveryId>"));
+      const r = await admin.retryDelivery(deps, actor, arg(0, "<webhookDeliveryId>"));
       return { ok: r.kind === "queued", output: r };
     }
     case "recover": {
@@ -117,8 +117,8 @@ async function run(): Promise<{ ok: boolean; output: unknown }> {
       return { ok: r.kind === "queued", output: r };
     }
     case "audit": {
-      const rows = await db.prisma.auditLog.findMany({ orderBy: { id: "desc" }, take: num(values.limit, 50) });
-      return { ok: true, output: rows.map((r) => ({ ...r, id: r.id.toString() })) };
+      const rows = await admin.auditLog(deps, { limit: num(values.limit, 50) });
+      return { ok: true, output: rows };
     }
     default:
       return fail(`unknown command: ${command}\n\n${USAGE}`);

@@ -2,9 +2,14 @@
 // translates (HTTP status or exit code), and every mutating action writes an audit row.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { audited, logAudit, writeAudit, writeAuditSql, type AuditEntry } from "../db/audit.js";
+import { appendAudit, audited, listAudit, logAudit, writeAudit, type AuditEntry } from "../db/audit.js";
 import { applyStoredDelivery } from "../providers/flovi/inbox.js";
 import { listInbound as listInboundRows } from "../db/inbound-deliveries.js";
+import { clearPause, providerPauses } from "../db/provider-state.js";
+import { getSubscription } from "../db/subscriptions.js";
+import { makeParkedDue, undocumentedStatusCounts } from "../db/tracked-items.js";
+import { failedDeliveryIdsSince, findDelivery, markPendingAgain } from "../db/webhook-deliveries.js";
+import { providerStatus, type Config } from "../config/env.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
 
@@ -12,8 +17,6 @@ export interface AdminDeps {
   db: Database;
   queues: Queues;
   log: Logger;
-  /** Attempts for a re-sent delivery (the retry schedule's length). */
-  deliveryAttempts: number;
 }
 
 export type NotFound = { kind: "not_found"; what: string };
@@ -29,7 +32,7 @@ export function isQueueName(name: string): name is QueueName {
  * may fail after its row is written but never happens without one. Database changes use `audited`.
  */
 export async function auditFirst(deps: Pick<AdminDeps, "db" | "log">, entry: AuditEntry) {
-  await writeAudit(deps.db.prisma, entry);
+  await appendAudit(deps.db, entry);
   logAudit(deps.log, entry);
 }
 
@@ -120,19 +123,19 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
 }
 
 /** Re-processes a stored inbound delivery under the usual idempotency rules; an applied one stays applied. */
-export async function replayWebhook(deps: AdminDeps, actor: string, deliveryId: string) {
-  const entry = (result: { kind: string; outcome?: string }): AuditEntry => ({ actor, action: "webhook.replay", target: deliveryId, details: { result: result.kind, outcome: result.outcome } });
-  const result = await applyStoredDelivery({ db: deps.db }, deliveryId, {
+export async function replayWebhook(deps: AdminDeps, actor: string, inboundDeliveryId: string) {
+  const entry = (result: { kind: string; outcome?: string }): AuditEntry => ({ actor, action: "webhook.replay", target: inboundDeliveryId, details: { result: result.kind, outcome: result.outcome } });
+  const result = await applyStoredDelivery({ db: deps.db }, inboundDeliveryId, {
     force: true,
     // Written in the replay's own transaction: the replay and its audit row commit together.
-    audit: (sql, outcome) => writeAuditSql(sql, entry(outcome)),
+    audit: (sql, outcome) => writeAudit(sql, entry(outcome)),
   });
-  if (result.kind === "not_found") return { kind: "not_found", what: `inbound delivery ${deliveryId}` } as const;
+  if (result.kind === "not_found") return { kind: "not_found", what: `inbound delivery ${inboundDeliveryId}` } as const;
   logAudit(deps.log, entry({ kind: result.kind, outcome: "outcome" in result ? result.outcome : undefined }));
   if (result.kind === "applied" && result.deliveries.length > 0) {
     // The stranded-delivery sweep would get there too if this enqueue fails.
     await deps.queues
-      .enqueueMany("deliverWebhook", result.deliveries.map((d) => ({ deliveryId: d.deliveryId })), { attempts: deps.deliveryAttempts })
+      .enqueueMany("deliverWebhook", result.deliveries.map((d) => ({ webhookDeliveryId: d.webhookDeliveryId })))
       .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue the replay's deliveries"));
   }
   return {
@@ -149,38 +152,39 @@ export function listInbound(deps: Pick<AdminDeps, "db">, opts: { status?: string
 }
 
 /** Marks the deliveries pending again and writes the audit row, in one transaction; then queues them. */
-async function resend(deps: AdminDeps, deliveryIds: string[], tag: string, entry: AuditEntry) {
-  await audited(deps.db, deps.log, async (tx) => {
-    await tx.webhookDelivery.updateMany({ where: { id: { in: deliveryIds } }, data: { status: "pending", nextAttemptAt: null, completedAt: null } });
+async function resend(deps: AdminDeps, webhookDeliveryIds: string[], tag: string, entry: AuditEntry) {
+  await audited(deps.db, deps.log, async (sql) => {
+    await markPendingAgain(sql, webhookDeliveryIds);
     return { result: null, audit: entry };
   });
   // A fresh job id per re-send (the original job may still exist as failed); webhook-id stays the event id.
   // Should this fail, the deliveries are pending and overdue: the stranded-delivery sweep queues them.
-  for (const deliveryId of deliveryIds) {
-    await deps.queues.enqueue("deliverWebhook", { deliveryId }, { jobId: `dlv-${deliveryId}-${tag}`, attempts: deps.deliveryAttempts });
+  for (const webhookDeliveryId of webhookDeliveryIds) {
+    await deps.queues.enqueue("deliverWebhook", { webhookDeliveryId }, { jobId: `dlv-${webhookDeliveryId}-${tag}` });
   }
 }
 
-export async function retryDelivery(deps: AdminDeps, actor: string, deliveryId: string) {
-  const delivery = await deps.db.prisma.webhookDelivery.findFirst({ where: { id: deliveryId }, include: { subscription: true } }).catch(() => null);
-  if (!delivery) return { kind: "not_found", what: `delivery ${deliveryId}` } as const;
+export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliveryId: string) {
+  const delivery = await findDelivery(deps.db, webhookDeliveryId).catch(() => null);
+  if (!delivery) return { kind: "not_found", what: `delivery ${webhookDeliveryId}` } as const;
   if (delivery.status === "pending") return { kind: "in_progress" } as const;
-  if (delivery.subscription.status !== "active" || delivery.subscription.deletedAt) return { kind: "subscription_inactive" } as const;
-  await resend(deps, [deliveryId], `r${Date.now()}`, { actor, action: "delivery.retry", target: deliveryId, details: { eventId: delivery.eventId, previousStatus: delivery.status } });
-  return { kind: "queued", deliveryId, eventId: delivery.eventId } as const;
+  if (!delivery.subscriptionActive) return { kind: "subscription_inactive" } as const;
+  await resend(deps, [webhookDeliveryId], `r${Date.now()}`, {
+    actor,
+    action: "delivery.retry",
+    target: webhookDeliveryId,
+    details: { eventId: delivery.eventId, previousStatus: delivery.status },
+  });
+  return { kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId } as const;
 }
 
 /** Svix's "recover": re-send every failed delivery of a subscription since a time. */
 export async function recoverSubscription(deps: AdminDeps, actor: string, subscriptionId: string, since: Date) {
-  const subscription = await deps.db.prisma.subscription.findFirst({ where: { id: subscriptionId, deletedAt: null } }).catch(() => null);
+  const subscription = await getSubscription(deps.db, subscriptionId).catch(() => null);
   if (!subscription) return { kind: "not_found", what: `subscription ${subscriptionId}` } as const;
   if (subscription.status !== "active") return { kind: "subscription_inactive" } as const;
-  const failed = await deps.db.prisma.webhookDelivery.findMany({
-    where: { subscriptionId, status: "failed", createdAt: { gte: since } },
-    select: { id: true },
-    orderBy: { createdAt: "asc" },
-  });
-  await resend(deps, failed.map((d) => d.id), `recover${Date.now()}`, {
+  const failed = await failedDeliveryIdsSince(deps.db, subscriptionId, since);
+  await resend(deps, failed, `recover${Date.now()}`, {
     actor,
     action: "subscription.recover",
     target: subscriptionId,
@@ -190,21 +194,43 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
 }
 
 export const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;
+export type PolledProvider = (typeof POLLED_PROVIDERS)[number];
 
 /** Ends a provider-wide pause (after a 401) once the credentials are fixed, instead of waiting it out. */
 export async function resumeProviderPolling(deps: Pick<AdminDeps, "db" | "log">, actor: string, provider: string) {
   if (!(POLLED_PROVIDERS as readonly string[]).includes(provider)) return { kind: "not_found", what: `provider ${provider}` } as const;
-  const rescheduled = await audited(deps.db, deps.log, async (tx) => {
-    const before = await tx.providerState.findUnique({ where: { provider } });
-    await tx.providerState.upsert({ where: { provider }, create: { provider, pausedUntil: null, pauseReason: null }, update: { pausedUntil: null, pauseReason: null } });
+  const rescheduled = await audited(deps.db, deps.log, async (sql) => {
+    const pausedUntil = await clearPause(sql, provider);
     // Items parked until the pause's end are due again now.
-    const parked = { active: true, nextPollAt: { gt: new Date() } };
-    const now = new Date();
-    const { count } =
-      provider === "mfb"
-        ? await tx.mfbOrder.updateMany({ where: parked, data: { nextPollAt: now } })
-        : await tx.greenflowBooking.updateMany({ where: parked, data: { nextPollAt: now } });
-    return { result: count, audit: { actor, action: "provider.resume", target: provider, details: { pausedUntil: before?.pausedUntil?.toISOString() ?? null, rescheduled: count } } };
+    const count = await makeParkedDue(sql, provider as PolledProvider);
+    return { result: count, audit: { actor, action: "provider.resume", target: provider, details: { pausedUntil: pausedUntil?.toISOString() ?? null, rescheduled: count } } };
   });
   return { kind: "resumed", provider, rescheduled } as const;
+}
+
+/**
+ * Each polled provider: enabled (as this process is configured; run api and worker with the same provider
+ * settings), paused until when and why, and GreenFlow's undocumented statuses.
+ */
+export async function providersOverview(deps: Pick<AdminDeps, "db">, config: Config) {
+  const [pauses, undocumented] = await Promise.all([providerPauses(deps.db), undocumentedStatusCounts(deps.db)]);
+  const statuses = providerStatus(config);
+  return POLLED_PROVIDERS.map((provider) => {
+    const row = pauses.find((r) => r.provider === provider);
+    const paused = row?.pausedUntil && row.pausedUntil > new Date();
+    const status = statuses.find((s) => s.provider === provider)!;
+    return {
+      provider,
+      enabled: status.enabled,
+      why: status.why,
+      paused: Boolean(paused),
+      pausedUntil: paused ? row!.pausedUntil : null,
+      pauseReason: paused ? row!.pauseReason : null,
+      ...(provider === "greenflow" ? { undocumentedStatuses: undocumented } : {}),
+    };
+  });
+}
+
+export function auditLog(deps: Pick<AdminDeps, "db">, opts: { start?: number; limit: number; beforeId?: string }) {
+  return listAudit(deps.db, opts);
 }

@@ -2,11 +2,8 @@
 // row, and no row for a change that rolled back. (Queue actions live in Redis, outside any transaction: their
 // row is written first, so an action can fail after being audited but never happen unaudited.)
 import type { Logger } from "pino";
-import type { Prisma } from "../generated/prisma/client.js";
 import type { Database } from "./client.js";
-import type { Sql } from "./sql.js";
-
-export type Tx = Prisma.TransactionClient;
+import { onPool, withTransaction, type Sql } from "./sql.js";
 
 export interface AuditEntry {
   actor: string;
@@ -16,22 +13,18 @@ export interface AuditEntry {
 }
 
 /** Runs `change` and writes the audit row it returns in the same transaction; logs the action after commit. */
-export async function audited<T>(db: Database, log: Logger, change: (tx: Tx) => Promise<{ result: T; audit: AuditEntry | null }>): Promise<T> {
-  const { result, audit } = await db.prisma.$transaction(async (tx) => {
-    const outcome = await change(tx);
-    if (outcome.audit) await writeAudit(tx, outcome.audit);
+export async function audited<T>(db: Database, log: Logger, change: (sql: Sql) => Promise<{ result: T; audit: AuditEntry | null }>): Promise<T> {
+  const { result, audit } = await withTransaction(db, async (sql) => {
+    const outcome = await change(sql);
+    if (outcome.audit) await writeAudit(sql, outcome.audit);
     return outcome;
   });
   if (audit) logAudit(log, audit);
   return result;
 }
 
-export async function writeAudit(tx: Tx, entry: AuditEntry): Promise<void> {
-  await tx.auditLog.create({ data: { actor: entry.actor, action: entry.action, target: entry.target, details: (entry.details ?? {}) as Prisma.InputJsonValue } });
-}
-
-/** The same row from a raw-SQL transaction (the Flovi replay runs on one). */
-export async function writeAuditSql(sql: Sql, entry: AuditEntry): Promise<void> {
+/** The audit row, in the caller's transaction (or alone, on the pool: see `auditFirst` in the admin service). */
+export async function writeAudit(sql: Sql, entry: AuditEntry): Promise<void> {
   await sql.query("INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)", [
     entry.actor,
     entry.action,
@@ -40,6 +33,31 @@ export async function writeAuditSql(sql: Sql, entry: AuditEntry): Promise<void> 
   ]);
 }
 
+/** An audit row on its own (queue actions, which no transaction covers). */
+export function appendAudit(db: Database, entry: AuditEntry): Promise<void> {
+  return writeAudit(onPool(db), entry);
+}
+
 export function logAudit(log: Logger, entry: AuditEntry): void {
   log.info({ audit: { actor: entry.actor, action: entry.action, target: entry.target, ...entry.details } }, "admin action");
+}
+
+export interface AuditRow {
+  id: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: unknown;
+  createdAt: Date;
+}
+
+/** Newest first; `beforeId` pages back (keyset on the primary key). */
+export async function listAudit(db: Database, opts: { limit: number; start?: number; beforeId?: string }): Promise<AuditRow[]> {
+  const rows = await db.prisma.auditLog.findMany({
+    where: opts.beforeId ? { id: { lt: BigInt(opts.beforeId) } } : {},
+    orderBy: { id: "desc" },
+    skip: opts.start ?? 0,
+    take: opts.limit,
+  });
+  return rows.map((r) => ({ id: r.id.toString(), actor: r.actor, action: r.action, target: r.target, details: r.details, createdAt: r.createdAt }));
 }

@@ -1,12 +1,12 @@
 // Recording delivery attempts: many attempts (to many subscriptions) in ONE statement: the attempt rows,
 // each delivery's new status, and each subscription's failure run. Auto-disable, when a run crosses a
 // threshold, is a second, rare transaction.
-import { recordOperatorEvent } from "../delivery/operator-events.js";
+import { recordOperatorEvent } from "./operator-events.js";
 import type { Database } from "./client.js";
 import { withTransaction } from "./sql.js";
 
 export interface AttemptRecord {
-  deliveryId: string;
+  webhookDeliveryId: string;
   subscriptionId: string;
   attempt: number;
   attemptedAt: Date;
@@ -74,7 +74,7 @@ export function runChanges(records: AttemptRecord[]): RunChange[] {
 export async function recordAttempts(db: Database, records: AttemptRecord[]): Promise<SubscriptionRun[]> {
   const changes = runChanges(records);
   const { rows } = await db.pool.query<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(RECORD, [
-    records.map((r) => r.deliveryId),
+    records.map((r) => r.webhookDeliveryId),
     records.map((r) => r.attempt),
     records.map((r) => r.attemptedAt.toISOString()),
     records.map((r) => r.durationMs),

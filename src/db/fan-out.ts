@@ -35,7 +35,7 @@ export interface FannedOutRow {
 
 /** A delivery created by a fan-out, with its target: enough for a first attempt without reading it back. */
 export interface NewDelivery {
-  deliveryId: string;
+  webhookDeliveryId: string;
   eventId: string;
   subscriptionId: string;
   target: { url: string; secret: string; previousSecret: string | null; previousSecretExpiresAt: Date | null };
@@ -43,7 +43,7 @@ export interface NewDelivery {
 
 export function toNewDelivery(row: FannedOutRow): NewDelivery {
   return {
-    deliveryId: row.delivery_id,
+    webhookDeliveryId: row.delivery_id,
     eventId: row.event_id,
     subscriptionId: row.subscription_id,
     target: { url: row.url, secret: row.secret, previousSecret: row.previous_secret, previousSecretExpiresAt: row.previous_secret_expires_at },

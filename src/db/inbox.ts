@@ -1,7 +1,7 @@
 // The worker's side of inbound_deliveries: the inbox of `received` rows, taken in receipt order (`seq`) one
 // ordering key (reservation) at a time. A key is held with a transaction-scoped advisory lock, the same
 // lock every other writer of that reservation takes, so two drains never apply one reservation at once.
-import type { InboxRow, ReservationSnapshot } from "../providers/flovi/plan.js";
+import type { InboxRow, ReservationSnapshot } from "../domain/reservation-plan.js";
 import type { Sql } from "./sql.js";
 
 const lockExpr = (key: string) => `pg_try_advisory_xact_lock(hashtextextended('reservation:' || ${key}, 0))`;

@@ -1,10 +1,10 @@
-// Writing normalized events into the outbox, always inside the caller's transaction.
+// The outbox: normalized events written inside the caller's transaction, and the relay's statement that
+// gives them their public log positions and their deliveries.
 import { randomUUID } from "node:crypto";
 import { buildEnvelope, type CloudEvent, type NewEvent } from "../domain/events.js";
-import type { Prisma } from "../generated/prisma/client.js";
-import { prismaSql, type Sql } from "./sql.js";
-
-export type Tx = Prisma.TransactionClient;
+import type { Database } from "./client.js";
+import { fanOutCte } from "./fan-out.js";
+import { onPool, type Sql } from "./sql.js";
 
 const INSERT = `
 INSERT INTO events (id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id)
@@ -15,12 +15,11 @@ SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequenc
 /**
  * Inserts the events in the caller's transaction (one statement). `dedupe_key` and
  * (entity, entity_id, sequence) are unique, so writing the same fact twice fails the transaction instead
- * of emitting it twice. Accepts raw SQL (hot paths) or a Prisma transaction.
+ * of emitting it twice.
  */
-export async function writeEvents(sqlOrTx: Sql | Tx, events: NewEvent[], requestId?: string | null): Promise<CloudEvent[]> {
+export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: string | null): Promise<CloudEvent[]> {
   const envelopes = events.map((e) => buildEnvelope(e, randomUUID()));
   if (envelopes.length === 0) return envelopes;
-  const sql = "query" in sqlOrTx ? sqlOrTx : prismaSql(sqlOrTx);
   const column = <T,>(pick: (e: CloudEvent, i: number) => T) => envelopes.map(pick);
   await sql.query(INSERT, [
     column((e) => e.id),
@@ -36,4 +35,34 @@ export async function writeEvents(sqlOrTx: Sql | Tx, events: NewEvent[], request
     column(() => requestId ?? null),
   ]);
   return envelopes;
+}
+
+const RELAY = `
+WITH pending AS (
+  SELECT id, created_at FROM events WHERE position IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+), numbered AS (
+  SELECT id, row_number() OVER (ORDER BY created_at, id) AS ord FROM pending
+), head AS (
+  UPDATE event_log_head SET last_position = last_position + (SELECT count(*) FROM pending)
+   WHERE id = 1 AND EXISTS (SELECT 1 FROM pending)
+  RETURNING last_position - (SELECT count(*) FROM pending) AS base
+), positioned AS (
+  UPDATE events e SET position = head.base + n.ord, relayed_at = now()
+    FROM numbered n, head WHERE e.id = n.id
+  RETURNING e.id, e.type, e.request_id
+), ${fanOutCte("positioned")}
+SELECT (SELECT count(*) FROM positioned)::int AS relayed, f.id AS delivery_id, p.request_id
+  FROM (SELECT 1) one LEFT JOIN (fan_out f JOIN positioned p ON p.id = f.event_id) ON true`;
+
+/**
+ * One relay batch, in one statement: up to `batch` unpositioned events get their log positions from the
+ * event_log_head row (whose lock orders every assignment, so positions grow in commit order) and one delivery
+ * row per matching active subscription.
+ */
+export async function relayBatch(db: Database, batch: number): Promise<{ relayed: number; deliveries: { webhookDeliveryId: string; requestId?: string }[] }> {
+  const rows = await onPool(db).query<{ relayed: number; delivery_id: string | null; request_id: string | null }>(RELAY, [batch]);
+  return {
+    relayed: rows[0]?.relayed ?? 0,
+    deliveries: rows.flatMap((r) => (r.delivery_id ? [{ webhookDeliveryId: r.delivery_id, requestId: r.request_id ?? undefined }] : [])),
+  };
 }

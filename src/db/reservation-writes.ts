@@ -1,7 +1,7 @@
 // Applies a reservation plan (providers/flovi/plan.ts) in ONE statement: reservations, transitions, the
 // deliveries' outcomes, events with their log positions, and the fan-out to subscriptions. The caller
 // holds the reservations' advisory locks in the same transaction.
-import type { ReportPlan, ReservationSnapshot } from "../providers/flovi/plan.js";
+import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
 import { fanOutFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
 import type { Sql } from "./sql.js";
 
@@ -66,7 +66,7 @@ export async function writeReportPlan(sql: Sql, plan: ReportPlan): Promise<NewDe
     t.map((x) => x.source),
     t.map((x) => iso(x.occurredAt)),
     t.map((x) => iso(x.receivedAt)),
-    t.map((x) => x.deliveryId),
+    t.map((x) => x.inboundDeliveryId),
     t.map((x) => x.eventId),
     u.map((x) => x.id),
     u.map((x) => x.status),

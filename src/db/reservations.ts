@@ -1,13 +1,15 @@
-// Reading a reservation for the API. Writes go through db/reservation-writes.ts.
-import type { Tx } from "./outbox.js";
+// Reading reservations (the API, the console, reconciliation's candidates). The inbox's writes go through
+// db/reservation-writes.ts.
+import type { Database } from "./client.js";
+import type { Sql } from "./sql.js";
 
-export async function getReservationView(db: { reservation: Tx["reservation"]; event: Tx["event"] }, id: string) {
-  const reservation = await db.reservation.findUnique({
+export async function getReservationView(db: Database, id: string) {
+  const reservation = await db.prisma.reservation.findUnique({
     where: { id },
     include: { transitions: { orderBy: { id: "asc" } } },
   });
   if (!reservation) return null;
-  const events = await db.event.findMany({
+  const events = await db.prisma.event.findMany({
     where: { entity: "reservation", entityId: id },
     orderBy: { sequence: "asc" },
     select: { envelope: true },
@@ -36,4 +38,33 @@ export async function getReservationView(db: { reservation: Tx["reservation"]; e
     })),
     events: events.map((e) => e.envelope),
   };
+}
+
+/**
+ * Reservations not settled whose last change is older than `cutoff` and that were not looked up since (index:
+ * (state, last_changed_at)); those Flovi said it does not know are left out.
+ */
+export async function reconcileCandidates(db: Database, cutoff: Date, limit: number): Promise<string[]> {
+  const rows = await db.prisma.reservation.findMany({
+    where: {
+      state: { in: ["created", "taken", "driving"] },
+      reconcileStoppedReason: null,
+      lastChangedAt: { lt: cutoff },
+      OR: [{ lastReconciledAt: null }, { lastReconciledAt: { lt: cutoff } }],
+    },
+    orderBy: { lastChangedAt: "asc" },
+    take: limit,
+    select: { id: true },
+  });
+  return rows.map((r) => r.id);
+}
+
+/** A look-up happened (whatever it found); with a reason, the reservation is never looked up again. */
+export async function markLookedUp(db: Database, id: string, stoppedReason?: string): Promise<void> {
+  await db.prisma.reservation.update({ where: { id }, data: { lastReconciledAt: new Date(), ...(stoppedReason ? { reconcileStoppedReason: stoppedReason } : {}) } });
+}
+
+/** The same, inside the transaction that applies what the look-up found. */
+export async function markLookedUpIn(sql: Sql, id: string): Promise<void> {
+  await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1", [id]);
 }

@@ -1,9 +1,8 @@
-// Raw SQL for the hot paths (ingress, Flovi processing, outbox), where Prisma's per-query overhead
-// dominated the cost; Prisma stays for everything else. `Sql` runs on a pg client inside our own
-// transaction or on a Prisma interactive transaction, so shared writers (the outbox) serve both.
+// The one way to run a transaction (`withTransaction`), and `Sql`, the handle every writer takes: a pg
+// client inside that transaction, or the pool for a statement on its own (`onPool`). Raw SQL serves the
+// writes and the hot paths, where Prisma's per-query overhead dominated; Prisma serves simple reads.
 import type pg from "pg";
 import type { Database } from "./client.js";
-import type { Prisma } from "../generated/prisma/client.js";
 
 export interface Sql {
   query<R>(text: string, params?: unknown[]): Promise<R[]>;
@@ -13,8 +12,9 @@ export function pgSql(client: pg.PoolClient | pg.Pool): Sql {
   return { query: async <R,>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] };
 }
 
-export function prismaSql(tx: Prisma.TransactionClient): Sql {
-  return { query: <R,>(text: string, params: unknown[] = []) => tx.$queryRawUnsafe<R[]>(text, ...params) };
+/** One statement on its own, outside any transaction. */
+export function onPool(db: Database): Sql {
+  return pgSql(db.pool);
 }
 
 /** BEGIN … COMMIT on one pooled connection; ROLLBACK and rethrow on any error. */

@@ -2,26 +2,14 @@
 // by one statement. After each batch, the disable rule runs on the subscriptions whose failure run grew.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { disableSubscription, recordAttempts, type AttemptRecord, type SubscriptionRun } from "../db/delivery-attempts.js";
+import { disableSubscription, recordAttempts, type AttemptRecord } from "../db/delivery-attempts.js";
 import { createGroupWriter } from "../lib/group-commit.js";
-import type { AttemptDecision, DeliverySettings } from "./deliver.js";
+import { disableReason, type AttemptDecision, type DeliverySettings } from "./decisions.js";
 
 export interface AttemptRecorder {
   /** Resolves once the attempt's row is committed. */
   record(record: AttemptRecord, decision: AttemptDecision): Promise<void>;
   idle(): Promise<void>;
-}
-
-/** Pure: why a failing subscription should be disabled now, or null. */
-export function disableReason(run: SubscriptionRun, gone: boolean, settings: Pick<DeliverySettings, "disableAfterMs" | "disableAfterFailures">, now: Date): string | null {
-  if (run.status !== "active") return null;
-  if (gone) return "endpoint answered 410 Gone";
-  if (run.consecutiveFailures === 0 || !run.failingSince) return null;
-  if (settings.disableAfterFailures > 0 && run.consecutiveFailures >= settings.disableAfterFailures) {
-    return `${run.consecutiveFailures} consecutive failed attempts`;
-  }
-  if (now.getTime() - run.failingSince.getTime() >= settings.disableAfterMs) return `failing since ${run.failingSince.toISOString()}`;
-  return null;
 }
 
 export function createAttemptRecorder(deps: { db: Database; log: Logger; settings: DeliverySettings }): AttemptRecorder {

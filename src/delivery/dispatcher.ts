@@ -10,7 +10,8 @@ import type { CloudEvent } from "../domain/events.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Queues } from "../queues/queues.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
-import { attemptRecord, decideAttempt, send, type DeliverySettings } from "./deliver.js";
+import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
+import { send } from "./deliver.js";
 
 export interface Dispatcher {
   dispatch(events: CloudEvent[], deliveries: NewDelivery[]): void;
@@ -42,26 +43,22 @@ export function createDispatcher(deps: {
     await deps.recorder.record(attemptRecord(delivery, 1, now, outcome, decision), decision);
     deps.metrics.deliveries.inc({ outcome: decision.kind === "delivered" ? "succeeded" : decision.kind });
     if (decision.kind === "retry") {
-      deps.log.warn({ deliveryId: delivery.deliveryId, statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: decision.delayMs }, "webhook delivery attempt failed");
-      await deps.queues.enqueue(
-        "deliverWebhook",
-        { deliveryId: delivery.deliveryId, scheduleAttempt: 2 },
-        { delay: decision.delayMs, attempts: schedule.length - 1 },
-      );
+      deps.log.warn({ webhookDeliveryId: delivery.webhookDeliveryId, statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: decision.delayMs }, "webhook delivery attempt failed");
+      await deps.queues.enqueue("deliverWebhook", { webhookDeliveryId: delivery.webhookDeliveryId, scheduleAttempt: 2 }, { delay: decision.delayMs });
     } else if (decision.kind === "failed") {
-      deps.log.warn({ deliveryId: delivery.deliveryId, statusCode: outcome.statusCode, error: decision.reason }, "webhook delivery failed");
+      deps.log.warn({ webhookDeliveryId: delivery.webhookDeliveryId, statusCode: outcome.statusCode, error: decision.reason }, "webhook delivery failed");
     }
   }
 
   function enqueue(deliveries: NewDelivery[]) {
     deps.queues
-      .enqueueMany("deliverWebhook", deliveries.map((d) => ({ deliveryId: d.deliveryId })), { attempts: schedule.length })
+      .enqueueMany("deliverWebhook", deliveries.map((d) => ({ webhookDeliveryId: d.webhookDeliveryId })))
       .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue deliveries; the stranded-delivery sweep will"));
   }
 
   function start(delivery: NewDelivery, body: string) {
     const running: Promise<void> = attempt(delivery, body)
-      .catch((error: unknown) => deps.log.warn({ err: error, deliveryId: delivery.deliveryId }, "first delivery attempt not recorded; the stranded-delivery sweep will retry"))
+      .catch((error: unknown) => deps.log.warn({ err: error, webhookDeliveryId: delivery.webhookDeliveryId }, "first delivery attempt not recorded; the stranded-delivery sweep will retry"))
       .finally(() => {
         inFlight.delete(running);
         const next = waiting.shift();

@@ -1,5 +1,5 @@
 import type { Config } from "../config/env.js";
-import type { DeliverySettings } from "./deliver.js";
+import type { DeliverySettings } from "./decisions.js";
 import { createDeliveryClient } from "./http-client.js";
 import type { TargetPolicy } from "./target-policy.js";
 

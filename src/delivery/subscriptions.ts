@@ -1,8 +1,12 @@
 // Subscriptions: creation (with a generated Standard Webhooks secret), listing, rotation, enable/disable.
 import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Tx } from "../db/audit.js";
-import type { Subscription } from "../generated/prisma/client.js";
+import type { Logger } from "pino";
+import { audited } from "../db/audit.js";
+import type { Database } from "../db/client.js";
+import { onPool, type Sql } from "../db/sql.js";
+import { deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
+import { findLiveSubscription, insertSubscription, listSubscriptions, markDeleted, updateEnabled, updateSecret, type Subscription } from "../db/subscriptions.js";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
 
@@ -22,22 +26,17 @@ export function generateSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
-/** Where subscriptions are read and written: the Prisma client, or a transaction (with the audit row). */
-export type SubscriptionStore = Pick<Tx, "subscription">;
-
 export type CreateResult = { kind: "created"; subscription: Subscription } | { kind: "invalid_target"; reason: string };
 
-export async function createSubscription(store: SubscriptionStore, policy: TargetPolicy, input: SubscriptionInput): Promise<CreateResult> {
+export async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput): Promise<CreateResult> {
   const target = await checkTarget(policy, input.url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
-  const subscription = await store.subscription.create({
-    data: {
-      id: randomUUID(),
-      url: input.url,
-      eventTypes: [...new Set(input.eventTypes)],
-      description: input.description ?? null,
-      secret: generateSecret(),
-    },
+  const subscription = await insertSubscription(sql, {
+    id: randomUUID(),
+    url: input.url,
+    eventTypes: [...new Set(input.eventTypes)],
+    description: input.description ?? null,
+    secret: generateSecret(),
   });
   return { kind: "created", subscription };
 }
@@ -60,38 +59,86 @@ export function subscriptionView(s: Subscription) {
   };
 }
 
-export async function findSubscription(store: SubscriptionStore, id: string) {
+/** A live subscription by id; null for an unknown or malformed id. Locked when `forUpdate` (inside a change). */
+export async function findSubscription(sql: Sql, id: string, forUpdate = false) {
   if (!z.uuid().safeParse(id).success) return null;
-  return store.subscription.findFirst({ where: { id, deletedAt: null } });
+  return findLiveSubscription(sql, id, forUpdate);
 }
 
 /** The new secret signs from now on; the previous one also signs until the grace period ends. */
-export async function rotateSecret(store: SubscriptionStore, id: string, graceMs: number) {
-  const current = await findSubscription(store, id);
+export async function rotateSecret(sql: Sql, id: string, graceMs: number) {
+  const current = await findSubscription(sql, id, true);
   if (!current) return null;
   const secret = generateSecret();
-  const previousSecretExpiresAt = new Date(Date.now() + graceMs);
-  const updated = await store.subscription.update({
-    where: { id },
-    data: { secret, previousSecret: current.secret, previousSecretExpiresAt },
-  });
-  return { subscription: updated, secret };
+  const subscription = await updateSecret(sql, id, secret, current.secret, new Date(Date.now() + graceMs));
+  return { subscription, secret };
 }
 
-export async function setSubscriptionEnabled(store: SubscriptionStore, id: string, enabled: boolean) {
-  const current = await findSubscription(store, id);
+export async function setSubscriptionEnabled(sql: Sql, id: string, enabled: boolean) {
+  const current = await findSubscription(sql, id, true);
   if (!current) return null;
-  return store.subscription.update({
-    where: { id },
-    data: enabled
-      ? { status: "active", disabledReason: null, disabledAt: null, failingSince: null, consecutiveFailures: 0 }
-      : { status: "disabled", disabledReason: "disabled by an operator", disabledAt: new Date() },
+  return updateEnabled(sql, id, enabled);
+}
+
+export async function deleteSubscription(sql: Sql, id: string) {
+  const current = await findSubscription(sql, id, true);
+  if (!current) return false;
+  await markDeleted(sql, id);
+  return true;
+}
+
+// --- the service the management API and the console call: each change commits with its audit row -------
+
+export interface SubscriptionDeps {
+  db: Database;
+  log: Logger;
+}
+
+const auditOf = (actor: string, action: string, target: string, details: Record<string, unknown> = {}) => ({ actor, action, target, details });
+
+export function create(deps: SubscriptionDeps & { policy: TargetPolicy }, actor: string, input: SubscriptionInput): Promise<CreateResult> {
+  return audited(deps.db, deps.log, async (sql) => {
+    const created = await createSubscription(sql, deps.policy, input);
+    const audit = created.kind === "created" ? auditOf(actor, "subscription.create", created.subscription.id, { url: input.url, eventTypes: input.eventTypes }) : null;
+    return { result: created, audit };
   });
 }
 
-export async function deleteSubscription(store: SubscriptionStore, id: string) {
-  const current = await findSubscription(store, id);
-  if (!current) return false;
-  await store.subscription.update({ where: { id }, data: { deletedAt: new Date(), status: "disabled", disabledReason: "deleted" } });
-  return true;
+export function list(deps: Pick<SubscriptionDeps, "db">) {
+  return listSubscriptions(deps.db);
+}
+
+/** One subscription with its delivery counts by status; null when unknown. */
+export async function detail(deps: Pick<SubscriptionDeps, "db">, id: string) {
+  const subscription = await findSubscription(onPool(deps.db), id);
+  if (!subscription) return null;
+  return { subscription, counts: await deliveryCounts(deps.db, subscription.id) };
+}
+
+export function remove(deps: SubscriptionDeps, actor: string, id: string): Promise<boolean> {
+  return audited(deps.db, deps.log, async (sql) => {
+    const done = await deleteSubscription(sql, id);
+    return { result: done, audit: done ? auditOf(actor, "subscription.delete", id) : null };
+  });
+}
+
+export function rotate(deps: SubscriptionDeps, actor: string, id: string, graceMs: number) {
+  return audited(deps.db, deps.log, async (sql) => {
+    const done = await rotateSecret(sql, id, graceMs);
+    return { result: done, audit: done ? auditOf(actor, "subscription.rotate-secret", id) : null };
+  });
+}
+
+export function setEnabled(deps: SubscriptionDeps, actor: string, id: string, enabled: boolean) {
+  return audited(deps.db, deps.log, async (sql) => {
+    const done = await setSubscriptionEnabled(sql, id, enabled);
+    return { result: done, audit: done ? auditOf(actor, `subscription.${enabled ? "enable" : "disable"}`, id) : null };
+  });
+}
+
+/** A subscription's deliveries, newest first, with attempts; `before` continues a page (keyset). */
+export async function deliveries(deps: Pick<SubscriptionDeps, "db">, id: string, opts: { status?: string; limit: number; before?: { createdAt: Date; id: string } }) {
+  const subscription = await findSubscription(onPool(deps.db), id);
+  if (!subscription) return null;
+  return subscriptionDeliveries(deps.db, subscription.id, opts);
 }

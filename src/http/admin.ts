@@ -5,11 +5,10 @@ import { ExpressAdapter } from "@bull-board/express";
 import { Router, type RequestHandler } from "express";
 import { z } from "zod";
 import * as admin from "../admin/service.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "./deps.js";
 import { sameOriginOnly } from "./auth.js";
 import { HttpError } from "./errors.js";
-import { providerStatus } from "../config/env.js";
-import { oldestKept, prunedThrough } from "../db/retention.js";
+import { retentionOverview } from "../services/read-model.js";
 import { retentionSettings } from "../maintenance/prune.js";
 import { parseInput } from "./validate.js";
 
@@ -33,7 +32,7 @@ function orNotFound<T extends { kind: string }>(result: T): Exclude<T, { kind: "
 
 export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const router = Router();
-  const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log, deliveryAttempts: deps.config.DELIVERY_RETRY_SCHEDULE.length };
+  const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
   const actor = (req: { actor?: string }) => req.actor ?? "admin";
 
   router.get("/admin/queues", async (_req, res) => {
@@ -94,37 +93,16 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.get("/admin/retention", async (_req, res) => {
     const settings = retentionSettings(deps.config);
-    const kept = await oldestKept(deps.db);
+    const kept = await retentionOverview(deps.db);
     res.json({
       retentionDays: Object.fromEntries(Object.entries(settings).map(([k, ms]) => [k, ms / 86_400_000])),
       pruneIntervalMs: deps.config.RETENTION_PRUNE_INTERVAL_MS,
-      eventsPrunedThrough: (await prunedThrough(deps.db)).toString(),
       ...kept,
     });
   });
 
   router.get("/admin/providers", async (_req, res) => {
-    const rows = await deps.db.prisma.providerState.findMany();
-    const statuses = providerStatus(deps.config);
-    // GreenFlow bookings whose current status is a word its documentation does not define.
-    const undocumented = await deps.db.prisma.greenflowBooking.groupBy({ by: ["status"], where: { unknownStatus: true, active: true }, _count: true });
-    res.json({
-      data: admin.POLLED_PROVIDERS.map((provider) => {
-        const row = rows.find((r) => r.provider === provider);
-        const paused = row?.pausedUntil && row.pausedUntil > new Date();
-        const status = statuses.find((s) => s.provider === provider)!;
-        return {
-          provider,
-          // As this (api) process is configured; run the worker with the same provider settings.
-          enabled: status.enabled,
-          why: status.why,
-          paused: Boolean(paused),
-          pausedUntil: paused ? row!.pausedUntil : null,
-          pauseReason: paused ? row!.pauseReason : null,
-          ...(provider === "greenflow" ? { undocumentedStatuses: undocumented.map((u) => ({ status: u.status, bookings: u._count })) } : {}),
-        };
-      }),
-    });
+    res.json({ data: await admin.providersOverview(svc, deps.config) });
   });
 
   router.post("/admin/providers/:provider/resume", async (req, res) => {
@@ -133,8 +111,7 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.get("/admin/audit", async (req, res) => {
     const q = parseInput(page, req.query, "query");
-    const rows = await deps.db.prisma.auditLog.findMany({ orderBy: { id: "desc" }, skip: q.start, take: q.limit });
-    res.json({ data: rows.map((r) => ({ ...r, id: r.id.toString() })) });
+    res.json({ data: await admin.auditLog(svc, { start: q.start, limit: q.limit }) });
   });
 
   // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password).

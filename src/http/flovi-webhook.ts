@@ -1,6 +1,6 @@
 import express, { Router, type RequestHandler } from "express";
 import type { Logger } from "pino";
-import type { InboundWriter } from "../db/inbound-deliveries.js";
+import type { InboundWriter } from "../providers/flovi/ingress.js";
 import type { Metrics } from "../observability/metrics.js";
 import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
 import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
@@ -50,18 +50,18 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
       case "accepted":
         count(outcome.duplicate ? "duplicate" : "accepted");
         // One line per request: pino-http's completion line carries these fields.
-        res.locals.deliveryId = outcome.id;
+        res.locals.inboundDeliveryId = outcome.id;
         res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate });
         return;
       case "ignored":
         count(outcome.duplicate ? "duplicate" : "ignored", outcome.reason);
-        res.locals.deliveryId = outcome.id;
+        res.locals.inboundDeliveryId = outcome.id;
         res.locals.reason = outcome.reason;
         res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate, ignored: true, reason: outcome.reason });
         return;
       case "rejected":
         count("rejected", outcome.reason);
-        res.locals.deliveryId = outcome.id;
+        res.locals.inboundDeliveryId = outcome.id;
         res.locals.reason = outcome.reason;
         res.status(REJECTION_STATUS[outcome.reason] ?? 422).json({
           error: outcome.reason,

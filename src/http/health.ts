@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Database } from "../db/client.js";
 import { pingRedis } from "../queues/redis.js";
 import type { Queues } from "../queues/queues.js";
-import { withTimeout } from "../db/client.js";
+import { withTimeout } from "../lib/timeout.js";
 import type { Metrics } from "../observability/metrics.js";
 import { weakSecrets, type Config } from "../config/env.js";
 

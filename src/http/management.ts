@@ -1,5 +1,5 @@
 import express, { Router, type RequestHandler } from "express";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "./deps.js";
 import { unstorableValue } from "../lib/text.js";
 import { adminRoutes } from "./admin.js";
 import { HttpError } from "./errors.js";

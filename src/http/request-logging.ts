@@ -32,8 +32,8 @@ export function requestLogging(log: Logger): RequestHandler {
     },
     // What the route learned (the stored delivery id, why it was refused) joins the one completion line.
     customProps: (_req, res) => {
-      const locals = (res as unknown as { locals?: { deliveryId?: string; reason?: string } }).locals ?? {};
-      return { ...(locals.deliveryId ? { deliveryId: locals.deliveryId } : {}), ...(locals.reason ? { reason: locals.reason } : {}) };
+      const locals = (res as unknown as { locals?: { inboundDeliveryId?: string; reason?: string } }).locals ?? {};
+      return { ...(locals.inboundDeliveryId ? { inboundDeliveryId: locals.inboundDeliveryId } : {}), ...(locals.reason ? { reason: locals.reason } : {}) };
     },
   });
 }

@@ -1,8 +1,10 @@
 // What a failed poll does to its item (and, for credentials, to its whole provider). Shared by the pollers.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import type { ProviderError } from "./provider-error.js";
-import { nextPollDelayMs, pauseProvider, type PolledTable } from "./schedule.js";
+import { pauseProvider } from "../db/provider-state.js";
+import { updatePollState, type TrackedKind } from "../db/tracked-items.js";
+import type { ProviderError } from "../providers/provider-error.js";
+import { nextPollDelayMs } from "./schedule.js";
 
 export interface PollSettings {
   intervalMs: number;
@@ -22,8 +24,7 @@ export type PollOutcome =
   | { kind: "rate_limited"; retryAfterMs: number };
 
 export interface PolledItem {
-  provider: string;
-  table: PolledTable;
+  provider: TrackedKind;
   key: string;
   /** Consecutive failures before this one. */
   failures: number;
@@ -35,51 +36,47 @@ export interface PolledItem {
   authMessage: string;
 }
 
-const KEY: Record<PolledTable, string> = { mfb_orders: "id", greenflow_bookings: "booking_code" };
-
 export async function recordPollFailure(
   deps: { db: Database; log: Logger; settings: PollSettings },
   item: PolledItem,
   error: ProviderError,
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
-  const update = (set: string, params: unknown[]) =>
-    db.pool.query(`UPDATE ${item.table} SET ${set}, updated_at = now() WHERE ${KEY[item.table]} = $1`, [item.key, ...params]);
+  const update = (change: Parameters<typeof updatePollState>[3]) => updatePollState(db, item.provider, item.key, change);
+  const stop = (reason: string) => update({ active: false, nextPollAt: null, stoppedReason: reason, stoppedAt: new Date(), lastError: error.message, lastPolledAt: new Date() });
   const now = Date.now();
   switch (error.kind) {
     case "access_denied": // not refined by the poller: treat as credentials (the safe side)
     case "auth": {
       const until = await pauseProvider(db, item.provider, settings.pauseMs, error.message);
-      await update("next_poll_at = $2, last_error = $3", [until, error.message]);
+      await update({ nextPollAt: until, lastError: error.message });
       log.error({ provider: item.provider, httpStatus: error.httpStatus, pausedUntil: until }, item.authMessage);
       return { kind: "paused", until };
     }
     case "forbidden": {
       const reason = item.forbiddenReason ?? "access_denied";
-      await update("active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = $3, last_polled_at = now()", [reason, error.message]);
+      await stop(reason);
       log.warn({ provider: item.provider, item: item.key, reason }, "polled item not accessible; polling stopped");
       return { kind: "stopped", reason };
     }
     case "not_found":
-      await update("active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = $3, last_polled_at = now()", [
-        item.notFoundReason,
-        error.message,
-      ]);
+      await stop(item.notFoundReason);
       log.warn({ provider: item.provider, item: item.key, reason: item.notFoundReason }, "polled item not found; polling stopped");
       return { kind: "stopped", reason: item.notFoundReason };
     case "rate_limited": {
       const wait = error.retryAfterMs ?? 60_000;
-      await update("next_poll_at = $2, last_error = $3", [new Date(now + wait), error.message]);
+      await update({ nextPollAt: new Date(now + wait), lastError: error.message });
       return { kind: "rate_limited", retryAfterMs: wait };
     }
     case "transient":
     case "unexpected": {
       const failures = item.failures + 1;
-      await update("consecutive_failures = $2, last_error = $3, last_polled_at = now(), next_poll_at = $4", [
-        failures,
-        error.message.slice(0, 500),
-        new Date(now + nextPollDelayMs(settings.intervalMs, { failures })),
-      ]);
+      await update({
+        consecutiveFailures: failures,
+        lastError: error.message.slice(0, 500),
+        lastPolledAt: new Date(now),
+        nextPollAt: new Date(now + nextPollDelayMs(settings.intervalMs, { failures })),
+      });
       // Outages are expected and retried; anything else needs a look.
       (error.kind === "transient" ? log.warn.bind(log) : log.error.bind(log))(
         { provider: item.provider, item: item.key, httpStatus: error.httpStatus, failures, err: error.message },

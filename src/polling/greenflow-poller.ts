@@ -2,24 +2,27 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
+import { providerPausedUntil } from "../db/provider-state.js";
+import { withTransaction } from "../db/sql.js";
+import { findGreenflowBooking, lockGreenflowBooking, saveGreenflowPoll, updatePollState } from "../db/tracked-items.js";
 import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
 import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../providers/greenflow/status.js";
 import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
-import { ProviderError } from "./provider-error.js";
-import { nextPollDelayMs, providerPausedUntil } from "./schedule.js";
+import { ProviderError } from "../providers/provider-error.js";
+import { nextPollDelayMs } from "./schedule.js";
 
-export const GREENFLOW = "greenflow";
+export const GREENFLOW = "greenflow" as const;
 
 export async function pollGreenflowBooking(
   deps: { db: Database; client: GreenflowClient; log: Logger; settings: PollSettings; timeZone: string },
   bookingCode: string,
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
-  const booking = await db.prisma.greenflowBooking.findUnique({ where: { bookingCode } });
+  const booking = await findGreenflowBooking(db, bookingCode);
   if (!booking || !booking.active) return { kind: "skipped", reason: booking ? "inactive" : "unknown" };
   const pausedUntil = await providerPausedUntil(db, GREENFLOW);
   if (pausedUntil) {
-    await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { nextPollAt: pausedUntil } });
+    await updatePollState(db, GREENFLOW, bookingCode, { nextPollAt: pausedUntil });
     return { kind: "paused", until: pausedUntil };
   }
 
@@ -30,7 +33,6 @@ export async function pollGreenflowBooking(
     if (!(error instanceof ProviderError)) throw error;
     return recordPollFailure(deps, {
       provider: GREENFLOW,
-      table: "greenflow_bookings",
       key: bookingCode,
       failures: booking.consecutiveFailures,
       notFoundReason: "booking_not_found_or_lastname_mismatch",
@@ -42,16 +44,15 @@ export async function pollGreenflowBooking(
   const gdsStatus = data.gds?.status ?? null;
   const final = isFinalRentalStatus(status);
   const unknown = !isKnownRentalStatus(status);
-  const outcome = await db.prisma.$transaction(async (tx) => {
-    const [row] = await tx.$queryRaw<{ status: string | null; gds_status: string | null; sequence: number; active: boolean; quiet_polls: number }[]>`
-      SELECT status, gds_status, sequence, active, quiet_polls FROM greenflow_bookings WHERE booking_code = ${bookingCode} FOR UPDATE`;
+  const outcome = await withTransaction(db, async (sql) => {
+    const row = await lockGreenflowBooking(sql, bookingCode);
     if (!row || !row.active) return { kind: "skipped", reason: "inactive" } as const;
     // A change of the booking's status, or of its GDS status alone (the status staying the same), is news.
     const gdsChanged = row.status !== null && gdsStatus !== row.gds_status;
     const changed = row.status !== status || gdsChanged;
     const sequence = changed ? row.sequence + 1 : row.sequence;
     if (changed) {
-      await writeEvents(tx, [
+      await writeEvents(sql, [
         {
           entity: "rental",
           entityId: bookingCode,
@@ -80,31 +81,21 @@ export async function pollGreenflowBooking(
       ]);
     }
     const now = new Date();
-    await tx.greenflowBooking.update({
-      where: { bookingCode },
-      data: {
-        status,
-        gdsStatus,
-        uuid: data.uuid ?? null,
-        localNumber: data.local_number ?? null,
-        pickupDate: data.pickup_date ?? null,
-        dropoffDate: data.dropoff_date ?? null,
-        sequence,
-        lastPolledAt: now,
-        consecutiveFailures: 0,
-        lastError: null,
-        unknownStatus: unknown,
-        // Unchanged, or a status nobody documented: wait longer each time, up to the ceiling.
-        quietPolls: changed && !unknown ? 0 : row.quiet_polls + 1,
-        ...(final
-          ? { active: false, nextPollAt: null, stoppedReason: status, stoppedAt: now }
-          : {
-              nextPollAt: new Date(
-                now.getTime() +
-                  nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status), quiet: changed && !unknown ? 0 : row.quiet_polls + 1, ceilingMs: settings.ceilingMs }),
-              ),
-            }),
-      },
+    // Unchanged, or a status nobody documented: wait longer each time, up to the ceiling.
+    const quiet = changed && !unknown ? 0 : row.quiet_polls + 1;
+    await saveGreenflowPoll(sql, bookingCode, {
+      status,
+      gdsStatus,
+      uuid: data.uuid ?? null,
+      localNumber: data.local_number ?? null,
+      pickupDate: data.pickup_date ?? null,
+      dropoffDate: data.dropoff_date ?? null,
+      sequence,
+      polledAt: now,
+      unknownStatus: unknown,
+      quietPolls: quiet,
+      nextPollAt: final ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status), quiet, ceilingMs: settings.ceilingMs })),
+      stoppedReason: final ? status : null,
     });
     return { kind: "polled", newEvents: changed ? 1 : 0, status, final, undocumented: unknown } as const;
   });

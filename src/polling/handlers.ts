@@ -9,13 +9,13 @@ import type { Relay } from "../delivery/relay.js";
 import type { Metrics } from "../observability/metrics.js";
 import { createGreenflowClient } from "../providers/greenflow/client.js";
 import { createMfbClient } from "../providers/mfb/client.js";
-import { jobs } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
-import { createWorker, type Handler } from "../workers/run-job.js";
+import { createWorker, type QueueHandlers } from "../workers/run-job.js";
 import { GREENFLOW, pollGreenflowBooking } from "./greenflow-poller.js";
 import type { PollOutcome } from "./failures.js";
 import { MFB, pollMfbOrder } from "./mfb-poller.js";
-import { claimDue, providerPausedUntil, type PolledTable } from "./schedule.js";
+import { providerPausedUntil } from "../db/provider-state.js";
+import { claimDue, type TrackedKind } from "../db/tracked-items.js";
 
 /** A claimed item whose poll never ran (worker died) is due again after this. */
 const CLAIM_LEASE_MS = 10 * 60_000;
@@ -53,11 +53,11 @@ export function createPollingHandlers(deps: PollingDeps) {
     staleAfterMs: Number.POSITIVE_INFINITY,
   };
 
-  async function sweep(provider: string, table: PolledTable, enqueue: (keys: string[]) => Promise<void>) {
+  async function sweep(provider: TrackedKind, enqueue: (keys: string[]) => Promise<void>) {
     if (await providerPausedUntil(db, provider)) return { claimed: 0, paused: true };
     let claimed = 0;
     for (let i = 0; i < MAX_BATCHES_PER_SWEEP; i++) {
-      const keys = await claimDue(db, table, config.POLL_BATCH_SIZE, CLAIM_LEASE_MS);
+      const keys = await claimDue(db, provider, config.POLL_BATCH_SIZE, CLAIM_LEASE_MS);
       if (keys.length > 0) await enqueue(keys);
       claimed += keys.length;
       if (keys.length < config.POLL_BATCH_SIZE) break;
@@ -65,12 +65,12 @@ export function createPollingHandlers(deps: PollingDeps) {
     return { claimed };
   }
 
-  const sweepHandlers: Record<string, Handler> = {
-    [jobs.sweepMfb.name]: () =>
-      mfb ? sweep(MFB, "mfb_orders", (ids) => queues.enqueueMany("pollMfbOrder", ids.map((orderId) => ({ orderId })))) : Promise.resolve({ disabled: true }),
-    [jobs.sweepGreenflow.name]: () =>
+  const sweepHandlers: Pick<QueueHandlers<"maintenance">, "sweepMfb" | "sweepGreenflow"> = {
+    sweepMfb: () =>
+      mfb ? sweep(MFB, (ids) => queues.enqueueMany("pollMfbOrder", ids.map((orderId) => ({ orderId })))) : Promise.resolve({ disabled: true }),
+    sweepGreenflow: () =>
       greenflow
-        ? sweep(GREENFLOW, "greenflow_bookings", (codes) => queues.enqueueMany("pollGreenflowBooking", codes.map((bookingCode) => ({ bookingCode }))))
+        ? sweep(GREENFLOW, (codes) => queues.enqueueMany("pollGreenflowBooking", codes.map((bookingCode) => ({ bookingCode }))))
         : Promise.resolve({ disabled: true }),
   };
 
@@ -98,8 +98,8 @@ export function createPollingHandlers(deps: PollingDeps) {
         queue: "mfb-polls",
         options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.MFB_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
         handlers: {
-          [jobs.pollMfbOrder.name]: async (job, jobLog) =>
-            settle(MFB, () => worker, await pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, job.data.orderId)),
+          pollMfbOrder: async ({ orderId }, { log: jobLog }) =>
+            settle(MFB, () => worker, await pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, orderId)),
         },
       });
       workers.push(worker);
@@ -111,11 +111,11 @@ export function createPollingHandlers(deps: PollingDeps) {
         queue: "greenflow-polls",
         options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.GREENFLOW_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
         handlers: {
-          [jobs.pollGreenflowBooking.name]: async (job, jobLog) =>
+          pollGreenflowBooking: async ({ bookingCode }, { log: jobLog }) =>
             settle(
               GREENFLOW,
               () => worker,
-              await pollGreenflowBooking({ db, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE }, job.data.bookingCode),
+              await pollGreenflowBooking({ db, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE }, bookingCode),
             ),
         },
       });

@@ -3,32 +3,33 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
+import { providerPausedUntil } from "../db/provider-state.js";
 import { withTransaction, type Sql } from "../db/sql.js";
+import { findMfbOrder, insertTrackingEvents, lockMfbOrder, saveMfbOrderDetails, saveMfbPoll, trackingEventsOf, updatePollState, upsertParcels } from "../db/tracked-items.js";
 import type { NewEvent } from "../domain/events.js";
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";
-import { ProviderError } from "./provider-error.js";
+import { ProviderError } from "../providers/provider-error.js";
 import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
-import { nextPollDelayMs, providerPausedUntil } from "./schedule.js";
+import { nextPollDelayMs } from "./schedule.js";
 
-export const MFB = "mfb";
+export const MFB = "mfb" as const;
 
 export async function pollMfbOrder(
   deps: { db: Database; client: MfbClient; log: Logger; settings: PollSettings },
   orderId: string,
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
-  const order = await db.prisma.mfbOrder.findUnique({ where: { id: orderId } });
+  const order = await findMfbOrder(db, orderId);
   if (!order || !order.active) return { kind: "skipped", reason: order ? "inactive" : "unknown" };
   const pausedUntil = await providerPausedUntil(db, MFB);
   if (pausedUntil) {
-    await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { nextPollAt: pausedUntil } });
+    await updatePollState(db, MFB, orderId, { nextPollAt: pausedUntil });
     return { kind: "paused", until: pausedUntil };
   }
 
   const item = {
     provider: MFB,
-    table: "mfb_orders" as const,
     key: orderId,
     failures: order.consecutiveFailures,
     notFoundReason: "order_not_found",
@@ -82,16 +83,12 @@ async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: L
     }
     throw error;
   }
-  await deps.db.prisma.mfbOrder.update({
-    where: { id: orderId },
-    data: {
-      parcelCount: details.parcelCount,
-      carrier: details.carrier,
-      product: details.product,
-      productName: details.productName,
-      price: (details.price ?? undefined) as object | undefined,
-      detailsFetchedAt: new Date(),
-    },
+  await saveMfbOrderDetails(deps.db, orderId, {
+    parcelCount: details.parcelCount,
+    carrier: details.carrier,
+    product: details.product,
+    productName: details.productName,
+    price: details.price,
   });
 }
 
@@ -105,56 +102,17 @@ interface FreshEvent {
   details?: unknown;
 }
 
-const INSERT_EVENTS = `
-INSERT INTO mfb_tracking_events (order_id, parcel_index, code, happened_at, label, location, details)
-SELECT $1::uuid, t.parcel_index, t.code, t.happened_at, t.label::jsonb, t.location::jsonb, t.details::jsonb
-  FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
-       AS t(parcel_index, code, happened_at, label, location, details)
-ON CONFLICT (order_id, parcel_index, code, happened_at) DO NOTHING
-RETURNING parcel_index, code, happened_at`;
-
-const UPSERT_PARCELS = `
-INSERT INTO mfb_parcels (order_id, parcel_index, status, last_code, last_event_at)
-SELECT $1::uuid, t.parcel_index, t.status, t.code, t.at
-  FROM unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[]) AS t(parcel_index, status, code, at)
-ON CONFLICT (order_id, parcel_index) DO UPDATE SET status = EXCLUDED.status, last_code = EXCLUDED.last_code, last_event_at = EXCLUDED.last_event_at`;
-
 const eventKey = (parcelIndex: number, code: string, at: Date) => `${parcelIndex}|${code}|${at.getTime()}`;
 
 async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
-  const [order] = await sql.query<{
-    status: string | null;
-    sequence: number;
-    active: boolean;
-    reference: string | null;
-    parcel_count: number | null;
-    carrier: string | null;
-    product: string | null;
-    quiet_polls: number;
-    last_movement_at: Date | null;
-    created_at: Date;
-  }>(
-    "SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at FROM mfb_orders WHERE id = $1 FOR UPDATE",
-    [orderId],
-  );
+  const order = await lockMfbOrder(sql, orderId);
   if (!order || !order.active) return { kind: "skipped", reason: "inactive" };
 
   // Store every event in one statement; the unique key (order, parcel, code, happened_at) tells which are new.
   const reported = parcels.flatMap((p) =>
     p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: e.happenedAt, happenedAtRaw: e.happenedAtRaw, label: e.label, location: e.location, details: e.details })),
   );
-  const inserted =
-    reported.length === 0
-      ? []
-      : await sql.query<{ parcel_index: number; code: string; happened_at: Date }>(INSERT_EVENTS, [
-          orderId,
-          reported.map((e) => e.parcelIndex),
-          reported.map((e) => e.code),
-          reported.map((e) => e.happenedAt),
-          reported.map((e) => JSON.stringify(e.label)),
-          reported.map((e) => (e.location ? JSON.stringify(e.location) : null)),
-          reported.map((e) => (e.details ? JSON.stringify(e.details) : null)),
-        ]);
+  const inserted = await insertTrackingEvents(sql, orderId, reported);
   const insertedKeys = new Set(inserted.map((r) => eventKey(r.parcel_index, r.code, r.happened_at)));
   const fresh: FreshEvent[] = [];
   for (const e of reported) {
@@ -164,19 +122,13 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
   fresh.sort((a, b) => a.happenedAt.getTime() - b.happenedAt.getTime() || a.parcelIndex - b.parcelIndex);
 
   // Each parcel's status is that of its latest status-bearing event, whatever order they arrived in.
-  const stored = await sql.query<{ parcel_index: number; code: string; happened_at: Date }>(
-    "SELECT parcel_index, code, happened_at FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id",
-    [orderId],
-  );
+  const stored = await trackingEventsOf(sql, orderId);
   const parcelState = new Map<number, { status: ShipmentStatus; code: string; at: Date }>();
   for (const e of stored) {
     const status = statusOfCode(e.code);
     if (status) parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at });
   }
-  if (fresh.length > 0 && parcelState.size > 0) {
-    const entries = [...parcelState];
-    await sql.query(UPSERT_PARCELS, [orderId, entries.map(([i]) => i), entries.map(([, s]) => s.status), entries.map(([, s]) => s.code), entries.map(([, s]) => s.at)]);
-  }
+  if (fresh.length > 0) await upsertParcels(sql, orderId, [...parcelState].map(([parcelIndex, p]) => ({ parcelIndex, ...p })));
   const statuses = [...parcelState.values()].map((s) => s.status);
   const folded = foldParcels(statuses, order.parcel_count);
   const final = isFinal(statuses, order.parcel_count);
@@ -240,23 +192,16 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
   const lastMovement = fresh.length > 0 ? now : (order.last_movement_at ?? order.created_at);
   const stale = !final && fresh.length === 0 && now.getTime() - lastMovement.getTime() >= settings.staleAfterMs;
   const stopReason = final ? "delivered" : stale ? "no_tracking_movement" : null;
-  await sql.query(
-    `UPDATE mfb_orders SET status = $2, sequence = $3, last_polled_at = $4, consecutive_failures = 0, last_error = NULL,
-            active = $5, next_poll_at = $6, stopped_reason = $7, stopped_at = $8, quiet_polls = $9, last_movement_at = $10, updated_at = now()
-      WHERE id = $1`,
-    [
-      orderId,
-      folded,
-      sequence,
-      now,
-      stopReason === null,
-      stopReason ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving, quiet, ceilingMs: settings.ceilingMs })),
-      stopReason,
-      stopReason ? now : null,
-      quiet,
-      fresh.length > 0 ? now : order.last_movement_at,
-    ],
-  );
+  await saveMfbPoll(sql, orderId, {
+    status: folded,
+    sequence,
+    polledAt: now,
+    active: stopReason === null,
+    nextPollAt: stopReason ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving, quiet, ceilingMs: settings.ceilingMs })),
+    stoppedReason: stopReason,
+    quietPolls: quiet,
+    lastMovementAt: fresh.length > 0 ? now : order.last_movement_at,
+  });
   if (stale) return { kind: "stopped", reason: "no_tracking_movement" };
   return { kind: "polled", newEvents: fresh.length, status: folded, final };
 }

@@ -1,13 +1,21 @@
 // Every queue and every job in one place: queue name, job name, payload schema, deterministic jobId,
-// attempts and backoff. Producers and workers both go through this file.
+// attempts and backoff. Producers and workers both go through this file, and only this file sets attempts
+// and backoff: a producer may name a job id or a delay (queues.ts `EnqueueOptions`), nothing else.
 import type { JobsOptions } from "bullmq";
 import { z } from "zod";
+
+/** The most steps DELIVERY_RETRY_SCHEDULE may have (config checks it): deliverWebhook's attempts. */
+export const MAX_DELIVERY_STEPS = 20;
+
+/** Reads a payload queued before a field was renamed (jobs may wait in Redis across an upgrade). */
+const renamed = <S extends z.ZodObject>(schema: S, from: string, to: string) =>
+  z.preprocess((data) => (data && typeof data === "object" && from in data && !(to in data) ? { ...data, [to]: (data as Record<string, unknown>)[from] } : data), schema);
 
 export const QUEUE_NAMES = ["flovi-events", "maintenance", "mfb-polls", "greenflow-polls", "webhook-deliveries"] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
-export interface JobDefinition<S extends z.ZodType = z.ZodType> {
-  queue: QueueName;
+export interface JobDefinition<S extends z.ZodType = z.ZodType, Q extends QueueName = QueueName> {
+  queue: Q;
   name: string;
   schema: S;
   /** Deterministic job id: the same work is never queued twice while its job exists. */
@@ -15,7 +23,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   options: JobsOptions;
 }
 
-const defineJob = <S extends z.ZodType>(def: JobDefinition<S>) => def;
+const defineJob = <S extends z.ZodType, Q extends QueueName>(def: JobDefinition<S, Q>) => def;
 
 const requestId = z.string().max(200).optional();
 
@@ -31,8 +39,8 @@ export const jobs = {
   processFloviDelivery: defineJob({
     queue: "flovi-events",
     name: "process-delivery",
-    schema: z.object({ deliveryId: z.uuid(), requestId }),
-    jobId: (d) => `flovi-${d.deliveryId}`,
+    schema: renamed(z.object({ inboundDeliveryId: z.uuid(), requestId }), "deliveryId", "inboundDeliveryId"),
+    jobId: (d) => `flovi-${d.inboundDeliveryId}`,
     options: { attempts: 10, backoff: { type: "exponential", delay: 1_000 }, ...keep },
   }),
   /** Drain the Flovi inbox on a schedule: deliveries whose job was never queued (Redis was down at the door). */
@@ -103,20 +111,24 @@ export const jobs = {
   /**
    * POST one event to one subscription; retried on the configured schedule (see delivery/retry-policy.ts).
    * `scheduleAttempt` is the step of the schedule the job's first attempt stands for (a job that follows an
-   * in-process first attempt starts at 2).
+   * in-process first attempt starts at 2). The schedule ends the job: its last step fails it for good
+   * (`decideAttempt`), so `attempts` is only an upper bound, and the backoff is the delay the attempt chose.
    */
   deliverWebhook: defineJob({
     queue: "webhook-deliveries",
     name: "deliver",
-    schema: z.object({ deliveryId: z.uuid(), requestId, scheduleAttempt: z.number().int().min(1).optional() }),
-    jobId: (d) => `dlv-${d.deliveryId}`,
-    options: { attempts: 8, backoff: { type: "schedule" }, ...keep },
+    schema: renamed(z.object({ webhookDeliveryId: z.uuid(), requestId, scheduleAttempt: z.number().int().min(1).optional() }), "deliveryId", "webhookDeliveryId"),
+    jobId: (d) => `dlv-${d.webhookDeliveryId}`,
+    options: { attempts: MAX_DELIVERY_STEPS, backoff: { type: "schedule" }, ...keep },
   }),
 } satisfies Record<string, JobDefinition<any>>;
 
 export type JobKey = keyof typeof jobs;
 export type JobData<K extends JobKey> = z.output<(typeof jobs)[K]["schema"]>;
 
-export function jobByName(queue: string, name: string): JobDefinition | undefined {
-  return Object.values(jobs).find((j) => j.queue === queue && j.name === name);
+/** The catalog keys of one queue's jobs. */
+export type JobsOf<Q extends QueueName> = { [K in JobKey]: (typeof jobs)[K]["queue"] extends Q ? K : never }[JobKey];
+
+export function jobKeyByName(queue: QueueName, name: string): JobKey | undefined {
+  return (Object.keys(jobs) as JobKey[]).find((key) => jobs[key].queue === queue && jobs[key].name === name);
 }

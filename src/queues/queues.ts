@@ -1,12 +1,21 @@
-import { Queue, type JobsOptions } from "bullmq";
+import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { withTimeout } from "../db/client.js";
+import { withTimeout } from "../lib/timeout.js";
 import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./catalog.js";
+
+/**
+ * What a producer may choose: another job id (an operator's re-send must not collide with the finished
+ * original) or a delay. Attempts and backoff belong to the catalog.
+ */
+export interface EnqueueOptions {
+  jobId?: string;
+  delay?: number;
+}
 
 export interface Queues {
   /** Validates the payload against the catalog and adds it under its deterministic job id. */
-  enqueue<K extends JobKey>(key: K, data: JobData<K>, options?: JobsOptions): Promise<string>;
-  enqueueMany<K extends JobKey>(key: K, items: JobData<K>[], options?: JobsOptions): Promise<void>;
+  enqueue<K extends JobKey>(key: K, data: JobData<K>, options?: EnqueueOptions): Promise<string>;
+  enqueueMany<K extends JobKey>(key: K, items: JobData<K>[], options?: EnqueueOptions): Promise<void>;
   get(name: QueueName): Queue;
   all(): Queue[];
   readonly prefix: string;
@@ -46,7 +55,7 @@ export function createQueues(opts: {
     return queue;
   }
 
-  function prepare<K extends JobKey>(key: K, data: JobData<K>, options?: JobsOptions) {
+  function prepare<K extends JobKey>(key: K, data: JobData<K>, options?: EnqueueOptions) {
     const def = jobs[key];
     const payload = def.schema.parse(data) as JobData<K>;
     const jobId = (def.jobId as (d: JobData<K>) => string)(payload);

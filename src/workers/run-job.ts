@@ -1,19 +1,28 @@
 // Shared plumbing for every BullMQ worker: payload validation against the catalog, metrics, logging
-// with the request id that created the job, and failure classification.
+// with the request id that created the job, and failure classification. Handlers are registered per catalog
+// key and receive the parsed payload, typed by the catalog's schema.
 import { RateLimitError, UnrecoverableError, Worker, type Job, type WorkerOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ExpectedError } from "../queues/errors.js";
-import { jobByName, type QueueName } from "../queues/catalog.js";
+import { jobKeyByName, jobs, type JobData, type JobKey, type JobsOf, type QueueName } from "../queues/catalog.js";
 import { queuePrefix } from "../queues/queues.js";
 import type { Metrics } from "../observability/metrics.js";
 
-export type Handler = (job: Job, log: Logger) => Promise<unknown>;
+export interface JobContext {
+  /** The BullMQ job (its id, attemptsMade), for the few handlers that need more than the payload. */
+  job: Job;
+  log: Logger;
+}
 
+export type JobHandler<K extends JobKey> = (data: JobData<K>, ctx: JobContext) => Promise<unknown>;
 
-export function createWorker(opts: {
-  queue: QueueName;
-  handlers: Record<string, Handler>;
+/** One handler for every job of queue Q, keyed by catalog key. */
+export type QueueHandlers<Q extends QueueName> = { [K in JobsOf<Q>]: JobHandler<K> };
+
+export function createWorker<Q extends QueueName>(opts: {
+  queue: Q;
+  handlers: QueueHandlers<Q>;
   connection: Redis;
   prefix: string;
   log: Logger;
@@ -25,16 +34,16 @@ export function createWorker(opts: {
   const worker = new Worker(
     opts.queue,
     async (job) => {
-      const handler = opts.handlers[job.name];
-      const def = jobByName(opts.queue, job.name);
-      if (!handler || !def) throw new UnrecoverableError(`no handler for job ${job.name} on ${opts.queue}`);
-      const parsed = def.schema.safeParse(job.data);
+      const key = jobKeyByName(opts.queue, job.name) as JobsOf<Q> | undefined;
+      const handler = key && (opts.handlers[key] as JobHandler<JobKey> | undefined);
+      if (!key || !handler) throw new UnrecoverableError(`no handler for job ${job.name} on ${opts.queue}`);
+      const parsed = jobs[key].schema.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${job.name}: ${parsed.error.message}`);
       const data = parsed.data as { requestId?: string };
       const log = opts.log.child({ queue: opts.queue, job: job.name, jobId: job.id, attempt: job.attemptsMade + 1, requestId: data.requestId });
       const end = opts.metrics.jobDuration.startTimer({ queue: opts.queue, job: job.name });
       try {
-        const result = await handler(job, log);
+        const result = await handler(parsed.data as JobData<JobKey>, { job, log });
         opts.metrics.jobsProcessed.inc({ queue: opts.queue, job: job.name, outcome: "completed" });
         return result;
       } catch (error) {

@@ -74,6 +74,53 @@ export async function createTestContext(env: TestEnv = {}) {
       workers.push(entry);
       return entry;
     },
+    /**
+     * Resolves once `n` jobs named `name` (catalog name, e.g. "sweep-mfb") have completed on this context's
+     * workers, counted from now. A test that asserts something did *not* happen waits for the work that would
+     * have done it, never for a length of time.
+     */
+    jobsCompleted(name: string, n = 1, timeoutMs = 15_000): Promise<void> {
+      return new Promise((resolve, reject) => {
+        let seen = 0;
+        const all = workers.flatMap((w) => w.runtime.workers);
+        const onCompleted = (job: { name: string }) => {
+          if (job.name === name && ++seen >= n) done();
+        };
+        const timer = setTimeout(() => done(new Error(`timed out waiting for ${n} completed ${name} job(s); saw ${seen}`)), timeoutMs);
+        const done = (error?: Error) => {
+          clearTimeout(timer);
+          for (const w of all) w.off("completed", onCompleted);
+          if (error) reject(error);
+          else resolve();
+        };
+        for (const w of all) w.on("completed", onCompleted);
+      });
+    },
+    /**
+     * Resolves once nothing is left that could still send or poll: no inbound delivery waiting, no event
+     * without its log position, no delivery pending, no job waiting, active or delayed outside the
+     * maintenance queue (whose schedulers always hold one), and every worker's in-process work idle. Only then
+     * is "exactly once" a finished count rather than a snapshot.
+     */
+    async settled(timeoutMs = 20_000): Promise<void> {
+      await eventually(
+        async () => {
+          const [row] = await db.prisma.$queryRaw<{ busy: number }[]>`
+            SELECT ((SELECT count(*) FROM inbound_deliveries WHERE status = 'received')
+                  + (SELECT count(*) FROM events WHERE position IS NULL)
+                  + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'))::int AS busy`;
+          if (!row || row.busy > 0) return false;
+          for (const queue of queues.all().filter((q) => q.name !== "maintenance")) {
+            const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+            if (Object.values(counts).some((c) => c > 0)) return false;
+          }
+          await Promise.all(workers.map((w) => w.runtime.idle()));
+          return true;
+        },
+        timeoutMs,
+        "the pipeline to settle",
+      );
+    },
     async close() {
       for (const w of workers) await w.close();
       await queues.close();

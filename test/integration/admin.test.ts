@@ -71,9 +71,9 @@ describe("replaying what failed", () => {
     const job = failed.data[0];
     // Three attempts on the schedule: the first in the worker that committed the event, two by the job.
     expect(job).toMatchObject({ name: "deliver", attemptsMade: 2, data: { scheduleAttempt: 2 }, failedReason: expect.stringContaining("HTTP 500") });
-    expect(await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.deliveryId } })).toMatchObject({ status: "failed", attempts: 3 });
+    expect(await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.webhookDeliveryId } })).toMatchObject({ status: "failed", attempts: 3 });
     expect(job.stacktrace.length).toBeGreaterThan(0);
-    expect(job.data.deliveryId).toBeTruthy();
+    expect(job.data.webhookDeliveryId).toBeTruthy();
     const overview = await request(ctx.app).get("/admin/queues").set(auth);
     expect(overview.body.data.find((q: { name: string }) => q.name === "webhook-deliveries").counts.failed).toBeGreaterThanOrEqual(1);
 
@@ -83,7 +83,7 @@ describe("replaying what failed", () => {
     await eventually(async () => sub.received.length === 1, 15_000, "delivered after retry");
     const firstAttempt = sub.attempts[0]!.webhookId;
     expect(sub.received[0]!.webhookId).toBe(firstAttempt);
-    const delivery = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.deliveryId } });
+    const delivery = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.webhookDeliveryId } });
     expect(delivery).toMatchObject({ status: "succeeded", attempts: 4 });
     expect(await audits("job.retry")).toHaveLength(1);
 

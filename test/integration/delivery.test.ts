@@ -3,6 +3,7 @@ import request from "supertest";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { writeEvents } from "../../src/db/outbox.js";
+import { withTransaction } from "../../src/db/sql.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
@@ -111,7 +112,7 @@ describe("webhook delivery", () => {
     await eventually(async () => all.received.length >= 7 && reservations.received.length >= 7 && cancelledOnly.received.length >= 1, 15_000, "deliveries").catch((error: Error) => {
       throw new Error(`${error.message}: all=${all.received.length} reservations=${reservations.received.length} cancelled=${cancelledOnly.received.length}`);
     });
-    await new Promise((r) => setTimeout(r, 300)); // any duplicate would surface
+    await ctx.settled(); // nothing left that could send a duplicate
     expect([all.received.length, reservations.received.length, cancelledOnly.received.length]).toEqual([7, 7, 1]);
     const types = all.received.filter((r) => r.event.subject === `reservation/${id}`).map((r) => r.event.type).sort();
     expect(types).toEqual(["reservation.created", "reservation.driving", "reservation.final_costs", "reservation.sealed", "reservation.taken"]);
@@ -219,7 +220,7 @@ describe("webhook delivery", () => {
     const ids = Array.from({ length: 30 }, () => nextReservation());
     await Promise.all(ids.map((id) => postFlovi(ctx.app, statusChange("created", id))));
     await eventually(async () => sub.received.length >= 30, 20_000, "30 deliveries");
-    await new Promise((r) => setTimeout(r, 500)); // let any duplicate surface
+    await ctx.settled(); // nothing left that could send a duplicate
     expect(sub.received).toHaveLength(30);
     expect(new Set(sub.received.map((r) => r.webhookId)).size).toBe(30);
     await second.close();
@@ -230,8 +231,8 @@ describe("webhook delivery", () => {
     await subscribe(ctx.app, sub, ["reservation.*"]);
     const entityId = nextReservation();
     // Committed exactly as a worker would, but nobody nudges the relay afterwards.
-    await ctx.prisma.$transaction((tx) =>
-      writeEvents(tx, [
+    await withTransaction(ctx.db, (sql) =>
+      writeEvents(sql, [
         { entity: "reservation", entityId, type: "created", status: "created", previousStatus: null, providerStatus: "created", sequence: 1, time: new Date(), dedupeKey: `crash:${entityId}` },
       ]),
     );
@@ -263,8 +264,20 @@ describe("GET /events", () => {
   });
 
   it("positions grow in commit order across all events", async () => {
+    // Its own events, written concurrently (webhooks and an outbox writer), so the check never runs on nothing.
+    const ids = Array.from({ length: 12 }, () => nextReservation());
+    await Promise.all([
+      ...ids.map((id) => postFlovi(ctx.app, statusChange("created", id))),
+      ...ids.map((entityId) =>
+        withTransaction(ctx.db, (sql) =>
+          writeEvents(sql, [{ entity: "rental", entityId, type: "confirmed", status: "confirmed", previousStatus: null, providerStatus: "CONFIRMED", sequence: 1, time: new Date(), dedupeKey: `order:${entityId}` }]),
+        ),
+      ),
+    ]);
+    await ctx.settled();
     const rows = await ctx.prisma.event.findMany({ where: { position: { not: null } }, orderBy: { position: "asc" }, select: { position: true, relayedAt: true } });
     const positions = rows.map((r) => Number(r.position));
+    expect(positions.length).toBeGreaterThanOrEqual(24);
     expect(positions).toEqual(positions.map((_, i) => i + 1));
   });
 });

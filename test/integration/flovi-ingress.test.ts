@@ -25,7 +25,7 @@ describe("POST /webhooks/flovi", () => {
     expect(row.bodyDigest).toMatch(/^[0-9a-f]{64}$/);
     // Enqueued right after the answer.
     const job = await eventually(() => ctx.queues.get("flovi-events").getJob(`flovi-${res.body.id}`), 5_000, "job");
-    expect(job.data).toMatchObject({ deliveryId: res.body.id, requestId: res.headers["x-request-id"] });
+    expect(job.data).toMatchObject({ inboundDeliveryId: res.body.id, requestId: res.headers["x-request-id"] });
   });
 
   it("accepts the second secret during a rotation", async () => {

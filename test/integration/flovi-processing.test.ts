@@ -102,7 +102,7 @@ describe("reservation state from Flovi deliveries", () => {
     const again = await applyStoredDelivery({ db: ctx.db }, deliveryId);
     expect(again).toEqual({ kind: "already_done", status: "processed" });
     // The job again, as a BullMQ retry after a lost ack would run it: wait until it has actually run.
-    const job = await ctx.queues.get("flovi-events").add("process-delivery", { deliveryId }, { jobId: `flovi-${deliveryId}-again` });
+    const job = await ctx.queues.get("flovi-events").add("process-delivery", { inboundDeliveryId: deliveryId }, { jobId: `flovi-${deliveryId}-again` });
     await eventually(async () => await job.isCompleted(), 10_000, "the repeated job completed");
     expect({ events: await ctx.prisma.event.count(), transitions: await ctx.prisma.reservationTransition.count() }).toEqual(before);
   });

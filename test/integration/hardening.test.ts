@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertSubscription } from "../../src/db/subscriptions.js";
 import { audited } from "../../src/db/audit.js";
 import { createTestContext, TEST_ADMIN_TOKEN, TEST_SECRET, type TestContext } from "../helpers/context.js";
 import { postFlovi } from "../helpers/flovi.js";
@@ -98,7 +99,7 @@ describe("no unaudited change", () => {
     const before = await ctx.prisma.subscription.count();
     await expect(
       audited(ctx.db, ctx.log, async (tx) => {
-        const created = await tx.subscription.create({ data: { id: randomUUID(), url: "http://127.0.0.1:9/x", eventTypes: ["*"], secret: "whsec_x" } });
+        const created = await insertSubscription(tx, { id: randomUUID(), url: "http://127.0.0.1:9/x", eventTypes: ["*"], description: null, secret: "whsec_x" });
         // jsonb refuses \u0000: the audit insert fails.
         return { result: created, audit: { actor: "test", action: "subscription.create", target: created.id, details: { bad: "\u0000" } } };
       }),

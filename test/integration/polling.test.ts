@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimDue } from "../../src/polling/schedule.js";
+import { claimDue } from "../../src/db/tracked-items.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { fakeProviderEnv } from "../helpers/providers.js";
 import { startSubscriber, subscribe } from "../helpers/subscriber.js";
@@ -62,7 +62,9 @@ describe("tracking registration API", () => {
     const stopped = await request(ctx.app).delete(`/tracking/mfb-orders/${id}`).set(auth);
     expect(stopped.body.polling).toMatchObject({ active: false, stoppedReason: "stopped_by_operator", nextPollAt: null });
     const polls = mfb.pollsOf(id);
-    await new Promise((r) => setTimeout(r, 800));
+    // Two sweeps after the stop (or the delivery), and nothing queued: a poll would have happened by now.
+    await ctx.jobsCompleted("sweep-mfb", 2);
+    await ctx.settled();
     expect(mfb.pollsOf(id)).toBe(polls);
     expect((await request(ctx.app).get(`/tracking/mfb-orders/${randomUUID()}`).set(auth)).status).toBe(404);
   });
@@ -98,7 +100,9 @@ describe("MFB tracking", () => {
     const tracking = await ctx.prisma.event.findFirstOrThrow({ where: { entityId: id, providerStatus: undefined, type: "shipment.tracking_event" }, orderBy: { sequence: "desc" } });
     expect((tracking.envelope as any).data.details).toMatchObject({ parcelIndex: 0, code: "delivered", label: "Delivered", location: { city: "NICE" } });
     const polls = mfb.pollsOf(id);
-    await new Promise((r) => setTimeout(r, 800));
+    // Two sweeps after the stop (or the delivery), and nothing queued: a poll would have happened by now.
+    await ctx.jobsCompleted("sweep-mfb", 2);
+    await ctx.settled();
     expect(mfb.pollsOf(id)).toBe(polls);
   });
 
@@ -226,9 +230,10 @@ describe("credentials refused (401)", () => {
       }
       const state = await eventually(() => own.prisma.providerState.findUnique({ where: { provider: "mfb" } }), 10_000, "paused");
       expect(state.pausedUntil!.getTime()).toBeGreaterThan(Date.now() + 60_000);
-      await new Promise((r) => setTimeout(r, 500));
+      await own.settled();
       const requests = ownMfb.server.requests.length;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await own.jobsCompleted("sweep-mfb", 2);
+      await own.settled();
       expect(ownMfb.server.requests.length).toBe(requests);
       expect(requests).toBeLessThanOrEqual(2);
       for (const id of ids) {
@@ -275,8 +280,10 @@ describe("credentials refused (401)", () => {
       await request(own.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-401", lastname: "Silva" });
       const state = await eventually(() => own.prisma.providerState.findUnique({ where: { provider: "greenflow" } }), 10_000, "paused");
       expect(state.pauseReason).toContain("401");
+      await own.settled();
       const requests = ownGf.server.requests.length;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await own.jobsCompleted("sweep-greenflow", 2);
+      await own.settled();
       expect(ownGf.server.requests.length).toBe(requests);
     } finally {
       await own.close();
@@ -354,12 +361,12 @@ describe("sweeps at scale", () => {
     try {
       const ids = Array.from({ length: 400 }, () => randomUUID());
       await own.prisma.mfbOrder.createMany({ data: ids.map((id) => ({ id, nextPollAt: new Date(Date.now() - 1000) })) });
-      const claims = await Promise.all(Array.from({ length: 6 }, () => claimDue(own.db, "mfb_orders", 50, 600_000)));
-      const again = await Promise.all(Array.from({ length: 6 }, () => claimDue(own.db, "mfb_orders", 50, 600_000)));
+      const claims = await Promise.all(Array.from({ length: 6 }, () => claimDue(own.db, "mfb", 50, 600_000)));
+      const again = await Promise.all(Array.from({ length: 6 }, () => claimDue(own.db, "mfb", 50, 600_000)));
       const all = [...claims, ...again].flat();
       expect(all).toHaveLength(400);
       expect(new Set(all).size).toBe(400);
-      expect(await claimDue(own.db, "mfb_orders", 50, 600_000)).toEqual([]);
+      expect(await claimDue(own.db, "mfb", 50, 600_000)).toEqual([]);
     } finally {
       await own.close();
     }
@@ -374,7 +381,7 @@ describe("sweeps at scale", () => {
       await own.prisma.mfbOrder.createMany({ data: ids.map((id) => ({ id, nextPollAt: new Date() })) });
       await Promise.all([own.startWorker(), own.startWorker()]);
       await eventually(async () => (await own.prisma.mfbOrder.count({ where: { status: "created" } })) === 60, 20_000, "all polled");
-      await new Promise((r) => setTimeout(r, 500));
+      await own.settled();
       for (const id of ids) expect(ownMfb.pollsOf(id)).toBe(1);
       expect(await own.prisma.event.count({ where: { type: "shipment.created" } })).toBe(60);
     } finally {

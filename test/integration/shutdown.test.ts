@@ -31,7 +31,8 @@ describe("graceful shutdown", () => {
     const stopping = running.stop("test");
     const again = running.stop("test again"); // safe to call twice: same shutdown
     expect(again).toBe(stopping);
-    await new Promise((r) => setTimeout(r, 200));
+    // The job is blocked on the row lock (mid-transaction) while shutdown waits for it.
+    await eventually(async () => (await blocker.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted")).rows[0]!.waiting > 0, 10_000, "the job waiting on the lock");
     await blocker.query("COMMIT");
     await blocker.end();
 

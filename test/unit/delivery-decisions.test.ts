@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { disableReason } from "../../src/delivery/attempt-recorder.js";
-import { attemptRecord, decideAttempt, type HttpOutcome } from "../../src/delivery/deliver.js";
+import { attemptRecord, decideAttempt, disableReason, type HttpOutcome } from "../../src/delivery/decisions.js";
 import { runChanges, type AttemptRecord } from "../../src/db/delivery-attempts.js";
 import { storableText } from "../../src/lib/text.js";
 
@@ -29,14 +28,14 @@ describe("decideAttempt", () => {
   });
   it("the record says what the decision means", () => {
     const now = new Date(1_000_000);
-    const rec = attemptRecord({ deliveryId: "d", subscriptionId: "s" }, 2, now, outcome(500), { kind: "retry", delayMs: 500 });
+    const rec = attemptRecord({ webhookDeliveryId: "d", subscriptionId: "s" }, 2, now, outcome(500), { kind: "retry", delayMs: 500 });
     expect(rec).toMatchObject({ status: "pending", attempt: 2, nextAttemptAt: new Date(1_000_500) });
-    expect(attemptRecord({ deliveryId: "d", subscriptionId: "s" }, 1, now, outcome(200), { kind: "delivered" })).toMatchObject({ status: "succeeded", nextAttemptAt: null });
+    expect(attemptRecord({ webhookDeliveryId: "d", subscriptionId: "s" }, 1, now, outcome(200), { kind: "delivered" })).toMatchObject({ status: "succeeded", nextAttemptAt: null });
   });
 });
 
 const rec = (subscriptionId: string, at: number, status: AttemptRecord["status"]): AttemptRecord => ({
-  deliveryId: `${subscriptionId}-${at}`,
+  webhookDeliveryId: `${subscriptionId}-${at}`,
   subscriptionId,
   attempt: 1,
   attemptedAt: new Date(at),

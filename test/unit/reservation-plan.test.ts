@@ -9,7 +9,7 @@ function report(reservationId: string, state: ReservationState, extra: Partial<R
     change: { reservationId, externalId: null, state, cancellationReason: null, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)), costs: null, vehicles: null, ...extra },
     source: "webhook",
     receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)),
-    deliveryId: `d-${n}`,
+    inboundDeliveryId: `d-${n}`,
     dedupeKey: `k-${n}`,
     lastPayload: { n },
     requestId: null,

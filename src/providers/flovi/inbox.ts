@@ -42,7 +42,7 @@ export interface FloviInbox {
    * Applies everything waiting; concurrent calls share one run (see lib/coalesce.ts). Given the delivery a
    * job is about, returns at once when this process has just applied it (no empty pass per job).
    */
-  drain(deliveryId?: string): Promise<DrainResult>;
+  drain(inboundDeliveryId?: string): Promise<DrainResult>;
   idle(): Promise<void>;
 }
 
@@ -123,7 +123,7 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
           if (!id) break;
           await withTransaction(deps.db, (sql) => markInbound(sql, id, "failed", `could not be applied: ${error.message}`.slice(0, 500)));
           total.failed += 1;
-          deps.log.error({ deliveryId: id, reservationId: key, err: error }, "flovi delivery set aside: it cannot be applied");
+          deps.log.error({ inboundDeliveryId: id, reservationId: key, err: error }, "flovi delivery set aside: it cannot be applied");
         }
       }
     }
@@ -158,12 +158,12 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
 
   const runner = coalesce(drainAll, (a, b) => ({ applied: a.applied + b.applied, events: a.events + b.events, failed: a.failed + b.failed }));
   return {
-    async drain(deliveryId) {
-      if (deliveryId) {
-        if (applied.has(deliveryId)) return NOTHING;
+    async drain(inboundDeliveryId) {
+      if (inboundDeliveryId) {
+        if (applied.has(inboundDeliveryId)) return NOTHING;
         // The pass under way may have loaded it: wait for that one before asking for another.
         await runner.current()?.catch(() => undefined);
-        if (applied.has(deliveryId)) return NOTHING;
+        if (applied.has(inboundDeliveryId)) return NOTHING;
       }
       return runner.run();
     },
@@ -184,7 +184,7 @@ export type ApplyResult =
  */
 export async function applyStoredDelivery(
   deps: { db: Database },
-  deliveryId: string,
+  inboundDeliveryId: string,
   opts: {
     force?: boolean;
     /** Runs in the same transaction, after the outcome is known (the admin replay's audit row). */
@@ -192,44 +192,44 @@ export async function applyStoredDelivery(
   } = {},
 ): Promise<ApplyResult> {
   const result = await withTransaction(deps.db, async (sql) => {
-    const outcome = await applyIn(sql, deliveryId, opts.force ?? false);
+    const outcome = await applyIn(sql, inboundDeliveryId, opts.force ?? false);
     if (opts.audit && outcome.kind !== "not_found") await opts.audit(sql, { kind: outcome.kind, outcome: "outcome" in outcome ? outcome.outcome : undefined });
     return outcome;
   });
   return result;
 }
 
-async function applyIn(sql: Sql, deliveryId: string, force: boolean): Promise<ApplyResult> {
+async function applyIn(sql: Sql, inboundDeliveryId: string, force: boolean): Promise<ApplyResult> {
   {
-    const peek = await loadInbound(sql, deliveryId);
+    const peek = await loadInbound(sql, inboundDeliveryId);
     if (!peek) return { kind: "not_found" } as const;
     const verdict = parseFloviBody(peek.rawBody);
     // The reservation's lock first, then the row's: the order a drain takes them in.
     if (verdict.kind === "status_change") await lockReservations(sql, [verdict.change.reservationId]);
-    const row = (await loadInbound(sql, deliveryId, true))!;
+    const row = (await loadInbound(sql, inboundDeliveryId, true))!;
     const runnable = row.status === "received" || (force && (row.status === "failed" || row.status === "rejected"));
     if (!runnable) return { kind: "already_done", status: row.status } as const;
     if (verdict.kind !== "status_change") {
-      await markInbound(sql, deliveryId, verdict.kind === "ignored" ? "ignored" : "rejected", verdict.reason);
+      await markInbound(sql, inboundDeliveryId, verdict.kind === "ignored" ? "ignored" : "rejected", verdict.reason);
       return { kind: "rejected", reason: verdict.reason } as const;
     }
     const reservationId = verdict.change.reservationId;
-    const plan = row.status === "received" && row.orderingKey === reservationId ? await planWaitingUpTo(sql, reservationId, deliveryId) : await planOne(sql, row.id, verdict, row);
+    const plan = row.status === "received" && row.orderingKey === reservationId ? await planWaitingUpTo(sql, reservationId, inboundDeliveryId) : await planOne(sql, row.id, verdict, row);
     const deliveries = await writeReportPlan(sql, plan);
-    const outcome = plan.inbound.find((o) => o.id === deliveryId)?.reason ?? "processed";
+    const outcome = plan.inbound.find((o) => o.id === inboundDeliveryId)?.reason ?? "processed";
     return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, outcome } as const;
   }
 }
 
-async function planWaitingUpTo(sql: Sql, reservationId: string, deliveryId: string): Promise<ReportPlan> {
+async function planWaitingUpTo(sql: Sql, reservationId: string, inboundDeliveryId: string): Promise<ReportPlan> {
   const { rows, reservations } = await loadInbox(sql, [reservationId], 10_000);
-  const upTo = rows.findIndex((r) => r.id === deliveryId);
+  const upTo = rows.findIndex((r) => r.id === inboundDeliveryId);
   return planInbox(rows.slice(0, upTo + 1), reservations);
 }
 
 async function planOne(
   sql: Sql,
-  deliveryId: string,
+  inboundDeliveryId: string,
   verdict: Extract<ReturnType<typeof parseFloviBody>, { kind: "status_change" }>,
   row: { receivedAt: Date; requestId: string | null },
 ): Promise<ReportPlan> {
@@ -240,8 +240,8 @@ async function planOne(
         change: verdict.change,
         source: "webhook",
         receivedAt: row.receivedAt,
-        deliveryId,
-        dedupeKey: `flovi:delivery:${deliveryId}`,
+        inboundDeliveryId,
+        dedupeKey: `flovi:delivery:${inboundDeliveryId}`,
         lastPayload: verdict.body,
         requestId: row.requestId,
       },

@@ -3,6 +3,8 @@
 // waits for the commit), and only then enqueue (a failed enqueue is repaired by the inbound sweeper).
 import type { Logger } from "pino";
 import { digestBody, type InboundWriter, type StoredDelivery } from "../../db/inbound-deliveries.js";
+
+export type { InboundWriter };
 import type { BatchedEnqueuer } from "../../queues/batched-enqueue.js";
 import { parseFloviBody } from "./payload.js";
 import { verifyHubSignature } from "./signature.js";
@@ -67,6 +69,6 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
 
   // Enqueued after the answer, batched; a failure leaves the row `received` for the inbound sweeper. A
   // duplicate whose first copy never reached the queue gets another chance here (the jobId dedupes otherwise).
-  if (stored.status === "received") deps.enqueuer.push({ deliveryId: id, requestId: req.requestId });
+  if (stored.status === "received") deps.enqueuer.push({ inboundDeliveryId: id, requestId: req.requestId });
   return { kind: "accepted", id, duplicate };
 }

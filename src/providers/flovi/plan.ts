@@ -4,70 +4,11 @@
 // order, so a report is `stale` only when a higher state was *received* before it.
 import { randomUUID } from "node:crypto";
 import { buildEnvelope, type CloudEvent } from "../../domain/events.js";
-import { decideTransition, isReservationState, type ReservationState, type TransitionOutcome } from "../../domain/reservation.js";
+import { decideTransition, isReservationState } from "../../domain/reservation.js";
 import { parseFloviBody, type StatusChange } from "./payload.js";
 
-export interface InboxRow {
-  id: string;
-  rawBody: Buffer;
-  receivedAt: Date;
-  requestId: string | null;
-  orderingKey: string;
-}
-
-/** The columns of a reservation the fold needs (jsonb columns are merged in SQL, never read back). */
-export interface ReservationSnapshot {
-  id: string;
-  state: string;
-  externalId: string | null;
-  sequence: number;
-  cancellationReason: string | null;
-  lastChangedAt: Date;
-}
-
-export interface ReservationWrite {
-  id: string;
-  externalId: string | null;
-  state: ReservationState;
-  cancellationReason: string | null;
-  /** null keeps the stored value. */
-  finalCosts: Record<string, unknown> | null;
-  vehicles: unknown[] | null;
-  lastPayload: unknown;
-  sequence: number;
-  lastChangedAt: Date;
-}
-
-export interface TransitionWrite {
-  reservationId: string;
-  fromState: ReservationState | null;
-  toState: ReservationState;
-  outcome: TransitionOutcome;
-  source: "webhook" | "reconciliation";
-  occurredAt: Date;
-  receivedAt: Date;
-  deliveryId: string | null;
-  eventId: string | null;
-}
-
-export interface EventWrite {
-  envelope: CloudEvent;
-  dedupeKey: string;
-  requestId: string | null;
-}
-
-export interface InboundOutcome {
-  id: string;
-  status: "processed" | "ignored" | "rejected";
-  reason: string;
-}
-
-export interface ReportPlan {
-  reservations: ReservationWrite[];
-  transitions: TransitionWrite[];
-  events: EventWrite[];
-  inbound: InboundOutcome[];
-}
+export type { InboxRow, ReservationSnapshot, ReservationWrite, TransitionWrite, EventWrite, InboundOutcome, ReportPlan } from "../../domain/reservation-plan.js";
+import type { InboundOutcome, InboxRow, ReportPlan, ReservationSnapshot, ReservationWrite } from "../../domain/reservation-plan.js";
 
 export interface InboxPlan extends ReportPlan {
   /** Rows whose body names another reservation than their ordering key (stored before keys existed). */
@@ -78,7 +19,7 @@ export interface Report {
   change: StatusChange;
   source: "webhook" | "reconciliation";
   receivedAt: Date;
-  deliveryId: string | null;
+  inboundDeliveryId: string | null;
   dedupeKey: string;
   lastPayload: unknown;
   requestId: string | null;
@@ -178,10 +119,10 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
       source: report.source,
       occurredAt,
       receivedAt: report.receivedAt,
-      deliveryId: report.deliveryId,
+      inboundDeliveryId: report.inboundDeliveryId,
       eventId,
     });
-    if (report.deliveryId) plan.inbound.push({ id: report.deliveryId, status: "processed", reason: decision.outcome });
+    if (report.inboundDeliveryId) plan.inbound.push({ id: report.inboundDeliveryId, status: "processed", reason: decision.outcome });
   }
   plan.reservations = [...writes.values()];
   return plan;
@@ -206,7 +147,7 @@ export function planInbox(rows: InboxRow[], current: ReservationSnapshot[]): Inb
       change: verdict.change,
       source: "webhook",
       receivedAt: row.receivedAt,
-      deliveryId: row.id,
+      inboundDeliveryId: row.id,
       dedupeKey: `flovi:delivery:${row.id}`,
       lastPayload: verdict.body,
       requestId: row.requestId,

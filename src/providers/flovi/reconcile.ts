@@ -12,7 +12,8 @@ import type { Database } from "../../db/client.js";
 import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
 import { withTransaction } from "../../db/sql.js";
 import { decideTransition, isReservationState, type ReservationState } from "../../domain/reservation.js";
-import { pauseProvider, providerPausedUntil } from "../../polling/schedule.js";
+import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
+import { markLookedUp, markLookedUpIn, reconcileCandidates } from "../../db/reservations.js";
 import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
 import type { Committed } from "./inbox.js";
 import { planReports } from "./plan.js";
@@ -52,22 +53,10 @@ export async function reconcileReservations(deps: {
   if (pausedUntil) return { ...result, stoppedBy: "RATE_LIMITED", pausedUntil };
 
   const cutoff = new Date(Date.now() - deps.silentForMs);
-  const candidates = await deps.db.prisma.reservation.findMany({
-    where: {
-      state: { in: ["created", "taken", "driving"] },
-      reconcileStoppedReason: null,
-      lastChangedAt: { lt: cutoff },
-      OR: [{ lastReconciledAt: null }, { lastReconciledAt: { lt: cutoff } }],
-    },
-    orderBy: { lastChangedAt: "asc" },
-    take: BATCH,
-    select: { id: true },
-  });
+  const candidates = await reconcileCandidates(deps.db, cutoff, BATCH);
+  const touch = (id: string, stoppedReason?: string) => markLookedUp(deps.db, id, stoppedReason);
 
-  const touch = (id: string, data: { reconcileStoppedReason?: string } = {}) =>
-    deps.db.prisma.reservation.update({ where: { id }, data: { lastReconciledAt: new Date(), ...data } });
-
-  for (const { id } of candidates) {
+  for (const id of candidates) {
     let found: FloviReservation;
     try {
       found = await deps.client.getReservation(id);
@@ -91,7 +80,7 @@ export async function reconcileReservations(deps: {
         result.skipped += 1;
       } else if (error.statusCode === 404) {
         deps.log.warn(fields, "flovi does not know this reservation; it is not looked up again");
-        await touch(id, { reconcileStoppedReason: `${error.errorCode}: ${error.message}`.slice(0, 500) });
+        await touch(id, `${error.errorCode}: ${error.message}`.slice(0, 500));
         result.stopped += 1;
       } else {
         deps.log.warn(fields, "flovi reservation look-up failed");
@@ -104,7 +93,7 @@ export async function reconcileReservations(deps: {
     const mapped = API_STATUS[status];
     const committed = await withTransaction(deps.db, async (sql) => {
       await lockReservations(sql, [id]);
-      await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1", [id]);
+      await markLookedUpIn(sql, id);
       const [current] = await loadReservationSnapshots(sql, [id]);
       if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return null;
       const now = new Date();
@@ -122,7 +111,7 @@ export async function reconcileReservations(deps: {
             },
             source: "reconciliation",
             receivedAt: now,
-            deliveryId: null,
+            inboundDeliveryId: null,
             dedupeKey: `flovi:reconciliation:${id}:${mapped}`,
             lastPayload: { reconciledStatus: status },
             requestId: null,

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
-import { classifyStatus, providerFetch, ProviderError } from "../../polling/provider-error.js";
+import { classifyStatus, providerFetch, ProviderError } from "../provider-error.js";
 
 export const bookingSchema = z.object({
   uuid: z.string().optional(),

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
-import { classifyStatus, providerFetch, ProviderError, type ProviderFailure } from "../../polling/provider-error.js";
+import { classifyStatus, providerFetch, ProviderError, type ProviderFailure } from "../provider-error.js";
 import { readTracking, type ParcelTracking } from "./tracking.js";
 
 const envelope = z.object({

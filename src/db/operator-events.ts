@@ -1,7 +1,7 @@
 // Normalized events about the service itself (entity "subscription"), delivered like any other event to
 // subscriptions that ask for `subscription.*` or `*`.
-import { writeEvents } from "../db/outbox.js";
-import type { Sql } from "../db/sql.js";
+import { writeEvents } from "./outbox.js";
+import type { Sql } from "./sql.js";
 
 export async function recordOperatorEvent(sql: Sql, input: { subscriptionId: string; status: "disabled"; reason: string; time: Date }) {
   const [last] = await sql.query<{ sequence: number }>(

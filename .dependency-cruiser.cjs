@@ -1,0 +1,67 @@
+// The layer rules, checked in CI (`npm run check:architecture`). A webhook travels
+//   http → services / providers (ingress, inbox) → domain (pure) and db (every statement)
+// and delivery, polling and maintenance are services the worker runs. docs/architecture.md draws it.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "An import cycle hides which module owns what; break it by moving the shared piece down a layer.",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "only-db-touches-the-database",
+      severity: "error",
+      comment: "Only src/db imports the Prisma client, its generated types or pg: every statement lives there.",
+      from: { path: "^src/", pathNot: "^src/(db|generated)/" },
+      to: { path: ["^src/generated/", "node_modules/(pg|pg-pool|@prisma/[^/]+)/"] },
+    },
+    {
+      name: "http-goes-through-services",
+      severity: "error",
+      comment: "Routes parse and answer; what they do lives in services (src/services, src/admin, src/delivery, providers' ingress). Types only from src/db.",
+      from: { path: "^src/http/" },
+      // The Database handle itself is passed through (its type); nothing else of src/db.
+      to: { path: "^src/db/", pathNot: "^src/db/client\\.ts$" },
+    },
+    {
+      name: "nothing-below-imports-http",
+      severity: "error",
+      comment: "http is the top layer: no service, provider or db module imports it.",
+      from: { path: "^src/", pathNot: "^src/(http/|app\\.ts|main\\.ts|runtime\\.ts)" },
+      to: { path: "^src/(http/|app\\.ts)" },
+    },
+    {
+      name: "providers-never-import-polling",
+      severity: "error",
+      comment: "Provider clients and their rules know nothing of the schedules that call them.",
+      from: { path: "^src/providers/" },
+      to: { path: "^src/(polling|services|admin|delivery|workers|worker\\.ts)" },
+    },
+    {
+      name: "domain-is-pure",
+      severity: "error",
+      comment: "src/domain holds the event envelope and the reservation machine: no I/O, no other layer.",
+      from: { path: "^src/domain/" },
+      to: { path: "^src/(?!domain/|lib/)" },
+    },
+    {
+      name: "db-does-not-reach-up",
+      severity: "error",
+      comment: "src/db serves every layer and depends on none above it (domain types and lib helpers only).",
+      from: { path: "^src/db/" },
+      to: { path: "^src/(http|services|admin|delivery|polling|providers|queues|workers|maintenance)/" },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^src/generated/" },
+    tsConfig: { fileName: "tsconfig.json" },
+    // TypeScript 7 has no compiler API for dependency-cruiser to use: swc parses the sources.
+    parser: "swc",
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"], extensions: [".ts", ".js"] },
+  },
+};

@@ -1,0 +1,33 @@
+// Reading the normalized event log: the public page (GET /events) and one entity's history.
+import type { Prisma } from "../generated/prisma/client.js";
+import type { CloudEvent } from "../domain/events.js";
+import type { Database } from "./client.js";
+
+export interface EventFilter {
+  /** An exact type, `entity.*`, or `*`. */
+  type?: string;
+  subject?: string;
+  /** Only events after this log position. */
+  after?: bigint;
+}
+
+/** Positioned events in log order (index: position, or (subject, position) / (type, position) when filtered). */
+export async function eventPage(db: Database, filter: EventFilter, limit: number): Promise<{ position: bigint; envelope: CloudEvent }[]> {
+  const where: Prisma.EventWhereInput = {
+    position: filter.after !== undefined ? { gt: filter.after } : { not: null },
+    ...(filter.subject ? { subject: filter.subject } : {}),
+    ...(filter.type && filter.type !== "*" ? (filter.type.endsWith(".*") ? { type: { startsWith: filter.type.slice(0, -1) } } : { type: filter.type }) : {}),
+  };
+  const rows = await db.prisma.event.findMany({ where, orderBy: { position: "asc" }, take: limit, select: { position: true, envelope: true } });
+  return rows.map((r) => ({ position: r.position!, envelope: r.envelope as unknown as CloudEvent }));
+}
+
+/** One entity's events in its own order (index: the unique (entity, entity_id, sequence)). */
+export async function entityEvents(db: Database, entity: string, entityId: string, opts: { statusOnly?: boolean } = {}): Promise<CloudEvent[]> {
+  const rows = await db.prisma.event.findMany({
+    where: { entity, entityId, ...(opts.statusOnly ? { NOT: { type: "shipment.tracking_event" } } : {}) },
+    orderBy: { sequence: "asc" },
+    select: { envelope: true },
+  });
+  return rows.map((r) => r.envelope as unknown as CloudEvent);
+}

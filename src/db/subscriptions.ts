@@ -1,0 +1,75 @@
+// Subscriptions: rows and their changes. Writes take `Sql` so they run in the caller's transaction, beside
+// their audit row (db/audit.ts `audited`); reads run on the pool.
+import type { Database } from "./client.js";
+import { onPool, type Sql } from "./sql.js";
+
+export interface Subscription {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  description: string | null;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: Date | null;
+  status: string;
+  disabledReason: string | null;
+  disabledAt: Date | null;
+  failingSince: Date | null;
+  consecutiveFailures: number;
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+}
+
+const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, previous_secret AS "previousSecret",
+  previous_secret_expires_at AS "previousSecretExpiresAt", status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
+  failing_since AS "failingSince", consecutive_failures AS "consecutiveFailures", created_at AS "createdAt", updated_at AS "updatedAt",
+  deleted_at AS "deletedAt"`;
+
+export async function insertSubscription(sql: Sql, input: { id: string; url: string; eventTypes: string[]; description: string | null; secret: string }): Promise<Subscription> {
+  const [row] = await sql.query<Subscription>(
+    `INSERT INTO subscriptions (id, url, event_types, description, secret, updated_at) VALUES ($1, $2, $3, $4, $5, now()) RETURNING ${COLUMNS}`,
+    [input.id, input.url, input.eventTypes, input.description, input.secret],
+  );
+  return row!;
+}
+
+/** A subscription that is not deleted; locked (FOR UPDATE) when read inside a transaction that changes it. */
+export async function findLiveSubscription(sql: Sql, id: string, forUpdate = false): Promise<Subscription | null> {
+  const [row] = await sql.query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE id = $1::uuid AND deleted_at IS NULL${forUpdate ? " FOR UPDATE" : ""}`, [id]);
+  return row ?? null;
+}
+
+export function getSubscription(db: Database, id: string): Promise<Subscription | null> {
+  return findLiveSubscription(onPool(db), id);
+}
+
+/** Every subscription not deleted, oldest first. */
+export function listSubscriptions(db: Database): Promise<Subscription[]> {
+  return onPool(db).query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE deleted_at IS NULL ORDER BY created_at, id`);
+}
+
+export async function updateSecret(sql: Sql, id: string, secret: string, previousSecret: string, previousSecretExpiresAt: Date): Promise<Subscription> {
+  const [row] = await sql.query<Subscription>(
+    `UPDATE subscriptions SET secret = $2, previous_secret = $3, previous_secret_expires_at = $4, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, secret, previousSecret, previousSecretExpiresAt],
+  );
+  return row!;
+}
+
+/** Enabling also clears the failure run; disabling records why and when. */
+export async function updateEnabled(sql: Sql, id: string, enabled: boolean): Promise<Subscription> {
+  const [row] = await sql.query<Subscription>(
+    enabled
+      ? `UPDATE subscriptions SET status = 'active', disabled_reason = NULL, disabled_at = NULL, failing_since = NULL, consecutive_failures = 0, updated_at = now()
+          WHERE id = $1 RETURNING ${COLUMNS}`
+      : `UPDATE subscriptions SET status = 'disabled', disabled_reason = 'disabled by an operator', disabled_at = now(), updated_at = now()
+          WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id],
+  );
+  return row!;
+}
+
+export async function markDeleted(sql: Sql, id: string): Promise<void> {
+  await sql.query("UPDATE subscriptions SET deleted_at = now(), status = 'disabled', disabled_reason = 'deleted', updated_at = now() WHERE id = $1", [id]);
+}

@@ -1,0 +1,275 @@
+// Tracked MFB orders and GreenFlow bookings: registration, the sweep's claim, what a poll reads and writes,
+// and an operator's stop. Statements are written out per table (no table name is spliced into SQL).
+import type { GreenflowBooking, MfbOrder, MfbParcel, MfbTrackingEvent } from "../generated/prisma/client.js";
+import type { Database } from "./client.js";
+import type { Sql } from "./sql.js";
+
+export type { GreenflowBooking, MfbOrder };
+export type TrackedKind = "mfb" | "greenflow";
+
+const CLAIM: Record<TrackedKind, string> = {
+  mfb: `UPDATE mfb_orders SET next_poll_at = now() + ($2::int * interval '1 millisecond'), updated_at = now()
+         WHERE id IN (SELECT id FROM mfb_orders WHERE active AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id::text AS key`,
+  greenflow: `UPDATE greenflow_bookings SET next_poll_at = now() + ($2::int * interval '1 millisecond'), updated_at = now()
+               WHERE booking_code IN (SELECT booking_code FROM greenflow_bookings WHERE active AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+              RETURNING booking_code AS key`,
+};
+
+/**
+ * Claims up to `batch` due items and pushes their next_poll_at out by `leaseMs`, in one statement with
+ * FOR UPDATE SKIP LOCKED: two sweeps (or two workers) never claim the same item. A poll that finishes
+ * sets the real next time; a worker that dies mid-poll only delays the item by the lease.
+ */
+export async function claimDue(db: Database, kind: TrackedKind, batch: number, leaseMs: number): Promise<string[]> {
+  const { rows } = await db.pool.query<{ key: string }>(CLAIM[kind], [batch, leaseMs]);
+  return rows.map((r) => r.key);
+}
+
+/** The polling fields both kinds share: what a failed poll, a pause or a stop changes. */
+export interface PollStateChange {
+  active?: boolean;
+  nextPollAt?: Date | null;
+  lastPolledAt?: Date;
+  consecutiveFailures?: number;
+  lastError?: string | null;
+  stoppedReason?: string | null;
+  stoppedAt?: Date | null;
+}
+
+export async function updatePollState(db: Database, kind: TrackedKind, key: string, change: PollStateChange): Promise<void> {
+  if (kind === "mfb") await db.prisma.mfbOrder.update({ where: { id: key }, data: change });
+  else await db.prisma.greenflowBooking.update({ where: { bookingCode: key }, data: change });
+}
+
+export function findMfbOrder(db: Database, orderId: string): Promise<MfbOrder | null> {
+  return db.prisma.mfbOrder.findUnique({ where: { id: orderId } });
+}
+
+export function findGreenflowBooking(db: Database, bookingCode: string): Promise<GreenflowBooking | null> {
+  return db.prisma.greenflowBooking.findUnique({ where: { bookingCode } });
+}
+
+export async function findTracked(db: Database, kind: TrackedKind, key: string): Promise<MfbOrder | GreenflowBooking | null> {
+  return kind === "mfb" ? findMfbOrder(db, key) : findGreenflowBooking(db, key);
+}
+
+// --- registration ---------------------------------------------------------------------------------------
+
+export async function insertMfbOrder(db: Database, orderId: string, reference: string | null): Promise<void> {
+  await db.prisma.mfbOrder.create({ data: { id: orderId, reference, nextPollAt: new Date() } });
+}
+
+export async function insertGreenflowBooking(db: Database, bookingCode: string, lastname: string): Promise<void> {
+  await db.prisma.greenflowBooking.create({ data: { bookingCode, lastname, nextPollAt: new Date() } });
+}
+
+/** Polling again from now, with a clean failure count (a resumed or corrected registration). */
+const resumed = () => ({ active: true, nextPollAt: new Date(), stoppedReason: null, stoppedAt: null, consecutiveFailures: 0 });
+
+export async function resumeMfbOrder(db: Database, orderId: string, reference?: string): Promise<void> {
+  await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { ...resumed(), ...(reference ? { reference } : {}) } });
+}
+
+export async function setMfbReference(db: Database, orderId: string, reference: string): Promise<void> {
+  await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { reference } });
+}
+
+export async function resumeGreenflowBooking(db: Database, bookingCode: string, lastname: string): Promise<void> {
+  await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { ...resumed(), lastname } });
+}
+
+const STOP: Record<TrackedKind, string> = {
+  mfb: `UPDATE mfb_orders SET active = false, next_poll_at = NULL, stopped_reason = 'stopped_by_operator', stopped_at = now(), updated_at = now()
+         WHERE id = $1::uuid AND active`,
+  greenflow: `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, stopped_reason = 'stopped_by_operator', stopped_at = now(), updated_at = now()
+               WHERE booking_code = $1 AND active`,
+};
+
+/** An operator's stop, in the caller's transaction (with its audit row); true when the item was active. */
+export async function stopTracked(sql: Sql, kind: TrackedKind, key: string): Promise<boolean> {
+  const rows = await sql.query<{ stopped: boolean }>(`WITH s AS (${STOP[kind]} RETURNING 1) SELECT count(*) > 0 AS stopped FROM s`, [key]);
+  return rows[0]?.stopped ?? false;
+}
+
+const DUE_NOW: Record<TrackedKind, string> = {
+  mfb: "WITH u AS (UPDATE mfb_orders SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
+  greenflow: "WITH u AS (UPDATE greenflow_bookings SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
+};
+
+/** Items parked until a provider pause's end are due again now (in the resume's transaction); how many. */
+export async function makeParkedDue(sql: Sql, kind: TrackedKind): Promise<number> {
+  const rows = await sql.query<{ n: number }>(DUE_NOW[kind]);
+  return rows[0]?.n ?? 0;
+}
+
+/** GreenFlow bookings whose current status is a word its documentation does not define, by status. */
+export async function undocumentedStatusCounts(db: Database): Promise<{ status: string | null; bookings: number }[]> {
+  const rows = await db.prisma.greenflowBooking.groupBy({ by: ["status"], where: { unknownStatus: true, active: true }, _count: true });
+  return rows.map((r) => ({ status: r.status, bookings: r._count }));
+}
+
+// --- MFB polls ------------------------------------------------------------------------------------------
+
+export interface MfbOrderDetails {
+  parcelCount: number | null;
+  carrier: string | null;
+  product: string | null;
+  productName: string | null;
+  price: unknown;
+}
+
+export async function saveMfbOrderDetails(db: Database, orderId: string, details: MfbOrderDetails): Promise<void> {
+  await db.prisma.mfbOrder.update({
+    where: { id: orderId },
+    data: { ...details, price: (details.price ?? undefined) as object | undefined, detailsFetchedAt: new Date() },
+  });
+}
+
+export interface LockedMfbOrder {
+  status: string | null;
+  sequence: number;
+  active: boolean;
+  reference: string | null;
+  parcel_count: number | null;
+  carrier: string | null;
+  product: string | null;
+  quiet_polls: number;
+  last_movement_at: Date | null;
+  created_at: Date;
+}
+
+export async function lockMfbOrder(sql: Sql, orderId: string): Promise<LockedMfbOrder | null> {
+  const [order] = await sql.query<LockedMfbOrder>(
+    "SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at FROM mfb_orders WHERE id = $1 FOR UPDATE",
+    [orderId],
+  );
+  return order ?? null;
+}
+
+export interface TrackingEventInput {
+  parcelIndex: number;
+  code: string;
+  happenedAt: Date;
+  label: Record<string, string>;
+  location?: unknown;
+  details?: unknown;
+}
+
+export interface StoredTrackingEvent {
+  parcel_index: number;
+  code: string;
+  happened_at: Date;
+}
+
+const INSERT_EVENTS = `
+INSERT INTO mfb_tracking_events (order_id, parcel_index, code, happened_at, label, location, details)
+SELECT $1::uuid, t.parcel_index, t.code, t.happened_at, t.label::jsonb, t.location::jsonb, t.details::jsonb
+  FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
+       AS t(parcel_index, code, happened_at, label, location, details)
+ON CONFLICT (order_id, parcel_index, code, happened_at) DO NOTHING
+RETURNING parcel_index, code, happened_at`;
+
+/** Stores the events in one statement; the unique key (order, parcel, code, happened_at) returns only the new. */
+export async function insertTrackingEvents(sql: Sql, orderId: string, events: TrackingEventInput[]): Promise<StoredTrackingEvent[]> {
+  if (events.length === 0) return [];
+  return sql.query<StoredTrackingEvent>(INSERT_EVENTS, [
+    orderId,
+    events.map((e) => e.parcelIndex),
+    events.map((e) => e.code),
+    events.map((e) => e.happenedAt),
+    events.map((e) => JSON.stringify(e.label)),
+    events.map((e) => (e.location ? JSON.stringify(e.location) : null)),
+    events.map((e) => (e.details ? JSON.stringify(e.details) : null)),
+  ]);
+}
+
+/** Every stored event of the order in time order. */
+export function trackingEventsOf(sql: Sql, orderId: string): Promise<StoredTrackingEvent[]> {
+  return sql.query<StoredTrackingEvent>("SELECT parcel_index, code, happened_at FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id", [orderId]);
+}
+
+const UPSERT_PARCELS = `
+INSERT INTO mfb_parcels (order_id, parcel_index, status, last_code, last_event_at)
+SELECT $1::uuid, t.parcel_index, t.status, t.code, t.at
+  FROM unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[]) AS t(parcel_index, status, code, at)
+ON CONFLICT (order_id, parcel_index) DO UPDATE SET status = EXCLUDED.status, last_code = EXCLUDED.last_code, last_event_at = EXCLUDED.last_event_at`;
+
+export async function upsertParcels(sql: Sql, orderId: string, parcels: { parcelIndex: number; status: string; code: string; at: Date }[]): Promise<void> {
+  if (parcels.length === 0) return;
+  await sql.query(UPSERT_PARCELS, [orderId, parcels.map((p) => p.parcelIndex), parcels.map((p) => p.status), parcels.map((p) => p.code), parcels.map((p) => p.at)]);
+}
+
+export interface MfbPollResult {
+  status: string | null;
+  sequence: number;
+  polledAt: Date;
+  active: boolean;
+  nextPollAt: Date | null;
+  stoppedReason: string | null;
+  quietPolls: number;
+  lastMovementAt: Date | null;
+}
+
+export async function saveMfbPoll(sql: Sql, orderId: string, r: MfbPollResult): Promise<void> {
+  await sql.query(
+    `UPDATE mfb_orders SET status = $2, sequence = $3, last_polled_at = $4, consecutive_failures = 0, last_error = NULL,
+            active = $5, next_poll_at = $6, stopped_reason = $7, stopped_at = $8, quiet_polls = $9, last_movement_at = $10, updated_at = now()
+      WHERE id = $1`,
+    [orderId, r.status, r.sequence, r.polledAt, r.active, r.nextPollAt, r.stoppedReason, r.stoppedReason ? r.polledAt : null, r.quietPolls, r.lastMovementAt],
+  );
+}
+
+export type MfbOrderRecord = MfbOrder & { parcels: MfbParcel[]; events: MfbTrackingEvent[] };
+
+/** The order with its parcels and every carrier event (time order), for the API and the console. */
+export function mfbOrderRecord(db: Database, orderId: string): Promise<MfbOrderRecord | null> {
+  return db.prisma.mfbOrder.findUnique({
+    where: { id: orderId },
+    include: { parcels: { orderBy: { parcelIndex: "asc" } }, events: { orderBy: [{ happenedAt: "asc" }, { id: "asc" }] } },
+  });
+}
+
+// --- GreenFlow polls ------------------------------------------------------------------------------------
+
+export interface LockedBooking {
+  status: string | null;
+  gds_status: string | null;
+  sequence: number;
+  active: boolean;
+  quiet_polls: number;
+}
+
+export async function lockGreenflowBooking(sql: Sql, bookingCode: string): Promise<LockedBooking | null> {
+  const [row] = await sql.query<LockedBooking>("SELECT status, gds_status, sequence, active, quiet_polls FROM greenflow_bookings WHERE booking_code = $1 FOR UPDATE", [bookingCode]);
+  return row ?? null;
+}
+
+export interface GreenflowPollResult {
+  status: string;
+  gdsStatus: string | null;
+  uuid: string | null;
+  localNumber: string | null;
+  pickupDate: string | null;
+  dropoffDate: string | null;
+  sequence: number;
+  polledAt: Date;
+  unknownStatus: boolean;
+  quietPolls: number;
+  /** Null with a stop reason: the booking reached a final status. */
+  nextPollAt: Date | null;
+  stoppedReason: string | null;
+}
+
+export async function saveGreenflowPoll(sql: Sql, bookingCode: string, r: GreenflowPollResult): Promise<void> {
+  await sql.query(
+    `UPDATE greenflow_bookings SET status = $2, gds_status = $3, uuid = $4, local_number = $5, pickup_date = $6, dropoff_date = $7, sequence = $8,
+            last_polled_at = $9, consecutive_failures = 0, last_error = NULL, unknown_status = $10, quiet_polls = $11,
+            next_poll_at = $12, active = $13, stopped_reason = $14, stopped_at = $15, updated_at = now()
+      WHERE booking_code = $1`,
+    [
+      bookingCode, r.status, r.gdsStatus, r.uuid, r.localNumber, r.pickupDate, r.dropoffDate, r.sequence,
+      r.polledAt, r.unknownStatus, r.quietPolls, r.nextPollAt, r.stoppedReason === null, r.stoppedReason, r.stoppedReason ? r.polledAt : null,
+    ],
+  );
+}

@@ -1,0 +1,67 @@
+// What applying reservation reports writes: the shapes the pure fold (providers/flovi/plan.ts) produces and
+// db/reservation-writes.ts stores. Types only.
+import type { CloudEvent } from "./events.js";
+import type { ReservationState, TransitionOutcome } from "./reservation.js";
+
+export interface InboxRow {
+  id: string;
+  rawBody: Buffer;
+  receivedAt: Date;
+  requestId: string | null;
+  orderingKey: string;
+}
+
+/** The columns of a reservation the fold needs (jsonb columns are merged in SQL, never read back). */
+export interface ReservationSnapshot {
+  id: string;
+  state: string;
+  externalId: string | null;
+  sequence: number;
+  cancellationReason: string | null;
+  lastChangedAt: Date;
+}
+
+export interface ReservationWrite {
+  id: string;
+  externalId: string | null;
+  state: ReservationState;
+  cancellationReason: string | null;
+  /** null keeps the stored value. */
+  finalCosts: Record<string, unknown> | null;
+  vehicles: unknown[] | null;
+  lastPayload: unknown;
+  sequence: number;
+  lastChangedAt: Date;
+}
+
+export interface TransitionWrite {
+  reservationId: string;
+  fromState: ReservationState | null;
+  toState: ReservationState;
+  outcome: TransitionOutcome;
+  source: "webhook" | "reconciliation";
+  occurredAt: Date;
+  receivedAt: Date;
+  inboundDeliveryId: string | null;
+  eventId: string | null;
+}
+
+export interface EventWrite {
+  envelope: CloudEvent;
+  dedupeKey: string;
+  requestId: string | null;
+}
+
+export interface InboundOutcome {
+  id: string;
+  status: "processed" | "ignored" | "rejected";
+  reason: string;
+}
+
+export interface ReportPlan {
+  reservations: ReservationWrite[];
+  transitions: TransitionWrite[];
+  events: EventWrite[];
+  inbound: InboundOutcome[];
+}
+

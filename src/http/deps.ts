@@ -1,0 +1,17 @@
+// What the api's routes are built from (the composition root, app.ts, passes it in).
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Config } from "../config/env.js";
+import type { Database } from "../db/client.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { Queues } from "../queues/queues.js";
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  /** The producer connection (fails fast); also what /readyz pings. */
+  redis: Redis;
+  queues: Queues;
+  log: Logger;
+  metrics: Metrics;
+}
