@@ -68,3 +68,64 @@ export async function markLookedUp(db: Database, id: string, stoppedReason?: str
 export async function markLookedUpIn(sql: Sql, id: string): Promise<void> {
   await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1", [id]);
 }
+
+/** Reservations whose id or Flovi external id is `q` (indexes: primary key, reservations_external_id_idx). */
+export async function searchReservations(db: Database, q: string, limit = 20) {
+  return db.prisma.reservation.findMany({
+    where: { OR: [{ id: q }, { externalId: q }] },
+    orderBy: { lastChangedAt: "desc" },
+    take: limit,
+    select: { id: true, externalId: true, state: true, lastChangedAt: true },
+  });
+}
+
+export interface TimelineTransition {
+  id: string;
+  fromState: string | null;
+  toState: string;
+  outcome: string;
+  source: string;
+  occurredAt: Date;
+  receivedAt: Date;
+  eventId: string | null;
+  inbound: { id: string; status: string; statusReason: string | null; rawBody: Buffer | null; requestId: string | null } | null;
+}
+
+/**
+ * A reservation's every transition in the order applied (index: (reservation_id, id)), each with the stored
+ * delivery that caused it (primary key); a body past its retention is null.
+ */
+export async function reservationTimeline(db: Database, id: string) {
+  const reservation = await db.prisma.reservation.findUnique({
+    where: { id },
+    include: {
+      transitions: {
+        orderBy: { id: "asc" },
+        include: { delivery: { select: { id: true, status: true, statusReason: true, rawBody: true, requestId: true, bodyPrunedAt: true } } },
+      },
+    },
+  });
+  if (!reservation) return null;
+  const transitions: TimelineTransition[] = reservation.transitions.map((t) => ({
+    id: t.id.toString(),
+    fromState: t.fromState,
+    toState: t.toState,
+    outcome: t.outcome,
+    source: t.source,
+    occurredAt: t.occurredAt,
+    receivedAt: t.receivedAt,
+    eventId: t.eventId,
+    inbound: t.delivery
+      ? { id: t.delivery.id, status: t.delivery.status, statusReason: t.delivery.statusReason, rawBody: t.delivery.bodyPrunedAt ? null : Buffer.from(t.delivery.rawBody), requestId: t.delivery.requestId }
+      : null,
+  }));
+  return {
+    id: reservation.id,
+    externalId: reservation.externalId,
+    state: reservation.state,
+    cancellationReason: reservation.cancellationReason,
+    lastChangedAt: reservation.lastChangedAt,
+    reconcileStoppedReason: reservation.reconcileStoppedReason,
+    transitions,
+  };
+}

@@ -73,3 +73,28 @@ export async function updateEnabled(sql: Sql, id: string, enabled: boolean): Pro
 export async function markDeleted(sql: Sql, id: string): Promise<void> {
   await sql.query("UPDATE subscriptions SET deleted_at = now(), status = 'disabled', disabled_reason = 'deleted', updated_at = now() WHERE id = $1", [id]);
 }
+
+export interface SubscriptionOverview extends Subscription {
+  counts: Record<string, number>;
+  lastSuccessAt: Date | null;
+}
+
+/**
+ * Every live subscription with its deliveries counted by status and its last success (index:
+ * (subscription_id, status, created_at); the last success is the newest succeeded delivery's completion).
+ */
+export async function subscriptionOverview(db: Database): Promise<SubscriptionOverview[]> {
+  const subscriptions = await listSubscriptions(db);
+  return Promise.all(
+    subscriptions.map(async (s) => {
+      const [counts, last] = await Promise.all([
+        onPool(db).query<{ status: string; n: number }>("SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = $1 GROUP BY status", [s.id]),
+        onPool(db).query<{ at: Date | null }>(
+          "SELECT completed_at AS at FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1",
+          [s.id],
+        ),
+      ]);
+      return { ...s, counts: Object.fromEntries(counts.map((c) => [c.status, c.n])), lastSuccessAt: last[0]?.at ?? null };
+    }),
+  );
+}

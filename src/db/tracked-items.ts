@@ -273,3 +273,16 @@ export async function saveGreenflowPoll(sql: Sql, bookingCode: string, r: Greenf
     ],
   );
 }
+
+/**
+ * Tracked items matching `q`: an MFB order by id or reference, a GreenFlow booking by code or local number
+ * (indexes: primary keys, mfb_orders_reference_idx, greenflow_bookings_local_number_idx).
+ */
+export async function searchTracked(db: Database, q: string, limit = 20) {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q);
+  const [orders, bookings] = await Promise.all([
+    db.prisma.mfbOrder.findMany({ where: { OR: [...(uuid ? [{ id: q }] : []), { reference: q }] }, take: limit, select: { id: true, reference: true, status: true, active: true } }),
+    db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
+  ]);
+  return { orders, bookings };
+}

@@ -117,7 +117,12 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password).
   const board = new ExpressAdapter();
   board.setBasePath("/admin/ui");
-  createBullBoard({ queues: deps.queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  createBullBoard({
+    queues: deps.queues.all().map((q) => new BullMQAdapter(q)),
+    serverAdapter: board,
+    // The console tells the story of one reservation, parcel or rental; Bull Board shows the queues.
+    options: { uiConfig: { boardTitle: "Event hub queues", miscLinks: [{ text: "Operator console", url: "/admin/console" }] } },
+  });
   const ui = board.getRouter() as Router & { disable?: (setting: string) => void };
   ui.disable?.("x-powered-by"); // Bull Board mounts an Express app of its own
   router.use("/admin/ui", auth, sameOriginOnly, ui);

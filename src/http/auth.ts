@@ -34,7 +34,8 @@ export function requireAdminToken(token: string | undefined): RequestHandler {
   };
 }
 
-const isAdminUi = (req: { originalUrl: string }) => req.originalUrl === "/admin/ui" || req.originalUrl.startsWith("/admin/ui/") || req.originalUrl.startsWith("/admin/ui?");
+/** The browser pages (Bull Board, the operator console): Basic auth is accepted there, and only there. */
+const isAdminUi = (req: { originalUrl: string }) => /^\/admin\/(ui|console)(\/|\?|$)/.test(req.originalUrl);
 
 /** `Bearer <token>`, or, where allowed, `Basic` whose password is the token (any user name). */
 function presentedToken(header: string, basicAllowed: boolean): string | undefined {

@@ -51,3 +51,18 @@ export function createLogger(opts: { level: string; name?: string; destination?:
     opts.destination ?? pino.destination({ sync: false }),
   );
 }
+
+/** The field names REDACT_PATHS hides wherever they appear (`*.name`). */
+const REDACTED_FIELDS = new Set(REDACT_PATHS.filter((p) => p.startsWith("*.")).map((p) => p.slice(2)));
+
+/**
+ * A copy of a provider payload fit to show an operator: the fields the logs redact are replaced at any depth
+ * (stricter than pino's one-level wildcard), so the console shows what the logs would, never more.
+ */
+export function redactForDisplay(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactForDisplay);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, REDACTED_FIELDS.has(k) ? "[redacted]" : redactForDisplay(v)]));
+  }
+  return value;
+}

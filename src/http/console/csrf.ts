@@ -1,0 +1,48 @@
+// Cross-site request protection for the console's buttons, in two parts: the request must come from the
+// console's own origin (auth.ts `sameOriginOnly`), and it must carry this session's token. The session is a
+// random id in an HttpOnly, SameSite=Strict cookie scoped to /admin/console; the token is an HMAC of it under
+// a key derived from ADMIN_TOKEN, so the server keeps no session state and a token is worthless elsewhere.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Request, RequestHandler, Response } from "express";
+import { HttpError } from "../errors.js";
+
+const COOKIE = "hub_console_session";
+export const CONSOLE_PATH = "/admin/console";
+
+function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get("cookie") ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export function createCsrf(adminToken: string) {
+  const key = createHash("sha256").update(`console-csrf:${adminToken}`).digest();
+  const tokenFor = (session: string) => createHmac("sha256", key).update(session).digest("base64url");
+
+  /** The session's token, starting a session (setting its cookie) on the first page. */
+  function token(req: Request, res: Response): string {
+    if (typeof res.locals.consoleToken === "string") return res.locals.consoleToken;
+    let session = readCookie(req, COOKIE);
+    if (!session || !/^[A-Za-z0-9_-]{43}$/.test(session)) {
+      session = randomBytes(32).toString("base64url");
+      res.cookie(COOKIE, session, { httpOnly: true, sameSite: "strict", secure: req.secure, path: CONSOLE_PATH });
+    }
+    res.locals.consoleToken = tokenFor(session);
+    return res.locals.consoleToken;
+  }
+
+  /** Refuses a POST without this session's token (403), before anything runs. */
+  const verify: RequestHandler = (req, _res, next) => {
+    const session = readCookie(req, COOKIE);
+    const given = typeof req.body?._csrf === "string" ? Buffer.from(req.body._csrf) : Buffer.alloc(0);
+    const expected = session ? Buffer.from(tokenFor(session)) : Buffer.alloc(1);
+    if (!session || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      next(new HttpError(403, "csrf_token_invalid", "this form is stale or did not come from the console; reload the page and try again"));
+      return;
+    }
+    next();
+  };
+  return { token, verify };
+}

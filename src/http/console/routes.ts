@@ -1,0 +1,238 @@
+// The operator console, served by the api under /admin/console: plain server-rendered pages behind the
+// admin token (a browser sends it as the Basic-auth password, as for Bull Board). Every button is a POST
+// that must come from the console's origin and carry the session's token (csrf.ts), and calls the same
+// admin service as the JSON API, with the same validation and the same audit rows.
+import express, { Router, type Request, type RequestHandler, type Response } from "express";
+import { z } from "zod";
+import * as admin from "../../admin/service.js";
+import * as consoleData from "../../services/console.js";
+import { greenflowBookingView, mfbOrderView } from "../../services/tracking.js";
+import { sameOriginOnly } from "../auth.js";
+import type { AppDeps } from "../deps.js";
+import { HttpError } from "../errors.js";
+import { refuseUnstorable } from "../validate.js";
+import { createCsrf, CONSOLE_PATH } from "./csrf.js";
+import { html, time } from "./html.js";
+import { badge, button, CONSOLE_CSS, deliveriesTable, layout, prettyBody, type PageContext } from "./views.js";
+
+const PAGE = 50;
+const uuid = z.uuid();
+const backPath = (value: unknown) => (typeof value === "string" && value.startsWith(`${CONSOLE_PATH}`) && !value.startsWith("//") ? value : CONSOLE_PATH);
+/** Keyset cursor for deliveries: `<created_at ISO>~<id>` of the last row shown. */
+const deliveryCursor = z
+  .string()
+  .regex(/^[0-9T:.\-Z]{20,30}~[0-9a-f-]{36}$/)
+  .transform((v) => {
+    const [at, id] = v.split("~") as [string, string];
+    return { createdAt: new Date(at), id };
+  })
+  .refine((c) => !Number.isNaN(c.createdAt.getTime()), "a cursor from this page");
+
+export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
+  const router = Router();
+  const csrf = createCsrf(deps.config.ADMIN_TOKEN ?? "");
+  const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
+  const db = deps.db;
+
+  const page = (req: Request, res: Response, title: string, body: ReturnType<typeof html>) => {
+    const ctx = context(req, res);
+    // same-origin (not helmet's no-referrer): with no-referrer a browser sends `Origin: null` on a form POST,
+    // and the same-origin check could not tell the console's own buttons from another site's.
+    res.set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    res.type("html").send(layout(title, ctx, body));
+  };
+  const context = (req: Request, res: Response): PageContext => ({
+    csrf: csrf.token(req, res),
+    back: req.originalUrl,
+    notice: typeof req.query.notice === "string" ? req.query.notice.slice(0, 300) : undefined,
+  });
+  const back = (req: Request, res: Response, notice: string) => {
+    const target = backPath(req.body?.back);
+    const url = new URL(target, "http://console");
+    url.searchParams.set("notice", notice);
+    res.redirect(303, `${url.pathname}${url.search}`);
+  };
+
+  router.get(`${CONSOLE_PATH}/console.css`, (_req, res) => {
+    res.type("css").set("cache-control", "max-age=300").send(CONSOLE_CSS);
+  });
+  router.use(CONSOLE_PATH, auth, sameOriginOnly, express.urlencoded({ extended: false, limit: "16kb" }), refuseUnstorable);
+
+  // --- search ---------------------------------------------------------------------------------------------
+  router.get(CONSOLE_PATH, async (req, res) => {
+    const q = typeof req.query.q === "string" ? req.query.q.trim().slice(0, 200) : "";
+    const form = html`<form method="get" action="${CONSOLE_PATH}" role="search"><input type="search" name="q" value="${q}" autofocus placeholder="reservation id or external id, MFB order id or reference, GreenFlow booking code"> <button type="submit">Search</button></form>`;
+    if (!q) return page(req, res, "Search", form);
+    const found = await consoleData.search(db, q);
+    const none = found.reservations.length + found.orders.length + found.bookings.length === 0;
+    page(
+      req,
+      res,
+      `Search: ${q}`,
+      html`${form}${none ? html`<p class="muted">nothing matches ${q}</p>` : ""}
+${found.reservations.length ? html`<h2>Reservations</h2><table><tr><th>id</th><th>external id</th><th>state</th><th>last change</th></tr>${found.reservations.map((r) => html`<tr><td><a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(r.id)}">${r.id}</a></td><td>${r.externalId ?? ""}</td><td>${badge(r.state)}</td><td>${time(r.lastChangedAt)}</td></tr>`)}</table>` : ""}
+${found.orders.length ? html`<h2>MFB orders</h2><table><tr><th>order</th><th>reference</th><th>status</th><th>polling</th></tr>${found.orders.map((o) => html`<tr><td><a href="${CONSOLE_PATH}/shipments/${o.id}">${o.id}</a></td><td>${o.reference ?? ""}</td><td>${o.status ?? "—"}</td><td>${o.active ? "active" : "stopped"}</td></tr>`)}</table>` : ""}
+${found.bookings.length ? html`<h2>GreenFlow bookings</h2><table><tr><th>booking</th><th>local number</th><th>status</th><th>polling</th></tr>${found.bookings.map((b) => html`<tr><td><a href="${CONSOLE_PATH}/rentals/${encodeURIComponent(b.bookingCode)}">${b.bookingCode}</a></td><td>${b.localNumber ?? ""}</td><td>${b.status ?? "—"}</td><td>${b.active ? "active" : "stopped"}</td></tr>`)}</table>` : ""}`,
+    );
+  });
+
+  // --- one entity's story ---------------------------------------------------------------------------------
+  router.get(`${CONSOLE_PATH}/reservations/:id`, async (req, res) => {
+    const story = await consoleData.reservationStory(db, req.params.id);
+    if (!story) throw new HttpError(404, "not_found", `no reservation ${req.params.id}`);
+    const ctx = context(req, res);
+    const r = story.reservation;
+    page(
+      req,
+      res,
+      `Reservation ${r.id}`,
+      html`<p>state ${badge(r.state)} · external id ${r.externalId ?? "—"} · last change ${time(r.lastChangedAt)}${r.cancellationReason ? html` · cancelled: ${r.cancellationReason}` : ""}${r.reconcileStoppedReason ? html` · not looked up: ${r.reconcileStoppedReason}` : ""}</p>
+<h2>Timeline (${story.transitions.length} reports)</h2>
+${story.transitions.map(
+  (t) => html`<section class="transition${t.outcome === "applied" ? "" : " quiet"}" data-state="${t.toState}" data-outcome="${t.outcome}">
+<strong>${t.fromState ?? "∅"} → ${t.toState}</strong> ${badge(t.outcome)} <span class="muted">via ${t.source} · occurred ${time(t.occurredAt)} · received ${time(t.receivedAt)}</span>
+${t.inbound ? html`<details><summary>stored delivery ${t.inbound.id} (${t.inbound.status}${t.inbound.statusReason ? `: ${t.inbound.statusReason}` : ""})</summary>${prettyBody(t.inbound.rawBody)}</details>` : ""}
+${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="muted">${t.emitted.event.id}</span></p>${deliveriesTable(ctx, t.emitted.deliveries, story.subscriptionUrls)}` : html`<p class="muted">no event (${t.outcome})</p>`}
+</section>`,
+)}`,
+    );
+  });
+
+  for (const [kind, entity] of [["shipments", "shipment"], ["rentals", "rental"]] as const) {
+    router.get(`${CONSOLE_PATH}/${kind}/:id`, async (req, res) => {
+      const view = entity === "shipment" ? (uuid.safeParse(req.params.id).success ? await mfbOrderView(db, req.params.id) : null) : await greenflowBookingView(db, req.params.id);
+      if (!view) throw new HttpError(404, "not_found", `no ${entity} ${req.params.id}`);
+      const story = await consoleData.trackedStory(db, entity, req.params.id);
+      const ctx = context(req, res);
+      page(
+        req,
+        res,
+        `${entity === "shipment" ? "MFB order" : "GreenFlow booking"} ${req.params.id}`,
+        html`<p>status ${badge(view.status ?? "none")} · polling ${view.polling.active ? "active" : `stopped (${view.polling.stoppedReason ?? ""})`} · last poll ${time(view.polling.lastPolledAt)}${view.polling.lastError ? html` · <span class="error">${view.polling.lastError}</span>` : ""}</p>
+<h2>Timeline (${story.events.length} events, via poll)</h2>
+${story.events.map(
+  ({ event, deliveries }) => html`<section class="transition" data-type="${event.type}"><strong>${event.type}</strong> <span class="muted">${time(new Date(event.time))} · ${event.id}</span>
+<details><summary>event</summary><pre class="json">${JSON.stringify(event.data, null, 2)}</pre></details>${deliveriesTable(ctx, deliveries, story.subscriptionUrls)}</section>`,
+)}`,
+      );
+    });
+  }
+
+  // --- subscriptions ---------------------------------------------------------------------------------------
+  router.get(`${CONSOLE_PATH}/subscriptions`, async (req, res) => {
+    const rows = await consoleData.subscriptionsOverview(db);
+    page(
+      req,
+      res,
+      "Subscriptions",
+      html`<table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
+${rows.map(
+  (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
+<td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
+<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}</td></tr>`,
+)}</table>`,
+    );
+  });
+
+  router.get(`${CONSOLE_PATH}/subscriptions/:id`, async (req, res) => {
+    const status = z.enum(["failed", "pending", "succeeded"]).catch("failed").parse(req.query.status);
+    const before = deliveryCursor.optional().catch(undefined).parse(req.query.before);
+    const found = uuid.safeParse(req.params.id).success ? await consoleData.subscriptionFailures(db, req.params.id, { status, limit: PAGE, before }) : null;
+    if (!found) throw new HttpError(404, "not_found", `no subscription ${req.params.id}`);
+    const { subscription: s, deliveries } = found;
+    const ctx = context(req, res);
+    const last = deliveries.at(-1);
+    const since = new Date(Date.now() - 24 * 3600_000).toISOString().slice(0, 16);
+    page(
+      req,
+      res,
+      `Subscription ${s.url}`,
+      html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")} · failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
+<h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC):</p>
+${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> `)}
+<h2>Deliveries: ${["failed", "pending", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
+${deliveries.length === 0 ? html`<p class="muted">no ${status} deliveries</p>` : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
+${deliveries.map(
+  (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
+<td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td><td>${d.status === "failed" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Re-send") : ""}</td></tr>`,
+)}</table>`}
+${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.createdAt.toISOString()}~${last.id}">older →</a></p>` : ""}`,
+    );
+  });
+
+  // --- inbound webhooks ------------------------------------------------------------------------------------
+  router.get(`${CONSOLE_PATH}/inbound`, async (req, res) => {
+    const status = z.enum(["failed", "rejected"]).catch("failed").parse(req.query.status);
+    const before = z.iso.datetime({ offset: true }).optional().catch(undefined).parse(req.query.before);
+    const rows = await consoleData.inboundNeedingAttention(db, status, PAGE, before ? new Date(before) : undefined);
+    const ctx = context(req, res);
+    const last = rows.at(-1);
+    page(
+      req,
+      res,
+      "Inbound webhooks",
+      html`<h2>${["failed", "rejected"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
+${rows.length === 0 ? html`<p class="muted">no ${status} inbound webhooks</p>` : html`<table><tr><th>delivery</th><th>received</th><th>reason</th><th>times processed</th><th></th></tr>
+${rows.map((r) => html`<tr data-inbound="${r.id}"><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.statusReason ?? ""}</td><td>${r.processCount}</td><td>${button(ctx, `${CONSOLE_PATH}/inbound/${r.id}/replay`, "Replay")}</td></tr>`)}</table>`}
+${last && rows.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.receivedAt.toISOString()}">older →</a></p>` : ""}`,
+    );
+  });
+
+  // --- providers -------------------------------------------------------------------------------------------
+  router.get(`${CONSOLE_PATH}/providers`, async (req, res) => {
+    const rows = await admin.providersOverview(svc, deps.config);
+    const ctx = context(req, res);
+    page(
+      req,
+      res,
+      "Providers",
+      html`<table><tr><th>provider</th><th>polling</th><th>paused until</th><th>why</th><th></th></tr>
+${rows.map(
+  (p) => html`<tr data-provider="${p.provider}"><td>${p.provider === "mfb" ? "MyFlyingBox" : "GreenFlow"}</td><td>${p.enabled ? badge("active") : html`${badge("disabled")} <span class="muted">${p.why}</span>`}</td>
+<td>${p.paused ? time(p.pausedUntil) : html`<span class="muted">not paused</span>`}</td><td>${p.pauseReason ?? ""}</td><td>${p.paused ? button(ctx, `${CONSOLE_PATH}/providers/${p.provider}/resume`, "Resume") : ""}</td></tr>`,
+)}</table>`,
+    );
+  });
+
+  // --- actions: the admin service's, as the JSON API calls them ------------------------------------------
+  const actor = "admin (console)";
+  router.post(`${CONSOLE_PATH}/deliveries/:id/resend`, csrf.verify, async (req, res) => {
+    if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no delivery ${String(req.params.id)}`);
+    const result = await admin.retryDelivery(svc, actor, String(req.params.id));
+    const notice = {
+      not_found: `no delivery ${String(req.params.id)}`,
+      in_progress: "the delivery is still pending; it will be retried on its schedule",
+      subscription_inactive: "enable the subscription first",
+      queued: `delivery ${String(req.params.id)} queued again`,
+    }[result.kind];
+    back(req, res, notice);
+  });
+
+  router.post(`${CONSOLE_PATH}/subscriptions/:id/recover`, csrf.verify, async (req, res) => {
+    // datetime-local sends no offset: the form says UTC.
+    const since = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/).safeParse(req.body?.since);
+    if (!since.success) return back(req, res, "give a date and time to recover from");
+    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`));
+    back(req, res, result.kind === "queued" ? `${result.requeued} failed deliveries queued again` : result.kind === "subscription_inactive" ? "enable the subscription first" : `no subscription ${String(req.params.id)}`);
+  });
+
+  router.post(`${CONSOLE_PATH}/inbound/:id/replay`, csrf.verify, async (req, res) => {
+    if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no inbound delivery ${String(req.params.id)}`);
+    const result = await admin.replayWebhook(svc, actor, String(req.params.id));
+    back(req, res, result.kind === "replayed" ? `replayed: ${result.result}${"outcome" in result && result.outcome ? ` (${result.outcome})` : ""}${"reason" in result && result.reason ? ` (${result.reason})` : ""}` : `no inbound delivery ${String(req.params.id)}`);
+  });
+
+  router.post(`${CONSOLE_PATH}/providers/:provider/resume`, csrf.verify, async (req, res) => {
+    const result = await admin.resumeProviderPolling(svc, actor, String(req.params.provider));
+    back(req, res, result.kind === "resumed" ? `${String(req.params.provider)} resumed; ${result.rescheduled} items due now` : `no provider ${String(req.params.provider)}`);
+  });
+
+  return router;
+}
+
+/** `reservation/4711` → a link to that story. */
+function entityLink(subject: string) {
+  const [entity, id] = subject.split("/", 2) as [string, string | undefined];
+  const path = { reservation: "reservations", shipment: "shipments", rental: "rentals" }[entity];
+  return path && id ? html`<a href="${CONSOLE_PATH}/${path}/${encodeURIComponent(id)}">${subject}</a>` : html`${subject}`;
+}

@@ -1,0 +1,98 @@
+// The operator console in a real browser (Debian's chromium driven by puppeteer-core) against the real api,
+// worker, Postgres and Redis: log in, find a reservation that went created → final_costs, see its five
+// states, watch a subscriber fail, press Re-send once it has recovered, and see the delivery turn green.
+// UPDATE_SCREENSHOTS=1 writes the two pictures in docs/console.md.
+import { existsSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const STATES = ["created", "taken", "driving", "sealed", "final_costs"];
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(import.meta.dirname, "../../docs/img") : undefined;
+
+let ctx: TestContext;
+let server: http.Server;
+let base: string;
+let browser: Browser;
+let sub: Subscriber;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  ctx = await createTestContext({ DELIVERY_RETRY_SCHEDULE: "0,100ms,100ms", DELIVERY_DISABLE_AFTER_FAILURES: "0" });
+  await ctx.startWorker();
+  server = http.createServer(ctx.app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  sub = await startSubscriber();
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+  await sub?.close();
+  await ctx?.close();
+});
+
+async function open(page: Page, url: string) {
+  const res = await page.goto(url, { waitUntil: "domcontentloaded" });
+  expect(res?.status()).toBe(200);
+}
+
+describe("operator console in a browser", () => {
+  it("shows a reservation's five states and re-sends a failed delivery until it is green", async () => {
+    const reservation = "4711";
+    const subscription = await subscribe(ctx.app, sub, ["reservation.*"]);
+    sub.respond = () => ({ status: 503, body: "billing is down" });
+    for (const state of STATES) {
+      await postFlovi(ctx.app, statusChange(state, reservation, state === "final_costs" ? { costs: { total: 120.5, currency: "EUR" } } : {}));
+      await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id: reservation } }))?.state === state, 10_000, state);
+    }
+    // Every delivery has failed for good (three attempts each): nothing pending is left.
+    await eventually(async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "failed" } })) === 5, 20_000, "five failed deliveries");
+    sub.respond = () => ({ status: 204 });
+
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.authenticate({ username: "operator", password: TEST_ADMIN_TOKEN });
+
+    // Log in and search.
+    await open(page, `${base}/admin/console`);
+    await page.type("input[name=q]", reservation);
+    await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click(`a[href="/admin/console/reservations/${reservation}"]`)]);
+    const states = await page.$$eval("section.transition", (sections) => sections.map((s) => s.getAttribute("data-state")));
+    expect(states).toEqual(STATES);
+    expect(await page.$$eval("section.transition tr[data-delivery] .badge", (badges) => badges.map((b) => b.textContent))).toEqual(Array(5).fill("failed"));
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-timeline.png"), fullPage: true });
+
+    // The subscription's failed deliveries, and Re-send on the final_costs one.
+    await open(page, `${base}/admin/console/subscriptions/${subscription.id}`);
+    const failedRows = await page.$$("tr[data-delivery]");
+    expect(failedRows).toHaveLength(5);
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-failed-deliveries.png"), fullPage: true });
+    const finalCosts = await ctx.prisma.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: subscription.id, event: { type: "reservation.final_costs" } } });
+    await Promise.all([page.waitForNavigation(), page.click(`tr[data-delivery="${finalCosts.id}"] button`)]);
+    expect(await page.$eval(".notice", (n) => n.textContent).catch(async () => `no notice on ${page.url()}: ${(await page.content()).slice(0, 600)}`)).toContain("queued again");
+
+    // Back on the timeline, the delivery turns green once the subscriber has it.
+    await eventually(
+      async () => {
+        await open(page, `${base}/admin/console/reservations/${reservation}`);
+        const badge = await page.$(`tr[data-delivery="${finalCosts.id}"] .badge.status-succeeded`);
+        return badge ? page.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor, badge) : null;
+      },
+      15_000,
+      "the re-sent delivery to succeed",
+    ).then((colour) => expect(colour).toBe("rgb(201, 240, 211)"));
+    expect(sub.received.filter((r) => r.event.type === "reservation.final_costs")).toHaveLength(1);
+    expect(await ctx.prisma.auditLog.count({ where: { action: "delivery.retry", target: finalCosts.id, actor: "admin (console)" } })).toBe(1);
+    await page.close();
+  });
+});
