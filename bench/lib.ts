@@ -182,3 +182,34 @@ export async function openLoop(opts: {
   result.latencies.sort((a, b) => a - b);
   return result;
 }
+
+/**
+ * `total` events spread over days 1..92 ago (`reservation/seed-<i>`, realistic envelopes, positions -i), each
+ * delivered once to `subscriptionId` (succeeded, one attempt), written 100,000 at a time in SQL.
+ */
+export async function seedDeliveredEvents(q: (text: string, params?: unknown[]) => Promise<unknown>, total: number, subscriptionId: string): Promise<void> {
+  for (let from = 0; from < total; from += 100_000) {
+    const to = Math.min(total, from + 100_000);
+    await q(
+      `WITH ev AS (
+         INSERT INTO events (id, position, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, created_at, relayed_at)
+         SELECT gen_random_uuid(), -i, 'flovi', 'reservation.created', 'reservation/seed-' || i, 'reservation', 'seed-' || i, 1,
+                now() - (1 + 91.0 * i / $3) * interval '1 day', 'seed:' || i,
+                jsonb_build_object('specversion', '1.0', 'id', md5(i::text), 'source', 'flovi', 'type', 'reservation.created',
+                  'subject', 'reservation/seed-' || i, 'time', now(), 'datacontenttype', 'application/json',
+                  'data', jsonb_build_object('entity', 'reservation', 'entityId', 'seed-' || i, 'externalId', 'WO-' || i, 'status', 'created',
+                    'previousStatus', null, 'phase', 'booked', 'providerStatus', 'created', 'sequence', 1, 'details', '{}'::jsonb)),
+                now() - (1 + 91.0 * i / $3) * interval '1 day', now()
+           FROM generate_series($1::int, $2::int - 1) AS i
+         RETURNING id, created_at
+       ), dl AS (
+         INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, attempts, last_status_code, created_at, updated_at, completed_at)
+         SELECT gen_random_uuid(), ev.id, $4::uuid, 'succeeded', 1, 204, ev.created_at, ev.created_at, ev.created_at FROM ev
+         RETURNING id, created_at
+       )
+       INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code)
+       SELECT dl.id, 1, dl.created_at, 12, 204 FROM dl`,
+      [from, to, total, subscriptionId],
+    );
+  }
+}

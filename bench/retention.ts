@@ -11,7 +11,7 @@ import pg from "pg";
 import { createDatabase } from "../src/db/client.js";
 import { pruneAll, type RetentionSettings } from "../src/maintenance/prune.js";
 import { createLogger } from "../src/observability/logger.js";
-import { loadAverage, machine, openLoop, percentile } from "./lib.js";
+import { loadAverage, machine, openLoop, percentile, seedDeliveredEvents } from "./lib.js";
 import { startTopology } from "./topology.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
@@ -31,30 +31,7 @@ try {
   // 1 M events over days 1..91 ago, each delivered once (succeeded, one attempt): realistic envelopes.
   const started = Date.now();
   const [sub] = await q<{ id: string }>("SELECT id FROM subscriptions LIMIT 1");
-  for (let from = 0; from < total; from += 100_000) {
-    const to = Math.min(total, from + 100_000);
-    await q(
-      `WITH ev AS (
-         INSERT INTO events (id, position, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, created_at, relayed_at)
-         SELECT gen_random_uuid(), -i, 'flovi', 'reservation.created', 'reservation/seed-' || i, 'reservation', 'seed-' || i, 1,
-                now() - (1 + 91.0 * i / $3) * interval '1 day', 'seed:' || i,
-                jsonb_build_object('specversion', '1.0', 'id', md5(i::text), 'source', 'flovi', 'type', 'reservation.created',
-                  'subject', 'reservation/seed-' || i, 'time', now(), 'datacontenttype', 'application/json',
-                  'data', jsonb_build_object('entity', 'reservation', 'entityId', 'seed-' || i, 'externalId', 'WO-' || i, 'status', 'created',
-                    'previousStatus', null, 'phase', 'booked', 'providerStatus', 'created', 'sequence', 1, 'details', '{}'::jsonb)),
-                now() - (1 + 91.0 * i / $3) * interval '1 day', now()
-           FROM generate_series($1::int, $2::int - 1) AS i
-         RETURNING id, created_at
-       ), dl AS (
-         INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, attempts, last_status_code, created_at, updated_at, completed_at)
-         SELECT gen_random_uuid(), ev.id, $4::uuid, 'succeeded', 1, 204, ev.created_at, ev.created_at, ev.created_at FROM ev
-         RETURNING id, created_at
-       )
-       INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code)
-       SELECT dl.id, 1, dl.created_at, 12, 204 FROM dl`,
-      [from, to, total, sub!.id],
-    );
-  }
+  await seedDeliveredEvents(q, total, sub!.id);
   await q("VACUUM ANALYZE events, webhook_deliveries, delivery_attempts");
   await q("CHECKPOINT"); // the seed's dirty pages written now, not during the first phase
   await new Promise((r) => setTimeout(r, 5_000));

@@ -129,7 +129,7 @@ ${story.events.map(
 ${rows.map(
   (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
-<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}</td></tr>`,
+<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status.split(" ")[0]!)}${status.includes(" ") ? html` <span class="muted">${status.slice(status.indexOf(" ") + 1)}</span>` : ""} ${n} `)}</td></tr>`,
 )}</table>`,
     );
   });
