@@ -48,7 +48,7 @@ try {
     ["search by id", "/admin/console?q=bench-4711"],
     ["search by external id", "/admin/console?q=WO-4711"],
     ["reservation story", "/admin/console/reservations/bench-4711"],
-    ["subscriptions (every delivery counted)", "/admin/console/subscriptions"],
+    ["subscriptions", "/admin/console/subscriptions"],
     ["failed deliveries, first page", `/admin/console/subscriptions/${sub!.id}`],
     ["failed deliveries, page 31 (keyset)", `/admin/console/subscriptions/${sub!.id}?status=failed&before=${deep!.created_at.toISOString()}~${deep!.id}`],
     ["inbound webhooks", "/admin/console/inbound?status=failed"],
