@@ -1,5 +1,6 @@
 // The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
 import { z } from "zod";
+import { MAX_DELIVERY_STEPS } from "../queues/catalog.js";
 
 const csv = z
   .string()
@@ -110,7 +111,10 @@ export const envSchema = z.object({
 
   SUBSCRIPTION_ALLOWED_HOSTS: csv,
   DELIVERY_TIMEOUT_MS: durationMs(10 * SECOND),
-  DELIVERY_RETRY_SCHEDULE: durationList.default([0, 5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR]),
+  /** At most MAX_DELIVERY_STEPS steps: the catalog's deliverWebhook job allows that many attempts. */
+  DELIVERY_RETRY_SCHEDULE: durationList
+    .default([0, 5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR])
+    .refine((steps) => steps.length <= MAX_DELIVERY_STEPS, `at most ${MAX_DELIVERY_STEPS} steps`),
   /** An endpoint failing without a single success for this long is disabled. */
   DELIVERY_DISABLE_AFTER_MS: durationMs(5 * 24 * HOUR),
   /** ...or after this many consecutive failed attempts (0 turns the count rule off). */

@@ -181,11 +181,15 @@ async function postUntilAccepted(world: World, body: string, signature: string, 
  * Sends each reservation's states in order (default: just `created`), each only after the previous one was
  * answered 202, so receipt order is the true order. Lanes run reservations in parallel.
  */
-export async function sendWebhooks(
+/**
+ * Sends the webhooks over `concurrency` lanes until each is accepted. The promise carries `progress` (what was
+ * accepted or refused so far), so a scenario injects its fault after so much traffic, not after so much time.
+ */
+export function sendWebhooks(
   world: World,
   ids: string[],
   opts: { concurrency?: number; giveUpAt?: number; states?: string[] } = {},
-): Promise<SendResult> {
+): Promise<SendResult> & { progress: SendResult } {
   const result: SendResult = { accepted: new Map(), refusals: new Map() };
   const queue = [...ids];
   const giveUpAt = opts.giveUpAt ?? Date.now() + 120_000;
@@ -199,8 +203,34 @@ export async function sendWebhooks(
       }
     }
   }
-  await Promise.all(Array.from({ length: opts.concurrency ?? 20 }, lane));
-  return result;
+  const done = Promise.all(Array.from({ length: opts.concurrency ?? 20 }, lane)).then(() => result);
+  return Object.assign(done, { progress: result });
+}
+
+/** Polls `probe` until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(probe: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Nothing left that could still send: no stored webhook waiting, no event without its log position, no
+ * delivery pending. A duplicate would need one of those, so what the subscriber has now is final.
+ */
+export function settled(world: World, timeoutMs = 60_000): Promise<void> {
+  return until(
+    async () =>
+      (await count(
+        world,
+        `SELECT (SELECT count(*) FROM inbound_deliveries WHERE status = 'received') + (SELECT count(*) FROM events WHERE position IS NULL)
+              + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS n`,
+      ).catch(() => 1)) === 0,
+    "the pipeline to settle",
+    timeoutMs,
+  );
 }
 
 /** Waits until every reservation's states arrived, then lists what is wrong: a state missing, twice, or out of sequence. */
@@ -219,7 +249,7 @@ export async function expectWalksInOrder(world: World, ids: string[], states: st
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 250));
   }
-  await new Promise((r) => setTimeout(r, 1_500)); // let any duplicate surface before judging
+  await settled(world); // nothing left that could send a duplicate
   const problems: string[] = [];
   const bySubject = eventsOf();
   for (const id of ids) {
@@ -264,8 +294,7 @@ export async function expectExactlyOnce(world: World, accepted: Map<string, stri
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  // Let any duplicate surface before judging.
-  await new Promise((r) => setTimeout(r, 1_500));
+  await settled(world); // nothing left that could send a duplicate
   const problems: string[] = [];
   const stored = await count(world, "SELECT count(*) AS n FROM inbound_deliveries");
   if (stored !== ids.length) problems.push(`${stored} deliveries stored for ${ids.length} distinct webhooks`);

@@ -28,6 +28,11 @@ describe("configuration", () => {
     expect(config.QUEUE_PREFIX).toBe("hub");
   });
 
+  it("caps the delivery retry schedule at the attempts the job catalog allows", () => {
+    expect(loadConfig({ ...base, DELIVERY_RETRY_SCHEDULE: Array(20).fill("1s").join(",") }).DELIVERY_RETRY_SCHEDULE).toHaveLength(20);
+    expect(problems({ ...base, DELIVERY_RETRY_SCHEDULE: Array(21).fill("1s").join(",") })).toEqual([expect.stringMatching(/^DELIVERY_RETRY_SCHEDULE.*at most 20 steps/)]);
+  });
+
   it("names every missing required variable", () => {
     expect(problems({})).toEqual(expect.arrayContaining(["DATABASE_URL is required", "REDIS_URL is required"]));
   });
