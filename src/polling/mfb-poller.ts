@@ -5,7 +5,19 @@ import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { withTransaction, type Sql } from "../db/sql.js";
-import { findMfbOrder, insertTrackingEvents, lockMfbOrder, saveMfbOrderDetails, saveMfbPoll, trackingEventsOf, updatePollState, upsertParcels } from "../db/tracked-items.js";
+import {
+  findMfbOrder,
+  insertTrackingEvents,
+  lockMfbOrder,
+  saveMfbOrderDetails,
+  saveMfbPoll,
+  trackingEventsOf,
+  updatePollState,
+  upsertParcels,
+  type LockedMfbOrder,
+  type MfbPollResult,
+  type StoredTrackingEvent,
+} from "../db/tracked-items.js";
 import type { NewEvent } from "../domain/events.js";
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";
@@ -92,7 +104,7 @@ async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: L
   });
 }
 
-interface FreshEvent {
+export interface FreshEvent {
   parcelIndex: number;
   code: string;
   happenedAt: Date;
@@ -104,6 +116,7 @@ interface FreshEvent {
 
 const eventKey = (parcelIndex: number, code: string, at: Date) => `${parcelIndex}|${code}|${at.getTime()}`;
 
+/** I/O: lock the order, store what MFB reported, apply the pure plan, write its events and the order. */
 async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
   const order = await lockMfbOrder(sql, orderId);
   if (!order || !order.active) return { kind: "skipped", reason: "inactive" };
@@ -112,23 +125,37 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
   const reported = parcels.flatMap((p) =>
     p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: e.happenedAt, happenedAtRaw: e.happenedAtRaw, label: e.label, location: e.location, details: e.details })),
   );
-  const inserted = await insertTrackingEvents(sql, orderId, reported);
-  const insertedKeys = new Set(inserted.map((r) => eventKey(r.parcel_index, r.code, r.happened_at)));
-  const fresh: FreshEvent[] = [];
-  for (const e of reported) {
-    const key = eventKey(e.parcelIndex, e.code, e.happenedAt);
-    if (insertedKeys.delete(key)) fresh.push(e);
-  }
-  fresh.sort((a, b) => a.happenedAt.getTime() - b.happenedAt.getTime() || a.parcelIndex - b.parcelIndex);
+  const inserted = new Set((await insertTrackingEvents(sql, orderId, reported)).map((r) => eventKey(r.parcel_index, r.code, r.happened_at)));
+  const fresh = reported.filter((e) => inserted.delete(eventKey(e.parcelIndex, e.code, e.happenedAt)));
+  const plan = planTrackingPoll({ orderId, order, fresh, stored: await trackingEventsOf(sql, orderId), settings, now: new Date() });
 
-  // Each parcel's status is that of its latest status-bearing event, whatever order they arrived in.
-  const stored = await trackingEventsOf(sql, orderId);
+  if (fresh.length > 0) await upsertParcels(sql, orderId, plan.parcels);
+  await writeEvents(sql, plan.events);
+  await saveMfbPoll(sql, orderId, plan.order);
+  return plan.outcome;
+}
+
+/**
+ * Pure: one poll's consequences. Each parcel's status is that of its latest status-bearing stored event
+ * (whatever order they arrived in); the order's status is their fold. Every new carrier event becomes a
+ * `shipment.tracking_event`, a changed fold a `shipment.<status>`; the next poll is sooner while moving,
+ * later while quiet, never once delivered, and a poll that finds nothing new for `staleAfterMs` stops.
+ */
+export function planTrackingPoll(input: {
+  orderId: string;
+  order: LockedMfbOrder;
+  fresh: FreshEvent[];
+  stored: StoredTrackingEvent[];
+  settings: PollSettings;
+  now: Date;
+}): { parcels: { parcelIndex: number; status: string; code: string; at: Date }[]; events: NewEvent[]; order: MfbPollResult; outcome: PollOutcome } {
+  const { orderId, order, settings, now } = input;
+  const fresh = [...input.fresh].sort((a, b) => a.happenedAt.getTime() - b.happenedAt.getTime() || a.parcelIndex - b.parcelIndex);
   const parcelState = new Map<number, { status: ShipmentStatus; code: string; at: Date }>();
-  for (const e of stored) {
+  for (const e of input.stored) {
     const status = statusOfCode(e.code);
     if (status) parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at });
   }
-  if (fresh.length > 0) await upsertParcels(sql, orderId, [...parcelState].map(([parcelIndex, p]) => ({ parcelIndex, ...p })));
   const statuses = [...parcelState.values()].map((s) => s.status);
   const folded = foldParcels(statuses, order.parcel_count);
   const final = isFinal(statuses, order.parcel_count);
@@ -174,7 +201,7 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
       previousStatus: order.status,
       providerStatus: latest?.code ?? folded,
       sequence,
-      time: latest?.happenedAt ?? new Date(),
+      time: latest?.happenedAt ?? now,
       details: {
         parcels: [...parcelState].map(([parcelIndex, s]) => ({ parcelIndex, status: s.status, code: s.code })),
         ...(order.parcel_count !== null ? { parcelCount: order.parcel_count } : {}),
@@ -183,25 +210,26 @@ async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[
       dedupeKey: `mfb:${orderId}:status:${sequence}:${folded}`,
     });
   }
-  await writeEvents(sql, events);
 
-  const now = new Date();
   const moving = folded === "out_for_delivery" || folded === "exception";
   // Nothing new: wait longer next time (up to the ceiling); nothing new for too long: stop, with the reason.
   const quiet = fresh.length === 0 ? order.quiet_polls + 1 : 0;
   const lastMovement = fresh.length > 0 ? now : (order.last_movement_at ?? order.created_at);
   const stale = !final && fresh.length === 0 && now.getTime() - lastMovement.getTime() >= settings.staleAfterMs;
   const stopReason = final ? "delivered" : stale ? "no_tracking_movement" : null;
-  await saveMfbPoll(sql, orderId, {
-    status: folded,
-    sequence,
-    polledAt: now,
-    active: stopReason === null,
-    nextPollAt: stopReason ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving, quiet, ceilingMs: settings.ceilingMs })),
-    stoppedReason: stopReason,
-    quietPolls: quiet,
-    lastMovementAt: fresh.length > 0 ? now : order.last_movement_at,
-  });
-  if (stale) return { kind: "stopped", reason: "no_tracking_movement" };
-  return { kind: "polled", newEvents: fresh.length, status: folded, final };
+  return {
+    parcels: [...parcelState].map(([parcelIndex, p]) => ({ parcelIndex, ...p })),
+    events,
+    order: {
+      status: folded,
+      sequence,
+      polledAt: now,
+      active: stopReason === null,
+      nextPollAt: stopReason ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving, quiet, ceilingMs: settings.ceilingMs })),
+      stoppedReason: stopReason,
+      quietPolls: quiet,
+      lastMovementAt: fresh.length > 0 ? now : order.last_movement_at,
+    },
+    outcome: stale ? { kind: "stopped", reason: "no_tracking_movement" } : { kind: "polled", newEvents: fresh.length, status: folded, final },
+  };
 }
