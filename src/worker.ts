@@ -132,21 +132,20 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   deps.redis.on("ready", onReady);
 
   let closing: Promise<void> | undefined;
+  const idle = async () => {
+    await inbox.idle();
+    await relay.idle();
+    await dispatcher.idle();
+  };
   return {
     workers,
     relay,
-    async idle() {
-      await inbox.idle();
-      await relay.idle();
-      await dispatcher.idle();
-    },
+    idle,
     close() {
       closing ??= (async () => {
         deps.redis.off("ready", onReady);
         await Promise.allSettled(workers.map((w) => w.close()));
-        await inbox.idle();
-        await relay.idle();
-        await dispatcher.idle();
+        await idle();
         settings.client.close();
       })();
       return closing;

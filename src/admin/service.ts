@@ -231,6 +231,6 @@ export async function providersOverview(deps: Pick<AdminDeps, "db">, config: Con
   });
 }
 
-export function auditLog(deps: Pick<AdminDeps, "db">, opts: { start?: number; limit: number; beforeId?: string }) {
+export function auditLog(deps: Pick<AdminDeps, "db">, opts: { start?: number; limit: number }) {
   return listAudit(deps.db, opts);
 }

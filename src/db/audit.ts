@@ -51,10 +51,9 @@ export interface AuditRow {
   createdAt: Date;
 }
 
-/** Newest first; `beforeId` pages back (keyset on the primary key). */
-export async function listAudit(db: Database, opts: { limit: number; start?: number; beforeId?: string }): Promise<AuditRow[]> {
+/** Newest first. */
+export async function listAudit(db: Database, opts: { limit: number; start?: number }): Promise<AuditRow[]> {
   const rows = await db.prisma.auditLog.findMany({
-    where: opts.beforeId ? { id: { lt: BigInt(opts.beforeId) } } : {},
     orderBy: { id: "desc" },
     skip: opts.start ?? 0,
     take: opts.limit,

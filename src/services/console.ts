@@ -4,11 +4,10 @@ import type { Database } from "../db/client.js";
 import { entityEvents } from "../db/events.js";
 import { listInbound } from "../db/inbound-deliveries.js";
 import { reservationTimeline, searchReservations } from "../db/reservations.js";
-import { getSubscription, subscriptionOverview } from "../db/subscriptions.js";
+import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/subscriptions.js";
 import { searchTracked } from "../db/tracked-items.js";
 import { deliveriesOfEvents, subscriptionDeliveries, type DeliveryView } from "../db/webhook-deliveries.js";
 import type { CloudEvent } from "../domain/events.js";
-import { listSubscriptions } from "../db/subscriptions.js";
 
 export type { DeliveryView };
 

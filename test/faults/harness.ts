@@ -10,6 +10,7 @@ import path from "node:path";
 import pg from "pg";
 import { migrate } from "../../src/db/migrate.js";
 import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../../scripts/lib/local-services.js";
+import { BUSY_SQL } from "../helpers/context.js";
 import { startSubscriber, type Received, type Subscriber } from "../helpers/subscriber.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -223,11 +224,7 @@ export async function until(probe: () => boolean | Promise<boolean>, what: strin
 export function settled(world: World, timeoutMs = 60_000): Promise<void> {
   return until(
     async () =>
-      (await count(
-        world,
-        `SELECT (SELECT count(*) FROM inbound_deliveries WHERE status = 'received') + (SELECT count(*) FROM events WHERE position IS NULL)
-              + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS n`,
-      ).catch(() => 1)) === 0,
+      (await count(world, BUSY_SQL).catch(() => 1)) === 0,
     "the pipeline to settle",
     timeoutMs,
   );

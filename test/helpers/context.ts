@@ -105,11 +105,8 @@ export async function createTestContext(env: TestEnv = {}) {
     async settled(timeoutMs = 20_000): Promise<void> {
       await eventually(
         async () => {
-          const [row] = await db.prisma.$queryRaw<{ busy: number }[]>`
-            SELECT ((SELECT count(*) FROM inbound_deliveries WHERE status = 'received')
-                  + (SELECT count(*) FROM events WHERE position IS NULL)
-                  + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'))::int AS busy`;
-          if (!row || row.busy > 0) return false;
+          const [row] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(BUSY_SQL);
+          if (!row || row.n > 0) return false;
           for (const queue of queues.all().filter((q) => q.name !== "maintenance")) {
             const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
             if (Object.values(counts).some((c) => c > 0)) return false;
@@ -129,6 +126,14 @@ export async function createTestContext(env: TestEnv = {}) {
     },
   };
 }
+
+/**
+ * How much work is still waiting in Postgres: stored webhooks not applied, events without their log position,
+ * deliveries pending. Zero means no duplicate can still be sent from the database's side.
+ */
+export const BUSY_SQL = `SELECT ((SELECT count(*) FROM inbound_deliveries WHERE status = 'received')
+  + (SELECT count(*) FROM events WHERE position IS NULL)
+  + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'))::int AS n`;
 
 export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
 
