@@ -60,16 +60,28 @@ describe("retention", () => {
 
   it("inbound rows go after 90 days, never one still waiting to be applied", async () => {
     const { inboundId } = await delivered(`ret-row-${randomUUID()}`);
-    const [waiting] = await ctx.prisma.$queryRawUnsafe<{ id: string }[]>(
-      `INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, status, ordering_key, received_at)
-       VALUES (gen_random_uuid(), 'flovi', md5(random()::text), '\\x7b7d', '{}', 'received', 'no-such-lock-held', $1) RETURNING id`,
-      ago(200),
-    );
-    await sql("UPDATE inbound_deliveries SET received_at = $1 WHERE id = $2::uuid", ago(91), inboundId);
-    await prune();
-    expect(await ctx.prisma.inboundDelivery.findUnique({ where: { id: inboundId } })).toBeNull();
-    expect(await ctx.prisma.inboundDelivery.findUnique({ where: { id: waiting!.id } })).not.toBeNull();
-    await sql("DELETE FROM inbound_deliveries WHERE id = $1::uuid", waiting!.id);
+    // The running worker would apply a waiting row (and so make it prunable) the moment a drain sweeps it.
+    // Holding its reservation's lock, as an applying worker does, keeps it `received` for the whole test.
+    const key = `ret-waiting-${randomUUID()}`;
+    const holder = await ctx.db.pool.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtextextended('reservation:' || $1, 0))", [key]);
+      const [waiting] = await ctx.prisma.$queryRawUnsafe<{ id: string }[]>(
+        `INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, status, ordering_key, received_at)
+         VALUES (gen_random_uuid(), 'flovi', md5(random()::text), '\\x7b7d', '{}', 'received', $2, $1) RETURNING id`,
+        ago(200),
+        key,
+      );
+      await ctx.jobsCompleted("sweep-inbound", 2); // a drain has seen the waiting row and left it alone
+      await sql("UPDATE inbound_deliveries SET received_at = $1 WHERE id = $2::uuid", ago(91), inboundId);
+      await prune();
+      expect(await ctx.prisma.inboundDelivery.findUnique({ where: { id: inboundId } })).toBeNull();
+      expect(await ctx.prisma.inboundDelivery.findUnique({ where: { id: waiting!.id } })).toMatchObject({ status: "received" });
+      await sql("DELETE FROM inbound_deliveries WHERE id = $1::uuid", waiting!.id);
+    } finally {
+      await holder.query("SELECT pg_advisory_unlock_all()");
+      holder.release();
+    }
   });
 
   it("succeeded deliveries and their attempts go after 30 days; failed ones stay until 90 days", async () => {
