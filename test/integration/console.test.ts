@@ -33,6 +33,27 @@ describe("operator console", () => {
     expect(ok.headers["content-type"]).toMatch(/text\/html/);
     expect(ok.headers["content-security-policy"]).toContain("default-src 'none'");
     expect(ok.headers["set-cookie"]?.[0]).toMatch(/HttpOnly; SameSite=Strict/i);
+    // What a person sees after cancelling the prompt: a page, and no session cookie.
+    expect(none.headers["content-type"]).toMatch(/text\/html/);
+    expect(none.text).toContain('data-error="unauthorized"');
+    expect(none.headers["set-cookie"]).toBeUndefined();
+  });
+
+  it("answers a wrong address with an HTML page that escapes what was asked, not with JSON", async () => {
+    const missing = await request(ctx.app).get(`/admin/console/reservations/${encodeURIComponent("<i>nope</i>")}`).set("authorization", basic);
+    expect(missing.status).toBe(404);
+    expect(missing.headers["content-type"]).toMatch(/text\/html/);
+    expect(missing.headers["content-security-policy"]).toContain("default-src 'none'");
+    expect(missing.text).toContain("no reservation &lt;i&gt;nope&lt;/i&gt;");
+    expect(missing.text).toContain('<a href="/admin/console">Search</a>');
+    const noPage = await request(ctx.app).get("/admin/console/reservation/4711").set("authorization", basic);
+    expect(noPage.status).toBe(404);
+    expect(noPage.text).toContain("no console page /reservation/4711");
+    const badId = await request(ctx.app).get("/admin/console/shipments/not-a-uuid").set("authorization", basic);
+    expect([badId.status, badId.headers["content-type"]]).toEqual([404, expect.stringMatching(/text\/html/)]);
+    // The JSON API outside the console keeps answering JSON.
+    const api = await request(ctx.app).get("/admin/nothing-here").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`);
+    expect(api.headers["content-type"]).toMatch(/json/);
   });
 
   it("finds a reservation by id and by Flovi's external id, escaping what it shows", async () => {

@@ -2,7 +2,7 @@
 // admin token (a browser sends it as the Basic-auth password, as for Bull Board). Every button is a POST
 // that must come from the console's origin and carry the session's token (csrf.ts), and calls the same
 // admin service as the JSON API, with the same validation and the same audit rows.
-import express, { Router, type Request, type RequestHandler, type Response } from "express";
+import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
 import { z } from "zod";
 import * as admin from "../../admin/service.js";
 import * as consoleData from "../../services/console.js";
@@ -16,6 +16,7 @@ import { html, time } from "./html.js";
 import { badge, button, CONSOLE_CSS, deliveriesTable, layout, prettyBody, type PageContext } from "./views.js";
 
 const PAGE = 50;
+const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const uuid = z.uuid();
 const backPath = (value: unknown) => (typeof value === "string" && value.startsWith(`${CONSOLE_PATH}`) && !value.startsWith("//") ? value : CONSOLE_PATH);
 /** Keyset cursor for deliveries: `<created_at ISO>~<id>` of the last row shown. */
@@ -38,7 +39,7 @@ export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
     const ctx = context(req, res);
     // same-origin (not helmet's no-referrer): with no-referrer a browser sends `Origin: null` on a form POST,
     // and the same-origin check could not tell the console's own buttons from another site's.
-    res.set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    res.set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
     res.type("html").send(layout(title, ctx, body));
   };
   const context = (req: Request, res: Response): PageContext => ({
@@ -226,6 +227,20 @@ ${rows.map(
     const result = await admin.resumeProviderPolling(svc, actor, String(req.params.provider));
     back(req, res, result.kind === "resumed" ? `${String(req.params.provider)} resumed; ${result.rescheduled} items due now` : `no provider ${String(req.params.provider)}`);
   });
+
+  // --- errors: a page, not JSON, for a person at a browser ---------------------------------------------------
+  router.use(CONSOLE_PATH, (req, _res, next) => next(new HttpError(404, "not_found", `no console page ${req.path}`)));
+  const errorPage: ErrorRequestHandler = (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const known = err instanceof HttpError ? err : undefined;
+    if (!known) req.log.error({ err }, "unhandled error");
+    const status = known?.status ?? 500;
+    const message = known?.message ?? `internal error (request ${String(req.id)}); the log has the details`;
+    // No session is started here: an error page has no buttons, and a 401 must not hand out a cookie.
+    res.status(status).set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
+    res.type("html").send(layout(`${status} ${known?.code.replace(/_/g, " ") ?? "internal error"}`, { csrf: "", back: CONSOLE_PATH }, html`<p class="error" data-error="${known?.code ?? "internal_error"}">${message}</p><p><a href="${CONSOLE_PATH}">Search</a></p>`));
+  };
+  router.use(CONSOLE_PATH, errorPage);
 
   return router;
 }
