@@ -3,7 +3,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimDue } from "../../src/db/tracked-items.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
-import { fakeProviderEnv } from "../helpers/providers.js";
+import { startProviderContext, type ProviderContext } from "../helpers/providers.js";
 import { startSubscriber, subscribe } from "../helpers/subscriber.js";
 import {
   GREENFLOW_KEY,
@@ -15,25 +15,17 @@ import {
 } from "../../scripts/lib/fakes/providers.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+let fakes: ProviderContext;
 let mfb: FakeMfb;
 let greenflow: FakeGreenflow;
 let ctx: TestContext;
-
-function providerEnv(extra: Record<string, string> = {}) {
-  return fakeProviderEnv(mfb, greenflow, { MFB_POLL_INTERVAL_MS: "300", GREENFLOW_POLL_INTERVAL_MS: "300", POLL_SWEEP_INTERVAL_MS: "150", PROVIDER_TIMEOUT_MS: "500", ...extra });
-}
+const providerEnv = () => fakes.env();
 
 beforeAll(async () => {
-  mfb = await startFakeMfb();
-  greenflow = await startFakeGreenflow();
-  ctx = await createTestContext(providerEnv());
-  await ctx.startWorker();
+  fakes = await startProviderContext({ MFB_POLL_INTERVAL_MS: "300", GREENFLOW_POLL_INTERVAL_MS: "300", POLL_SWEEP_INTERVAL_MS: "150", PROVIDER_TIMEOUT_MS: "500" });
+  ({ mfb, greenflow, ctx } = fakes);
 });
-afterAll(async () => {
-  await ctx.close();
-  await mfb.close();
-  await greenflow.close();
-});
+afterAll(() => fakes.close());
 
 const t = (minute: number) => new Date(Date.UTC(2026, 5, 1, 8, minute)).toISOString();
 const track = (app = ctx.app, orderId: string, reference?: string) => request(app).post("/tracking/mfb-orders").set(auth).send({ orderId, reference });

@@ -4,35 +4,27 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { mfbEvent, startFakeGreenflow, startFakeMfb, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
-import { fakeProviderEnv } from "../helpers/providers.js";
+import { startProviderContext, type ProviderContext } from "../helpers/providers.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+let fakes: ProviderContext;
 let mfb: FakeMfb;
 let greenflow: FakeGreenflow;
 let ctx: TestContext;
+const env = (extra: Record<string, string> = {}) => fakes.env(extra);
 
-const env = (extra: Record<string, string> = {}) =>
-  fakeProviderEnv(mfb, greenflow, {
+beforeAll(async () => {
+  fakes = await startProviderContext({
     // A 30 s sweep, as by default: a new item must not wait for it.
     POLL_SWEEP_INTERVAL_MS: "30000",
     MFB_POLL_INTERVAL_MS: "400",
     GREENFLOW_POLL_INTERVAL_MS: "400",
     GREENFLOW_TIME_ZONE: "Europe/Lisbon",
     PROVIDER_TIMEOUT_MS: "1000",
-    ...extra,
   });
-
-beforeAll(async () => {
-  mfb = await startFakeMfb();
-  greenflow = await startFakeGreenflow();
-  ctx = await createTestContext(env());
-  await ctx.startWorker();
+  ({ mfb, greenflow, ctx } = fakes);
 });
-afterAll(async () => {
-  await ctx.close();
-  await mfb.close();
-  await greenflow.close();
-});
+afterAll(() => fakes.close());
 
 const t = (minute: number) => new Date(Date.UTC(2026, 5, 1, 8, minute)).toISOString();
 const view = async (id: string) => (await request(ctx.app).get(`/tracking/mfb-orders/${id}`).set(auth)).body;
