@@ -5,12 +5,12 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { providerEnabled, type Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
-import { createAttemptRecorder } from "./delivery/attempt-recorder.js";
-import { attemptDelivery } from "./delivery/deliver.js";
-import { createDispatcher } from "./delivery/dispatcher.js";
-import { deliverySettings } from "./delivery/settings.js";
+import { createAttemptRecorder, type FailedDelivery } from "./delivery/attempt-recorder.js";
+import { createDeliveryPump, type DeliveryPump } from "./delivery/pump.js";
+import { deliverySettings, pumpSettings } from "./delivery/settings.js";
 import { createRelay, type Relay } from "./delivery/relay.js";
-import { findStrandedDeliveries } from "./db/webhook-deliveries.js";
+import { releaseHeadsOfSubjects } from "./db/delivery-lanes.js";
+import { findDelivery, resendFailed } from "./db/webhook-deliveries.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
@@ -18,7 +18,7 @@ import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
 import { pruneAll, retentionSettings } from "./maintenance/prune.js";
 import { jobs, type JobKey } from "./queues/catalog.js";
-import { ExpectedError } from "./queues/errors.js";
+import { ParkedFailure } from "./queues/errors.js";
 import type { Queues } from "./queues/queues.js";
 import { createWorker } from "./workers/run-job.js";
 
@@ -35,6 +35,7 @@ export interface WorkerDeps {
 export interface WorkerRuntime {
   workers: Worker[];
   relay: Relay;
+  pump: DeliveryPump;
   /** Resolves when this process's in-memory work (inbox drain, relay, first attempts and their records) is done. */
   idle(): Promise<void>;
   /** Stops taking jobs and waits for active ones (BullMQ hands back what it cannot finish). */
@@ -43,13 +44,19 @@ export interface WorkerRuntime {
 
 export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const { config, db, queues, log, metrics } = deps;
-  const relay = createRelay({ db, queues, log });
   const settings = deliverySettings(config);
-  const recorder = createAttemptRecorder({ db, log, settings });
-  const dispatcher = createDispatcher({ settings, recorder, queues, log, metrics });
+  // A delivery that failed for good is parked as a failed job, where operators replay failures from.
+  const park = (failed: FailedDelivery[]) => {
+    queues
+      .enqueueMany("deliverWebhook", failed.map((f) => ({ webhookDeliveryId: f.webhookDeliveryId, attempt: f.attempt, reason: f.reason.slice(0, 2000) })))
+      .catch((error: unknown) => log.warn({ err: error }, "could not park failed deliveries as jobs; they stay failed in the database"));
+  };
+  const recorder = createAttemptRecorder({ db, log, settings, onFailed: park });
+  const pump = createDeliveryPump({ db, log, metrics, delivery: settings, recorder, settings: pumpSettings(config) });
+  const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
   const dispatchCommitted = ({ events, deliveries }: Committed) => {
     for (const event of events) metrics.eventsEmitted.inc({ type: event.type });
-    dispatcher.dispatch(events, deliveries);
+    pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
   const inbox = createFloviInbox({ db, log, onCommitted: dispatchCommitted });
   const flovi = createFloviClient({ baseUrl: config.FLOVI_API_BASE_URL, apiKey: config.FLOVI_API_KEY, timeoutMs: config.PROVIDER_TIMEOUT_MS });
@@ -77,15 +84,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         sweepInbound: () => inbox.drain(),
         async relayOutbox() {
           const relayed = await relay.run();
-          // Overdue by more than an attempt can take: the job or the in-process attempt was lost. The schedule
-          // goes on where the delivery's record says it stands.
-          const overdueMs = Math.max(30_000, config.DELIVERY_TIMEOUT_MS * 2);
-          const stranded = await findStrandedDeliveries(db, overdueMs, 1_000);
-          const steps = config.DELIVERY_RETRY_SCHEDULE.length;
-          for (const { webhookDeliveryId, attempts } of stranded) {
-            await queues.enqueue("deliverWebhook", { webhookDeliveryId, scheduleAttempt: Math.min(attempts + 1, steps) });
-          }
-          return { relayed, requeued: stranded.length };
+          // Ordered mode's safety net (db/delivery-lanes.ts); the pump's poll claims what it releases.
+          const released = await releaseHeadsOfSubjects(db);
+          return { relayed, released };
         },
         async reconcileReservations(_data, { log: jobLog }) {
           return reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
@@ -99,19 +100,18 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     createWorker({
       ...common,
       queue: "webhook-deliveries",
-      options: {
-        concurrency: Math.max(16, config.WORKER_CONCURRENCY * 2),
-        settings: {
-          // The attempt computed its own delay (schedule, jitter, Retry-After) and recorded it.
-          backoffStrategy: (_attempts, _type, err) => (err instanceof ExpectedError && err.delayMs !== undefined ? err.delayMs : 1_000),
-        },
-      },
       handlers: {
-        async deliverWebhook(data, { job, log: jobLog }) {
-          const scheduleAttempt = (data.scheduleAttempt ?? 1) + job.attemptsMade;
-          const result = await attemptDelivery({ db, log: jobLog, settings, recorder }, data.webhookDeliveryId, scheduleAttempt);
-          metrics.deliveries.inc({ outcome: result });
-          return result;
+        async deliverWebhook(data, { job }) {
+          const delivery = await findDelivery(db, data.webhookDeliveryId);
+          if (!delivery || delivery.status !== "failed") return "skipped";
+          if (!data.parked) {
+            await job.updateData({ ...data, parked: true });
+            throw new ParkedFailure(data.reason ?? "delivery failed");
+          }
+          // An operator retried the parked job: send again, from the start of the schedule.
+          const resent = await resendFailed(db, [data.webhookDeliveryId]);
+          pump.nudge([delivery.subscriptionId]);
+          return resent > 0 ? "resent" : "skipped";
         },
       },
     }),
@@ -135,17 +135,20 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const idle = async () => {
     await inbox.idle();
     await relay.idle();
-    await dispatcher.idle();
+    await pump.idle();
   };
   return {
     workers,
     relay,
+    pump,
     idle,
     close() {
       closing ??= (async () => {
         deps.redis.off("ready", onReady);
         await Promise.allSettled(workers.map((w) => w.close()));
-        await idle();
+        await inbox.idle();
+        await relay.idle();
+        await pump.close();
         settings.client.close();
       })();
       return closing;

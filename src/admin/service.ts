@@ -8,7 +8,7 @@ import { listInbound as listInboundRows } from "../db/inbound-deliveries.js";
 import { clearPause, providerPauses } from "../db/provider-state.js";
 import { getSubscription } from "../db/subscriptions.js";
 import { makeParkedDue, undocumentedStatusCounts } from "../db/tracked-items.js";
-import { failedDeliveryIdsSince, findDelivery, markPendingAgain } from "../db/webhook-deliveries.js";
+import { failedDeliveryIdsSince, findDelivery, makeDueNow, markPendingAgain } from "../db/webhook-deliveries.js";
 import { providerStatus, type Config } from "../config/env.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
@@ -131,13 +131,8 @@ export async function replayWebhook(deps: AdminDeps, actor: string, inboundDeliv
     audit: (sql, outcome) => writeAudit(sql, entry(outcome)),
   });
   if (result.kind === "not_found") return { kind: "not_found", what: `inbound delivery ${inboundDeliveryId}` } as const;
+  // The replay's deliveries are due rows: the workers' delivery poll claims them.
   logAudit(deps.log, entry({ kind: result.kind, outcome: "outcome" in result ? result.outcome : undefined }));
-  if (result.kind === "applied" && result.deliveries.length > 0) {
-    // The stranded-delivery sweep would get there too if this enqueue fails.
-    await deps.queues
-      .enqueueMany("deliverWebhook", result.deliveries.map((d) => ({ webhookDeliveryId: d.webhookDeliveryId })))
-      .catch((error: unknown) => deps.log.warn({ err: error }, "could not queue the replay's deliveries"));
-  }
   return {
     kind: "replayed",
     result: result.kind,
@@ -151,31 +146,31 @@ export function listInbound(deps: Pick<AdminDeps, "db">, opts: { status?: string
   return listInboundRows(deps.db, opts);
 }
 
-/** Marks the deliveries pending again and writes the audit row, in one transaction; then queues them. */
-async function resend(deps: AdminDeps, webhookDeliveryIds: string[], tag: string, entry: AuditEntry) {
-  await audited(deps.db, deps.log, async (sql) => {
-    await markPendingAgain(sql, webhookDeliveryIds);
-    return { result: null, audit: entry };
-  });
-  // A fresh job id per re-send (the original job may still exist as failed); webhook-id stays the event id.
-  // Should this fail, the deliveries are pending and overdue: the stranded-delivery sweep queues them.
-  for (const webhookDeliveryId of webhookDeliveryIds) {
-    await deps.queues.enqueue("deliverWebhook", { webhookDeliveryId }, { jobId: `dlv-${webhookDeliveryId}-${tag}` });
-  }
+/**
+ * Marks the deliveries due again (their schedule starts over) and writes the audit row, in one transaction.
+ * The workers' delivery poll claims them within DELIVERY_POLL_INTERVAL_MS.
+ */
+async function resend(deps: AdminDeps, webhookDeliveryIds: string[], entry: AuditEntry) {
+  await audited(deps.db, deps.log, async (sql) => ({ result: await markPendingAgain(sql, webhookDeliveryIds), audit: entry }));
 }
 
+/** Sends a delivery again; one waiting for its next attempt is sent now, one in flight or held (ordered mode) is left as it is. */
 export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliveryId: string) {
-  const delivery = await findDelivery(deps.db, webhookDeliveryId).catch(() => null);
+  const delivery = await findDelivery(deps.db, webhookDeliveryId);
   if (!delivery) return { kind: "not_found", what: `delivery ${webhookDeliveryId}` } as const;
-  if (delivery.status === "pending") return { kind: "in_progress" } as const;
   if (!delivery.subscriptionActive) return { kind: "subscription_inactive" } as const;
-  await resend(deps, [webhookDeliveryId], `r${Date.now()}`, {
-    actor,
-    action: "delivery.retry",
-    target: webhookDeliveryId,
-    details: { eventId: delivery.eventId, previousStatus: delivery.status },
-  });
-  return { kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId } as const;
+  if (delivery.inFlight) return { kind: "in_progress" } as const;
+  if (delivery.status === "held") return { kind: "held" } as const;
+  const details = { eventId: delivery.eventId, previousStatus: delivery.status };
+  if (delivery.status === "pending") {
+    const due = await audited(deps.db, deps.log, async (sql) => {
+      const done = await makeDueNow(sql, webhookDeliveryId);
+      return { result: done, audit: done ? { actor, action: "delivery.send-now", target: webhookDeliveryId, details } : null };
+    });
+    return due ? ({ kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: true } as const) : ({ kind: "in_progress" } as const);
+  }
+  await resend(deps, [webhookDeliveryId], { actor, action: "delivery.retry", target: webhookDeliveryId, details });
+  return { kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: false } as const;
 }
 
 /** Svix's "recover": re-send every failed delivery of a subscription since a time. */
@@ -184,7 +179,7 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
   if (!subscription) return { kind: "not_found", what: `subscription ${subscriptionId}` } as const;
   if (subscription.status !== "active") return { kind: "subscription_inactive" } as const;
   const failed = await failedDeliveryIdsSince(deps.db, subscriptionId, since);
-  await resend(deps, failed, `recover${Date.now()}`, {
+  await resend(deps, failed, {
     actor,
     action: "subscription.recover",
     target: subscriptionId,

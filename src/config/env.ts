@@ -111,7 +111,7 @@ export const envSchema = z.object({
 
   SUBSCRIPTION_ALLOWED_HOSTS: csv,
   DELIVERY_TIMEOUT_MS: durationMs(10 * SECOND),
-  /** At most MAX_DELIVERY_STEPS steps: the catalog's deliverWebhook job allows that many attempts. */
+  /** At most MAX_DELIVERY_STEPS steps. */
   DELIVERY_RETRY_SCHEDULE: durationList
     .default([0, 5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR])
     .refine((steps) => steps.length <= MAX_DELIVERY_STEPS, `at most ${MAX_DELIVERY_STEPS} steps`),
@@ -120,6 +120,16 @@ export const envSchema = z.object({
   /** ...or after this many consecutive failed attempts (0 turns the count rule off). */
   DELIVERY_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).default(0),
   SECRET_ROTATION_GRACE_MS: durationMs(24 * HOUR),
+  /** A new subscription's in-flight limit when its body names none (docs/delivery.md). */
+  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(16),
+  /** Attempts in flight in one worker process at most, shared fairly by the subscriptions with work. */
+  DELIVERY_CONCURRENCY: positiveInt(256),
+  /** How often each worker looks for deliveries that came due (retries, other processes' work, expired leases). */
+  DELIVERY_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(500),
+  /** After this many consecutive failed attempts a subscription is probed one request at a time (0: never). */
+  DELIVERY_CIRCUIT_AFTER_FAILURES: z.coerce.number().int().min(0).default(5),
+  /** While probing, one attempt per this long. */
+  DELIVERY_CIRCUIT_PROBE_MS: durationMs(SECOND),
 
   /** Safety nets behind the fast paths: re-enqueue stored-but-unqueued work this often. */
   INBOUND_SWEEP_INTERVAL_MS: durationMs(10 * SECOND),

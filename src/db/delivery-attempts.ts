@@ -8,6 +8,8 @@ import { withTransaction } from "./sql.js";
 export interface AttemptRecord {
   webhookDeliveryId: string;
   subscriptionId: string;
+  /** The claim's lease: the delivery's row is updated only while this attempt still holds it. */
+  leaseToken: string | null;
   attempt: number;
   attemptedAt: Date;
   durationMs: number;
@@ -16,6 +18,10 @@ export interface AttemptRecord {
   excerpt: string | null;
   status: "succeeded" | "pending" | "failed";
   nextAttemptAt: Date | null;
+  /** Steps of the retry schedule used, this attempt included (a 429 uses none). */
+  scheduleStep: number;
+  /** Answered 429: the lane pauses until `nextAttemptAt`; not a failure of the endpoint. */
+  throttled: boolean;
 }
 
 export interface SubscriptionRun {
@@ -27,23 +33,43 @@ export interface SubscriptionRun {
 
 const RECORD = `
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-         AS t(delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt, status, next_attempt_at)
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[], $11::uuid[])
+         AS t(delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt, status, next_attempt_at, schedule_step, lease_token)
 ), attempt_rows AS (
   INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
   SELECT delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt FROM input
 ), delivery_rows AS (
   UPDATE webhook_deliveries d
      SET attempts = i.attempt, last_status_code = i.status_code, last_error = i.error, status = i.status,
-         next_attempt_at = i.next_attempt_at, completed_at = CASE WHEN i.status = 'pending' THEN NULL ELSE i.attempted_at END, updated_at = now()
-    FROM input i WHERE d.id = i.delivery_id
+         next_attempt_at = i.next_attempt_at, schedule_step = i.schedule_step, leased_until = NULL, lease_token = NULL,
+         completed_at = CASE WHEN i.status = 'pending' THEN NULL ELSE i.attempted_at END, updated_at = now()
+    FROM input i
+   WHERE d.id = i.delivery_id AND d.lease_token IS NOT DISTINCT FROM i.lease_token
+  RETURNING d.id, d.subscription_id, d.subject, d.status
+), released AS (
+  -- Ordered mode: a delivery that is done (delivered or failed for good) releases the next of its subject,
+  -- unless an earlier one of the subject is still unfinished.
+  UPDATE webhook_deliveries h SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now()
+    FROM (SELECT DISTINCT nxt.id
+            FROM delivery_rows done
+            CROSS JOIN LATERAL (
+              SELECT n.id, n.status FROM webhook_deliveries n
+               WHERE n.subscription_id = done.subscription_id AND n.subject = done.subject AND n.status IN ('pending', 'held')
+                 AND n.id NOT IN (SELECT id FROM delivery_rows WHERE status <> 'pending')
+               ORDER BY n.position LIMIT 1) nxt
+           WHERE done.status <> 'pending' AND done.subject IS NOT NULL AND nxt.status = 'held') r
+   WHERE h.id = r.id AND h.status = 'held'
 )
 UPDATE subscriptions s
    SET consecutive_failures = CASE WHEN a.reset THEN a.failures ELSE s.consecutive_failures + a.failures END,
-       failing_since = CASE WHEN a.failures = 0 THEN NULL WHEN a.reset THEN a.first_failure_at ELSE COALESCE(s.failing_since, a.first_failure_at) END,
+       failing_since = CASE WHEN a.failures = 0 AND (a.reset OR s.consecutive_failures = 0) THEN NULL
+                            WHEN a.failures = 0 THEN s.failing_since
+                            WHEN a.reset THEN a.first_failure_at ELSE COALESCE(s.failing_since, a.first_failure_at) END,
+       paused_until = CASE WHEN a.pause_until IS NOT NULL THEN greatest(s.paused_until, a.pause_until) ELSE s.paused_until END,
+       pause_reason = CASE WHEN a.pause_until IS NOT NULL THEN 'answered 429 Too Many Requests' ELSE s.pause_reason END,
        updated_at = now()
-  FROM unnest($10::uuid[], $11::bool[], $12::int[], $13::timestamptz[]) AS a(id, reset, failures, first_failure_at)
- WHERE s.id = a.id AND (a.failures > 0 OR s.consecutive_failures > 0)
+  FROM unnest($12::uuid[], $13::bool[], $14::int[], $15::timestamptz[], $16::timestamptz[]) AS a(id, reset, failures, first_failure_at, pause_until)
+ WHERE s.id = a.id AND (a.failures > 0 OR a.pause_until IS NOT NULL OR (a.reset AND s.consecutive_failures > 0))
 RETURNING s.id, s.consecutive_failures, s.failing_since, s.status`;
 
 interface RunChange {
@@ -52,6 +78,8 @@ interface RunChange {
   reset: boolean;
   failures: number;
   firstFailureAt: Date | null;
+  /** A 429 pauses the lane until the latest time it asked for. */
+  pauseUntil: Date | null;
 }
 
 /** Per subscription, what the batch's attempts (in time order) do to its failure run. */
@@ -62,11 +90,15 @@ export function runChanges(records: AttemptRecord[]): RunChange[] {
     if (list) list.push(r);
     else bySubscription.set(r.subscriptionId, [r]);
   }
-  return [...bySubscription.entries()].map(([id, list]) => {
+  return [...bySubscription.entries()].map(([id, all]) => {
+    const pauses = all.filter((r) => r.throttled && r.nextAttemptAt).map((r) => r.nextAttemptAt!.getTime());
+    const pauseUntil = pauses.length > 0 ? new Date(Math.max(...pauses)) : null;
+    // A 429 says nothing of the endpoint's health: it neither fails nor ends a failure run.
+    const list = all.filter((r) => !r.throttled);
     const ordered = [...list].sort((a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime());
     const lastSuccess = ordered.findLastIndex((r) => r.status === "succeeded");
     const trailing = ordered.slice(lastSuccess + 1);
-    return { id, reset: lastSuccess >= 0, failures: trailing.length, firstFailureAt: trailing[0]?.attemptedAt ?? null };
+    return { id, reset: lastSuccess >= 0, failures: trailing.length, firstFailureAt: trailing[0]?.attemptedAt ?? null, pauseUntil };
   });
 }
 
@@ -83,10 +115,13 @@ export async function recordAttempts(db: Database, records: AttemptRecord[]): Pr
     records.map((r) => r.excerpt),
     records.map((r) => r.status),
     records.map((r) => r.nextAttemptAt?.toISOString() ?? null),
+    records.map((r) => r.scheduleStep),
+    records.map((r) => r.leaseToken),
     changes.map((c) => c.id),
     changes.map((c) => c.reset),
     changes.map((c) => c.failures),
     changes.map((c) => c.firstFailureAt?.toISOString() ?? null),
+    changes.map((c) => c.pauseUntil?.toISOString() ?? null),
   ]);
   return rows.map((r) => ({ id: r.id, consecutiveFailures: r.consecutive_failures, failingSince: r.failing_since, status: r.status }));
 }

@@ -49,9 +49,9 @@ WITH pending AS (
 ), positioned AS (
   UPDATE events e SET position = head.base + n.ord, relayed_at = now()
     FROM numbered n, head WHERE e.id = n.id
-  RETURNING e.id, e.type, e.request_id
+  RETURNING e.id, e.type, e.subject, e.position, e.request_id
 ), ${fanOutCte("positioned")}
-SELECT (SELECT count(*) FROM positioned)::int AS relayed, f.id AS delivery_id, p.request_id
+SELECT (SELECT count(*) FROM positioned)::int AS relayed, f.id AS delivery_id, f.subscription_id
   FROM (SELECT 1) one LEFT JOIN (fan_out f JOIN positioned p ON p.id = f.event_id) ON true`;
 
 /**
@@ -59,10 +59,10 @@ SELECT (SELECT count(*) FROM positioned)::int AS relayed, f.id AS delivery_id, p
  * event_log_head row (whose lock orders every assignment, so positions grow in commit order) and one delivery
  * row per matching active subscription.
  */
-export async function relayBatch(db: Database, batch: number): Promise<{ relayed: number; deliveries: { webhookDeliveryId: string; requestId?: string }[] }> {
-  const rows = await onPool(db).query<{ relayed: number; delivery_id: string | null; request_id: string | null }>(RELAY, [batch]);
+export async function relayBatch(db: Database, batch: number): Promise<{ relayed: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
+  const rows = await onPool(db).query<{ relayed: number; delivery_id: string | null; subscription_id: string | null }>(RELAY, [batch]);
   return {
     relayed: rows[0]?.relayed ?? 0,
-    deliveries: rows.flatMap((r) => (r.delivery_id ? [{ webhookDeliveryId: r.delivery_id, requestId: r.request_id ?? undefined }] : [])),
+    deliveries: rows.flatMap((r) => (r.delivery_id && r.subscription_id ? [{ webhookDeliveryId: r.delivery_id, subscriptionId: r.subscription_id }] : [])),
   };
 }

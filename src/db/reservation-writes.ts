@@ -39,7 +39,7 @@ WITH reservation_rows AS (
     FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::int[], $28::timestamptz[], $29::text[], $30::jsonb[], $31::text[])
          WITH ORDINALITY AS e(id, source, type, subject, entity_id, sequence, time, dedupe_key, envelope, request_id, ord)
          CROSS JOIN head
-  RETURNING id, type
+  RETURNING id, type, subject, position
 ),
 ${fanOutFrom("event_rows")}`;
 

@@ -19,17 +19,63 @@ export interface Subscription {
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;
+  ordering: "none" | "subject";
+  maxInFlight: number;
+  rateLimitPerSecond: number | null;
+}
+
+/** What a subscription's owner may change after creation. */
+export interface SubscriptionSettings {
+  description?: string | null;
+  eventTypes?: string[];
+  ordering?: "none" | "subject";
+  maxInFlight?: number;
+  rateLimitPerSecond?: number | null;
 }
 
 const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, previous_secret AS "previousSecret",
   previous_secret_expires_at AS "previousSecretExpiresAt", status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
   failing_since AS "failingSince", consecutive_failures AS "consecutiveFailures", created_at AS "createdAt", updated_at AS "updatedAt",
-  deleted_at AS "deletedAt"`;
+  deleted_at AS "deletedAt", ordering, max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond"`;
 
-export async function insertSubscription(sql: Sql, input: { id: string; url: string; eventTypes: string[]; description: string | null; secret: string }): Promise<Subscription> {
+export async function insertSubscription(
+  sql: Sql,
+  input: { id: string; url: string; eventTypes: string[]; description: string | null; secret: string; ordering: string; maxInFlight: number; rateLimitPerSecond: number | null },
+): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
-    `INSERT INTO subscriptions (id, url, event_types, description, secret, updated_at) VALUES ($1, $2, $3, $4, $5, now()) RETURNING ${COLUMNS}`,
-    [input.id, input.url, input.eventTypes, input.description, input.secret],
+    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) RETURNING ${COLUMNS}`,
+    [input.id, input.url, input.eventTypes, input.description, input.secret, input.ordering, input.maxInFlight, input.rateLimitPerSecond],
+  );
+  return row!;
+}
+
+/** Changes the named settings only (absent ones keep their value). */
+export async function updateSettings(sql: Sql, id: string, settings: SubscriptionSettings): Promise<Subscription> {
+  const has = (key: keyof SubscriptionSettings) => key in settings && settings[key] !== undefined;
+  const [row] = await sql.query<Subscription>(
+    `UPDATE subscriptions SET
+        description = CASE WHEN $2 THEN $3 ELSE description END,
+        event_types = CASE WHEN $4 THEN $5::text[] ELSE event_types END,
+        ordering = CASE WHEN $6 THEN $7 ELSE ordering END,
+        max_in_flight = CASE WHEN $8 THEN $9::int ELSE max_in_flight END,
+        rate_limit_per_second = CASE WHEN $10 THEN $11::float8 ELSE rate_limit_per_second END,
+        rate_tat = CASE WHEN $10 THEN NULL ELSE rate_tat END,
+        updated_at = now()
+      WHERE id = $1 RETURNING ${COLUMNS}`,
+    [
+      id,
+      has("description"),
+      settings.description ?? null,
+      has("eventTypes"),
+      settings.eventTypes ?? null,
+      has("ordering"),
+      settings.ordering ?? null,
+      has("maxInFlight"),
+      settings.maxInFlight ?? null,
+      "rateLimitPerSecond" in settings,
+      settings.rateLimitPerSecond ?? null,
+    ],
   );
   return row!;
 }

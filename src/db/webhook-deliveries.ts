@@ -3,65 +3,21 @@
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
 
-export interface DeliveryForAttempt {
-  status: string;
-  attempts: number;
-  eventId: string;
-  envelope: unknown;
-  subscriptionId: string;
-  url: string;
-  secret: string;
-  previousSecret: string | null;
-  previousSecretExpiresAt: Date | null;
-  subscriptionActive: boolean;
-}
-
-const LOAD = `
-SELECT d.status, d.attempts, d.event_id AS "eventId", e.envelope, d.subscription_id AS "subscriptionId", s.url, s.secret,
-       s.previous_secret AS "previousSecret", s.previous_secret_expires_at AS "previousSecretExpiresAt",
-       (s.status = 'active' AND s.deleted_at IS NULL) AS "subscriptionActive"
-  FROM webhook_deliveries d
-  JOIN events e ON e.id = d.event_id
-  JOIN subscriptions s ON s.id = d.subscription_id
- WHERE d.id = $1`;
-
-/** The delivery, its event's envelope and its subscription's target, in one statement. */
-export async function loadForAttempt(db: Database, webhookDeliveryId: string): Promise<DeliveryForAttempt | null> {
-  const [row] = await onPool(db).query<DeliveryForAttempt>(LOAD, [webhookDeliveryId]);
-  return row ?? null;
-}
-
-/** A delivery whose subscription was disabled or deleted meanwhile: failed, not attempted. */
-export async function failForInactiveSubscription(db: Database, webhookDeliveryId: string): Promise<void> {
-  await onPool(db).query(
-    "UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription_disabled', completed_at = now(), updated_at = now() WHERE id = $1",
-    [webhookDeliveryId],
-  );
-}
-
-/** Pending deliveries whose attempt is overdue by `olderThanMs`: their job (or in-process attempt) was lost. */
-export async function findStrandedDeliveries(db: Database, olderThanMs: number, limit: number): Promise<{ webhookDeliveryId: string; attempts: number }[]> {
-  const overdue = new Date(Date.now() - olderThanMs);
-  const rows = await db.prisma.webhookDelivery.findMany({
-    where: { status: "pending", OR: [{ nextAttemptAt: null, createdAt: { lt: overdue } }, { nextAttemptAt: { lt: overdue } }] },
-    select: { id: true, attempts: true },
-    orderBy: { createdAt: "asc" },
-    take: limit,
-  });
-  return rows.map((r) => ({ webhookDeliveryId: r.id, attempts: r.attempts }));
-}
-
 export interface DeliverySummary {
   id: string;
   eventId: string;
   subscriptionId: string;
   status: string;
+  lastError: string | null;
+  /** An attempt is under way (in some worker process). */
+  inFlight: boolean;
   subscriptionActive: boolean;
 }
 
 export async function findDelivery(db: Database, webhookDeliveryId: string): Promise<DeliverySummary | null> {
   const [row] = await onPool(db).query<DeliverySummary>(
-    `SELECT d.id, d.event_id AS "eventId", d.subscription_id AS "subscriptionId", d.status,
+    `SELECT d.id, d.event_id AS "eventId", d.subscription_id AS "subscriptionId", d.status, d.last_error AS "lastError",
+            COALESCE(d.leased_until > now(), false) AS "inFlight",
             (s.status = 'active' AND s.deleted_at IS NULL) AS "subscriptionActive"
        FROM webhook_deliveries d JOIN subscriptions s ON s.id = d.subscription_id
       WHERE d.id = $1::uuid`,
@@ -80,12 +36,37 @@ export async function failedDeliveryIdsSince(db: Database, subscriptionId: strin
   return rows.map((r) => r.id);
 }
 
-/** A re-send: the deliveries are pending again, in the caller's transaction (with the audit row). */
-export async function markPendingAgain(sql: Sql, webhookDeliveryIds: string[]): Promise<void> {
-  await sql.query(
-    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = NULL, completed_at = NULL, updated_at = now() WHERE id = ANY($1::uuid[])",
-    [webhookDeliveryIds],
+/** Due now, schedule from the start, subject and position filled in (rows older than ordered mode lack them). */
+const resend = (fromStatuses: string) => `
+UPDATE webhook_deliveries d
+   SET status = 'pending', next_attempt_at = now(), schedule_step = 0, schedule_started_at = now(), completed_at = NULL,
+       subject = e.subject, position = e.position, updated_at = now()
+  FROM events e
+ WHERE d.id = ANY($1::uuid[]) AND e.id = d.event_id AND d.status IN (${fromStatuses})
+RETURNING d.id`;
+
+/**
+ * A re-send, in the caller's transaction (with the audit row): the deliveries are due now and their retry
+ * schedule starts over. In ordered mode the claim still sends a subject's deliveries one at a time, the
+ * re-sent (older) one first (docs/delivery.md).
+ */
+export async function markPendingAgain(sql: Sql, webhookDeliveryIds: string[]): Promise<number> {
+  return (await sql.query(resend("'succeeded', 'failed', 'cancelled'"), [webhookDeliveryIds])).length;
+}
+
+/** An operator retried a parked delivery job: the delivery is sent again if it is still failed. */
+export async function resendFailed(db: Database, webhookDeliveryIds: string[]): Promise<number> {
+  return (await onPool(db).query(resend("'failed'"), [webhookDeliveryIds])).length;
+}
+
+/** A delivery waiting for its next attempt is due now (in the caller's transaction); false when it is not waiting. */
+export async function makeDueNow(sql: Sql, webhookDeliveryId: string): Promise<boolean> {
+  const rows = await sql.query(
+    `UPDATE webhook_deliveries SET next_attempt_at = now(), updated_at = now()
+      WHERE id = $1 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now()) RETURNING id`,
+    [webhookDeliveryId],
   );
+  return rows.length > 0;
 }
 
 export async function deliveryCounts(db: Database, subscriptionId: string): Promise<Record<string, number>> {

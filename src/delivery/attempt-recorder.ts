@@ -6,13 +6,26 @@ import { disableSubscription, recordAttempts, type AttemptRecord } from "../db/d
 import { createGroupWriter } from "../lib/group-commit.js";
 import { disableReason, type AttemptDecision, type DeliverySettings } from "./decisions.js";
 
+export interface FailedDelivery {
+  webhookDeliveryId: string;
+  subscriptionId: string;
+  attempt: number;
+  reason: string;
+}
+
 export interface AttemptRecorder {
   /** Resolves once the attempt's row is committed. */
   record(record: AttemptRecord, decision: AttemptDecision): Promise<void>;
   idle(): Promise<void>;
 }
 
-export function createAttemptRecorder(deps: { db: Database; log: Logger; settings: DeliverySettings }): AttemptRecorder {
+export function createAttemptRecorder(deps: {
+  db: Database;
+  log: Logger;
+  settings: DeliverySettings;
+  /** Deliveries that failed for good, once recorded (the worker parks them where operators replay from). */
+  onFailed?: (failed: FailedDelivery[]) => void;
+}): AttemptRecorder {
   const writer = createGroupWriter<{ record: AttemptRecord; decision: AttemptDecision }, void>(async (items) => {
     const runs = await recordAttempts(deps.db, items.map((i) => i.record));
     const now = new Date();
@@ -23,6 +36,10 @@ export function createAttemptRecorder(deps: { db: Database; log: Logger; setting
         deps.log.warn({ subscriptionId: run.id, reason }, "subscription disabled");
       }
     }
+    const failed = items.flatMap(({ record, decision }) =>
+      decision.kind === "failed" ? [{ webhookDeliveryId: record.webhookDeliveryId, subscriptionId: record.subscriptionId, attempt: record.attempt, reason: decision.reason }] : [],
+    );
+    if (failed.length > 0) deps.onFailed?.(failed);
     return items.map(() => undefined);
   });
   return {

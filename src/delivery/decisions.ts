@@ -23,39 +23,65 @@ export interface HttpOutcome extends Omit<ClientOutcome, "retryAfter"> {
 export type AttemptDecision =
   | { kind: "delivered" }
   | { kind: "retry"; delayMs: number }
+  /** 429: the subscriber asked us to slow down. The lane pauses; no step of the schedule is used, no failure counted. */
+  | { kind: "throttled"; delayMs: number }
   /** No further attempt: `gone` (410) also disables the subscription. */
   | { kind: "failed"; reason: string; gone: boolean };
 
-/** Pure: what an attempt's outcome means, given which attempt of the schedule it was (1-based). */
-export function decideAttempt(outcome: HttpOutcome, scheduleAttempt: number, schedule: readonly number[], random = Math.random): AttemptDecision {
+/** Where a delivery stands in its retry schedule, as its row says. */
+export interface ScheduleState {
+  /** Steps of the schedule used before this attempt. */
+  scheduleStep: number;
+  /** When the schedule (re)started: the delivery's creation, release (ordered mode) or re-send. */
+  scheduleStartedAt: Date;
+}
+
+/** The longest a delivery may keep being answered 429: as long as the whole schedule would take (at least a minute). */
+export function throttleBudgetMs(schedule: readonly number[]): number {
+  return Math.max(60_000, schedule.reduce((a, b) => a + b, 0));
+}
+
+/** Pure: what an attempt's outcome means, given where the delivery stands in its schedule. */
+export function decideAttempt(outcome: HttpOutcome, state: ScheduleState, schedule: readonly number[], now: Date, random = Math.random): AttemptDecision {
   const code = outcome.statusCode;
   if (code !== null && code >= 200 && code < 300) return { kind: "delivered" };
   const error = outcome.error ?? "delivery failed";
   if (code === 410) return { kind: "failed", reason: error, gone: true };
   if (outcome.refused) return { kind: "failed", reason: error, gone: false };
-  if (scheduleAttempt >= schedule.length) return { kind: "failed", reason: `delivery failed after ${scheduleAttempt} attempts: ${error}`, gone: false };
-  return { kind: "retry", delayMs: retryDelayMs(schedule, scheduleAttempt, outcome.retryAfterMs, random) };
+  const step = state.scheduleStep + 1;
+  if (code === 429) {
+    if (now.getTime() - state.scheduleStartedAt.getTime() >= throttleBudgetMs(schedule)) {
+      return { kind: "failed", reason: `answered 429 for longer than the retry schedule: ${error}`, gone: false };
+    }
+    return { kind: "throttled", delayMs: Math.max(1_000, retryDelayMs(schedule, Math.max(1, state.scheduleStep), outcome.retryAfterMs, random)) };
+  }
+  if (step >= schedule.length) return { kind: "failed", reason: `delivery failed after ${step} attempts: ${error}`, gone: false };
+  return { kind: "retry", delayMs: retryDelayMs(schedule, step, outcome.retryAfterMs, random) };
 }
 
 /** The row an attempt writes. */
 export function attemptRecord(
-  delivery: { webhookDeliveryId: string; subscriptionId: string },
+  delivery: { webhookDeliveryId: string; subscriptionId: string; leaseToken: string | null } & ScheduleState,
   attempt: number,
   now: Date,
   outcome: HttpOutcome,
   decision: AttemptDecision,
 ): AttemptRecord {
+  const waiting = decision.kind === "retry" || decision.kind === "throttled";
   return {
     webhookDeliveryId: delivery.webhookDeliveryId,
     subscriptionId: delivery.subscriptionId,
+    leaseToken: delivery.leaseToken,
     attempt,
     attemptedAt: now,
     durationMs: outcome.durationMs,
     statusCode: outcome.statusCode,
     error: outcome.error,
     excerpt: outcome.excerpt,
-    status: decision.kind === "delivered" ? "succeeded" : decision.kind === "retry" ? "pending" : "failed",
-    nextAttemptAt: decision.kind === "retry" ? new Date(now.getTime() + decision.delayMs) : null,
+    status: decision.kind === "delivered" ? "succeeded" : waiting ? "pending" : "failed",
+    nextAttemptAt: waiting ? new Date(now.getTime() + decision.delayMs) : null,
+    scheduleStep: decision.kind === "throttled" ? delivery.scheduleStep : delivery.scheduleStep + 1,
+    throttled: decision.kind === "throttled",
   };
 }
 

@@ -1,25 +1,19 @@
-// One attempt of one webhook delivery, in three parts (svix's prepare → send → handle):
-//   send      sign (Standard Webhooks) and POST to a checked target: I/O only
-//   decide    pure: delivered, retry after a delay, or failed for good (data a unit test can check)
-//   record    through the attempt recorder (group commit, one statement per batch of attempts)
-// The first attempt usually runs in the process that committed the event (delivery/dispatcher.ts); retries
-// and re-sends run as BullMQ jobs (attemptDelivery below).
+// The I/O of one attempt: sign (Standard Webhooks) and POST to a checked target. The attempt path around
+// it (claim → send → decide → record) is delivery/pump.ts, the same for first attempts, retries and re-sends.
 import { Webhook } from "standardwebhooks";
-import type { Logger } from "pino";
-import type { Database } from "../db/client.js";
-import type { NewDelivery } from "../db/fan-out.js";
-import { failForInactiveSubscription, loadForAttempt } from "../db/webhook-deliveries.js";
-import { ExpectedError, PermanentError } from "../queues/errors.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
-import type { AttemptRecorder } from "./attempt-recorder.js";
-import { attemptRecord, decideAttempt, type DeliverySettings, type HttpOutcome } from "./decisions.js";
+import type { DeliverySettings, HttpOutcome } from "./decisions.js";
 import { parseTargetUrl, refusedAddress, type TargetPolicy } from "./target-policy.js";
 import ipaddr from "ipaddr.js";
 
 export const DELIVERY_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
 
-export type AttemptResult = "succeeded" | "skipped";
-export type DeliveryTarget = NewDelivery["target"];
+export interface DeliveryTarget {
+  url: string;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: Date | null;
+}
 
 /** Signs with the current secret and, during a rotation's grace period, the previous one too (space-separated). */
 export function signatureHeader(secrets: string[], id: string, timestamp: Date, body: string): string {
@@ -55,33 +49,3 @@ export async function send(target: DeliveryTarget, eventId: string, body: string
   return { ...rest, retryAfterMs: code === 429 || code === 503 ? parseRetryAfter(retryAfter) : null };
 }
 
-/** One attempt as a BullMQ job (retries, operator re-sends, deliveries the relay fanned out). */
-export async function attemptDelivery(
-  deps: { db: Database; log: Logger; settings: DeliverySettings; recorder: AttemptRecorder },
-  webhookDeliveryId: string,
-  /** Which attempt of the schedule this is (1-based). A re-sent delivery starts the schedule over. */
-  scheduleAttempt: number,
-): Promise<AttemptResult> {
-  const delivery = await loadForAttempt(deps.db, webhookDeliveryId);
-  // A failed delivery may be attempted again: only an operator's retry queues one.
-  if (!delivery || delivery.status === "succeeded" || delivery.status === "cancelled") return "skipped";
-  if (!delivery.subscriptionActive) {
-    await failForInactiveSubscription(deps.db, webhookDeliveryId);
-    return "skipped";
-  }
-  const attempt = delivery.attempts + 1;
-  const log = deps.log.child({ webhookDeliveryId, eventId: delivery.eventId, subscriptionId: delivery.subscriptionId, attempt });
-
-  const now = new Date();
-  const outcome = await send(delivery, delivery.eventId, JSON.stringify(delivery.envelope), deps.settings, now);
-  const decision = decideAttempt(outcome, scheduleAttempt, deps.settings.schedule);
-  await deps.recorder.record(attemptRecord({ webhookDeliveryId, subscriptionId: delivery.subscriptionId }, attempt, now, outcome, decision), decision);
-
-  if (decision.kind === "delivered") {
-    log.info({ statusCode: outcome.statusCode, durationMs: outcome.durationMs }, "webhook delivered");
-    return "succeeded";
-  }
-  log.warn({ statusCode: outcome.statusCode, error: outcome.error, nextDelayMs: decision.kind === "retry" ? decision.delayMs : null }, "webhook delivery attempt failed");
-  if (decision.kind === "failed") throw new PermanentError(decision.reason);
-  throw new ExpectedError(outcome.error ?? "delivery failed", decision.delayMs);
-}

@@ -1,7 +1,7 @@
 // The outbox relay, for events written outside the Flovi inbox (pollers, reconciliation, operator events):
 // it gives committed events their position in the public log and one delivery row per matching active
-// subscription, then one BullMQ job per delivery. (The inbox positions and fans out its own events in its
-// write statement.)
+// subscription, then tells the delivery pump which lanes have new work. (The inbox positions and fans out its
+// own events in its write statement.)
 //
 // One statement per batch (db/outbox.ts `relayBatch`): positions come from the event_log_head row, whose lock
 // orders every position assignment, so positions grow in commit order and GET /events never skips an event
@@ -12,7 +12,6 @@ import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { relayBatch } from "../db/outbox.js";
 import { coalesce } from "../lib/coalesce.js";
-import type { Queues } from "../queues/queues.js";
 
 const BATCH = 500;
 
@@ -24,14 +23,14 @@ export interface Relay {
   idle(): Promise<void>;
 }
 
-export function createRelay(deps: { db: Database; queues: Queues; log: Logger }): Relay {
+export function createRelay(deps: { db: Database; log: Logger; /** Lanes (subscription ids) with new deliveries. */ onDeliveries: (subscriptionIds: Set<string>) => void }): Relay {
   async function relayAll(): Promise<number> {
     let total = 0;
     for (;;) {
       const { relayed, deliveries } = await relayBatch(deps.db, BATCH);
       total += relayed;
-      // If this fails, the deliveries stay pending and the stranded-delivery sweep queues them.
-      if (deliveries.length > 0) await deps.queues.enqueueMany("deliverWebhook", deliveries);
+      // Were this process to die now, the deliveries are due rows: any worker's poll claims them.
+      if (deliveries.length > 0) deps.onDeliveries(new Set(deliveries.map((d) => d.subscriptionId)));
       if (relayed < BATCH) return total;
     }
   }

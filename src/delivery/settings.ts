@@ -1,5 +1,6 @@
 import type { Config } from "../config/env.js";
 import type { DeliverySettings } from "./decisions.js";
+import type { PumpSettings } from "./pump.js";
 import { createDeliveryClient } from "./http-client.js";
 import type { TargetPolicy } from "./target-policy.js";
 
@@ -16,6 +17,17 @@ export function deliverySettings(config: Config): DeliverySettings {
     disableAfterMs: config.DELIVERY_DISABLE_AFTER_MS,
     disableAfterFailures: config.DELIVERY_DISABLE_AFTER_FAILURES,
     targetPolicy: policy,
-    client: createDeliveryClient(policy),
+    // Lanes bound what is in flight; the agent must never queue an attempt behind another lane's.
+    client: createDeliveryClient(policy, { maxSockets: config.DELIVERY_CONCURRENCY }),
+  };
+}
+
+/** The worker's delivery pump: its capacity, poll and circuit (docs/delivery.md). */
+export function pumpSettings(config: Config): PumpSettings {
+  return {
+    capacity: config.DELIVERY_CONCURRENCY,
+    pollIntervalMs: config.DELIVERY_POLL_INTERVAL_MS,
+    circuitAfterFailures: config.DELIVERY_CIRCUIT_AFTER_FAILURES,
+    circuitProbeMs: config.DELIVERY_CIRCUIT_PROBE_MS,
   };
 }

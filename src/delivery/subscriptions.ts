@@ -6,20 +6,42 @@ import { audited } from "../db/audit.js";
 import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
 import { deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
-import { findLiveSubscription, insertSubscription, listSubscriptions, markDeleted, updateEnabled, updateSecret, type Subscription } from "../db/subscriptions.js";
+import { cancelWaiting, laneStats, releaseAllHeld } from "../db/delivery-lanes.js";
+import { findLiveSubscription, insertSubscription, listSubscriptions, markDeleted, updateEnabled, updateSecret, updateSettings, type Subscription } from "../db/subscriptions.js";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
 
-export const subscriptionInput = z.object({
-  url: z.string().min(1).max(2048),
-  eventTypes: z
-    .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
-    .min(1)
-    .max(100),
-  description: z.string().max(500).optional(),
+const eventTypes = z
+  .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
+  .min(1)
+  .max(100);
+
+/** The fields a subscription's owner sets (docs/delivery.md); limits default to the documented values. */
+const settingsShape = {
+  description: z.string().max(500).nullable().optional(),
+  eventTypes,
+  /** "subject": one event of a subject at a time, in event-log order. */
+  ordering: z.enum(["none", "subject"]).optional(),
+  /** Requests in flight to the endpoint at most, across every worker process. */
+  maxInFlight: z.number().int().min(1).max(1000).optional(),
+  /** Requests per second at most; null for no limit. */
+  rateLimitPerSecond: z.number().positive().max(10_000).nullable().optional(),
+};
+
+/** An unknown field is refused with the allowed ones listed: a typo must never pass silently. */
+const strict = <S extends z.ZodRawShape>(shape: S) =>
+  z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys" ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; allowed: ${Object.keys(shape).join(", ")}` : undefined,
+  });
+
+export const subscriptionInput = strict({ url: z.string().min(1).max(2048), ...settingsShape });
+export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() }).refine((v) => Object.keys(v).length > 0, {
+  error: `name at least one field to change: ${Object.keys(settingsShape).join(", ")}`,
 });
 
 export type SubscriptionInput = z.infer<typeof subscriptionInput>;
+export type SubscriptionChange = z.infer<typeof subscriptionChange>;
 
 /** `whsec_` + base64 of 32 random bytes, the format the standardwebhooks libraries expect. */
 export function generateSecret(): string {
@@ -28,7 +50,7 @@ export function generateSecret(): string {
 
 export type CreateResult = { kind: "created"; subscription: Subscription } | { kind: "invalid_target"; reason: string };
 
-export async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput): Promise<CreateResult> {
+export async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput, defaults: SubscriptionDefaults): Promise<CreateResult> {
   const target = await checkTarget(policy, input.url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
   const subscription = await insertSubscription(sql, {
@@ -37,8 +59,25 @@ export async function createSubscription(sql: Sql, policy: TargetPolicy, input: 
     eventTypes: [...new Set(input.eventTypes)],
     description: input.description ?? null,
     secret: generateSecret(),
+    ordering: input.ordering ?? "none",
+    maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
+    rateLimitPerSecond: input.rateLimitPerSecond ?? null,
   });
   return { kind: "created", subscription };
+}
+
+export interface SubscriptionDefaults {
+  /** DELIVERY_DEFAULT_MAX_IN_FLIGHT */
+  maxInFlight: number;
+}
+
+/** Changes a subscription's settings; leaving ordered mode releases what it held. Null when unknown. */
+export async function changeSubscription(sql: Sql, id: string, change: SubscriptionChange) {
+  const current = await findSubscription(sql, id, true);
+  if (!current) return null;
+  const updated = await updateSettings(sql, id, { ...change, eventTypes: change.eventTypes ? [...new Set(change.eventTypes)] : undefined });
+  if (current.ordering === "subject" && updated.ordering === "none") await releaseAllHeld(sql, id);
+  return { before: current, after: updated };
 }
 
 /** The public view: never the secret after creation. */
@@ -49,6 +88,9 @@ export function subscriptionView(s: Subscription) {
     eventTypes: s.eventTypes,
     description: s.description,
     status: s.deletedAt ? "deleted" : s.status,
+    ordering: s.ordering,
+    maxInFlight: s.maxInFlight,
+    rateLimitPerSecond: s.rateLimitPerSecond,
     disabledReason: s.disabledReason,
     disabledAt: s.disabledAt,
     failingSince: s.failingSince,
@@ -84,6 +126,7 @@ export async function deleteSubscription(sql: Sql, id: string) {
   const current = await findSubscription(sql, id, true);
   if (!current) return false;
   await markDeleted(sql, id);
+  await cancelWaiting(sql, id);
   return true;
 }
 
@@ -96,11 +139,27 @@ export interface SubscriptionDeps {
 
 const auditOf = (actor: string, action: string, target: string, details: Record<string, unknown> = {}) => ({ actor, action, target, details });
 
-export function create(deps: SubscriptionDeps & { policy: TargetPolicy }, actor: string, input: SubscriptionInput): Promise<CreateResult> {
+export function create(deps: SubscriptionDeps & { policy: TargetPolicy; defaults: SubscriptionDefaults }, actor: string, input: SubscriptionInput): Promise<CreateResult> {
   return audited(deps.db, deps.log, async (sql) => {
-    const created = await createSubscription(sql, deps.policy, input);
-    const audit = created.kind === "created" ? auditOf(actor, "subscription.create", created.subscription.id, { url: input.url, eventTypes: input.eventTypes }) : null;
+    const created = await createSubscription(sql, deps.policy, input, deps.defaults);
+    const audit =
+      created.kind === "created"
+        ? auditOf(actor, "subscription.create", created.subscription.id, {
+            url: input.url,
+            eventTypes: input.eventTypes,
+            ordering: created.subscription.ordering,
+            maxInFlight: created.subscription.maxInFlight,
+            rateLimitPerSecond: created.subscription.rateLimitPerSecond,
+          })
+        : null;
     return { result: created, audit };
+  });
+}
+
+export function change(deps: SubscriptionDeps, actor: string, id: string, input: SubscriptionChange) {
+  return audited(deps.db, deps.log, async (sql) => {
+    const changed = await changeSubscription(sql, id, input);
+    return { result: changed?.after ?? null, audit: changed ? auditOf(actor, "subscription.update", id, { changed: input }) : null };
   });
 }
 
@@ -108,11 +167,12 @@ export function list(deps: Pick<SubscriptionDeps, "db">) {
   return listSubscriptions(deps.db);
 }
 
-/** One subscription with its delivery counts by status; null when unknown. */
+/** One subscription with its delivery counts by status and its lane's backlog; null when unknown. */
 export async function detail(deps: Pick<SubscriptionDeps, "db">, id: string) {
   const subscription = await findSubscription(onPool(deps.db), id);
   if (!subscription) return null;
-  return { subscription, counts: await deliveryCounts(deps.db, subscription.id) };
+  const [counts, lane] = await Promise.all([deliveryCounts(deps.db, subscription.id), laneStats(deps.db, subscription.id)]);
+  return { subscription, counts, lane };
 }
 
 export function remove(deps: SubscriptionDeps, actor: string, id: string): Promise<boolean> {

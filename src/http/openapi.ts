@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 description of every endpoint, served at /openapi.json. test/integration/openapi.test.ts
 // compares it with the routes the app really registers, so the two cannot drift.
 import { z } from "zod";
-import { subscriptionInput } from "../delivery/subscriptions.js";
+import { subscriptionChange, subscriptionInput } from "../delivery/subscriptions.js";
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -63,7 +63,25 @@ export function openApiDocument() {
             description: { type: ["string", "null"] },
             status: { enum: ["active", "disabled", "deleted"] },
             disabledReason: { type: ["string", "null"] },
+            ordering: { enum: ["none", "subject"], description: "subject: one event of a subject at a time, in event-log order" },
+            maxInFlight: { type: "integer", minimum: 1, maximum: 1000, description: "requests in flight to the endpoint at most, across every worker" },
+            rateLimitPerSecond: { type: ["number", "null"], description: "requests per second at most; null for no limit" },
             secret: { type: "string", description: "whsec_…; only in the creation and rotation responses" },
+            deliveries: { type: "object", description: "GET /subscriptions/{id} only: deliveries by status" },
+            lane: {
+              type: "object",
+              description: "GET /subscriptions/{id} only: the backlog now",
+              properties: {
+                inFlight: { type: "integer" },
+                waiting: { type: "integer", description: "due, waiting for a slot or the rate limit" },
+                retrying: { type: "integer", description: "waiting for a later retry" },
+                held: { type: "integer", description: "ordered mode: held behind an earlier event of their subject" },
+                heldSubjects: { type: "integer", description: "ordered mode: subjects held back" },
+                heldSince: { type: ["string", "null"], format: "date-time", description: "ordered mode: the oldest held delivery's creation" },
+                pausedUntil: { type: ["string", "null"], format: "date-time", description: "the subscriber answered 429: nothing is sent before" },
+                pauseReason: { type: ["string", "null"] },
+              },
+            },
           },
         },
       },
@@ -129,7 +147,14 @@ export function openApiDocument() {
         },
       },
       "/subscriptions/{id}": {
-        get: { ...secured, summary: "a subscription with delivery counts", parameters: [pathParam("id")], responses: { "200": ok("subscription", ref("Subscription")), "404": error("unknown"), ...authErrors } },
+        get: { ...secured, summary: "a subscription with delivery counts and its backlog", parameters: [pathParam("id")], responses: { "200": ok("subscription", ref("Subscription")), "404": error("unknown"), ...authErrors } },
+        patch: {
+          ...secured,
+          summary: "change description, event types, ordering or limits (only the fields named)",
+          parameters: [pathParam("id")],
+          requestBody: body(toSchema(subscriptionChange)),
+          responses: { "200": ok("changed", ref("Subscription")), "400": error("invalid input or an unknown field"), "404": error("unknown"), ...authErrors },
+        },
         delete: { ...secured, summary: "delete (no further deliveries)", parameters: [pathParam("id")], responses: { "204": { description: "deleted" }, "404": error("unknown"), ...authErrors } },
       },
       "/subscriptions/{id}/rotate-secret": {
@@ -145,7 +170,7 @@ export function openApiDocument() {
         get: {
           ...secured,
           summary: "recent deliveries with every attempt",
-          parameters: [pathParam("id"), queryParam("status", { enum: ["pending", "succeeded", "failed"] }, "filter"), queryParam("limit", { type: "integer" }, "page size")],
+          parameters: [pathParam("id"), queryParam("status", { enum: ["pending", "held", "succeeded", "failed", "cancelled"] }, "filter"), queryParam("limit", { type: "integer" }, "page size")],
           responses: { "200": ok("deliveries"), "404": error("unknown"), ...authErrors },
         },
       },

@@ -2,19 +2,19 @@ import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "./deps.js";
 import * as subscriptions from "../delivery/subscriptions.js";
-import { subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
+import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
 import { targetPolicy } from "../delivery/settings.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
 const deliveriesQuery = z.object({
-  status: z.enum(["pending", "succeeded", "failed"]).optional(),
+  status: z.enum(["pending", "held", "succeeded", "failed", "cancelled"]).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
 export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">): Router {
   const router = Router();
-  const svc = { db: deps.db, log: deps.log, policy: targetPolicy(deps.config) };
+  const svc = { db: deps.db, log: deps.log, policy: targetPolicy(deps.config), defaults: { maxInFlight: deps.config.DELIVERY_DEFAULT_MAX_IN_FLIGHT } };
   const actor = (req: { actor?: string }) => req.actor ?? "admin";
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
 
@@ -32,7 +32,14 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
   router.get("/subscriptions/:id", async (req, res) => {
     const found = await subscriptions.detail(svc, req.params.id);
     if (!found) throw notFound(req.params.id);
-    res.json({ ...subscriptionView(found.subscription), deliveries: found.counts });
+    res.json({ ...subscriptionView(found.subscription), deliveries: found.counts, lane: found.lane });
+  });
+
+  router.patch("/subscriptions/:id", async (req, res) => {
+    const input = parseInput(subscriptionChange, req.body);
+    const updated = await subscriptions.change(svc, actor(req), req.params.id, input);
+    if (!updated) throw notFound(req.params.id);
+    res.json(subscriptionView(updated));
   });
 
   router.delete("/subscriptions/:id", async (req, res) => {

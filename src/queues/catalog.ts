@@ -4,7 +4,7 @@
 import type { JobsOptions } from "bullmq";
 import { z } from "zod";
 
-/** The most steps DELIVERY_RETRY_SCHEDULE may have (config checks it): deliverWebhook's attempts. */
+/** The most steps DELIVERY_RETRY_SCHEDULE may have (config checks it). */
 export const MAX_DELIVERY_STEPS = 20;
 
 /** Reads a payload queued before a field was renamed (jobs may wait in Redis across an upgrade). */
@@ -109,17 +109,22 @@ export const jobs = {
     options: { attempts: 1, removeOnComplete: true, removeOnFail: true },
   }),
   /**
-   * POST one event to one subscription; retried on the configured schedule (see delivery/retry-policy.ts).
-   * `scheduleAttempt` is the step of the schedule the job's first attempt stands for (a job that follows an
-   * in-process first attempt starts at 2). The schedule ends the job: its last step fails it for good
-   * (`decideAttempt`), so `attempts` is only an upper bound, and the backoff is the delay the attempt chose.
+   * A delivery that failed for good, parked as a failed job so that operators find and replay it where they
+   * replay every other failure (the admin API, the CLI, Bull Board). Attempts themselves never run as jobs
+   * (delivery/pump.ts). Its first run fails it at once (marking it `parked`); retrying the failed job sends
+   * the delivery again (its schedule starts over, its webhook-id stays the event id).
    */
   deliverWebhook: defineJob({
     queue: "webhook-deliveries",
     name: "deliver",
-    schema: renamed(z.object({ webhookDeliveryId: z.uuid(), requestId, scheduleAttempt: z.number().int().min(1).optional() }), "deliveryId", "webhookDeliveryId"),
-    jobId: (d) => `dlv-${d.webhookDeliveryId}`,
-    options: { attempts: MAX_DELIVERY_STEPS, backoff: { type: "schedule" }, ...keep },
+    schema: renamed(
+      z.object({ webhookDeliveryId: z.uuid(), requestId, attempt: z.number().int().min(1).optional(), parked: z.boolean().optional(), reason: z.string().max(2000).optional() }),
+      "deliveryId",
+      "webhookDeliveryId",
+    ),
+    // One job per failure: a delivery re-sent from the console and failing again is parked again.
+    jobId: (d) => (d.attempt ? `dlv-${d.webhookDeliveryId}-${d.attempt}` : `dlv-${d.webhookDeliveryId}`),
+    options: { attempts: 1, ...keep },
   }),
 } satisfies Record<string, JobDefinition<any>>;
 

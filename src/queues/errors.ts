@@ -20,3 +20,11 @@ export class PermanentError extends UnrecoverableError {
     this.name = "PermanentError";
   }
 }
+
+/** Not a fault: a job that exists to be failed (a parked delivery, see the catalog's deliverWebhook). */
+export class ParkedFailure extends UnrecoverableError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ParkedFailure";
+  }
+}

@@ -4,7 +4,7 @@
 import { RateLimitError, UnrecoverableError, Worker, type Job, type WorkerOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { ExpectedError } from "../queues/errors.js";
+import { ExpectedError, ParkedFailure } from "../queues/errors.js";
 import { jobKeyByName, jobs, type JobData, type JobKey, type JobsOf, type QueueName } from "../queues/catalog.js";
 import { queuePrefix } from "../queues/queues.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -48,8 +48,8 @@ export function createWorker<Q extends QueueName>(opts: {
         return result;
       } catch (error) {
         const rateLimited = error instanceof RateLimitError;
-        const expected = rateLimited || error instanceof ExpectedError;
-        opts.metrics.jobsProcessed.inc({ queue: opts.queue, job: job.name, outcome: rateLimited ? "rate_limited" : expected ? "retry" : "failed" });
+        const expected = rateLimited || error instanceof ExpectedError || error instanceof ParkedFailure;
+        opts.metrics.jobsProcessed.inc({ queue: opts.queue, job: job.name, outcome: rateLimited ? "rate_limited" : error instanceof ParkedFailure ? "parked" : expected ? "retry" : "failed" });
         if (!expected) log.error({ err: error }, "job failed");
         throw error;
       } finally {

@@ -34,6 +34,7 @@ export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
     INBOUND_SWEEP_INTERVAL_MS: "500",
     OUTBOX_SWEEP_INTERVAL_MS: "500",
     DELIVERY_RETRY_SCHEDULE: "0,200ms,400ms,800ms",
+    DELIVERY_POLL_INTERVAL_MS: "100",
     SHUTDOWN_TIMEOUT_MS: "10000",
     ...env,
   });
@@ -129,11 +130,11 @@ export async function createTestContext(env: TestEnv = {}) {
 
 /**
  * How much work is still waiting in Postgres: stored webhooks not applied, events without their log position,
- * deliveries pending. Zero means no duplicate can still be sent from the database's side.
+ * deliveries pending or held. Zero means no duplicate can still be sent from the database's side.
  */
 export const BUSY_SQL = `SELECT ((SELECT count(*) FROM inbound_deliveries WHERE status = 'received')
   + (SELECT count(*) FROM events WHERE position IS NULL)
-  + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'))::int AS n`;
+  + (SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'held')))::int AS n`;
 
 export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
 

@@ -69,8 +69,8 @@ describe("replaying what failed", () => {
       return res.body.total >= 1 ? res.body : undefined;
     }, 15_000, "a failed job");
     const job = failed.data[0];
-    // Three attempts on the schedule: the first in the worker that committed the event, two by the job.
-    expect(job).toMatchObject({ name: "deliver", attemptsMade: 2, data: { scheduleAttempt: 2 }, failedReason: expect.stringContaining("HTTP 500") });
+    // Three attempts on the schedule, then parked as a failed job that names why.
+    expect(job).toMatchObject({ name: "deliver", data: { parked: true, attempt: 3 }, failedReason: expect.stringContaining("HTTP 500") });
     expect(await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.webhookDeliveryId } })).toMatchObject({ status: "failed", attempts: 3 });
     expect(job.stacktrace.length).toBeGreaterThan(0);
     expect(job.data.webhookDeliveryId).toBeTruthy();

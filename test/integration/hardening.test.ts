@@ -99,7 +99,7 @@ describe("no unaudited change", () => {
     const before = await ctx.prisma.subscription.count();
     await expect(
       audited(ctx.db, ctx.log, async (tx) => {
-        const created = await insertSubscription(tx, { id: randomUUID(), url: "http://127.0.0.1:9/x", eventTypes: ["*"], description: null, secret: "whsec_x" });
+        const created = await insertSubscription(tx, { id: randomUUID(), url: "http://127.0.0.1:9/x", eventTypes: ["*"], description: null, secret: "whsec_x", ordering: "none", maxInFlight: 16, rateLimitPerSecond: null });
         // jsonb refuses \u0000: the audit insert fails.
         return { result: created, audit: { actor: "test", action: "subscription.create", target: created.id, details: { bad: "\u0000" } } };
       }),

@@ -14,47 +14,67 @@ const outcome = (statusCode: number | null, extra: Partial<HttpOutcome> = {}): H
 });
 const schedule = [0, 1_000, 10_000];
 
+const at = (step: number, startedAt = new Date(0)) => ({ scheduleStep: step - 1, scheduleStartedAt: startedAt });
+const now = new Date(10_000);
+
 describe("decideAttempt", () => {
-  it("2xx is delivered", () => expect(decideAttempt(outcome(204), 1, schedule)).toEqual({ kind: "delivered" }));
+  it("2xx is delivered", () => expect(decideAttempt(outcome(204), at(1), schedule, now)).toEqual({ kind: "delivered" }));
   it("a failure before the last step retries after the next step (jitter ±10%)", () => {
-    expect(decideAttempt(outcome(500), 1, schedule, () => 0.5)).toEqual({ kind: "retry", delayMs: 1_000 });
-    expect(decideAttempt(outcome(500), 2, schedule, () => 0)).toEqual({ kind: "retry", delayMs: 9_000 });
+    expect(decideAttempt(outcome(500), at(1), schedule, now, () => 0.5)).toEqual({ kind: "retry", delayMs: 1_000 });
+    expect(decideAttempt(outcome(500), at(2), schedule, now, () => 0)).toEqual({ kind: "retry", delayMs: 9_000 });
   });
-  it("Retry-After replaces the step", () => expect(decideAttempt(outcome(429, { retryAfterMs: 7_000 }), 1, schedule)).toEqual({ kind: "retry", delayMs: 7_000 }));
-  it("the last step fails for good", () => expect(decideAttempt(outcome(500), 3, schedule)).toMatchObject({ kind: "failed", gone: false }));
-  it("410 fails and disables", () => expect(decideAttempt(outcome(410), 1, schedule)).toMatchObject({ kind: "failed", gone: true }));
+  it("Retry-After on a 503 replaces the step", () => expect(decideAttempt(outcome(503, { retryAfterMs: 7_000 }), at(1), schedule, now)).toEqual({ kind: "retry", delayMs: 7_000 }));
+  it("429 throttles for Retry-After (at least a second), using no step of the schedule", () => {
+    expect(decideAttempt(outcome(429, { retryAfterMs: 7_000 }), at(1), schedule, now)).toEqual({ kind: "throttled", delayMs: 7_000 });
+    expect(decideAttempt(outcome(429), at(1), schedule, now, () => 0.5)).toEqual({ kind: "throttled", delayMs: 1_000 });
+    // Even at the schedule's last step a 429 is not a failure...
+    expect(decideAttempt(outcome(429, { retryAfterMs: 2_000 }), at(3), schedule, now)).toMatchObject({ kind: "throttled" });
+  });
+  it("...until it has lasted as long as the whole schedule would (at least a minute)", () => {
+    expect(decideAttempt(outcome(429), at(1, new Date(0)), schedule, new Date(60_000))).toMatchObject({ kind: "failed", gone: false });
+  });
+  it("the last step fails for good", () => expect(decideAttempt(outcome(500), at(3), schedule, now)).toMatchObject({ kind: "failed", gone: false }));
+  it("410 fails and disables", () => expect(decideAttempt(outcome(410), at(1), schedule, now)).toMatchObject({ kind: "failed", gone: true }));
   it("a refused target is not retried", () => {
-    expect(decideAttempt(outcome(null, { refused: true, error: "target refused: x" }), 1, schedule)).toMatchObject({ kind: "failed", gone: false });
+    expect(decideAttempt(outcome(null, { refused: true, error: "target refused: x" }), at(1), schedule, now)).toMatchObject({ kind: "failed", gone: false });
   });
-  it("the record says what the decision means", () => {
-    const now = new Date(1_000_000);
-    const rec = attemptRecord({ webhookDeliveryId: "d", subscriptionId: "s" }, 2, now, outcome(500), { kind: "retry", delayMs: 500 });
-    expect(rec).toMatchObject({ status: "pending", attempt: 2, nextAttemptAt: new Date(1_000_500) });
-    expect(attemptRecord({ webhookDeliveryId: "d", subscriptionId: "s" }, 1, now, outcome(200), { kind: "delivered" })).toMatchObject({ status: "succeeded", nextAttemptAt: null });
+  it("the record says what the decision means, and where the schedule stands", () => {
+    const t = new Date(1_000_000);
+    const delivery = { webhookDeliveryId: "d", subscriptionId: "s", leaseToken: "l", scheduleStep: 1, scheduleStartedAt: new Date(0) };
+    expect(attemptRecord(delivery, 2, t, outcome(500), { kind: "retry", delayMs: 500 })).toMatchObject({ status: "pending", attempt: 2, nextAttemptAt: new Date(1_000_500), scheduleStep: 2, throttled: false });
+    expect(attemptRecord(delivery, 2, t, outcome(429), { kind: "throttled", delayMs: 3_000 })).toMatchObject({ status: "pending", nextAttemptAt: new Date(1_003_000), scheduleStep: 1, throttled: true });
+    expect(attemptRecord(delivery, 1, t, outcome(200), { kind: "delivered" })).toMatchObject({ status: "succeeded", nextAttemptAt: null, leaseToken: "l" });
   });
 });
 
-const rec = (subscriptionId: string, at: number, status: AttemptRecord["status"]): AttemptRecord => ({
-  webhookDeliveryId: `${subscriptionId}-${at}`,
+const rec = (subscriptionId: string, time: number, status: AttemptRecord["status"], throttled = false): AttemptRecord => ({
+  webhookDeliveryId: `${subscriptionId}-${time}`,
   subscriptionId,
+  leaseToken: null,
   attempt: 1,
-  attemptedAt: new Date(at),
+  attemptedAt: new Date(time),
   durationMs: 1,
   statusCode: status === "succeeded" ? 200 : 500,
   error: null,
   excerpt: null,
   status,
-  nextAttemptAt: null,
+  nextAttemptAt: throttled ? new Date(time + 5_000) : null,
+  scheduleStep: 1,
+  throttled,
 });
 
 describe("runChanges: a batch of attempts and each subscription's failure run", () => {
   it("failures after the last success count; a success resets", () => {
     const changes = runChanges([rec("a", 3, "pending"), rec("a", 1, "pending"), rec("a", 2, "succeeded"), rec("b", 5, "failed"), rec("c", 1, "succeeded")]);
     expect(changes).toEqual([
-      { id: "a", reset: true, failures: 1, firstFailureAt: new Date(3) },
-      { id: "b", reset: false, failures: 1, firstFailureAt: new Date(5) },
-      { id: "c", reset: true, failures: 0, firstFailureAt: null },
+      { id: "a", reset: true, failures: 1, firstFailureAt: new Date(3), pauseUntil: null },
+      { id: "b", reset: false, failures: 1, firstFailureAt: new Date(5), pauseUntil: null },
+      { id: "c", reset: true, failures: 0, firstFailureAt: null, pauseUntil: null },
     ]);
+  });
+  it("a 429 neither fails nor resets the run; it pauses the lane until the latest time asked", () => {
+    const changes = runChanges([rec("a", 1, "pending"), rec("a", 2, "pending", true), rec("a", 4, "pending", true)]);
+    expect(changes).toEqual([{ id: "a", reset: false, failures: 1, firstFailureAt: new Date(1), pauseUntil: new Date(5_004) }]);
   });
 });
 

@@ -202,9 +202,10 @@ ${rows.map(
     const result = await admin.retryDelivery(svc, actor, String(req.params.id));
     const notice = {
       not_found: `no delivery ${String(req.params.id)}`,
-      in_progress: "the delivery is still pending; it will be retried on its schedule",
+      in_progress: "an attempt of this delivery is under way",
+      held: "held behind an earlier event of its subject (ordered mode); it goes out right after that one",
       subscription_inactive: "enable the subscription first",
-      queued: `delivery ${String(req.params.id)} queued again`,
+      queued: result.kind === "queued" && result.sendNow ? `delivery ${String(req.params.id)} is sent now` : `delivery ${String(req.params.id)} queued again`,
     }[result.kind];
     back(req, res, notice);
   });

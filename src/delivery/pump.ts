@@ -1,0 +1,210 @@
+// The delivery pump: every attempt (first, retry, re-send) takes one path in one of any number of worker
+// processes:
+//   claim    lease due deliveries of the lanes that have work (db/delivery-lanes.ts), as many as each
+//            lane's in-flight limit, rate limit and ordering mode allow, and a fair share of this process's
+//            capacity (delivery/lane-policy.ts)
+//   send     sign and POST (delivery/deliver.ts)
+//   decide   pure: delivered, retry after a delay, throttled (429) or failed for good (delivery/decisions.ts)
+//   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
+//            next delivery of the subject in ordered mode
+// The backlog lives in Postgres: this process holds only what it has in flight, so a dead endpoint with
+// 100,000 deliveries waiting costs no memory, and a slow lane holds only its own slots.
+//
+// A lane is claimed for when something says it has work: the process that committed its deliveries
+// (nudge), an attempt of this process ending while the lane had more, its rate limiter's next slot, and a
+// poll every DELIVERY_POLL_INTERVAL_MS (retries come due, other processes' work, leases that ran out).
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Database } from "../db/client.js";
+import { activeLanes, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type LaneRow } from "../db/delivery-lanes.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { AttemptRecorder } from "./attempt-recorder.js";
+import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
+import { send } from "./deliver.js";
+import { planClaims, rateTats, type LanePolicySettings } from "./lane-policy.js";
+
+export interface PumpSettings extends LanePolicySettings {
+  /** Attempts in flight in this process at most, shared fairly by the lanes with work. */
+  capacity: number;
+  /** How often to look for lanes with due work that nobody nudged. */
+  pollIntervalMs: number;
+}
+
+export interface DeliveryPump {
+  /** These lanes have new work: claim for them soon. */
+  nudge(subscriptionIds: Iterable<string>): void;
+  /** Claims for every lane with due work now (the poll's step; tests call it directly). */
+  poll(): Promise<void>;
+  /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */
+  idle(): Promise<void>;
+  /** Stops claiming; resolves once the attempts under way are recorded. */
+  close(): Promise<void>;
+  /** Attempts in flight in this process. */
+  inFlight(): number;
+}
+
+/** Retry a lane whose claim another process held after this long. */
+const CONTENDED_RETRY_MS = 5;
+
+export function createDeliveryPump(deps: {
+  db: Database;
+  log: Logger;
+  metrics: Metrics;
+  delivery: DeliverySettings;
+  recorder: AttemptRecorder;
+  settings: PumpSettings;
+}): DeliveryPump {
+  const { db, log, metrics, delivery, recorder, settings } = deps;
+  // A lease outlives any attempt (timeout) and its record by a wide margin; only a dead process lets one run out.
+  const leaseMs = delivery.timeoutMs + 60_000;
+  const dirty = new Set<string>();
+  /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
+  const more = new Set<string>();
+  const local = new Map<string, number>();
+  const timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  const attempts = new Set<Promise<void>>();
+  let total = 0;
+  let claiming: Promise<void> | undefined;
+  let polling: Promise<void> | undefined;
+  let closed = false;
+
+  const pollTimer = setInterval(() => {
+    if (!polling) polling = poll().finally(() => (polling = undefined));
+  }, settings.pollIntervalMs);
+  pollTimer.unref();
+
+  /** Claim for the lane at `at` (the earliest of the times asked for). */
+  function later(subscriptionId: string, at: Date) {
+    const existing = timers.get(subscriptionId);
+    if (closed || (existing && existing.at <= at.getTime())) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      timers.delete(subscriptionId);
+      nudge([subscriptionId]);
+    }, Math.max(1, at.getTime() - Date.now()));
+    timer.unref();
+    timers.set(subscriptionId, { timer, at: at.getTime() });
+  }
+
+  function nudge(ids: Iterable<string>) {
+    if (closed) return;
+    for (const id of ids) dirty.add(id);
+    kick();
+  }
+
+  function kick() {
+    if (claiming || closed || dirty.size === 0 || total >= settings.capacity) return;
+    claiming = claimRound()
+      .catch((error: unknown) => log.warn({ err: error }, "delivery claim failed; the next poll retries"))
+      .finally(() => {
+        claiming = undefined;
+        kick();
+      });
+  }
+
+  async function claimRound() {
+    const free = settings.capacity - total;
+    // Round robin: lanes not served this round stay first in line for the next.
+    const lanes = [...dirty].slice(0, free);
+    for (const id of lanes) dirty.delete(id);
+    const token = randomUUID();
+    let planned: ReturnType<typeof planClaims> | undefined;
+    const result = await claimDeliveries(
+      db,
+      lanes,
+      leaseMs,
+      token,
+      (rows, now) => {
+        const active = new Set([...local.keys(), ...lanes, ...dirty]).size;
+        planned = planClaims(rows, { total: settings.capacity, free, activeLanes: active, inFlight: (id) => local.get(id) ?? 0 }, now, settings);
+        return planned.requests;
+      },
+      (rows, claimed, now) => rateTats(rows, claimed, now, settings),
+    );
+    const byLane = new Map<string, ClaimedDelivery[]>();
+    for (const c of result.claimed) byLane.set(c.subscriptionId, [...(byLane.get(c.subscriptionId) ?? []), c]);
+    for (const request of planned?.requests ?? []) {
+      const got = byLane.get(request.subscriptionId)?.length ?? 0;
+      // Got all it asked for, or asked for nothing (at its share or limit): more may be waiting.
+      if (got === request.want) more.add(request.subscriptionId);
+      else more.delete(request.subscriptionId);
+    }
+    for (const t of planned?.throttled ?? []) later(t.subscriptionId, t.nextAt);
+    // A lane that got no slot only because the others took them all: in line again for the next free one.
+    const throttled = new Set(planned?.throttled.map((t) => t.subscriptionId));
+    for (const r of planned?.requests ?? []) if (r.want === 0 && !local.has(r.subscriptionId) && !throttled.has(r.subscriptionId)) dirty.add(r.subscriptionId);
+    // Lanes the claim could not lock: another process was claiming for them (retry soon) or they are
+    // disabled, deleted or paused (the poll finds them when they have due work again).
+    const skipped = lanes.filter((id) => !result.lanes.some((l) => l.subscriptionId === id));
+    if (skipped.length > 0) {
+      for (const id of await activeLanes(db, skipped)) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
+    }
+    const lanesById = new Map(result.lanes.map((l) => [l.subscriptionId, l]));
+    for (const claimed of result.claimed) start(claimed, lanesById.get(claimed.subscriptionId)!);
+  }
+
+  function start(claimed: ClaimedDelivery, lane: LaneRow) {
+    total += 1;
+    local.set(lane.subscriptionId, (local.get(lane.subscriptionId) ?? 0) + 1);
+    const running: Promise<void> = attempt(claimed, lane)
+      .catch((error: unknown) =>
+        log.warn({ err: error, webhookDeliveryId: claimed.webhookDeliveryId }, "delivery attempt not recorded; its lease runs out and it is attempted again"),
+      )
+      .finally(() => {
+        attempts.delete(running);
+        total -= 1;
+        const n = (local.get(lane.subscriptionId) ?? 1) - 1;
+        if (n > 0) local.set(lane.subscriptionId, n);
+        else local.delete(lane.subscriptionId);
+        if (more.has(lane.subscriptionId)) dirty.add(lane.subscriptionId);
+        kick();
+      });
+    attempts.add(running);
+  }
+
+  async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
+    const now = new Date();
+    const body = JSON.stringify(claimed.envelope);
+    const outcome = await send(lane, claimed.eventId, body, delivery, now);
+    const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date());
+    await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);
+    metrics.deliveries.inc({ outcome: decision.kind === "delivered" ? "succeeded" : decision.kind });
+    const fields = { webhookDeliveryId: claimed.webhookDeliveryId, eventId: claimed.eventId, subscriptionId: lane.subscriptionId, attempt: claimed.attempts + 1, statusCode: outcome.statusCode };
+    if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
+    else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");
+    else log.info({ ...fields, error: outcome.error, nextDelayMs: decision.delayMs }, decision.kind === "throttled" ? "subscriber asked to slow down" : "webhook delivery attempt failed");
+    if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
+  }
+
+  async function poll() {
+    if (closed) return;
+    try {
+      nudge(await lanesWithDueWork(db));
+    } catch (error) {
+      log.warn({ err: error }, "could not look for due deliveries; the next poll retries");
+    }
+  }
+
+  async function idle() {
+    for (;;) {
+      const pending = [claiming, polling, ...attempts].filter(Boolean);
+      if (pending.length === 0) break;
+      await Promise.allSettled(pending);
+    }
+    await recorder.idle();
+  }
+
+  return {
+    nudge,
+    poll,
+    idle,
+    inFlight: () => total,
+    async close() {
+      closed = true;
+      clearInterval(pollTimer);
+      for (const { timer } of timers.values()) clearTimeout(timer);
+      timers.clear();
+      await idle();
+    },
+  };
+}
