@@ -12,6 +12,19 @@ export const SECRET = "bench-secret";
 export const ADMIN = "bench-admin-token-0123456789";
 const ENTRY = "dist/src/main.js";
 
+/** A subscriber of this process: verifies every request, counts what it saw, optionally answers slowly. */
+export interface BenchSubscriber {
+  id: string;
+  url: string;
+  seen: Set<string>;
+  /** End-to-end latencies (ms) of first verified arrivals; clear it between phases. */
+  latencies: number[];
+  /** Arrivals whose sequence is lower than one already seen for the same subject. */
+  outOfOrder(): number;
+  rejected(): number;
+  close(): Promise<void>;
+}
+
 export interface Topology {
   services: BenchEnv;
   apiPort: number;
@@ -23,41 +36,89 @@ export interface Topology {
   latencies: number[];
   rejected(): number;
   signedRequest(): { method: "POST"; path: string; headers: Record<string, string>; body: string };
+  /** The default subscriber's subscription id. */
+  subscriptionId: string;
+  /** Another verifying subscriber on the same events, answering after `delayMs`. */
+  addSubscriber(opts?: { delayMs?: number; body?: Record<string, unknown> }): Promise<BenchSubscriber>;
+  /** PATCH the default subscription (ordering, limits). */
+  changeSubscription(id: string, change: Record<string, unknown>): Promise<void>;
+  deleteSubscription(id: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startTopology(opts: { statStatements?: boolean; env?: Record<string, string> } = {}): Promise<Topology> {
+/**
+ * A verifying subscriber. Latency is measured from the event's `time`, which the bench's Flovi requests set
+ * to their send time (occurredAt), so it holds for every state of a reservation.
+ */
+async function startSubscriber(delayMs: number): Promise<Omit<BenchSubscriber, "id"> & { setSecret(s: string): void }> {
   const seen = new Set<string>();
   const latencies: number[] = [];
+  const last = new Map<string, number>();
   let rejected = 0;
-  let subscriberSecret = "";
-  const subscriber = http.createServer((req, res) => {
+  let outOfOrder = 0;
+  let secret = "";
+  const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      let event: { id: string; subject: string; time: string; data: { sequence: number } };
       try {
-        const event = new Webhook(subscriberSecret).verify(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>) as {
-          id: string;
-          data: { entityId: string };
-        };
-        if (!seen.has(event.id)) {
-          seen.add(event.id);
-          latencies.push(Date.now() - Number(event.data.entityId.split("-")[1]));
-        }
-        res.writeHead(204).end();
+        event = new Webhook(secret).verify(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>) as typeof event;
       } catch {
         rejected += 1;
         res.writeHead(401).end();
+        return;
       }
+      const answer = () => {
+        if (!seen.has(event.id)) {
+          seen.add(event.id);
+          latencies.push(Date.now() - Date.parse(event.time));
+          if ((last.get(event.subject) ?? 0) > event.data.sequence) outOfOrder += 1;
+          last.set(event.subject, Math.max(last.get(event.subject) ?? 0, event.data.sequence));
+        }
+        res.writeHead(204).end();
+      };
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
     });
   });
-  await new Promise<void>((r) => subscriber.listen(0, "127.0.0.1", r));
-  const subscriberUrl = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`;
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    seen,
+    latencies,
+    outOfOrder: () => outOfOrder,
+    rejected: () => rejected,
+    setSecret: (s) => (secret = s),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
 
+export async function startTopology(
+  opts: {
+    statStatements?: boolean;
+    env?: Record<string, string>;
+    /** Each reservation walks Flovi's five states (one request each) instead of one `created` per reservation. */
+    walk?: boolean;
+    /** Worker processes (default 1). */
+    workers?: number;
+  } = {},
+): Promise<Topology> {
+  const main = await startSubscriber(0);
+  const extra: BenchSubscriber[] = [];
+
+  const STATES = ["created", "taken", "driving", "sealed", "final_costs"];
   let counter = 0;
   const signedRequest = () => {
-    counter += 1;
-    const body = JSON.stringify({ event: "reservation_status_change", reservationId: `e2e-${Date.now()}-${counter}`, state: "created" });
+    const n = counter++;
+    const reservationId = opts.walk ? `e2e-${Math.floor(n / STATES.length)}` : `e2e-${n}`;
+    const state = opts.walk ? STATES[n % STATES.length]! : "created";
+    const body = JSON.stringify({ event: "reservation_status_change", reservationId, state, occurredAt: new Date().toISOString() });
     return {
       method: "POST" as const,
       path: "/webhooks/flovi",
@@ -81,27 +142,52 @@ export async function startTopology(opts: { statStatements?: boolean; env?: Reco
     ...opts.env,
   };
   const api = await spawnNode(ENTRY, ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok);
-  const worker = await spawnNode(ENTRY, ["worker"], env, '"msg":"started"');
-  const res = await fetch(`http://127.0.0.1:${apiPort}/subscriptions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({ url: subscriberUrl, eventTypes: ["reservation.*"] }),
-  });
-  subscriberSecret = ((await res.json()) as { secret: string }).secret;
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await spawnNode(ENTRY, ["worker"], env, '"msg":"started"'));
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.status === 204 ? {} : ((await res.json()) as Record<string, unknown>);
+  };
+  const subscribe = async (sub: { url: string; setSecret(s: string): void }, body: Record<string, unknown> = {}) => {
+    const created = await admin("POST", "/subscriptions", { url: sub.url, eventTypes: ["reservation.*"], ...body });
+    sub.setSecret(created.secret as string);
+    return created.id as string;
+  };
+  const subscriptionId = await subscribe(main);
 
   return {
     services,
     apiPort,
     api,
-    worker,
-    seen,
-    latencies,
-    rejected: () => rejected,
+    worker: workers[0]!,
+    seen: main.seen,
+    latencies: main.latencies,
+    rejected: () => main.rejected() + extra.reduce((n, s) => n + s.rejected(), 0),
     signedRequest,
+    subscriptionId,
+    async addSubscriber(o = {}) {
+      const sub = await startSubscriber(o.delayMs ?? 0);
+      const id = await subscribe(sub, o.body);
+      const entry = { ...sub, id };
+      extra.push(entry);
+      return entry;
+    },
+    async changeSubscription(id, change) {
+      await admin("PATCH", `/subscriptions/${id}`, change);
+    },
+    async deleteSubscription(id) {
+      await admin("DELETE", `/subscriptions/${id}`);
+    },
     async stop() {
       await stopChild(api);
-      await stopChild(worker);
-      subscriber.close();
+      for (const w of workers) await stopChild(w);
+      await main.close();
+      for (const s of extra) await s.close();
       await services.cleanup();
     },
   };

@@ -8,6 +8,8 @@ import { createDatabase } from "../db/client.js";
 import { createLogger } from "../observability/logger.js";
 import { createQueues } from "../queues/queues.js";
 import { createRedis } from "../queues/redis.js";
+import * as subscriptions from "../delivery/subscriptions.js";
+import { subscriptionChange, subscriptionView } from "../delivery/subscriptions.js";
 import * as admin from "./service.js";
 
 const USAGE = `usage: npm run admin -- <command> [options]
@@ -22,11 +24,15 @@ const USAGE = `usage: npm run admin -- <command> [options]
   retry-delivery <webhookDeliveryId>       send an event to its subscriber again
   recover <subscriptionId> --since ISO     re-send a subscription's failed deliveries since a time
   audit [--limit N]                        the audit log, newest first
+  subscriptions list                       every endpoint: id, status, URL, ordering and limits
+  subscriptions show <id>                  one endpoint with its deliveries by status and its backlog
+  subscriptions set <id> [--ordering none|subject] [--max-in-flight N] [--rate N|none] [--description S]
+                                           change an endpoint's delivery settings (docs/delivery.md)
 
 Configured by the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ...), like the service; beside a running
 \`npm run dev\`, by the settings it wrote to .data/dev.env for whatever the environment does not set.`;
 
-const COMMANDS = ["queues", "failed", "retry", "retry-failed", "remove", "webhooks", "replay-webhook", "retry-delivery", "recover", "audit"];
+const COMMANDS = ["queues", "failed", "retry", "retry-failed", "remove", "webhooks", "replay-webhook", "retry-delivery", "recover", "audit", "subscriptions"];
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`);
@@ -44,6 +50,10 @@ try {
       name: { type: "string" },
       since: { type: "string" },
       "reason-contains": { type: "string" },
+      ordering: { type: "string" },
+      "max-in-flight": { type: "string" },
+      rate: { type: "string" },
+      description: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -120,15 +130,46 @@ async function run(): Promise<{ ok: boolean; output: unknown }> {
       const rows = await admin.auditLog(deps, { limit: num(values.limit, 50) });
       return { ok: true, output: rows };
     }
+    case "subscriptions":
+      return subscriptionCommand(arg(0, "list | show | set"));
     default:
       return fail(`unknown command: ${command}\n\n${USAGE}`);
+  }
+}
+
+async function subscriptionCommand(sub: string): Promise<{ ok: boolean; output: unknown }> {
+  const svc = { db, log };
+  switch (sub) {
+    case "list": {
+      const rows = (await subscriptions.list(svc)).map(subscriptionView);
+      const lines = rows.map(
+        (s) => `${s.id}  ${s.status.padEnd(8)}  ${s.url}  ordering=${s.ordering} maxInFlight=${s.maxInFlight} rate=${s.rateLimitPerSecond ?? "none"}  ${s.eventTypes.join(",")}`,
+      );
+      return { ok: true, output: lines.length > 0 ? lines.join("\n") : "no subscriptions" };
+    }
+    case "show": {
+      const found = await subscriptions.detail(svc, arg(1, "<subscriptionId>"));
+      return found ? { ok: true, output: { ...subscriptionView(found.subscription), deliveries: found.counts, lane: found.lane } } : { ok: false, output: `no subscription ${args[1]}` };
+    }
+    case "set": {
+      const id = arg(1, "<subscriptionId>");
+      const number = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+      const change: Record<string, unknown> = { ordering: values.ordering, maxInFlight: number(values["max-in-flight"]), description: values.description };
+      if (values.rate !== undefined) change.rateLimitPerSecond = values.rate === "none" ? null : Number(values.rate);
+      const parsed = subscriptionChange.safeParse(Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)));
+      if (!parsed.success) return fail(`subscriptions set: ${parsed.error.issues.map((i) => `${i.path.join(".") || "options"}: ${i.message}`).join("; ")}`);
+      const updated = await subscriptions.change(svc, actor, id, parsed.data);
+      return updated ? { ok: true, output: subscriptionView(updated) } : { ok: false, output: `no subscription ${id}` };
+    }
+    default:
+      return fail(`unknown subscriptions command: ${sub} (list, show or set)`);
   }
 }
 
 let exitCode = 0;
 try {
   const { ok, output } = await run();
-  process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+  process.stdout.write(`${typeof output === "string" ? output : JSON.stringify(output, null, 2)}\n`);
   exitCode = ok ? 0 : 1;
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`);

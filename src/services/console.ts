@@ -7,6 +7,7 @@ import { reservationTimeline, searchReservations } from "../db/reservations.js";
 import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/subscriptions.js";
 import { searchTracked } from "../db/tracked-items.js";
 import { deliveriesOfEvents, subscriptionDeliveries, type DeliveryView } from "../db/webhook-deliveries.js";
+import { laneStats } from "../db/delivery-lanes.js";
 import type { CloudEvent } from "../domain/events.js";
 
 export type { DeliveryView };
@@ -46,7 +47,8 @@ export const subscriptionsOverview = subscriptionOverview;
 export async function subscriptionFailures(db: Database, id: string, opts: { status: string; limit: number; before?: { createdAt: Date; id: string } }) {
   const subscription = await getSubscription(db, id);
   if (!subscription) return null;
-  return { subscription, deliveries: await subscriptionDeliveries(db, id, opts) };
+  const [deliveries, lane] = await Promise.all([subscriptionDeliveries(db, id, opts), laneStats(db, id)]);
+  return { subscription, deliveries, lane };
 }
 
 export function inboundNeedingAttention(db: Database, status: "failed" | "rejected", limit: number, before?: Date) {

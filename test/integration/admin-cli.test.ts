@@ -5,7 +5,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
+import request from "supertest";
+import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
 const run = promisify(execFile);
@@ -69,5 +70,22 @@ describe("admin CLI", () => {
     expect(r.stderr).toContain("using the settings of the running `npm run dev`");
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { name: string }[]).map((q) => q.name)).toContain("flovi-events");
+  });
+
+  it("lists subscriptions with their URLs and limits, and changes an endpoint's ordering and limits (audited)", async () => {
+    const created = await request(ctx.app).post("/subscriptions").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`).send({ url: "http://127.0.0.1:9/cli-hook", eventTypes: ["reservation.*"] });
+    const id: string = created.body.id;
+    const set = await cli("subscriptions", "set", id, "--ordering", "subject", "--max-in-flight", "3", "--rate", "7.5");
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ id, ordering: "subject", maxInFlight: 3, rateLimitPerSecond: 7.5 });
+    const list = await cli("subscriptions", "list");
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s+active\\s+http://127.0.0.1:9/cli-hook\\s+ordering=subject maxInFlight=3 rate=7.5`));
+    const show = await cli("subscriptions", "show", id);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id, lane: { inFlight: 0, held: 0 } });
+    const bad = await cli("subscriptions", "set", id, "--max-in-flight", "0");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("maxInFlight");
+    expect(await ctx.prisma.auditLog.count({ where: { action: "subscription.update", target: id, actor: { startsWith: "cli:" } } })).toBe(1);
   });
 });

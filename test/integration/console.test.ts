@@ -134,4 +134,24 @@ describe("operator console", () => {
     expect(ids(second.text)).toHaveLength(10);
     expect(new Set([...ids(first.text), ...ids(second.text)]).size).toBe(60);
   });
+
+  it("shows a subscription's lane (in flight, waiting, held back, limits) and saves its limits through the same validation", async () => {
+    const sub = await request(ctx.app).post("/subscriptions").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`).send({ url: "http://127.0.0.1:9/lane", eventTypes: ["*"], ordering: "subject" });
+    const { cookie, token, res } = await session(`/admin/console/subscriptions/${sub.body.id}`);
+    expect(res.text).toContain(`data-lane="${sub.body.id}"`);
+    expect(res.text).toContain("0 of at most 16");
+    expect(res.text).toMatch(/Ordering <strong>per subject/);
+    const post = (body: Record<string, string>) =>
+      request(ctx.app).post(`/admin/console/subscriptions/${sub.body.id}/settings`).set("authorization", basic).set("cookie", cookie).type("form").send({ _csrf: token!, back: `/admin/console/subscriptions/${sub.body.id}`, ...body });
+    const notice = (r: { headers: Record<string, string> }) => new URL(r.headers.location!, "http://console").searchParams.get("notice");
+    expect(notice(await post({ ordering: "none", maxInFlight: "4", rateLimitPerSecond: "2.5" }))).toBe("limits saved");
+    expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: sub.body.id } })).toMatchObject({ ordering: "none", maxInFlight: 4, rateLimitPerSecond: 2.5 });
+    expect(notice(await post({ ordering: "none", maxInFlight: "0", rateLimitPerSecond: "" }))).toMatch(/^not saved: maxInFlight/);
+    expect(notice(await post({ ordering: "none", maxInFlight: "4", rateLimitPerSecond: "" }))).toBe("limits saved");
+    expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: sub.body.id } })).rateLimitPerSecond).toBeNull();
+    expect(await ctx.prisma.auditLog.count({ where: { action: "subscription.update", target: sub.body.id, actor: "admin (console)" } })).toBe(2);
+    const page = await request(ctx.app).get(`/admin/console/subscriptions/${sub.body.id}`).set("authorization", basic);
+    expect(page.text).toContain("0 of at most 4");
+    expect(page.text).toContain("no rate limit");
+  });
 });

@@ -6,6 +6,8 @@ import express, { Router, type ErrorRequestHandler, type Request, type RequestHa
 import { z } from "zod";
 import * as admin from "../../admin/service.js";
 import * as consoleData from "../../services/console.js";
+import * as subscriptions from "../../delivery/subscriptions.js";
+import { subscriptionChange } from "../../delivery/subscriptions.js";
 import { greenflowBookingView, mfbOrderView } from "../../services/tracking.js";
 import { sameOriginOnly } from "../auth.js";
 import type { AppDeps } from "../deps.js";
@@ -136,11 +138,11 @@ ${rows.map(
   });
 
   router.get(`${CONSOLE_PATH}/subscriptions/:id`, async (req, res) => {
-    const status = z.enum(["failed", "pending", "succeeded"]).catch("failed").parse(req.query.status);
+    const status = z.enum(["failed", "pending", "held", "succeeded"]).catch("failed").parse(req.query.status);
     const before = deliveryCursor.optional().catch(undefined).parse(req.query.before);
     const found = uuid.safeParse(req.params.id).success ? await consoleData.subscriptionFailures(db, req.params.id, { status, limit: PAGE, before }) : null;
     if (!found) throw new HttpError(404, "not_found", `no subscription ${req.params.id}`);
-    const { subscription: s, deliveries } = found;
+    const { subscription: s, deliveries, lane } = found;
     const ctx = context(req, res);
     const last = deliveries.at(-1);
     const since = new Date(Date.now() - 24 * 3600_000).toISOString().slice(0, 16);
@@ -149,9 +151,24 @@ ${rows.map(
       res,
       `Subscription ${s.url}`,
       html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")} · failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
+${s.description ? html`<p class="muted">${s.description}</p>` : ""}
+<h2>Delivery lane</h2>
+<table class="lane"><tr><th>in flight</th><th>waiting</th><th>retrying</th><th>held back (ordered mode)</th><th>paused</th></tr>
+<tr data-lane="${s.id}"><td>${lane.inFlight} of at most ${s.maxInFlight}</td><td>${lane.waiting}</td><td>${lane.retrying}</td>
+<td>${lane.held > 0 ? html`${lane.held} deliveries of ${lane.heldSubjects} subject${lane.heldSubjects === 1 ? "" : "s"}, since ${time(lane.heldSince)}` : html`<span class="muted">none</span>`}</td>
+<td>${lane.pausedUntil ? html`until ${time(lane.pausedUntil)} <span class="muted">${lane.pauseReason ?? ""}</span>` : html`<span class="muted">no</span>`}</td></tr></table>
+<p>Ordering <strong>${s.ordering === "subject" ? "per subject (one event of a subject at a time, in log order)" : "none"}</strong> · at most ${s.maxInFlight} in flight · ${s.rateLimitPerSecond === null ? "no rate limit" : html`at most ${s.rateLimitPerSecond} per second`}</p>
+${button(
+  ctx,
+  `${CONSOLE_PATH}/subscriptions/${s.id}/settings`,
+  "Save limits",
+  html`<label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option><option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
+<label>max in flight <input type="number" name="maxInFlight" min="1" max="1000" step="1" value="${s.maxInFlight}" required></label>
+<label>requests per second <input type="number" name="rateLimitPerSecond" min="0" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
+)}
 <h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC):</p>
 ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> `)}
-<h2>Deliveries: ${["failed", "pending", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
+<h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
 ${deliveries.length === 0 ? html`<p class="muted">no ${status} deliveries</p>` : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
 ${deliveries.map(
   (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
@@ -208,6 +225,22 @@ ${rows.map(
       queued: result.kind === "queued" && result.sendNow ? `delivery ${String(req.params.id)} is sent now` : `delivery ${String(req.params.id)} queued again`,
     }[result.kind];
     back(req, res, notice);
+  });
+
+  router.post(`${CONSOLE_PATH}/subscriptions/:id/settings`, csrf.verify, async (req, res) => {
+    const id = String(req.params.id);
+    if (!uuid.safeParse(id).success) throw new HttpError(404, "not_found", `no subscription ${id}`);
+    // A form sends text; an empty rate means no limit. The JSON API's schema then validates as for a PATCH.
+    const form = req.body ?? {};
+    const number = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v);
+    const parsed = subscriptionChange.safeParse({
+      ordering: form.ordering,
+      maxInFlight: number(form.maxInFlight),
+      rateLimitPerSecond: form.rateLimitPerSecond === "" || form.rateLimitPerSecond === "0" ? null : number(form.rateLimitPerSecond),
+    });
+    if (!parsed.success) return back(req, res, `not saved: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const updated = await subscriptions.change({ db, log: deps.log }, actor, id, parsed.data);
+    back(req, res, updated ? "limits saved" : `no subscription ${id}`);
   });
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/recover`, csrf.verify, async (req, res) => {

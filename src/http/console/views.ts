@@ -65,7 +65,8 @@ table{border-collapse:collapse;width:100%;background:#fff;margin:.4rem 0}th,td{b
 th{background:#eef0f3}.badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;font-size:.8rem;background:#e3e6ea}
 .status-succeeded,.status-applied,.status-processed,.status-active{background:#c9f0d3;color:#0b5d22}
 .status-failed,.status-rejected,.status-disabled{background:#fbd0d0;color:#8a1010}
-.status-pending,.status-received{background:#fdecc0;color:#6b4a00}
+.status-pending,.status-received{background:#fdecc0;color:#6b4a00}.status-held{background:#e6dcfa;color:#4b2a8a}
+label{margin-right:.8rem}input[type=number]{width:6rem}
 .status-stale,.status-repeated,.status-ignored,.status-costs_after_cancel,.status-ignored_after_terminal{background:#e3e6ea;color:#555}
 .muted{color:#6b7280}.error{color:#8a1010}.notice{background:#e0ecff;padding:.5rem .8rem;border-radius:.3rem}
 pre.json{background:#0f172a;color:#e2e8f0;padding:.6rem;border-radius:.3rem;overflow:auto;max-height:24rem;font-size:.8rem}
