@@ -35,6 +35,8 @@ export interface Topology {
   /** End-to-end latencies (ms) of verified events, in arrival order; clear it between phases. */
   latencies: number[];
   rejected(): number;
+  /** The default subscriber's arrivals whose sequence is lower than one it already had for the subject. */
+  outOfOrder(): number;
   signedRequest(): { method: "POST"; path: string; headers: Record<string, string>; body: string };
   /** The default subscriber's subscription id. */
   subscriptionId: string;
@@ -169,6 +171,7 @@ export async function startTopology(
     latencies: main.latencies,
     rejected: () => main.rejected() + extra.reduce((n, s) => n + s.rejected(), 0),
     signedRequest,
+    outOfOrder: main.outOfOrder,
     subscriptionId,
     async addSubscriber(o = {}) {
       const sub = await startSubscriber(o.delayMs ?? 0);

@@ -57,7 +57,8 @@ WITH input AS (
                WHERE n.subscription_id = done.subscription_id AND n.subject = done.subject AND n.status IN ('pending', 'held')
                  AND n.id NOT IN (SELECT id FROM delivery_rows WHERE status <> 'pending')
                ORDER BY n.position LIMIT 1) nxt
-           WHERE done.status <> 'pending' AND done.subject IS NOT NULL AND nxt.status = 'held') r
+           WHERE done.status <> 'pending' AND done.subject IS NOT NULL AND nxt.status = 'held'
+             AND EXISTS (SELECT 1 FROM subscriptions o WHERE o.id = done.subscription_id AND o.ordering = 'subject')) r
    WHERE h.id = r.id AND h.status = 'held'
 )
 UPDATE subscriptions s

@@ -1,35 +1,29 @@
 // Delivery lanes: every subscription is a lane with its own in-flight limit, rate limit and ordering mode,
-// shared by every worker process through Postgres (docs/delivery.md). A claim is one short transaction:
-//   1. lock the lanes (the subscriptions' rows, FOR NO KEY UPDATE SKIP LOCKED: two processes never claim for
-//      one lane at once, and the fan-out's foreign-key checks never wait for a claim);
-//   2. lease due deliveries, in a statement whose snapshot is taken after the locks are held, so it counts
-//      every lease that an earlier claimer committed: the in-flight limit holds across processes;
-//   3. advance the rate limiter of the lanes that have one.
-// A lease ends when the attempt is recorded (db/delivery-attempts.ts); a lease that runs out (the process
-// died mid-attempt) makes the delivery claimable again by any process.
+// shared by every worker process through Postgres (docs/delivery.md). A claim is one call of the
+// `claim_deliveries` function (its migration says how): it locks the lanes no other process is claiming for,
+// then, under those locks, leases the due deliveries each lane's limits allow, so the in-flight limit and the
+// rate limit hold across processes. A lease ends when the attempt is recorded (db/delivery-attempts.ts); a
+// lease that runs out (the process died mid-attempt) makes the delivery claimable again by any process.
 import type { Database } from "./client.js";
-import { onPool, withTransaction, type Sql } from "./sql.js";
+import { onPool, type Sql } from "./sql.js";
 
+/** A lane this claim held: its target, and what it could take. */
 export interface LaneRow {
   subscriptionId: string;
   url: string;
   secret: string;
   previousSecret: string | null;
   previousSecretExpiresAt: Date | null;
-  maxInFlight: number;
-  rateLimitPerSecond: number | null;
-  ordered: boolean;
-  rateTat: Date | null;
-  consecutiveFailures: number;
+  /** How many deliveries it could lease (asked for, less what is in flight anywhere, less what its rate allows). */
+  room: number;
+  /** Its rate limit held it back: when the next request may start. */
+  nextAt: Date | null;
 }
 
 export interface LaneRequest {
   subscriptionId: string;
-  /** Deliveries to lease at most. */
+  /** Deliveries this process would take at most (its fair share of free slots). */
   want: number;
-  /** In flight across every process at most (the subscription's limit, or less while its circuit is open). */
-  maxInFlight: number;
-  ordered: boolean;
 }
 
 export interface ClaimedDelivery {
@@ -45,91 +39,73 @@ export interface ClaimedDelivery {
   leaseToken: string;
 }
 
-const LOCK_LANES = `
-SELECT id AS "subscriptionId", url, secret, previous_secret AS "previousSecret", previous_secret_expires_at AS "previousSecretExpiresAt",
-       max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond", ordering = 'subject' AS ordered,
-       rate_tat AS "rateTat", consecutive_failures AS "consecutiveFailures"
-  FROM subscriptions
- WHERE id = ANY($1::uuid[]) AND status = 'active' AND deleted_at IS NULL AND (paused_until IS NULL OR paused_until <= now())
- ORDER BY id
-   FOR NO KEY UPDATE SKIP LOCKED`;
-
-const CLAIM = `
-WITH want AS (
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::bool[]) AS w(subscription_id, n, max_in_flight, ordered)
-), room AS (
-  SELECT w.subscription_id, w.ordered,
-         least(w.n, w.max_in_flight - (SELECT count(*) FROM webhook_deliveries f
-                                        WHERE f.subscription_id = w.subscription_id AND f.leased_until > now())::int) AS n
-    FROM want w
-), picked AS (
-  SELECT p.id FROM room r CROSS JOIN LATERAL (
-    SELECT d.id FROM webhook_deliveries d
-     WHERE d.subscription_id = r.subscription_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-       AND (d.leased_until IS NULL OR d.leased_until <= now())
-       -- Ordered mode: only the subject's first unfinished delivery, and only while none of the subject is in flight.
-       AND (NOT r.ordered OR NOT EXISTS (
-             SELECT 1 FROM webhook_deliveries o
-              WHERE o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.status IN ('pending', 'held') AND o.id <> d.id
-                AND (o.position < d.position OR o.leased_until > now())))
-     ORDER BY d.next_attempt_at, d.position
-     LIMIT greatest(r.n, 0)
-  ) p
-), leased AS (
-  UPDATE webhook_deliveries d
-     SET leased_until = now() + make_interval(secs => $5::float8 / 1000), lease_token = $6::uuid
-    FROM picked WHERE d.id = picked.id
-  RETURNING d.id, d.event_id, d.subscription_id, d.attempts, d.schedule_step, COALESCE(d.schedule_started_at, d.created_at) AS schedule_started_at
-)
-SELECT l.id AS "webhookDeliveryId", l.event_id AS "eventId", l.subscription_id AS "subscriptionId", l.attempts,
-       l.schedule_step AS "scheduleStep", l.schedule_started_at AS "scheduleStartedAt", e.envelope
-  FROM leased l JOIN events e ON e.id = l.event_id`;
-
 export interface ClaimResult {
-  /** The lanes this claim holds, with their settings and targets. */
+  /** The lanes this claim held; a lane asked for and missing was disabled, paused or being claimed elsewhere. */
   lanes: LaneRow[];
   claimed: ClaimedDelivery[];
-  /** The database's clock when the lanes were locked (rate limits count in it). */
-  now: Date;
 }
 
-/**
- * Locks what it can of the named lanes, lets `plan` decide how many deliveries each may lease now (it sees
- * the locked lanes: limits, rate limiter, failure run), leases them, and stores the rate limiters `plan`
- * returns. Lanes another process is claiming for are skipped.
- */
-export async function claimDeliveries(
-  db: Database,
-  subscriptionIds: string[],
-  leaseMs: number,
-  leaseToken: string,
-  plan: (lanes: LaneRow[], now: Date) => LaneRequest[],
-  advance: (lanes: LaneRow[], claimed: ClaimedDelivery[], now: Date) => { subscriptionId: string; rateTat: Date }[],
-): Promise<ClaimResult> {
-  return withTransaction(db, async (sql) => {
-    const lanes = await sql.query<LaneRow>(LOCK_LANES, [subscriptionIds]);
-    if (lanes.length === 0) return { lanes, claimed: [], now: new Date() };
-    const [{ now }] = (await sql.query<{ now: Date }>("SELECT now() AS now")) as [{ now: Date }];
-    const requests = plan(lanes, now).filter((r) => r.want > 0);
-    if (requests.length === 0) return { lanes, claimed: [], now };
-    const rows = await sql.query<Omit<ClaimedDelivery, "leaseToken">>(CLAIM, [
-      requests.map((r) => r.subscriptionId),
-      requests.map((r) => r.want),
-      requests.map((r) => r.maxInFlight),
-      requests.map((r) => r.ordered),
-      leaseMs,
-      leaseToken,
-    ]);
-    const claimed = rows.map((r) => ({ ...r, leaseToken }));
-    const tats = advance(lanes, claimed, now);
-    if (tats.length > 0) {
-      await sql.query("UPDATE subscriptions s SET rate_tat = t.tat FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, tat) WHERE s.id = t.id", [
-        tats.map((t) => t.subscriptionId),
-        tats.map((t) => t.rateTat.toISOString()),
-      ]);
+export interface ClaimSettings {
+  leaseMs: number;
+  /** A lane whose last N attempts failed is probed one request at a time (0: never)... */
+  circuitAfterFailures: number;
+  /** ...one per this many ms. */
+  circuitProbeMs: number;
+}
+
+interface ClaimRow {
+  lane_id: string;
+  room: number | null;
+  next_at: Date | null;
+  url: string | null;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+  delivery_id: string | null;
+  event_id: string | null;
+  attempts: number | null;
+  schedule_step: number | null;
+  schedule_started_at: Date | null;
+  envelope: Record<string, unknown> | null;
+}
+
+/** Leases due deliveries of these lanes, as many as each lane's limits allow up to what is asked. */
+export async function claimDeliveries(db: Database, requests: LaneRequest[], leaseToken: string, settings: ClaimSettings): Promise<ClaimResult> {
+  const rows = await onPool(db).query<ClaimRow>("SELECT * FROM claim_deliveries($1::uuid[], $2::int[], $3, $4::uuid, $5, $6)", [
+    requests.map((r) => r.subscriptionId),
+    requests.map((r) => r.want),
+    settings.leaseMs,
+    leaseToken,
+    settings.circuitAfterFailures,
+    settings.circuitProbeMs,
+  ]);
+  const lanes: LaneRow[] = [];
+  const claimed: ClaimedDelivery[] = [];
+  for (const r of rows) {
+    if (r.delivery_id) {
+      claimed.push({
+        webhookDeliveryId: r.delivery_id,
+        eventId: r.event_id!,
+        subscriptionId: r.lane_id,
+        attempts: r.attempts!,
+        scheduleStep: r.schedule_step!,
+        scheduleStartedAt: r.schedule_started_at!,
+        envelope: r.envelope!,
+        leaseToken,
+      });
+    } else {
+      lanes.push({
+        subscriptionId: r.lane_id,
+        url: r.url!,
+        secret: r.secret!,
+        previousSecret: r.previous_secret,
+        previousSecretExpiresAt: r.previous_secret_expires_at,
+        room: r.room!,
+        nextAt: r.next_at,
+      });
     }
-    return { lanes, claimed, now };
-  });
+  }
+  return { lanes, claimed };
 }
 
 /** Of these lanes, those that are active and not paused: the ones a claim skipped were being claimed elsewhere. */
@@ -171,6 +147,18 @@ export async function releaseHeadsOfSubjects(db: Database): Promise<number> {
       RETURNING h.id`,
   );
   return rows.length;
+}
+
+/**
+ * A subscription entered ordered mode: its waiting deliveries take their subjects, so that from now on a
+ * subject's deliveries go out one at a time, in log order, those already waiting included.
+ */
+export async function orderWaiting(sql: Sql, subscriptionId: string): Promise<void> {
+  await sql.query(
+    `UPDATE webhook_deliveries d SET subject = e.subject, updated_at = now()
+       FROM events e WHERE d.subscription_id = $1 AND d.status = 'pending' AND e.id = d.event_id`,
+    [subscriptionId],
+  );
 }
 
 /** A subscription left ordered mode: what it held waits no more (in the caller's transaction). */

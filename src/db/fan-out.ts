@@ -12,7 +12,8 @@ export const matchesSubscription = (typeExpr: string) =>
  * `fan_out` CTE over a CTE `source` with columns (id, type, subject, position): one delivery per matching
  * subscription, due now. For a subscription in ordered mode (docs/delivery.md) a delivery is `held` when its
  * subject already has an unfinished delivery to that subscription, or an earlier event in the same batch:
- * it is released (db/delivery-attempts.ts) when the one before it is delivered or has finally failed.
+ * it is released (db/delivery-attempts.ts) when the one before it is delivered or has finally failed. Only
+ * an ordered subscription's deliveries carry their subject (which keeps the subject index to them alone).
  */
 export const fanOutCte = (source: string) => `
 fan_out AS (
@@ -22,7 +23,7 @@ fan_out AS (
                 SELECT 1 FROM webhook_deliveries u
                  WHERE u.subscription_id = m.subscription_id AND u.subject = m.subject AND u.status IN ('pending', 'held')))
               THEN 'held' ELSE 'pending' END,
-         m.subject, m.position, now(), now(), now()
+         CASE WHEN m.ordering = 'subject' THEN m.subject END, m.position, now(), now(), now()
     FROM (SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering,
                  row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth
             FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}) m

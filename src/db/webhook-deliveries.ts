@@ -40,9 +40,9 @@ export async function failedDeliveryIdsSince(db: Database, subscriptionId: strin
 const resend = (fromStatuses: string) => `
 UPDATE webhook_deliveries d
    SET status = 'pending', next_attempt_at = now(), schedule_step = 0, schedule_started_at = now(), completed_at = NULL,
-       subject = e.subject, position = e.position, updated_at = now()
-  FROM events e
- WHERE d.id = ANY($1::uuid[]) AND e.id = d.event_id AND d.status IN (${fromStatuses})
+       subject = CASE WHEN s.ordering = 'subject' THEN e.subject END, position = e.position, updated_at = now()
+  FROM events e, subscriptions s
+ WHERE s.id = d.subscription_id AND d.id = ANY($1::uuid[]) AND e.id = d.event_id AND d.status IN (${fromStatuses})
 RETURNING d.id`;
 
 /**

@@ -16,14 +16,18 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { activeLanes, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type LaneRow } from "../db/delivery-lanes.js";
+import { activeLanes as lanesStillActive, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type LaneRow } from "../db/delivery-lanes.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
 import { send } from "./deliver.js";
-import { planClaims, rateTats, type LanePolicySettings } from "./lane-policy.js";
+import { planClaims } from "./lane-policy.js";
 
-export interface PumpSettings extends LanePolicySettings {
+export interface PumpSettings {
+  /** A lane whose last N attempts all failed probes its endpoint one request at a time (0: never)... */
+  circuitAfterFailures: number;
+  /** ...one per this many ms. */
+  circuitProbeMs: number;
   /** Attempts in flight in this process at most, shared fairly by the lanes with work. */
   capacity: number;
   /** How often to look for lanes with due work that nobody nudged. */
@@ -107,37 +111,31 @@ export function createDeliveryPump(deps: {
     // Round robin: lanes not served this round stay first in line for the next.
     const lanes = [...dirty].slice(0, free);
     for (const id of lanes) dirty.delete(id);
-    const token = randomUUID();
-    let planned: ReturnType<typeof planClaims> | undefined;
-    const result = await claimDeliveries(
-      db,
-      lanes,
-      leaseMs,
-      token,
-      (rows, now) => {
-        const active = new Set([...local.keys(), ...lanes, ...dirty]).size;
-        planned = planClaims(rows, { total: settings.capacity, free, activeLanes: active, inFlight: (id) => local.get(id) ?? 0 }, now, settings);
-        return planned.requests;
-      },
-      (rows, claimed, now) => rateTats(rows, claimed, now, settings),
-    );
-    const byLane = new Map<string, ClaimedDelivery[]>();
-    for (const c of result.claimed) byLane.set(c.subscriptionId, [...(byLane.get(c.subscriptionId) ?? []), c]);
-    for (const request of planned?.requests ?? []) {
-      const got = byLane.get(request.subscriptionId)?.length ?? 0;
-      // Got all it asked for, or asked for nothing (at its share or limit): more may be waiting.
-      if (got === request.want) more.add(request.subscriptionId);
-      else more.delete(request.subscriptionId);
+    const activeLanes = new Set([...local.keys(), ...lanes, ...dirty]).size;
+    const requests = planClaims(lanes, { total: settings.capacity, free, activeLanes, inFlight: (id) => local.get(id) ?? 0 }).filter((r) => r.want > 0);
+    for (const id of lanes) {
+      if (requests.some((r) => r.subscriptionId === id)) continue;
+      // At its share of this process's slots: one of its own attempts ending asks again. Holding none, it got
+      // nothing only because the lanes before it took the free slots: in line for the next.
+      if (local.has(id)) more.add(id);
+      else dirty.add(id);
     }
-    for (const t of planned?.throttled ?? []) later(t.subscriptionId, t.nextAt);
-    // A lane that got no slot only because the others took them all: in line again for the next free one.
-    const throttled = new Set(planned?.throttled.map((t) => t.subscriptionId));
-    for (const r of planned?.requests ?? []) if (r.want === 0 && !local.has(r.subscriptionId) && !throttled.has(r.subscriptionId)) dirty.add(r.subscriptionId);
+    if (requests.length === 0) return;
+    const result = await claimDeliveries(db, requests, randomUUID(), { leaseMs, circuitAfterFailures: settings.circuitAfterFailures, circuitProbeMs: settings.circuitProbeMs });
+    const got = new Map<string, number>();
+    for (const c of result.claimed) got.set(c.subscriptionId, (got.get(c.subscriptionId) ?? 0) + 1);
+    for (const lane of result.lanes) {
+      // Took all it could (its share here, its limit in every process, its rate): more may be waiting, so
+      // one of its attempts ending asks again. Took less: nothing more was due.
+      if ((got.get(lane.subscriptionId) ?? 0) >= lane.room) more.add(lane.subscriptionId);
+      else more.delete(lane.subscriptionId);
+      if (lane.nextAt) later(lane.subscriptionId, lane.nextAt);
+    }
     // Lanes the claim could not lock: another process was claiming for them (retry soon) or they are
     // disabled, deleted or paused (the poll finds them when they have due work again).
-    const skipped = lanes.filter((id) => !result.lanes.some((l) => l.subscriptionId === id));
+    const skipped = requests.map((r) => r.subscriptionId).filter((id) => !result.lanes.some((l) => l.subscriptionId === id));
     if (skipped.length > 0) {
-      for (const id of await activeLanes(db, skipped)) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
+      for (const id of await lanesStillActive(db, skipped)) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
     }
     const lanesById = new Map(result.lanes.map((l) => [l.subscriptionId, l]));
     for (const claimed of result.claimed) start(claimed, lanesById.get(claimed.subscriptionId)!);

@@ -6,7 +6,7 @@ import { audited } from "../db/audit.js";
 import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
 import { deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
-import { cancelWaiting, laneStats, releaseAllHeld } from "../db/delivery-lanes.js";
+import { cancelWaiting, laneStats, orderWaiting, releaseAllHeld } from "../db/delivery-lanes.js";
 import { findLiveSubscription, insertSubscription, listSubscriptions, markDeleted, updateEnabled, updateSecret, updateSettings, type Subscription } from "../db/subscriptions.js";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
@@ -71,12 +71,13 @@ export interface SubscriptionDefaults {
   maxInFlight: number;
 }
 
-/** Changes a subscription's settings; leaving ordered mode releases what it held. Null when unknown. */
+/** Changes a subscription's settings; entering ordered mode orders what waits, leaving it releases what it held. Null when unknown. */
 export async function changeSubscription(sql: Sql, id: string, change: SubscriptionChange) {
   const current = await findSubscription(sql, id, true);
   if (!current) return null;
   const updated = await updateSettings(sql, id, { ...change, eventTypes: change.eventTypes ? [...new Set(change.eventTypes)] : undefined });
   if (current.ordering === "subject" && updated.ordering === "none") await releaseAllHeld(sql, id);
+  if (current.ordering === "none" && updated.ordering === "subject") await orderWaiting(sql, id);
   return { before: current, after: updated };
 }
 

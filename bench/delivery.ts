@@ -1,0 +1,177 @@
+// Delivery v2 in the real topology (signing sender → api → Postgres/Redis → worker(s) → verifying
+// subscribers): what one subscriber's trouble costs the others, and what ordered mode costs.
+//   neighbour   per rate: the fast subscriber alone, then beside a subscriber answering in 3 s (same events);
+//               its p50/p99 in both phases of one run, and the ratio
+//   ordered     reservations walking Flovi's five states at a rate: the subscription unordered, then in
+//               ordered mode; delivered/s, p50/p99, arrivals out of order per subject
+//   backlog     100,000 deliveries waiting for a dead endpoint (seeded in SQL, as a long outage leaves them):
+//               worker RSS before and while the fast subscriber takes a steady rate, and its latency
+//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog --rates 50,300 --duration 10 --runs 3 --workers 1]
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import pg from "pg";
+import { loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import { startTopology, type Topology } from "./topology.js";
+
+const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
+const scenarios = (args.get("scenario") ?? "neighbour,ordered,backlog").split(",");
+const rates = (args.get("rates") ?? "50,300").split(",").map(Number);
+const duration = Number(args.get("duration") ?? 10);
+const runs = Number(args.get("runs") ?? 1);
+const workers = Number(args.get("workers") ?? 1);
+const WARM_UP_S = 3;
+
+type Row = Record<string, string | number>;
+
+const rssMb = (pid: number) => {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
+};
+
+/** Sends at `rate` for `duration` s and waits until the subscriber has every accepted event. */
+async function phase(t: Topology, rate: number, seconds = duration) {
+  t.latencies.length = 0;
+  const before = t.seen.size;
+  const started = Date.now();
+  const sent = await openLoop({ url: `http://127.0.0.1:${t.apiPort}`, rate, durationS: seconds, make: t.signedRequest });
+  const deadline = Date.now() + 120_000;
+  while (t.seen.size - before < sent.ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const delivered = t.seen.size - before;
+  const sorted = [...t.latencies].sort((a, b) => a - b);
+  return { accepted: sent.ok, delivered, lost: sent.ok - delivered, perSecond: Math.round((delivered / (Date.now() - started)) * 1000), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function warmUp(t: Topology) {
+  await phase(t, 50, WARM_UP_S);
+}
+
+async function neighbour(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const rate of rates) {
+    const t = await startTopology({ workers });
+    try {
+      await warmUp(t);
+      const alone = await phase(t, rate);
+      const slow = await t.addSubscriber({ delayMs: 3_000 });
+      const beside = await phase(t, rate);
+      const slowGot = slow.seen.size;
+      await t.deleteSubscription(slow.id);
+      rows.push({
+        scenario: `neighbour ${rate}/s`,
+        "alone p50": alone.p50,
+        "alone p99": alone.p99,
+        "beside p50": beside.p50,
+        "beside p99": beside.p99,
+        "p99 ratio": (beside.p99 / alone.p99).toFixed(2),
+        lost: alone.lost + beside.lost,
+        "slow got": `${slowGot}/${beside.accepted}`,
+      });
+    } finally {
+      await t.stop();
+    }
+  }
+  return rows;
+}
+
+async function ordered(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const rate of rates) {
+    const t = await startTopology({ walk: true, workers });
+    try {
+      await warmUp(t);
+      const unordered = await phase(t, rate);
+      const outBefore = 0;
+      const unorderedOut = t.outOfOrder() - outBefore;
+      await t.changeSubscription(t.subscriptionId, { ordering: "subject" });
+      const outMid = t.outOfOrder();
+      const inOrder = await phase(t, rate);
+      rows.push({
+        scenario: `ordered ${rate}/s (5 states per reservation)`,
+        "none delivered/s": unordered.perSecond,
+        "none p50": unordered.p50,
+        "none p99": unordered.p99,
+        "subject delivered/s": inOrder.perSecond,
+        "subject p50": inOrder.p50,
+        "subject p99": inOrder.p99,
+        "out of order (none / subject)": `${unorderedOut} / ${t.outOfOrder() - outMid}`,
+        lost: unordered.lost + inOrder.lost,
+      });
+    } finally {
+      await t.stop();
+    }
+  }
+  return rows;
+}
+
+async function backlog(): Promise<Row[]> {
+  const rate = rates[0] ?? 100;
+  const t = await startTopology({ workers });
+  const db = new pg.Client({ connectionString: t.services.databaseUrl });
+  await db.connect();
+  try {
+    await warmUp(t);
+    const clean = await phase(t, rate);
+    const rssBefore = rssMb(t.worker.pid!);
+    // A subscriber that went away: nothing listens on its port.
+    const dead = await t.addSubscriber();
+    await dead.close();
+    const seeded = Date.now();
+    await db.query(
+      `WITH ev AS (
+         INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope)
+         SELECT gen_random_uuid(), -i, now(), 'flovi', 'reservation.created', 'reservation/dead-' || i, 'reservation', 'dead-' || i, 1, now(), 'dead:' || i,
+                jsonb_build_object('specversion', '1.0', 'id', md5(i::text), 'source', 'flovi', 'type', 'reservation.created', 'subject', 'reservation/dead-' || i,
+                  'time', now(), 'datacontenttype', 'application/json', 'data', jsonb_build_object('entity', 'reservation', 'entityId', 'dead-' || i, 'sequence', 1))
+           FROM generate_series(1, 100000) AS i RETURNING id, position, subject)
+       INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at)
+       SELECT gen_random_uuid(), ev.id, $1::uuid, 'pending', ev.subject, ev.position, now(), now(), now() FROM ev`,
+      [dead.id],
+    );
+    const seedMs = Date.now() - seeded;
+    const during = await phase(t, rate);
+    const rssDuring = rssMb(t.worker.pid!);
+    const waiting = await db.query<{ n: string; attempts: string }>(
+      "SELECT count(*) FILTER (WHERE status = 'pending') AS n, coalesce(sum(attempts), 0) AS attempts FROM webhook_deliveries WHERE subscription_id = $1",
+      [dead.id],
+    );
+    return [
+      {
+        scenario: `backlog: 100,000 waiting for a dead endpoint, ${rate}/s`,
+        "p50 / p99 without": `${clean.p50} / ${clean.p99}`,
+        "p50 / p99 with": `${during.p50} / ${during.p99}`,
+        "worker RSS MB before / during": `${rssBefore} / ${rssDuring}`,
+        "dead attempts made": Number(waiting.rows[0]!.attempts),
+        "still waiting": Number(waiting.rows[0]!.n),
+        "seed s": (seedMs / 1000).toFixed(1),
+        lost: clean.lost + during.lost,
+      },
+    ];
+  } finally {
+    await db.end();
+    await t.stop();
+  }
+}
+
+execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+console.log(`machine: ${machine()}; built api + ${workers} worker process(es); ${duration} s per phase after a ${WARM_UP_S} s warm-up; fsync on`);
+console.log("latencies: ms from the webhook's send to the verified POST at the fast subscriber");
+const all: Row[][] = [];
+for (let i = 0; i < runs; i++) {
+  console.log(`\nrun ${i + 1}/${runs}: load average before ${loadAverage()}`);
+  const rows: Row[] = [];
+  if (scenarios.includes("neighbour")) rows.push(...(await neighbour()));
+  if (scenarios.includes("ordered")) rows.push(...(await ordered()));
+  if (scenarios.includes("backlog")) rows.push(...(await backlog()));
+  for (const row of rows) console.table([row]);
+  all.push(rows);
+}
+if (runs > 1) {
+  console.log(`\nmedian of ${runs} runs (numeric columns)`);
+  for (const [r, row] of all[0]!.entries()) {
+    console.table([
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [k, typeof v === "number" ? median(all.map((run) => Number(run[r]![k]))) : all.map((run) => run[r]![k]).join(" | ")]),
+      ),
+    ]);
+  }
+}
