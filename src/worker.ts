@@ -54,11 +54,11 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const recorder = createAttemptRecorder({ db, log, settings, onFailed: park });
   const pump = createDeliveryPump({ db, log, metrics, delivery: settings, recorder, settings: pumpSettings(config) });
   const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
-  const dispatchCommitted = ({ events, deliveries }: Committed) => {
+  const dispatchCommitted = ({ events, deliveries, claimed }: Committed) => {
     for (const event of events) metrics.eventsEmitted.inc({ type: event.type });
-    pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
+    if (!claimed) pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
-  const inbox = createFloviInbox({ db, log, onCommitted: dispatchCommitted });
+  const inbox = createFloviInbox({ db, log, onCommitted: dispatchCommitted, claimWithin: pump.claimWithin });
   const flovi = createFloviClient({ baseUrl: config.FLOVI_API_BASE_URL, apiKey: config.FLOVI_API_KEY, timeoutMs: config.PROVIDER_TIMEOUT_MS });
   const common = { connection: deps.redis, prefix: queues.prefix, log, metrics, lockMs: config.JOB_LOCK_MS };
   const polling = createPollingHandlers({ config, db, queues, log, metrics, relay });
@@ -104,7 +104,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         async deliverWebhook(data, { job }) {
           const delivery = await findDelivery(db, data.webhookDeliveryId);
           if (!delivery || delivery.status !== "failed") return "skipped";
-          if (!data.parked) {
+          // A job of the previous version (it carried `scheduleAttempt`) failed as an attempt: retrying it re-sends.
+          const legacy = typeof job.data === "object" && job.data !== null && "scheduleAttempt" in job.data;
+          if (!data.parked && !legacy) {
             await job.updateData({ ...data, parked: true });
             throw new ParkedFailure(data.reason ?? "delivery failed");
           }

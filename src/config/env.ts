@@ -121,7 +121,7 @@ export const envSchema = z.object({
   DELIVERY_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).default(0),
   SECRET_ROTATION_GRACE_MS: durationMs(24 * HOUR),
   /** A new subscription's in-flight limit when its body names none (docs/delivery.md). */
-  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(16),
+  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(64),
   /** Attempts in flight in one worker process at most, shared fairly by the subscriptions with work. */
   DELIVERY_CONCURRENCY: positiveInt(256),
   /** How often each worker looks for deliveries that came due (retries, other processes' work, expired leases). */

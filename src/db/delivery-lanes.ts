@@ -69,9 +69,12 @@ interface ClaimRow {
   envelope: Record<string, unknown> | null;
 }
 
-/** Leases due deliveries of these lanes, as many as each lane's limits allow up to what is asked. */
-export async function claimDeliveries(db: Database, requests: LaneRequest[], leaseToken: string, settings: ClaimSettings): Promise<ClaimResult> {
-  const rows = await onPool(db).query<ClaimRow>("SELECT * FROM claim_deliveries($1::uuid[], $2::int[], $3, $4::uuid, $5, $6)", [
+/**
+ * Leases due deliveries of these lanes, as many as each lane's limits allow up to what is asked: on its own
+ * (`onPool`), or inside the transaction that just wrote the deliveries (the leases commit with them).
+ */
+export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseToken: string, settings: ClaimSettings): Promise<ClaimResult> {
+  const rows = await sql.query<ClaimRow>("SELECT * FROM claim_deliveries($1::uuid[], $2::int[], $3, $4::uuid, $5, $6)", [
     requests.map((r) => r.subscriptionId),
     requests.map((r) => r.want),
     settings.leaseMs,

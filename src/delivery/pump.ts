@@ -16,7 +16,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { activeLanes as lanesStillActive, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type LaneRow } from "../db/delivery-lanes.js";
+import { onPool, type Sql } from "../db/sql.js";
+import { activeLanes as lanesStillActive, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type ClaimResult, type LaneRequest, type LaneRow } from "../db/delivery-lanes.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
@@ -34,9 +35,21 @@ export interface PumpSettings {
   pollIntervalMs: number;
 }
 
+/** A claim made inside a writer's transaction: start its attempts once the transaction committed. */
+export interface ClaimWithin {
+  start(): void;
+  /** The transaction rolled back: its leases never existed. */
+  abandon(): void;
+}
+
 export interface DeliveryPump {
   /** These lanes have new work: claim for them soon. */
   nudge(subscriptionIds: Iterable<string>): void;
+  /**
+   * Claims these lanes' due deliveries inside the caller's transaction (the one that wrote them): the first
+   * attempts start right after its commit, with no claim of their own.
+   */
+  claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin>;
   /** Claims for every lane with due work now (the poll's step; tests call it directly). */
   poll(): Promise<void>;
   /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */
@@ -106,11 +119,8 @@ export function createDeliveryPump(deps: {
       });
   }
 
-  async function claimRound() {
-    const free = settings.capacity - total;
-    // Round robin: lanes not served this round stay first in line for the next.
-    const lanes = [...dirty].slice(0, free);
-    for (const id of lanes) dirty.delete(id);
+  /** This process's fair share for each lane (delivery/lane-policy.ts); lanes that get none wait their turn. */
+  function plan(lanes: string[], free: number): LaneRequest[] {
     const activeLanes = new Set([...local.keys(), ...lanes, ...dirty]).size;
     const requests = planClaims(lanes, { total: settings.capacity, free, activeLanes, inFlight: (id) => local.get(id) ?? 0 }).filter((r) => r.want > 0);
     for (const id of lanes) {
@@ -120,8 +130,13 @@ export function createDeliveryPump(deps: {
       if (local.has(id)) more.add(id);
       else dirty.add(id);
     }
-    if (requests.length === 0) return;
-    const result = await claimDeliveries(db, requests, randomUUID(), { leaseMs, circuitAfterFailures: settings.circuitAfterFailures, circuitProbeMs: settings.circuitProbeMs });
+    return requests;
+  }
+
+  const claimSettings = () => ({ leaseMs, circuitAfterFailures: settings.circuitAfterFailures, circuitProbeMs: settings.circuitProbeMs });
+
+  /** Starts what a claim leased, and notes per lane whether more may be waiting. */
+  function started(requests: LaneRequest[], result: ClaimResult) {
     const got = new Map<string, number>();
     for (const c of result.claimed) got.set(c.subscriptionId, (got.get(c.subscriptionId) ?? 0) + 1);
     for (const lane of result.lanes) {
@@ -131,14 +146,60 @@ export function createDeliveryPump(deps: {
       else more.delete(lane.subscriptionId);
       if (lane.nextAt) later(lane.subscriptionId, lane.nextAt);
     }
-    // Lanes the claim could not lock: another process was claiming for them (retry soon) or they are
-    // disabled, deleted or paused (the poll finds them when they have due work again).
-    const skipped = requests.map((r) => r.subscriptionId).filter((id) => !result.lanes.some((l) => l.subscriptionId === id));
-    if (skipped.length > 0) {
-      for (const id of await lanesStillActive(db, skipped)) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
-    }
     const lanesById = new Map(result.lanes.map((l) => [l.subscriptionId, l]));
     for (const claimed of result.claimed) start(claimed, lanesById.get(claimed.subscriptionId)!);
+    // Lanes the claim could not lock: another process was claiming for them (ask again soon) or they are
+    // disabled, deleted or paused (the poll finds them when they have due work again).
+    const skipped = requests.map((r) => r.subscriptionId).filter((id) => !lanesById.has(id));
+    if (skipped.length === 0) return;
+    lanesStillActive(db, skipped).then(
+      (ids) => {
+        for (const id of ids) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
+      },
+      (error: unknown) => log.warn({ err: error }, "could not look up skipped lanes; the next poll finds them"),
+    );
+  }
+
+  async function claimRound() {
+    const free = settings.capacity - total;
+    // Round robin: lanes not served this round stay first in line for the next.
+    const lanes = [...dirty].slice(0, free);
+    for (const id of lanes) dirty.delete(id);
+    const requests = plan(lanes, free);
+    if (requests.length === 0) return;
+    started(requests, await claimDeliveries(onPool(db), requests, randomUUID(), claimSettings()));
+  }
+
+  async function claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin> {
+    const lanes = [...new Set(subscriptionIds)];
+    const requests = closed ? [] : plan(lanes, settings.capacity - total);
+    if (requests.length === 0) return { start: kick, abandon: () => nudge(lanes) };
+    // The slots are this claim's until its transaction ends: no other claim of this process takes them.
+    const reserved = requests.reduce((n, r) => n + r.want, 0);
+    total += reserved;
+    let result: ClaimResult;
+    try {
+      result = await claimDeliveries(sql, requests, randomUUID(), claimSettings());
+    } catch (error) {
+      total -= reserved;
+      throw error;
+    }
+    let settled = false;
+    return {
+      start() {
+        if (settled) return;
+        settled = true;
+        total -= reserved;
+        started(requests, result);
+        kick();
+      },
+      abandon() {
+        if (settled) return;
+        settled = true;
+        total -= reserved;
+        nudge(lanes);
+      },
+    };
   }
 
   function start(claimed: ClaimedDelivery, lane: LaneRow) {
@@ -194,6 +255,7 @@ export function createDeliveryPump(deps: {
 
   return {
     nudge,
+    claimWithin,
     poll,
     idle,
     inFlight: () => total,

@@ -139,7 +139,7 @@ describe("operator console", () => {
     const sub = await request(ctx.app).post("/subscriptions").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`).send({ url: "http://127.0.0.1:9/lane", eventTypes: ["*"], ordering: "subject" });
     const { cookie, token, res } = await session(`/admin/console/subscriptions/${sub.body.id}`);
     expect(res.text).toContain(`data-lane="${sub.body.id}"`);
-    expect(res.text).toContain("0 of at most 16");
+    expect(res.text).toContain("0 of at most 64");
     expect(res.text).toMatch(/Ordering <strong>per subject/);
     const post = (body: Record<string, string>) =>
       request(ctx.app).post(`/admin/console/subscriptions/${sub.body.id}/settings`).set("authorization", basic).set("cookie", cookie).type("form").send({ _csrf: token!, back: `/admin/console/subscriptions/${sub.body.id}`, ...body });

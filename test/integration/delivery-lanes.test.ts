@@ -138,6 +138,28 @@ describe("per-subscription limits", () => {
   });
 });
 
+describe("circuit", () => {
+  it("an endpoint failing every attempt is probed one request at a time; its first success ends the probing", async () => {
+    const ctx = await context({ DELIVERY_RETRY_SCHEDULE: "0,1h", DELIVERY_CIRCUIT_AFTER_FAILURES: "3", DELIVERY_CIRCUIT_PROBE_MS: "400" });
+    await ctx.startWorker();
+    const sub = await newSubscriber();
+    let healthy = false;
+    sub.respond = () => (healthy ? { status: 204 } : { status: 503 });
+    const { id } = await subscribe(ctx, sub, { maxInFlight: 1 });
+    await walk(ctx, reservations(12, "circuit"), ["created"]);
+    await eventually(async () => sub.server.requests.length >= 6, 15_000, "six attempts");
+    const times = sub.server.requests.map((r) => r.receivedAt);
+    // After three failures in a row, one probe per 400 ms (never sooner), whatever waits behind it.
+    for (let i = 4; i < 6; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(380);
+    healthy = true;
+    await eventually(async () => (await ctx.prisma.subscription.findUniqueOrThrow({ where: { id } })).consecutiveFailures === 0, 10_000, "run ended");
+    // The deliveries that were only waiting for a probe go out; the ones that failed wait for their retry (1 h).
+    const failedFirst = new Set(sub.attempts.filter((a) => a.status === 503).map((a) => a.webhookId));
+    await eventually(async () => sub.received.length === 12 - failedFirst.size, 15_000, "the rest delivered");
+    expect(await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "pending", attempts: 0 } })).toBe(0);
+  });
+});
+
 describe("ordered mode", () => {
   afterEach(async () => {
     for (const c of contexts) await c.prisma.subscription.updateMany({ where: { deletedAt: null }, data: { deletedAt: new Date(), status: "disabled" } });
@@ -251,6 +273,46 @@ describe("one attempt path", () => {
   });
 });
 
+describe("operators", () => {
+  it("a delivery waiting for its next retry is sent now on request; a held one answers 409 and stays in line", async () => {
+    const ctx = await context({ DELIVERY_RETRY_SCHEDULE: "0,1h" });
+    await ctx.startWorker();
+    const sub = await newSubscriber();
+    let requests = 0;
+    sub.respond = () => (++requests === 1 ? { status: 503 } : { status: 204 });
+    const { id } = await subscribe(ctx, sub, { ordering: "subject" });
+    const [reservation] = reservations(1, "now");
+    await walk(ctx, [reservation!], ["created", "taken"]);
+    const waiting = await eventually(async () => ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: id, status: "pending", attempts: 1 } }), 10_000, "a retry an hour away");
+    const held = await ctx.prisma.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: id, status: "held" } });
+    const refused = await request(ctx.app).post(`/admin/deliveries/${held.id}/retry`).set(auth);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe("delivery_held");
+    const now = await request(ctx.app).post(`/admin/deliveries/${waiting.id}/retry`).set(auth);
+    expect(now.status).toBe(202);
+    expect(now.body).toMatchObject({ kind: "queued", sendNow: true });
+    // Sent now, and the held one right after it: in order.
+    await eventually(async () => sub.received.length === 2, 10_000, "both delivered");
+    expect(sub.received.map((r) => r.event.data.sequence)).toEqual([1, 2]);
+    expect(await ctx.prisma.auditLog.count({ where: { action: "delivery.send-now", target: waiting.id } })).toBe(1);
+  });
+
+  it("turning ordered mode on orders the deliveries already waiting", async () => {
+    const ctx = await context({ DELIVERY_RETRY_SCHEDULE: "0,1h" });
+    await ctx.startWorker();
+    const sub = await newSubscriber();
+    sub.respond = () => ({ status: 503 });
+    const { id } = await subscribe(ctx, sub, {});
+    const [reservation] = reservations(1, "turn");
+    await walk(ctx, [reservation!], ["created", "taken", "driving"]);
+    await eventually(async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "pending", attempts: 1 } })) === 3, 10_000, "three retries an hour away");
+    expect(await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, subject: { not: null } } })).toBe(0);
+    expect((await request(ctx.app).patch(`/subscriptions/${id}`).set(auth).send({ ordering: "subject" })).status).toBe(200);
+    const rows = await ctx.prisma.webhookDelivery.findMany({ where: { subscriptionId: id, status: "pending" }, select: { subject: true } });
+    expect(rows.map((r) => r.subject)).toEqual(Array(3).fill(`reservation/${reservation}`));
+  });
+});
+
 describe("subscription input", () => {
   let ctx: TestContext;
   beforeAll(async () => {
@@ -279,7 +341,7 @@ describe("subscription input", () => {
 
   it("PATCH changes only the fields named, is audited, and refuses unknown fields and empty bodies", async () => {
     const created = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/y", eventTypes: ["*"], description: "d" });
-    expect(created.body).toMatchObject({ ordering: "none", maxInFlight: 16, rateLimitPerSecond: null });
+    expect(created.body).toMatchObject({ ordering: "none", maxInFlight: 64, rateLimitPerSecond: null });
     const id = created.body.id;
     const changed = await request(ctx.app).patch(`/subscriptions/${id}`).set(auth).send({ maxInFlight: 3, rateLimitPerSecond: 2.5, ordering: "subject" });
     expect(changed.status).toBe(200);

@@ -6,7 +6,7 @@
 -- the fan-out's foreign-key checks (FOR KEY SHARE) never wait for.
 ALTER TABLE "subscriptions"
     ADD COLUMN "ordering" TEXT NOT NULL DEFAULT 'none',
-    ADD COLUMN "max_in_flight" INTEGER NOT NULL DEFAULT 16,
+    ADD COLUMN "max_in_flight" INTEGER NOT NULL DEFAULT 64,
     ADD COLUMN "rate_limit_per_second" DOUBLE PRECISION,
     ADD COLUMN "rate_tat" TIMESTAMPTZ(3),
     ADD COLUMN "paused_until" TIMESTAMPTZ(3),
@@ -84,7 +84,8 @@ BEGIN
            greatest(0, least(m.want, m.max_now - (SELECT count(*) FROM webhook_deliveries f WHERE f.subscription_id = m.id AND f.leased_until > now())::int)) AS by_limit,
            greatest(coalesce(extract(epoch FROM m.rate_tat) * 1000, 0), m.now_ms) AS start_ms,
            1000 / m.rate AS interval_ms,
-           greatest(1, floor(m.rate)) AS burst
+           -- A probe is one request: no burst while the circuit is open.
+           CASE WHEN m.probing THEN 1 ELSE greatest(1, floor(m.rate)) END AS burst
       FROM limits m
   ), room AS (
     SELECT z.*,
@@ -102,6 +103,9 @@ BEGIN
                   AND (o.position < d.position OR o.leased_until > now())))
        ORDER BY d.next_attempt_at, d.position
        LIMIT r.n
+       -- A row an attempt recorder is writing right now (a lease that ran out) is left for the next claim:
+       -- waiting for it here, while holding the lane, could deadlock with that recorder.
+       FOR UPDATE OF d SKIP LOCKED
     ) p
   ), leased AS (
     UPDATE webhook_deliveries d

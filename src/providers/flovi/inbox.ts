@@ -3,8 +3,8 @@
 // by one of them (advisory lock) while its waiting rows are applied.
 //
 // A drain pass is one transaction of five statements: BEGIN, claim keys, load rows (with their reservations),
-// write everything (reservations, transitions, outcomes, events with positions, fan-out), COMMIT. The
-// deliveries it fanned out are handed to `onDeliveries` after the commit.
+// write everything (reservations, transitions, outcomes, events with positions, fan-out), claim the new
+// deliveries for their first attempts (delivery/pump.ts), COMMIT. The attempts start after the commit.
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import type { NewDelivery } from "../../db/fan-out.js";
@@ -23,9 +23,17 @@ export interface DrainResult {
   failed: number;
 }
 
+/** First attempts claimed inside the drain's transaction: started once it commits, dropped if it does not. */
+export interface ClaimWithin {
+  start(): void;
+  abandon(): void;
+}
+
 export interface Committed {
   events: CloudEvent[];
   deliveries: NewDelivery[];
+  /** The deliveries were claimed in the writing transaction (their attempts have started). */
+  claimed?: boolean;
 }
 
 export interface FloviInboxDeps {
@@ -33,6 +41,11 @@ export interface FloviInboxDeps {
   log: Logger;
   /** Called after each commit with what it emitted. */
   onCommitted?: (committed: Committed) => void;
+  /**
+   * Claims the new deliveries' lanes inside the drain's transaction (delivery/pump.ts `claimWithin`), so
+   * their first attempts start the moment it commits.
+   */
+  claimWithin?: (sql: Sql, subscriptionIds: Set<string>) => Promise<ClaimWithin>;
   /** Rows per transaction at most. */
   batchSize?: number;
 }
@@ -56,6 +69,7 @@ interface Pass {
   contended: number;
   plan?: InboxPlan;
   deliveries: NewDelivery[];
+  claim?: ClaimWithin;
 }
 
 /** Postgres refused the data (SQLSTATE classes 22, 23, 54): retrying the same rows cannot succeed. */
@@ -76,21 +90,30 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
     }
   };
 
-  function pass(keys: string[] | undefined, limit: number): Promise<Pass> {
-    return withTransaction(deps.db, async (sql) => {
-      const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
-      if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, deliveries: [] };
-      const { rows, reservations } = await loadInbox(sql, claim.locked, limit);
-      const plan = planInbox(rows, reservations);
-      const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
-      return { applied: rows.length - plan.misfiled.length, contended: claim.contended, plan, deliveries };
-    });
+  async function pass(keys: string[] | undefined, limit: number): Promise<Pass> {
+    let leases: ClaimWithin | undefined;
+    try {
+      return await withTransaction(deps.db, async (sql) => {
+        const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
+        if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, deliveries: [] };
+        const { rows, reservations } = await loadInbox(sql, claim.locked, limit);
+        const plan = planInbox(rows, reservations);
+        const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
+        const lanes = new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId));
+        if (lanes.size > 0 && deps.claimWithin) leases = await deps.claimWithin(sql, lanes);
+        return { applied: rows.length - plan.misfiled.length, contended: claim.contended, plan, deliveries, claim: leases };
+      });
+    } catch (error) {
+      leases?.abandon();
+      throw error;
+    }
   }
 
   async function afterCommit(result: Pass) {
     if (result.plan) remember(result.plan.inbound.map((o) => o.id));
+    result.claim?.start();
     if (result.plan && (result.plan.events.length > 0 || result.deliveries.length > 0)) {
-      deps.onCommitted?.({ events: result.plan.events.map((e) => e.envelope), deliveries: result.deliveries });
+      deps.onCommitted?.({ events: result.plan.events.map((e) => e.envelope), deliveries: result.deliveries, claimed: result.claim !== undefined });
     }
     // Rows stored before ordering keys existed and filed under another key: applied one by one.
     for (const row of result.plan?.misfiled ?? []) {
