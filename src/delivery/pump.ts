@@ -60,6 +60,9 @@ export interface DeliveryPump {
   inFlight(): number;
 }
 
+/** How long a lease outlives the attempt's timeout. */
+export const LEASE_MARGIN_MS = 15_000;
+
 /** Retry a lane whose claim another process held after this long. */
 const CONTENDED_RETRY_MS = 5;
 
@@ -72,8 +75,9 @@ export function createDeliveryPump(deps: {
   settings: PumpSettings;
 }): DeliveryPump {
   const { db, log, metrics, delivery, recorder, settings } = deps;
-  // A lease outlives any attempt (timeout) and its record by a wide margin; only a dead process lets one run out.
-  const leaseMs = delivery.timeoutMs + 60_000;
+  // A lease outlives any attempt (its timeout) and its record by a wide margin: only a process that died (or
+  // lost its database for that long) lets one run out, and then any worker attempts the delivery again.
+  const leaseMs = delivery.timeoutMs + LEASE_MARGIN_MS;
   const dirty = new Set<string>();
   /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
   const more = new Set<string>();
