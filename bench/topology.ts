@@ -105,8 +105,13 @@ export async function startTopology(
   opts: {
     statStatements?: boolean;
     env?: Record<string, string>;
-    /** Each reservation walks Flovi's five states (one request each) instead of one `created` per reservation. */
-    walk?: boolean;
+    /**
+     * Each reservation walks Flovi's five states (one request each) instead of one `created` per reservation:
+     * `walk` reservations at a time, all their `created`, then all their `taken`, …, so that one reservation's
+     * states are sent `walk` requests apart (a second apart at `walk` requests per second), never racing each
+     * other to the ingress.
+     */
+    walk?: number;
     /** Worker processes (default 1). */
     workers?: number;
   } = {},
@@ -118,8 +123,11 @@ export async function startTopology(
   let counter = 0;
   const signedRequest = () => {
     const n = counter++;
-    const reservationId = opts.walk ? `e2e-${Math.floor(n / STATES.length)}` : `e2e-${n}`;
-    const state = opts.walk ? STATES[n % STATES.length]! : "created";
+    const width = opts.walk ?? 0;
+    const block = width > 0 ? Math.floor(n / (width * STATES.length)) : 0;
+    const within = width > 0 ? n % (width * STATES.length) : 0;
+    const reservationId = width > 0 ? `e2e-${block * width + (within % width)}` : `e2e-${n}`;
+    const state = width > 0 ? STATES[Math.floor(within / width)]! : "created";
     const body = JSON.stringify({ event: "reservation_status_change", reservationId, state, occurredAt: new Date().toISOString() });
     return {
       method: "POST" as const,

@@ -18,6 +18,8 @@ export interface LaneRow {
   room: number;
   /** Its rate limit held it back: when the next request may start. */
   nextAt: Date | null;
+  /** Ordered mode: a delivery that ends releases the next of its subject. */
+  ordered: boolean;
 }
 
 export interface LaneRequest {
@@ -57,6 +59,7 @@ interface ClaimRow {
   lane_id: string;
   room: number | null;
   next_at: Date | null;
+  ordered: boolean | null;
   url: string | null;
   secret: string | null;
   previous_secret: string | null;
@@ -105,6 +108,7 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
         previousSecretExpiresAt: r.previous_secret_expires_at,
         room: r.room!,
         nextAt: r.next_at,
+        ordered: r.ordered ?? false,
       });
     }
   }

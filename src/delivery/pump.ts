@@ -237,6 +237,8 @@ export function createDeliveryPump(deps: {
     else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");
     else log.info({ ...fields, error: outcome.error, nextDelayMs: decision.delayMs }, decision.kind === "throttled" ? "subscriber asked to slow down" : "webhook delivery attempt failed");
     if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
+    // Ordered mode: the record released the next delivery of this subject, due now.
+    else if (lane.ordered) dirty.add(lane.subscriptionId);
   }
 
   async function poll() {
