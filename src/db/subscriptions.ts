@@ -126,7 +126,7 @@ export interface SubscriptionOverview extends Subscription {
 }
 
 /**
- * Every live subscription with its deliveries that need a look counted (pending, failed, cancelled: all of
+ * Every live subscription with its deliveries that need a look counted (pending, held, failed, cancelled: all of
  * them), its successes of the last 24 hours, and its last success. Each count is one range of the index
  * (subscription_id, status, created_at), so the page costs the same with a million old successes as with none.
  */
@@ -136,7 +136,7 @@ export async function subscriptionOverview(db: Database): Promise<SubscriptionOv
     subscriptions.map(async (s) => {
       const [counts, last] = await Promise.all([
         onPool(db).query<{ status: string; n: number }>(
-          `SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = $1 AND status IN ('pending', 'failed', 'cancelled') GROUP BY status
+          `SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = $1 AND status IN ('pending', 'held', 'failed', 'cancelled') GROUP BY status
            UNION ALL
            SELECT 'succeeded (24 h)', count(*)::int FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'succeeded' AND created_at > now() - interval '24 hours'`,
           [s.id],

@@ -10,9 +10,12 @@
 // The backlog lives in Postgres: this process holds only what it has in flight, so a dead endpoint with
 // 100,000 deliveries waiting costs no memory, and a slow lane holds only its own slots.
 //
-// A lane is claimed for when something says it has work: the process that committed its deliveries
-// (nudge), an attempt of this process ending while the lane had more, its rate limiter's next slot, and a
-// poll every DELIVERY_POLL_INTERVAL_MS (retries come due, other processes' work, leases that ran out).
+// First attempts of the Flovi inbox's deliveries are claimed inside the drain's own transaction
+// (`claimWithin`), so they start the moment it commits. Otherwise a lane is claimed for when something says it
+// has work: the outbox relay that fanned out its deliveries (`nudge`), an attempt of this process ending
+// while the lane had more (or, in ordered mode, releasing the next of its subject), its rate limiter's next
+// slot or its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (retries, other processes' work,
+// leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
@@ -50,14 +53,12 @@ export interface DeliveryPump {
    * attempts start right after its commit, with no claim of their own.
    */
   claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin>;
-  /** Claims for every lane with due work now (the poll's step; tests call it directly). */
+  /** Claims for every lane with due work now (what the poll does). */
   poll(): Promise<void>;
   /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */
   idle(): Promise<void>;
   /** Stops claiming; resolves once the attempts under way are recorded. */
   close(): Promise<void>;
-  /** Attempts in flight in this process. */
-  inFlight(): number;
 }
 
 /** How long a lease outlives the attempt's timeout. */
@@ -264,7 +265,6 @@ export function createDeliveryPump(deps: {
     claimWithin,
     poll,
     idle,
-    inFlight: () => total,
     async close() {
       closed = true;
       clearInterval(pollTimer);
