@@ -37,7 +37,8 @@ export interface ClaimedDelivery {
   /** Steps of the retry schedule used before this attempt (a 429 uses none). */
   scheduleStep: number;
   scheduleStartedAt: Date;
-  envelope: Record<string, unknown>;
+  /** The request body: the event's CloudEvents envelope as JSON text. */
+  body: string;
   leaseToken: string;
 }
 
@@ -69,7 +70,7 @@ interface ClaimRow {
   attempts: number | null;
   schedule_step: number | null;
   schedule_started_at: Date | null;
-  envelope: Record<string, unknown> | null;
+  body: string | null;
 }
 
 /**
@@ -96,7 +97,7 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
         attempts: r.attempts!,
         scheduleStep: r.schedule_step!,
         scheduleStartedAt: r.schedule_started_at!,
-        envelope: r.envelope!,
+        body: r.body!,
         leaseToken,
       });
     } else {

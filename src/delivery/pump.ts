@@ -228,8 +228,7 @@ export function createDeliveryPump(deps: {
 
   async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
     const now = new Date();
-    const body = JSON.stringify(claimed.envelope);
-    const outcome = await send(lane, claimed.eventId, body, delivery, now);
+    const outcome = await send(lane, claimed.eventId, claimed.body, delivery, now);
     const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date());
     await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);
     metrics.deliveries.inc({ outcome: decision.kind === "delivered" ? "succeeded" : decision.kind });

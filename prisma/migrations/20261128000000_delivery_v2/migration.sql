@@ -52,10 +52,11 @@ CREATE INDEX "webhook_deliveries_subject_idx" ON "webhook_deliveries"("subscript
 --      all failed, one probe per p_probe_ms allow; in ordered mode only the first unfinished delivery of a
 --      subject, and none while one of the subject is in flight; lease them and advance the rate limiter.
 -- Returns one row per locked lane (room: how many it could lease; next_at: when its rate allows the next,
--- if the rate held it back; ordered: its mode) and one row per leased delivery.
+-- if the rate held it back; ordered: its mode) and one row per leased delivery, with the body to send (the
+-- event's envelope as JSON text, as stored: no parsing in the worker).
 CREATE FUNCTION "claim_deliveries"(p_ids UUID[], p_wants INTEGER[], p_lease_ms DOUBLE PRECISION, p_token UUID, p_circuit_after INTEGER, p_probe_ms DOUBLE PRECISION)
 RETURNS TABLE (lane_id UUID, room INTEGER, next_at TIMESTAMPTZ, ordered BOOLEAN, url TEXT, secret TEXT, previous_secret TEXT, previous_secret_expires_at TIMESTAMPTZ,
-               delivery_id UUID, event_id UUID, attempts INTEGER, schedule_step INTEGER, schedule_started_at TIMESTAMPTZ, envelope JSONB)
+               delivery_id UUID, event_id UUID, attempts INTEGER, schedule_step INTEGER, schedule_started_at TIMESTAMPTZ, body TEXT)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
@@ -124,10 +125,10 @@ BEGIN
               THEN CASE WHEN r.n = 0 THEN to_timestamp((r.start_ms - (r.burst - 1) * r.interval_ms) / 1000)
                         ELSE now() + make_interval(secs => r.interval_ms / 1000) END END,
          r.ordered, r.url, r.secret, r.previous_secret, r.previous_secret_expires_at,
-         NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::jsonb
+         NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::text
     FROM room r
   UNION ALL
   SELECT l.subscription_id, NULL::int, NULL::timestamptz, NULL::boolean, NULL, NULL, NULL, NULL::timestamptz,
-         l.id, l.event_id, l.attempts, l.schedule_step, l.schedule_started_at, e.envelope
+         l.id, l.event_id, l.attempts, l.schedule_step, l.schedule_started_at, e.envelope::text
     FROM leased l JOIN events e ON e.id = l.event_id;
 END $$;
