@@ -93,6 +93,19 @@ describe("operator console in a browser", () => {
     ).then((colour) => expect(colour).toBe("rgb(201, 240, 211)"));
     expect(sub.received.filter((r) => r.event.type === "reservation.final_costs")).toHaveLength(1);
     expect(await ctx.prisma.auditLog.count({ where: { action: "delivery.retry", target: finalCosts.id, actor: "admin (console)" } })).toBe(1);
+
+    // The subscription's lane: its backlog and limits, changed through the form.
+    await open(page, `${base}/admin/console/subscriptions/${subscription.id}`);
+    expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 64");
+    await page.select("select[name=ordering]", "subject");
+    await page.$eval("input[name=maxInFlight]", (input) => ((input as unknown as { value: string }).value = ""));
+    await page.type("input[name=maxInFlight]", "4");
+    await page.type("input[name=rateLimitPerSecond]", "10");
+    await Promise.all([page.waitForNavigation(), page.click("form[action$='/settings'] button")]);
+    expect(await page.$eval(".notice", (n) => n.textContent)).toBe("limits saved");
+    expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 4");
+    expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).toMatchObject({ ordering: "subject", maxInFlight: 4, rateLimitPerSecond: 10 });
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-subscription-lane.png"), fullPage: true });
     await page.close();
   });
 });
