@@ -1,6 +1,7 @@
 // Recording delivery attempts: many attempts (to many subscriptions) in ONE statement: the attempt rows,
-// each delivery's new status, and each subscription's failure run. Auto-disable, when a run crosses a
-// threshold, is a second, rare transaction.
+// each delivery's new status, schedule step and next due time, the end of its lease (only while the attempt
+// still held it), the release of the next held delivery of its subject (ordered mode), each subscription's
+// failure run and its 429 pause. Auto-disable, when a run crosses a threshold, is a second, rare transaction.
 import { recordOperatorEvent } from "./operator-events.js";
 import type { Database } from "./client.js";
 import { withTransaction } from "./sql.js";

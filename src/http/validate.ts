@@ -7,9 +7,10 @@ import { HttpError } from "./errors.js";
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what = "request body"): z.output<S> {
   const parsed = schema.safeParse(input ?? {});
   if (!parsed.success) {
-    throw new HttpError(400, "invalid_request", `invalid ${what}`, {
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
-    });
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    // The message names what is wrong (the first problems), so a client that shows only it still learns which field.
+    const summary = issues.slice(0, 3).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+    throw new HttpError(400, "invalid_request", `invalid ${what}: ${summary}`, { issues });
   }
   return parsed.data;
 }
