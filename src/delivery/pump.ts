@@ -128,8 +128,9 @@ export function createDeliveryPump(deps: {
   function plan(lanes: string[], free: number): LaneRequest[] {
     const activeLanes = new Set([...local.keys(), ...lanes, ...dirty]).size;
     const requests = planClaims(lanes, { total: settings.capacity, free, activeLanes, inFlight: (id) => local.get(id) ?? 0 }).filter((r) => r.want > 0);
+    const asked = new Set(requests.map((r) => r.subscriptionId));
     for (const id of lanes) {
-      if (requests.some((r) => r.subscriptionId === id)) continue;
+      if (asked.has(id)) continue;
       // At its share of this process's slots: one of its own attempts ending asks again. Holding none, it got
       // nothing only because the lanes before it took the free slots: in line for the next.
       if (local.has(id)) more.add(id);
