@@ -5,33 +5,70 @@ import { tmpdir, cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { migrate } from "../src/db/migrate.js";
 import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../scripts/lib/local-services.js";
+import { startPgBouncer, startRedisCluster, startRedisSentinel } from "../scripts/lib/topologies.js";
 
 export const root = path.resolve(import.meta.dirname, "..");
 
+export type RedisKind = "single" | "cluster" | "sentinel";
+
 export interface BenchEnv {
+  /** What the service connects to: through PgBouncer when the bench runs with it. */
   databaseUrl: string;
+  /** Postgres itself (migrations, the bench's own counters). */
+  directDatabaseUrl: string;
+  /** The single node's URL (the single topology only; the other benches use it). */
   redisUrl: string;
+  /** The service's Redis variables for the chosen topology. */
+  redisEnv: Record<string, string>;
+  /** Every Redis process (data nodes and sentinels), for CPU figures. */
+  redisPids(): number[];
+  /** The PgBouncer process, when there is one. */
+  bouncerPid?: number;
   pg: LocalServer;
   redis: LocalServer;
   servers: LocalServer[];
   cleanup(): Promise<void>;
 }
 
-export async function benchServices(opts: { statStatements?: boolean } = {}): Promise<BenchEnv> {
+/** `--redis single|cluster|sentinel` and `--pgbouncer` on any bench that passes its arguments here. */
+export function topologyArgs(args: Map<string, string>): { redis: RedisKind; pgbouncer: boolean } {
+  const redis = (args.get("redis") || "single") as RedisKind;
+  if (!["single", "cluster", "sentinel"].includes(redis)) throw new Error(`--redis must be single, cluster or sentinel, not ${redis}`);
+  return { redis, pgbouncer: args.has("pgbouncer") };
+}
+
+export async function benchServices(opts: { statStatements?: boolean; redis?: RedisKind; pgbouncer?: boolean } = {}): Promise<BenchEnv> {
   const dir = mkdtempSync(path.join(tmpdir(), "hub-bench-"));
   chmodSync(dir, 0o755);
   const settings = opts.statStatements ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" } : undefined;
-  const [pg, redis] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg"), settings }), startRedis({ dataDir: path.join(dir, "redis") })]);
-  const databaseUrl = await createDatabase(pg.url, "bench");
-  await migrate(databaseUrl, path.join(root, "prisma/migrations"));
+  const kind = opts.redis ?? "single";
+  const [pg, redis, cluster, sentinel] = await Promise.all([
+    startPostgres({ dataDir: path.join(dir, "pg"), settings }),
+    startRedis({ dataDir: path.join(dir, "redis") }),
+    kind === "cluster" ? startRedisCluster({ dataDir: path.join(dir, "cluster") }) : undefined,
+    kind === "sentinel" ? startRedisSentinel({ dataDir: path.join(dir, "sentinel") }) : undefined,
+  ]);
+  const directDatabaseUrl = await createDatabase(pg.url, "bench");
+  await migrate(directDatabaseUrl, path.join(root, "prisma/migrations"));
+  const bouncer = opts.pgbouncer ? await startPgBouncer({ dataDir: path.join(dir, "pgbouncer"), postgresPort: pg.port, poolSize: 40 }) : undefined;
+  const redisEnv: Record<string, string> = cluster
+    ? { REDIS_CLUSTER_NODES: cluster.nodesEnv }
+    : sentinel
+      ? { REDIS_SENTINELS: sentinel.sentinelsEnv, REDIS_SENTINEL_MASTER: sentinel.master }
+      : { REDIS_URL: redis.url };
   return {
-    databaseUrl,
+    databaseUrl: bouncer ? bouncer.route(directDatabaseUrl) : directDatabaseUrl,
+    directDatabaseUrl,
     redisUrl: redis.url,
+    redisEnv,
+    redisPids: () => (cluster ? cluster.nodes : sentinel ? [sentinel.primary, sentinel.replica, ...sentinel.sentinels] : [redis]).map((n) => n.pid ?? 0),
+    bouncerPid: bouncer?.pid,
     pg,
     redis,
     servers: [pg, redis],
     async cleanup() {
-      await Promise.allSettled([pg.stop(), redis.stop()]);
+      await bouncer?.stop();
+      await Promise.allSettled([pg.stop(), redis.stop(), cluster?.stop(), sentinel?.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadConfig } from "../src/config/env.js";
+import { loadConfig, redisSettings } from "../src/config/env.js";
 import { createDatabase } from "../src/db/client.js";
 import { createLogger } from "../src/observability/logger.js";
 import { createMetrics } from "../src/observability/metrics.js";
@@ -53,7 +53,7 @@ const config = loadConfig({
   WORKER_CONCURRENCY: args.get("concurrency") ?? "16",
 });
 const db = createDatabase({ url: config.DATABASE_URL, poolSize: 20 });
-const redis = createRedis(config.REDIS_URL, "worker");
+const redis = createRedis(redisSettings(config), "worker");
 const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 60_000 });
 
 try {

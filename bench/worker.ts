@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { createDatabase } from "../src/db/client.js";
 import { digestBody } from "../src/db/inbound-deliveries.js";
-import { loadConfig } from "../src/config/env.js";
+import { loadConfig, redisSettings } from "../src/config/env.js";
 import { createLogger } from "../src/observability/logger.js";
 import { createMetrics } from "../src/observability/metrics.js";
 import { createQueues } from "../src/queues/queues.js";
@@ -26,7 +26,7 @@ const config = loadConfig({
 });
 const log = createLogger({ level: "warn" });
 const db = createDatabase({ url: config.DATABASE_URL, poolSize: 20 });
-const redis = createRedis(config.REDIS_URL, "worker");
+const redis = createRedis(redisSettings(config), "worker");
 const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 60_000 });
 
 try {

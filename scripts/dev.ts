@@ -68,7 +68,8 @@ async function main() {
       env.DATABASE_URL = await createDatabase(pg.url, "event_hub");
       say(`postgres on ${env.DATABASE_URL} (data in .data/postgres)`);
     }
-    if (!env.REDIS_URL) {
+    // A Redis of your own (one node, Sentinel or Cluster) is used as it is; otherwise a private one starts.
+    if (!env.REDIS_URL && !env.REDIS_SENTINELS && !env.REDIS_CLUSTER_NODES) {
       const redisPort = Number(env.DEV_REDIS_PORT ?? 63799);
       if (!(await portFree(redisPort, "127.0.0.1"))) refuse(`port ${redisPort} (local Redis) is in use: set DEV_REDIS_PORT to a free port, or REDIS_URL to your own Redis`);
       const redis = await startRedis({ dataDir: path.join(dataDir, "redis"), port: redisPort, persistent: true });
@@ -108,7 +109,7 @@ async function main() {
   }
 
   mkdirSync(dataDir, { recursive: true });
-  const keep = ["DATABASE_URL", "REDIS_URL", "PORT", "ADMIN_TOKEN", "FLOVI_WEBHOOK_SECRET", "QUEUE_PREFIX"];
+  const keep = ["DATABASE_URL", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_CLUSTER_NODES", "PORT", "ADMIN_TOKEN", "FLOVI_WEBHOOK_SECRET", "QUEUE_PREFIX"];
   writeFileSync(settingsFile, `# written by npm run dev while it runs; removed when it stops\nDEV_PID=${process.pid}\n${keep.filter((k) => env[k]).map((k) => `${k}=${env[k]}`).join("\n")}\n`);
   say(`api on http://127.0.0.1:${port}  (FLOVI_WEBHOOK_SECRET=${env.FLOVI_WEBHOOK_SECRET}, ADMIN_TOKEN=${env.ADMIN_TOKEN}; settings in ${DEV_SETTINGS_FILE})`);
 

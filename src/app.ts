@@ -1,7 +1,7 @@
 // buildApp(deps) returns the Express app and never listens: main.ts listens, tests use supertest.
 import express, { type Express } from "express";
 import helmet from "helmet";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./queues/redis.js";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { Database } from "./db/client.js";

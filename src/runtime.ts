@@ -2,7 +2,7 @@
 // main.ts calls it for the real process; the fault suite and the demo call it too.
 import http from "node:http";
 import { buildApp } from "./app.js";
-import { MIN_SECRET_LENGTH, providerStatus, weakSecrets, type Config } from "./config/env.js";
+import { describeRedis, MIN_SECRET_LENGTH, providerStatus, redisSettings, weakSecrets, type Config } from "./config/env.js";
 import { createDatabase } from "./db/client.js";
 import { createShutdown, type ShutdownStep } from "./lifecycle/shutdown.js";
 import type { Logger } from "./observability/logger.js";
@@ -31,7 +31,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const queueSets: ReturnType<typeof createQueues>[] = [];
 
   if (role === "api" || role === "all") {
-    const redis = createRedis(config.REDIS_URL, "producer", { connectionName: "event-hub-api" });
+    const redis = createRedis(redisSettings(config), "producer", { connectionName: "event-hub-api" });
     const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
     redisConnections.push(redis);
     queueSets.push(queues);
@@ -54,7 +54,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     });
   }
   if (role === "worker" || role === "all") {
-    const redis = createRedis(config.REDIS_URL, "worker", { connectionName: "event-hub-worker" });
+    const redis = createRedis(redisSettings(config), "worker", { connectionName: "event-hub-worker" });
     const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 30_000 });
     redisConnections.push(redis);
     queueSets.push(queues);
@@ -96,6 +96,6 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const port = address && typeof address === "object" ? address.port : undefined;
   // One line per provider: a newcomer sees at once that polling is off, and why.
   for (const status of providerStatus(config)) log.info(status, status.enabled ? "provider enabled" : "provider disabled");
-  log.info({ role, port, queuePrefix: config.QUEUE_PREFIX }, "started");
+  log.info({ role, port, queuePrefix: config.QUEUE_PREFIX, redis: describeRedis(redisSettings(config)) }, "started");
   return { port, stop: shutdown };
 }

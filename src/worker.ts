@@ -1,7 +1,7 @@
 // Composition root of the worker role: one BullMQ worker per queue, the job schedulers that drive the
 // sweeps, and the outbox relay. Everything it needs is passed in.
 import type { Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./queues/redis.js";
 import type { Logger } from "pino";
 import { providerEnabled, type Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
@@ -26,7 +26,7 @@ export interface WorkerDeps {
   config: Config;
   db: Database;
   /** A worker connection (maxRetriesPerRequest: null). */
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   log: Logger;
   metrics: Metrics;

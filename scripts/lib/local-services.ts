@@ -42,7 +42,7 @@ function postgresBinDir(): string {
   return dir;
 }
 
-function redisBinary(): string {
+export function redisBinary(): string {
   try {
     return execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim();
   } catch {
@@ -54,7 +54,7 @@ function redisBinary(): string {
 }
 
 /** PostgreSQL refuses to run as root: when we are root, the server runs as the `postgres` user. */
-function postgresIdentity(): { uid: number; gid: number } | undefined {
+export function postgresIdentity(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   try {
     const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
@@ -67,7 +67,7 @@ function postgresIdentity(): { uid: number; gid: number } | undefined {
   }
 }
 
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
+export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
@@ -80,7 +80,7 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs: number, child: ChildProcess) {
+export async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs: number, child: ChildProcess) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited during start-up with code ${child.exitCode}`);

@@ -2,7 +2,7 @@
 // `node dist/src/admin/cli.js <command>` in the image). Same actions, same audit rows as the admin API.
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/env.js";
+import { ConfigError, loadConfig, redisSettings } from "../config/env.js";
 import { loadDevSettings } from "../config/dev-settings.js";
 import { createDatabase } from "../db/client.js";
 import { createLogger } from "../observability/logger.js";
@@ -29,7 +29,7 @@ const USAGE = `usage: npm run admin -- <command> [options]
   subscriptions set <id> [--ordering none|subject] [--max-in-flight N] [--rate N|none] [--description S]
                                            change an endpoint's delivery settings (docs/delivery.md)
 
-Configured by the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ...), like the service; beside a running
+Configured by the environment (DATABASE_URL, REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES, QUEUE_PREFIX, ...), like the service; beside a running
 \`npm run dev\`, by the settings it wrote to .data/dev.env for whatever the environment does not set.`;
 
 const COMMANDS = ["queues", "failed", "retry", "retry-failed", "remove", "webhooks", "replay-webhook", "retry-delivery", "recover", "audit", "subscriptions"];
@@ -79,7 +79,7 @@ try {
 
 const log = createLogger({ level: "warn", destination: process.stderr });
 const db = createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });
-const redis = createRedis(config.REDIS_URL, "worker");
+const redis = createRedis(redisSettings(config), "worker");
 const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
 const deps: admin.AdminDeps = { db, queues, log };
 const actor = `cli:${userInfo().username}`;

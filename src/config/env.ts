@@ -22,6 +22,31 @@ const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** "10.0.0.1:26379,redis-b:26379,[::1]:26379" → [{ host, port }]. */
+const hostPortList = csv.transform((parts, ctx) => {
+  const out: HostPort[] = [];
+  for (const part of parts) {
+    const match = /^(?:\[([^\]]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(part);
+    const port = match ? Number(match[3]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      ctx.addIssue({ code: "custom", message: `"${part}" is not host:port (e.g. 10.0.0.5:6379, [::1]:6379)` });
+      return z.NEVER;
+    }
+    out.push({ host: match[1] ?? match[2]!, port });
+  }
+  return out;
+});
+
+const flag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .optional()
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
@@ -56,7 +81,25 @@ export const envSchema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// connection string" }),
   DATABASE_POOL_SIZE: positiveInt(10),
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }),
+  /**
+   * Postgres itself when DATABASE_URL goes through a transaction pooler (PgBouncer): migrations hold a session
+   * lock, so `npm run db:migrate` uses this when it is set. The service never does.
+   */
+  DATABASE_DIRECT_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// connection string" }).optional(),
+  /** Exactly one of REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER), REDIS_CLUSTER_NODES (docs/operations.md). */
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }).optional(),
+  REDIS_SENTINELS: hostPortList,
+  REDIS_SENTINEL_MASTER: optionalString,
+  /** The sentinels' own password (requirepass on the sentinels), when they have one. */
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  REDIS_CLUSTER_NODES: hostPortList,
+  /** ACL user and password of the data nodes, for Sentinel and Cluster (a REDIS_URL carries its own). */
+  REDIS_USERNAME: optionalString,
+  REDIS_PASSWORD: optionalString,
+  /** TLS to Sentinel and Cluster nodes (a single node turns TLS on with rediss://). */
+  REDIS_TLS: flag,
+  /** A PEM file of the CA(s) that signed the Redis servers' certificates, for any topology with TLS. */
+  REDIS_TLS_CA_FILE: optionalString,
   /** Prefix of every BullMQ key. Wrapped in {braces} so a Redis Cluster keeps each queue in one slot. */
   QUEUE_PREFIX: z
     .string()
@@ -157,6 +200,76 @@ export const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: durationMs(65 * SECOND),
 });
 
+/** Exactly one Redis topology, and each one complete: checked after the fields parse. */
+const configSchema = envSchema.superRefine((c, ctx) => {
+  const chosen = [
+    c.REDIS_URL !== undefined && "REDIS_URL",
+    c.REDIS_SENTINELS.length > 0 && "REDIS_SENTINELS",
+    c.REDIS_CLUSTER_NODES.length > 0 && "REDIS_CLUSTER_NODES",
+  ].filter((name): name is string => name !== false);
+  const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (chosen.length === 0) {
+    problem("REDIS_URL", "is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES): one Redis topology");
+  } else if (chosen.length > 1) {
+    problem(chosen[1]!, `cannot be combined with ${chosen[0]}: set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES`);
+  }
+  if (c.REDIS_SENTINELS.length > 0 && c.REDIS_SENTINEL_MASTER === undefined) {
+    problem("REDIS_SENTINEL_MASTER", "is required with REDIS_SENTINELS (the master's name in the sentinels' configuration)");
+  }
+  if (c.REDIS_SENTINEL_MASTER !== undefined && c.REDIS_SENTINELS.length === 0) {
+    problem("REDIS_SENTINELS", "is required with REDIS_SENTINEL_MASTER (host:port of each sentinel)");
+  }
+  if (c.REDIS_URL !== undefined && (c.REDIS_TLS || c.REDIS_USERNAME !== undefined || c.REDIS_PASSWORD !== undefined)) {
+    problem("REDIS_URL", "carries its own credentials and TLS: use rediss://user:password@host:port instead of REDIS_TLS / REDIS_USERNAME / REDIS_PASSWORD");
+  }
+  if (c.REDIS_TLS_CA_FILE !== undefined && !c.REDIS_TLS && !(c.REDIS_URL ?? "").startsWith("rediss:")) {
+    problem("REDIS_TLS_CA_FILE", "is only read with TLS on (REDIS_TLS=true, or a rediss:// REDIS_URL)");
+  }
+});
+
+export type RedisTopology =
+  | { kind: "single"; url: string }
+  | { kind: "sentinel"; sentinels: HostPort[]; master: string }
+  | { kind: "cluster"; nodes: HostPort[] };
+
+export interface RedisSettings {
+  topology: RedisTopology;
+  username?: string;
+  password?: string;
+  sentinelPassword?: string;
+  tls: boolean;
+  caFile?: string;
+}
+
+/** The Redis connection the configuration chose (validated: exactly one topology). */
+export function redisSettings(c: Config): RedisSettings {
+  const topology: RedisTopology =
+    c.REDIS_URL !== undefined
+      ? { kind: "single", url: c.REDIS_URL }
+      : c.REDIS_SENTINELS.length > 0
+        ? { kind: "sentinel", sentinels: c.REDIS_SENTINELS, master: c.REDIS_SENTINEL_MASTER ?? "" }
+        : { kind: "cluster", nodes: c.REDIS_CLUSTER_NODES };
+  return {
+    topology,
+    username: c.REDIS_USERNAME,
+    password: c.REDIS_PASSWORD,
+    sentinelPassword: c.REDIS_SENTINEL_PASSWORD,
+    tls: c.REDIS_TLS || (c.REDIS_URL ?? "").startsWith("rediss:"),
+    caFile: c.REDIS_TLS_CA_FILE,
+  };
+}
+
+/** Where Redis is, for logs and the console: addresses only, never credentials. */
+export function describeRedis(settings: RedisSettings): string {
+  const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(",");
+  const t = settings.topology;
+  if (t.kind === "single") {
+    const url = new URL(t.url);
+    return `single ${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+  }
+  return t.kind === "sentinel" ? `sentinel ${t.master}@${list(t.sentinels)}` : `cluster ${list(t.nodes)}`;
+}
+
 /** Webhook secrets shorter than this are accepted but reported as weak (at start and in /readyz). */
 export const MIN_SECRET_LENGTH = 16;
 
@@ -178,7 +291,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "unset", as in most twelve-factor tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
-  const parsed = envSchema.safeParse(cleaned);
+  const parsed = configSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
@@ -213,10 +326,10 @@ export function providerStatus(c: Config): ProviderStatus[] {
   ];
 }
 
-/** The migration runner needs only the database. */
-export function loadMigrationConfig(env: Record<string, string | undefined>): { DATABASE_URL: string; MIGRATIONS_DIR: string } {
+/** The migration runner needs only the database: Postgres itself (DATABASE_DIRECT_URL) when a pooler is in front. */
+export function loadMigrationConfig(env: Record<string, string | undefined>): { DATABASE_URL: string; DATABASE_DIRECT_URL?: string; MIGRATIONS_DIR: string } {
   const parsed = envSchema
-    .pick({ DATABASE_URL: true })
+    .pick({ DATABASE_URL: true, DATABASE_DIRECT_URL: true })
     .extend({ MIGRATIONS_DIR: z.string().default("prisma/migrations") })
     .safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== "")));
   if (!parsed.success) {

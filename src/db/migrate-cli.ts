@@ -1,11 +1,12 @@
-// `npm run db:migrate` (and the Docker image's migrate service): applies pending migrations to DATABASE_URL.
+// `npm run db:migrate` (and the Docker image's migrate service): applies pending migrations to DATABASE_URL, or
+// to DATABASE_DIRECT_URL when set (Postgres itself, when DATABASE_URL goes through PgBouncer).
 import path from "node:path";
 import { ConfigError, loadMigrationConfig } from "../config/env.js";
 import { migrate } from "./migrate.js";
 
 try {
   const config = loadMigrationConfig(process.env);
-  const result = await migrate(config.DATABASE_URL, path.resolve(config.MIGRATIONS_DIR));
+  const result = await migrate(config.DATABASE_DIRECT_URL ?? config.DATABASE_URL, path.resolve(config.MIGRATIONS_DIR));
   for (const name of result.applied) process.stdout.write(`applied ${name}\n`);
   process.stdout.write(`migrations: ${result.applied.length} applied, ${result.alreadyApplied.length} already applied\n`);
 } catch (error) {

@@ -1,5 +1,5 @@
 // What the api's routes are built from (the composition root, app.ts, passes it in).
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/redis.js";
 import type { Logger } from "pino";
 import type { Config } from "../config/env.js";
 import type { Database } from "../db/client.js";
@@ -10,7 +10,7 @@ export interface AppDeps {
   config: Config;
   db: Database;
   /** The producer connection (fails fast); also what /readyz pings. */
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   log: Logger;
   metrics: Metrics;

@@ -1,13 +1,12 @@
 import { Router } from "express";
-import type { Redis } from "ioredis";
 import type { Database } from "../db/client.js";
-import { pingRedis } from "../queues/redis.js";
+import { pingRedis, type RedisClient } from "../queues/redis.js";
 import type { Queues } from "../queues/queues.js";
 import { withTimeout } from "../lib/timeout.js";
 import type { Metrics } from "../observability/metrics.js";
 import { weakSecrets, type Config } from "../config/env.js";
 
-export function healthRoutes(deps: { db: Database; redis: Redis; metrics: Metrics; queues: Queues; config: Pick<Config, "FLOVI_WEBHOOK_SECRET"> }): Router {
+export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: Metrics; queues: Queues; config: Pick<Config, "FLOVI_WEBHOOK_SECRET"> }): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

@@ -1,7 +1,7 @@
 // Worker wiring for polling: the two sweeps (run by job schedulers on the maintenance queue) and one
 // rate-limited queue per provider for the polls themselves.
 import { Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/redis.js";
 import type { Logger } from "pino";
 import { providerEnabled, type Config } from "../config/env.js";
 import type { Database } from "../db/client.js";
@@ -89,7 +89,7 @@ export function createPollingHandlers(deps: PollingDeps) {
     return outcome;
   }
 
-  function createWorkers(common: { connection: Redis; prefix: string; log: Logger; metrics: Metrics; lockMs?: number }): Worker[] {
+  function createWorkers(common: { connection: RedisClient; prefix: string; log: Logger; metrics: Metrics; lockMs?: number }): Worker[] {
     const workers: Worker[] = [];
     if (mfb) {
       const client = mfb;

@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis.js";
 import { withTimeout } from "../lib/timeout.js";
 import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./catalog.js";
 
@@ -32,7 +32,7 @@ export function queuePrefix(base: string, queue: QueueName): string {
 }
 
 export function createQueues(opts: {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   addTimeoutMs?: number;
   /** Connection errors surface through the calls that fail; this only observes them. */

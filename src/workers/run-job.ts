@@ -2,7 +2,7 @@
 // with the request id that created the job, and failure classification. Handlers are registered per catalog
 // key and receive the parsed payload, typed by the catalog's schema.
 import { RateLimitError, UnrecoverableError, Worker, type Job, type WorkerOptions } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/redis.js";
 import type { Logger } from "pino";
 import { ExpectedError, ParkedFailure } from "../queues/errors.js";
 import { jobKeyByName, jobs, type JobData, type JobKey, type JobsOf, type QueueName } from "../queues/catalog.js";
@@ -23,7 +23,7 @@ export type QueueHandlers<Q extends QueueName> = { [K in JobsOf<Q>]: JobHandler<
 export function createWorker<Q extends QueueName>(opts: {
   queue: Q;
   handlers: QueueHandlers<Q>;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   log: Logger;
   metrics: Metrics;

@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { migrate } from "../../src/db/migrate.js";
+import type net from "node:net";
 import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../../scripts/lib/local-services.js";
+import { startBalancer, startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinelSet } from "../../scripts/lib/topologies.js";
 import { BUSY_SQL } from "../helpers/context.js";
 import { startSubscriber, type Received, type Subscriber } from "../helpers/subscriber.js";
 
@@ -25,23 +27,42 @@ export interface Proc {
 
 export interface World {
   pg: LocalServer;
+  /** The single Redis node (topology "single"). */
   redis: LocalServer;
+  /** The Sentinel set or the Cluster, when the world runs on one. */
+  sentinel?: RedisSentinelSet;
+  cluster?: RedisCluster;
   databaseUrl: string;
+  /** Where clients send: the api, or the load balancer in front of every api process once there are several. */
   apiPort: number;
   api?: Proc;
+  apis: Proc[];
   workers: Proc[];
   subscriber: Subscriber;
   db: pg.Pool;
   startApi(extra?: Record<string, string>): Promise<Proc>;
+  /** Another api process on its own port; from the second one on, apiPort is a round-robin TCP balancer. */
+  addApi(extra?: Record<string, string>): Promise<Proc>;
   startWorker(extra?: Record<string, string>): Promise<Proc>;
   close(): Promise<void>;
 }
 
-export async function createWorld(opts: { env?: Record<string, string> } = {}): Promise<World> {
+export async function createWorld(opts: { env?: Record<string, string>; redis?: "single" | "sentinel" | "cluster-with-replicas" } = {}): Promise<World> {
   const dir = mkdtempSync(path.join(tmpdir(), "hub-fault-"));
   const { chmodSync } = await import("node:fs");
   chmodSync(dir, 0o755);
-  const [pgServer, redis] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }), startRedis({ dataDir: path.join(dir, "redis") })]);
+  const topology = opts.redis ?? "single";
+  const [pgServer, redis, sentinel, cluster] = await Promise.all([
+    startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }),
+    startRedis({ dataDir: path.join(dir, "redis") }),
+    topology === "sentinel" ? startRedisSentinel({ dataDir: path.join(dir, "sentinel") }) : undefined,
+    topology === "cluster-with-replicas" ? startRedisCluster({ dataDir: path.join(dir, "cluster"), replicas: 1 }) : undefined,
+  ]);
+  const redisEnv: Record<string, string> = sentinel
+    ? { REDIS_SENTINELS: sentinel.sentinelsEnv, REDIS_SENTINEL_MASTER: sentinel.master }
+    : cluster
+      ? { REDIS_CLUSTER_NODES: cluster.nodesEnv }
+      : { REDIS_URL: redis.url };
   const databaseUrl = await createDatabase(pgServer.url, "hub");
   await migrate(databaseUrl, path.join(root, "prisma/migrations"));
   const apiPort = await freePort();
@@ -55,7 +76,7 @@ export async function createWorld(opts: { env?: Record<string, string> } = {}): 
     HOST: "127.0.0.1",
     PORT: String(apiPort),
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
+    ...redisEnv,
     QUEUE_PREFIX: "faults",
     FLOVI_WEBHOOK_SECRET: SECRET,
     ADMIN_TOKEN: ADMIN,
@@ -98,17 +119,34 @@ export async function createWorld(opts: { env?: Record<string, string> } = {}): 
     });
   }
 
+  let balancer: net.Server | undefined;
   const world: World = {
     pg: pgServer,
     redis,
+    sentinel,
+    cluster,
     databaseUrl,
     apiPort,
+    apis: [],
     workers: [],
     subscriber,
     db,
     async startApi(extra) {
       world.api = await launch("api", extra);
+      world.apis.push(world.api);
       return world.api;
+    },
+    async addApi(extra) {
+      const port = await freePort();
+      const proc = await launch("api", { PORT: String(port), ...extra });
+      apiPorts.set(proc, port);
+      world.apis.push(proc);
+      if (!balancer) {
+        apiPorts.set(world.apis[0]!, apiPort);
+        balancer = await startBalancer(() => world.apis.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => apiPorts.get(p)!));
+        world.apiPort = (balancer.address() as net.AddressInfo).port;
+      }
+      return proc;
     },
     async startWorker(extra) {
       const worker = await launch("worker", extra);
@@ -116,7 +154,8 @@ export async function createWorld(opts: { env?: Record<string, string> } = {}): 
       return worker;
     },
     async close() {
-      for (const p of [world.api, ...world.workers]) {
+      balancer?.close();
+      for (const p of [...world.apis, ...world.workers]) {
         if (p && p.child.exitCode === null && p.child.signalCode === null) {
           p.child.kill("SIGKILL");
           await p.exited;
@@ -124,9 +163,10 @@ export async function createWorld(opts: { env?: Record<string, string> } = {}): 
       }
       await db.end().catch(() => undefined);
       await subscriber.close();
-      await Promise.allSettled([redis.stop(), pgServer.stop()]);
+      await Promise.allSettled([redis.stop(), pgServer.stop(), sentinel?.stop(), cluster?.stop()]);
     },
   };
+  const apiPorts = new Map<Proc, number>();
   return world;
 }
 
@@ -151,6 +191,8 @@ export interface SendResult {
   accepted: Map<string, string>;
   /** Every non-2xx answer, by status ("network" for connection errors). */
   refusals: Map<string, number>;
+  /** When each refusal happened (ms since the epoch), to tell how long an outage refused. */
+  refusedAt: number[];
 }
 
 /**
@@ -191,10 +233,13 @@ export function sendWebhooks(
   ids: string[],
   opts: { concurrency?: number; giveUpAt?: number; states?: string[] } = {},
 ): Promise<SendResult> & { progress: SendResult } {
-  const result: SendResult = { accepted: new Map(), refusals: new Map() };
+  const result: SendResult = { accepted: new Map(), refusals: new Map(), refusedAt: [] };
   const queue = [...ids];
   const giveUpAt = opts.giveUpAt ?? Date.now() + 120_000;
-  const refuse = (why: string) => result.refusals.set(why, (result.refusals.get(why) ?? 0) + 1);
+  const refuse = (why: string) => {
+    result.refusals.set(why, (result.refusals.get(why) ?? 0) + 1);
+    result.refusedAt.push(Date.now());
+  };
   async function lane() {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       for (const state of opts.states ?? ["created"]) {

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { loadConfig, type Config } from "../../src/config/env.js";
+import { loadConfig, redisSettings, type Config } from "../../src/config/env.js";
 import { createDatabase as openDatabase } from "../../src/db/client.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createMetrics } from "../../src/observability/metrics.js";
@@ -17,8 +17,26 @@ export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
 
 export type TestEnv = Record<string, string | undefined>;
 
+/** A fresh database cloned from the template; through PgBouncer when the run routes through it. */
 export async function freshDatabaseUrl(): Promise<string> {
-  return createDatabase(inject("pgServerUrl"), `t_${randomUUID().replace(/-/g, "").slice(0, 16)}`, inject("templateDatabase"));
+  const url = await createDatabase(inject("pgServerUrl"), `t_${randomUUID().replace(/-/g, "").slice(0, 16)}`, inject("templateDatabase"));
+  const bouncer = inject("pgBouncerPort");
+  if (!bouncer) return url;
+  const routed = new URL(url);
+  routed.port = String(bouncer);
+  return routed.toString();
+}
+
+/** The same database reached on Postgres itself, never through PgBouncer: for session-level locks and migrations. */
+export function directDatabaseUrl(url: string): string {
+  const direct = new URL(url);
+  direct.port = new URL(inject("pgServerUrl")).port;
+  return direct.toString();
+}
+
+/** The Redis variables of the run's topology, unless the test names its own Redis. */
+export function redisEnvFor(env: TestEnv): TestEnv {
+  return Object.keys(env).some((name) => name.startsWith("REDIS_")) ? {} : inject("redisEnv");
 }
 
 export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
@@ -27,7 +45,7 @@ export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: "5",
-    REDIS_URL: inject("redisUrl"),
+    ...redisEnvFor(env),
     QUEUE_PREFIX: `t-${randomUUID().slice(0, 8)}`,
     FLOVI_WEBHOOK_SECRET: TEST_SECRET,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
@@ -45,7 +63,7 @@ export async function createTestContext(env: TestEnv = {}) {
   const log = createLogger({ level: config.LOG_LEVEL, destination: process.stdout });
   const metrics = createMetrics();
   const db = openDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
-  const redis = createRedis(config.REDIS_URL, "producer");
+  const redis = createRedis(redisSettings(config), "producer");
   const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
   const app = buildApp({ config, db, redis, queues, log, metrics });
   const workers: { runtime: WorkerRuntime; close: () => Promise<void> }[] = [];
@@ -61,7 +79,7 @@ export async function createTestContext(env: TestEnv = {}) {
     app,
     /** Starts the real worker role against this context's database and queue prefix. */
     async startWorker(overrides: Partial<Config> = {}) {
-      const workerRedis = createRedis(config.REDIS_URL, "worker");
+      const workerRedis = createRedis(redisSettings(config), "worker");
       const workerQueues = createQueues({ connection: workerRedis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 30_000 });
       const runtime = await startWorker({ config: { ...config, ...overrides }, db, redis: workerRedis, queues: workerQueues, log, metrics });
       const entry = {

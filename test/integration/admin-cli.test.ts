@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
 const run = promisify(execFile);
@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => ctx.close());
 
 function cli(...args: string[]) {
-  const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, REDIS_URL: ctx.config.REDIS_URL, QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
+  const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
   return run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), ...args], { env }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
@@ -58,9 +58,9 @@ describe("admin CLI", () => {
     mkdirSync(path.join(dir, ".data"));
     writeFileSync(
       path.join(dir, ".data/dev.env"),
-      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\nREDIS_URL=${ctx.config.REDIS_URL}\nQUEUE_PREFIX=${ctx.config.QUEUE_PREFIX}\n`,
+      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\n${Object.entries(redisEnvFor({})).map(([k, v]) => `${k}=${v}\n`).join("")}QUEUE_PREFIX=${ctx.config.QUEUE_PREFIX}\n`,
     );
-    const { DATABASE_URL: _d, REDIS_URL: _r, QUEUE_PREFIX: _q, ...bare } = process.env;
+    const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DATABASE_URL" && k !== "QUEUE_PREFIX" && !k.startsWith("REDIS_")));
     const loader = path.resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs");
     const r = await run(process.execPath, ["--import", pathToFileURL(loader).href, path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues"], { env: bare, cwd: dir }).then(
       (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),

@@ -2,7 +2,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
-import { createTestContext, freshDatabaseUrl, type TestContext } from "../helpers/context.js";
+import { createTestContext, directDatabaseUrl, freshDatabaseUrl, type TestContext } from "../helpers/context.js";
 
 const migrations = path.resolve(import.meta.dirname, "../../prisma/migrations");
 
@@ -32,7 +32,8 @@ describe("migrations", () => {
   });
 
   it("two runners at once apply each migration exactly once (advisory lock)", async () => {
-    const url = await freshDatabaseUrl();
+    // Migrations hold a session lock: they run against Postgres itself, never through PgBouncer.
+    const url = directDatabaseUrl(await freshDatabaseUrl());
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");

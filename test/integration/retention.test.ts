@@ -1,9 +1,10 @@
 // One test per retention rule, on real Postgres: the clock is moved by setting timestamps back, never by waiting.
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pruneAll, retentionSettings } from "../../src/maintenance/prune.js";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { createTestContext, directDatabaseUrl, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
 
@@ -63,7 +64,9 @@ describe("retention", () => {
     // The running worker would apply a waiting row (and so make it prunable) the moment a drain sweeps it.
     // Holding its reservation's lock, as an applying worker does, keeps it `received` for the whole test.
     const key = `ret-waiting-${randomUUID()}`;
-    const holder = await ctx.db.pool.connect();
+    // A session of its own on Postgres itself (a session lock means nothing through a transaction pooler).
+    const holder = new pg.Client({ connectionString: directDatabaseUrl(ctx.config.DATABASE_URL) });
+    await holder.connect();
     try {
       await holder.query("SELECT pg_advisory_lock(hashtextextended('reservation:' || $1, 0))", [key]);
       const [waiting] = await ctx.prisma.$queryRawUnsafe<{ id: string }[]>(
@@ -79,8 +82,7 @@ describe("retention", () => {
       expect(await ctx.prisma.inboundDelivery.findUnique({ where: { id: waiting!.id } })).toMatchObject({ status: "received" });
       await sql("DELETE FROM inbound_deliveries WHERE id = $1::uuid", waiting!.id);
     } finally {
-      await holder.query("SELECT pg_advisory_unlock_all()");
-      holder.release();
+      await holder.end();
     }
   });
 

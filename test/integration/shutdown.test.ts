@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/observability/logger.js";
 import { start } from "../../src/runtime.js";
-import { createTestContext, eventually, freshDatabaseUrl, testConfig, type TestContext } from "../helpers/context.js";
+import { createTestContext, eventually, freshDatabaseUrl, redisEnvFor, testConfig, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
 let ctx: TestContext;
@@ -50,7 +50,7 @@ describe("graceful shutdown", () => {
       LOG_LEVEL: "info",
       PORT: "0",
       DATABASE_URL: config.DATABASE_URL,
-      REDIS_URL: config.REDIS_URL,
+      ...redisEnvFor({}),
       QUEUE_PREFIX: config.QUEUE_PREFIX,
       FLOVI_WEBHOOK_SECRET: "s",
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config/env.js";
+import { ConfigError, describeRedis, loadConfig, loadMigrationConfig, redisSettings } from "../../src/config/env.js";
 import { queuePrefix } from "../../src/queues/queues.js";
 
 const base = { DATABASE_URL: "postgresql://u:p@127.0.0.1:5432/db", REDIS_URL: "redis://127.0.0.1:6379" };
@@ -34,7 +34,8 @@ describe("configuration", () => {
   });
 
   it("names every missing required variable", () => {
-    expect(problems({})).toEqual(expect.arrayContaining(["DATABASE_URL is required", "REDIS_URL is required"]));
+    expect(problems({ REDIS_URL: "redis://127.0.0.1:6379" })).toEqual(["DATABASE_URL is required"]);
+    expect(problems({ DATABASE_URL: base.DATABASE_URL })).toEqual([expect.stringMatching(/^REDIS_URL is required \(or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES\)/)]);
   });
 
   it("rejects malformed values with the variable's name", () => {
@@ -64,5 +65,48 @@ describe("configuration", () => {
     const config = loadConfig({ ...base, FLOVI_API_KEY: "", PORT: "" });
     expect(config.FLOVI_API_KEY).toBeUndefined();
     expect(config.PORT).toBe(3000);
+  });
+});
+
+describe("Redis topology", () => {
+  const db = { DATABASE_URL: base.DATABASE_URL };
+
+  it("takes a single node, a Sentinel set or a Cluster, each from its own variables", () => {
+    expect(redisSettings(loadConfig({ ...db, REDIS_URL: "rediss://:pw@cache.internal:6380/2" }))).toMatchObject({
+      topology: { kind: "single", url: "rediss://:pw@cache.internal:6380/2" },
+      tls: true,
+    });
+    const sentinel = loadConfig({ ...db, REDIS_SENTINELS: "10.0.0.1:26379, sentinel-b:26380,[::1]:26381", REDIS_SENTINEL_MASTER: "hub", REDIS_PASSWORD: "pw" });
+    expect(redisSettings(sentinel)).toEqual({
+      topology: { kind: "sentinel", master: "hub", sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "sentinel-b", port: 26380 }, { host: "::1", port: 26381 }] },
+      password: "pw",
+      tls: false,
+    });
+    const cluster = loadConfig({ ...db, REDIS_CLUSTER_NODES: "10.0.0.1:7000,10.0.0.2:7000", REDIS_TLS: "true" });
+    expect(redisSettings(cluster)).toMatchObject({ topology: { kind: "cluster", nodes: [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }] }, tls: true });
+    expect(describeRedis(redisSettings(cluster))).toBe("cluster 10.0.0.1:7000,10.0.0.2:7000");
+    // Credentials never reach the description that logs print.
+    expect(describeRedis(redisSettings(loadConfig({ ...db, REDIS_URL: "redis://user:secret@cache:6379" })))).toBe("single redis://cache:6379");
+  });
+
+  it("refuses two topologies at once, a half-configured Sentinel and malformed addresses, naming the variable", () => {
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_CLUSTER_NODES: "b:7000" })).toEqual([
+      "REDIS_CLUSTER_NODES cannot be combined with REDIS_URL: set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES",
+    ]);
+    expect(problems({ ...db, REDIS_SENTINELS: "a:26379" })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS/)]);
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_SENTINEL_MASTER: "hub" })).toEqual([expect.stringMatching(/^REDIS_SENTINELS is required with REDIS_SENTINEL_MASTER/)]);
+    expect(problems({ ...db, REDIS_CLUSTER_NODES: "a:7000,b" })).toEqual(['REDIS_CLUSTER_NODES "b" is not host:port (e.g. 10.0.0.5:6379, [::1]:6379)']);
+    expect(problems({ ...db, REDIS_CLUSTER_NODES: "a:70000" })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES "a:70000" is not host:port/)]);
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_PASSWORD: "pw" })).toEqual([expect.stringMatching(/^REDIS_URL carries its own credentials and TLS/)]);
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_TLS_CA_FILE: "/ca.pem" })).toEqual([expect.stringMatching(/^REDIS_TLS_CA_FILE is only read with TLS on/)]);
+    expect(problems({ ...db, REDIS_CLUSTER_NODES: "a:7000", REDIS_TLS: "maybe" })).toEqual(["REDIS_TLS must be true or false"]);
+  });
+});
+
+describe("migration settings", () => {
+  it("migrate through DATABASE_DIRECT_URL when a pooler sits in DATABASE_URL", () => {
+    const pooled = "postgresql://u@pgbouncer:6432/db";
+    expect(loadMigrationConfig({ DATABASE_URL: pooled }).DATABASE_DIRECT_URL).toBeUndefined();
+    expect(loadMigrationConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: "postgresql://u@postgres:5432/db" }).DATABASE_DIRECT_URL).toBe("postgresql://u@postgres:5432/db");
   });
 });
