@@ -4,28 +4,35 @@
 // second, CPU ms per event for every process (from /proc), and Postgres statements and transactions per
 // event (pg_stat_statements and pg_stat_database; the bench's Postgres loads the extension).
 //   npm run bench:e2e [-- --rates 10,50,100,300 --duration 10 --runs 3]
+//   on another topology: --redis cluster|sentinel (3-master Cluster, or primary + replica + 3 sentinels),
+//   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
+//   (several processes; the apis behind a round-robin TCP balancer). CPU columns sum each role's processes.
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
-import { cpuMs, loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import { cpuMs, loadAverage, machine, median, openLoop, percentile, topologyArgs } from "./lib.js";
 import { startTopology } from "./topology.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const rates = (args.get("rates") ?? "10,50,100,300").split(",").map(Number);
 const duration = Number(args.get("duration") ?? 10);
 const runs = Number(args.get("runs") ?? 1);
+const topo = topologyArgs(args);
+const apiCount = Number(args.get("apis") || 1);
+const workerCount = Number(args.get("workers") || 1);
 
 type Row = Record<string, string | number>;
 
 async function run(index: number): Promise<Row[]> {
   console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
-  const topology = await startTopology({ statStatements: true });
-  const { services, apiPort, api, worker, seen, latencies, signedRequest } = topology;
+  const topology = await startTopology({ statStatements: true, ...topo, apis: apiCount, workers: workerCount });
+  const { services, apiPort, apis, workers, seen, latencies, signedRequest } = topology;
+  const sum = (pids: (number | undefined)[]) => pids.reduce<number>((total, pid) => total + (pid ? cpuMs(pid) : 0), 0);
   const stats = new pg.Client({ connectionString: services.pg.url });
   await stats.connect();
   await stats.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   // Counts accepted rows; its own statements are left out of the per-event figures below.
-  const counts = new pg.Client({ connectionString: services.databaseUrl, application_name: "bench-counter" });
+  const counts = new pg.Client({ connectionString: services.directDatabaseUrl, application_name: "bench-counter" });
   await counts.connect();
 
   const sample = async () => {
@@ -46,10 +53,11 @@ async function run(index: number): Promise<Row[]> {
       statements: Number(rows[0]!.statements),
       fkChecks: Number(rows[0]!.fk),
       commits: Number(xmax.rows[0]!.x),
-      api: cpuMs(api.pid!),
-      worker: cpuMs(worker.pid!),
+      api: sum(apis.map((p) => p.pid)),
+      worker: sum(workers.map((p) => p.pid)),
       postgres: cpuMs(services.pg.pid!, true),
-      redis: cpuMs(services.redis.pid!),
+      redis: sum(services.redisPids()),
+      bouncer: sum([services.bouncerPid]),
       bench: (self.user + self.system) / 1000,
     };
   };
@@ -100,7 +108,8 @@ async function run(index: number): Promise<Row[]> {
       "cpu worker": per("worker"),
       "cpu pg": per("postgres"),
       "cpu redis": per("redis"),
-      "cpu total": ((["api", "worker", "postgres", "redis"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)).toFixed(2),
+      "cpu pgb": per("bouncer"),
+      "cpu total": ((["api", "worker", "postgres", "redis", "bouncer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)).toFixed(2),
       "cpu bench": per("bench"),
     };
   }
@@ -132,7 +141,9 @@ async function run(index: number): Promise<Row[]> {
 
 // The processes run the build, as in production (npm run start:api / start:worker).
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
-console.log(`machine: ${machine()}; api + worker processes (built), ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`);
+console.log(
+  `machine: ${machine()}; ${apiCount} api + ${workerCount} worker process(es) (built); redis ${topo.redis}${topo.pgbouncer ? "; postgres through pgbouncer (transaction mode)" : ""}; ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`,
+);
 console.log("in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event");
 const all: Row[][] = [];
 for (let i = 0; i < runs; i++) all.push(await run(i));

@@ -6,7 +6,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ChildProcess } from "node:child_process";
 import { Webhook } from "standardwebhooks";
-import { benchServices, freePort, spawnNode, stopChild, type BenchEnv } from "./lib.js";
+import { startBalancer } from "../scripts/lib/topologies.js";
+import { benchServices, freePort, spawnNode, stopChild, type BenchEnv, type RedisKind } from "./lib.js";
 
 export const SECRET = "bench-secret";
 export const ADMIN = "bench-admin-token-0123456789";
@@ -29,7 +30,11 @@ export interface Topology {
   services: BenchEnv;
   apiPort: number;
   api: ChildProcess;
+  apis: ChildProcess[];
   worker: ChildProcess;
+  workers: ChildProcess[];
+  /** From the first spawn until every process reported ready. */
+  readyMs: number;
   /** Distinct event ids verified so far. */
   seen: Set<string>;
   /** End-to-end latencies (ms) of verified events, in arrival order; clear it between phases. */
@@ -114,6 +119,13 @@ export async function startTopology(
     walk?: number;
     /** Worker processes (default 1). */
     workers?: number;
+    /** Api processes (default 1); from 2 on, apiPort is a round-robin TCP balancer in front of them. */
+    apis?: number;
+    /** The Redis topology and PgBouncer (benchServices). */
+    redis?: RedisKind;
+    pgbouncer?: boolean;
+    /** Count an api as started only once GET /readyz answers 200 (its pools open, its paths warm). */
+    untilReady?: boolean;
   } = {},
 ): Promise<Topology> {
   const main = await startSubscriber(0);
@@ -137,23 +149,32 @@ export async function startTopology(
     };
   };
 
-  const services = await benchServices({ statStatements: opts.statStatements });
-  const apiPort = await freePort();
+  const services = await benchServices({ statStatements: opts.statStatements, redis: opts.redis, pgbouncer: opts.pgbouncer });
+  const apiPorts = await Promise.all(Array.from({ length: opts.apis ?? 1 }, () => freePort()));
   const env = {
     NODE_ENV: "development",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     HOST: "127.0.0.1",
     DATABASE_URL: services.databaseUrl,
-    REDIS_URL: services.redisUrl,
+    ...services.redisEnv,
     DATABASE_POOL_SIZE: "20",
     FLOVI_WEBHOOK_SECRET: SECRET,
     ADMIN_TOKEN: ADMIN,
     WORKER_CONCURRENCY: "16",
     ...opts.env,
   };
-  const api = await spawnNode(ENTRY, ["api"], { ...env, PORT: String(apiPort) }, '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok);
+  const started = Date.now();
+  const apis: ChildProcess[] = [];
+  for (const port of apiPorts) {
+    const probe = opts.untilReady ? "/readyz" : "/healthz";
+    apis.push(await spawnNode(ENTRY, ["api"], { ...env, PORT: String(port) }, opts.untilReady ? "(never: /readyz decides)" : '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${port}${probe}`)).ok));
+  }
   const workers: ChildProcess[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await spawnNode(ENTRY, ["worker"], env, '"msg":"started"'));
+  const readyMs = Date.now() - started;
+  const balancer = apiPorts.length > 1 ? await startBalancer(() => apiPorts) : undefined;
+  const apiPort = balancer ? (balancer.address() as AddressInfo).port : apiPorts[0]!;
+  const api = apis[0]!;
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
       method,
@@ -174,7 +195,10 @@ export async function startTopology(
     services,
     apiPort,
     api,
+    apis,
     worker: workers[0]!,
+    workers,
+    readyMs,
     seen: main.seen,
     latencies: main.latencies,
     rejected: () => main.rejected() + extra.reduce((n, s) => n + s.rejected(), 0),
@@ -195,7 +219,8 @@ export async function startTopology(
       await admin("DELETE", `/subscriptions/${id}`);
     },
     async stop() {
-      await stopChild(api);
+      balancer?.close();
+      for (const a of apis) await stopChild(a);
       for (const w of workers) await stopChild(w);
       await main.close();
       for (const s of extra) await s.close();

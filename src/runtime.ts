@@ -9,6 +9,7 @@ import type { Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createQueues } from "./queues/queues.js";
 import { createRedis } from "./queues/redis.js";
+import { withTimeout } from "./lib/timeout.js";
 import { startWorker, type WorkerRuntime } from "./worker.js";
 
 export type Role = "api" | "worker" | "all";
@@ -28,6 +29,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   let stopIntake: (() => void) | undefined;
   let worker: WorkerRuntime | undefined;
   const redisConnections: ReturnType<typeof createRedis>[] = [];
+  const warmed: (() => void)[] = [];
   const queueSets: ReturnType<typeof createQueues>[] = [];
 
   if (role === "api" || role === "all") {
@@ -36,6 +38,11 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     redisConnections.push(redis);
     queueSets.push(queues);
     const app = buildApp({ config, db, redis, queues, log, metrics });
+    // /readyz answers 503 "warming_up" until warmUp below has run: a load balancer sends no traffic before.
+    app.locals.warming = true;
+    warmed.push(() => {
+      app.locals.warming = false;
+    });
     server = http.createServer(app);
     drainApp = app.locals.drain as () => Promise<void>;
     stopIntake = () => {
@@ -92,10 +99,35 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   steps.push({ name: "postgres", run: () => db.close() });
 
   const shutdown = createShutdown({ steps: () => steps, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
+  // A few connections: as many as a process keeps busy at a steady rate (more would spread the first work
+  // over more server processes, each cold).
+  const warmMs = await warmUp(db, queueSets, 4, log);
+  for (const done of warmed) done();
   const address = server?.address();
   const port = address && typeof address === "object" ? address.port : undefined;
   // One line per provider: a newcomer sees at once that polling is off, and why.
   for (const status of providerStatus(config)) log.info(status, status.enabled ? "provider enabled" : "provider disabled");
-  log.info({ role, port, queuePrefix: config.QUEUE_PREFIX, redis: describeRedis(redisSettings(config)) }, "started");
+  log.info({ role, port, queuePrefix: config.QUEUE_PREFIX, redis: describeRedis(redisSettings(config)), warmMs }, "started");
   return { port, stop: shutdown };
+}
+
+/**
+ * Before a process reports ready: every pooled Postgres connection open and Prisma's compiler loaded, every
+ * queue's Redis connection ready and its scripts cached. Without it the first seconds of traffic pay for all
+ * of that (docs/performance.md, "Cold start"). A dependency that is down does not block the start: the
+ * process starts unready-looking as before, and /readyz reports the failing part.
+ */
+async function warmUp(db: ReturnType<typeof createDatabase>, queueSets: ReturnType<typeof createQueues>[], connections: number, log: Logger): Promise<number> {
+  const started = Date.now();
+  const queues = queueSets.flatMap((set) => set.all());
+  const results = await Promise.allSettled([
+    withTimeout(db.warm(connections), 10_000, "postgres warm-up timed out"),
+    withTimeout(
+      Promise.all(queues.map((q) => q.waitUntilReady())).then(() => Promise.all(queues.map((q) => q.getJobCounts("waiting", "active", "delayed")))),
+      10_000,
+      "redis warm-up timed out",
+    ),
+  ]);
+  for (const r of results) if (r.status === "rejected") log.warn({ err: r.reason }, "warm-up incomplete: starting anyway");
+  return Date.now() - started;
 }

@@ -20,13 +20,20 @@ export interface RedisNode {
   stop(): Promise<void>;
 }
 
-function redisNode(dir: string, port: number, lines: string[], sentinel = false): RedisNode {
+/** How set-up probes reach a node that wants a password or TLS. */
+export interface NodeAccess {
+  password?: string;
+  /** PEM of the CA that signed the node's certificate: the node listens with TLS only. */
+  tlsCa?: string;
+}
+
+function redisNode(dir: string, port: number, lines: string[], sentinel = false, access: NodeAccess = {}): RedisNode {
   mkdirSync(dir, { recursive: true });
   const confFile = path.join(dir, "redis.conf");
   // Sentinels rewrite their file (what they learnt): written once, kept across restarts.
   writeFileSync(
     confFile,
-    [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, "daemonize no", "loglevel warning", 'save ""', "appendonly no", ...lines].join("\n") + "\n",
+    [...(access.tlsCa ? ["port 0", `tls-port ${port}`] : [`port ${port}`]), "bind 127.0.0.1", `dir ${dir}`, "daemonize no", "loglevel warning", 'save ""', "appendonly no", ...lines].join("\n") + "\n",
   );
   let child: ChildProcess | undefined;
   const node: RedisNode = {
@@ -40,7 +47,7 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false)
     async start() {
       child = spawn(redisBinary(), [confFile, ...(sentinel ? ["--sentinel"] : [])], { stdio: "ignore" });
       const proc = child;
-      await waitUntil(async () => (await command(port, ["PING"])) === "PONG", sentinel ? "redis-sentinel" : "redis-server", 15_000, proc);
+      await waitUntil(async () => (await command(port, ["PING"], access)) === "PONG", sentinel ? "redis-sentinel" : "redis-server", 15_000, proc);
     },
     async kill() {
       if (!child || !node.running) return;
@@ -56,9 +63,20 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false)
   return node;
 }
 
+const commandOn = (port: number, args: string[], access: NodeAccess) => command(port, args, access);
+
 /** One command on a short-lived connection (no reconnects, no retries): for set-up and probes. */
-export async function command(port: number, args: string[]): Promise<unknown> {
-  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
+export async function command(port: number, args: string[], access: NodeAccess = {}): Promise<unknown> {
+  const client = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1_000,
+    ...(access.password ? { password: access.password } : {}),
+    ...(access.tlsCa ? { tls: { ca: access.tlsCa } } : {}),
+  });
   client.on("error", () => undefined);
   try {
     await client.connect();
@@ -92,7 +110,9 @@ export interface RedisCluster {
  * `masters` masters (3 at least: a cluster needs a majority of masters to fail one over), each with
  * `replicas` replicas; node timeout 1 s so a killed master's replica takes over in ≈ 2-3 s.
  */
-export async function startRedisCluster(opts: { dataDir: string; masters?: number; replicas?: number }): Promise<RedisCluster> {
+export async function startRedisCluster(opts: { dataDir: string; masters?: number; replicas?: number; password?: string }): Promise<RedisCluster> {
+  const access: NodeAccess = { password: opts.password };
+  const command = (port: number, args: string[]) => commandOn(port, args, access);
   const masters = opts.masters ?? 3;
   const total = masters * (1 + (opts.replicas ?? 0));
   const ports = await Promise.all(Array.from({ length: total }, () => freePort()));
@@ -103,12 +123,13 @@ export async function startRedisCluster(opts: { dataDir: string; masters?: numbe
       "cluster-node-timeout 1000",
       "cluster-replica-validity-factor 0",
       "maxmemory-policy noeviction",
-    ]),
+      ...(opts.password ? [`requirepass ${opts.password}`, `masterauth ${opts.password}`] : []),
+    ], false, access),
   );
   await Promise.all(nodes.map((n) => n.start()));
   const cli = execFileSync("sh", ["-c", "command -v redis-cli || true"], { encoding: "utf8" }).trim();
   if (!cli) throw new MissingBinaryError("redis-cli not found (it comes with `apt-get install -y redis-server`)");
-  execFileSync(cli, ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(opts.replicas ?? 0), "--cluster-yes"], { stdio: "pipe" });
+  execFileSync(cli, [...(opts.password ? ["-a", opts.password, "--no-auth-warning"] : []), "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(opts.replicas ?? 0), "--cluster-yes"], { stdio: "pipe" });
 
   const cluster: RedisCluster = {
     nodes,
@@ -170,10 +191,14 @@ export interface RedisSentinelSet {
 }
 
 /** A primary, one replica and three sentinels (quorum 2, down after 1 s): what a Sentinel HA setup runs. */
-export async function startRedisSentinel(opts: { dataDir: string }): Promise<RedisSentinelSet> {
+export async function startRedisSentinel(opts: { dataDir: string; password?: string; sentinelPassword?: string }): Promise<RedisSentinelSet> {
   const [primaryPort, replicaPort, ...sentinelPorts] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
-  const primary = redisNode(path.join(opts.dataDir, "primary"), primaryPort!, ["maxmemory-policy noeviction"]);
-  const replica = redisNode(path.join(opts.dataDir, "replica"), replicaPort!, ["maxmemory-policy noeviction", `replicaof 127.0.0.1 ${primaryPort}`]);
+  const auth = opts.password ? [`requirepass ${opts.password}`, `masterauth ${opts.password}`] : [];
+  const dataAccess: NodeAccess = { password: opts.password };
+  const sentinelAccess: NodeAccess = { password: opts.sentinelPassword };
+  const command = (port: number, args: string[]) => commandOn(port, args, sentinelAccess);
+  const primary = redisNode(path.join(opts.dataDir, "primary"), primaryPort!, ["maxmemory-policy noeviction", ...auth], false, dataAccess);
+  const replica = redisNode(path.join(opts.dataDir, "replica"), replicaPort!, ["maxmemory-policy noeviction", `replicaof 127.0.0.1 ${primaryPort}`, ...auth], false, dataAccess);
   await primary.start();
   await replica.start();
   const sentinels = sentinelPorts.map((port) =>
@@ -185,8 +210,11 @@ export async function startRedisSentinel(opts: { dataDir: string }): Promise<Red
         `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
         `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
         `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+        ...(opts.password ? [`sentinel auth-pass ${SENTINEL_MASTER} ${opts.password}`] : []),
+        ...(opts.sentinelPassword ? [`requirepass ${opts.sentinelPassword}`, `sentinel sentinel-pass ${opts.sentinelPassword}`] : []),
       ],
       true,
+      sentinelAccess,
     ),
   );
   await Promise.all(sentinels.map((s) => s.start()));
@@ -315,4 +343,41 @@ export async function startBalancer(backends: () => number[]): Promise<net.Serve
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return server;
+}
+
+/** A single node that wants a password and/or speaks TLS only (certificates from `tlsFiles`). */
+export async function startSecuredRedis(opts: { dataDir: string; password?: string; tls?: TlsFiles }): Promise<{ node: RedisNode; port: number }> {
+  const port = await freePort();
+  const lines = [
+    "maxmemory-policy noeviction",
+    ...(opts.password ? [`requirepass ${opts.password}`] : []),
+    ...(opts.tls
+      ? [`tls-cert-file ${opts.tls.cert}`, `tls-key-file ${opts.tls.key}`, `tls-ca-cert-file ${opts.tls.ca}`, "tls-auth-clients no"]
+      : []),
+  ];
+  const { readFileSync } = await import("node:fs");
+  const node = redisNode(path.join(opts.dataDir, `secured-${port}`), port, lines, false, {
+    password: opts.password,
+    tlsCa: opts.tls ? readFileSync(opts.tls.ca, "utf8") : undefined,
+  });
+  await node.start();
+  return { node, port };
+}
+
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** A throwaway CA and a certificate for 127.0.0.1 / localhost signed by it (openssl). */
+export function tlsFiles(dir: string): TlsFiles {
+  mkdirSync(dir, { recursive: true });
+  const f = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=hub-test-ca");
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", "/CN=127.0.0.1");
+  writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  openssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("server.pem"), "-days", "2", "-extfile", f("ext.cnf"));
+  return { ca: f("ca.pem"), cert: f("server.pem"), key: f("server.key") };
 }

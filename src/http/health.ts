@@ -11,7 +11,12 @@ export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: 
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  router.get("/readyz", async (_req, res) => {
+  router.get("/readyz", async (req, res) => {
+    // Until its pools are open and its paths warm (runtime.ts), a starting process is not ready yet.
+    if (req.app.locals.warming === true) {
+      res.status(503).json({ status: "starting", checks: {}, failing: ["warming_up"], warnings: [] });
+      return;
+    }
     const [postgres, redis] = await Promise.allSettled([
       deps.db.ping(1_500),
       pingRedis(deps.redis, 1_500),

@@ -22,12 +22,13 @@ export function createRedis(
   const tls: TlsOptions | undefined = settings.tls ? (settings.caFile ? { ca: readFileSync(settings.caFile) } : {}) : undefined;
   const perCommand: RedisOptions =
     role === "producer" ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null };
+  // Only the options that are set (a REDIS_URL carries its own credentials).
   const node: RedisOptions = {
     connectTimeout: 2_000,
     lazyConnect: false,
-    connectionName: extra.connectionName,
-    username: settings.username,
-    password: settings.password,
+    ...(extra.connectionName ? { connectionName: extra.connectionName } : {}),
+    ...(settings.username ? { username: settings.username } : {}),
+    ...(settings.password ? { password: settings.password } : {}),
     ...(tls ? { tls } : {}),
   };
   const topology = settings.topology;
@@ -53,7 +54,7 @@ export function createRedis(
       retryStrategy: reconnectDelay,
       sentinels: topology.sentinels,
       name: topology.master,
-      sentinelPassword: settings.sentinelPassword,
+      ...(settings.sentinelPassword ? { sentinelPassword: settings.sentinelPassword } : {}),
       enableTLSForSentinelMode: tls !== undefined,
       ...(tls ? { sentinelTLS: tls } : {}),
       sentinelRetryStrategy: reconnectDelay,
