@@ -6,7 +6,7 @@
 //   npm run bench:e2e [-- --rates 10,50,100,300 --duration 10 --runs 3]
 //   on another topology: --redis cluster|sentinel (3-master Cluster, or primary + replica + 3 sentinels),
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
-//   (several processes; the apis behind a round-robin TCP balancer). CPU columns sum each role's processes.
+//   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
@@ -58,6 +58,7 @@ async function run(index: number): Promise<Row[]> {
       postgres: cpuMs(services.pg.pid!, true),
       redis: sum(services.redisPids()),
       bouncer: sum([services.bouncerPid]),
+      balancer: sum([topology.balancer?.pid]),
       bench: (self.user + self.system) / 1000,
     };
   };
@@ -109,7 +110,8 @@ async function run(index: number): Promise<Row[]> {
       "cpu pg": per("postgres"),
       "cpu redis": per("redis"),
       "cpu pgb": per("bouncer"),
-      "cpu total": ((["api", "worker", "postgres", "redis", "bouncer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)).toFixed(2),
+      "cpu lb": per("balancer"),
+      "cpu total": ((["api", "worker", "postgres", "redis", "bouncer", "balancer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)).toFixed(2),
       "cpu bench": per("bench"),
     };
   }

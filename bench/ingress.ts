@@ -3,7 +3,7 @@
 //   npm run bench:ingress [-- --duration 10 --connections 50]
 import { createHmac } from "node:crypto";
 import autocannon from "autocannon";
-import { benchServices, freePort, machine, spawnNode, stopChild } from "./lib.js";
+import { benchServices, topologyArgs, freePort, machine, spawnNode, stopChild } from "./lib.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const duration = Number(args.get("duration") ?? 10);
@@ -43,7 +43,8 @@ async function run(url: string, title: string) {
   };
 }
 
-const services = await benchServices();
+// --redis cluster|sentinel and --pgbouncer run it on another topology (bench/lib.ts).
+const services = await benchServices(topologyArgs(args));
 const barePort = await freePort();
 const apiPort = await freePort();
 const bare = await spawnNode("bench/bare-express.ts", [String(barePort)], {}, "listening");
@@ -57,7 +58,7 @@ const api = await spawnNode(
     HOST: "127.0.0.1",
     DATABASE_URL: services.databaseUrl,
     DATABASE_POOL_SIZE: "20",
-    REDIS_URL: services.redisUrl,
+    ...services.redisEnv,
     FLOVI_WEBHOOK_SECRET: SECRET,
   },
   '"msg":"started"',

@@ -27,6 +27,8 @@ export interface BenchEnv {
   pg: LocalServer;
   redis: LocalServer;
   servers: LocalServer[];
+  /** A scratch directory for this run (removed by cleanup). */
+  dataDir: string;
   cleanup(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function benchServices(opts: { statStatements?: boolean; redis?: Re
     pg,
     redis,
     servers: [pg, redis],
+    dataDir: dir,
     async cleanup() {
       await bouncer?.stop();
       await Promise.allSettled([pg.stop(), redis.stop(), cluster?.stop(), sentinel?.stop()]);

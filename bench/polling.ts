@@ -12,7 +12,7 @@ import { createMetrics } from "../src/observability/metrics.js";
 import { createQueues } from "../src/queues/queues.js";
 import { createRedis } from "../src/queues/redis.js";
 import { startWorker } from "../src/worker.js";
-import { benchServices, machine } from "./lib.js";
+import { benchServices, topologyArgs, machine } from "./lib.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("orders") ?? 10_000);
@@ -37,10 +37,11 @@ const fake = http.createServer((_req, res) => {
 await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
 const mfbUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}/v2`;
 
-const services = await benchServices();
+// --redis cluster|sentinel and --pgbouncer run it on another topology (bench/lib.ts).
+const services = await benchServices(topologyArgs(args));
 const config = loadConfig({
   DATABASE_URL: services.databaseUrl,
-  REDIS_URL: services.redisUrl,
+  ...services.redisEnv,
   LOG_LEVEL: "warn",
   DATABASE_POOL_SIZE: "20",
   MFB_API_BASE_URL: mfbUrl,

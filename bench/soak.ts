@@ -4,7 +4,7 @@
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
-import { benchServices, freePort, machine, spawnNode, stopChild } from "./lib.js";
+import { benchServices, topologyArgs, freePort, machine, spawnNode, stopChild } from "./lib.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("requests") ?? 100_000);
@@ -16,12 +16,13 @@ const rssMiB = (pid: number) => {
 };
 
 let counter = 0;
-const services = await benchServices();
+// --redis cluster|sentinel and --pgbouncer run it on another topology (bench/lib.ts).
+const services = await benchServices(topologyArgs(args));
 const port = await freePort();
 const api = await spawnNode(
   "src/main.ts",
   ["api"],
-  { NODE_ENV: "production", LOG_LEVEL: "info", PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FLOVI_WEBHOOK_SECRET: SECRET, DATABASE_POOL_SIZE: "20" },
+  { NODE_ENV: "production", LOG_LEVEL: "info", PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: services.databaseUrl, ...services.redisEnv, FLOVI_WEBHOOK_SECRET: SECRET, DATABASE_POOL_SIZE: "20" },
   '"msg":"started"',
   async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok,
 );

@@ -6,7 +6,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ChildProcess } from "node:child_process";
 import { Webhook } from "standardwebhooks";
-import { startBalancer } from "../scripts/lib/topologies.js";
+import { startLoadBalancer, type LoadBalancer } from "../scripts/lib/topologies.js";
 import { benchServices, freePort, spawnNode, stopChild, type BenchEnv, type RedisKind } from "./lib.js";
 
 export const SECRET = "bench-secret";
@@ -35,6 +35,8 @@ export interface Topology {
   workers: ChildProcess[];
   /** From the first spawn until every process reported ready. */
   readyMs: number;
+  /** The load balancer in front of several api processes. */
+  balancer?: LoadBalancer;
   /** Distinct event ids verified so far. */
   seen: Set<string>;
   /** End-to-end latencies (ms) of verified events, in arrival order; clear it between phases. */
@@ -172,8 +174,8 @@ export async function startTopology(
   const workers: ChildProcess[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await spawnNode(ENTRY, ["worker"], env, '"msg":"started"'));
   const readyMs = Date.now() - started;
-  const balancer = apiPorts.length > 1 ? await startBalancer(() => apiPorts) : undefined;
-  const apiPort = balancer ? (balancer.address() as AddressInfo).port : apiPorts[0]!;
+  const balancer = apiPorts.length > 1 ? await startLoadBalancer({ dataDir: services.dataDir, backends: apiPorts }) : undefined;
+  const apiPort = balancer ? balancer.port : apiPorts[0]!;
   const api = apis[0]!;
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
@@ -199,6 +201,7 @@ export async function startTopology(
     worker: workers[0]!,
     workers,
     readyMs,
+    balancer,
     seen: main.seen,
     latencies: main.latencies,
     rejected: () => main.rejected() + extra.reduce((n, s) => n + s.rejected(), 0),
@@ -219,7 +222,7 @@ export async function startTopology(
       await admin("DELETE", `/subscriptions/${id}`);
     },
     async stop() {
-      balancer?.close();
+      await balancer?.stop();
       for (const a of apis) await stopChild(a);
       for (const w of workers) await stopChild(w);
       await main.close();

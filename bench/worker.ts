@@ -11,15 +11,16 @@ import { createMetrics } from "../src/observability/metrics.js";
 import { createQueues } from "../src/queues/queues.js";
 import { createRedis } from "../src/queues/redis.js";
 import { startWorker } from "../src/worker.js";
-import { benchServices, machine } from "./lib.js";
+import { benchServices, topologyArgs, machine } from "./lib.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("deliveries") ?? 5000);
 
-const services = await benchServices();
+// --redis cluster|sentinel and --pgbouncer run it on another topology (bench/lib.ts).
+const services = await benchServices(topologyArgs(args));
 const config = loadConfig({
   DATABASE_URL: services.databaseUrl,
-  REDIS_URL: services.redisUrl,
+  ...services.redisEnv,
   LOG_LEVEL: "warn",
   DATABASE_POOL_SIZE: "20",
   WORKER_CONCURRENCY: args.get("concurrency") ?? "16",

@@ -381,3 +381,58 @@ export function tlsFiles(dir: string): TlsFiles {
   openssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("server.pem"), "-days", "2", "-extfile", f("ext.cnf"));
   return { ca: f("ca.pem"), cert: f("server.pem"), key: f("server.key") };
 }
+
+export interface LoadBalancer {
+  readonly port: number;
+  /** The balancer's own process (haproxy), when it runs as one. */
+  readonly pid: number | undefined;
+  readonly kind: "haproxy" | "node";
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP load balancer in front of api processes on loopback: haproxy (round robin, a backend taken out while
+ * its GET /readyz is not 200) when it is installed, else the in-process TCP balancer above.
+ */
+export async function startLoadBalancer(opts: { dataDir: string; backends: number[] }): Promise<LoadBalancer> {
+  const binary = execFileSync("sh", ["-c", "command -v haproxy || ls /usr/sbin/haproxy 2>/dev/null || true"], { encoding: "utf8" }).trim();
+  if (!binary) {
+    const server = await startBalancer(() => opts.backends);
+    return { port: (server.address() as net.AddressInfo).port, pid: undefined, kind: "node", stop: async () => void server.close() };
+  }
+  const port = await freePort();
+  mkdirSync(opts.dataDir, { recursive: true });
+  const cfg = path.join(opts.dataDir, "haproxy.cfg");
+  writeFileSync(
+    cfg,
+    [
+      "global",
+      "  maxconn 4096",
+      "defaults",
+      "  mode http",
+      "  option http-keep-alive",
+      "  timeout connect 2s",
+      "  timeout client 60s",
+      "  timeout server 60s",
+      "frontend hub",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend apis",
+      "backend apis",
+      "  balance roundrobin",
+      "  option httpchk GET /readyz",
+      "  http-check expect status 200",
+      ...opts.backends.map((p, i) => `  server api${i} 127.0.0.1:${p} check inter 1s fall 2 rise 1`),
+    ].join("\n") + "\n",
+  );
+  const child = spawn(binary, ["-f", cfg, "-db"], { stdio: "ignore" });
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, "haproxy", 15_000, child);
+  return {
+    port,
+    pid: child.pid,
+    kind: "haproxy",
+    async stop() {
+      child.kill("SIGTERM");
+      await waitForExit(child, 5_000);
+    },
+  };
+}

@@ -106,7 +106,7 @@ export function openApiDocument() {
         },
       },
       "/healthz": { get: { summary: "process alive", responses: { "200": ok("alive") } } },
-      "/readyz": { get: { summary: "Postgres and Redis reachable", responses: { "200": ok("ready"), "503": ok("a dependency is down; `failing` names it") } } },
+      "/readyz": { get: { summary: "Postgres and Redis reachable", responses: { "200": ok("ready"), "503": ok("a dependency is down (`failing` names it), or the process is still warming up (`failing: [\"warming_up\"]`)") } } },
       "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } } } },
       "/openapi.json": { get: { summary: "this document", responses: { "200": ok("OpenAPI 3.1") } } },
       "/schemas/event.json": { get: { summary: "JSON Schema of the event envelope subscribers receive (docs/events.md)", responses: { "200": ok("JSON Schema 2020-12") } } },

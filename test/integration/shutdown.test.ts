@@ -4,7 +4,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/observability/logger.js";
 import { start } from "../../src/runtime.js";
-import { createTestContext, eventually, freshDatabaseUrl, redisEnvFor, testConfig, type TestContext } from "../helpers/context.js";
+import { freePort } from "../../scripts/lib/local-services.js";
+import { createTestContext, directDatabaseUrl, eventually, freshDatabaseUrl, redisEnvFor, testConfig, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
 let ctx: TestContext;
@@ -40,6 +41,30 @@ describe("graceful shutdown", () => {
     const delivery = await ctx.prisma.inboundDelivery.findUniqueOrThrow({ where: { id: deliveryId } });
     expect(delivery.status).toBe("processed");
     expect(await (await queue.getJob(`flovi-${deliveryId}`))?.isCompleted()).toBe(true);
+  });
+
+  it("a starting api is not ready until its pools are warm: /readyz 503 warming_up, /healthz 200, then ready", async () => {
+    // An exclusive lock on a table the warm-up reads holds the warm-up where it is, however fast the machine.
+    const blocker = new pg.Client({ connectionString: directDatabaseUrl(ctx.config.DATABASE_URL) });
+    await blocker.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE");
+    const port = await freePort();
+    const starting = start("api", { ...ctx.config, PORT: port, HOST: "127.0.0.1" }, ctx.log);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 10_000, "listening");
+      const warming = await fetch(`${url}/readyz`);
+      expect(warming.status).toBe(503);
+      expect(await warming.json()).toMatchObject({ status: "starting", failing: ["warming_up"] });
+    } finally {
+      await blocker.query("COMMIT");
+      await blocker.end();
+    }
+    const running = await starting;
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(200);
+    await running.stop("test");
   });
 
   it("the real process exits 0 on SIGTERM", async () => {
