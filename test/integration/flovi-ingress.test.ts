@@ -3,6 +3,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { startSubscriber, subscribe } from "../helpers/subscriber.js";
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -61,7 +62,8 @@ describe("POST /webhooks/flovi", () => {
       ["uppercase digest", good.replace(/=(.*)$/, (_, h: string) => `=${h.toUpperCase()}`)],
       ["short digest", good.slice(0, -2)],
       ["non-hex digest", `sha256=${"g".repeat(64)}`],
-      ["no algorithm prefix", good.slice("sha256=".length)],
+      ["bare hex of another secret", sign("not-the-secret", raw).slice("sha256=".length)],
+      ["bare hex over an altered body", good.slice("sha256=".length), Buffer.from(raw.toString().replace("r-forged", "r-forgeD"))],
       ["body altered by one byte", good, Buffer.from(raw.toString().replace("r-forged", "r-forgeD"))],
     ];
     it.each(cases)("%s", async (_name, signature, body) => {
@@ -144,5 +146,22 @@ describe("processing", () => {
     expect(reservation).toMatchObject({ state: "created", externalId: "WO-1", sequence: 1 });
     await eventually(async () => (await ctx.prisma.inboundDelivery.findUnique({ where: { id: res.body.id } }))?.status === "processed");
     await worker.close();
+  });
+
+  it("a webhook signed with bare hex (Flovi's own example) is accepted and its state reaches a subscriber", async () => {
+    const worker = await ctx.startWorker();
+    const sub = await startSubscriber();
+    try {
+      // The subscriber is on loopback: allowed for this context's subscriptions by SUBSCRIPTION_ALLOWED_HOSTS.
+      await subscribe(ctx.app, sub, ["reservation.*"]);
+      const body = Buffer.from(JSON.stringify(statusChange("created", "r-bare-hex")));
+      const bare = createHmac("sha256", "second-secret").update(body).digest("hex");
+      const res = await postFlovi(ctx.app, body, { signature: bare });
+      expect(res.status).toBe(202);
+      await eventually(async () => sub.received.some((r) => r.event.subject === "reservation/r-bare-hex" && r.event.type === "reservation.created"), 10_000, "delivered");
+    } finally {
+      await sub.close();
+      await worker.close();
+    }
   });
 });

@@ -20,10 +20,18 @@ describe("x-hub-signature verification", () => {
     expect(verifyHubSignature(`sha256=${hex("old")}`, body, ["old", "new"])).toEqual({ ok: true });
   });
 
+  it("accepts bare lowercase hex, as Flovi's own example computes it, for every configured secret", () => {
+    expect(verifyHubSignature(hex("s1"), body, ["s1"])).toEqual({ ok: true });
+    expect(verifyHubSignature(` ${hex("new")} `, body, ["old", "new"])).toEqual({ ok: true });
+  });
+
   it.each([
     ["missing", undefined, "missing_signature"],
     ["empty", "", "missing_signature"],
-    ["no algorithm", hex("s1"), "malformed_signature"],
+    ["bare hex, truncated", hex("s1").slice(0, 62), "malformed_signature"],
+    ["bare hex, uppercase", hex("s1").toUpperCase(), "malformed_signature"],
+    ["bare hex of another secret", hex("other"), "signature_mismatch"],
+    ["an empty algorithm", `=${hex("s1")}`, "malformed_signature"],
     ["sha1 prefix", `sha1=${hex("s1").slice(0, 40)}`, "unsupported_algorithm"],
     ["uppercase algorithm", `SHA256=${hex("s1")}`, "unsupported_algorithm"],
     ["uppercase digest", `sha256=${hex("s1").toUpperCase()}`, "malformed_signature"],

@@ -1,4 +1,6 @@
-// Flovi signs each webhook with `x-hub-signature: sha256=<lowercase hex>`, the HMAC-SHA256 of the raw body.
+// Flovi signs each webhook with the HMAC-SHA256 of the raw body in `x-hub-signature`. Its documentation shows
+// the header as `sha256=<lowercase hex>`, while its own text and Node.js example compute bare lowercase hex:
+// both forms verify (docs/security.md). Either way the 32-byte digest is compared in constant time.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export type SignatureCheck =
@@ -17,6 +19,8 @@ export type HeaderCheck = { ok: true; digest: Buffer } | Extract<SignatureCheck,
 /** What the header itself says, before any body is read: the ingress refuses a bad header without reading one. */
 export function parseHubSignature(header: string | undefined): HeaderCheck {
   if (header === undefined || header.trim() === "") return { ok: false, reason: "missing_signature" };
+  // Bare hex, as Flovi's own example computes it: the algorithm is implied (sha256, the only one Flovi uses).
+  if (HEX_DIGEST.test(header.trim())) return { ok: true, digest: Buffer.from(header.trim(), "hex") };
   const separator = header.indexOf("=");
   if (separator <= 0) return { ok: false, reason: "malformed_signature" };
   const algorithm = header.slice(0, separator).trim();
@@ -31,7 +35,7 @@ export function parseHubSignature(header: string | undefined): HeaderCheck {
 /** What each refusal tells the sender. */
 export const SIGNATURE_MESSAGES: Record<Extract<SignatureCheck, { ok: false }>["reason"], string> = {
   missing_signature: "x-hub-signature is missing",
-  malformed_signature: "x-hub-signature must be sha256=<64 hex digits>",
+  malformed_signature: "x-hub-signature must be sha256=<64 lowercase hex digits> (or the 64 hex digits alone)",
   unsupported_algorithm: "x-hub-signature must use sha256",
   signature_mismatch: "x-hub-signature does not verify (wrong secret, or the body was changed)",
 };
