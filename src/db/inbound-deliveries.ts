@@ -24,6 +24,8 @@ export interface NewInboundDelivery {
   statusReason: string | null;
   /** The entity whose deliveries are applied in receipt order (the reservation id); null when never processed. */
   orderingKey: string | null;
+  /** Side fields that could not be used as sent; empty when none (stored as NULL). */
+  warnings: readonly object[];
 }
 
 export function digestBody(body: Buffer): string {
@@ -31,10 +33,10 @@ export function digestBody(body: Buffer): string {
 }
 
 const INSERT_BATCH = `
-INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason, ordering_key)
-SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason, t.ordering_key
-  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[])
-       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ordering_key, ord)
+INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason, ordering_key, warnings)
+SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason, t.ordering_key, t.warnings
+  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])
+       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ordering_key, warnings, ord)
  ORDER BY t.ord
 ON CONFLICT (provider, body_digest) DO NOTHING
 RETURNING id, provider, body_digest, status, status_reason`;
@@ -64,6 +66,7 @@ export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery
     inputs.map((i) => i.status),
     inputs.map((i) => i.statusReason),
     inputs.map((i) => i.orderingKey),
+    inputs.map((i) => (i.warnings.length > 0 ? JSON.stringify(i.warnings) : null)),
   ]);
   const rows = new Map(inserted.map((r) => [keyOf(r.provider, r.body_digest), r]));
   const fresh = new Set(rows.keys());
@@ -101,13 +104,16 @@ export interface InboundListItem {
   bodyDigest: string;
   requestId: string | null;
   bodyBytes: number;
+  /** Side fields that could not be used as sent (docs/events.md); null when none. */
+  warnings: object[] | null;
 }
 
 /** Newest first, with each body's size computed by Postgres (bodies themselves are never loaded here). */
 export async function listInbound(db: Database, opts: { status?: string; limit: number; before?: Date }): Promise<InboundListItem[]> {
   const { rows } = await db.pool.query<InboundListItem>(
     `SELECT id, provider, status, status_reason AS "statusReason", received_at AS "receivedAt", processed_at AS "processedAt",
-            process_count AS "processCount", body_digest AS "bodyDigest", request_id AS "requestId", octet_length(raw_body) AS "bodyBytes"
+            process_count AS "processCount", body_digest AS "bodyDigest", request_id AS "requestId", octet_length(raw_body) AS "bodyBytes",
+            warnings
        FROM inbound_deliveries
       WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR received_at < $2)
       ORDER BY received_at DESC

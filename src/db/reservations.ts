@@ -3,10 +3,18 @@
 import type { Database } from "./client.js";
 import type { Sql } from "./sql.js";
 
+/** A side field of a stored delivery that could not be used as sent (stored as JSON by the ingress). */
+export interface PayloadWarningView {
+  field: string;
+  problem: string;
+  fallback: string;
+  raw: string;
+}
+
 export async function getReservationView(db: Database, id: string) {
   const reservation = await db.prisma.reservation.findUnique({
     where: { id },
-    include: { transitions: { orderBy: { id: "asc" } } },
+    include: { transitions: { orderBy: { id: "asc" }, include: { delivery: { select: { warnings: true } } } } },
   });
   if (!reservation) return null;
   const events = await db.prisma.event.findMany({
@@ -35,6 +43,8 @@ export async function getReservationView(db: Database, id: string) {
       receivedAt: t.receivedAt,
       deliveryId: t.deliveryId,
       eventId: t.eventId,
+      // Side fields of that delivery that could not be used as sent, and the fallback applied (docs/events.md).
+      warnings: t.delivery?.warnings ?? [],
     })),
     events: events.map((e) => e.envelope),
   };
@@ -88,7 +98,7 @@ export interface TimelineTransition {
   occurredAt: Date;
   receivedAt: Date;
   eventId: string | null;
-  inbound: { id: string; status: string; statusReason: string | null; rawBody: Buffer | null; requestId: string | null } | null;
+  inbound: { id: string; status: string; statusReason: string | null; rawBody: Buffer | null; requestId: string | null; warnings: PayloadWarningView[] } | null;
 }
 
 /**
@@ -101,7 +111,7 @@ export async function reservationTimeline(db: Database, id: string) {
     include: {
       transitions: {
         orderBy: { id: "asc" },
-        include: { delivery: { select: { id: true, status: true, statusReason: true, rawBody: true, requestId: true, bodyPrunedAt: true } } },
+        include: { delivery: { select: { id: true, status: true, statusReason: true, rawBody: true, requestId: true, bodyPrunedAt: true, warnings: true } } },
       },
     },
   });
@@ -116,7 +126,14 @@ export async function reservationTimeline(db: Database, id: string) {
     receivedAt: t.receivedAt,
     eventId: t.eventId,
     inbound: t.delivery
-      ? { id: t.delivery.id, status: t.delivery.status, statusReason: t.delivery.statusReason, rawBody: t.delivery.bodyPrunedAt ? null : Buffer.from(t.delivery.rawBody), requestId: t.delivery.requestId }
+      ? {
+          id: t.delivery.id,
+          status: t.delivery.status,
+          statusReason: t.delivery.statusReason,
+          rawBody: t.delivery.bodyPrunedAt ? null : Buffer.from(t.delivery.rawBody),
+          requestId: t.delivery.requestId,
+          warnings: (t.delivery.warnings ?? []) as unknown as PayloadWarningView[],
+        }
       : null,
   }));
   return {

@@ -51,7 +51,18 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         count(outcome.duplicate ? "duplicate" : "accepted");
         // One line per request: pino-http's completion line carries these fields.
         res.locals.inboundDeliveryId = outcome.id;
-        res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate });
+        if (outcome.warnings.length === 0) {
+          res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate });
+          return;
+        }
+        // Accepted all the same: the state is applied with the fallbacks named here (docs/events.md).
+        if (!outcome.duplicate) for (const w of outcome.warnings) deps.metrics.payloadWarnings.inc({ field: w.field, problem: w.problem });
+        res.locals.warnings = outcome.warnings.map((w) => `${w.field}:${w.problem}`).join(",");
+        res.status(202).json({
+          id: outcome.id,
+          duplicate: outcome.duplicate,
+          warnings: outcome.warnings.map(({ field, problem, fallback }) => ({ field, problem, fallback })),
+        });
         return;
       case "ignored":
         count(outcome.duplicate ? "duplicate" : "ignored", outcome.reason);

@@ -32,8 +32,13 @@ export function requestLogging(log: Logger): RequestHandler {
     },
     // What the route learned (the stored delivery id, why it was refused) joins the one completion line.
     customProps: (_req, res) => {
-      const locals = (res as unknown as { locals?: { inboundDeliveryId?: string; reason?: string } }).locals ?? {};
-      return { ...(locals.inboundDeliveryId ? { inboundDeliveryId: locals.inboundDeliveryId } : {}), ...(locals.reason ? { reason: locals.reason } : {}) };
+      const locals = (res as unknown as { locals?: { inboundDeliveryId?: string; reason?: string; warnings?: string } }).locals ?? {};
+      return {
+        ...(locals.inboundDeliveryId ? { inboundDeliveryId: locals.inboundDeliveryId } : {}),
+        ...(locals.reason ? { reason: locals.reason } : {}),
+        // Field and problem only (e.g. "occurredAt:no_offset"): never the raw values.
+        ...(locals.warnings ? { payloadWarnings: locals.warnings } : {}),
+      };
     },
   });
 }

@@ -26,6 +26,12 @@ export function createMetrics() {
       labelNames: ["provider", "outcome", "reason"] as const,
       registers,
     }),
+    payloadWarnings: new Counter({
+      name: "flovi_payload_warnings_total",
+      help: "Side fields of accepted Flovi deliveries that could not be used as sent, by field and problem (the state was applied with a fallback)",
+      labelNames: ["field", "problem"] as const,
+      registers,
+    }),
     jobsProcessed: new Counter({
       name: "jobs_processed_total",
       help: "Jobs finished by queue, job name and outcome",

@@ -6,7 +6,7 @@ let n = 0;
 function report(reservationId: string, state: ReservationState, extra: Partial<Report["change"]> = {}): Report {
   n += 1;
   return {
-    change: { reservationId, externalId: null, state, cancellationReason: null, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)), costs: null, vehicles: null, ...extra },
+    change: { reservationId, externalId: null, state, cancellationReason: null, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)), costs: null, vehicles: null, warnings: [], ...extra },
     source: "webhook",
     receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)),
     inboundDeliveryId: `d-${n}`,

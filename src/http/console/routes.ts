@@ -18,6 +18,8 @@ import { html, time } from "./html.js";
 import { badge, button, CONSOLE_CSS, deliveriesTable, layout, prettyBody, type PageContext } from "./views.js";
 
 const PAGE = 50;
+/** What a payload warning's fallback means, in words (docs/events.md). */
+const FALLBACK_WORDS: Record<string, string> = { receipt_time: "the receipt time was used", null: "left empty", kept: "kept as sent", ignored: "ignored" };
 const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const uuid = z.uuid();
 const backPath = (value: unknown) => (typeof value === "string" && value.startsWith(`${CONSOLE_PATH}`) && !value.startsWith("//") ? value : CONSOLE_PATH);
@@ -94,6 +96,7 @@ ${found.bookings.length ? html`<h2>GreenFlow bookings</h2><table><tr><th>booking
 ${story.transitions.map(
   (t) => html`<section class="transition${t.outcome === "applied" ? "" : " quiet"}" data-state="${t.toState}" data-outcome="${t.outcome}">
 <strong>${t.fromState ?? "∅"} → ${t.toState}</strong> ${badge(t.outcome)} <span class="muted">via ${t.source} · occurred ${time(t.occurredAt)} · received ${time(t.receivedAt)}</span>
+${t.inbound && t.inbound.warnings.length > 0 ? html`<ul class="warnings">${t.inbound.warnings.map((w) => html`<li data-warning="${w.field}:${w.problem}">⚠ ${w.field}: ${w.problem.replaceAll("_", " ")} → ${FALLBACK_WORDS[w.fallback] ?? w.fallback} <span class="muted">(sent: <code>${w.raw}</code>)</span></li>`)}</ul>` : ""}
 ${t.inbound ? html`<details><summary>stored delivery ${t.inbound.id} (${t.inbound.status}${t.inbound.statusReason ? `: ${t.inbound.statusReason}` : ""})</summary>${prettyBody(t.inbound.rawBody)}</details>` : ""}
 ${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="muted">${t.emitted.event.id}</span></p>${deliveriesTable(ctx, t.emitted.deliveries, story.subscriptionUrls)}` : html`<p class="muted">no event (${t.outcome})</p>`}
 </section>`,

@@ -6,11 +6,11 @@ import { digestBody, type InboundWriter, type StoredDelivery } from "../../db/in
 
 export type { InboundWriter };
 import type { BatchedEnqueuer } from "../../queues/batched-enqueue.js";
-import { parseFloviBody } from "./payload.js";
+import { parseFloviBody, type PayloadWarning } from "./payload.js";
 import { verifyHubSignature } from "./signature.js";
 
 export type IngressOutcome =
-  | { kind: "accepted"; id: string; duplicate: boolean }
+  | { kind: "accepted"; id: string; duplicate: boolean; warnings: readonly PayloadWarning[] }
   | { kind: "ignored"; id: string; duplicate: boolean; reason: string }
   | { kind: "rejected"; id: string; duplicate: boolean; reason: string; detail?: string }
   | { kind: "unauthorized"; reason: string }
@@ -54,6 +54,7 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
       status,
       statusReason: reason,
       orderingKey: verdict.kind === "status_change" ? verdict.change.reservationId : null,
+      warnings: verdict.kind === "status_change" ? verdict.change.warnings : [],
     });
   } catch (error) {
     deps.log.error({ err: error }, "flovi delivery could not be stored");
@@ -70,5 +71,5 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
   // Enqueued after the answer, batched; a failure leaves the row `received` for the inbound sweeper. A
   // duplicate whose first copy never reached the queue gets another chance here (the jobId dedupes otherwise).
   if (stored.status === "received") deps.enqueuer.push({ inboundDeliveryId: id, requestId: req.requestId });
-  return { kind: "accepted", id, duplicate };
+  return { kind: "accepted", id, duplicate, warnings: verdict.kind === "status_change" ? verdict.change.warnings : [] };
 }

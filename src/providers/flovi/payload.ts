@@ -3,7 +3,7 @@
 // ids as strings or numbers, the reservation either at the top level or under `data` / `reservation` /
 // `payload`. The shapes it accepts are pinned by the fixtures in ./fixtures and test/unit/flovi-payload.test.ts.
 import { z } from "zod";
-import { isReservationState, type ReservationState } from "../../domain/reservation.js";
+import { CANCELLATION_REASONS, isReservationState, type ReservationState } from "../../domain/reservation.js";
 import { unstorableValue } from "../../lib/text.js";
 
 export const FLOVI_EVENT_NAME = "reservation_status_change";
@@ -17,6 +17,20 @@ export interface StatusChange {
   /** Cost fields (price, currency, priceBreakdown, finalCosts...) when the payload has any. */
   costs: Record<string, unknown> | null;
   vehicles: unknown[] | null;
+  /** Side fields that were odd and what was used instead (docs/events.md, "What a Flovi delivery may look like"). */
+  warnings: PayloadWarning[];
+}
+
+/**
+ * A side field that could not be used as sent. The state is applied all the same, with the fallback named
+ * here; the raw value stays in the stored body, and a prefix of it is kept with the warning.
+ */
+export interface PayloadWarning {
+  field: "occurredAt" | "externalId" | "cancellationReason" | "vehicles" | "fields";
+  problem: "no_offset" | "unparsable" | "out_of_range" | "empty" | "too_long" | "wrong_type" | "unknown_reason" | "unexpected_fields";
+  /** What the state was applied with instead. */
+  fallback: "receipt_time" | "null" | "kept" | "ignored";
+  raw: string;
 }
 
 export type PayloadVerdict =
@@ -26,28 +40,67 @@ export type PayloadVerdict =
   /** Signed but unusable: stored with the reason, answered 4xx. */
   | { kind: "rejected"; reason: "malformed_json" | "unprocessable_value" | "unknown_state" | "missing_reservation_id" | "invalid_payload"; detail?: string };
 
-const id = z.union([z.string().trim().min(1).max(200), z.number().int().nonnegative()]).transform(String);
-const optionalId = z.union([id, z.null()]).optional();
+// Ids are BigInt-sized strings at Flovi: a JSON number beyond 2^53 has already lost digits when parsed, so it
+// is refused (send it as a string) rather than stored rounded.
+const id = z.union([
+  z.string().trim().min(1).max(200),
+  z
+    .number()
+    .nonnegative()
+    .refine(Number.isInteger, "must be an integer")
+    .refine(Number.isSafeInteger, "a number beyond 2^53 loses digits in JSON: send the id as a string"),
+]).transform(String);
 // Epoch seconds or milliseconds, or an ISO string; the instant must fall between 1970 and 9999 (Postgres and
 // JavaScript both hold it, and no real status change lies outside it).
 const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59);
-const timestamp = z
-  .union([z.iso.datetime({ offset: true }), z.number().positive()])
-  .transform((v) => (typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v)))
-  .refine((d) => Number.isFinite(d.getTime()) && d.getTime() >= 0 && d.getTime() <= MAX_INSTANT, "a time between 1970 and 9999");
-
-const changeSchema = z.object({
-  reservationId: id,
-  externalId: optionalId,
-  cancellationReason: z.string().trim().min(1).max(200).nullable().optional(),
-  occurredAt: timestamp.optional(),
-  vehicles: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullable().optional(),
-});
+const MAX_SIDE_TEXT = 200;
+const ISO_WITH_OFFSET = z.iso.datetime({ offset: true });
+const ISO_LOCAL = z.iso.datetime({ local: true });
 
 const COST_KEYS = ["finalCosts", "costs", "totalCosts", "totalCost", "price", "currency", "priceBreakdown", "finalPrice"];
 const TIME_KEYS = ["occurredAt", "changedAt", "statusChangedAt", "updatedAt", "timestamp", "eventTime"];
 const EVENT_KEYS = ["event", "eventType", "webhook", "type", "topic"];
 const NESTED_KEYS = ["data", "reservation", "payload"];
+/** Every key the parser reads; anything else is reported once as `unexpected_fields` (and kept in the body). */
+const KNOWN_KEYS = new Set([
+  ...COST_KEYS,
+  ...TIME_KEYS,
+  ...EVENT_KEYS,
+  ...NESTED_KEYS,
+  "state",
+  "status",
+  "newState",
+  "newStatus",
+  "reservationId",
+  "id",
+  "externalId",
+  "cancellationReason",
+  "reason",
+  "vehicles",
+  "vehicle",
+]);
+
+const rawText = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value) ?? String(value)).slice(0, 100);
+
+/** An instant, or why not: epoch seconds or milliseconds, or ISO 8601 with an offset. */
+function readTime(value: unknown): Date | PayloadWarning["problem"] {
+  let date: Date;
+  if (typeof value === "number") date = new Date(value < 1e12 ? value * 1000 : value);
+  else if (typeof value === "string" && ISO_WITH_OFFSET.safeParse(value).success) date = new Date(value);
+  else if (typeof value === "string" && ISO_LOCAL.safeParse(value.replace(" ", "T")).success) return "no_offset";
+  else return typeof value === "string" ? "unparsable" : "wrong_type";
+  const ms = date.getTime();
+  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_INSTANT ? date : "out_of_range";
+}
+
+/** A short text side field (externalId, cancellation reason): a string or an integer, 1 to 200 characters. */
+function readText(value: unknown): string | PayloadWarning["problem"] {
+  if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+  if (typeof value !== "string") return "wrong_type";
+  const text = value.trim();
+  if (text === "") return "empty";
+  return text.length > MAX_SIDE_TEXT ? "too_long" : text;
+}
 
 function normalizeState(word: string): string {
   return word.trim().toLowerCase().replace(/[\s-]+/g, "_");
@@ -97,35 +150,65 @@ export function parseFloviBody(raw: Buffer): PayloadVerdict {
     return { kind: "rejected", reason: "unknown_state", detail: String(rawState).slice(0, 100) };
   }
 
-  const candidate = {
-    reservationId: flat.reservationId ?? flat.id,
-    externalId: flat.externalId ?? null,
-    cancellationReason: flat.cancellationReason ?? flat.reason ?? null,
-    occurredAt: TIME_KEYS.map((k) => flat[k]).find((v) => v !== undefined && v !== null),
-    vehicles: flat.vehicles ?? flat.vehicle ?? null,
-  };
-  if (candidate.reservationId === undefined || candidate.reservationId === null) {
-    return { kind: "rejected", reason: "missing_reservation_id" };
-  }
-  const parsed = changeSchema.safeParse(candidate);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: "rejected", reason: "invalid_payload", detail: `${issue?.path.join(".")}: ${issue?.message}` };
+  const reservationId = id.safeParse(flat.reservationId ?? flat.id);
+  if (flat.reservationId == null && flat.id == null) return { kind: "rejected", reason: "missing_reservation_id" };
+  if (!reservationId.success) {
+    return { kind: "rejected", reason: "invalid_payload", detail: `reservationId: ${reservationId.error.issues[0]?.message}` };
   }
 
+  // Side fields never cost the state: each odd one becomes a warning and a fallback.
+  const warnings: PayloadWarning[] = [];
+  const warn = (field: PayloadWarning["field"], problem: PayloadWarning["problem"], fallback: PayloadWarning["fallback"], value: unknown) =>
+    warnings.push({ field, problem, fallback, raw: rawText(value) });
+
+  const rawTime = TIME_KEYS.map((k) => flat[k]).find((v) => v !== undefined && v !== null);
+  let occurredAt: Date | null = null;
+  if (rawTime !== undefined) {
+    const time = readTime(rawTime);
+    if (time instanceof Date) occurredAt = time;
+    else warn("occurredAt", time, "receipt_time", rawTime);
+  }
+
+  let externalId: string | null = null;
+  if (flat.externalId != null) {
+    const text = readText(flat.externalId);
+    if (text === "empty" || text === "too_long" || text === "wrong_type") warn("externalId", text, "null", flat.externalId);
+    else externalId = text;
+  }
+
+  let cancellationReason: string | null = null;
+  const rawReason = flat.cancellationReason ?? flat.reason;
+  if (state === "cancelled" && rawReason != null) {
+    const text = readText(rawReason);
+    if (text === "empty" || text === "too_long" || text === "wrong_type") warn("cancellationReason", text, "null", rawReason);
+    else {
+      cancellationReason = text;
+      if (!(CANCELLATION_REASONS as readonly string[]).includes(text)) warn("cancellationReason", "unknown_reason", "kept", rawReason);
+    }
+  }
+
+  const rawVehicles = flat.vehicles ?? flat.vehicle ?? null;
+  let vehicles: unknown[] | null = null;
+  if (Array.isArray(rawVehicles)) vehicles = rawVehicles;
+  else if (typeof rawVehicles === "object" && rawVehicles !== null) vehicles = [rawVehicles];
+  else if (rawVehicles !== null) warn("vehicles", "wrong_type", "null", rawVehicles);
+
+  const unexpected = Object.keys(flat).filter((k) => !KNOWN_KEYS.has(k));
+  if (unexpected.length > 0) warn("fields", "unexpected_fields", "ignored", unexpected.slice(0, 20).join(","));
+
   const costs = Object.fromEntries(COST_KEYS.filter((k) => flat[k] !== undefined).map((k) => [k, flat[k]]));
-  const vehicles = parsed.data.vehicles;
   return {
     kind: "status_change",
     body: body as Record<string, unknown>,
     change: {
-      reservationId: parsed.data.reservationId,
-      externalId: parsed.data.externalId ?? null,
+      reservationId: reservationId.data,
+      externalId,
       state,
-      cancellationReason: state === "cancelled" ? (parsed.data.cancellationReason ?? null) : null,
-      occurredAt: parsed.data.occurredAt ?? null,
+      cancellationReason,
+      occurredAt,
       costs: Object.keys(costs).length > 0 ? costs : null,
-      vehicles: vehicles == null ? null : Array.isArray(vehicles) ? vehicles : [vehicles],
+      vehicles,
+      warnings,
     },
   };
 }

@@ -108,6 +108,7 @@ export async function reconcileReservations(deps: {
               occurredAt: now,
               costs: null,
               vehicles: found.vehicle ? [found.vehicle] : null,
+              warnings: [],
             },
             source: "reconciliation",
             receivedAt: now,
