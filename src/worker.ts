@@ -14,6 +14,7 @@ import { findDelivery, resendFailed } from "./db/webhook-deliveries.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
+import { backfillFromList } from "./providers/flovi/backfill.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
 import { pruneAll, retentionSettings } from "./maintenance/prune.js";
@@ -89,7 +90,18 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
           return { relayed, released };
         },
         async reconcileReservations(_data, { log: jobLog }) {
-          return reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
+          // The list first: what it shows needs no look-up of its own (and reservations we never heard of are
+          // only found there); then one look-up each for the silent ones it did not cover.
+          const backfill = await backfillFromList({
+            db,
+            client: flovi,
+            log: jobLog,
+            onCommitted: dispatchCommitted,
+            lookbackMs: config.FLOVI_BACKFILL_LOOKBACK_MS,
+            maxPagesPerRun: config.FLOVI_BACKFILL_PAGES_PER_RUN,
+          });
+          const lookups = await reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
+          return { backfill, ...lookups };
         },
         async pruneStorage(_data, { log: jobLog }) {
           return pruneAll({ db, log: jobLog, metrics }, retentionSettings(config), { batchSize: config.RETENTION_BATCH_SIZE, budgetMs: 60_000 });

@@ -116,6 +116,10 @@ export const envSchema = z.object({
   /** A non-final reservation silent this long is looked up in Flovi's API. */
   FLOVI_RECONCILE_AFTER_MS: durationMs(2 * HOUR),
   FLOVI_RECONCILE_INTERVAL_MS: durationMs(10 * MINUTE),
+  /** The backfill's pass over the reservation list ends at reservations created longer ago than this. */
+  FLOVI_BACKFILL_LOOKBACK_MS: durationMs(30 * DAY),
+  /** Pages of 100 the backfill reads per reconciliation run at most (a longer pass resumes next run). */
+  FLOVI_BACKFILL_PAGES_PER_RUN: positiveInt(10),
 
   MFB_API_BASE_URL: httpUrl.default("https://test.myflyingbox.com/v2"),
   MFB_LOGIN: optionalString,

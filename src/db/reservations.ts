@@ -79,6 +79,11 @@ export async function markLookedUpIn(sql: Sql, id: string): Promise<void> {
   await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1", [id]);
 }
 
+/** The same for every reservation of a backfill page at once. */
+export async function markManyLookedUpIn(sql: Sql, ids: string[]): Promise<void> {
+  if (ids.length > 0) await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = ANY($1::text[])", [ids]);
+}
+
 /** Reservations whose id or Flovi external id is `q` (indexes: primary key, reservations_external_id_idx). */
 export async function searchReservations(db: Database, q: string, limit = 20) {
   return db.prisma.reservation.findMany({

@@ -170,3 +170,112 @@ function greenflowAnswer(code: string, booking: { status: string; gdsStatus?: st
     },
   };
 }
+
+export const FLOVI_API_KEY = "flo_partner_test_key";
+
+/** A reservation as Flovi's Partner API v2 returns it (GET /customers/v2/reservation/:id and the list's items). */
+export interface FloviApiReservation {
+  reservationId: string;
+  reservationType: string;
+  createdAt: string;
+  /** The API's simplified status: confirmed, driving, sealed, cancelled. */
+  status: string;
+  externalId?: string | null;
+  price: number;
+  currency: string;
+  priceBreakdown: { type: string; amount: number; label: string }[];
+  route: { distanceMeters: number; durationSeconds: number };
+  origin: { officeId: string | null; address: Record<string, unknown>; lat: number; lng: number };
+  destination: { officeId: string | null; address: Record<string, unknown>; lat: number; lng: number };
+  schedule: { departAtEarliest: string; departAtLatest: string; arriveAtEarliest: string; arriveAtLatest: string };
+  vehicle: Record<string, unknown>;
+  returnDrive: Record<string, unknown> | null;
+}
+
+/** A full reservation object with every documented field (the seed document's shapes). */
+export function floviReservation(id: string, status: string, extra: Partial<FloviApiReservation> = {}): FloviApiReservation {
+  return {
+    reservationId: id,
+    reservationType: "officeToOffice",
+    createdAt: "2026-11-01T08:00:00.000Z",
+    status,
+    externalId: `WO-${id}`,
+    price: 154.2,
+    currency: "EUR",
+    priceBreakdown: [
+      { type: "base", amount: 120, label: "Base price" },
+      { type: "fuel", amount: 34.2, label: "Fuel" },
+    ],
+    route: { distanceMeters: 182_000, durationSeconds: 7_200 },
+    origin: { officeId: "off-1", address: { street: "Rua A 1", city: "Lisboa", country: "PT" }, lat: 38.72, lng: -9.14 },
+    destination: { officeId: null, address: { street: "Rua B 2", city: "Porto", country: "PT" }, lat: 41.15, lng: -8.61 },
+    schedule: {
+      departAtEarliest: "2026-11-02T08:00:00.000Z",
+      departAtLatest: "2026-11-02T10:00:00.000Z",
+      arriveAtEarliest: "2026-11-02T12:00:00.000Z",
+      arriveAtLatest: "2026-11-02T14:00:00.000Z",
+    },
+    vehicle: { regNo: "AB-12-CD", make: "Toyota", model: "Corolla", year: 2022, vin: null, fuelType: "gasoline", fastCharge: false, isElectric: false, vehicleType: "car", transmission: "manual", fuel: "full", testPlates: false },
+    returnDrive: null,
+    ...extra,
+  };
+}
+
+export interface FakeFlovi {
+  url: string;
+  server: FakeServer;
+  /** The reservations the API knows, by id. */
+  reservations: Map<string, FloviApiReservation>;
+  /** Answers the next matching requests with this reply instead (429 with Retry-After, 500, ...). */
+  failNext(reply: Reply, times?: number, path?: RegExp): void;
+  close(): Promise<void>;
+}
+
+/** Flovi's documented error envelope, all six fields. */
+export function floviError(statusCode: number, errorCode: string, message: string | string[], path: string): Reply {
+  return { status: statusCode, body: { statusCode, errorCode, timestamp: new Date().toISOString(), path, correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`, message } };
+}
+
+/**
+ * Flovi's Partner API v2, as its documentation describes it: `x-api-key`; GET /customers/v2/reservation/:id;
+ * GET /customers/v2/reservations, newest first by (BigInt) id, `start` = the id to continue after, `limit`
+ * default 20 and at most 100 (400 above), `status` filter, `{ data, nextStart }` with nextStart null on the
+ * last page.
+ */
+export async function startFakeFlovi(): Promise<FakeFlovi> {
+  const reservations = new Map<string, FloviApiReservation>();
+  const failures: { reply: Reply; left: number; path: RegExp }[] = [];
+  const server = await startFakeServer((req) => {
+    if (req.headers["x-api-key"] !== FLOVI_API_KEY) return floviError(401, "UNAUTHORIZED", "The x-api-key header is missing, expired, or invalid.", req.path);
+    const failure = failures.find((f) => f.left > 0 && f.path.test(req.path));
+    if (failure) {
+      failure.left -= 1;
+      return failure.reply;
+    }
+    if (req.path === "/customers/v2/reservations") {
+      const limit = req.query.has("limit") ? Number(req.query.get("limit")) : 20;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return floviError(400, "VALIDATION_ERROR", ["limit must not be greater than 100"], req.path);
+      const status = req.query.get("status");
+      if (status && !["confirmed", "sealed", "cancelled", "driving"].includes(status)) return floviError(400, "VALIDATION_ERROR", ["status must be one of confirmed, sealed, cancelled, driving"], req.path);
+      const start = req.query.get("start");
+      const all = [...reservations.values()]
+        .filter((r) => !status || r.status === status)
+        .sort((a, b) => (BigInt(b.reservationId) > BigInt(a.reservationId) ? 1 : -1))
+        .filter((r) => start === null || BigInt(r.reservationId) < BigInt(start));
+      const page = all.slice(0, limit);
+      return { status: 200, body: { data: page, nextStart: all.length > limit ? page.at(-1)!.reservationId : null } };
+    }
+    const match = /^\/customers\/v2\/reservation\/([^/]+)$/.exec(req.path);
+    const found = match ? reservations.get(decodeURIComponent(match[1]!)) : undefined;
+    return found ? { status: 200, body: found } : floviError(404, "NOT_FOUND", "Reservation not found", req.path);
+  });
+  return {
+    url: server.url,
+    server,
+    reservations,
+    failNext(reply, times = 1, path = /./) {
+      failures.push({ reply, left: times, path });
+    },
+    close: () => server.close(),
+  };
+}

@@ -1,4 +1,5 @@
-// Flovi Partner API v2: the one call this service makes, GET /customers/v2/reservation/:id (x-api-key).
+// Flovi Partner API v2 (x-api-key): GET /customers/v2/reservation/:id for one reservation, and
+// GET /customers/v2/reservations (newest first, cursor `start`/`nextStart`, `limit` ≤ 100) for the backfill.
 import { z } from "zod";
 import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
@@ -33,47 +34,79 @@ const reservationSchema = z
     currency: z.string().optional(),
     priceBreakdown: z.array(z.unknown()).optional(),
     vehicle: z.record(z.string(), z.unknown()).optional(),
+    createdAt: z.string().optional(),
   })
   .passthrough();
 
 export type FloviReservation = z.infer<typeof reservationSchema>;
 
+const pageSchema = z.object({
+  data: z.array(reservationSchema),
+  nextStart: z.union([z.string(), z.number()]).transform(String).nullable().optional(),
+});
+
+export interface ReservationPage {
+  data: FloviReservation[];
+  /** The cursor of the next (older) page; null on the last one. */
+  nextStart: string | null;
+}
+
+/** The list endpoint's page size at most. */
+export const MAX_PAGE = 100;
+
 export interface FloviClient {
   readonly enabled: boolean;
   getReservation(id: string): Promise<FloviReservation>;
+  /** One page of the partner's reservations, newest first, after `start` (a reservation id). */
+  listReservations(opts: { start?: string | null; limit?: number; status?: string }): Promise<ReservationPage>;
 }
 
 export function createFloviClient(opts: { baseUrl: string; apiKey: string | undefined; timeoutMs: number }): FloviClient {
   const base = opts.baseUrl.replace(/\/+$/, "");
+  /** One GET; every failure is a FloviApiError with Flovi's own error code and correlation id. */
+  async function get(path: string): Promise<{ status: number; body: unknown }> {
+    if (!opts.apiKey) throw new FloviApiError(null, "NOT_CONFIGURED", null, "FLOVI_API_KEY is not set");
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        headers: { "x-api-key": opts.apiKey, accept: "application/json" },
+        signal: AbortSignal.timeout(opts.timeoutMs),
+        redirect: "error",
+      });
+    } catch (error) {
+      throw new FloviApiError(null, "NETWORK_ERROR", null, (error as Error).message);
+    }
+    const body = await readJson(response);
+    if (!response.ok) {
+      const envelope = errorEnvelope.safeParse(body);
+      const e = envelope.success ? envelope.data : {};
+      const message = Array.isArray(e.message) ? e.message.join("; ") : (e.message ?? `HTTP ${response.status}`);
+      throw new FloviApiError(
+        response.status,
+        e.errorCode ?? `HTTP_${response.status}`,
+        e.correlationId ?? null,
+        message,
+        parseRetryAfter(response.headers.get("retry-after")),
+      );
+    }
+    return { status: response.status, body };
+  }
   return {
     enabled: opts.apiKey !== undefined,
     async getReservation(id) {
-      if (!opts.apiKey) throw new FloviApiError(null, "NOT_CONFIGURED", null, "FLOVI_API_KEY is not set");
-      let response: Response;
-      try {
-        response = await fetch(`${base}/customers/v2/reservation/${encodeURIComponent(id)}`, {
-          headers: { "x-api-key": opts.apiKey, accept: "application/json" },
-          signal: AbortSignal.timeout(opts.timeoutMs),
-        });
-      } catch (error) {
-        throw new FloviApiError(null, "NETWORK_ERROR", null, (error as Error).message);
-      }
-      const body = await readJson(response);
-      if (!response.ok) {
-        const envelope = errorEnvelope.safeParse(body);
-        const e = envelope.success ? envelope.data : {};
-        const message = Array.isArray(e.message) ? e.message.join("; ") : (e.message ?? `HTTP ${response.status}`);
-        throw new FloviApiError(
-          response.status,
-          e.errorCode ?? `HTTP_${response.status}`,
-          e.correlationId ?? null,
-          message,
-          parseRetryAfter(response.headers.get("retry-after")),
-        );
-      }
+      const { status, body } = await get(`/customers/v2/reservation/${encodeURIComponent(id)}`);
       const parsed = reservationSchema.safeParse(body);
-      if (!parsed.success) throw new FloviApiError(response.status, "INVALID_RESPONSE", null, "reservation response did not match the documented shape");
+      if (!parsed.success) throw new FloviApiError(status, "INVALID_RESPONSE", null, "reservation response did not match the documented shape");
       return parsed.data;
+    },
+    async listReservations({ start, limit = MAX_PAGE, status }) {
+      const query = new URLSearchParams({ limit: String(Math.min(limit, MAX_PAGE)) });
+      if (start) query.set("start", start);
+      if (status) query.set("status", status);
+      const { status: code, body } = await get(`/customers/v2/reservations?${query}`);
+      const parsed = pageSchema.safeParse(body);
+      if (!parsed.success) throw new FloviApiError(code, "INVALID_RESPONSE", null, "reservation list did not match the documented shape");
+      return { data: parsed.data.data, nextStart: parsed.data.nextStart ?? null };
     },
   };
 }

@@ -16,10 +16,10 @@ import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
 import { markLookedUp, markLookedUpIn, reconcileCandidates } from "../../db/reservations.js";
 import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
 import type { Committed } from "./inbox.js";
-import { planReports } from "./plan.js";
+import { planReports, type Report } from "./plan.js";
 
 /** The API's simplified statuses (confirmed, driving, sealed, cancelled) in webhook terms. */
-const API_STATUS: Record<string, ReservationState> = {
+export const API_STATUS: Record<string, ReservationState> = {
   confirmed: "created",
   driving: "driving",
   sealed: "sealed",
@@ -27,6 +27,34 @@ const API_STATUS: Record<string, ReservationState> = {
 };
 
 const BATCH = 100;
+
+/**
+ * What the Partner API said of a reservation, as a report for the plan: source "reconciliation", its time
+ * the moment we learnt it, and one dedupe key per reservation and state, shared by the per-reservation
+ * look-up and the list backfill, so a state found both ways is emitted once.
+ */
+export function apiReport(found: FloviReservation, mapped: ReservationState, now: Date): Report {
+  return {
+    change: {
+      reservationId: found.reservationId,
+      externalId: found.externalId ?? null,
+      state: mapped,
+      cancellationReason: null,
+      occurredAt: now,
+      costs: null,
+      vehicles: found.vehicle ? [found.vehicle] : null,
+      warnings: [],
+    },
+    source: "reconciliation",
+    receivedAt: now,
+    inboundDeliveryId: null,
+    dedupeKey: `flovi:reconciliation:${found.reservationId}:${mapped}`,
+    lastPayload: { reconciledStatus: found.status.toLowerCase() },
+    requestId: null,
+    // What the API returned beside the status: its price is the reservation's billed price, not final costs.
+    details: found.price !== undefined ? { price: { amount: found.price, currency: found.currency ?? null, breakdown: found.priceBreakdown ?? null } } : {},
+  };
+}
 export const FLOVI_API = "flovi-api";
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
@@ -96,32 +124,7 @@ export async function reconcileReservations(deps: {
       await markLookedUpIn(sql, id);
       const [current] = await loadReservationSnapshots(sql, [id]);
       if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return null;
-      const now = new Date();
-      const plan = planReports(
-        [
-          {
-            change: {
-              reservationId: id,
-              externalId: found.externalId ?? null,
-              state: mapped,
-              cancellationReason: null,
-              occurredAt: now,
-              costs: null,
-              vehicles: found.vehicle ? [found.vehicle] : null,
-              warnings: [],
-            },
-            source: "reconciliation",
-            receivedAt: now,
-            inboundDeliveryId: null,
-            dedupeKey: `flovi:reconciliation:${id}:${mapped}`,
-            lastPayload: { reconciledStatus: status },
-            requestId: null,
-            // What the API returned beside the status: its price is the reservation's billed price, not final costs.
-            details: found.price !== undefined ? { price: { amount: found.price, currency: found.currency ?? null, breakdown: found.priceBreakdown ?? null } } : {},
-          },
-        ],
-        [current],
-      );
+      const plan = planReports([apiReport({ ...found, reservationId: id }, mapped, new Date())], [current]);
       const deliveries = await writeReportPlan(sql, plan);
       return { events: plan.events.map((e) => e.envelope), deliveries };
     });
