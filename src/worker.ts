@@ -15,6 +15,7 @@ import type { Metrics } from "./observability/metrics.js";
 import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
 import { backfillFromList } from "./providers/flovi/backfill.js";
+import { flagOverdueFinalCosts } from "./providers/flovi/overdue.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
 import { pruneAll, retentionSettings } from "./maintenance/prune.js";
@@ -103,6 +104,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
           const lookups = await reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
           return { backfill, ...lookups };
         },
+        async flagOverdueFinalCosts(_data, { log: jobLog }) {
+          return flagOverdueFinalCosts({ db, client: flovi, log: jobLog, overdueMs: config.FLOVI_FINAL_COSTS_OVERDUE_MS, onCommitted: dispatchCommitted });
+        },
         async pruneStorage(_data, { log: jobLog }) {
           return pruneAll({ db, log: jobLog, metrics }, retentionSettings(config), { batchSize: config.RETENTION_BATCH_SIZE, budgetMs: 60_000 });
         },
@@ -189,6 +193,8 @@ async function registerSchedulers({ config, queues }: WorkerDeps) {
   await schedule("relayOutbox", config.OUTBOX_SWEEP_INTERVAL_MS);
   await schedule("pruneStorage", config.RETENTION_PRUNE_INTERVAL_MS);
   await schedule("reconcileReservations", config.FLOVI_RECONCILE_INTERVAL_MS, providerEnabled.floviLookups(config));
+  // Overdue final costs need no API key (the price is added when there is one).
+  await schedule("flagOverdueFinalCosts", config.FLOVI_RECONCILE_INTERVAL_MS);
   // A poll interval shorter than the sweep interval is honoured: the sweep runs at least that often.
   await schedule("sweepMfb", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.MFB_POLL_INTERVAL_MS), providerEnabled.mfb(config));
   await schedule("sweepGreenflow", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.GREENFLOW_POLL_INTERVAL_MS), providerEnabled.greenflow(config));

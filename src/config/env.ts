@@ -116,6 +116,8 @@ export const envSchema = z.object({
   /** A non-final reservation silent this long is looked up in Flovi's API. */
   FLOVI_RECONCILE_AFTER_MS: durationMs(2 * HOUR),
   FLOVI_RECONCILE_INTERVAL_MS: durationMs(10 * MINUTE),
+  /** A reservation sealed this long without final_costs emits reservation.final_costs_overdue (once). */
+  FLOVI_FINAL_COSTS_OVERDUE_MS: durationMs(16 * DAY),
   /** The backfill's pass over the reservation list ends at reservations created longer ago than this. */
   FLOVI_BACKFILL_LOOKBACK_MS: durationMs(30 * DAY),
   /** Pages of 100 the backfill reads per reconciliation run at most (a longer pass resumes next run). */

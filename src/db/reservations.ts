@@ -32,6 +32,8 @@ export async function getReservationView(db: Database, id: string) {
     sequence: reservation.sequence,
     lastChangedAt: reservation.lastChangedAt,
     lastReconciledAt: reservation.lastReconciledAt,
+    /** When reservation.final_costs_overdue was emitted; null when final costs came in time (or not yet due). */
+    finalCostsOverdueAt: reservation.finalCostsOverdueAt,
     createdAt: reservation.createdAt,
     updatedAt: reservation.updatedAt,
     transitions: reservation.transitions.map((t) => ({
@@ -77,6 +79,20 @@ export async function markLookedUp(db: Database, id: string, stoppedReason?: str
 /** The same, inside the transaction that applies what the look-up found. */
 export async function markLookedUpIn(sql: Sql, id: string): Promise<void> {
   await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = $1", [id]);
+}
+
+/** Sealed reservations without final costs since before `cutoff`, not yet flagged (index: reservations_overdue_idx). */
+export async function overdueFinalCostsCandidates(db: Database, cutoff: Date, limit: number): Promise<string[]> {
+  const { rows } = await db.pool.query<{ id: string }>(
+    `SELECT id FROM reservations WHERE state = 'sealed' AND final_costs_overdue_at IS NULL AND last_changed_at < $1 ORDER BY last_changed_at LIMIT $2`,
+    [cutoff, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Inside the transaction that emits the overdue event: flagged, so it is emitted once. */
+export async function markFinalCostsOverdueIn(sql: Sql, id: string): Promise<void> {
+  await sql.query("UPDATE reservations SET final_costs_overdue_at = now() WHERE id = $1", [id]);
 }
 
 /** The same for every reservation of a backfill page at once. */
@@ -148,6 +164,7 @@ export async function reservationTimeline(db: Database, id: string) {
     cancellationReason: reservation.cancellationReason,
     lastChangedAt: reservation.lastChangedAt,
     reconcileStoppedReason: reservation.reconcileStoppedReason,
+    finalCostsOverdueAt: reservation.finalCostsOverdueAt,
     transitions,
   };
 }

@@ -67,6 +67,14 @@ export const jobs = {
     jobId: () => "reconcile-reservations",
     options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
   }),
+  /** Emit reservation.final_costs_overdue for reservations sealed too long without final costs. */
+  flagOverdueFinalCosts: defineJob({
+    queue: "maintenance",
+    name: "flag-overdue-final-costs",
+    schema: z.object({}),
+    jobId: () => "flag-overdue-final-costs",
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
   /** Remove what is past its retention, in small batches (maintenance/prune.ts). */
   pruneStorage: defineJob({
     queue: "maintenance",

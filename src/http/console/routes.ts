@@ -91,7 +91,7 @@ ${found.bookings.length ? html`<h2>GreenFlow bookings</h2><table><tr><th>booking
       req,
       res,
       `Reservation ${r.id}`,
-      html`<p>state ${badge(r.state)} · external id ${r.externalId ?? "—"} · last change ${time(r.lastChangedAt)}${r.cancellationReason ? html` · cancelled: ${r.cancellationReason}` : ""}${r.reconcileStoppedReason ? html` · not looked up: ${r.reconcileStoppedReason}` : ""}</p>
+      html`<p>state ${badge(r.state)} · external id ${r.externalId ?? "—"} · last change ${time(r.lastChangedAt)}${r.cancellationReason ? html` · cancelled: ${r.cancellationReason}` : ""}${r.reconcileStoppedReason ? html` · not looked up: ${r.reconcileStoppedReason}` : ""}${r.finalCostsOverdueAt && r.state === "sealed" ? html` · <strong data-overdue>final costs overdue</strong> (flagged ${time(r.finalCostsOverdueAt)})` : ""}</p>
 <h2>Timeline (${story.transitions.length} reports)</h2>
 ${story.transitions.map(
   (t) => html`<section class="transition${t.outcome === "applied" ? "" : " quiet"}" data-state="${t.toState}" data-outcome="${t.outcome}">

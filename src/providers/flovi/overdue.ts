@@ -1,0 +1,110 @@
+// Overdue final costs: Flovi sends `final_costs` about two weeks after `sealed` (its billing event). A
+// reservation sealed longer ago than FLOVI_FINAL_COSTS_OVERDUE_MS with no final costs emits
+// `reservation.final_costs_overdue` once (status unchanged, `sealed`), carrying the Partner API's current
+// price and breakdown when FLOVI_API_KEY is set. A later `final_costs` webhook is applied as usual.
+//
+// With the API on: a 429 ends the run (and pauses Flovi look-ups until its Retry-After); a 404 or 403 emits
+// the event without a price (Flovi will not tell us more); any other failure leaves the reservation for the
+// next run.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Database } from "../../db/client.js";
+import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
+import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
+import { markFinalCostsOverdueIn, overdueFinalCostsCandidates } from "../../db/reservations.js";
+import { withTransaction } from "../../db/sql.js";
+import { buildEnvelope } from "../../domain/events.js";
+import { FloviApiError, type FloviClient } from "./client.js";
+import type { Committed } from "./inbox.js";
+import { FLOVI_API } from "./reconcile.js";
+
+const BATCH = 100;
+const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+
+export interface OverdueResult {
+  flagged: number;
+  stoppedBy?: string;
+}
+
+export async function flagOverdueFinalCosts(deps: {
+  db: Database;
+  client: FloviClient;
+  log: Logger;
+  overdueMs: number;
+  onCommitted?: (committed: Committed) => void;
+}): Promise<OverdueResult> {
+  const result: OverdueResult = { flagged: 0 };
+  const sealedBefore = new Date(Date.now() - deps.overdueMs);
+  const candidates = await overdueFinalCostsCandidates(deps.db, sealedBefore, BATCH);
+  for (const id of candidates) {
+    let price: Record<string, unknown> | null = null;
+    if (deps.client.enabled && !(await providerPausedUntil(deps.db, FLOVI_API))) {
+      try {
+        const found = await deps.client.getReservation(id);
+        if (found.price !== undefined) price = { amount: found.price, currency: found.currency ?? null, breakdown: found.priceBreakdown ?? null };
+      } catch (error) {
+        if (!(error instanceof FloviApiError)) throw error;
+        const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
+        if (error.statusCode === 429) {
+          const until = await pauseProvider(deps.db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+          deps.log.warn({ ...fields, pausedUntil: until }, "flovi rate limited the overdue final costs look-up; the rest wait for the next run");
+          return { ...result, stoppedBy: error.errorCode };
+        }
+        if (error.statusCode !== 404 && error.statusCode !== 403) {
+          deps.log.warn(fields, "flovi look-up for overdue final costs failed; tried again next run");
+          continue;
+        }
+      }
+    }
+    const committed = await withTransaction(deps.db, async (sql) => {
+      await lockReservations(sql, [id]);
+      const [current] = await loadReservationSnapshots(sql, [id]);
+      // Final costs may have arrived meanwhile: only a reservation still sealed is overdue.
+      if (!current || current.state !== "sealed" || current.lastChangedAt >= sealedBefore) return null;
+      const sequence = current.sequence + 1;
+      const dedupeKey = `flovi:final_costs_overdue:${id}`;
+      const envelope = buildEnvelope(
+        {
+          entity: "reservation",
+          entityId: id,
+          externalId: current.externalId,
+          type: "final_costs_overdue",
+          status: "sealed",
+          previousStatus: "sealed",
+          providerStatus: "sealed",
+          sequence,
+          time: new Date(),
+          details: { sealedAt: current.lastChangedAt.toISOString(), overdueAfterMs: deps.overdueMs, ...(price ? { price } : {}) },
+          dedupeKey,
+        },
+        randomUUID(),
+      );
+      const deliveries = await writeReportPlan(sql, {
+        reservations: [
+          {
+            id,
+            externalId: current.externalId,
+            state: "sealed",
+            cancellationReason: current.cancellationReason,
+            finalCosts: null,
+            vehicles: null,
+            lastPayload: null,
+            sequence,
+            lastChangedAt: current.lastChangedAt,
+          },
+        ],
+        transitions: [],
+        inbound: [],
+        events: [{ envelope, dedupeKey, requestId: null }],
+      });
+      await markFinalCostsOverdueIn(sql, id);
+      return { events: [envelope], deliveries };
+    });
+    if (committed) {
+      result.flagged += 1;
+      deps.onCommitted?.(committed);
+      deps.log.info({ reservationId: id, withPrice: price !== null }, "final costs overdue");
+    }
+  }
+  return result;
+}
