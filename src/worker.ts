@@ -16,11 +16,13 @@ import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
 import { createFloviClient } from "./providers/flovi/client.js";
 import { backfillFromList } from "./providers/flovi/backfill.js";
 import { flagOverdueFinalCosts } from "./providers/flovi/overdue.js";
+import { EnrichLater, enrichReservation } from "./providers/flovi/enrich.js";
+import { reservationsWithoutDetails } from "./db/reservations.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
 import { pruneAll, retentionSettings } from "./maintenance/prune.js";
 import { jobs, type JobKey } from "./queues/catalog.js";
-import { ParkedFailure } from "./queues/errors.js";
+import { ExpectedError, ParkedFailure } from "./queues/errors.js";
 import type { Queues } from "./queues/queues.js";
 import { createWorker } from "./workers/run-job.js";
 
@@ -58,6 +60,11 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
   const dispatchCommitted = ({ events, deliveries, claimed }: Committed) => {
     for (const event of events) metrics.eventsEmitted.inc({ type: event.type });
+    // A reservation's first event: fetch its details in the background (never in the way of the event).
+    const fresh = events.filter((e) => e.data.entity === "reservation" && e.data.sequence === 1).map((e) => ({ reservationId: e.data.entityId }));
+    if (fresh.length > 0 && flovi.enabled) {
+      queues.enqueueMany("enrichReservation", fresh).catch((error: unknown) => log.warn({ err: error }, "could not queue reservation details look-ups; the reconciliation sweep queues them"));
+    }
     if (!claimed) pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
   const inbox = createFloviInbox({ db, log, onCommitted: dispatchCommitted, claimWithin: pump.claimWithin });
@@ -102,7 +109,18 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
             maxPagesPerRun: config.FLOVI_BACKFILL_PAGES_PER_RUN,
           });
           const lookups = await reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
-          return { backfill, ...lookups };
+          // Reservations still without their details (a lost job, or known before the key was set): queued again.
+          const missing = await reservationsWithoutDetails(db, 500);
+          if (missing.length > 0) await queues.enqueueMany("enrichReservation", missing.map((reservationId) => ({ reservationId })));
+          return { backfill, ...lookups, detailsQueued: missing.length };
+        },
+        async enrichReservation({ reservationId }, { log: jobLog }) {
+          try {
+            return { outcome: await enrichReservation({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted }, reservationId) };
+          } catch (error) {
+            if (error instanceof EnrichLater) throw new ExpectedError(error.message);
+            throw error;
+          }
         },
         async flagOverdueFinalCosts(_data, { log: jobLog }) {
           return flagOverdueFinalCosts({ db, client: flovi, log: jobLog, overdueMs: config.FLOVI_FINAL_COSTS_OVERDUE_MS, onCommitted: dispatchCommitted });

@@ -21,7 +21,7 @@ const LOCK_KEYS = `SELECT k AS key, ${lockExpr("k")} AS locked FROM unnest($1::t
 const LOAD = `
 SELECT d.id, d.raw_body, d.received_at, d.request_id, d.ordering_key,
        r.id AS r_id, r.state AS r_state, r.external_id AS r_external_id, r.sequence AS r_sequence,
-       r.cancellation_reason AS r_cancellation_reason, r.last_changed_at AS r_last_changed_at
+       r.cancellation_reason AS r_cancellation_reason, r.last_changed_at AS r_last_changed_at, r.details AS r_details
   FROM inbound_deliveries d
   LEFT JOIN reservations r ON r.id = d.ordering_key
  WHERE d.status = 'received' AND d.ordering_key = ANY($1::text[])
@@ -40,6 +40,7 @@ interface LoadRow {
   r_sequence: number;
   r_cancellation_reason: string | null;
   r_last_changed_at: Date;
+  r_details: Record<string, unknown> | null;
 }
 
 export interface KeyClaim {
@@ -75,6 +76,7 @@ export async function loadInbox(sql: Sql, keys: string[], limit: number): Promis
         sequence: row.r_sequence,
         cancellationReason: row.r_cancellation_reason,
         lastChangedAt: row.r_last_changed_at,
+        details: row.r_details,
       });
     }
   }

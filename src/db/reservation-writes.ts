@@ -93,8 +93,8 @@ export async function lockReservations(sql: Sql, ids: string[]): Promise<void> {
 }
 
 export async function loadReservationSnapshots(sql: Sql, ids: string[]): Promise<ReservationSnapshot[]> {
-  const rows = await sql.query<{ id: string; state: string; external_id: string | null; sequence: number; cancellation_reason: string | null; last_changed_at: Date }>(
-    "SELECT id, state, external_id, sequence, cancellation_reason, last_changed_at FROM reservations WHERE id = ANY($1::text[])",
+  const rows = await sql.query<{ id: string; state: string; external_id: string | null; sequence: number; cancellation_reason: string | null; last_changed_at: Date; details: Record<string, unknown> | null }>(
+    "SELECT id, state, external_id, sequence, cancellation_reason, last_changed_at, details FROM reservations WHERE id = ANY($1::text[])",
     [ids],
   );
   return rows.map((row) => ({
@@ -104,5 +104,6 @@ export async function loadReservationSnapshots(sql: Sql, ids: string[]): Promise
     sequence: row.sequence,
     cancellationReason: row.cancellation_reason,
     lastChangedAt: row.last_changed_at,
+    details: row.details,
   }));
 }

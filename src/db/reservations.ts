@@ -95,6 +95,20 @@ export async function markFinalCostsOverdueIn(sql: Sql, id: string): Promise<voi
   await sql.query("UPDATE reservations SET final_costs_overdue_at = now() WHERE id = $1", [id]);
 }
 
+/** Inside the enrichment's transaction: what the Partner API said (or why it would not), once. */
+export async function storeReservationDetailsIn(sql: Sql, id: string, details: Record<string, unknown> | null, unavailable: string | null): Promise<void> {
+  await sql.query(
+    "UPDATE reservations SET details = COALESCE($2::jsonb, details), details_unavailable = $3, details_fetched_at = now() WHERE id = $1",
+    [id, details === null ? null : JSON.stringify(details), unavailable],
+  );
+}
+
+/** Reservations whose details were never fetched (index: reservations_details_pending_idx), oldest first. */
+export async function reservationsWithoutDetails(db: Database, limit: number): Promise<string[]> {
+  const { rows } = await db.pool.query<{ id: string }>("SELECT id FROM reservations WHERE details_fetched_at IS NULL ORDER BY created_at LIMIT $1", [limit]);
+  return rows.map((r) => r.id);
+}
+
 /** The same for every reservation of a backfill page at once. */
 export async function markManyLookedUpIn(sql: Sql, ids: string[]): Promise<void> {
   if (ids.length > 0) await sql.query("UPDATE reservations SET last_reconciled_at = now() WHERE id = ANY($1::text[])", [ids]);

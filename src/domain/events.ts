@@ -69,7 +69,7 @@ export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for
 
 /** Every event type by entity; `null`: any lower-case word (GreenFlow's statuses are the provider's own, lower-cased). */
 export const EVENT_STATUSES: Record<Entity, readonly string[] | null> = {
-  reservation: [...RESERVATION_STATES, "final_costs_overdue"],
+  reservation: [...RESERVATION_STATES, "updated", "final_costs_overdue"],
   shipment: [...SHIPMENT_STATUSES, "tracking_event"],
   rental: null,
   subscription: ["disabled"],

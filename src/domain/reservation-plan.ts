@@ -19,6 +19,8 @@ export interface ReservationSnapshot {
   sequence: number;
   cancellationReason: string | null;
   lastChangedAt: Date;
+  /** The Partner API's details (type, schedule, route, origin, destination, vehicle), once fetched: every event carries them. */
+  details?: Record<string, unknown> | null;
 }
 
 export interface ReservationWrite {

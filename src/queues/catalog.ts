@@ -67,6 +67,14 @@ export const jobs = {
     jobId: () => "reconcile-reservations",
     options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
   }),
+  /** Fetch a reservation's details from Flovi's Partner API once, after its first report (providers/flovi/enrich.ts). */
+  enrichReservation: defineJob({
+    queue: "maintenance",
+    name: "enrich-reservation",
+    schema: z.object({ reservationId: z.string().min(1).max(200) }),
+    jobId: (d) => `enrich-${d.reservationId}`,
+    options: { attempts: 6, backoff: { type: "exponential", delay: 30_000 }, removeOnComplete: true, removeOnFail: { count: 1000 } },
+  }),
   /** Emit reservation.final_costs_overdue for reservations sealed too long without final costs. */
   flagOverdueFinalCosts: defineJob({
     queue: "maintenance",

@@ -3,7 +3,7 @@ import { Webhook } from "standardwebhooks";
 import request from "supertest";
 import type { Express } from "express";
 import { startFakeServer, type FakeServer, type RecordedRequest, type Reply } from "../../scripts/lib/fakes/http-server.js";
-import { TEST_ADMIN_TOKEN } from "./context.js";
+import { createTestContext, TEST_ADMIN_TOKEN, type TestContext, type TestEnv } from "./context.js";
 
 export interface Received {
   webhookId: string;
@@ -70,4 +70,20 @@ export async function subscribe(app: Express, sub: Subscriber, eventTypes: strin
   if (res.status !== 201) throw new Error(`subscribe failed: ${res.status} ${JSON.stringify(res.body)}`);
   sub.secrets.push(res.body.secret);
   return res.body as { id: string; secret: string };
+}
+
+/** A test context with a running worker and a verifying subscriber of every reservation event. */
+export async function contextWithSubscriber(env: TestEnv = {}): Promise<{ ctx: TestContext; sub: Subscriber; close(): Promise<void> }> {
+  const ctx = await createTestContext(env);
+  await ctx.startWorker();
+  const sub = await startSubscriber();
+  await subscribe(ctx.app, sub, ["reservation.*"]);
+  return {
+    ctx,
+    sub,
+    async close() {
+      await sub.close();
+      await ctx.close();
+    },
+  };
 }

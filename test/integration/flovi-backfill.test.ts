@@ -4,24 +4,21 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { backfillFromList } from "../../src/providers/flovi/backfill.js";
 import { floviError, floviReservation, startFakeFlovi, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
-import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
+import { eventually, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
+import { contextWithSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
 let ctx: TestContext;
 let flovi: FakeFlovi;
 let sub: Subscriber;
+let close: () => Promise<void>;
 beforeAll(async () => {
   flovi = await startFakeFlovi();
   // The scheduled reconciler is off (interval 0): each test runs the backfill itself, at a known moment.
-  ctx = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY, FLOVI_RECONCILE_INTERVAL_MS: "0" });
-  await ctx.startWorker();
-  sub = await startSubscriber();
-  await subscribe(ctx.app, sub, ["reservation.*"]);
+  ({ ctx, sub, close } = await contextWithSubscriber({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY, FLOVI_RECONCILE_INTERVAL_MS: "0" }));
 });
 afterAll(async () => {
-  await sub.close();
-  await ctx.close();
+  await close();
   await flovi.close();
 });
 beforeEach(async () => {
@@ -50,8 +47,10 @@ describe("backfill through GET /customers/v2/reservations", () => {
 
   it("a known reservation whose state moved without a webhook gets that state from the page, with no look-up of its own", async () => {
     await postFlovi(ctx.app, statusChange("created", "7000100"));
-    await eventually(() => ctx.prisma.reservation.findUnique({ where: { id: "7000100" } }), 10_000, "created");
+    // Its details look-up (once, after the first event) is done before the backfill runs.
+    await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id: "7000100" } }))?.detailsFetchedAt != null, 10_000, "created");
     flovi.reservations.set("7000100", floviReservation("7000100", "cancelled"));
+    flovi.server.requests.length = 0;
     await backfill();
     expect((await eventsOf("7000100")).map((e) => e.type)).toEqual(["reservation.created", "reservation.cancelled"]);
     expect(flovi.server.requests.filter((r) => r.path.startsWith("/customers/v2/reservation/"))).toHaveLength(0);

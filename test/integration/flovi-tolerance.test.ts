@@ -3,22 +3,17 @@
 // warning is visible in the 202, the reservation API, the admin API, the console and /metrics.
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi } from "../helpers/flovi.js";
-import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
+import { contextWithSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
 let ctx: TestContext;
 let sub: Subscriber;
+let close: () => Promise<void>;
 beforeAll(async () => {
-  ctx = await createTestContext();
-  await ctx.startWorker();
-  sub = await startSubscriber();
-  await subscribe(ctx.app, sub, ["reservation.*"]);
+  ({ ctx, sub, close } = await contextWithSubscriber());
 });
-afterAll(async () => {
-  await sub.close();
-  await ctx.close();
-});
+afterAll(() => close());
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const delivered = (id: string, type: string) =>

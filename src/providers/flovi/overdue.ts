@@ -6,17 +6,16 @@
 // With the API on: a 429 ends the run (and pauses Flovi look-ups until its Retry-After); a 404 or 403 emits
 // the event without a price (Flovi will not tell us more); any other failure leaves the reservation for the
 // next run.
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
-import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
+import { loadReservationSnapshots, lockReservations } from "../../db/reservation-writes.js";
 import { markFinalCostsOverdueIn, overdueFinalCostsCandidates } from "../../db/reservations.js";
 import { withTransaction } from "../../db/sql.js";
-import { buildEnvelope } from "../../domain/events.js";
 import { FloviApiError, type FloviClient } from "./client.js";
 import type { Committed } from "./inbox.js";
 import { FLOVI_API } from "./reconcile.js";
+import { writeSameStatusEvent } from "./side-event.js";
 
 const BATCH = 100;
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
@@ -61,44 +60,13 @@ export async function flagOverdueFinalCosts(deps: {
       const [current] = await loadReservationSnapshots(sql, [id]);
       // Final costs may have arrived meanwhile: only a reservation still sealed is overdue.
       if (!current || current.state !== "sealed" || current.lastChangedAt >= sealedBefore) return null;
-      const sequence = current.sequence + 1;
-      const dedupeKey = `flovi:final_costs_overdue:${id}`;
-      const envelope = buildEnvelope(
-        {
-          entity: "reservation",
-          entityId: id,
-          externalId: current.externalId,
-          type: "final_costs_overdue",
-          status: "sealed",
-          previousStatus: "sealed",
-          providerStatus: "sealed",
-          sequence,
-          time: new Date(),
-          details: { sealedAt: current.lastChangedAt.toISOString(), overdueAfterMs: deps.overdueMs, ...(price ? { price } : {}) },
-          dedupeKey,
-        },
-        randomUUID(),
-      );
-      const deliveries = await writeReportPlan(sql, {
-        reservations: [
-          {
-            id,
-            externalId: current.externalId,
-            state: "sealed",
-            cancellationReason: current.cancellationReason,
-            finalCosts: null,
-            vehicles: null,
-            lastPayload: null,
-            sequence,
-            lastChangedAt: current.lastChangedAt,
-          },
-        ],
-        transitions: [],
-        inbound: [],
-        events: [{ envelope, dedupeKey, requestId: null }],
+      const written = await writeSameStatusEvent(sql, current, {
+        type: "final_costs_overdue",
+        details: { sealedAt: current.lastChangedAt.toISOString(), overdueAfterMs: deps.overdueMs, ...(price ? { price } : {}) },
+        dedupeKey: `flovi:final_costs_overdue:${id}`,
       });
       await markFinalCostsOverdueIn(sql, id);
-      return { events: [envelope], deliveries };
+      return written;
     });
     if (committed) {
       result.flagged += 1;

@@ -42,11 +42,49 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
     const externalId = change.externalId ?? known?.externalId ?? null;
     let eventId: string | null = null;
 
-    if (decision.emits) {
+    // A cancellation learnt without its reason (from the API), whose webhook now brings the reason: the
+    // state does not change, but subscribers get the reason in a `reservation.updated`.
+    const reasonArrives =
+      !decision.emits && currentState === "cancelled" && change.state === "cancelled" && change.cancellationReason !== null && !known?.cancellationReason;
+    if (reasonArrives && known) {
+      const sequence = known.sequence + 1;
+      const envelope = buildEnvelope(
+        {
+          entity: "reservation",
+          entityId: change.reservationId,
+          externalId,
+          type: "updated",
+          status: "cancelled",
+          previousStatus: "cancelled",
+          providerStatus: "cancelled",
+          sequence,
+          time: occurredAt,
+          details: { ...known.details, cancellationReason: change.cancellationReason, updated: ["cancellationReason"] },
+          dedupeKey: `${report.dedupeKey}:reason`,
+        },
+        randomUUID(),
+      );
+      eventId = envelope.id;
+      plan.events.push({ envelope, dedupeKey: `${report.dedupeKey}:reason`, requestId: report.requestId });
+      const previous = writes.get(change.reservationId);
+      writes.set(change.reservationId, {
+        id: known.id,
+        externalId,
+        state: "cancelled",
+        cancellationReason: change.cancellationReason,
+        finalCosts: previous?.finalCosts ?? null,
+        vehicles: previous?.vehicles ?? null,
+        lastPayload: report.lastPayload,
+        sequence,
+        lastChangedAt: known.lastChangedAt,
+      });
+      state.set(change.reservationId, { ...known, externalId, sequence, cancellationReason: change.cancellationReason });
+    } else if (decision.emits) {
       const sequence = (known?.sequence ?? 0) + 1;
       // Costs belong to the final_costs state; a price sent with another state is not the final cost.
       const finalCosts = change.state === "final_costs" ? change.costs : null;
-      const details: Record<string, unknown> = { ...report.details };
+      // The Partner API's details (once fetched) ride on every event; what this report says comes on top.
+      const details: Record<string, unknown> = { ...known?.details, ...report.details };
       if (change.cancellationReason) details.cancellationReason = change.cancellationReason;
       if (finalCosts) details.finalCosts = finalCosts;
       if (change.vehicles) details.vehicles = change.vehicles;
@@ -91,6 +129,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
         sequence,
         cancellationReason: change.state === "cancelled" ? change.cancellationReason : (known?.cancellationReason ?? null),
         lastChangedAt,
+        details: known?.details ?? null,
       });
     } else if (known && change.externalId && !known.externalId) {
       // A late report can still teach us the partner's reference.
