@@ -107,6 +107,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
             onCommitted: dispatchCommitted,
             lookbackMs: config.FLOVI_BACKFILL_LOOKBACK_MS,
             maxPagesPerRun: config.FLOVI_BACKFILL_PAGES_PER_RUN,
+            silentForMs: config.FLOVI_RECONCILE_AFTER_MS,
           });
           const lookups = await reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
           // Reservations still without their details (a lost job, or known before the key was set): queued again.

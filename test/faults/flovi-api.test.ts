@@ -25,7 +25,8 @@ describe("Flovi Partner API, real processes", () => {
     const types = (id: string) => w.subscriber.received.filter((r) => r.event.subject === `reservation/${id}`).map((r) => r.event.type);
 
     flovi.reservations.set("2200001", floviReservation("2200001", "sealed"));
-    flovi.reservations.set("2200002", floviReservation("2200002", "confirmed", { createdAt: new Date().toISOString() }));
+    // Created three hours ago: long enough that no webhook of it is still on its way (FLOVI_RECONCILE_AFTER_MS).
+    flovi.reservations.set("2200002", floviReservation("2200002", "confirmed", { createdAt: new Date(Date.now() - 3 * 3_600_000).toISOString() }));
     const sent = await sendWebhooks(w, ["2200001"], { states: ["created", "taken", "driving", "sealed"], concurrency: 1 });
     expect(sent.accepted.size).toBe(4);
     await until(() => types("2200001").includes("reservation.updated") && types("2200001").includes("reservation.sealed"), "details and sealed delivered", 30_000);

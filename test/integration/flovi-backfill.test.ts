@@ -95,6 +95,21 @@ describe("backfill through GET /customers/v2/reservations", () => {
     expect(await backfill()).toMatchObject({ discovered: 150, passEnded: true });
   });
 
+  it("leaves alone what a webhook may still be bringing: a reservation created moments ago, a known one changed moments ago", async () => {
+    flovi.reservations.set("7100001", floviReservation("7100001", "sealed", { createdAt: new Date().toISOString() }));
+    await postFlovi(ctx.app, statusChange("created", "7100002", { occurredAt: new Date().toISOString() }));
+    await eventually(() => ctx.prisma.reservation.findUnique({ where: { id: "7100002" } }), 10_000, "created");
+    flovi.reservations.set("7100002", floviReservation("7100002", "driving"));
+    const quiet = () => backfillFromList({ db: ctx.db, client: client(), log: ctx.log, lookbackMs: 1e12, maxPagesPerRun: 10, silentForMs: 3_600_000 });
+    expect(await quiet()).toMatchObject({ discovered: 0, moved: 0 });
+    expect(await ctx.prisma.reservation.findUnique({ where: { id: "7100001" } })).toBeNull();
+    expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "7100002" } })).state).toBe("created");
+    // An hour later (as far as the hub can tell), both are taken from the list.
+    flovi.reservations.set("7100001", floviReservation("7100001", "sealed", { createdAt: new Date(Date.now() - 2 * 3_600_000).toISOString() }));
+    await ctx.prisma.reservation.update({ where: { id: "7100002" }, data: { lastChangedAt: new Date(Date.now() - 2 * 3_600_000) } });
+    expect(await quiet()).toMatchObject({ discovered: 1, moved: 1 });
+  });
+
   it("a pass ends at reservations created before the look-back", async () => {
     flovi.reservations.set("5000002", floviReservation("5000002", "confirmed", { createdAt: new Date().toISOString() }));
     for (let i = 0; i < 150; i++) flovi.reservations.set(String(5_000_000 - i), floviReservation(String(5_000_000 - i), "sealed", { createdAt: "2025-01-01T00:00:00Z" }));

@@ -5,7 +5,9 @@
 //   - one whose state moved without a webhook (a lost `taken`, `sealed`, `cancelled`) gets that transition;
 //   - one already up to date is only marked as looked up, so the per-reservation look-ups skip it.
 // Each state is emitted once however many passes see it: the plan decides under the reservation's lock, and
-// the event's dedupe key is the one the per-reservation look-up uses.
+// the event's dedupe key is the one the per-reservation look-up uses. Like the look-ups, it leaves alone what
+// a webhook may still be bringing: a known reservation that changed within `silentForMs`, and an unknown one
+// created within it (its `created` webhook may be on its way, or waiting in the inbox).
 //
 // A pass reads at most `maxPagesPerRun` pages per run and resumes from the saved cursor on the next run; it
 // ends at the last page or at the first page whose reservations were all created before the look-back.
@@ -45,6 +47,8 @@ export async function backfillFromList(deps: {
   onCommitted?: (committed: Committed) => void;
   /** Reservations created longer ago than this end a pass. */
   lookbackMs: number;
+  /** Only reservations silent this long (FLOVI_RECONCILE_AFTER_MS) are changed; default: any. */
+  silentForMs?: number;
   maxPagesPerRun: number;
 }): Promise<BackfillResult> {
   const result: BackfillResult = { pages: 0, seen: 0, discovered: 0, moved: 0, passEnded: false };
@@ -75,7 +79,7 @@ export async function backfillFromList(deps: {
     }
     result.pages += 1;
     result.seen += page.data.length;
-    const applied = await applyPage(deps, page.data);
+    const applied = await applyPage(deps, page.data, Date.now() - (deps.silentForMs ?? 0));
     result.discovered += applied.discovered;
     result.moved += applied.moved;
 
@@ -97,6 +101,7 @@ export async function backfillFromList(deps: {
 async function applyPage(
   deps: { db: Database; onCommitted?: (committed: Committed) => void },
   reservations: FloviReservation[],
+  quietSince: number,
 ): Promise<{ discovered: number; moved: number }> {
   const usable = reservations.filter((r) => API_STATUS[r.status.toLowerCase()] !== undefined);
   if (usable.length === 0) return { discovered: 0, moved: 0 };
@@ -107,12 +112,18 @@ async function applyPage(
     const known = new Set(current.map((r) => r.id));
     const now = new Date();
     const byId = new Map(current.map((r) => [r.id, r]));
+    const createdAtOf = new Map(usable.filter((r) => r.createdAt && Number.isFinite(Date.parse(r.createdAt))).map((r) => [r.reservationId, Date.parse(r.createdAt!)]));
     // Only what moves a reservation is planned: a page seen again must not add a transition row per pass.
     const reports: Report[] = usable
       .map((r) => apiReport(r, API_STATUS[r.status.toLowerCase()]!, now))
       .filter((report) => {
-        const state = byId.get(report.change.reservationId)?.state;
-        return state === undefined || !isReservationState(state) || decideTransition(state, report.change.state).emits;
+        const known = byId.get(report.change.reservationId);
+        if (!known) {
+          const createdAt = createdAtOf.get(report.change.reservationId);
+          return createdAt === undefined || createdAt < quietSince;
+        }
+        if (known.lastChangedAt.getTime() >= quietSince) return false;
+        return !isReservationState(known.state) || decideTransition(known.state, report.change.state).emits;
       });
     const plan = planReports(reports, current);
     const deliveries = reports.length > 0 ? await writeReportPlan(sql, plan) : [];
