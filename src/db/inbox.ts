@@ -115,3 +115,13 @@ export async function oldestWaiting(sql: Sql, key: string): Promise<string | nul
   );
   return row?.id ?? null;
 }
+
+/** Which of these keys still have deliveries waiting in the inbox (a backfill leaves them to the drain). */
+export async function keysWithWaitingDeliveries(sql: Sql, provider: string, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await sql.query<{ ordering_key: string }>(
+    "SELECT DISTINCT ordering_key FROM inbound_deliveries WHERE status = 'received' AND provider = $1 AND ordering_key = ANY($2::text[])",
+    [provider, keys],
+  );
+  return new Set(rows.map((r) => r.ordering_key));
+}

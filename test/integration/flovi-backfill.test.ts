@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { backfillFromList } from "../../src/providers/flovi/backfill.js";
 import { floviError, floviReservation, startFakeFlovi, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
-import { eventually, type TestContext } from "../helpers/context.js";
+import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { contextWithSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
@@ -108,6 +108,22 @@ describe("backfill through GET /customers/v2/reservations", () => {
     flovi.reservations.set("7100001", floviReservation("7100001", "sealed", { createdAt: new Date(Date.now() - 2 * 3_600_000).toISOString() }));
     await ctx.prisma.reservation.update({ where: { id: "7100002" }, data: { lastChangedAt: new Date(Date.now() - 2 * 3_600_000) } });
     expect(await quiet()).toMatchObject({ discovered: 1, moved: 1 });
+  });
+
+  it("a reservation with a webhook waiting in the inbox is left to the drain, which applies it in receipt order", async () => {
+    // A context whose worker starts later: the stored `created` waits in the inbox meanwhile.
+    const own = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY, FLOVI_RECONCILE_INTERVAL_MS: "0" });
+    try {
+      flovi.reservations.set("7200001", floviReservation("7200001", "sealed"));
+      expect((await postFlovi(own.app, statusChange("created", "7200001"))).status).toBe(202);
+      const result = await backfillFromList({ db: own.db, client: client(), log: own.log, lookbackMs: 1e12, maxPagesPerRun: 10 });
+      expect(result).toMatchObject({ seen: 1, discovered: 0 });
+      expect(await own.prisma.reservation.findUnique({ where: { id: "7200001" } })).toBeNull();
+      await own.startWorker();
+      await eventually(async () => (await own.prisma.reservation.findUnique({ where: { id: "7200001" } }))?.state === "created", 10_000, "the drain applied it");
+    } finally {
+      await own.close();
+    }
   });
 
   it("a pass ends at reservations created before the look-back", async () => {

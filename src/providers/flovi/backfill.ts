@@ -7,7 +7,7 @@
 // Each state is emitted once however many passes see it: the plan decides under the reservation's lock, and
 // the event's dedupe key is the one the per-reservation look-up uses. Like the look-ups, it leaves alone what
 // a webhook may still be bringing: a known reservation that changed within `silentForMs`, and an unknown one
-// created within it (its `created` webhook may be on its way, or waiting in the inbox).
+// created within it (its `created` webhook may be on its way), and any with deliveries waiting in the inbox.
 //
 // A pass reads at most `maxPagesPerRun` pages per run and resumes from the saved cursor on the next run; it
 // ends at the last page or at the first page whose reservations were all created before the look-back.
@@ -16,6 +16,7 @@
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import { loadBackfillPosition, saveBackfillPosition } from "../../db/flovi-backfill.js";
+import { keysWithWaitingDeliveries } from "../../db/inbox.js";
 import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
 import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
 import { markManyLookedUpIn } from "../../db/reservations.js";
@@ -112,11 +113,14 @@ async function applyPage(
     const known = new Set(current.map((r) => r.id));
     const now = new Date();
     const byId = new Map(current.map((r) => [r.id, r]));
+    // Webhooks stored but not applied yet come first: the drain applies them in receipt order.
+    const waiting = await keysWithWaitingDeliveries(sql, "flovi", ids);
     const createdAtOf = new Map(usable.filter((r) => r.createdAt && Number.isFinite(Date.parse(r.createdAt))).map((r) => [r.reservationId, Date.parse(r.createdAt!)]));
     // Only what moves a reservation is planned: a page seen again must not add a transition row per pass.
     const reports: Report[] = usable
       .map((r) => apiReport(r, API_STATUS[r.status.toLowerCase()]!, now))
       .filter((report) => {
+        if (waiting.has(report.change.reservationId)) return false;
         const known = byId.get(report.change.reservationId);
         if (!known) {
           const createdAt = createdAtOf.get(report.change.reservationId);
