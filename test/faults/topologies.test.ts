@@ -43,6 +43,29 @@ function onlyRetryableRefusals(sent: SendResult): string[] {
   return [...sent.refusals.keys()].filter((status) => status !== "503" && status !== "network");
 }
 
+/**
+ * An api and two workers; 200 reservations walk their five states; after 300 are accepted `failover` breaks
+ * Redis and returns once it is serving again. Then the same end state as ever, and the figures.
+ */
+async function walkThroughFailover(w: World, name: string, failover: () => Promise<void>) {
+  await w.startApi();
+  await w.startWorker();
+  await w.startWorker();
+  await subscribeAll(w);
+  const ids = reservationIds(200, name);
+  const walking = sendWebhooks(w, ids, { concurrency: 20, states: STATES, giveUpAt: Date.now() + 150_000 });
+  await until(() => walking.progress.accepted.size >= 300, "300 accepted before the failover");
+  const killedAt = Date.now();
+  await failover();
+  const promotedMs = Date.now() - killedAt;
+  const sent = await walking;
+  expect(sent.accepted.size).toBe(ids.length * STATES.length);
+  expect(onlyRetryableRefusals(sent)).toEqual([]);
+  const verdict = await expectWalksInOrder(w, ids, STATES, 180_000);
+  expect(verdict.problems).toEqual([]);
+  figures(name, w, sent, killedAt, { promotedMs });
+}
+
 describe("production topologies", () => {
   it("2 api processes behind a load balancer and 3 workers, one api SIGKILLed midway: every state once, in receipt order", async () => {
     world = await createWorld();
@@ -68,51 +91,23 @@ describe("production topologies", () => {
 
   it("Sentinel failover during steady traffic (primary SIGKILLed, replica promoted): nothing lost, no state twice", async () => {
     world = await createWorld({ redis: "sentinel" });
-    await world.startApi();
-    await world.startWorker();
-    await world.startWorker();
-    await subscribeAll(world);
-    const w = world;
-    const set = w.sentinel!;
-    const ids = reservationIds(200, "sentinel");
-    const walking = sendWebhooks(w, ids, { concurrency: 20, states: STATES, giveUpAt: Date.now() + 150_000 });
-    await until(() => walking.progress.accepted.size >= 300, "300 accepted before the failover");
-    const killedAt = Date.now();
-    await set.primary.kill();
-    await until(async () => (await set.currentMaster().catch(() => 0)) === set.replica.port, "the sentinels to promote the replica", 30_000);
-    const promotedMs = Date.now() - killedAt;
-    const sent = await walking;
-    expect(sent.accepted.size).toBe(ids.length * STATES.length);
-    expect(onlyRetryableRefusals(sent)).toEqual([]);
-    const verdict = await expectWalksInOrder(w, ids, STATES, 180_000);
-    expect(verdict.problems).toEqual([]);
-    figures("sentinel-failover", w, sent, killedAt, { promotedMs });
+    const set = world.sentinel!;
+    await walkThroughFailover(world, "sentinel-failover", async () => {
+      await set.primary.kill();
+      await until(async () => (await set.currentMaster().catch(() => 0)) === set.replica.port, "the sentinels to promote the replica", 30_000);
+    });
   });
 
   it("Cluster failover during steady traffic (the inbound queue's master SIGKILLed, its replica takes over): nothing lost, no state twice", async () => {
     world = await createWorld({ redis: "cluster-with-replicas" });
-    await world.startApi();
-    await world.startWorker();
-    await world.startWorker();
-    await subscribeAll(world);
-    const w = world;
-    const cluster = w.cluster!;
+    const cluster = world.cluster!;
     // The master that holds the Flovi queue's hash slot: losing it stops intake's enqueue and the workers' fetch.
-    const port = await cluster.masterFor(`${queuePrefix("faults", "flovi-events")}:x`);
-    const victim = cluster.nodes.find((n) => n.port === port)!;
-    const ids = reservationIds(200, "cluster");
-    const walking = sendWebhooks(w, ids, { concurrency: 20, states: STATES, giveUpAt: Date.now() + 150_000 });
-    await until(() => walking.progress.accepted.size >= 300, "300 accepted before the failover");
-    const killedAt = Date.now();
-    await victim.kill();
-    await until(async () => (await cluster.masterFor(`${queuePrefix("faults", "flovi-events")}:x`).catch(() => port)) !== port, "a replica to take the slot over", 30_000);
-    await cluster.healthy();
-    const promotedMs = Date.now() - killedAt;
-    const sent = await walking;
-    expect(sent.accepted.size).toBe(ids.length * STATES.length);
-    expect(onlyRetryableRefusals(sent)).toEqual([]);
-    const verdict = await expectWalksInOrder(w, ids, STATES, 180_000);
-    expect(verdict.problems).toEqual([]);
-    figures("cluster-failover", w, sent, killedAt, { promotedMs });
+    const key = `${queuePrefix("faults", "flovi-events")}:x`;
+    const port = await cluster.masterFor(key);
+    await walkThroughFailover(world, "cluster-failover", async () => {
+      await cluster.nodes.find((n) => n.port === port)!.kill();
+      await until(async () => (await cluster.masterFor(key).catch(() => port)) !== port, "a replica to take the slot over", 30_000);
+      await cluster.healthy();
+    });
   });
 });

@@ -3,6 +3,7 @@ import { Webhook } from "standardwebhooks";
 import request from "supertest";
 import type { Express } from "express";
 import { startFakeServer, type FakeServer, type RecordedRequest, type Reply } from "../../scripts/lib/fakes/http-server.js";
+import { FLOVI_API_KEY, startFakeFlovi, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { createTestContext, TEST_ADMIN_TOKEN, type TestContext, type TestEnv } from "./context.js";
 
 export interface Received {
@@ -84,6 +85,23 @@ export async function contextWithSubscriber(env: TestEnv = {}): Promise<{ ctx: T
     async close() {
       await sub.close();
       await ctx.close();
+    },
+  };
+}
+
+/**
+ * The fake Flovi Partner API and a context (worker, verifying subscriber) whose key reaches it. The scheduled
+ * reconciler is off (interval 0): a test runs the backfill or look-ups itself, at a known moment.
+ */
+export async function contextWithFloviApi(): Promise<{ ctx: TestContext; sub: Subscriber; flovi: FakeFlovi; close(): Promise<void> }> {
+  const flovi = await startFakeFlovi();
+  const world = await contextWithSubscriber({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY, FLOVI_RECONCILE_INTERVAL_MS: "0" });
+  return {
+    ...world,
+    flovi,
+    async close() {
+      await world.close();
+      await flovi.close();
     },
   };
 }

@@ -3,24 +3,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { backfillFromList } from "../../src/providers/flovi/backfill.js";
-import { floviError, floviReservation, startFakeFlovi, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
+import { floviError, floviReservation, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { contextWithSubscriber, type Subscriber } from "../helpers/subscriber.js";
+import { contextWithFloviApi, type Subscriber } from "../helpers/subscriber.js";
 
 let ctx: TestContext;
 let flovi: FakeFlovi;
 let sub: Subscriber;
 let close: () => Promise<void>;
 beforeAll(async () => {
-  flovi = await startFakeFlovi();
-  // The scheduled reconciler is off (interval 0): each test runs the backfill itself, at a known moment.
-  ({ ctx, sub, close } = await contextWithSubscriber({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY, FLOVI_RECONCILE_INTERVAL_MS: "0" }));
+  ({ ctx, sub, flovi, close } = await contextWithFloviApi());
 });
-afterAll(async () => {
-  await close();
-  await flovi.close();
-});
+afterAll(() => close());
 beforeEach(async () => {
   flovi.reservations.clear();
   flovi.server.requests.length = 0;

@@ -4,23 +4,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillFromList } from "../../src/providers/flovi/backfill.js";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
-import { floviReservation, startFakeFlovi, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
+import { floviReservation, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { eventually, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { contextWithSubscriber, type Subscriber } from "../helpers/subscriber.js";
+import { contextWithFloviApi, type Subscriber } from "../helpers/subscriber.js";
 
 let ctx: TestContext;
 let flovi: FakeFlovi;
 let sub: Subscriber;
 let close: () => Promise<void>;
 beforeAll(async () => {
-  flovi = await startFakeFlovi();
-  ({ ctx, sub, close } = await contextWithSubscriber({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY, FLOVI_RECONCILE_INTERVAL_MS: "0" }));
+  ({ ctx, sub, flovi, close } = await contextWithFloviApi());
 });
-afterAll(async () => {
-  await close();
-  await flovi.close();
-});
+afterAll(() => close());
 
 const events = (id: string) => sub.received.filter((r) => r.event.subject === `reservation/${id}`).sort((a, b) => a.event.data.sequence - b.event.data.sequence);
 const lookups = (id: string) => flovi.server.requests.filter((r) => r.path === `/customers/v2/reservation/${id}`).length;

@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import { loadBackfillPosition, saveBackfillPosition } from "../../db/flovi-backfill.js";
 import { keysWithWaitingDeliveries } from "../../db/inbox.js";
-import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
+import { providerPausedUntil } from "../../db/provider-state.js";
 import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
 import { markManyLookedUpIn } from "../../db/reservations.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
@@ -25,9 +25,7 @@ import { withTransaction } from "../../db/sql.js";
 import { FloviApiError, MAX_PAGE, type FloviClient, type FloviReservation } from "./client.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
-import { API_STATUS, apiReport, FLOVI_API } from "./reconcile.js";
-
-const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+import { API_STATUS, apiReport, FLOVI_API, pauseFloviApi } from "./reconcile.js";
 
 export interface BackfillResult {
   pages: number;
@@ -70,7 +68,7 @@ export async function backfillFromList(deps: {
       if (!(error instanceof FloviApiError)) throw error;
       const fields = { start, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
       if (error.statusCode === 429) {
-        const until = await pauseProvider(deps.db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+        const until = await pauseFloviApi(deps.db, error);
         deps.log.warn({ ...fields, pausedUntil: until }, "flovi backfill rate limited; resuming after Retry-After");
         return { ...result, stoppedBy: error.errorCode, pausedUntil: until };
       }

@@ -10,16 +10,15 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
-import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
+import { providerPausedUntil } from "../../db/provider-state.js";
 import { loadReservationSnapshots, lockReservations } from "../../db/reservation-writes.js";
 import { storeReservationDetailsIn } from "../../db/reservations.js";
 import { withTransaction } from "../../db/sql.js";
 import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
 import type { Committed } from "./inbox.js";
-import { FLOVI_API } from "./reconcile.js";
+import { FLOVI_API, pauseFloviApi } from "./reconcile.js";
 import { writeSameStatusEvent } from "./side-event.js";
 
-const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 const DETAIL_FIELDS = ["reservationType", "schedule", "route", "origin", "destination", "vehicle"] as const;
 
 export type EnrichOutcome = "enriched" | "unchanged" | "unavailable" | "disabled";
@@ -48,7 +47,7 @@ export async function enrichReservation(
     if (!(error instanceof FloviApiError)) throw error;
     const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
     if (error.statusCode === 429) {
-      const until = await pauseProvider(deps.db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+      const until = await pauseFloviApi(deps.db, error);
       throw new EnrichLater(`rate limited until ${until.toISOString()}`);
     }
     if (error.statusCode !== 404 && error.statusCode !== 403) {

@@ -8,17 +8,16 @@
 // next run.
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
-import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
+import { providerPausedUntil } from "../../db/provider-state.js";
 import { loadReservationSnapshots, lockReservations } from "../../db/reservation-writes.js";
 import { markFinalCostsOverdueIn, overdueFinalCostsCandidates } from "../../db/reservations.js";
 import { withTransaction } from "../../db/sql.js";
 import { FloviApiError, type FloviClient } from "./client.js";
 import type { Committed } from "./inbox.js";
-import { FLOVI_API } from "./reconcile.js";
+import { FLOVI_API, pauseFloviApi } from "./reconcile.js";
 import { writeSameStatusEvent } from "./side-event.js";
 
 const BATCH = 100;
-const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
 export interface OverdueResult {
   flagged: number;
@@ -45,7 +44,7 @@ export async function flagOverdueFinalCosts(deps: {
         if (!(error instanceof FloviApiError)) throw error;
         const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
         if (error.statusCode === 429) {
-          const until = await pauseProvider(deps.db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+          const until = await pauseFloviApi(deps.db, error);
           deps.log.warn({ ...fields, pausedUntil: until }, "flovi rate limited the overdue final costs look-up; the rest wait for the next run");
           return { ...result, stoppedBy: error.errorCode };
         }

@@ -58,6 +58,11 @@ export function apiReport(found: FloviReservation, mapped: ReservationState, now
 export const FLOVI_API = "flovi-api";
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
+/** Flovi answered 429: every Flovi API call (look-ups, backfill, details, overdue) waits until its Retry-After (60 s without one). */
+export function pauseFloviApi(db: Database, error: FloviApiError): Promise<Date> {
+  return pauseProvider(db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+}
+
 export interface ReconcileResult {
   checked: number;
   updated: number;
@@ -92,7 +97,7 @@ export async function reconcileReservations(deps: {
       if (!(error instanceof FloviApiError)) throw error;
       const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
       if (error.statusCode === 429) {
-        const until = await pauseProvider(deps.db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+        const until = await pauseFloviApi(deps.db, error);
         deps.log.warn({ ...fields, pausedUntil: until }, "flovi reconciliation rate limited; resuming after Retry-After");
         return { ...result, stoppedBy: error.errorCode, pausedUntil: until };
       }
