@@ -41,7 +41,8 @@ describe("Flovi Partner API, real processes", () => {
 
     const overdue = w.subscriber.received.find((r) => r.event.subject === "reservation/2200001" && r.event.type === "reservation.final_costs_overdue")!;
     expect(overdue.event.data).toMatchObject({ status: "sealed", details: { price: { amount: 154.2, currency: "EUR" }, route: { distanceMeters: 182000 } } });
-    const found = w.subscriber.received.find((r) => r.event.subject === "reservation/2200002")!;
+    // Its own event (the subscription is unordered: its details' reservation.updated may arrive first).
+    const found = w.subscriber.received.find((r) => r.event.subject === "reservation/2200002" && r.event.type === "reservation.created")!;
     expect(found.event.data.details).toMatchObject({ source: "reconciliation" });
     // Each event once (by id), and one sequence per event.
     for (const id of ["2200001", "2200002"]) {
