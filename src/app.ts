@@ -15,6 +15,7 @@ import { managementRoutes } from "./http/management.js";
 import { openApiDocument } from "./http/openapi.js";
 import { requestLogging, requestMetrics } from "./http/request-logging.js";
 import type { Metrics } from "./observability/metrics.js";
+import { eventCatalogDocument } from "./domain/event-catalog.js";
 import { cloudEventJsonSchema } from "./domain/events.js";
 import type { Queues } from "./queues/queues.js";
 
@@ -44,6 +45,10 @@ export function buildApp(deps: AppDeps): Express {
   const eventSchema = cloudEventJsonSchema();
   app.get("/schemas/event.json", (_req, res) => {
     res.json(eventSchema);
+  });
+  const catalog = eventCatalogDocument();
+  app.get("/schemas/events.json", (_req, res) => {
+    res.json(catalog);
   });
   const enqueuer = createBatchedEnqueuer(deps.queues, "processFloviDelivery", deps.log);
   // Shutdown waits for enqueues still in flight after their requests were answered.

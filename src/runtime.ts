@@ -4,6 +4,7 @@ import http from "node:http";
 import { buildApp } from "./app.js";
 import { describeRedis, MIN_SECRET_LENGTH, providerStatus, redisSettings, weakSecrets, type Config } from "./config/env.js";
 import { createDatabase } from "./db/client.js";
+import { onEventSchemaViolation } from "./domain/event-catalog.js";
 import { createShutdown, type ShutdownStep } from "./lifecycle/shutdown.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -22,6 +23,12 @@ export interface Running {
 
 export async function start(role: Role, config: Config, log: Logger): Promise<Running> {
   const metrics = createMetrics();
+  // An event off its schema is a bug in the hub: said loudly, counted, and still emitted (docs/events.md).
+  // Under test (NODE_ENV=test) it throws instead, so that no test passes with an event off its schema.
+  if (process.env.NODE_ENV !== "test") onEventSchemaViolation((problem, event) => {
+    metrics.eventSchemaViolations.inc({ type: event.type });
+    log.error({ eventId: event.id, type: event.type, problem }, "emitted an event that does not match its schema in the catalog");
+  });
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;

@@ -1,5 +1,6 @@
 // The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
 import { z } from "zod";
+import { isTimeZone } from "../lib/time-zone.js";
 import { MAX_DELIVERY_STEPS } from "../queues/catalog.js";
 
 const csv = z
@@ -129,7 +130,7 @@ export const envSchema = z.object({
   MFB_POLL_INTERVAL_MS: durationMs(15 * MINUTE),
   /** A tracked order whose polls bring nothing new waits longer each time (after two such polls), up to this. */
   MFB_POLL_CEILING_MS: durationMs(6 * HOUR),
-  /** An order whose tracking has not moved for this long stops being polled (stoppedReason no_tracking_movement). */
+  /** An order whose tracking has not moved for this long stops being polled (stoppedReason no_movement, and a tracking_stopped event). */
   MFB_STALE_AFTER_MS: durationMs(30 * 24 * HOUR),
   MFB_RATE_LIMIT_PER_SECOND: positiveInt(20),
 
@@ -141,14 +142,7 @@ export const envSchema = z.object({
   GREENFLOW_TIME_ZONE: z
     .string()
     .default("UTC")
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat("en", { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, "must be an IANA time zone such as Europe/Lisbon or UTC"),
+    .refine(isTimeZone, "must be an IANA time zone such as Europe/Lisbon or UTC"),
   GREENFLOW_RATE_LIMIT_PER_SECOND: positiveInt(10),
 
   /** How often each provider's sweep looks for items that are due. */

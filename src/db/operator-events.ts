@@ -18,6 +18,7 @@ export async function recordOperatorEvent(sql: Sql, input: { subscriptionId: str
       providerStatus: input.status,
       sequence: (last?.sequence ?? 0) + 1,
       time: input.time,
+      timeSource: "hub",
       details: { reason: input.reason },
       dedupeKey: `subscription:${input.subscriptionId}:${input.status}:${input.time.toISOString()}`,
     },

@@ -1,7 +1,8 @@
 // The outbox: normalized events written inside the caller's transaction, and the relay's statement that
 // gives them their public log positions and their deliveries.
 import { randomUUID } from "node:crypto";
-import { buildEnvelope, type CloudEvent, type NewEvent } from "../domain/events.js";
+import { createEvent } from "../domain/event-catalog.js";
+import type { CloudEvent, NewEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
 import { fanOutCte } from "./fan-out.js";
 import { onPool, type Sql } from "./sql.js";
@@ -18,7 +19,7 @@ SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequenc
  * of emitting it twice.
  */
 export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: string | null): Promise<CloudEvent[]> {
-  const envelopes = events.map((e) => buildEnvelope(e, randomUUID()));
+  const envelopes = events.map((e) => createEvent(e, randomUUID()));
   if (envelopes.length === 0) return envelopes;
   const column = <T,>(pick: (e: CloudEvent, i: number) => T) => envelopes.map(pick);
   await sql.query(INSERT, [

@@ -46,8 +46,13 @@ export function findMfbOrder(db: Database, orderId: string): Promise<MfbOrder | 
   return db.prisma.mfbOrder.findUnique({ where: { id: orderId } });
 }
 
-export function findGreenflowBooking(db: Database, bookingCode: string): Promise<GreenflowBooking | null> {
-  return db.prisma.greenflowBooking.findUnique({ where: { bookingCode } });
+/**
+ * The tracked booking a code names: GreenFlow accepts a booking's booking_code and its local_number as
+ * {code}, so either (or the code it was registered by) finds the one row; its booking_code wins a tie.
+ */
+export async function findGreenflowBooking(db: Database, code: string): Promise<GreenflowBooking | null> {
+  const rows = await db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: code }, { localNumber: code }, { registeredCode: code }] }, take: 3 });
+  return rows.find((r) => r.bookingCode === code) ?? rows.find((r) => r.localNumber === code) ?? rows[0] ?? null;
 }
 
 export async function findTracked(db: Database, kind: TrackedKind, key: string): Promise<MfbOrder | GreenflowBooking | null> {
@@ -60,8 +65,8 @@ export async function insertMfbOrder(db: Database, orderId: string, reference: s
   await db.prisma.mfbOrder.create({ data: { id: orderId, reference, nextPollAt: new Date() } });
 }
 
-export async function insertGreenflowBooking(db: Database, bookingCode: string, lastname: string): Promise<void> {
-  await db.prisma.greenflowBooking.create({ data: { bookingCode, lastname, nextPollAt: new Date() } });
+export async function insertGreenflowBooking(db: Database, code: string, lastname: string, timeZone: string | null): Promise<void> {
+  await db.prisma.greenflowBooking.create({ data: { bookingCode: code, registeredCode: code, lastname, timeZone, nextPollAt: new Date() } });
 }
 
 /** Polling again from now, with a clean failure count (a resumed or corrected registration). */
@@ -75,21 +80,67 @@ export async function setMfbReference(db: Database, orderId: string, reference: 
   await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { reference } });
 }
 
-export async function resumeGreenflowBooking(db: Database, bookingCode: string, lastname: string): Promise<void> {
-  await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { ...resumed(), lastname } });
+export async function resumeGreenflowBooking(db: Database, bookingCode: string, lastname: string, timeZone: string | null): Promise<void> {
+  await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { ...resumed(), lastname, ...(timeZone ? { timeZone } : {}) } });
+}
+
+export async function setGreenflowTimeZone(db: Database, bookingCode: string, timeZone: string): Promise<void> {
+  await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { timeZone } });
+}
+
+/**
+ * A booking registered by its local number learns its booking_code on the first read (in the poll's
+ * transaction): the row takes it ("renamed"); or, when that booking is tracked already (registered by its
+ * booking code too), this row goes ("merged": deleted when it never emitted, else stopped as merged).
+ */
+export async function adoptBookingCode(sql: Sql, registeredKey: string, bookingCode: string): Promise<"renamed" | "merged"> {
+  const [existing] = await sql.query<{ booking_code: string }>("SELECT booking_code FROM greenflow_bookings WHERE booking_code = $1 FOR UPDATE", [bookingCode]);
+  if (existing) {
+    const [gone] = await sql.query<{ n: number }>("WITH d AS (DELETE FROM greenflow_bookings WHERE booking_code = $1 AND sequence = 0 RETURNING 1) SELECT count(*)::int AS n FROM d", [registeredKey]);
+    if (!gone?.n) {
+      await sql.query(
+        `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, local_number = NULL, stopped_reason = 'merged', stopped_at = now(), updated_at = now()
+          WHERE booking_code = $1`,
+        [registeredKey],
+      );
+    }
+    return "merged";
+  }
+  await sql.query("UPDATE greenflow_bookings SET booking_code = $2, updated_at = now() WHERE booking_code = $1", [registeredKey, bookingCode]);
+  return "renamed";
 }
 
 const STOP: Record<TrackedKind, string> = {
-  mfb: `UPDATE mfb_orders SET active = false, next_poll_at = NULL, stopped_reason = 'stopped_by_operator', stopped_at = now(), updated_at = now()
-         WHERE id = $1::uuid AND active`,
-  greenflow: `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, stopped_reason = 'stopped_by_operator', stopped_at = now(), updated_at = now()
-               WHERE booking_code = $1 AND active`,
+  mfb: `UPDATE mfb_orders SET active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = COALESCE($3, last_error),
+               last_polled_at = CASE WHEN $3::text IS NULL THEN last_polled_at ELSE now() END, sequence = sequence + 1, updated_at = now()
+         WHERE id = $1::uuid AND active
+        RETURNING id::text AS key, status, sequence, reference AS external_id, NULL::text AS local_number, carrier, product, price`,
+  greenflow: `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = COALESCE($3, last_error),
+                     last_polled_at = CASE WHEN $3::text IS NULL THEN last_polled_at ELSE now() END, sequence = sequence + 1, updated_at = now()
+               WHERE booking_code = $1 AND active
+              RETURNING booking_code AS key, status, sequence, local_number AS external_id, local_number, NULL::text AS carrier, NULL::text AS product, NULL::jsonb AS price`,
 };
 
-/** An operator's stop, in the caller's transaction (with its audit row); true when the item was active. */
-export async function stopTracked(sql: Sql, kind: TrackedKind, key: string): Promise<boolean> {
-  const rows = await sql.query<{ stopped: boolean }>(`WITH s AS (${STOP[kind]} RETURNING 1) SELECT count(*) > 0 AS stopped FROM s`, [key]);
-  return rows[0]?.stopped ?? false;
+/** What a stopped item was left with: its event's sequence (already taken), status and identity. */
+export interface StoppedRow {
+  key: string;
+  status: string | null;
+  sequence: number;
+  external_id: string | null;
+  local_number: string | null;
+  carrier: string | null;
+  product: string | null;
+  price: unknown;
+}
+
+/**
+ * Stops an active item (in the caller's transaction) and takes the next sequence number for the event that
+ * says so; null when it was not active (stopped already: nothing to say twice). `lastError`: what the
+ * provider answered, when a poll stopped it.
+ */
+export async function stopTrackedIn(sql: Sql, kind: TrackedKind, key: string, reason: string, lastError: string | null): Promise<StoppedRow | null> {
+  const [row] = await sql.query<StoppedRow>(STOP[kind], [key, reason, lastError]);
+  return row ?? null;
 }
 
 const DUE_NOW: Record<TrackedKind, string> = {
@@ -137,11 +188,13 @@ export interface LockedMfbOrder {
   quiet_polls: number;
   last_movement_at: Date | null;
   created_at: Date;
+  /** MFB's total_price hash from GET /orders/:id (null until fetched). */
+  price?: unknown;
 }
 
 export async function lockMfbOrder(sql: Sql, orderId: string): Promise<LockedMfbOrder | null> {
   const [order] = await sql.query<LockedMfbOrder>(
-    "SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at FROM mfb_orders WHERE id = $1 FOR UPDATE",
+    "SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at, price FROM mfb_orders WHERE id = $1 FOR UPDATE",
     [orderId],
   );
   return order ?? null;
@@ -160,20 +213,34 @@ export interface StoredTrackingEvent {
   parcel_index: number;
   code: string;
   happened_at: Date;
+  /** details.code of the carrier event (MFB's reason for a delivery_exception), when it has one. */
+  detail_code?: string | null;
 }
 
 const INSERT_EVENTS = `
-INSERT INTO mfb_tracking_events (order_id, parcel_index, code, happened_at, label, location, details)
-SELECT $1::uuid, t.parcel_index, t.code, t.happened_at, t.label::jsonb, t.location::jsonb, t.details::jsonb
-  FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
-       AS t(parcel_index, code, happened_at, label, location, details)
-ON CONFLICT (order_id, parcel_index, code, happened_at) DO NOTHING
-RETURNING parcel_index, code, happened_at`;
+WITH input AS (
+  SELECT t.ord::int AS ord, t.parcel_index, t.code, t.happened_at, t.label::jsonb AS label, t.location::jsonb AS location, t.details::jsonb AS details
+    FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
+         AS t(parcel_index, code, happened_at, label, location, details, ord)
+), inserted AS (
+  INSERT INTO mfb_tracking_events (order_id, parcel_index, code, happened_at, label, location, details)
+  SELECT $1::uuid, parcel_index, code, happened_at, label, location, details FROM input
+  ON CONFLICT (order_id, parcel_index, code, happened_at, fingerprint) DO NOTHING
+  RETURNING parcel_index, code, happened_at, fingerprint
+)
+SELECT DISTINCT ON (i.fingerprint, i.parcel_index, i.code, i.happened_at) input.ord, i.fingerprint
+  FROM inserted i JOIN input ON input.parcel_index = i.parcel_index AND input.code = i.code AND input.happened_at = i.happened_at
+   AND md5(coalesce(input.label::text, '') || '|' || coalesce(input.location::text, '') || '|' || coalesce(input.details::text, '')) = i.fingerprint
+ ORDER BY i.fingerprint, i.parcel_index, i.code, i.happened_at, input.ord`;
 
-/** Stores the events in one statement; the unique key (order, parcel, code, happened_at) returns only the new. */
-export async function insertTrackingEvents(sql: Sql, orderId: string, events: TrackingEventInput[]): Promise<StoredTrackingEvent[]> {
+/**
+ * Stores the events in one statement. The unique key (order, parcel, code, time, fingerprint of label,
+ * location and details) makes a re-read a no-op and two messages at the same time two events; the answer
+ * names the new ones by their index in `events` (the first of identical ones), with their fingerprints.
+ */
+export async function insertTrackingEvents(sql: Sql, orderId: string, events: TrackingEventInput[]): Promise<{ index: number; fingerprint: string }[]> {
   if (events.length === 0) return [];
-  return sql.query<StoredTrackingEvent>(INSERT_EVENTS, [
+  const rows = await sql.query<{ ord: number; fingerprint: string }>(INSERT_EVENTS, [
     orderId,
     events.map((e) => e.parcelIndex),
     events.map((e) => e.code),
@@ -182,11 +249,12 @@ export async function insertTrackingEvents(sql: Sql, orderId: string, events: Tr
     events.map((e) => (e.location ? JSON.stringify(e.location) : null)),
     events.map((e) => (e.details ? JSON.stringify(e.details) : null)),
   ]);
+  return rows.map((r) => ({ index: r.ord - 1, fingerprint: r.fingerprint }));
 }
 
 /** Every stored event of the order in time order. */
 export function trackingEventsOf(sql: Sql, orderId: string): Promise<StoredTrackingEvent[]> {
-  return sql.query<StoredTrackingEvent>("SELECT parcel_index, code, happened_at FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id", [orderId]);
+  return sql.query<StoredTrackingEvent>("SELECT parcel_index, code, happened_at, details->>'code' AS detail_code FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id", [orderId]);
 }
 
 const UPSERT_PARCELS = `
@@ -282,7 +350,7 @@ export async function searchTracked(db: Database, q: string, limit = 20) {
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q);
   const [orders, bookings] = await Promise.all([
     db.prisma.mfbOrder.findMany({ where: { OR: [...(uuid ? [{ id: q }] : []), { reference: q }] }, take: limit, select: { id: true, reference: true, status: true, active: true } }),
-    db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
+    db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }, { registeredCode: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
   ]);
   return { orders, bookings };
 }

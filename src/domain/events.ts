@@ -70,12 +70,14 @@ export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for
 /** Every event type by entity; `null`: any lower-case word (GreenFlow's statuses are the provider's own, lower-cased). */
 export const EVENT_STATUSES: Record<Entity, readonly string[] | null> = {
   reservation: [...RESERVATION_STATES, "updated", "final_costs_overdue"],
-  shipment: [...SHIPMENT_STATUSES, "tracking_event"],
+  shipment: [...SHIPMENT_STATUSES, "tracking_event", "tracking_stopped"],
   rental: null,
   subscription: ["disabled"],
 };
 
 const PHASES = ["booked", "assigned", "in_transit", "completed", "exception", "cancelled"] as const;
+export const TIME_SOURCES = ["provider", "hub"] as const;
+export type TimeSource = (typeof TIME_SOURCES)[number];
 
 export const eventDataSchema = z.object({
   entity: z.enum(["reservation", "shipment", "rental", "subscription"]),
@@ -86,6 +88,7 @@ export const eventDataSchema = z.object({
   phase: z.enum(PHASES).describe("one cross-provider lifecycle: is it done?"),
   providerStatus: z.string().describe("the provider's own word"),
   sequence: z.number().int().positive().describe("increases by one per entity: order and de-duplicate by it"),
+  timeSource: z.enum(TIME_SOURCES).describe("what the envelope's `time` is: `provider`, the provider's own time of the change; `hub`, when the hub observed it"),
   details: z.record(z.string(), z.unknown()).describe("provider specifics"),
 });
 
@@ -96,7 +99,7 @@ export const cloudEventSchema = z
     source: z.enum(["flovi", "myflyingbox", "greenflow", "logistics-event-hub"]),
     type: z.string().regex(/^[a-z]+\.[a-z_]+$/).describe("<entity>.<status>"),
     subject: z.string().regex(/^[a-z]+\/.+$/).describe("<entity>/<entityId>"),
-    time: z.iso.datetime({ offset: true }).describe("when the provider says it happened"),
+    time: z.iso.datetime({ offset: true }).describe("when it happened: the provider's time where it gives one, else when the hub observed it (data.timeSource says which)"),
     datacontenttype: z.literal("application/json"),
     data: eventDataSchema,
   })
@@ -139,6 +142,8 @@ export interface NewEvent {
   providerStatus: string;
   sequence: number;
   time: Date;
+  /** `provider`: `time` is the provider's own; `hub`: when the hub observed the change (a poll, a look-up, a receipt). */
+  timeSource: TimeSource;
   details?: Record<string, unknown>;
   /** What makes this fact unique in provider terms: writing it twice is a no-op. */
   dedupeKey: string;
@@ -162,6 +167,7 @@ export function buildEnvelope(event: NewEvent, id: string = randomUUID()): Cloud
       phase: event.phase ?? phaseOf(event.entity, event.status),
       providerStatus: event.providerStatus,
       sequence: event.sequence,
+      timeSource: event.timeSource,
       details: event.details ?? {},
     },
   };

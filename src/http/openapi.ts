@@ -110,6 +110,9 @@ export function openApiDocument() {
       "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } } } },
       "/openapi.json": { get: { summary: "this document", responses: { "200": ok("OpenAPI 3.1") } } },
       "/schemas/event.json": { get: { summary: "JSON Schema of the event envelope subscribers receive (docs/events.md)", responses: { "200": ok("JSON Schema 2020-12") } } },
+      "/schemas/events.json": {
+        get: { summary: "The event catalog: every event type with its JSON Schema (envelope, data, data.details), a description and an example (docs/events.md)", responses: { "200": ok("the catalog") } },
+      },
       "/reservations/{reservationId}": {
         get: { ...secured, summary: "a Flovi reservation: state, transitions, events", parameters: [pathParam("reservationId")], responses: { "200": ok("the reservation"), "404": error("unknown"), ...authErrors } },
       },
@@ -129,7 +132,11 @@ export function openApiDocument() {
         post: {
           ...secured,
           summary: "start polling a GreenFlow booking (booking_code or local_number)",
-          requestBody: body({ type: "object", required: ["bookingCode", "lastname"], properties: { bookingCode: { type: "string" }, lastname: { type: "string" } } }),
+          requestBody: body({
+            type: "object",
+            required: ["bookingCode", "lastname"],
+            properties: { bookingCode: { type: "string" }, lastname: { type: "string" }, timeZone: { type: "string", description: "IANA zone of the booking's local times (default GREENFLOW_TIME_ZONE)" } },
+          }),
           responses: { "201": ok("now tracked"), "200": ok("already tracked"), "400": error("invalid input"), ...authErrors },
         },
       },

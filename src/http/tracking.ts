@@ -1,6 +1,7 @@
 // Registering, reading and stopping tracked MFB orders and GreenFlow bookings.
 import { Router } from "express";
 import { z } from "zod";
+import { isTimeZone } from "../lib/time-zone.js";
 import type { AppDeps } from "./deps.js";
 import { greenflowBookingView, mfbOrderView, pollingWarning, registerGreenflowBooking, registerMfbOrder, stopByOperator } from "../services/tracking.js";
 import { HttpError } from "./errors.js";
@@ -13,7 +14,14 @@ const mfbInput = z.object({
 
 /** GreenFlow accepts its booking_code (BR-1234567) or its local_number (GFC042389XY) as {code}. */
 const bookingCode = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, "bookingCode must be a GreenFlow booking_code or local_number");
-const greenflowInput = z.object({ bookingCode, lastname: z.string().trim().min(1).max(100) });
+/** An IANA zone name the runtime knows (Europe/Lisbon, America/Sao_Paulo, UTC). */
+const timeZone = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .refine(isTimeZone, "timeZone must be an IANA time zone name, such as Europe/Lisbon");
+const greenflowInput = z.object({ bookingCode, lastname: z.string().trim().min(1).max(100), timeZone: timeZone.optional() });
 
 export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "queues">): Router {
   const router = Router();
@@ -32,7 +40,7 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "qu
   });
 
   router.delete("/tracking/mfb-orders/:orderId", async (req, res) => {
-    const known = z.uuid().safeParse(req.params.orderId).success && (await stopByOperator(deps, actor(req), "mfb", req.params.orderId));
+    const known = z.uuid().safeParse(req.params.orderId).success && (await stopByOperator(deps, actor(req), "mfb", req.params.orderId)) !== null;
     if (!known) throw new HttpError(404, "mfb_order_not_tracked", `MFB order ${req.params.orderId} is not tracked`);
     res.json(await mfbOrderView(db, req.params.orderId));
   });
@@ -49,10 +57,9 @@ export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "qu
   });
 
   router.delete("/tracking/greenflow-bookings/:bookingCode", async (req, res) => {
-    if (!(await stopByOperator(deps, actor(req), "greenflow", req.params.bookingCode))) {
-      throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
-    }
-    res.json(await greenflowBookingView(db, req.params.bookingCode));
+    const key = await stopByOperator(deps, actor(req), "greenflow", req.params.bookingCode);
+    if (key === null) throw new HttpError(404, "greenflow_booking_not_tracked", `GreenFlow booking ${req.params.bookingCode} is not tracked`);
+    res.json(await greenflowBookingView(db, key));
   });
 
   return router;

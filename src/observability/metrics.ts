@@ -87,6 +87,12 @@ export function createMetrics() {
       labelNames: ["provider", "status"] as const,
       registers,
     }),
+    eventSchemaViolations: new Counter({
+      name: "event_schema_violations_total",
+      help: "Events emitted that do not match their type's schema in the catalog (a bug in the hub: see the error log)",
+      labelNames: ["type"] as const,
+      registers,
+    }),
   };
 }
 

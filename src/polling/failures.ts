@@ -2,9 +2,12 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { pauseProvider } from "../db/provider-state.js";
+import { withTransaction } from "../db/sql.js";
 import { updatePollState, type TrackedKind } from "../db/tracked-items.js";
+import type { TrackingStopReason } from "../domain/tracking-stop.js";
 import type { ProviderError } from "../providers/provider-error.js";
 import { nextPollDelayMs } from "./schedule.js";
+import { stopTracking } from "./stop.js";
 
 export interface PollSettings {
   intervalMs: number;
@@ -19,7 +22,8 @@ export type PollOutcome =
   | { kind: "skipped"; reason: string }
   | { kind: "polled"; newEvents: number; status: string | null; final: boolean; undocumented?: boolean }
   | { kind: "paused"; until: Date }
-  | { kind: "stopped"; reason: string }
+  /** Polling ended short of a final status; `tracking_stopped` was written (newEvents: 1, or 0 when already stopped). */
+  | { kind: "stopped"; reason: TrackingStopReason; newEvents: number }
   | { kind: "failed"; error: string; failures: number }
   | { kind: "rate_limited"; retryAfterMs: number };
 
@@ -28,13 +32,13 @@ export interface PolledItem {
   key: string;
   /** Consecutive failures before this one. */
   failures: number;
-  /** stopped_reason when the provider says the item does not exist. */
-  notFoundReason: string;
-  /** stopped_reason when the item exists but is not ours to read (MFB's access_denied with working credentials). */
-  forbiddenReason?: string;
+  /** When the provider says the item does not exist: `not_found`, or `gone` for what it showed before. */
+  notFoundReason: Extract<TrackingStopReason, "not_found" | "gone">;
   /** The loud line logged when the provider refuses our credentials. */
   authMessage: string;
 }
+
+const PROVIDER_NAME: Record<TrackedKind, string> = { mfb: "MyFlyingBox", greenflow: "GreenFlow" };
 
 export async function recordPollFailure(
   deps: { db: Database; log: Logger; settings: PollSettings },
@@ -43,7 +47,11 @@ export async function recordPollFailure(
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
   const update = (change: Parameters<typeof updatePollState>[3]) => updatePollState(db, item.provider, item.key, change);
-  const stop = (reason: string) => update({ active: false, nextPollAt: null, stoppedReason: reason, stoppedAt: new Date(), lastError: error.message, lastPolledAt: new Date() });
+  const stop = async (reason: TrackingStopReason, message: string): Promise<PollOutcome> => {
+    const stopped = await withTransaction(db, (sql) => stopTracking(sql, { kind: item.provider, key: item.key, reason, message, lastError: error.message.slice(0, 500) }));
+    log.warn({ provider: item.provider, item: item.key, reason }, "polling stopped");
+    return { kind: "stopped", reason, newEvents: stopped ? 1 : 0 };
+  };
   const now = Date.now();
   switch (error.kind) {
     case "access_denied": // not refined by the poller: treat as credentials (the safe side)
@@ -53,16 +61,15 @@ export async function recordPollFailure(
       log.error({ provider: item.provider, httpStatus: error.httpStatus, pausedUntil: until }, item.authMessage);
       return { kind: "paused", until };
     }
-    case "forbidden": {
-      const reason = item.forbiddenReason ?? "access_denied";
-      await stop(reason);
-      log.warn({ provider: item.provider, item: item.key, reason }, "polled item not accessible; polling stopped");
-      return { kind: "stopped", reason };
-    }
+    case "forbidden":
+      return stop("access_denied", `${PROVIDER_NAME[item.provider]} refuses us this item (${error.message}); our credentials work, so it belongs to another account`);
     case "not_found":
-      await stop(item.notFoundReason);
-      log.warn({ provider: item.provider, item: item.key, reason: item.notFoundReason }, "polled item not found; polling stopped");
-      return { kind: "stopped", reason: item.notFoundReason };
+      return stop(
+        item.notFoundReason,
+        item.notFoundReason === "gone"
+          ? `${PROVIDER_NAME[item.provider]} no longer shows this item, which it showed before (${error.message})`
+          : `${PROVIDER_NAME[item.provider]} does not know this item (${error.message})`,
+      );
     case "rate_limited": {
       const wait = error.retryAfterMs ?? 60_000;
       await update({ nextPollAt: new Date(now + wait), lastError: error.message });

@@ -4,7 +4,7 @@ import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { withTransaction } from "../db/sql.js";
-import { findGreenflowBooking, lockGreenflowBooking, saveGreenflowPoll, updatePollState } from "../db/tracked-items.js";
+import { adoptBookingCode, findGreenflowBooking, lockGreenflowBooking, saveGreenflowPoll, updatePollState } from "../db/tracked-items.js";
 import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
 import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../providers/greenflow/status.js";
 import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
@@ -15,36 +15,42 @@ export const GREENFLOW = "greenflow" as const;
 
 export async function pollGreenflowBooking(
   deps: { db: Database; client: GreenflowClient; log: Logger; settings: PollSettings; timeZone: string },
-  bookingCode: string,
+  /** The booking's code as queued: its booking_code, or the local number it was registered by. */
+  code: string,
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
-  const booking = await findGreenflowBooking(db, bookingCode);
+  const booking = await findGreenflowBooking(db, code);
   if (!booking || !booking.active) return { kind: "skipped", reason: booking ? "inactive" : "unknown" };
+  const key = booking.bookingCode;
   const pausedUntil = await providerPausedUntil(db, GREENFLOW);
   if (pausedUntil) {
-    await updatePollState(db, GREENFLOW, bookingCode, { nextPollAt: pausedUntil });
+    await updatePollState(db, GREENFLOW, key, { nextPollAt: pausedUntil });
     return { kind: "paused", until: pausedUntil };
   }
 
   let data: GreenflowBookingData;
   try {
-    data = await deps.client.getBooking(bookingCode, booking.lastname);
+    data = await deps.client.getBooking(key, booking.lastname);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     return recordPollFailure(deps, {
       provider: GREENFLOW,
-      key: bookingCode,
+      key,
       failures: booking.consecutiveFailures,
-      notFoundReason: "booking_not_found_or_lastname_mismatch",
+      // A 404 for a booking GreenFlow showed us before: it is gone (cancelled and removed, or changed).
+      notFoundReason: booking.status !== null ? "gone" : "not_found",
       authMessage: "GREENFLOW REFUSED OUR API KEY: all GreenFlow polling paused; check GREENFLOW_API_KEY",
     }, error);
   }
-
+  const timeZone = booking.timeZone ?? deps.timeZone;
   const status = normalizeRentalStatus(data.status);
   const gdsStatus = data.gds?.status ?? null;
   const final = isFinalRentalStatus(status);
   const unknown = !isKnownRentalStatus(status);
+  const bookingCode = data.booking_code;
   const outcome = await withTransaction(db, async (sql) => {
+    // Registered by its local number: the row takes GreenFlow's booking_code (or folds into the row that has it).
+    if (bookingCode !== key && (await adoptBookingCode(sql, key, bookingCode)) === "merged") return { kind: "skipped", reason: "merged" } as const;
     const row = await lockGreenflowBooking(sql, bookingCode);
     if (!row || !row.active) return { kind: "skipped", reason: "inactive" } as const;
     // A change of the booking's status, or of its GDS status alone (the status staying the same), is news.
@@ -63,17 +69,19 @@ export async function pollGreenflowBooking(
           providerStatus: data.status,
           sequence,
           time: new Date(),
+          timeSource: "hub",
           details: {
             bookingCode: data.booking_code,
             localNumber: data.local_number ?? null,
             gdsStatus,
             ...(gdsChanged ? { previousGdsStatus: row.gds_status } : {}),
             changed: row.status !== status ? "status" : "gds_status",
-            // As GreenFlow sends them (no offset), and as instants read in GREENFLOW_TIME_ZONE.
+            // As GreenFlow sends them (no offset), and as instants read in the booking's zone.
             pickupDate: data.pickup_date ?? null,
             dropoffDate: data.dropoff_date ?? null,
-            pickupAt: rentalTimeToIso(data.pickup_date, deps.timeZone),
-            dropoffAt: rentalTimeToIso(data.dropoff_date, deps.timeZone),
+            pickupAt: rentalTimeToIso(data.pickup_date, timeZone),
+            dropoffAt: rentalTimeToIso(data.dropoff_date, timeZone),
+            timeZone,
             ...(unknown ? { undocumentedStatus: true } : {}),
           },
           dedupeKey: `greenflow:${bookingCode}:${sequence}:${status}:${gdsStatus ?? ""}`,
@@ -99,6 +107,7 @@ export async function pollGreenflowBooking(
     });
     return { kind: "polled", newEvents: changed ? 1 : 0, status, final, undocumented: unknown } as const;
   });
+  if (outcome.kind === "skipped" && outcome.reason === "merged") log.info({ bookingCode, registeredAs: key }, "greenflow booking registered by both codes: tracked once, under its booking code");
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ bookingCode, status, gdsStatus }, "greenflow booking status changed");
   if (unknown) log.warn({ bookingCode, status }, "greenflow sent a status its documentation does not define; kept and polled with backoff");
   return outcome;

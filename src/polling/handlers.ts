@@ -78,7 +78,7 @@ export function createPollingHandlers(deps: PollingDeps) {
   async function settle(provider: string, worker: () => Worker, outcome: PollOutcome) {
     metrics.polls.inc({ provider, outcome: outcome.kind });
     if (outcome.kind === "polled" && outcome.undocumented && outcome.status) metrics.undocumentedStatuses.inc({ provider, status: outcome.status });
-    if (outcome.kind === "polled" && outcome.newEvents > 0) {
+    if ((outcome.kind === "polled" || outcome.kind === "stopped") && outcome.newEvents > 0) {
       metrics.eventsEmitted.inc({ type: `${provider}.poll` }, outcome.newEvents);
       relay.nudge();
     }

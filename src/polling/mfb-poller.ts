@@ -22,7 +22,9 @@ import type { NewEvent } from "../domain/events.js";
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";
 import { ProviderError } from "../providers/provider-error.js";
+import { trackingStoppedEvent } from "../domain/tracking-stop.js";
 import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
+import { shipmentFacts } from "./stop.js";
 import { nextPollDelayMs } from "./schedule.js";
 
 export const MFB = "mfb" as const;
@@ -44,8 +46,7 @@ export async function pollMfbOrder(
     provider: MFB,
     key: orderId,
     failures: order.consecutiveFailures,
-    notFoundReason: "order_not_found",
-    forbiddenReason: "access_denied_for_this_order",
+    notFoundReason: "not_found" as const,
     authMessage: "MFB REFUSED OUR CREDENTIALS: all MFB polling paused; check MFB_LOGIN / MFB_PASSWORD",
   };
   let tracking: MfbTracking;
@@ -61,7 +62,7 @@ export async function pollMfbOrder(
 
   const outcome = await withTransaction(db, (sql) => applyTracking(sql, orderId, tracking.parcels, settings));
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ orderId, newEvents: outcome.newEvents, status: outcome.status }, "mfb tracking updated");
-  if (outcome.kind === "stopped") log.warn({ orderId, reason: outcome.reason }, "mfb order stopped");
+  if (outcome.kind === "stopped") log.warn({ orderId, reason: outcome.reason }, "mfb order stopped: no tracking movement");
   return outcome;
 }
 
@@ -104,6 +105,12 @@ async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: L
   });
 }
 
+/** MFB's reason for a delivery exception (details.code, e.g. not_available_or_closed), or null when it gave none. */
+export function exceptionReasonOf(details: unknown): string | null {
+  const code = (details as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" && code.trim() !== "" ? code : null;
+}
+
 export interface FreshEvent {
   parcelIndex: number;
   code: string;
@@ -112,21 +119,20 @@ export interface FreshEvent {
   label: Record<string, string>;
   location?: unknown;
   details?: unknown;
+  /** Postgres's fingerprint of label, location and details (what tells two messages at one time apart). */
+  fingerprint: string;
 }
-
-const eventKey = (parcelIndex: number, code: string, at: Date) => `${parcelIndex}|${code}|${at.getTime()}`;
 
 /** I/O: lock the order, store what MFB reported, apply the pure plan, write its events and the order. */
 async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
   const order = await lockMfbOrder(sql, orderId);
   if (!order || !order.active) return { kind: "skipped", reason: "inactive" };
 
-  // Store every event in one statement; the unique key (order, parcel, code, happened_at) tells which are new.
+  // Store every event in one statement; the unique key (order, parcel, code, time, fingerprint) tells which are new.
   const reported = parcels.flatMap((p) =>
     p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: e.happenedAt, happenedAtRaw: e.happenedAtRaw, label: e.label, location: e.location, details: e.details })),
   );
-  const inserted = new Set((await insertTrackingEvents(sql, orderId, reported)).map((r) => eventKey(r.parcel_index, r.code, r.happened_at)));
-  const fresh = reported.filter((e) => inserted.delete(eventKey(e.parcelIndex, e.code, e.happenedAt)));
+  const fresh = (await insertTrackingEvents(sql, orderId, reported)).map(({ index, fingerprint }) => ({ ...reported[index]!, fingerprint }));
   const plan = planTrackingPoll({ orderId, order, fresh, stored: await trackingEventsOf(sql, orderId), settings, now: new Date() });
 
   if (fresh.length > 0) await upsertParcels(sql, orderId, plan.parcels);
@@ -151,15 +157,15 @@ export function planTrackingPoll(input: {
 }): { parcels: { parcelIndex: number; status: string; code: string; at: Date }[]; events: NewEvent[]; order: MfbPollResult; outcome: PollOutcome } {
   const { orderId, order, settings, now } = input;
   const fresh = [...input.fresh].sort((a, b) => a.happenedAt.getTime() - b.happenedAt.getTime() || a.parcelIndex - b.parcelIndex);
-  const parcelState = new Map<number, { status: ShipmentStatus; code: string; at: Date }>();
+  const parcelState = new Map<number, { status: ShipmentStatus; code: string; at: Date; exceptionReason: string | null }>();
   for (const e of input.stored) {
     const status = statusOfCode(e.code);
-    if (status) parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at });
+    if (status) parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at, exceptionReason: status === "exception" ? (e.detail_code ?? null) : null });
   }
   const statuses = [...parcelState.values()].map((s) => s.status);
   const folded = foldParcels(statuses, order.parcel_count);
   const final = isFinal(statuses, order.parcel_count);
-  const shipment = { ...(order.carrier ? { carrier: order.carrier } : {}), ...(order.product ? { product: order.product } : {}) };
+  const shipment = shipmentFacts(order);
 
   const events: NewEvent[] = [];
   let sequence = order.sequence;
@@ -175,6 +181,7 @@ export function planTrackingPoll(input: {
       providerStatus: e.code,
       sequence,
       time: e.happenedAt,
+      timeSource: "provider",
       details: {
         parcelIndex: e.parcelIndex,
         code: e.code,
@@ -182,11 +189,12 @@ export function planTrackingPoll(input: {
         labels: e.label,
         ...(e.location ? { location: e.location } : {}),
         ...(e.details ? { carrierDetails: e.details } : {}),
+        ...(statusOfCode(e.code) === "exception" ? { exceptionReason: exceptionReasonOf(e.details) } : {}),
         happenedAt: e.happenedAt.toISOString(),
         happenedAtRaw: e.happenedAtRaw,
         ...shipment,
       },
-      dedupeKey: `mfb:${orderId}:${e.parcelIndex}:${e.code}:${e.happenedAt.toISOString()}`,
+      dedupeKey: `mfb:${orderId}:${e.parcelIndex}:${e.code}:${e.happenedAt.toISOString()}:${e.fingerprint}`,
     });
   }
   if (folded && folded !== order.status) {
@@ -202,9 +210,11 @@ export function planTrackingPoll(input: {
       providerStatus: latest?.code ?? folded,
       sequence,
       time: latest?.happenedAt ?? now,
+      timeSource: latest ? "provider" : "hub",
       details: {
         parcels: [...parcelState].map(([parcelIndex, s]) => ({ parcelIndex, status: s.status, code: s.code })),
         ...(order.parcel_count !== null ? { parcelCount: order.parcel_count } : {}),
+        ...(folded === "exception" ? { exceptionReason: [...parcelState.values()].findLast((p) => p.status === "exception")?.exceptionReason ?? null } : {}),
         ...shipment,
       },
       dedupeKey: `mfb:${orderId}:status:${sequence}:${folded}`,
@@ -216,7 +226,24 @@ export function planTrackingPoll(input: {
   const quiet = fresh.length === 0 ? order.quiet_polls + 1 : 0;
   const lastMovement = fresh.length > 0 ? now : (order.last_movement_at ?? order.created_at);
   const stale = !final && fresh.length === 0 && now.getTime() - lastMovement.getTime() >= settings.staleAfterMs;
-  const stopReason = final ? "delivered" : stale ? "no_tracking_movement" : null;
+  const stopReason = final ? "delivered" : stale ? "no_movement" : null;
+  if (stale) {
+    sequence += 1;
+    events.push(
+      trackingStoppedEvent({
+        entity: "shipment",
+        entityId: orderId,
+        externalId: order.reference,
+        status: order.status,
+        providerStatus: null,
+        sequence,
+        reason: "no_movement",
+        message: `no new carrier event since ${lastMovement.toISOString()} (MFB_STALE_AFTER_MS is ${settings.staleAfterMs} ms)`,
+        at: now,
+        details: shipment,
+      }),
+    );
+  }
   return {
     parcels: [...parcelState].map(([parcelIndex, p]) => ({ parcelIndex, ...p })),
     events,
@@ -230,6 +257,6 @@ export function planTrackingPoll(input: {
       quietPolls: quiet,
       lastMovementAt: fresh.length > 0 ? now : order.last_movement_at,
     },
-    outcome: stale ? { kind: "stopped", reason: "no_tracking_movement" } : { kind: "polled", newEvents: fresh.length, status: folded, final },
+    outcome: stale ? { kind: "stopped", reason: "no_movement", newEvents: 1 } : { kind: "polled", newEvents: events.length, status: folded, final },
   };
 }

@@ -4,6 +4,7 @@ import type { Database } from "../db/client.js";
 import { eventPage } from "../db/events.js";
 import { getReservationView } from "../db/reservations.js";
 import { oldestKept, prunedThrough } from "../db/retention.js";
+import { floviCosts } from "../providers/flovi/costs.js";
 
 export type EventLogPage =
   | { kind: "page"; data: unknown[]; cursor: string | null; hasMore: boolean }
@@ -21,7 +22,13 @@ export async function eventLog(db: Database, q: { type?: string; subject?: strin
   return { kind: "page", data: page.map((r) => r.envelope), cursor: last !== undefined ? last.toString() : (q.after ?? null), hasMore: rows.length > q.limit };
 }
 
-export const reservationView = getReservationView;
+/** A reservation's view: its final costs as money (as events carry them), the fields as Flovi sent them beside. */
+export async function reservationView(db: Database, id: string) {
+  const view = await getReservationView(db, id);
+  if (!view) return null;
+  const raw = view.finalCosts as Record<string, unknown> | null;
+  return { ...view, finalCosts: raw ? floviCosts(raw) : null, finalCostsAsSent: raw };
+}
 
 export async function retentionOverview(db: Database) {
   return { eventsPrunedThrough: (await prunedThrough(db)).toString(), ...(await oldestKept(db)) };

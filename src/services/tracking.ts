@@ -15,13 +15,15 @@ import {
   mfbOrderRecord,
   resumeGreenflowBooking,
   resumeMfbOrder,
+  setGreenflowTimeZone,
   setMfbReference,
-  stopTracked,
   updatePollState,
   type GreenflowBooking,
   type MfbOrder,
   type TrackedKind,
 } from "../db/tracked-items.js";
+import { mfbMoney } from "../domain/money.js";
+import { stopTracking } from "../polling/stop.js";
 import type { Queues } from "../queues/queues.js";
 
 export interface TrackingDeps {
@@ -34,7 +36,7 @@ export interface TrackingDeps {
 /** The sweep's lease for an item queued at registration: if the queue misses it, the sweep gets it after this. */
 const REGISTRATION_LEASE_MS = 30_000;
 
-export type Registration = "create" | "resume" | "update_reference" | "unchanged";
+export type Registration = "create" | "resume" | "update_reference" | "update_time_zone" | "unchanged";
 
 /** Pure: what registering an MFB order does, given what is stored. A delivered order stays stopped. */
 export function mfbRegistration(existing: Pick<MfbOrder, "active" | "stoppedReason" | "reference"> | null, reference?: string): Registration {
@@ -45,13 +47,19 @@ export function mfbRegistration(existing: Pick<MfbOrder, "active" | "stoppedReas
 }
 
 /** Pure: a corrected lastname, an operator's stop undone, or a booking GreenFlow did not find polls again. */
-export function greenflowRegistration(existing: Pick<GreenflowBooking, "active" | "stoppedReason" | "lastname"> | null, lastname: string): Registration {
+export function greenflowRegistration(
+  existing: Pick<GreenflowBooking, "active" | "stoppedReason" | "lastname" | "timeZone"> | null,
+  lastname: string,
+  timeZone?: string,
+): Registration {
   if (!existing) return "create";
   const retry =
     existing.lastname !== lastname ||
     (!existing.active && existing.stoppedReason === "stopped_by_operator") ||
-    existing.stoppedReason === "booking_not_found_or_lastname_mismatch";
-  return retry ? "resume" : "unchanged";
+    existing.stoppedReason === "not_found" ||
+    existing.stoppedReason === "gone";
+  if (retry) return "resume";
+  return timeZone && timeZone !== existing.timeZone ? "update_time_zone" : "unchanged";
 }
 
 function pollingView(item: MfbOrder | GreenflowBooking) {
@@ -84,7 +92,8 @@ export async function mfbOrderView(db: Database, orderId: string) {
     status: order.status,
     sequence: order.sequence,
     // From GET /orders/:id (null until fetched): how many parcels must be delivered, carrier, product, price.
-    order: { parcelCount: order.parcelCount, carrier: order.carrier, product: order.product, productName: order.productName, price: order.price },
+    // The price as money (as events carry it), and MFB's price hash as sent.
+    order: { parcelCount: order.parcelCount, carrier: order.carrier, product: order.product, productName: order.productName, price: mfbMoney(order.price), priceAsSent: order.price },
     parcels: order.parcels.map((p) => ({
       parcelIndex: p.parcelIndex,
       status: p.status,
@@ -109,12 +118,15 @@ export async function greenflowBookingView(db: Database, code: string) {
   return {
     bookingCode: booking.bookingCode,
     localNumber: booking.localNumber,
+    // The code it was registered by (its booking code or its local number).
+    registeredAs: booking.registeredCode,
     uuid: booking.uuid,
     status: booking.status,
     gdsStatus: booking.gdsStatus,
     undocumentedStatus: booking.unknownStatus,
     pickupDate: booking.pickupDate,
     dropoffDate: booking.dropoffDate,
+    timeZone: booking.timeZone,
     sequence: booking.sequence,
     history: await statusHistory(db, "rental", booking.bookingCode),
     polling: pollingView(booking),
@@ -157,22 +169,30 @@ export async function registerMfbOrder(deps: TrackingDeps, input: { orderId: str
   return { created: change === "create", view: (await mfbOrderView(deps.db, input.orderId))! };
 }
 
-export async function registerGreenflowBooking(deps: TrackingDeps, input: { bookingCode: string; lastname: string }) {
+export async function registerGreenflowBooking(deps: TrackingDeps, input: { bookingCode: string; lastname: string; timeZone?: string }) {
+  // Either code finds the booking once known: registering by the other one is the same booking.
   const existing = await findGreenflowBooking(deps.db, input.bookingCode);
-  const change = greenflowRegistration(existing, input.lastname);
-  if (change === "create") await insertGreenflowBooking(deps.db, input.bookingCode, input.lastname);
-  else if (change === "resume") await resumeGreenflowBooking(deps.db, input.bookingCode, input.lastname);
-  deps.log.info({ bookingCode: input.bookingCode, created: change === "create" }, "greenflow booking tracked");
-  await pollNow(deps, "greenflow", input.bookingCode);
-  return { created: change === "create", view: (await greenflowBookingView(deps.db, input.bookingCode))! };
+  const key = existing?.bookingCode ?? input.bookingCode;
+  const change = greenflowRegistration(existing, input.lastname, input.timeZone);
+  if (change === "create") await insertGreenflowBooking(deps.db, key, input.lastname, input.timeZone ?? null);
+  else if (change === "resume") await resumeGreenflowBooking(deps.db, key, input.lastname, input.timeZone ?? null);
+  else if (change === "update_time_zone") await setGreenflowTimeZone(deps.db, key, input.timeZone!);
+  deps.log.info({ bookingCode: key, registeredAs: input.bookingCode, created: change === "create" }, "greenflow booking tracked");
+  await pollNow(deps, "greenflow", key);
+  return { created: change === "create", view: (await greenflowBookingView(deps.db, key))! };
 }
 
-/** An operator's stop, with its audit row in the same transaction. False when the item is not tracked. */
-export async function stopByOperator(deps: Pick<TrackingDeps, "db" | "log">, actor: string, provider: TrackedKind, key: string): Promise<boolean> {
-  if (!(await findTracked(deps.db, provider, key))) return false;
+/**
+ * An operator's stop: the item stops and subscribers get `<entity>.tracking_stopped` (reason
+ * `stopped_by_operator`), with the audit row, in one transaction. The item's key, or null when not tracked.
+ */
+export async function stopByOperator(deps: Pick<TrackingDeps, "db" | "log">, actor: string, provider: TrackedKind, code: string): Promise<string | null> {
+  const item = await findTracked(deps.db, provider, code);
+  if (!item) return null;
+  const key = "bookingCode" in item ? item.bookingCode : item.id;
   await audited(deps.db, deps.log, async (sql) => {
-    const stopped = await stopTracked(sql, provider, key);
+    const stopped = await stopTracking(sql, { kind: provider, key, reason: "stopped_by_operator", message: `stopped by ${actor}`, lastError: null });
     return { result: stopped, audit: { actor, action: "tracking.stop", target: `${provider}/${key}`, details: { stopped } } };
   });
-  return true;
+  return key;
 }

@@ -233,7 +233,7 @@ describe("webhook delivery", () => {
     // Committed exactly as a worker would, but nobody nudges the relay afterwards.
     await withTransaction(ctx.db, (sql) =>
       writeEvents(sql, [
-        { entity: "reservation", entityId, type: "created", status: "created", previousStatus: null, providerStatus: "created", sequence: 1, time: new Date(), dedupeKey: `crash:${entityId}` },
+        { entity: "reservation", entityId, type: "created", status: "created", previousStatus: null, providerStatus: "created", sequence: 1, time: new Date(), timeSource: "hub", dedupeKey: `crash:${entityId}` },
       ]),
     );
     await eventually(async () => sub.received.some((r) => r.event.subject === `reservation/${entityId}`), 15_000, "relayed by the sweep");
@@ -270,7 +270,22 @@ describe("GET /events", () => {
       ...ids.map((id) => postFlovi(ctx.app, statusChange("created", id))),
       ...ids.map((entityId) =>
         withTransaction(ctx.db, (sql) =>
-          writeEvents(sql, [{ entity: "rental", entityId, type: "confirmed", status: "confirmed", previousStatus: null, providerStatus: "CONFIRMED", sequence: 1, time: new Date(), dedupeKey: `order:${entityId}` }]),
+          writeEvents(sql, [
+            {
+              entity: "rental",
+              entityId,
+              externalId: null,
+              type: "confirmed",
+              status: "confirmed",
+              previousStatus: null,
+              providerStatus: "CONFIRMED",
+              sequence: 1,
+              time: new Date(),
+              timeSource: "hub",
+              details: { bookingCode: entityId, localNumber: null, gdsStatus: null, changed: "status", pickupDate: null, dropoffDate: null, pickupAt: null, dropoffAt: null, timeZone: "UTC" },
+              dedupeKey: `order:${entityId}`,
+            },
+          ]),
         ),
       ),
     ]);

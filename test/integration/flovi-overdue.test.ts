@@ -52,7 +52,17 @@ describe("reservation.final_costs_overdue", () => {
     expect(overdue!.event.data).toMatchObject({
       status: "sealed",
       previousStatus: "sealed",
-      details: { price: { amount: 154.2, currency: "EUR", breakdown: [{ type: "base", amount: 120, label: "Base price" }, { type: "fuel", amount: 34.2, label: "Fuel" }] } },
+      details: {
+        price: {
+          amount: 154.2,
+          currency: "EUR",
+          amountMinor: 15420,
+          breakdown: [
+            { type: "base", label: "Base price", amount: 120, currency: "EUR", amountMinor: 12000 },
+            { type: "fuel", label: "Fuel", amount: 34.2, currency: "EUR", amountMinor: 3420 },
+          ],
+        },
+      },
     });
     // More runs of the schedule emit nothing more, and the recent one stays quiet.
     await ctx.jobsCompleted("flag-overdue-final-costs", 3);

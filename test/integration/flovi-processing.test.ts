@@ -52,11 +52,12 @@ describe("reservation state from Flovi deliveries", () => {
         phase: "completed",
         providerStatus: "final_costs",
         sequence: 5,
-        details: { finalCosts: { price: 210.5, currency: "EUR" }, vehicles: [{ regNo: "ABC-123", make: "Toyota" }] },
+        timeSource: "provider",
+        details: { finalCosts: { amount: 210.5, currency: "EUR", amountMinor: 21050 }, vehicles: [{ regNo: "ABC-123", make: "Toyota" }] },
       },
     });
     const reservation = await view(id);
-    expect(reservation).toMatchObject({ state: "final_costs", externalId: "WO-77", finalCosts: { price: 210.5 }, vehicles: [{ regNo: "ABC-123" }] });
+    expect(reservation).toMatchObject({ state: "final_costs", externalId: "WO-77", finalCosts: { amount: 210.5, currency: "EUR", amountMinor: 21050 }, finalCostsAsSent: { price: 210.5 }, vehicles: [{ regNo: "ABC-123" }] });
     expect(reservation.transitions.map((t: { to: string }) => t.to)).toEqual(["created", "taken", "driving", "sealed", "final_costs"]);
     expect(reservation.events).toHaveLength(5);
   });
@@ -83,7 +84,7 @@ describe("reservation state from Flovi deliveries", () => {
     expect((rows[1]!.envelope as any).data).toMatchObject({ status: "cancelled", phase: "cancelled", details: { cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED" } });
     expect((rows[2]!.envelope as any).data).toMatchObject({ status: "final_costs", previousStatus: "cancelled", phase: "cancelled" });
     const reservation = await view(id);
-    expect(reservation).toMatchObject({ state: "cancelled", cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED", finalCosts: { price: 35 } });
+    expect(reservation).toMatchObject({ state: "cancelled", cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED", finalCosts: { amount: 35, currency: "EUR", amountMinor: 3500 } });
     expect(reservation.transitions.map((t: { outcome: string }) => t.outcome)).toEqual(["applied", "applied", "ignored_after_terminal", "costs_after_cancel"]);
   });
 

@@ -178,7 +178,7 @@ describe("MFB tracking", () => {
   it("stops an unknown order on 404 resource_not_found", async () => {
     const id = randomUUID();
     await track(ctx.app, id);
-    await eventually(async () => (await orderView(id)).polling.stoppedReason === "order_not_found", 10_000, "stopped");
+    await eventually(async () => (await orderView(id)).polling.stoppedReason === "not_found", 10_000, "stopped");
     expect((await orderView(id)).polling).toMatchObject({ active: false, lastError: expect.stringContaining("resource_not_found") });
   });
 
@@ -286,13 +286,13 @@ describe("credentials refused (401)", () => {
 
 describe("GreenFlow bookings", () => {
   it("follows RESERVED → cancelled and stops; records gds.status; never logs or returns the lastname", async () => {
-    greenflow.bookings.set("BR-1234567", { lastname: "Silva", status: "RESERVED", gdsStatus: "RESERVED" });
+    greenflow.bookings.set("BR-1234567", { lastname: "Silva", status: "RESERVED", gdsStatus: "RESERVED", localNumber: "GFC042389XY" });
     const created = await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-1234567", lastname: "Silva" });
     expect(created.status).toBe(201);
     const view = () => request(ctx.app).get("/tracking/greenflow-bookings/BR-1234567").set(auth);
     await eventually(async () => (await view()).body.status === "reserved", 10_000, "reserved");
     expect((await view()).body).toMatchObject({ gdsStatus: "RESERVED", localNumber: "GFC042389XY" });
-    greenflow.bookings.set("BR-1234567", { lastname: "Silva", status: "CANCELLED", gdsStatus: "XX" });
+    greenflow.bookings.set("BR-1234567", { lastname: "Silva", status: "CANCELLED", gdsStatus: "XX", localNumber: "GFC042389XY" });
     await eventually(async () => (await view()).body.status === "cancelled", 10_000, "cancelled");
     const body = (await view()).body;
     expect(body.polling).toMatchObject({ active: false, stoppedReason: "cancelled" });
@@ -310,7 +310,7 @@ describe("GreenFlow bookings", () => {
   it("stops on 404 (mismatched lastname) and keeps the item on 422", async () => {
     greenflow.bookings.set("BR-777", { lastname: "Silva", status: "RESERVED" });
     await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-777", lastname: "Souza" });
-    await eventually(async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "BR-777" } }))?.stoppedReason === "booking_not_found_or_lastname_mismatch", 10_000, "stopped");
+    await eventually(async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "BR-777" } }))?.stoppedReason === "not_found", 10_000, "stopped");
 
     greenflow.bookings.set("GFC000422AB", { lastname: "Lima", status: "RESERVED" });
     greenflow.failures.set("GFC000422AB", [{ status: 422, body: { error: { message: "RATE NOT AVAILABLE FOR THIS CAR CLASS" } } }]);

@@ -59,7 +59,7 @@ describe("MyFlyingBox", () => {
       const v = await view(foreign);
       return v.polling.active === false ? v : undefined;
     }, 8_000, "the foreign order stopped");
-    expect(stopped.polling.stoppedReason).toBe("access_denied_for_this_order");
+    expect(stopped.polling.stoppedReason).toBe("access_denied");
     expect(stopped.polling.lastError).toContain("our credentials work");
     expect(await ctx.prisma.providerState.findUnique({ where: { provider: "mfb" } })).toBeNull(); // not paused
     await request(ctx.app).post("/tracking/mfb-orders").set(auth).send({ orderId: ours }).expect(201);
@@ -106,7 +106,7 @@ describe("MyFlyingBox", () => {
       const body = await view(orderId);
       return body.order.parcelCount === 2 && body.polling.lastPolledAt ? body : undefined;
     }, 8_000, "details fetched and polled");
-    expect(first.order).toMatchObject({ parcelCount: 2, carrier: "ups", product: "ups_standard", price: { amount: 12.9 } });
+    expect(first.order).toMatchObject({ parcelCount: 2, carrier: "ups", product: "ups_standard", price: { amount: 12.9, currency: "EUR", amountMinor: 1290 }, priceAsSent: { amount_in_cents: 1290 } });
     expect(first.polling.active).toBe(true);
     expect(first.status).not.toBe("delivered");
     mfb.orders.set(orderId, [
@@ -134,8 +134,12 @@ describe("MyFlyingBox", () => {
         const row = await stale.prisma.mfbOrder.findUnique({ where: { id: orderId } });
         return row && !row.active ? row : undefined;
       }, 15_000, "stopped");
-      expect(order.stoppedReason).toBe("no_tracking_movement");
+      expect(order.stoppedReason).toBe("no_movement");
       expect(order.quietPolls).toBeGreaterThanOrEqual(2);
+      // Subscribers are told: one shipment.tracking_stopped with the reason, in the same transaction as the stop.
+      const stopped = await stale.prisma.event.findMany({ where: { entityId: orderId, type: "shipment.tracking_stopped" } });
+      expect(stopped).toHaveLength(1);
+      expect((stopped[0]!.envelope as any).data).toMatchObject({ status: "unknown", phase: "exception", timeSource: "hub", details: { reason: "no_movement" } });
       // Polls spread out: 200 ms, then 400, 800 (the ceiling), 800… — far fewer than one per 200 ms over 3 s.
       expect(mfb.pollsOf(orderId)).toBeLessThan(3_000 / 200);
     } finally {

@@ -48,8 +48,30 @@ describe("planReports folds reports in receipt order", () => {
   it("costs are the final_costs state's only", () => {
     const plan = planReports([report("r3", "created", { costs: { price: 10 } }), report("r3", "final_costs", { costs: { price: 99, currency: "EUR" } })], []);
     expect(plan.events[0]!.envelope.data.details).not.toHaveProperty("finalCosts");
-    expect(plan.events[1]!.envelope.data.details).toMatchObject({ finalCosts: { price: 99, currency: "EUR" } });
+    // Money in the one shape events use; the reservation row keeps the fields as Flovi sent them.
+    expect(plan.events[1]!.envelope.data.details).toMatchObject({ finalCosts: { amount: 99, currency: "EUR", amountMinor: 9900, breakdown: [] } });
     expect(plan.reservations[0]!.finalCosts).toEqual({ price: 99, currency: "EUR" });
+  });
+
+  it("final costs: a nested total, a breakdown, a zero-decimal currency; what cannot be money is passed on as sent", () => {
+    const nested = planReports(
+      [report("r7", "final_costs", { costs: { finalCosts: { price: "154.20", currency: "eur", priceBreakdown: [{ type: "base", amount: 120, label: "Base" }, { type: "fuel", amount: 34.2, label: "Fuel" }] } } })],
+      [],
+    );
+    expect(nested.events[0]!.envelope.data.details.finalCosts).toEqual({
+      amount: 154.2,
+      currency: "EUR",
+      amountMinor: 15420,
+      breakdown: [
+        { type: "base", label: "Base", amount: 120, currency: "EUR", amountMinor: 12000 },
+        { type: "fuel", label: "Fuel", amount: 34.2, currency: "EUR", amountMinor: 3420 },
+      ],
+    });
+    const yen = planReports([report("r8", "final_costs", { costs: { finalCosts: 15420, currency: "JPY" } })], []);
+    expect(yen.events[0]!.envelope.data.details.finalCosts).toMatchObject({ amount: 15420, currency: "JPY", amountMinor: 15420 });
+    const noCurrency = planReports([report("r9", "final_costs", { costs: { finalCosts: 99 } })], []);
+    expect(noCurrency.events[0]!.envelope.data.details).not.toHaveProperty("finalCosts");
+    expect(noCurrency.events[0]!.envelope.data.details.finalCostsRaw).toEqual({ finalCosts: 99 });
   });
 
   it("a repeated state learns the external id without an event", () => {

@@ -116,7 +116,7 @@ export async function startFakeMfb(opts: SimulateOptions = {}): Promise<FakeMfb>
 export interface FakeGreenflow {
   server: FakeServer;
   url: string;
-  bookings: Map<string, { lastname: string; status: string; gdsStatus?: string; localNumber?: string }>;
+  bookings: Map<string, { lastname: string; status: string; gdsStatus?: string; localNumber?: string; pickupDate?: string; dropoffDate?: string }>;
   failures: Map<string, Reply[]>;
   override?: Reply;
   pollsOf(code: string): number;
@@ -146,25 +146,33 @@ export async function startFakeGreenflow(opts: SimulateOptions = {}): Promise<Fa
       const cancelled = Date.now() - firstSeen.get(code)! >= 3 * (opts.stepMs ?? 10_000);
       return greenflowAnswer(code, { status: cancelled ? "CANCELLED" : "RESERVED" });
     }
-    const booking = fake.bookings.get(code);
-    if (!booking || booking.lastname !== req.query.get("lastname")) return { status: 404, body: { message: "Not found" } };
-    return greenflowAnswer(code, booking);
+    // "Each booking owns a booking_code from the provider and a local_number internal to GreenFlow; both are
+    // accepted as {code}."
+    const found = fake.bookings.has(code) ? ([code, fake.bookings.get(code)!] as const) : [...fake.bookings].find(([c, b]) => localNumberOf(c, b) === code);
+    // The seed documents the 404 ("Cross-tenant booking or mismatched lastname") but not its body: this one is assumed.
+    if (!found || found[1].lastname !== req.query.get("lastname")) return { status: 404, body: { message: "Booking not found" } };
+    return greenflowAnswer(found[0], found[1]);
   });
   fake.url = `${fake.server.url}/api/v1`;
   return fake;
 }
 
-function greenflowAnswer(code: string, booking: { status: string; gdsStatus?: string; localNumber?: string }): Reply {
+/** A booking's local number: the one a test set, else one derived from its code (GFC + the code's digits and letters). */
+export function localNumberOf(code: string, booking: { localNumber?: string }): string {
+  return booking.localNumber ?? `GFC${code.replace(/[^A-Za-z0-9]/g, "").toUpperCase()}`;
+}
+
+function greenflowAnswer(code: string, booking: { status: string; gdsStatus?: string; localNumber?: string; pickupDate?: string; dropoffDate?: string }): Reply {
   return {
     status: 200,
     body: {
       data: {
         uuid: "01935f1e-9b0a-7c88-b9e3-3f7c8e9d1a02",
         booking_code: code,
-        local_number: booking.localNumber ?? "GFC042389XY",
+        local_number: localNumberOf(code, booking),
         status: booking.status,
-        pickup_date: "2026-05-15 10:00:00",
-        dropoff_date: "2026-05-18 10:00:00",
+        pickup_date: booking.pickupDate ?? "2026-05-15 10:00:00",
+        dropoff_date: booking.dropoffDate ?? "2026-05-18 10:00:00",
         gds: { booking_code: code, status: booking.gdsStatus ?? booking.status },
       },
     },

@@ -14,7 +14,7 @@ import { markFinalCostsOverdueIn, overdueFinalCostsCandidates } from "../../db/r
 import { withTransaction } from "../../db/sql.js";
 import { FloviApiError, type FloviClient } from "./client.js";
 import type { Committed } from "./inbox.js";
-import { FLOVI_API, pauseFloviApi } from "./reconcile.js";
+import { FLOVI_API, pauseFloviApi, priceDetails } from "./reconcile.js";
 import { writeSameStatusEvent } from "./side-event.js";
 
 const BATCH = 100;
@@ -35,11 +35,11 @@ export async function flagOverdueFinalCosts(deps: {
   const sealedBefore = new Date(Date.now() - deps.overdueMs);
   const candidates = await overdueFinalCostsCandidates(deps.db, sealedBefore, BATCH);
   for (const id of candidates) {
-    let price: Record<string, unknown> | null = null;
+    let price: Record<string, unknown> = {};
     if (deps.client.enabled && !(await providerPausedUntil(deps.db, FLOVI_API))) {
       try {
         const found = await deps.client.getReservation(id);
-        if (found.price !== undefined) price = { amount: found.price, currency: found.currency ?? null, breakdown: found.priceBreakdown ?? null };
+        price = priceDetails(found);
       } catch (error) {
         if (!(error instanceof FloviApiError)) throw error;
         const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
@@ -61,7 +61,7 @@ export async function flagOverdueFinalCosts(deps: {
       if (!current || current.state !== "sealed" || current.lastChangedAt >= sealedBefore) return null;
       const written = await writeSameStatusEvent(sql, current, {
         type: "final_costs_overdue",
-        details: { sealedAt: current.lastChangedAt.toISOString(), overdueAfterMs: deps.overdueMs, ...(price ? { price } : {}) },
+        details: { sealedAt: current.lastChangedAt.toISOString(), overdueAfterMs: deps.overdueMs, ...price },
         dedupeKey: `flovi:final_costs_overdue:${id}`,
       });
       await markFinalCostsOverdueIn(sql, id);
@@ -70,7 +70,7 @@ export async function flagOverdueFinalCosts(deps: {
     if (committed) {
       result.flagged += 1;
       deps.onCommitted?.(committed);
-      deps.log.info({ reservationId: id, withPrice: price !== null }, "final costs overdue");
+      deps.log.info({ reservationId: id, withPrice: "price" in price }, "final costs overdue");
     }
   }
   return result;

@@ -3,8 +3,10 @@
 // outcome. The state machine (src/domain/reservation.ts) decides every report; this only folds them in
 // order, so a report is `stale` only when a higher state was *received* before it.
 import { randomUUID } from "node:crypto";
-import { buildEnvelope, type CloudEvent } from "../../domain/events.js";
+import { createEvent } from "../../domain/event-catalog.js";
+import type { CloudEvent } from "../../domain/events.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
+import { floviCosts } from "./costs.js";
 import { parseFloviBody, type StatusChange } from "./payload.js";
 
 export type { InboxRow, ReservationSnapshot, ReservationWrite, TransitionWrite, EventWrite, InboundOutcome, ReportPlan } from "../../domain/reservation-plan.js";
@@ -39,6 +41,8 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
     const currentState = known && isReservationState(known.state) ? known.state : null;
     const decision = decideTransition(currentState, change.state);
     const occurredAt = change.occurredAt ?? report.receivedAt;
+    // Flovi's own time when its webhook carried a usable one; otherwise when the hub learnt of the change.
+    const timeSource = report.source === "webhook" && change.occurredAt ? "provider" : "hub";
     const externalId = change.externalId ?? known?.externalId ?? null;
     let eventId: string | null = null;
 
@@ -48,7 +52,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
       !decision.emits && currentState === "cancelled" && change.state === "cancelled" && change.cancellationReason !== null && !known?.cancellationReason;
     if (reasonArrives && known) {
       const sequence = known.sequence + 1;
-      const envelope = buildEnvelope(
+      const envelope = createEvent(
         {
           entity: "reservation",
           entityId: change.reservationId,
@@ -59,6 +63,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
           providerStatus: "cancelled",
           sequence,
           time: occurredAt,
+          timeSource,
           details: { ...known.details, cancellationReason: change.cancellationReason, updated: ["cancellationReason"] },
           dedupeKey: `${report.dedupeKey}:reason`,
         },
@@ -86,10 +91,15 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
       // The Partner API's details (once fetched) ride on every event; what this report says comes on top.
       const details: Record<string, unknown> = { ...known?.details, ...report.details };
       if (change.cancellationReason) details.cancellationReason = change.cancellationReason;
-      if (finalCosts) details.finalCosts = finalCosts;
+      if (finalCosts) {
+        // Money in the one shape (docs/events.md); fields it cannot be read from are passed on as sent.
+        const priced = floviCosts(finalCosts);
+        if (priced) details.finalCosts = priced;
+        else details.finalCostsRaw = finalCosts;
+      }
       if (change.vehicles) details.vehicles = change.vehicles;
       if (report.source === "reconciliation") details.source = "reconciliation";
-      const envelope = buildEnvelope(
+      const envelope = createEvent(
         {
           entity: "reservation",
           entityId: change.reservationId,
@@ -102,6 +112,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
           providerStatus: change.state,
           sequence,
           time: occurredAt,
+          timeSource,
           details,
           dedupeKey: report.dedupeKey,
         },

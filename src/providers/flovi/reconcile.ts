@@ -15,6 +15,7 @@ import { decideTransition, isReservationState, type ReservationState } from "../
 import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
 import { markLookedUp, markLookedUpIn, reconcileCandidates } from "../../db/reservations.js";
 import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
+import { floviApiPrice } from "./costs.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
 
@@ -52,9 +53,16 @@ export function apiReport(found: FloviReservation, mapped: ReservationState, now
     lastPayload: { reconciledStatus: found.status.toLowerCase() },
     requestId: null,
     // What the API returned beside the status: its price is the reservation's billed price, not final costs.
-    details: found.price !== undefined ? { price: { amount: found.price, currency: found.currency ?? null, breakdown: found.priceBreakdown ?? null } } : {},
+    details: priceDetails(found),
   };
 }
+/** The API's price (the billed price, not final costs) as money; as sent when it cannot be read as money. */
+export function priceDetails(found: FloviReservation): Record<string, unknown> {
+  if (found.price === undefined) return {};
+  const priced = floviApiPrice(found);
+  return priced ? { price: priced } : { priceRaw: { price: found.price, currency: found.currency ?? null, priceBreakdown: found.priceBreakdown ?? null } };
+}
+
 export const FLOVI_API = "flovi-api";
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 

@@ -5,7 +5,8 @@ import { randomUUID } from "node:crypto";
 import type { NewDelivery } from "../../db/fan-out.js";
 import { writeReportPlan } from "../../db/reservation-writes.js";
 import type { Sql } from "../../db/sql.js";
-import { buildEnvelope, type CloudEvent } from "../../domain/events.js";
+import { createEvent } from "../../domain/event-catalog.js";
+import type { CloudEvent } from "../../domain/events.js";
 import { isReservationState } from "../../domain/reservation.js";
 import type { ReservationSnapshot } from "./plan.js";
 
@@ -16,7 +17,7 @@ export async function writeSameStatusEvent(
 ): Promise<{ events: CloudEvent[]; deliveries: NewDelivery[] }> {
   if (!isReservationState(current.state)) throw new Error(`reservation ${current.id} has no known state (${current.state})`);
   const sequence = current.sequence + 1;
-  const envelope = buildEnvelope(
+  const envelope = createEvent(
     {
       entity: "reservation",
       entityId: current.id,
@@ -27,6 +28,7 @@ export async function writeSameStatusEvent(
       providerStatus: current.state,
       sequence,
       time: new Date(),
+      timeSource: "hub",
       details: { ...current.details, ...event.details },
       dedupeKey: event.dedupeKey,
     },
