@@ -37,7 +37,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestLogging(deps.log));
   app.use(requestMetrics(deps.metrics));
 
-  app.use(healthRoutes(deps));
+  app.use(healthRoutes({ ...deps, role: "api" }));
   const document = openApiDocument();
   app.get("/openapi.json", (_req, res) => {
     res.json(document);

@@ -1,8 +1,10 @@
 // Process entry point: `node dist/src/main.js api|worker|all`. Parses the configuration once, starts the
 // role and turns SIGTERM/SIGINT into an orderly shutdown (exit 0 when clean).
+// Nothing instrumented by OpenTelemetry is imported statically: tracing (when configured) starts first, then
+// the runtime loads.
 import { ConfigError, loadConfig, type Config } from "./config/env.js";
 import { createLogger } from "./observability/logger.js";
-import { start, type Role } from "./runtime.js";
+import type { Role } from "./runtime.js";
 
 async function main() {
   const role = (process.argv[2] ?? "all") as Role;
@@ -20,7 +22,12 @@ async function main() {
     }
     throw error;
   }
-  const log = createLogger({ level: config.LOG_LEVEL, name: role });
+  // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) turns tracing on; unset, its modules are never loaded.
+  const { tracingConfigured } = await import("./observability/tracing-config.js");
+  const tracing = tracingConfigured(process.env) ? await (await import("./observability/tracing.js")).startTracing(role) : null;
+  const log = createLogger({ level: config.LOG_LEVEL, name: role, traceFields: tracing !== null });
+  if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "tracing on: spans exported over OTLP/HTTP");
+  const { start } = await import("./runtime.js");
   let running: Awaited<ReturnType<typeof start>>;
   try {
     running = await start(role, config, log);
@@ -33,7 +40,8 @@ async function main() {
     throw error;
   }
   const onSignal = (signal: NodeJS.Signals) => {
-    void running.stop(signal).then(({ clean }) => {
+    void running.stop(signal).then(async ({ clean }) => {
+      await tracing?.shutdown().catch(() => undefined);
       log.flush?.();
       process.exit(clean ? 0 : 1);
     });

@@ -1,7 +1,9 @@
 // Builds the shared resources for a role (api, worker or both), starts it and owns the shutdown order.
 // main.ts calls it for the real process; the fault suite and the demo call it too.
 import http from "node:http";
+import express from "express";
 import { buildApp } from "./app.js";
+import { healthRoutes } from "./http/health.js";
 import { describeRedis, MIN_SECRET_LENGTH, providerStatus, redisSettings, weakSecrets, type Config } from "./config/env.js";
 import { createDatabase } from "./db/client.js";
 import { onEventSchemaViolation } from "./domain/event-catalog.js";
@@ -32,6 +34,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
+  let metricsServer: http.Server | undefined;
   let drainApp: (() => Promise<void>) | undefined;
   let stopIntake: (() => void) | undefined;
   let worker: WorkerRuntime | undefined;
@@ -73,6 +76,22 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     redisConnections.push(redis);
     queueSets.push(queues);
     worker = await startWorker({ config, db, redis, queues, log, metrics });
+    // A worker serves no API; with WORKER_METRICS_PORT set it serves /metrics, /healthz and /readyz for
+    // Prometheus and orchestrators (role "all" has them on the api's port already).
+    if (role === "worker" && config.WORKER_METRICS_PORT > 0) {
+      const app = express();
+      app.disable("x-powered-by");
+      app.use(healthRoutes({ db, redis, metrics, queues, config, role: "worker" }));
+      app.locals.warming = true;
+      warmed.push(() => {
+        app.locals.warming = false;
+      });
+      const listening = (metricsServer = http.createServer(app));
+      await new Promise<void>((resolve, reject) => {
+        listening.once("error", reject);
+        listening.listen(config.WORKER_METRICS_PORT, config.HOST, () => resolve());
+      });
+    }
   }
 
   // Fixed order: stop HTTP intake (in-flight requests finish), stop workers (active jobs finish or are
@@ -100,6 +119,10 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   if (worker) {
     const w = worker;
     steps.push({ name: "workers", run: () => w.close() });
+  }
+  if (metricsServer) {
+    const m = metricsServer;
+    steps.push({ name: "metrics", run: () => new Promise<void>((resolve) => m.close(() => resolve())).finally(() => m.closeAllConnections()) });
   }
   steps.push({ name: "queues", run: () => Promise.all(queueSets.map((q) => q.close())) });
   steps.push({ name: "redis", run: () => Promise.all(redisConnections.map((r) => r.quit().catch(() => r.disconnect()))) });

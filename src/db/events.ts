@@ -2,6 +2,7 @@
 import type { Prisma } from "../generated/prisma/client.js";
 import type { CloudEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
+import { onPool } from "./sql.js";
 
 export interface EventFilter {
   /** An exact type, `entity.*`, or `*`. */
@@ -30,4 +31,10 @@ export async function entityEvents(db: Database, entity: string, entityId: strin
     select: { envelope: true },
   });
   return rows.map((r) => r.envelope as unknown as CloudEvent);
+}
+
+/** The W3C trace context stored with an event (tracing on when it was written), for its delivery attempts. */
+export async function eventTraceContext(db: Database, eventId: string): Promise<Record<string, string> | null> {
+  const rows = await onPool(db).query<{ trace_context: Record<string, string> | null }>("SELECT trace_context FROM events WHERE id = $1::uuid", [eventId]);
+  return rows[0]?.trace_context ?? null;
 }

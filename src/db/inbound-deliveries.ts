@@ -26,6 +26,8 @@ export interface NewInboundDelivery {
   orderingKey: string | null;
   /** Side fields that could not be used as sent; empty when none (stored as NULL). */
   warnings: readonly object[];
+  /** The ingress span's W3C trace context, for the drain to continue (null: tracing off). */
+  traceContext?: Record<string, string> | null;
 }
 
 export function digestBody(body: Buffer): string {
@@ -33,10 +35,10 @@ export function digestBody(body: Buffer): string {
 }
 
 const INSERT_BATCH = `
-INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason, ordering_key, warnings)
-SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason, t.ordering_key, t.warnings
-  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])
-       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ordering_key, warnings, ord)
+INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason, ordering_key, warnings, trace_context)
+SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason, t.ordering_key, t.warnings, t.trace_context
+  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::jsonb[])
+       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ordering_key, warnings, trace_context, ord)
  ORDER BY t.ord
 ON CONFLICT (provider, body_digest) DO NOTHING
 RETURNING id, provider, body_digest, status, status_reason`;
@@ -67,6 +69,7 @@ export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery
     inputs.map((i) => i.statusReason),
     inputs.map((i) => i.orderingKey),
     inputs.map((i) => (i.warnings.length > 0 ? JSON.stringify(i.warnings) : null)),
+    inputs.map((i) => (i.traceContext ? JSON.stringify(i.traceContext) : null)),
   ]);
   const rows = new Map(inserted.map((r) => [keyOf(r.provider, r.body_digest), r]));
   const fresh = new Set(rows.keys());

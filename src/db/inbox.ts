@@ -19,7 +19,7 @@ const LOCK_KEYS = `SELECT k AS key, ${lockExpr("k")} AS locked FROM unnest($1::t
 
 // Runs after the locks are held, so its snapshot sees everything the previous holders committed.
 const LOAD = `
-SELECT d.id, d.raw_body, d.received_at, d.request_id, d.ordering_key,
+SELECT d.id, d.raw_body, d.received_at, d.request_id, d.ordering_key, d.trace_context,
        r.id AS r_id, r.state AS r_state, r.external_id AS r_external_id, r.sequence AS r_sequence,
        r.cancellation_reason AS r_cancellation_reason, r.last_changed_at AS r_last_changed_at, r.details AS r_details
   FROM inbound_deliveries d
@@ -34,6 +34,7 @@ interface LoadRow {
   received_at: Date;
   request_id: string | null;
   ordering_key: string;
+  trace_context: Record<string, string> | null;
   r_id: string | null;
   r_state: string;
   r_external_id: string | null;
@@ -81,7 +82,7 @@ export async function loadInbox(sql: Sql, keys: string[], limit: number): Promis
     }
   }
   return {
-    rows: loaded.map((row) => ({ id: row.id, rawBody: row.raw_body, receivedAt: row.received_at, requestId: row.request_id, orderingKey: row.ordering_key })),
+    rows: loaded.map((row) => ({ id: row.id, rawBody: row.raw_body, receivedAt: row.received_at, requestId: row.request_id, orderingKey: row.ordering_key, traceContext: row.trace_context })),
     reservations: [...reservations.values()],
   };
 }
@@ -92,12 +93,12 @@ export interface StoredInboundRow extends InboxRow {
 
 /** One stored delivery; with `forUpdate`, locked for the rest of the transaction. */
 export async function loadInbound(sql: Sql, id: string, forUpdate = false): Promise<StoredInboundRow | null> {
-  const [row] = await sql.query<{ id: string; status: string; raw_body: Buffer; received_at: Date; request_id: string | null; ordering_key: string | null }>(
-    `SELECT id, status, raw_body, received_at, request_id, ordering_key FROM inbound_deliveries WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`,
+  const [row] = await sql.query<{ id: string; status: string; raw_body: Buffer; received_at: Date; request_id: string | null; ordering_key: string | null; trace_context: Record<string, string> | null }>(
+    `SELECT id, status, raw_body, received_at, request_id, ordering_key, trace_context FROM inbound_deliveries WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`,
     [id],
   );
   if (!row) return null;
-  return { id: row.id, status: row.status, rawBody: row.raw_body, receivedAt: row.received_at, requestId: row.request_id, orderingKey: row.ordering_key ?? "" };
+  return { id: row.id, status: row.status, rawBody: row.raw_body, receivedAt: row.received_at, requestId: row.request_id, orderingKey: row.ordering_key ?? "", traceContext: row.trace_context };
 }
 
 export async function markInbound(sql: Sql, id: string, status: string, reason: string): Promise<void> {

@@ -4,6 +4,7 @@
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
 import { fanOutFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
 import type { Sql } from "./sql.js";
+import { carrierOf } from "../observability/trace.js";
 
 const WRITE_PLAN = `
 WITH reservation_rows AS (
@@ -34,10 +35,10 @@ WITH reservation_rows AS (
    WHERE id = 1 AND cardinality($22::uuid[]) > 0
   RETURNING last_position - cardinality($22::uuid[]) AS base
 ), event_rows AS (
-  INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id)
-  SELECT e.id, head.base + e.ord, now(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope, e.request_id
-    FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::int[], $28::timestamptz[], $29::text[], $30::jsonb[], $31::text[])
-         WITH ORDINALITY AS e(id, source, type, subject, entity_id, sequence, time, dedupe_key, envelope, request_id, ord)
+  INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
+  SELECT e.id, head.base + e.ord, now(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope, e.request_id, e.trace_context
+    FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::int[], $28::timestamptz[], $29::text[], $30::jsonb[], $31::text[], $32::jsonb[])
+         WITH ORDINALITY AS e(id, source, type, subject, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context, ord)
          CROSS JOIN head
   RETURNING id, type, subject, position
 ),
@@ -81,6 +82,8 @@ export async function writeReportPlan(sql: Sql, plan: ReportPlan): Promise<NewDe
     e.map((x) => x.dedupeKey),
     e.map((x) => JSON.stringify(x.envelope)),
     e.map((x) => x.requestId),
+    // A webhook's event continues the drain's span for its delivery; others (look-ups, backfill) the active span.
+    e.map((x) => json(x.traceContext ?? carrierOf())),
   ]);
   return rows.map(toNewDelivery);
 }

@@ -23,7 +23,15 @@ export function signatureHeader(secrets: string[], id: string, timestamp: Date, 
 const refusedOutcome = (reason: string): HttpOutcome => ({ statusCode: null, error: `target refused: ${reason}`, excerpt: null, retryAfterMs: null, durationMs: 0, refused: true });
 
 /** Checks the target against the policy, signs and POSTs. Never throws. */
-export async function send(target: DeliveryTarget, eventId: string, body: string, settings: DeliverySettings, now: Date): Promise<HttpOutcome> {
+export async function send(
+  target: DeliveryTarget,
+  eventId: string,
+  body: string,
+  settings: DeliverySettings,
+  now: Date,
+  /** The attempt span's `traceparent`/`tracestate`, sent along (tracing on only). */
+  traceHeaders: Record<string, string> | null = null,
+): Promise<HttpOutcome> {
   const url = parseTargetUrl(target.url);
   if (!url) return refusedOutcome("url must be an absolute http(s) URL without credentials");
   // An address literal is checked here; a host name is checked by the client as it connects.
@@ -41,6 +49,7 @@ export async function send(target: DeliveryTarget, eventId: string, body: string
       "webhook-id": eventId,
       "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
       "webhook-signature": signatureHeader(secrets, eventId, now, body),
+      ...traceHeaders,
     },
     settings.timeoutMs,
   );

@@ -21,7 +21,9 @@ import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
 import { activeLanes as lanesStillActive, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type ClaimResult, type LaneRequest, type LaneRow } from "../db/delivery-lanes.js";
+import { eventTraceContext } from "../db/events.js";
 import type { Metrics } from "../observability/metrics.js";
+import { carrierOf, contextOf, inSpan, SpanKind, tracingOn, type Span } from "../observability/trace.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
 import { send } from "./deliver.js";
@@ -228,11 +230,22 @@ export function createDeliveryPump(deps: {
   }
 
   async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
+    if (!tracingOn()) return attemptIn(claimed, lane, null);
+    // Every attempt (first or retry, in whichever worker) is a span of the trace that wrote its event.
+    const parent = contextOf(await eventTraceContext(db, claimed.eventId));
+    const attributes = { "hub.webhook_delivery_id": claimed.webhookDeliveryId, "hub.event_id": claimed.eventId, "hub.subscription_id": lane.subscriptionId, "hub.attempt": claimed.attempts + 1 };
+    return inSpan("webhook.deliver", { parent, kind: SpanKind.CLIENT, attributes }, (span) => attemptIn(claimed, lane, span));
+  }
+
+  async function attemptIn(claimed: ClaimedDelivery, lane: LaneRow, span: Span | null) {
     const now = new Date();
-    const outcome = await send(lane, claimed.eventId, claimed.body, delivery, now);
+    const outcome = await send(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null);
     const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date());
+    span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
     await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);
-    metrics.deliveries.inc({ outcome: decision.kind === "delivered" ? "succeeded" : decision.kind });
+    const outcomeLabel = decision.kind === "delivered" ? "succeeded" : decision.kind;
+    metrics.deliveries.inc({ outcome: outcomeLabel });
+    metrics.deliveryAttempts.inc({ subscription_id: lane.subscriptionId, outcome: outcomeLabel });
     const fields = { webhookDeliveryId: claimed.webhookDeliveryId, eventId: claimed.eventId, subscriptionId: lane.subscriptionId, attempt: claimed.attempts + 1, statusCode: outcome.statusCode };
     if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
     else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");

@@ -9,6 +9,8 @@ export interface InboxRow {
   receivedAt: Date;
   requestId: string | null;
   orderingKey: string;
+  /** W3C trace context to continue (the ingress's, then the drain's span for this delivery); null: tracing off. */
+  traceContext?: Record<string, string> | null;
 }
 
 /** The columns of a reservation the fold needs (jsonb columns are merged in SQL, never read back). */
@@ -52,6 +54,8 @@ export interface EventWrite {
   envelope: CloudEvent;
   dedupeKey: string;
   requestId: string | null;
+  /** The span that wrote it, for its delivery attempts to continue (null: tracing off). */
+  traceContext?: Record<string, string> | null;
 }
 
 export interface InboundOutcome {

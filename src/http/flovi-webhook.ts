@@ -5,6 +5,7 @@ import type { Metrics } from "../observability/metrics.js";
 import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
 import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
 import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
+import { carrierOf, incomingContext, inSpan, tracingOn } from "../observability/trace.js";
 
 export interface FloviWebhookDeps {
   writer: InboundWriter;
@@ -38,12 +39,16 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         return typeof value === "string" ? [[name, value]] : [];
       }),
     );
-    const outcome = await receiveFloviWebhook(deps, {
-      body,
-      signature: req.get("x-hub-signature"),
-      headers,
-      requestId: String(req.id),
-    });
+    const request = { body, signature: req.get("x-hub-signature"), headers, requestId: String(req.id) };
+    // Tracing on: one span for the receipt, continuing the caller's traceparent; its context is stored with the
+    // delivery so that the drain, in any worker and after any restart, continues the same trace.
+    const outcome = tracingOn()
+      ? await inSpan("flovi.webhook.receive", { ...incomingContext(req.headers), attributes: { "hub.provider": "flovi" } }, async (span) => {
+          const received = await receiveFloviWebhook(deps, { ...request, traceContext: carrierOf() });
+          span.setAttributes({ "hub.outcome": received.kind, ...("id" in received ? { "hub.inbound_delivery_id": received.id } : {}) });
+          return received;
+        })
+      : await receiveFloviWebhook(deps, request);
     const count = (result: string, reason = "") => deps.metrics.webhooksReceived.inc({ provider: "flovi", outcome: result, reason });
 
     switch (outcome.kind) {

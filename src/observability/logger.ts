@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { logTraceFields } from "./trace.js";
 
 export type { Logger };
 
@@ -39,11 +40,12 @@ export const REDACT_PATHS = [
   "err.cause.where",
 ];
 
-export function createLogger(opts: { level: string; name?: string; destination?: NodeJS.WritableStream }): Logger {
+export function createLogger(opts: { level: string; name?: string; destination?: NodeJS.WritableStream; /** trace_id and span_id on every line (tracing on) */ traceFields?: boolean }): Logger {
   return pino(
     {
       level: opts.level,
       name: opts.name,
+      ...(opts.traceFields ? { mixin: logTraceFields } : {}),
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -16,6 +16,20 @@ import type { PollOutcome } from "./failures.js";
 import { MFB, pollMfbOrder } from "./mfb-poller.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { claimDue, type TrackedKind } from "../db/tracked-items.js";
+import { inSpan, linkToActive, ROOT_CONTEXT, tracingOn } from "../observability/trace.js";
+
+/**
+ * Tracing on: each poll is a trace of its own (linked to the job that ran it), and the events it writes
+ * continue it (db/outbox.ts stores the active context with them).
+ */
+function ownTrace(name: string, attributes: Record<string, string>, poll: () => Promise<PollOutcome>): Promise<PollOutcome> {
+  if (!tracingOn()) return poll();
+  return inSpan(name, { parent: ROOT_CONTEXT, attributes, links: linkToActive() }, async (span) => {
+    const outcome = await poll();
+    span.setAttribute("hub.outcome", outcome.kind);
+    return outcome;
+  });
+}
 
 /** A claimed item whose poll never ran (worker died) is due again after this. */
 const CLAIM_LEASE_MS = 10 * 60_000;
@@ -99,7 +113,7 @@ export function createPollingHandlers(deps: PollingDeps) {
         options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.MFB_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
         handlers: {
           pollMfbOrder: async ({ orderId }, { log: jobLog }) =>
-            settle(MFB, () => worker, await pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, orderId)),
+            settle(MFB, () => worker, await ownTrace("mfb.poll", { "hub.mfb_order_id": orderId }, () => pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, orderId))),
         },
       });
       workers.push(worker);
@@ -115,7 +129,9 @@ export function createPollingHandlers(deps: PollingDeps) {
             settle(
               GREENFLOW,
               () => worker,
-              await pollGreenflowBooking({ db, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE }, bookingCode),
+              await ownTrace("greenflow.poll", { "hub.booking_code": bookingCode }, () =>
+                pollGreenflowBooking({ db, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE }, bookingCode),
+              ),
             ),
         },
       });

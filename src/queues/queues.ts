@@ -1,4 +1,5 @@
 import { Queue } from "bullmq";
+import { queueTelemetry } from "./telemetry.js";
 import type { RedisClient } from "./redis.js";
 import { withTimeout } from "../lib/timeout.js";
 import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./catalog.js";
@@ -40,7 +41,7 @@ export function createQueues(opts: {
 }): Queues {
   const queues = new Map<QueueName, Queue>(
     QUEUE_NAMES.map((name) => {
-      const queue = new Queue(name, { connection: opts.connection, prefix: queuePrefix(opts.prefix, name) });
+      const queue = new Queue(name, { connection: opts.connection, prefix: queuePrefix(opts.prefix, name), ...queueTelemetry() });
       queue.on("error", opts.onError ?? (() => undefined));
       return [name, queue];
     }),

@@ -8,6 +8,7 @@ import { ExpectedError, ParkedFailure } from "../queues/errors.js";
 import { jobKeyByName, jobs, type JobData, type JobKey, type JobsOf, type QueueName } from "../queues/catalog.js";
 import { queuePrefix } from "../queues/queues.js";
 import type { Metrics } from "../observability/metrics.js";
+import { queueTelemetry } from "../queues/telemetry.js";
 
 export interface JobContext {
   /** The BullMQ job (its id, attemptsMade), for the few handlers that need more than the payload. */
@@ -61,6 +62,7 @@ export function createWorker<Q extends QueueName>(opts: {
       prefix: queuePrefix(opts.prefix, opts.queue),
       concurrency: 4,
       autorun: true,
+      ...queueTelemetry(),
       ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}),
       ...opts.options,
     },

@@ -15,6 +15,8 @@ import type { CloudEvent } from "../../domain/events.js";
 import { coalesce } from "../../lib/coalesce.js";
 import { parseFloviBody } from "./payload.js";
 import { planInbox, planReports, type InboxPlan, type ReportPlan } from "./plan.js";
+import type { InboundOutcome } from "../../domain/reservation-plan.js";
+import { traceInboxBatch, type TracedBatch } from "./trace-batch.js";
 
 export interface DrainResult {
   applied: number;
@@ -92,20 +94,28 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
 
   async function pass(keys: string[] | undefined, limit: number): Promise<Pass> {
     let leases: ClaimWithin | undefined;
+    let traced: TracedBatch | undefined;
+    let outcomes: InboundOutcome[] = [];
     try {
       return await withTransaction(deps.db, async (sql) => {
         const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
         if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, deliveries: [] };
-        const { rows, reservations } = await loadInbox(sql, claim.locked, limit);
-        const plan = planInbox(rows, reservations);
+        const loaded = await loadInbox(sql, claim.locked, limit);
+        traced = traceInboxBatch(loaded.rows);
+        const plan = planInbox(traced.rows, loaded.reservations);
         const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
+        outcomes = plan.inbound;
         const lanes = new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId));
         if (lanes.size > 0 && deps.claimWithin) leases = await deps.claimWithin(sql, lanes);
-        return { applied: rows.length - plan.misfiled.length, contended: claim.contended, plan, deliveries, claim: leases };
+        return { applied: loaded.rows.length - plan.misfiled.length, contended: claim.contended, plan, deliveries, claim: leases };
       });
     } catch (error) {
       leases?.abandon();
+      traced?.end([], error);
+      traced = undefined;
       throw error;
+    } finally {
+      traced?.end(outcomes);
     }
   }
 
@@ -254,7 +264,7 @@ async function planOne(
   sql: Sql,
   inboundDeliveryId: string,
   verdict: Extract<ReturnType<typeof parseFloviBody>, { kind: "status_change" }>,
-  row: { receivedAt: Date; requestId: string | null },
+  row: { receivedAt: Date; requestId: string | null; traceContext?: Record<string, string> | null },
 ): Promise<ReportPlan> {
   const reservations = await loadReservationSnapshots(sql, [verdict.change.reservationId]);
   return planReports(
@@ -267,6 +277,8 @@ async function planOne(
         dedupeKey: `flovi:delivery:${inboundDeliveryId}`,
         lastPayload: verdict.body,
         requestId: row.requestId,
+        // A replay continues the trace of the request that stored the delivery.
+        traceContext: row.traceContext ?? null,
       },
     ],
     reservations,

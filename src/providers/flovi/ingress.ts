@@ -29,6 +29,8 @@ export interface IngressRequest {
   signature: string | undefined;
   headers: Record<string, string>;
   requestId: string;
+  /** The receiving span's W3C trace context, stored with the delivery (null: tracing off). */
+  traceContext?: Record<string, string> | null;
 }
 
 /** Request headers worth keeping with the delivery (never the signature's secret, which we do not receive). */
@@ -55,6 +57,7 @@ export async function receiveFloviWebhook(deps: IngressDeps, req: IngressRequest
       statusReason: reason,
       orderingKey: verdict.kind === "status_change" ? verdict.change.reservationId : null,
       warnings: verdict.kind === "status_change" ? verdict.change.warnings : [],
+      traceContext: req.traceContext ?? null,
     });
   } catch (error) {
     deps.log.error({ err: error }, "flovi delivery could not be stored");

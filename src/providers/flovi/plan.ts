@@ -27,6 +27,8 @@ export interface Report {
   requestId: string | null;
   /** Extra event details (reconciliation: what the Partner API returned beside the status). */
   details?: Record<string, unknown>;
+  /** The span applying this report, for its event's deliveries to continue (null: tracing off). */
+  traceContext?: Record<string, string> | null;
 }
 
 /** Folds reports in order over the reservations' current state. `current` holds each reservation at most once. */
@@ -70,7 +72,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
         randomUUID(),
       );
       eventId = envelope.id;
-      plan.events.push({ envelope, dedupeKey: `${report.dedupeKey}:reason`, requestId: report.requestId });
+      plan.events.push({ envelope, dedupeKey: `${report.dedupeKey}:reason`, requestId: report.requestId, traceContext: report.traceContext ?? null });
       const previous = writes.get(change.reservationId);
       writes.set(change.reservationId, {
         id: known.id,
@@ -119,7 +121,7 @@ export function planReports(reports: Report[], current: ReservationSnapshot[]): 
         randomUUID(),
       );
       eventId = envelope.id;
-      plan.events.push({ envelope, dedupeKey: report.dedupeKey, requestId: report.requestId });
+      plan.events.push({ envelope, dedupeKey: report.dedupeKey, requestId: report.requestId, traceContext: report.traceContext ?? null });
       const previous = writes.get(change.reservationId);
       const lastChangedAt = known && known.lastChangedAt > occurredAt ? known.lastChangedAt : occurredAt;
       writes.set(change.reservationId, {
@@ -201,6 +203,7 @@ export function planInbox(rows: InboxRow[], current: ReservationSnapshot[]): Inb
       dedupeKey: `flovi:delivery:${row.id}`,
       lastPayload: verdict.body,
       requestId: row.requestId,
+      traceContext: row.traceContext ?? null,
     });
   }
   const plan = planReports(reports, current);

@@ -1,0 +1,84 @@
+// The hub's own spans, through the OpenTelemetry API only: without a registered SDK (tracing off, the
+// default) every call here is a no-op on the API's non-recording tracer, and no trace context is stored or
+// sent. Where the pipeline crosses a process or a restart (inbound delivery → drain, event → delivery
+// attempt) the context travels as W3C `traceparent`/`tracestate` stored beside the row (docs/observability.md).
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+
+export { ROOT_CONTEXT, SpanKind, type Span };
+
+/** W3C trace context as stored with a row and sent as headers: `{ traceparent, tracestate? }`. */
+export type TraceCarrier = Record<string, string>;
+
+export const tracer = trace.getTracer("logistics-event-hub");
+
+let on = false;
+
+/** Whether an SDK records spans in this process (OTEL_EXPORTER_OTLP_* set: src/observability/tracing.ts). */
+export function tracingOn(): boolean {
+  return on;
+}
+
+/** Called once by the SDK's start. */
+export function markTracingOn(): void {
+  on = true;
+}
+
+/** The active (or given) context as a carrier, or null when there is no recording span to continue. */
+export function carrierOf(ctx: Context = context.active()): TraceCarrier | null {
+  if (!trace.getSpan(ctx)?.isRecording()) return null;
+  const carrier: TraceCarrier = {};
+  propagation.inject(ctx, carrier);
+  return carrier.traceparent ? carrier : null;
+}
+
+/** A context continuing a stored carrier (the root context when there is none). */
+export function contextOf(carrier: TraceCarrier | null | undefined): Context {
+  return carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
+}
+
+/**
+ * The parent for a span handling an incoming request: the HTTP instrumentation's server span when it made
+ * one, else the request's own `traceparent` (a trace the caller started), else a new trace.
+ */
+export function incomingContext(headers: Record<string, string | string[] | undefined>): { parent: Context; kind: SpanKind } {
+  if (trace.getSpan(context.active())?.isRecording()) return { parent: context.active(), kind: SpanKind.INTERNAL };
+  return { parent: propagation.extract(ROOT_CONTEXT, headers), kind: SpanKind.SERVER };
+}
+
+/** A link to a stored carrier's span, when it names one. */
+export function linkTo(carrier: TraceCarrier | null | undefined): Link[] {
+  const span = carrier ? trace.getSpanContext(contextOf(carrier)) : undefined;
+  return span ? [{ context: span }] : [];
+}
+
+/** A link to the active span, when one records. */
+export function linkToActive(): Link[] {
+  const span = trace.getSpan(context.active());
+  return span?.isRecording() ? [{ context: span.spanContext() }] : [];
+}
+
+/** Runs `fn` in a new span (child of `parent`, else of the active context); ends it, recording a thrown error. */
+export async function inSpan<T>(
+  name: string,
+  opts: { parent?: Context; kind?: SpanKind; attributes?: Attributes; links?: Link[] },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const span = tracer.startSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes, links: opts.links }, opts.parent ?? context.active());
+  try {
+    return await context.with(trace.setSpan(opts.parent ?? context.active(), span), () => fn(span));
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** The active span's ids for a log line, or nothing. */
+export function logTraceFields(): { trace_id?: string; span_id?: string } {
+  const span = trace.getSpan(context.active());
+  if (!span?.isRecording()) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}

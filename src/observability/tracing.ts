@@ -1,0 +1,54 @@
+// OpenTelemetry tracing, configured only by the standard OTEL_* variables: on when
+// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and OTEL_SDK_DISABLED is not
+// "true"), exporting OTLP over HTTP; off otherwise, when nothing here is even loaded (main.ts imports this
+// module only then). It must start before the modules it instruments load: main.ts imports the runtime after.
+//
+// Instrumented: incoming and outgoing HTTP (node:http, so the ingress and the webhook client; undici, so the
+// provider clients' fetch), Express, pg and ioredis (only inside a traced operation: a worker's idle Redis
+// polling makes no spans), and BullMQ through bullmq-otel (src/queues/telemetry.ts). The hub's own spans are
+// in src/observability/trace.ts.
+import { register } from "node:module";
+import { createAddHookMessageChannel } from "import-in-the-middle";
+import type { Role } from "../runtime.js";
+import { markTracingOn } from "./trace.js";
+
+const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/** Starts the SDK; resolves with its shutdown (flushes what is buffered). */
+export async function startTracing(role: Role): Promise<{ shutdown(): Promise<void> }> {
+  // ESM: the packages this service imports are hooked as they load (import-in-the-middle), CommonJS ones too.
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
+
+  const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, { registerInstrumentations }, http, express, pg, ioredis, undici] =
+    await Promise.all([
+      import("@opentelemetry/sdk-trace-node"),
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/resources"),
+      import("@opentelemetry/instrumentation"),
+      import("@opentelemetry/instrumentation-http"),
+      import("@opentelemetry/instrumentation-express"),
+      import("@opentelemetry/instrumentation-pg"),
+      import("@opentelemetry/instrumentation-ioredis"),
+      import("@opentelemetry/instrumentation-undici"),
+    ]);
+  const provider = new NodeTracerProvider({
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES still apply on top (the SDK reads them).
+    resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? "logistics-event-hub", "service.instance.role": role, "process.pid": process.pid }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+  });
+  provider.register();
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new http.HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0]!) }),
+      new express.ExpressInstrumentation(),
+      new pg.PgInstrumentation({ requireParentSpan: true }),
+      new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
+      new undici.UndiciInstrumentation(),
+    ],
+  });
+  await waitForAllMessagesAcknowledged();
+  markTracingOn();
+  return { shutdown: () => provider.shutdown() };
+}

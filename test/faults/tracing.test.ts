@@ -1,0 +1,148 @@
+// OpenTelemetry end to end, in real processes: a Flovi webhook sent with a W3C traceparent is one trace from
+// the api's receipt to the subscriber's request, across the worker's batch and a retry made by another
+// worker process. Spans arrive at an in-process OTLP/HTTP receiver (JSON), as a collector would get them.
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
+import { createWorld, signedWebhook, subscribeAll, until, type World } from "./harness.js";
+
+interface ExportedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  links?: { traceId: string; spanId: string }[];
+  attributes?: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
+  pid: number;
+  role: string;
+}
+
+let receiver: FakeServer;
+let world: World;
+const spans: ExportedSpan[] = [];
+
+function collect(body: string) {
+  const payload = JSON.parse(body) as { resourceSpans: { resource: { attributes: ExportedSpan["attributes"] }; scopeSpans: { spans: ExportedSpan[] }[] }[] };
+  for (const rs of payload.resourceSpans) {
+    const attr = (key: string) => rs.resource.attributes?.find((a) => a.key === key)?.value;
+    for (const scope of rs.scopeSpans) {
+      for (const span of scope.spans) spans.push({ ...span, pid: Number(attr("process.pid")?.intValue), role: String(attr("service.instance.role")?.stringValue) });
+    }
+  }
+}
+
+beforeAll(async () => {
+  receiver = await startFakeServer((req) => {
+    if (req.method === "POST" && req.path === "/v1/traces") collect(req.body);
+    return { status: 200, body: {} };
+  });
+  world = await createWorld({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_SERVICE_NAME: "hub-under-test" } });
+  await world.startApi();
+}, 120_000);
+afterAll(async () => {
+  await world?.close();
+  await receiver?.close();
+});
+
+const attribute = (span: ExportedSpan, key: string) => span.attributes?.find((a) => a.key === key)?.value.stringValue;
+
+describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
+  it("one trace from the webhook's traceparent to the subscriber, across the batch and a retry in another worker", async () => {
+    const first = await world.startWorker();
+    await subscribeAll(world);
+    // The subscriber refuses until told otherwise: the first attempts fail, the retry succeeds elsewhere.
+    let refusing = true;
+    world.subscriber.respond = () => ({ status: refusing ? 503 : 204 });
+
+    const traceId = randomBytes(16).toString("hex");
+    const parentId = randomBytes(8).toString("hex");
+    const { body, signature } = signedWebhook("9100001");
+    const sent = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hub-signature": signature, traceparent: `00-${traceId}-${parentId}-01` },
+      body,
+    });
+    expect(sent.status).toBe(202);
+    const deliveryId = ((await sent.json()) as { id: string }).id;
+
+    const tried = () => world.subscriber.server.requests.filter((r) => r.path === new URL(world.subscriber.url).pathname);
+    await until(() => tried().length >= 1, "a first attempt");
+    // That worker goes (gracefully: its spans are flushed); another process makes the retry.
+    first.child.kill("SIGTERM");
+    await first.exited;
+    const second = await world.startWorker();
+    refusing = false;
+    await until(() => world.subscriber.received.some((r) => r.event.subject === "reservation/9100001"), "delivered by the second worker");
+
+    // The subscriber's requests carry the trace: every attempt, in both processes.
+    for (const request of tried()) expect(String(request.headers.traceparent)).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+
+    await until(() => spans.some((s) => s.name === "webhook.deliver" && s.pid === second.child.pid && s.traceId === traceId), "the retry's span exported", 20_000);
+    const inTrace = spans.filter((s) => s.traceId === traceId);
+    const byName = (name: string) => inTrace.filter((s) => s.name === name);
+
+    const receive = byName("flovi.webhook.receive");
+    expect(receive).toHaveLength(1);
+    expect(receive[0]!.role).toBe("api");
+    expect(attribute(receive[0]!, "hub.inbound_delivery_id")).toBe(deliveryId);
+    // The receipt is inside the api's server span (and Express's), which continues the caller's span.
+    let top = receive[0]!;
+    for (let up = inTrace.find((s) => s.spanId === top.parentSpanId); up; up = inTrace.find((s) => s.spanId === top.parentSpanId)) top = up;
+    expect(top.parentSpanId).toBe(parentId);
+    expect(top.role).toBe("api");
+
+    // The worker applies the delivery under the stored context, in a batch that links to it.
+    const apply = byName("flovi.delivery.apply");
+    expect(apply).toHaveLength(1);
+    expect(apply[0]!.role).toBe("worker");
+    expect(apply[0]!.parentSpanId).toBe(receive[0]!.spanId);
+    const batch = spans.find((s) => s.name === "flovi.inbox.apply_batch" && s.links?.some((l) => l.spanId === receive[0]!.spanId));
+    expect(batch, "a batch span linked to the delivery").toBeTruthy();
+    expect(apply[0]!.links?.map((l) => l.spanId)).toContain(batch!.spanId);
+
+    // The libraries' own spans are in the same trace: Postgres statements (api and worker), Redis commands
+    // and BullMQ's job spans, the outgoing POST.
+    expect(inTrace.some((s) => s.role === "api" && s.name.startsWith("pg.query"))).toBe(true);
+    expect(inTrace.some((s) => s.role === "worker" && s.name.startsWith("pg.query"))).toBe(true);
+    expect(inTrace.some((s) => s.role === "api" && s.name === "addBulk flovi-events")).toBe(true);
+
+    // Every attempt is a child of the apply span, in the process that made it.
+    const attempts = byName("webhook.deliver");
+    expect(new Set(attempts.map((s) => s.parentSpanId))).toEqual(new Set([apply[0]!.spanId]));
+    expect(new Set(attempts.map((s) => s.pid))).toEqual(new Set([first.child.pid, second.child.pid]));
+  });
+
+  it("log lines carry trace_id and span_id", async () => {
+    const lines = world.api!.output.split("\n").filter((l) => l.includes('"trace_id"'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
+  });
+});
+
+describe("tracing off (no OTEL_* variables)", () => {
+  it("sends no trace headers and exports nothing", async () => {
+    const quiet = await createWorld();
+    try {
+      await quiet.startApi();
+      await quiet.startWorker();
+      await subscribeAll(quiet);
+      const before = receiver.requests.length;
+      const { body, signature } = signedWebhook("9100002");
+      const sent = await fetch(`http://127.0.0.1:${quiet.apiPort}/webhooks/flovi`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-hub-signature": signature, traceparent: `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01` },
+        body,
+      });
+      expect(sent.status).toBe(202);
+      await until(() => quiet.subscriber.received.length === 1, "delivered");
+      expect(quiet.subscriber.server.requests.every((r) => r.headers.traceparent === undefined && r.headers.tracestate === undefined)).toBe(true);
+      expect(receiver.requests.length).toBe(before);
+      const stored = await quiet.db.query("SELECT count(*)::int AS n FROM inbound_deliveries WHERE trace_context IS NOT NULL UNION ALL SELECT count(*)::int FROM events WHERE trace_context IS NOT NULL");
+      expect(stored.rows.map((r) => r.n)).toEqual([0, 0]);
+      expect(quiet.api!.output).not.toContain("trace_id");
+    } finally {
+      await quiet.close();
+    }
+  });
+});
+
