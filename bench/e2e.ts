@@ -7,11 +7,14 @@
 //   on another topology: --redis cluster|sentinel (3-master Cluster, or primary + replica + 3 sentinels),
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
+//   --tracing: OpenTelemetry on in the api and worker processes, exporting OTLP/HTTP to a receiver this bench
+//   starts (it counts the spans; its CPU is the bench's, not the service's).
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
 import { cpuMs, loadAverage, machine, median, openLoop, percentile, topologyArgs } from "./lib.js";
 import { startTopology } from "./topology.js";
+import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const rates = (args.get("rates") ?? "10,50,100,300").split(",").map(Number);
@@ -20,12 +23,23 @@ const runs = Number(args.get("runs") ?? 1);
 const topo = topologyArgs(args);
 const apiCount = Number(args.get("apis") || 1);
 const workerCount = Number(args.get("workers") || 1);
+const tracing = args.has("tracing");
 
 type Row = Record<string, string | number>;
 
 async function run(index: number): Promise<Row[]> {
   console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
-  const topology = await startTopology({ statStatements: true, ...topo, apis: apiCount, workers: workerCount });
+  let exported = 0;
+  let exports = 0;
+  const receiver = tracing
+    ? await startFakeServer((req) => {
+        exported += Buffer.byteLength(req.body);
+        exports += 1;
+        return { status: 200, body: {} };
+      })
+    : null;
+  const otel: Record<string, string> = receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: "hub-bench" } : {};
+  const topology = await startTopology({ statStatements: true, ...topo, apis: apiCount, workers: workerCount, env: otel });
   const { services, apiPort, apis, workers, seen, latencies, signedRequest } = topology;
   const sum = (pids: (number | undefined)[]) => pids.reduce<number>((total, pid) => total + (pid ? cpuMs(pid) : 0), 0);
   const stats = new pg.Client({ connectionString: services.pg.url });
@@ -133,18 +147,20 @@ async function run(index: number): Promise<Row[]> {
       console.table(top.rows);
     }
     if (topology.rejected() > 0) console.log(`signature failures at the subscriber: ${topology.rejected()}`);
+    if (receiver) console.log(`tracing on: ${exports} OTLP/HTTP exports received, ${(exported / 1e6).toFixed(1)} MB`);
     return rows;
   } finally {
     await stats.end();
     await counts.end();
     await topology.stop();
+    await receiver?.close();
   }
 }
 
 // The processes run the build, as in production (npm run start:api / start:worker).
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 console.log(
-  `machine: ${machine()}; ${apiCount} api + ${workerCount} worker process(es) (built); redis ${topo.redis}${topo.pgbouncer ? "; postgres through pgbouncer (transaction mode)" : ""}; ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`,
+  `machine: ${machine()}; ${apiCount} api + ${workerCount} worker process(es) (built); redis ${topo.redis}${topo.pgbouncer ? "; postgres through pgbouncer (transaction mode)" : ""}; tracing ${tracing ? "on (OTLP/HTTP to a local receiver)" : "off"}; ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`,
 );
 console.log("in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event");
 const all: Row[][] = [];

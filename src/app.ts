@@ -28,7 +28,9 @@ export function buildApp(deps: AppDeps): Express {
   // nosniff on every response, framing denied everywhere (the admin UI above all); no CSP: the API serves
   // JSON, and Bull Board's page ships inline scripts. TLS (and HSTS) belong to the proxy in front.
   app.use(helmet({ contentSecurityPolicy: false, strictTransportSecurity: false, frameguard: { action: "deny" }, crossOriginEmbedderPolicy: false }));
-  app.set("trust proxy", false);
+  // TRUST_PROXY (default false): behind a TLS-terminating proxy, req.protocol, req.host and req.secure follow
+  // its X-Forwarded-* headers, so the console's same-origin check and its Secure cookie work.
+  app.set("trust proxy", deps.config.TRUST_PROXY);
   // While shutting down, every response closes its connection so keep-alive clients move elsewhere.
   app.use((req, res, next) => {
     if (req.app.locals.draining) res.setHeader("connection", "close");
@@ -59,6 +61,7 @@ export function buildApp(deps: AppDeps): Express {
       enqueuer,
       secrets: deps.config.FLOVI_WEBHOOK_SECRET,
       bodyLimitBytes: deps.config.WEBHOOK_BODY_LIMIT_BYTES,
+      refusal: { limit: deps.config.WEBHOOK_BAD_SIGNATURE_LIMIT, windowMs: 10_000, blockMs: 30_000 },
       log: deps.log,
       metrics: deps.metrics,
     }),

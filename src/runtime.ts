@@ -35,6 +35,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
   let metricsServer: http.Server | undefined;
+  const operatorDbs: ReturnType<typeof createDatabase>[] = [];
   let drainApp: (() => Promise<void>) | undefined;
   let stopIntake: (() => void) | undefined;
   let worker: WorkerRuntime | undefined;
@@ -47,13 +48,17 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
     redisConnections.push(redis);
     queueSets.push(queues);
-    const app = buildApp({ config, db, redis, queues, log, metrics });
+    // Operators' reads and actions get their own small pool (never the ingress's connections).
+    const operatorDb = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_OPERATOR_POOL_SIZE, applicationName: "event-hub-operator", queryTimeoutMs: 15_000 });
+    operatorDbs.push(operatorDb);
+    const app = buildApp({ config, db, operatorDb, redis, queues, log, metrics });
     // /readyz answers 503 "warming_up" until warmUp below has run: a load balancer sends no traffic before.
     app.locals.warming = true;
     warmed.push(() => {
       app.locals.warming = false;
     });
-    server = http.createServer(app);
+    // Timeouts are checked every second (Node's default is 30 s, so a 10 s headers timeout could hold for 40).
+    server = http.createServer({ connectionsCheckingInterval: 1_000 }, app);
     drainApp = app.locals.drain as () => Promise<void>;
     stopIntake = () => {
       app.locals.draining = true;
@@ -126,7 +131,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   }
   steps.push({ name: "queues", run: () => Promise.all(queueSets.map((q) => q.close())) });
   steps.push({ name: "redis", run: () => Promise.all(redisConnections.map((r) => r.quit().catch(() => r.disconnect()))) });
-  steps.push({ name: "postgres", run: () => db.close() });
+  steps.push({ name: "postgres", run: () => Promise.all([db.close(), ...operatorDbs.map((o) => o.close())]).then(() => undefined) });
 
   const shutdown = createShutdown({ steps: () => steps, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
   // A few connections: as many as a process keeps busy at a steady rate (more would spread the first work

@@ -85,6 +85,11 @@ export const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// connection string" }),
   DATABASE_POOL_SIZE: positiveInt(10),
   /**
+   * The api's separate pool for what operators read and do (console, admin API, subscription and tracking
+   * reads): however heavy their pages, they never take the ingress's connections (docs/security.md).
+   */
+  DATABASE_OPERATOR_POOL_SIZE: positiveInt(2),
+  /**
    * Postgres itself when DATABASE_URL goes through a transaction pooler (PgBouncer): migrations hold a session
    * lock, so `npm run db:migrate` uses this when it is set. The service never does.
    */
@@ -113,7 +118,13 @@ export const envSchema = z.object({
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
 
   FLOVI_WEBHOOK_SECRET: csv,
-  WEBHOOK_BODY_LIMIT_BYTES: positiveInt(1024 * 1024),
+  /** Flovi's status changes are a few KB: 256 KiB leaves room, and bounds what a badly signed body costs. */
+  WEBHOOK_BODY_LIMIT_BYTES: positiveInt(256 * 1024),
+  /**
+   * Wrong signatures from one address within 10 s before its webhooks are refused unread (429) for 30 s;
+   * 0 turns it off (docs/security.md, "Cheap refusal").
+   */
+  WEBHOOK_BAD_SIGNATURE_LIMIT: z.coerce.number().int().min(0).default(20),
   FLOVI_API_BASE_URL: httpUrl.default("https://flovi-customer-api-sg3z5hpkva-lz.a.run.app"),
   FLOVI_API_KEY: optionalString,
   /** A non-final reservation silent this long is looked up in Flovi's API. */
@@ -198,6 +209,25 @@ export const envSchema = z.object({
 
   /** HTTP server limits: the whole request (headers and body) must arrive within these. */
   HTTP_HEADERS_TIMEOUT_MS: durationMs(10 * SECOND),
+  /**
+   * Behind a proxy that terminates TLS: which hops to believe about the client's protocol, host and address
+   * (X-Forwarded-Proto/-Host/-For). `false` (none), `true` (any: only when nothing else can reach the api), a
+   * hop count, or addresses/CIDRs/`loopback`/`uniquelocal`, comma-separated (docs/security.md).
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .default("false")
+    .transform((value, ctx): boolean | number | string => {
+      if (value === "false" || value === "") return false;
+      if (value === "true") return true;
+      if (/^\d+$/.test(value)) return Number(value);
+      const parts = value.split(",").map((p) => p.trim());
+      const known = /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/;
+      if (parts.every((p) => known.test(p))) return parts.join(",");
+      ctx.addIssue({ code: "custom", message: "must be false, true, a hop count, or addresses/CIDRs/loopback/uniquelocal separated by commas" });
+      return z.NEVER;
+    }),
   HTTP_REQUEST_TIMEOUT_MS: durationMs(30 * SECOND),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: durationMs(65 * SECOND),
 });

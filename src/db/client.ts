@@ -32,10 +32,17 @@ const HOT_TABLES = [
 const WARM_SQL = `${HOT_TABLES.map((t) => `SELECT count(*) FROM (SELECT 1 FROM ${t} LIMIT 0) AS w;`).join("\n")}
 SELECT count(*) FROM claim_deliveries('{}'::uuid[], '{}'::int[], 0, '00000000-0000-0000-0000-000000000000'::uuid, 0, 0);`;
 
-export function createDatabase(opts: { url: string; poolSize: number; applicationName?: string }): Database {
+export function createDatabase(opts: {
+  url: string;
+  poolSize: number;
+  applicationName?: string;
+  /** A query still running after this is abandoned (its connection released as broken): operators' reads. */
+  queryTimeoutMs?: number;
+}): Database {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolSize,
+    ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     application_name: opts.applicationName ?? "logistics-event-hub",

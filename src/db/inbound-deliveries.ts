@@ -125,3 +125,9 @@ export async function listInbound(db: Database, opts: { status?: string; limit: 
   );
   return rows;
 }
+
+/** One stored body (null when the delivery is unknown; `body` null when retention pruned it). */
+export async function inboundBody(db: Database, id: string): Promise<{ body: Buffer | null } | null> {
+  const { rows } = await db.pool.query<{ raw_body: Buffer | null }>("SELECT raw_body FROM inbound_deliveries WHERE id = $1::uuid", [id]);
+  return rows[0] ? { body: rows[0].raw_body } : null;
+}

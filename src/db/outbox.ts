@@ -6,7 +6,7 @@ import type { CloudEvent, NewEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
 import { fanOutCte } from "./fan-out.js";
 import { onPool, type Sql } from "./sql.js";
-import { carrierOf } from "../observability/trace.js";
+import { carrierOf, rememberEventTrace } from "../observability/trace.js";
 
 const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
 
@@ -25,6 +25,8 @@ export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: stri
   const envelopes = events.map((e) => createEvent(e, randomUUID()));
   if (envelopes.length === 0) return envelopes;
   const column = <T,>(pick: (e: CloudEvent, i: number) => T) => envelopes.map(pick);
+  const carrier = carrierOf();
+  for (const e of envelopes) rememberEventTrace(e.id, carrier);
   await sql.query(INSERT, [
     column((e) => e.id),
     column((e) => e.source),
@@ -38,7 +40,7 @@ export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: stri
     column((e) => JSON.stringify(e)),
     column(() => requestId ?? null),
     // The active span (a poll's, a look-up's, an operator's request): its trace continues through delivery.
-    json(carrierOf()),
+    json(carrier),
   ]);
   return envelopes;
 }

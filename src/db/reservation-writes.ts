@@ -4,7 +4,7 @@
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
 import { fanOutFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
 import type { Sql } from "./sql.js";
-import { carrierOf } from "../observability/trace.js";
+import { carrierOf, rememberEventTrace } from "../observability/trace.js";
 
 const WRITE_PLAN = `
 WITH reservation_rows AS (
@@ -83,7 +83,11 @@ export async function writeReportPlan(sql: Sql, plan: ReportPlan): Promise<NewDe
     e.map((x) => JSON.stringify(x.envelope)),
     e.map((x) => x.requestId),
     // A webhook's event continues the drain's span for its delivery; others (look-ups, backfill) the active span.
-    e.map((x) => json(x.traceContext ?? carrierOf())),
+    e.map((x) => {
+      const carrier = x.traceContext ?? carrierOf();
+      rememberEventTrace(x.envelope.id, carrier);
+      return json(carrier);
+    }),
   ]);
   return rows.map(toNewDelivery);
 }

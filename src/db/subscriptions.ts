@@ -120,33 +120,67 @@ export async function markDeleted(sql: Sql, id: string): Promise<void> {
   await sql.query("UPDATE subscriptions SET deleted_at = now(), status = 'disabled', disabled_reason = 'deleted', updated_at = now() WHERE id = $1", [id]);
 }
 
-export interface SubscriptionOverview extends Subscription {
+export interface SubscriptionOverview {
+  id: string;
+  url: string;
+  status: string;
+  disabledReason: string | null;
+  consecutiveFailures: number;
+  failingSince: Date | null;
+  createdAt: Date;
+  /** Deliveries that need a look, by status (pending, held, failed, cancelled: all of them). */
   counts: Record<string, number>;
+  succeededLastDay: number;
   lastSuccessAt: Date | null;
 }
 
+const OVERVIEW = `
+SELECT s.id, s.url, s.status, s.disabled_reason, s.consecutive_failures, s.failing_since, s.created_at,
+       COALESCE(c.counts, '{}'::json) AS counts, COALESCE(ok.n, 0) AS succeeded_last_day, l.at AS last_success_at
+  FROM subscriptions s
+  LEFT JOIN LATERAL (
+    SELECT json_object_agg(status, n) AS counts FROM (
+      SELECT d.status, count(*)::int AS n FROM webhook_deliveries d
+       WHERE d.subscription_id = s.id AND d.status IN ('pending', 'held', 'failed', 'cancelled') GROUP BY d.status) x) c ON true
+  LEFT JOIN LATERAL (
+    SELECT count(*)::int AS n FROM webhook_deliveries d
+     WHERE d.subscription_id = s.id AND d.status = 'succeeded' AND d.created_at > now() - interval '24 hours') ok ON true
+  LEFT JOIN LATERAL (
+    SELECT d.completed_at AS at FROM webhook_deliveries d
+     WHERE d.subscription_id = s.id AND d.status = 'succeeded' ORDER BY d.created_at DESC LIMIT 1) l ON true
+ WHERE s.deleted_at IS NULL AND ($1::timestamptz IS NULL OR (s.created_at, s.id) > ($1::timestamptz, $2::uuid))
+ ORDER BY s.created_at, s.id
+ LIMIT $3`;
+
 /**
- * Every live subscription with its deliveries that need a look counted (pending, held, failed, cancelled: all of
- * them), its successes of the last 24 hours, and its last success. Each count is one range of the index
- * (subscription_id, status, created_at), so the page costs the same with a million old successes as with none.
+ * One page of live subscriptions (oldest first, after a keyset cursor), with their deliveries that need a look
+ * counted, their successes of the last 24 hours and their last success, in one statement. Each count is one
+ * range of the index (subscription_id, status, created_at), so a page costs the same with a million old
+ * successes as with none, and a thousand subscriptions cost twenty small pages, not two thousand queries.
  */
-export async function subscriptionOverview(db: Database): Promise<SubscriptionOverview[]> {
-  const subscriptions = await listSubscriptions(db);
-  return Promise.all(
-    subscriptions.map(async (s) => {
-      const [counts, last] = await Promise.all([
-        onPool(db).query<{ status: string; n: number }>(
-          `SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = $1 AND status IN ('pending', 'held', 'failed', 'cancelled') GROUP BY status
-           UNION ALL
-           SELECT 'succeeded (24 h)', count(*)::int FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'succeeded' AND created_at > now() - interval '24 hours'`,
-          [s.id],
-        ),
-        onPool(db).query<{ at: Date | null }>(
-          "SELECT completed_at AS at FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1",
-          [s.id],
-        ),
-      ]);
-      return { ...s, counts: Object.fromEntries(counts.map((c) => [c.status, c.n])), lastSuccessAt: last[0]?.at ?? null };
-    }),
-  );
+export async function subscriptionOverview(db: Database, opts: { limit: number; after?: { createdAt: Date; id: string } }): Promise<SubscriptionOverview[]> {
+  const rows = await onPool(db).query<{
+    id: string;
+    url: string;
+    status: string;
+    disabled_reason: string | null;
+    consecutive_failures: number;
+    failing_since: Date | null;
+    created_at: Date;
+    counts: Record<string, number>;
+    succeeded_last_day: number;
+    last_success_at: Date | null;
+  }>(OVERVIEW, [opts.after?.createdAt ?? null, opts.after?.id ?? null, opts.limit]);
+  return rows.map((r) => ({
+    id: r.id,
+    url: r.url,
+    status: r.status,
+    disabledReason: r.disabled_reason,
+    consecutiveFailures: r.consecutive_failures,
+    failingSince: r.failing_since,
+    createdAt: r.created_at,
+    counts: r.counts,
+    succeededLastDay: r.succeeded_last_day,
+    lastSuccessAt: r.last_success_at,
+  }));
 }

@@ -23,7 +23,7 @@ import { onPool, type Sql } from "../db/sql.js";
 import { activeLanes as lanesStillActive, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type ClaimResult, type LaneRequest, type LaneRow } from "../db/delivery-lanes.js";
 import { eventTraceContext } from "../db/events.js";
 import type { Metrics } from "../observability/metrics.js";
-import { carrierOf, contextOf, inSpan, SpanKind, tracingOn, type Span } from "../observability/trace.js";
+import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, tracingOn, type Span } from "../observability/trace.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
 import { send } from "./deliver.js";
@@ -232,7 +232,7 @@ export function createDeliveryPump(deps: {
   async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
     if (!tracingOn()) return attemptIn(claimed, lane, null);
     // Every attempt (first or retry, in whichever worker) is a span of the trace that wrote its event.
-    const parent = contextOf(await eventTraceContext(db, claimed.eventId));
+    const parent = contextOf(recentEventTrace(claimed.eventId) ?? (await eventTraceContext(db, claimed.eventId)));
     const attributes = { "hub.webhook_delivery_id": claimed.webhookDeliveryId, "hub.event_id": claimed.eventId, "hub.subscription_id": lane.subscriptionId, "hub.attempt": claimed.attempts + 1 };
     return inSpan("webhook.deliver", { parent, kind: SpanKind.CLIENT, attributes }, (span) => attemptIn(claimed, lane, span));
   }

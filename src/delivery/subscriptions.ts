@@ -1,4 +1,5 @@
 // Subscriptions: creation (with a generated Standard Webhooks secret), listing, rotation, enable/disable.
+import { maskUrl } from "../lib/text.js";
 import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Logger } from "pino";
@@ -85,7 +86,8 @@ export async function changeSubscription(sql: Sql, id: string, change: Subscript
 export function subscriptionView(s: Subscription) {
   return {
     id: s.id,
-    url: s.url,
+    // Query values masked (they may carry the receiver's token); deliveries use the URL as given.
+    url: maskUrl(s.url),
     eventTypes: s.eventTypes,
     description: s.description,
     status: s.deletedAt ? "deleted" : s.status,
@@ -146,7 +148,7 @@ export function create(deps: SubscriptionDeps & { policy: TargetPolicy; defaults
     const audit =
       created.kind === "created"
         ? auditOf(actor, "subscription.create", created.subscription.id, {
-            url: input.url,
+            url: maskUrl(input.url),
             eventTypes: input.eventTypes,
             ordering: created.subscription.ordering,
             maxInFlight: created.subscription.maxInFlight,

@@ -115,18 +115,25 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
     res.json({ data: await admin.auditLog(svc, { start: q.start, limit: q.limit }) });
   });
 
-  // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password).
+  // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password), and
+  // read-only: its own buttons would change queues without an audit row. Every change goes through the audited
+  // admin API, CLI and console (retry, retry all failed, remove); Bull Board answers 405 to any write.
   const board = new ExpressAdapter();
   board.setBasePath("/admin/ui");
   createBullBoard({
-    queues: deps.queues.all().map((q) => new BullMQAdapter(q)),
+    queues: deps.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
     serverAdapter: board,
     // The console tells the story of one reservation, parcel or rental; Bull Board shows the queues.
     options: { uiConfig: { boardTitle: "Event hub queues", miscLinks: [{ text: "Operator console", url: "/admin/console" }] } },
   });
   const ui = board.getRouter() as Router & { disable?: (setting: string) => void };
   ui.disable?.("x-powered-by"); // Bull Board mounts an Express app of its own
-  router.use("/admin/ui", auth, sameOriginOnly, ui);
+  // And whatever route a Bull Board version adds: no write reaches it.
+  const readOnly: RequestHandler = (req, _res, next) =>
+    ["GET", "HEAD", "OPTIONS"].includes(req.method)
+      ? next()
+      : next(new HttpError(405, "read_only", "the queue board is read-only: retry or remove jobs with the audited admin API, CLI or console (docs/security.md)"));
+  router.use("/admin/ui", auth, sameOriginOnly, readOnly, ui);
 
   return router;
 }

@@ -60,7 +60,8 @@ export const sameOriginOnly: RequestHandler = (req, _res, next) => {
   if (SAFE_METHODS.has(req.method)) return next();
   const site = req.get("sec-fetch-site");
   const origin = req.get("origin");
-  const own = `${req.protocol}://${req.get("host")}`;
+  // req.protocol and req.host follow TRUST_PROXY: behind a TLS proxy the browser's origin is https.
+  const own = `${req.protocol}://${req.host}`;
   if ((site !== undefined && site !== "same-origin") || (origin !== undefined && origin !== own)) {
     return next(new HttpError(403, "cross_origin_refused", "state-changing requests to the admin UI must come from the admin UI itself"));
   }

@@ -9,6 +9,11 @@ import type { Queues } from "../queues/queues.js";
 export interface AppDeps {
   config: Config;
   db: Database;
+  /**
+   * Operators' reads and actions (console, admin API, subscription and tracking views): a pool of their own
+   * (DATABASE_OPERATOR_POOL_SIZE, queries abandoned after 15 s), so they never starve the ingress. Defaults to db.
+   */
+  operatorDb?: Database;
   /** The producer connection (fails fast); also what /readyz pings. */
   redis: RedisClient;
   queues: Queues;

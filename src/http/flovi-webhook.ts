@@ -5,6 +5,7 @@ import type { Metrics } from "../observability/metrics.js";
 import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
 import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
 import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
+import { createRefusalBox } from "./refusal-box.js";
 import { carrierOf, incomingContext, inSpan, tracingOn } from "../observability/trace.js";
 
 export interface FloviWebhookDeps {
@@ -14,6 +15,8 @@ export interface FloviWebhookDeps {
   bodyLimitBytes: number;
   log: Logger;
   metrics: Metrics;
+  /** Signature failures from one address before its webhooks are refused unread, for blockMs (refusal-box.ts). */
+  refusal?: { limit: number; windowMs: number; blockMs: number };
 }
 
 const REJECTION_STATUS: Record<string, number> = { malformed_json: 400 };
@@ -23,9 +26,23 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
   const router = Router();
   // A request without a well-formed signature header is refused before its body is read (and its connection
   // closed, so the rest of the body is never read either): unsigned floods cost almost nothing.
+  const box = createRefusalBox({ limit: deps.refusal?.limit ?? 20, windowMs: deps.refusal?.windowMs ?? 10_000, blockMs: deps.refusal?.blockMs ?? 30_000 });
+  const boxOn = (deps.refusal?.limit ?? 20) > 0;
   const cheapRefusal: RequestHandler = (req, res, next) => {
+    const address = req.ip ?? "unknown";
+    const until = boxOn ? box.blockedUntil(address) : null;
+    if (until !== null) {
+      // This address sent many wrong signatures just now: refused before its body is read (refusal-box.ts).
+      deps.metrics.webhooksReceived.inc({ provider: "flovi", outcome: "refused", reason: "too_many_bad_signatures" });
+      res.locals.reason = "too_many_bad_signatures";
+      res.setHeader("connection", "close");
+      res.setHeader("retry-after", String(Math.ceil((until - Date.now()) / 1000)));
+      res.status(429).json({ error: "too_many_bad_signatures", message: "too many webhooks with a wrong signature from this address; retry later" });
+      return;
+    }
     const header = parseHubSignature(req.get("x-hub-signature"));
     if (header.ok || deps.secrets.length === 0) return next(); // unconfigured: the handler answers 503
+    box.failed(address);
     deps.metrics.webhooksReceived.inc({ provider: "flovi", outcome: "unauthorized", reason: header.reason });
     res.locals.reason = header.reason;
     res.setHeader("connection", "close");
@@ -87,6 +104,7 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         });
         return;
       case "unauthorized":
+        box.failed(req.ip ?? "unknown");
         count("unauthorized", outcome.reason);
         res.locals.reason = outcome.reason;
         res.status(401).json({ error: outcome.reason, message: SIGNATURE_MESSAGES[outcome.reason as keyof typeof SIGNATURE_MESSAGES] ?? "x-hub-signature does not verify" });

@@ -12,6 +12,9 @@ import { trackingRoutes } from "./tracking.js";
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
 export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
   const router = Router();
+  // What operators read and do runs on their own small pool: a heavy console page waits for its connections,
+  // never for the ingress's (docs/security.md). The event log is the consumers' and stays on the main pool.
+  const ops: AppDeps = { ...deps, db: deps.operatorDb ?? deps.db };
   // JSON whatever the content type says (curl -d sends form-urlencoded): the management API speaks only JSON.
   const parse = express.json({ limit: "256kb", type: () => true });
   const json: RequestHandler = (req, res, next) => parse(req, res, (err?: unknown) => (err ? next(err) : refuseUnstorable(req, res, next)));
@@ -19,13 +22,13 @@ export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
     router.use(prefix, admin, json);
   }
   // The console (HTML forms) and Bull Board bring their own body handling; the JSON API under /admin gets ours.
-  router.use(consoleRoutes(deps, admin));
+  router.use(consoleRoutes(ops, admin));
   const ownBodies = (path: string) => path === "/ui" || path.startsWith("/ui/") || path === "/console" || path.startsWith("/console/");
   router.use("/admin", (req, res, next) => (ownBodies(req.path) ? next() : admin(req, res, (err?: unknown) => (err ? next(err) : json(req, res, next)))));
-  router.use(reservationRoutes(deps));
-  router.use(subscriptionRoutes(deps));
+  router.use(reservationRoutes(ops));
+  router.use(subscriptionRoutes(ops));
   router.use(eventRoutes(deps));
-  router.use(trackingRoutes(deps));
-  router.use(adminRoutes(deps, admin));
+  router.use(trackingRoutes(ops));
+  router.use(adminRoutes(ops, admin));
   return router;
 }

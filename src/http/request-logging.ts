@@ -3,8 +3,10 @@ import type { RequestHandler } from "express";
 import { pinoHttp } from "pino-http";
 import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics.js";
+import { maskUrl } from "../lib/text.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /** pino-http with a request id: the caller's `x-request-id` when it is sane, a new uuid otherwise; echoed back. */
 export function requestLogging(log: Logger): RequestHandler {
@@ -25,9 +27,10 @@ export function requestLogging(log: Logger): RequestHandler {
     quietReqLogger: true,
     wrapSerializers: false,
     // Health probes and scrapes would drown everything else.
-    autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" },
+    autoLogging: { ignore: (req) => QUIET.has((req.url ?? "").split("?")[0]!) },
     serializers: {
-      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      // Query values never reach the logs (an admin token or a secret passed as ?token=…): names only.
+      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: maskUrl(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     // What the route learned (the stored delivery id, why it was refused) joins the one completion line.

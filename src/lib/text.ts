@@ -42,3 +42,20 @@ export function unstorableValue(value: unknown, depth = 0): string | null {
   }
   return null;
 }
+
+/**
+ * A URL fit for logs, audit rows and screens: its query values masked (`?token=***`), its fragment dropped.
+ * Secrets ride in query strings (`?token=…`, `?key=…`); the names say enough to recognise the URL.
+ */
+export function maskUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value, "http://relative.invalid");
+  } catch {
+    return value.split(/[?#]/)[0]!;
+  }
+  const relative = url.origin === "http://relative.invalid" && !/^[a-z][a-z0-9+.-]*:/i.test(value);
+  const query = [...url.searchParams.keys()].map((name) => `${encodeURIComponent(name)}=***`).join("&");
+  const base = relative ? url.pathname : `${url.origin}${url.pathname}`;
+  return query ? `${base}?${query}` : base;
+}

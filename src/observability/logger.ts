@@ -1,11 +1,13 @@
 import { pino, type Logger } from "pino";
+import { redactDeep, REDACTED } from "./redaction.js";
 import { logTraceFields } from "./trace.js";
 
 export type { Logger };
 
 /**
- * Paths pino replaces with "[redacted]" wherever they appear. Signatures, credentials and secrets never reach
- * the logs, and neither do personal fields of the providers' payloads (names, phones, e-mails).
+ * Paths pino replaces by themselves: request headers (whose names the family rule below would catch too, but
+ * pino hides them before serializing) and Postgres error fields that quote the failing row or parameters
+ * ("Key (email)=(…) already exists"). Everything else is the one rule of ./redaction.ts, at any depth.
  */
 export const REDACT_PATHS = [
   "req.headers.authorization",
@@ -14,26 +16,6 @@ export const REDACT_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers["webhook-signature"]',
   'res.headers["set-cookie"]',
-  "headers.authorization",
-  'headers["x-hub-signature"]',
-  'headers["x-api-key"]',
-  "*.authorization",
-  "*.password",
-  "*.secret",
-  "*.secrets",
-  "*.apiKey",
-  "*.token",
-  "*.lastname",
-  "*.last_name",
-  "*.phone",
-  "*.email",
-  // Whole objects that carry names, phones and addresses in the providers' payloads.
-  "*.contactInfo",
-  "*.recipientContactInfo",
-  "*.customer",
-  "*.shipper",
-  "*.recipient",
-  // Postgres error fields quote the row or parameters that failed ("Key (email)=(…) already exists").
   "err.detail",
   "err.where",
   "err.cause.detail",
@@ -46,7 +28,9 @@ export function createLogger(opts: { level: string; name?: string; destination?:
       level: opts.level,
       name: opts.name,
       ...(opts.traceFields ? { mixin: logTraceFields } : {}),
-      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+      // The family rule (names, phones, e-mails, addresses, secrets, tokens, keys) on every line's fields.
+      formatters: { log: (fields: Record<string, unknown>) => redactDeep(fields) as Record<string, unknown> },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
@@ -54,17 +38,5 @@ export function createLogger(opts: { level: string; name?: string; destination?:
   );
 }
 
-/** The field names REDACT_PATHS hides wherever they appear (`*.name`). */
-const REDACTED_FIELDS = new Set(REDACT_PATHS.filter((p) => p.startsWith("*.")).map((p) => p.slice(2)));
-
-/**
- * A copy of a provider payload fit to show an operator: the fields the logs redact are replaced at any depth
- * (stricter than pino's one-level wildcard), so the console shows what the logs would, never more.
- */
-export function redactForDisplay(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactForDisplay);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, REDACTED_FIELDS.has(k) ? "[redacted]" : redactForDisplay(v)]));
-  }
-  return value;
-}
+/** A provider payload fit to show an operator: redacted by the same rule as the logs, at any depth. */
+export const redactForDisplay = redactDeep;

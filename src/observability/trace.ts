@@ -2,7 +2,7 @@
 // default) every call here is a no-op on the API's non-recording tracer, and no trace context is stored or
 // sent. Where the pipeline crosses a process or a restart (inbound delivery → drain, event → delivery
 // attempt) the context travels as W3C `traceparent`/`tracestate` stored beside the row (docs/observability.md).
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
 
 export { ROOT_CONTEXT, SpanKind, type Span };
 
@@ -23,9 +23,13 @@ export function markTracingOn(): void {
   on = true;
 }
 
-/** The active (or given) context as a carrier, or null when there is no recording span to continue. */
+/**
+ * The active (or given) context as a carrier, or null when there is no span to continue. A span the sampler
+ * left out still has a valid context: it is carried (flags 00) so that the whole trace stays left out.
+ */
 export function carrierOf(ctx: Context = context.active()): TraceCarrier | null {
-  if (!trace.getSpan(ctx)?.isRecording()) return null;
+  const span = trace.getSpanContext(ctx);
+  if (!span || !isSpanContextValid(span)) return null;
   const carrier: TraceCarrier = {};
   propagation.inject(ctx, carrier);
   return carrier.traceparent ? carrier : null;
@@ -73,6 +77,23 @@ export async function inSpan<T>(
   } finally {
     span.end();
   }
+}
+
+// The trace contexts of events this process wrote lately: their first attempts (claimed here, right after the
+// write) need no look-up; a retry elsewhere reads the stored one.
+const RECENT_LIMIT = 10_000;
+const recent = new Map<string, TraceCarrier>();
+
+/** Remembers the context an event was written with (tracing on only). */
+export function rememberEventTrace(eventId: string, carrier: TraceCarrier | null | undefined): void {
+  if (!on || !carrier) return;
+  recent.set(eventId, carrier);
+  if (recent.size > RECENT_LIMIT) recent.delete(recent.keys().next().value!);
+}
+
+/** The context an event was written with in this process, if it was lately. */
+export function recentEventTrace(eventId: string): TraceCarrier | undefined {
+  return recent.get(eventId);
 }
 
 /** The active span's ids for a log line, or nothing. */

@@ -14,6 +14,8 @@ import { markTracingOn } from "./trace.js";
 
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
+const jsonProtocol = () => (process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? process.env.OTEL_EXPORTER_OTLP_PROTOCOL) === "http/json";
+
 /** Starts the SDK; resolves with its shutdown (flushes what is buffered). */
 export async function startTracing(role: Role): Promise<{ shutdown(): Promise<void> }> {
   // ESM: the packages this service imports are hooked as they load (import-in-the-middle), CommonJS ones too.
@@ -23,7 +25,8 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
   const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, { registerInstrumentations }, http, express, pg, ioredis, undici] =
     await Promise.all([
       import("@opentelemetry/sdk-trace-node"),
-      import("@opentelemetry/exporter-trace-otlp-http"),
+      // OTLP/HTTP with protobuf bodies (the protocol's default), or JSON when OTEL_EXPORTER_OTLP_PROTOCOL says http/json.
+      jsonProtocol() ? import("@opentelemetry/exporter-trace-otlp-http") : import("@opentelemetry/exporter-trace-otlp-proto"),
       import("@opentelemetry/resources"),
       import("@opentelemetry/instrumentation"),
       import("@opentelemetry/instrumentation-http"),
@@ -42,8 +45,9 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
     tracerProvider: provider,
     instrumentations: [
       new http.HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0]!) }),
-      new express.ExpressInstrumentation(),
-      new pg.PgInstrumentation({ requireParentSpan: true }),
+      // Routes and handlers, not every middleware (helmet, body parsing, logging: one span each otherwise).
+      new express.ExpressInstrumentation({ ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE] }),
+      new pg.PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
       new undici.UndiciInstrumentation(),
     ],

@@ -1,8 +1,9 @@
 // What the operator console reads: search, one entity's whole story, subscriptions with their failures,
 // inbound webhooks that did not apply. Actions go through the admin service, as the JSON API's do.
 import type { Database } from "../db/client.js";
+import { maskUrl } from "../lib/text.js";
 import { entityEvents } from "../db/events.js";
-import { listInbound } from "../db/inbound-deliveries.js";
+import { inboundBody, listInbound } from "../db/inbound-deliveries.js";
 import { reservationTimeline, searchReservations } from "../db/reservations.js";
 import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/subscriptions.js";
 import { searchTracked } from "../db/tracked-items.js";
@@ -25,7 +26,7 @@ async function eventsWithDeliveries(db: Database, entity: string, entityId: stri
   for (const d of deliveries) byEvent.set(d.eventId, [...(byEvent.get(d.eventId) ?? []), d]);
   return {
     events: events.map((event) => ({ event, deliveries: byEvent.get(event.id) ?? [] })),
-    subscriptionUrls: new Map(subscriptions.map((s) => [s.id, s.url])),
+    subscriptionUrls: new Map(subscriptions.map((s) => [s.id, maskUrl(s.url)])),
   };
 }
 
@@ -50,6 +51,9 @@ export async function subscriptionFailures(db: Database, id: string, opts: { sta
   const [deliveries, lane] = await Promise.all([subscriptionDeliveries(db, id, opts), laneStats(db, id)]);
   return { subscription, deliveries, lane };
 }
+
+/** A stored delivery's whole body (the console shows the first part of a long one). */
+export const storedBody = inboundBody;
 
 export function inboundNeedingAttention(db: Database, status: "failed" | "rejected", limit: number, before?: Date) {
   return listInbound(db, { status, limit, before });

@@ -80,6 +80,8 @@ export async function createWorld(opts: { env?: Record<string, string>; redis?: 
     QUEUE_PREFIX: "faults",
     FLOVI_WEBHOOK_SECRET: SECRET,
     ADMIN_TOKEN: ADMIN,
+    // Good and bad senders share 127.0.0.1 here: the per-address refusal is tested on its own.
+    WEBHOOK_BAD_SIGNATURE_LIMIT: "0",
     INBOUND_SWEEP_INTERVAL_MS: "1000",
     OUTBOX_SWEEP_INTERVAL_MS: "1000",
     DELIVERY_RETRY_SCHEDULE: "0,500ms,1s,2s,3s,3s,3s,3s,3s,3s,3s,3s,3s,3s,3s",

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
+import { freePort } from "../../scripts/lib/local-services.js";
 import { createWorld, signedWebhook, subscribeAll, until, type World } from "./harness.js";
 
 interface ExportedSpan {
@@ -36,7 +37,7 @@ beforeAll(async () => {
     if (req.method === "POST" && req.path === "/v1/traces") collect(req.body);
     return { status: 200, body: {} };
   });
-  world = await createWorld({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_SERVICE_NAME: "hub-under-test" } });
+  world = await createWorld({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_SERVICE_NAME: "hub-under-test" } });
   await world.startApi();
 }, 120_000);
 afterAll(async () => {
@@ -120,11 +121,12 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
 });
 
 describe("tracing off (no OTEL_* variables)", () => {
-  it("sends no trace headers and exports nothing", async () => {
+  it("sends no trace headers and exports nothing; a worker serves its metrics on WORKER_METRICS_PORT", async () => {
     const quiet = await createWorld();
     try {
       await quiet.startApi();
-      await quiet.startWorker();
+      const metricsPort = await freePort();
+      await quiet.startWorker({ WORKER_METRICS_PORT: String(metricsPort) });
       await subscribeAll(quiet);
       const before = receiver.requests.length;
       const { body, signature } = signedWebhook("9100002");
@@ -140,6 +142,11 @@ describe("tracing off (no OTEL_* variables)", () => {
       const stored = await quiet.db.query("SELECT count(*)::int AS n FROM inbound_deliveries WHERE trace_context IS NOT NULL UNION ALL SELECT count(*)::int FROM events WHERE trace_context IS NOT NULL");
       expect(stored.rows.map((r) => r.n)).toEqual([0, 0]);
       expect(quiet.api!.output).not.toContain("trace_id");
+      // The worker serves its own metrics (delivery attempts are counted there) and readiness.
+      const scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(scrape).toMatch(/^webhook_delivery_attempts_total\{subscription_id="[0-9a-f-]{36}",outcome="succeeded"\} 1$/m);
+      expect(scrape).toMatch(/^hub_ready\{role="worker"\} 1$/m);
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
     } finally {
       await quiet.close();
     }

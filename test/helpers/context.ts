@@ -45,6 +45,8 @@ export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: "5",
+    // Every test client is 127.0.0.1: the per-address refusal of bad signers is tested on its own.
+    WEBHOOK_BAD_SIGNATURE_LIMIT: "0",
     ...redisEnvFor(env),
     QUEUE_PREFIX: `t-${randomUUID().slice(0, 8)}`,
     FLOVI_WEBHOOK_SECRET: TEST_SECRET,

@@ -24,7 +24,7 @@ describe("configuration", () => {
     expect(config.GREENFLOW_API_BASE_URL).toBe("https://greenflow.live/api/v1");
     expect(config.FLOVI_WEBHOOK_SECRET).toEqual([]);
     expect(config.ADMIN_TOKEN).toBeUndefined();
-    expect(config.WEBHOOK_BODY_LIMIT_BYTES).toBe(1024 * 1024);
+    expect(config.WEBHOOK_BODY_LIMIT_BYTES).toBe(256 * 1024);
     expect(config.QUEUE_PREFIX).toBe("hub");
   });
 

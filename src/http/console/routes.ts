@@ -2,6 +2,7 @@
 // admin token (a browser sends it as the Basic-auth password, as for Bull Board). Every button is a POST
 // that must come from the console's origin and carry the session's token (csrf.ts), and calls the same
 // admin service as the JSON API, with the same validation and the same audit rows.
+import { createHmac } from "node:crypto";
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
 import { z } from "zod";
 import * as admin from "../../admin/service.js";
@@ -13,16 +14,33 @@ import { sameOriginOnly } from "../auth.js";
 import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { refuseUnstorable } from "../validate.js";
+import { maskUrl } from "../../lib/text.js";
 import { createCsrf, CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
-import { badge, button, CONSOLE_CSS, deliveriesTable, layout, prettyBody, type PageContext } from "./views.js";
+import { badge, button, CONSOLE_CSS, deliveriesTable, displayBody, layout, prettyBody, type PageContext } from "./views.js";
 
 const PAGE = 50;
 /** What a payload warning's fallback means, in words (docs/events.md). */
 const FALLBACK_WORDS: Record<string, string> = { receipt_time: "the receipt time was used", null: "left empty", kept: "kept as sent", ignored: "ignored" };
 const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const uuid = z.uuid();
-const backPath = (value: unknown) => (typeof value === "string" && value.startsWith(`${CONSOLE_PATH}`) && !value.startsWith("//") ? value : CONSOLE_PATH);
+const CONSOLE_ORIGIN = "http://console.invalid";
+
+/**
+ * Where a button returns: a console page, and nothing else. The value is resolved as a browser would
+ * (dot segments, `%2e`, backslashes, `//host`) before it is checked, and only its path and query are kept.
+ */
+export function backPath(value: unknown): string {
+  if (typeof value !== "string" || value.length > 2_000) return CONSOLE_PATH;
+  let url: URL;
+  try {
+    url = new URL(value, `${CONSOLE_ORIGIN}${CONSOLE_PATH}`);
+  } catch {
+    return CONSOLE_PATH;
+  }
+  const inConsole = url.origin === CONSOLE_ORIGIN && (url.pathname === CONSOLE_PATH || url.pathname.startsWith(`${CONSOLE_PATH}/`));
+  return inConsole ? `${url.pathname}${url.search}` : CONSOLE_PATH;
+}
 /** Keyset cursor for deliveries: `<created_at ISO>~<id>` of the last row shown. */
 const deliveryCursor = z
   .string()
@@ -36,6 +54,8 @@ const deliveryCursor = z
 export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const router = Router();
   const csrf = createCsrf(deps.config.ADMIN_TOKEN ?? "");
+  const noticeKey = createHmac("sha256", deps.config.ADMIN_TOKEN ?? "").update("console-notice").digest();
+  const noticeSignature = (text: string) => createHmac("sha256", noticeKey).update(text).digest("base64url").slice(0, 22);
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
   const db = deps.db;
 
@@ -46,15 +66,19 @@ export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
     res.set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
     res.type("html").send(layout(title, ctx, body));
   };
-  const context = (req: Request, res: Response): PageContext => ({
-    csrf: csrf.token(req, res),
-    back: req.originalUrl,
-    notice: typeof req.query.notice === "string" ? req.query.notice.slice(0, 300) : undefined,
-  });
+  // A notice is shown only when the console wrote it: its redirect signs it (`ns`), so a link cannot make
+  // the console announce a text of someone else's.
+  const context = (req: Request, res: Response): PageContext => {
+    const notice = typeof req.query.notice === "string" && typeof req.query.ns === "string" && noticeSignature(req.query.notice) === req.query.ns ? req.query.notice : undefined;
+    return { csrf: csrf.token(req, res), back: backPath(req.originalUrl), notice };
+  };
   const back = (req: Request, res: Response, notice: string) => {
-    const target = backPath(req.body?.back);
-    const url = new URL(target, "http://console");
-    url.searchParams.set("notice", notice);
+    const url = new URL(backPath(req.body?.back), CONSOLE_ORIGIN);
+    url.searchParams.delete("notice");
+    url.searchParams.delete("ns");
+    const text = notice.slice(0, 300);
+    url.searchParams.set("notice", text);
+    url.searchParams.set("ns", noticeSignature(text));
     res.redirect(303, `${url.pathname}${url.search}`);
   };
 
@@ -97,7 +121,7 @@ ${story.transitions.map(
   (t) => html`<section class="transition${t.outcome === "applied" ? "" : " quiet"}" data-state="${t.toState}" data-outcome="${t.outcome}">
 <strong>${t.fromState ?? "∅"} → ${t.toState}</strong> ${badge(t.outcome)} <span class="muted">via ${t.source} · occurred ${time(t.occurredAt)} · received ${time(t.receivedAt)}</span>
 ${t.inbound && t.inbound.warnings.length > 0 ? html`<ul class="warnings">${t.inbound.warnings.map((w) => html`<li data-warning="${w.field}:${w.problem}">⚠ ${w.field}: ${w.problem.replaceAll("_", " ")} → ${FALLBACK_WORDS[w.fallback] ?? w.fallback} <span class="muted">(sent: <code>${w.raw}</code>)</span></li>`)}</ul>` : ""}
-${t.inbound ? html`<details><summary>stored delivery ${t.inbound.id} (${t.inbound.status}${t.inbound.statusReason ? `: ${t.inbound.statusReason}` : ""})</summary>${prettyBody(t.inbound.rawBody)}</details>` : ""}
+${t.inbound ? html`<details><summary>stored delivery ${t.inbound.id} (${t.inbound.status}${t.inbound.statusReason ? `: ${t.inbound.statusReason}` : ""})</summary>${prettyBody(t.inbound.rawBody, `${CONSOLE_PATH}/inbound/${t.inbound.id}/body`)}</details>` : ""}
 ${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="muted">${t.emitted.event.id}</span></p>${deliveriesTable(ctx, t.emitted.deliveries, story.subscriptionUrls)}` : html`<p class="muted">no event (${t.outcome})</p>`}
 </section>`,
 )}`,
@@ -126,17 +150,19 @@ ${story.events.map(
 
   // --- subscriptions ---------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/subscriptions`, async (req, res) => {
-    const rows = await consoleData.subscriptionsOverview(db);
+    const after = deliveryCursor.optional().catch(undefined).parse(req.query.after);
+    const rows = await consoleData.subscriptionsOverview(db, { limit: PAGE, after });
+    const last = rows.at(-1);
     page(
       req,
       res,
       "Subscriptions",
       html`<table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
 ${rows.map(
-  (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
+  (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${maskUrl(s.url)}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
-<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status.split(" ")[0]!)}${status.includes(" ") ? html` <span class="muted">${status.slice(status.indexOf(" ") + 1)}</span>` : ""} ${n} `)}</td></tr>`,
-)}</table>`,
+<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
+)}</table>${rows.length === PAGE && last ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${last.createdAt.toISOString()}~${last.id}">next ${PAGE}</a></p>` : ""}`,
     );
   });
 
@@ -152,7 +178,7 @@ ${rows.map(
     page(
       req,
       res,
-      `Subscription ${s.url}`,
+      `Subscription ${maskUrl(s.url)}`,
       html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")} · failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
 ${s.description ? html`<p class="muted">${s.description}</p>` : ""}
 <h2>Delivery lane</h2>
@@ -182,6 +208,15 @@ ${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${
   });
 
   // --- inbound webhooks ------------------------------------------------------------------------------------
+  router.get(`${CONSOLE_PATH}/inbound/:id/body`, async (req, res) => {
+    const found = uuid.safeParse(req.params.id).success ? await consoleData.storedBody(db, req.params.id) : null;
+    if (!found) throw new HttpError(404, "not_found", `no inbound delivery ${req.params.id}`);
+    res.set("cache-control", "no-store").set("content-security-policy", CSP).set("x-content-type-options", "nosniff");
+    if (!found.body) return res.type("text/plain").send("body pruned (past its retention)");
+    const shown = displayBody(found.body);
+    res.type(shown === null ? "text/plain" : "application/json").send(shown ?? `(not JSON, ${found.body.length} bytes)`);
+  });
+
   router.get(`${CONSOLE_PATH}/inbound`, async (req, res) => {
     const status = z.enum(["failed", "rejected"]).catch("failed").parse(req.query.status);
     const before = z.iso.datetime({ offset: true }).optional().catch(undefined).parse(req.query.before);

@@ -26,15 +26,23 @@ export function button(ctx: PageContext, action: string, label: string, extra: M
 
 export const badge = (status: string) => html`<span class="badge status-${status}">${status}</span>`;
 
-export function prettyBody(raw: Buffer | null): Markup {
-  if (!raw) return html`<p class="muted">body pruned (past its retention)</p>`;
-  let shown: string;
+/** A page shows this much of a stored body; the rest is behind a link to the whole (redacted the same way). */
+export const BODY_SHOWN_CHARS = 16_384;
+
+/** A stored body as an operator may see it: redacted as the logs are; null when it is not JSON. */
+export function displayBody(raw: Buffer): string | null {
   try {
-    shown = JSON.stringify(redactForDisplay(JSON.parse(raw.toString("utf8"))), null, 2);
+    return JSON.stringify(redactForDisplay(JSON.parse(raw.toString("utf8"))), null, 2);
   } catch {
-    shown = `(not JSON, ${raw.length} bytes)`;
+    return null;
   }
-  return html`<pre class="json">${shown}</pre>`;
+}
+
+export function prettyBody(raw: Buffer | null, fullHref: string): Markup {
+  if (!raw) return html`<p class="muted">body pruned (past its retention)</p>`;
+  const shown = displayBody(raw) ?? `(not JSON, ${raw.length} bytes)`;
+  if (shown.length <= BODY_SHOWN_CHARS) return html`<pre class="json">${shown}</pre>`;
+  return html`<pre class="json">${shown.slice(0, BODY_SHOWN_CHARS)}</pre><p class="muted">first ${BODY_SHOWN_CHARS} of ${shown.length} characters · <a href="${fullHref}">the whole body</a> (${raw.length} bytes)</p>`;
 }
 
 export function deliveriesTable(ctx: PageContext, deliveries: DeliveryView[], subscriptionUrls: Map<string, string>): Markup {

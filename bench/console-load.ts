@@ -1,0 +1,92 @@
+// Operators' reads beside the ingress, in the real topology (built api and worker processes): 1,000
+// subscriptions, then Flovi webhooks at a steady rate, alone for one phase and beside 8 console readers for
+// the next. Each reader walks every page of /admin/console/subscriptions, again and again. Prints the
+// ingress's latency (to the 202) and its non-2xx answers in both phases, and the console pages' latencies.
+//   npm run bench:console [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3]
+import { execFileSync } from "node:child_process";
+import { loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import { ADMIN, startTopology } from "./topology.js";
+
+const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
+const subscriptions = Number(args.get("subscriptions") || 1000);
+const readers = Number(args.get("readers") || 8);
+const rate = Number(args.get("rate") || 40);
+const duration = Number(args.get("duration") || 15);
+const runs = Number(args.get("runs") || 1);
+const basic = `Basic ${Buffer.from(`bench:${ADMIN}`).toString("base64")}`;
+
+type Row = Record<string, number | string>;
+
+async function run(index: number): Promise<Row[]> {
+  console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
+  const topology = await startTopology({});
+  const base = `http://127.0.0.1:${topology.apiPort}`;
+  try {
+    // The subscriptions (matching no event the bench sends: the pages read them, deliveries do not grow).
+    for (let i = 0; i < subscriptions; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, subscriptions - i) }, (_, j) =>
+          fetch(`${base}/subscriptions`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+            body: JSON.stringify({ url: `http://127.0.0.1:9/s/${i + j}?token=t${i + j}`, eventTypes: ["rental.reserved"] }),
+          }).then((r) => {
+            if (r.status !== 201) throw new Error(`subscription ${i + j}: ${r.status}`);
+          }),
+        ),
+      );
+    }
+    const ingress = async () => {
+      const r = await openLoop({ url: base, rate, durationS: duration, make: topology.signedRequest });
+      const sorted = [...r.latencies].sort((a, b) => a - b);
+      return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), failed: r.failed, sent: r.sent };
+    };
+    const alone = await ingress();
+
+    let reading = true;
+    const pages: number[] = [];
+    const statuses = new Map<number, number>();
+    const reader = async () => {
+      while (reading) {
+        let next: string | null = "/admin/console/subscriptions";
+        while (next && reading) {
+          const t0 = performance.now();
+          const res = await fetch(`${base}${next}`, { headers: { authorization: basic } });
+          const text = await res.text();
+          pages.push(performance.now() - t0);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          next = /<a rel="next" href="([^"]+)"/.exec(text)?.[1]?.replaceAll("&amp;", "&") ?? null;
+        }
+      }
+    };
+    const reading8 = Array.from({ length: readers }, reader);
+    const beside = await ingress();
+    reading = false;
+    await Promise.all(reading8);
+    const sortedPages = pages.sort((a, b) => a - b);
+    const rows: Row[] = [
+      { phase: "ingress alone", "p50 ms": alone.p50.toFixed(1), "p99 ms": alone.p99.toFixed(1), "non-2xx": alone.failed, sent: alone.sent },
+      { phase: `ingress + ${readers} readers`, "p50 ms": beside.p50.toFixed(1), "p99 ms": beside.p99.toFixed(1), "non-2xx": beside.failed, sent: beside.sent },
+      {
+        phase: "console pages",
+        "p50 ms": percentile(sortedPages, 50).toFixed(1),
+        "p99 ms": percentile(sortedPages, 99).toFixed(1),
+        "non-2xx": [...statuses].filter(([s]) => s >= 300).reduce((n, [, c]) => n + c, 0),
+        sent: pages.length,
+      },
+    ];
+    console.table(rows);
+    return rows;
+  } finally {
+    await topology.stop();
+  }
+}
+
+execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+console.log(`machine: ${machine()}; ${subscriptions} subscriptions, ${readers} console readers walking every page, Flovi webhooks at ${rate}/s for ${duration} s per phase`);
+const all: Row[][] = [];
+for (let i = 0; i < runs; i++) all.push(await run(i));
+if (runs > 1) {
+  console.log(`\nmedian of ${runs} runs`);
+  console.table(all[0]!.map((row, r) => Object.fromEntries(Object.keys(row).map((k) => [k, k === "phase" ? row[k]! : median(all.map((one) => Number(one[r]![k])))]))));
+}

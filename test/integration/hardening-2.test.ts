@@ -1,0 +1,248 @@
+// Hardening, round 2: each finding of the adversarial pass, as a test that failed on the code before it.
+import { createHmac } from "node:crypto";
+import { PassThrough } from "node:stream";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backPath } from "../../src/http/console/routes.js";
+import { createLogger } from "../../src/observability/logger.js";
+import { buildApp } from "../../src/app.js";
+import { createTestContext, TEST_ADMIN_TOKEN, TEST_SECRET, type TestContext } from "../helpers/context.js";
+import { postFlovi } from "../helpers/flovi.js";
+
+const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+const basic = `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`;
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext({ SUBSCRIPTION_ALLOWED_HOSTS: "127.0.0.1" });
+});
+afterAll(() => ctx.close());
+
+async function session(app = ctx.app, path = "/admin/console") {
+  const res = await request(app).get(path).set("authorization", basic);
+  const cookie = String(res.headers["set-cookie"]).split(";")[0]!;
+  const token = /<meta name="console-token" content="([^"]+)">/.exec(res.text)?.[1]!;
+  return { cookie, token, setCookie: String(res.headers["set-cookie"]) };
+}
+
+describe("Bull Board changes nothing unaudited", () => {
+  it("every write under /admin/ui is refused (405) and the queues stay as they were", async () => {
+    const queue = ctx.queues.get("flovi-events");
+    await queue.add("process-flovi-delivery", { inboundDeliveryId: "00000000-0000-4000-8000-000000000001" }, { jobId: "bb-probe", delay: 60_000 });
+    const writes: [string, string, object?][] = [
+      ["put", "/admin/ui/api/queues/pause"],
+      ["put", "/admin/ui/api/queues/flovi-events/pause"],
+      ["put", "/admin/ui/api/queues/flovi-events/resume"],
+      ["post", "/admin/ui/api/queues/flovi-events/add", { name: "x", data: {} }],
+      ["put", "/admin/ui/api/queues/flovi-events/clean/delayed"],
+      ["put", "/admin/ui/api/queues/flovi-events/empty"],
+      ["put", "/admin/ui/api/queues/flovi-events/obliterate"],
+      ["put", "/admin/ui/api/queues/flovi-events/bb-probe/promote"],
+      ["patch", "/admin/ui/api/queues/flovi-events/bb-probe/update-data", { data: { inboundDeliveryId: "x" } }],
+      ["put", "/admin/ui/api/queues/flovi-events/bb-probe/clean"],
+      ["delete", "/admin/ui/api/queues/flovi-events/bb-probe"],
+    ];
+    for (const [method, path, body] of writes) {
+      const res = await (request(ctx.app) as any)[method](path).set("authorization", basic).set("sec-fetch-site", "same-origin").send(body ?? {});
+      expect(res.status, `${method} ${path}`).toBe(405);
+    }
+    expect(await queue.isPaused()).toBe(false);
+    const job = await queue.getJob("bb-probe");
+    expect(job?.data).toEqual({ inboundDeliveryId: "00000000-0000-4000-8000-000000000001" });
+    expect(await job?.isDelayed()).toBe(true);
+    // Reading still works.
+    expect((await request(ctx.app).get("/admin/ui/api/queues").set("authorization", basic)).status).toBe(200);
+    await job?.remove();
+  });
+});
+
+describe("the console's back address can only name a console page", () => {
+  it("normalizes dot segments, encoded dots, backslashes and scheme-relative forms before checking", () => {
+    for (const hostile of [
+      "/admin/console/../..//evil.example/phish",
+      "/admin/console/%2e%2e/%2e%2e//evil.example/phish",
+      "/admin/console/..\\..\\/evil.example/phish",
+      "/admin/console\\..\\..\\..\\evil.example",
+      "//evil.example/admin/console",
+      "https://evil.example/admin/console",
+      "/admin/consoleevil",
+      "javascript:alert(1)",
+    ]) {
+      expect(backPath(hostile), hostile).toBe("/admin/console");
+    }
+    expect(backPath("/admin/console/subscriptions?status=failed")).toBe("/admin/console/subscriptions?status=failed");
+    expect(backPath("/admin/console/inbound/../subscriptions")).toBe("/admin/console/subscriptions");
+  });
+
+  it("a button posted with a hostile back returns to the console", async () => {
+    const { cookie, token } = await session();
+    const res = await request(ctx.app)
+      .post("/admin/console/providers/mfb/resume")
+      .set("authorization", basic)
+      .set("cookie", cookie)
+      .type("form")
+      .send({ _csrf: token, back: "/admin/console/../..//evil.example/phish" });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toMatch(/^\/admin\/console\?notice=/);
+  });
+
+  it("a notice shows only when the console wrote it", async () => {
+    const forged = await request(ctx.app).get("/admin/console?notice=Your%20session%20expired%3A%20log%20in%20at%20evil.example").set("authorization", basic);
+    expect(forged.text).not.toContain("evil.example");
+    const { cookie, token } = await session();
+    const done = await request(ctx.app).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("cookie", cookie).type("form").send({ _csrf: token, back: "/admin/console/providers" });
+    const shown = await request(ctx.app).get(done.headers.location!).set("authorization", basic);
+    expect(shown.text).toMatch(/class="notice"/);
+    const tampered = done.headers.location!.replace(/notice=[^&]+/, "notice=log%20in%20at%20evil.example");
+    expect((await request(ctx.app).get(tampered).set("authorization", basic)).text).not.toContain("evil.example");
+  });
+});
+
+describe("secrets in URLs", () => {
+  it("a subscription URL's query values are masked in the API, the audit log and the console; delivery uses the whole URL", async () => {
+    const url = "http://127.0.0.1:9/hooks?token=receiver-secret-123&team=ops";
+    const created = await request(ctx.app).post("/subscriptions").set(auth).send({ url, eventTypes: ["reservation.*"] });
+    expect(created.status).toBe(201);
+    expect(created.body.url).toBe("http://127.0.0.1:9/hooks?token=***&team=***");
+    const audit = await ctx.prisma.auditLog.findFirstOrThrow({ where: { action: "subscription.create", target: created.body.id } });
+    expect(JSON.stringify(audit.details)).not.toContain("receiver-secret-123");
+    const page = await request(ctx.app).get("/admin/console/subscriptions").set("authorization", basic);
+    expect(page.text).toContain("/hooks?token=***");
+    expect(page.text).not.toContain("receiver-secret-123");
+    const stored = await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.body.id } });
+    expect(stored.url).toBe(url);
+  });
+
+  it("request logs keep query names, never their values", async () => {
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on("data", (b: Buffer) => lines.push(b.toString()));
+    const app = buildApp({ config: ctx.config, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: createLogger({ level: "info", destination: stream }), metrics: ctx.metrics });
+    await request(app).get(`/events?token=${TEST_ADMIN_TOKEN}&limit=1`).set(auth);
+    await new Promise((r) => setTimeout(r, 50));
+    const line = lines.find((l) => l.includes("/events"))!;
+    expect(line).toContain("/events?token=***&limit=***");
+    expect(line).not.toContain(TEST_ADMIN_TOKEN);
+  });
+});
+
+describe("behind a TLS-terminating proxy (TRUST_PROXY)", () => {
+  it("console writes pass the same-origin check and the session cookie is Secure", async () => {
+    const behind = buildApp({ config: { ...ctx.config, TRUST_PROXY: "loopback" }, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
+    const viaProxy = (r: request.Test) => r.set("x-forwarded-proto", "https").set("x-forwarded-host", "hub.example.com");
+    const page = await viaProxy(request(behind).get("/admin/console").set("authorization", basic));
+    expect(String(page.headers["set-cookie"])).toMatch(/;\s*Secure/i);
+    const cookie = String(page.headers["set-cookie"]).split(";")[0]!;
+    const token = /<meta name="console-token" content="([^"]+)">/.exec(page.text)![1]!;
+    const post = await viaProxy(
+      request(behind).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("cookie", cookie).set("origin", "https://hub.example.com").set("sec-fetch-site", "same-origin"),
+    )
+      .type("form")
+      .send({ _csrf: token, back: "/admin/console/providers" });
+    expect(post.status).toBe(303);
+    // Without TRUST_PROXY the same request is refused, and the headers are not believed.
+    const direct = await viaProxy(request(ctx.app).get("/admin/console").set("authorization", basic));
+    expect(String(direct.headers["set-cookie"])).not.toMatch(/;\s*Secure/i);
+    const refused = await viaProxy(request(ctx.app).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("origin", "https://hub.example.com")).type("form").send({});
+    expect(refused.status).toBe(403);
+  });
+});
+
+describe("large bodies", () => {
+  it("the console shows the first part of a long body, with a link to the whole one (redacted)", async () => {
+    const body = JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-long", state: "created", notes: "n".repeat(40_000), customer: { lastName: "Doe" } });
+    const stored = await postFlovi(ctx.app, Buffer.from(body));
+    expect(stored.status).toBe(202);
+    await ctx.startWorker();
+    await ctx.settled();
+    const page = await request(ctx.app).get("/admin/console/reservations/hb2-long").set("authorization", basic);
+    expect(page.status).toBe(200);
+    expect(page.text.length).toBeLessThan(30_000);
+    expect(page.text).toContain(`/admin/console/inbound/${stored.body.id}/body`);
+    const whole = await request(ctx.app).get(`/admin/console/inbound/${stored.body.id}/body`).set("authorization", basic);
+    expect(whole.status).toBe(200);
+    expect(whole.text).toContain("n".repeat(40_000));
+    expect(whole.text).not.toContain("Doe");
+  });
+});
+
+
+describe("the api's own limits", () => {
+  it("HTTP_HEADERS_TIMEOUT_MS holds within a second or two for a client trickling its headers", async () => {
+    const { start } = await import("../../src/runtime.js");
+    const running = await start("api", { ...ctx.config, PORT: 0, HOST: "127.0.0.1", HTTP_HEADERS_TIMEOUT_MS: 2_000 }, ctx.log);
+    try {
+      const net = await import("node:net");
+      const socket = net.connect(running.port!, "127.0.0.1");
+      socket.on("error", () => undefined); // the server cutting it mid-write
+      await new Promise((resolve) => socket.once("connect", resolve));
+      const t0 = Date.now();
+      socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+      const trickle = setInterval(() => socket.write("X-Slow: 1\r\n"), 300);
+      const closedAfter = await new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now() - t0)));
+      clearInterval(trickle);
+      // Node checks timeouts every connectionsCheckingInterval (30 s unless set): the cut comes at 2 s, not 30.
+      expect(closedAfter).toBeGreaterThanOrEqual(1_900);
+      expect(closedAfter).toBeLessThan(4_500);
+    } finally {
+      await running.stop("test");
+    }
+  });
+
+  it("operators' reads run on their own pool: a console stuck on its connections never holds up the ingress", async () => {
+    const { createDatabase } = await import("../../src/db/client.js");
+    const operatorDb = createDatabase({ url: ctx.config.DATABASE_URL, poolSize: 1, applicationName: "test-operator" });
+    const app = buildApp({ config: ctx.config, db: ctx.db, operatorDb, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
+    try {
+      // The operators' only connection is busy for 3 s (a page of a thousand subscriptions, say).
+      const busy = operatorDb.pool.query("SELECT pg_sleep(3)");
+      await new Promise((r) => setTimeout(r, 100));
+      const page = request(app).get("/admin/console/subscriptions").set("authorization", basic).then((r) => ({ status: r.status, at: Date.now() }));
+      const t0 = Date.now();
+      const accepted = await postFlovi(app, Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-pool", state: "created" })));
+      expect(accepted.status).toBe(202);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      const done = await page;
+      expect(done.status).toBe(200);
+      expect(done.at - t0).toBeGreaterThan(2_000); // it waited for its own pool, not the ingress's
+      await busy;
+    } finally {
+      await operatorDb.close();
+    }
+  });
+
+  it("the subscriptions page is paginated: 50 per page, a link to the next", async () => {
+    for (let i = 0; i < 60; i++) await request(ctx.app).post("/subscriptions").set(auth).send({ url: `http://127.0.0.1:9/page/${i}`, eventTypes: ["rental.reserved"] }).expect(201);
+    const first = await request(ctx.app).get("/admin/console/subscriptions").set("authorization", basic);
+    expect((first.text.match(/<tr data-subscription=/g) ?? []).length).toBe(50);
+    const next = /<a rel="next" href="([^"]+)"/.exec(first.text)![1]!.replaceAll("&amp;", "&");
+    const second = await request(ctx.app).get(next).set("authorization", basic);
+    const ids = (text: string) => [...text.matchAll(/<tr data-subscription="([^"]+)"/g)].map((m) => m[1]);
+    expect(ids(second.text).length).toBeGreaterThan(0);
+    expect(ids(second.text).filter((id) => ids(first.text).includes(id))).toEqual([]);
+  });
+});
+
+describe("cheap refusal of a sender of wrong signatures", () => {
+  it("after the limit, that address is refused unread (429, Retry-After) while a good signer elsewhere is not", async () => {
+    const app = buildApp({ config: { ...ctx.config, WEBHOOK_BAD_SIGNATURE_LIMIT: 5, TRUST_PROXY: "loopback" }, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
+    const big = Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-bad", state: "created", pad: "p".repeat(200_000) }));
+    const from = (address: string) => (r: request.Test) => r.set("x-forwarded-for", address);
+    const attacker = from("203.0.113.7");
+    for (let i = 0; i < 5; i++) {
+      const res = await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", `sha256=${"0".repeat(64)}`)).send(big);
+      expect(res.status).toBe(401);
+    }
+    const refused = await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", `sha256=${"0".repeat(64)}`)).send(big);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
+    expect(refused.body.error).toBe("too_many_bad_signatures");
+    // Even a correct signature from that address waits out the block (Flovi retries a 429)...
+    const goodBody = JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-good", state: "created" });
+    const sign = (body: string) => `sha256=${createHmac("sha256", TEST_SECRET).update(body).digest("hex")}`;
+    expect((await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", sign(goodBody)).type("application/json")).send(goodBody)).status).toBe(429);
+    // ...while Flovi's own address is never affected.
+    const flovi = await from("198.51.100.20")(request(app).post("/webhooks/flovi").set("x-hub-signature", sign(goodBody)).type("application/json")).send(goodBody);
+    expect(flovi.status).toBe(202);
+    expect(await ctx.prisma.inboundDelivery.count({ where: { orderingKey: "hb2-bad" } })).toBe(0);
+  });
+});
