@@ -40,6 +40,22 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestMetrics(deps.metrics));
 
   app.use(healthRoutes({ ...deps, role: "api" }));
+  // The root: a browser goes to the console; anything else gets where to go.
+  app.get("/", (req, res) => {
+    if (req.accepts(["json", "html"]) === "html") return res.redirect(302, "/admin/console");
+    res.json({
+      service: "logistics-event-hub",
+      links: {
+        console: "/admin/console",
+        openapi: "/openapi.json",
+        eventCatalog: "/schemas/events.json",
+        ingress: "/webhooks/flovi",
+        health: "/healthz",
+        readiness: "/readyz",
+        metrics: "/metrics",
+      },
+    });
+  });
   const document = openApiDocument();
   app.get("/openapi.json", (_req, res) => {
     res.json(document);

@@ -69,6 +69,9 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
     const weak = weakSecrets(config);
     if (weak > 0) log.error({ weakSecrets: weak, minimumLength: MIN_SECRET_LENGTH }, "FLOVI_WEBHOOK_SECRET is weak: use at least 16 random characters");
+    // Unconfigured parts answer 503 by design; say so once at start rather than on every request.
+    if (config.FLOVI_WEBHOOK_SECRET.length === 0) log.warn("FLOVI_WEBHOOK_SECRET is not set: POST /webhooks/flovi answers 503 until it is");
+    if (!config.ADMIN_TOKEN) log.warn("ADMIN_TOKEN is not set: the management API, the console and the admin UI answer 503 until it is");
     const listening = server;
     await new Promise<void>((resolve, reject) => {
       listening.once("error", reject);

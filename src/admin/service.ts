@@ -8,7 +8,7 @@ import { listInbound as listInboundRows } from "../db/inbound-deliveries.js";
 import { clearPause, providerPauses } from "../db/provider-state.js";
 import { getSubscription } from "../db/subscriptions.js";
 import { makeParkedDue, undocumentedStatusCounts } from "../db/tracked-items.js";
-import { failedDeliveryIdsSince, findDelivery, makeDueNow, markPendingAgain } from "../db/webhook-deliveries.js";
+import { failedDeliveryIdsSince, findDelivery, makeDueNow, markPendingAgain, sendWaitingNow } from "../db/webhook-deliveries.js";
 import { providerStatus, type Config } from "../config/env.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
@@ -173,19 +173,30 @@ export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliv
   return { kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: false } as const;
 }
 
-/** Svix's "recover": re-send every failed delivery of a subscription since a time. */
-export async function recoverSubscription(deps: AdminDeps, actor: string, subscriptionId: string, since: Date) {
+/**
+ * Svix's "recover": re-send every failed delivery of a subscription since a time; with `includePending`, also
+ * send now the ones waiting for their next attempt (after fixing a receiver, nobody wants to wait the
+ * schedule). The answer says what was done, and why the rest was not.
+ */
+export async function recoverSubscription(deps: AdminDeps, actor: string, subscriptionId: string, since: Date, opts: { includePending?: boolean } = {}) {
   const subscription = await getSubscription(deps.db, subscriptionId).catch(() => null);
   if (!subscription) return { kind: "not_found", what: `subscription ${subscriptionId}` } as const;
   if (subscription.status !== "active") return { kind: "subscription_inactive" } as const;
   const failed = await failedDeliveryIdsSince(deps.db, subscriptionId, since);
-  await resend(deps, failed, {
-    actor,
-    action: "subscription.recover",
-    target: subscriptionId,
-    details: { since: since.toISOString(), requeued: failed.length },
+  const waiting = await audited(deps.db, deps.log, async (sql) => {
+    await markPendingAgain(sql, failed);
+    const pending = opts.includePending ? await sendWaitingNow(sql, subscriptionId, since) : { sentNow: 0, inFlight: 0 };
+    return {
+      result: pending,
+      audit: { actor, action: "subscription.recover", target: subscriptionId, details: { since: since.toISOString(), requeued: failed.length, sentNow: pending.sentNow, includePending: opts.includePending ?? false } },
+    };
   });
-  return { kind: "queued", requeued: failed.length } as const;
+  const notes = [
+    ...(failed.length === 0 ? [`no failed deliveries since ${since.toISOString()}`] : []),
+    ...(!opts.includePending ? ["deliveries waiting for their next attempt keep their schedule (ask for includePending to send them now)"] : []),
+    ...(waiting.inFlight > 0 ? [`${waiting.inFlight} in flight right now: their outcome decides what comes next`] : []),
+  ];
+  return { kind: "queued", requeued: failed.length, sentNow: waiting.sentNow, inFlight: waiting.inFlight, notes } as const;
 }
 
 export const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;

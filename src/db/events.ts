@@ -38,3 +38,9 @@ export async function eventTraceContext(db: Database, eventId: string): Promise<
   const rows = await onPool(db).query<{ trace_context: Record<string, string> | null }>("SELECT trace_context FROM events WHERE id = $1::uuid", [eventId]);
   return rows[0]?.trace_context ?? null;
 }
+
+/** One event of the log by id (null when unknown or pruned). */
+export async function eventById(db: Database, id: string): Promise<CloudEvent | null> {
+  const rows = await onPool(db).query<{ envelope: CloudEvent }>("SELECT envelope FROM events WHERE id = $1::uuid", [id]);
+  return rows[0]?.envelope ?? null;
+}

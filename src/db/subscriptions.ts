@@ -50,6 +50,15 @@ export async function insertSubscription(
   return row!;
 }
 
+/**
+ * The live subscriptions with this exact URL, in the caller's transaction, after taking a lock on the URL (so
+ * two creations of one URL are decided one after the other, never both against an empty list).
+ */
+export async function liveSubscriptionsWithUrl(sql: Sql, url: string): Promise<Subscription[]> {
+  await sql.query("SELECT pg_advisory_xact_lock(hashtextextended('subscription-url:' || $1, 0))", [url]);
+  return sql.query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE url = $1 AND deleted_at IS NULL ORDER BY created_at`, [url]);
+}
+
 /** Changes the named settings only (absent ones keep their value). */
 export async function updateSettings(sql: Sql, id: string, settings: SubscriptionSettings): Promise<Subscription> {
   const has = (key: keyof SubscriptionSettings) => key in settings && settings[key] !== undefined;

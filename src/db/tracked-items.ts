@@ -2,7 +2,7 @@
 // and an operator's stop. Statements are written out per table (no table name is spliced into SQL).
 import type { GreenflowBooking, MfbOrder, MfbParcel, MfbTrackingEvent } from "../generated/prisma/client.js";
 import type { Database } from "./client.js";
-import type { Sql } from "./sql.js";
+import { onPool, type Sql } from "./sql.js";
 
 export type { GreenflowBooking, MfbOrder };
 export type TrackedKind = "mfb" | "greenflow";
@@ -353,4 +353,29 @@ export async function searchTracked(db: Database, q: string, limit = 20) {
     db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }, { registeredCode: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
   ]);
   return { orders, bookings };
+}
+
+export interface TrackedListItem {
+  provider: TrackedKind;
+  key: string;
+  /** MFB: the partner's reference; GreenFlow: the local number. */
+  secondary: string | null;
+  status: string | null;
+  active: boolean;
+  stoppedReason: string | null;
+  nextPollAt: Date | null;
+}
+
+/** Tracked items, newest first (both kinds), for the CLI; `active` only the ones still polled. */
+export async function listTracked(db: Database, opts: { active?: boolean; limit: number }): Promise<TrackedListItem[]> {
+  return onPool(db).query<TrackedListItem>(
+    `SELECT * FROM (
+       SELECT 'mfb' AS provider, id::text AS key, reference AS secondary, status, active, stopped_reason AS "stoppedReason", next_poll_at AS "nextPollAt", created_at FROM mfb_orders
+        WHERE NOT $1::boolean OR active
+       UNION ALL
+       SELECT 'greenflow', booking_code, local_number, status, active, stopped_reason, next_poll_at, created_at FROM greenflow_bookings
+        WHERE NOT $1::boolean OR active) t
+      ORDER BY created_at DESC LIMIT $2`,
+    [opts.active ?? false, opts.limit],
+  );
 }

@@ -69,6 +69,24 @@ export async function makeDueNow(sql: Sql, webhookDeliveryId: string): Promise<b
   return rows.length > 0;
 }
 
+/**
+ * A subscription's deliveries waiting for their next attempt since a time, made due now (in the caller's
+ * transaction); with how many were left as they are because an attempt is in flight.
+ */
+export async function sendWaitingNow(sql: Sql, subscriptionId: string, since: Date): Promise<{ sentNow: number; inFlight: number }> {
+  const [row] = await sql.query<{ sent_now: number; in_flight: number }>(
+    `WITH due AS (
+       UPDATE webhook_deliveries SET next_attempt_at = now(), updated_at = now()
+        WHERE subscription_id = $1 AND status = 'pending' AND created_at >= $2 AND next_attempt_at > now()
+          AND (leased_until IS NULL OR leased_until <= now())
+       RETURNING 1)
+     SELECT (SELECT count(*)::int FROM due) AS sent_now,
+            (SELECT count(*)::int FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'pending' AND created_at >= $2 AND leased_until > now()) AS in_flight`,
+    [subscriptionId, since],
+  );
+  return { sentNow: row?.sent_now ?? 0, inFlight: row?.in_flight ?? 0 };
+}
+
 export async function deliveryCounts(db: Database, subscriptionId: string): Promise<Record<string, number>> {
   const counts = await db.prisma.webhookDelivery.groupBy({ by: ["status"], where: { subscriptionId }, _count: true });
   return Object.fromEntries(counts.map((c) => [c.status, c._count]));

@@ -8,8 +8,8 @@ import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
 import { deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
 import { cancelWaiting, laneStats, orderWaiting, releaseAllHeld } from "../db/delivery-lanes.js";
-import { findLiveSubscription, insertSubscription, listSubscriptions, markDeleted, updateEnabled, updateSecret, updateSettings, type Subscription } from "../db/subscriptions.js";
-import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
+import { findLiveSubscription, insertSubscription, listSubscriptions, liveSubscriptionsWithUrl, markDeleted, updateEnabled, updateSecret, updateSettings, type Subscription } from "../db/subscriptions.js";
+import { isKnownEventPattern, patternsOverlap, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
 
 const eventTypes = z
@@ -36,7 +36,12 @@ const strict = <S extends z.ZodRawShape>(shape: S) =>
       issue.code === "unrecognized_keys" ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; allowed: ${Object.keys(shape).join(", ")}` : undefined,
   });
 
-export const subscriptionInput = strict({ url: z.string().min(1).max(2048), ...settingsShape });
+export const subscriptionInput = strict({
+  url: z.string().min(1).max(2048),
+  ...settingsShape,
+  /** A second endpoint on a URL that already has one for overlapping event types is refused unless this is true. */
+  allowDuplicate: z.boolean().optional(),
+});
 export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() }).refine((v) => Object.keys(v).length > 0, {
   error: `name at least one field to change: ${Object.keys(settingsShape).join(", ")}`,
 });
@@ -49,11 +54,19 @@ export function generateSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
-export type CreateResult = { kind: "created"; subscription: Subscription } | { kind: "invalid_target"; reason: string };
+export type CreateResult =
+  | { kind: "created"; subscription: Subscription }
+  | { kind: "invalid_target"; reason: string }
+  /** The URL already has a live subscription for some of these event types (its receiver holds one secret). */
+  | { kind: "duplicate"; existing: Subscription };
 
 export async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput, defaults: SubscriptionDefaults): Promise<CreateResult> {
   const target = await checkTarget(policy, input.url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
+  if (!input.allowDuplicate) {
+    const existing = (await liveSubscriptionsWithUrl(sql, input.url)).find((s) => s.eventTypes.some((a) => input.eventTypes.some((b) => patternsOverlap(a, b))));
+    if (existing) return { kind: "duplicate", existing };
+  }
   const subscription = await insertSubscription(sql, {
     id: randomUUID(),
     url: input.url,

@@ -101,8 +101,8 @@ const rentalStoppedDetails = z.strictObject({ ...stopFacts, ...rentalFacts });
 
 // --- envelopes ------------------------------------------------------------------------------------------
 
-type Entity = "reservation" | "shipment" | "rental" | "subscription";
-const SOURCES = { reservation: "flovi", shipment: "myflyingbox", rental: "greenflow", subscription: "logistics-event-hub" } as const;
+type Entity = "reservation" | "shipment" | "rental" | "subscription" | "hub";
+const SOURCES = { reservation: "flovi", shipment: "myflyingbox", rental: "greenflow", subscription: "logistics-event-hub", hub: "logistics-event-hub" } as const;
 
 function envelope(entity: Entity, type: string | RegExp, status: z.ZodType<string>, details: z.ZodType, timeSource: z.ZodType<string>) {
   return z.strictObject({
@@ -321,6 +321,23 @@ const catalogEntries: CatalogEntry[] = [
     examplePrevious: "active",
     exampleTimeSource: "hub",
   },
+  {
+    type: "hub.test",
+    entity: "hub",
+    when: "Sent on request (POST /subscriptions/:id/test, the CLI's `subscriptions test`, the console's Send test button) to that one endpoint, signed with its secret like every delivery, to check the URL and the signature. Never written to the event log nor sent to any other subscription; `data.entityId` is the subscription's id.",
+    time: "when it was sent (`timeSource: hub`)",
+    schema: envelope(
+      "hub",
+      "hub.test",
+      z.literal("test"),
+      z.strictObject({ message: z.string().describe("what this is, for people"), subscriptionId: z.uuid().describe("the subscription it was sent to"), requestedBy: z.string().describe("who asked for it") }),
+      hub,
+    ),
+    exampleDetails: { message: "A test event from the logistics event hub: your endpoint received and can verify it.", subscriptionId: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60", requestedBy: "admin" },
+    exampleStatus: "test",
+    examplePrevious: null,
+    exampleTimeSource: "hub",
+  },
 ];
 
 export const EVENT_CATALOG: readonly CatalogEntry[] = catalogEntries;
@@ -365,7 +382,7 @@ export function createEvent(event: NewEvent, id: string = randomUUID()): CloudEv
 
 /** An example envelope of the entry, as a subscriber would receive it. */
 export function exampleEvent(entry: CatalogEntry): CloudEvent {
-  const entityId = { reservation: "4711", shipment: "eb27ff8e-b353-4a3f-8e7e-69576e64ee1a", rental: "BR-1234567", subscription: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60" }[entry.entity];
+  const entityId = { reservation: "4711", shipment: "eb27ff8e-b353-4a3f-8e7e-69576e64ee1a", rental: "BR-1234567", subscription: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60", hub: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60" }[entry.entity];
   const status = entry.exampleStatus;
   const type = entry.type.includes("<") ? `rental.${status}` : entry.type;
   const base = buildEnvelope(

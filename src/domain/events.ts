@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { RESERVATION_STATES } from "./reservation.js";
 
-export type Entity = "reservation" | "shipment" | "rental" | "subscription";
+/** `hub`: the hub's own test event (`hub.test`), sent to one endpoint on request, never written to the log. */
+export type Entity = "reservation" | "shipment" | "rental" | "subscription" | "hub";
 export type EventSource = "flovi" | "myflyingbox" | "greenflow" | "logistics-event-hub";
 export type Phase = "booked" | "assigned" | "in_transit" | "completed" | "exception" | "cancelled";
 
@@ -13,6 +14,7 @@ const SOURCE_OF: Record<Entity, EventSource> = {
   shipment: "myflyingbox",
   rental: "greenflow",
   subscription: "logistics-event-hub",
+  hub: "logistics-event-hub",
 };
 
 const RESERVATION_PHASE: Record<string, Phase> = {
@@ -61,6 +63,7 @@ const RENTAL_PHASE: Record<string, Phase> = {
 
 export function phaseOf(entity: Entity, status: string): Phase {
   if (entity === "subscription") return status === "disabled" ? "exception" : "booked";
+  if (entity === "hub") return "booked";
   const table = entity === "reservation" ? RESERVATION_PHASE : entity === "shipment" ? SHIPMENT_PHASE : RENTAL_PHASE;
   return table[status] ?? (entity === "shipment" ? "in_transit" : "booked");
 }
@@ -68,7 +71,7 @@ export function phaseOf(entity: Entity, status: string): Phase {
 export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
 
 /** Every event type by entity; `null`: any lower-case word (GreenFlow's statuses are the provider's own, lower-cased). */
-export const EVENT_STATUSES: Record<Entity, readonly string[] | null> = {
+export const EVENT_STATUSES: Record<Exclude<Entity, "hub">, readonly string[] | null> = {
   reservation: [...RESERVATION_STATES, "updated", "final_costs_overdue"],
   shipment: [...SHIPMENT_STATUSES, "tracking_event", "tracking_stopped"],
   rental: null,
@@ -80,7 +83,7 @@ export const TIME_SOURCES = ["provider", "hub"] as const;
 export type TimeSource = (typeof TIME_SOURCES)[number];
 
 export const eventDataSchema = z.object({
-  entity: z.enum(["reservation", "shipment", "rental", "subscription"]),
+  entity: z.enum(["reservation", "shipment", "rental", "subscription", "hub"]),
   entityId: z.string().describe("the provider's id (reservation id, MFB order uuid, GreenFlow booking code)"),
   externalId: z.string().nullable().describe("the partner's own reference, where known"),
   status: z.string().describe("normalized status"),
@@ -118,8 +121,16 @@ export function isKnownEventPattern(pattern: string): boolean {
   if (pattern === "*") return true;
   const [entity, status, ...rest] = pattern.split(".");
   if (rest.length > 0 || !entity || !status || !(entity in EVENT_STATUSES)) return false;
-  const known = EVENT_STATUSES[entity as Entity];
+  const known = EVENT_STATUSES[entity as keyof typeof EVENT_STATUSES];
   return status === "*" || (known === null ? /^[a-z][a-z_]*$/.test(status) : known.includes(status));
+}
+
+/** Whether some event type matches both patterns (`*`, `<entity>.*` or an exact type each). */
+export function patternsOverlap(a: string, b: string): boolean {
+  if (a === "*" || b === "*" || a === b) return true;
+  const [ea, sa] = a.split(".");
+  const [eb, sb] = b.split(".");
+  return ea === eb && (sa === "*" || sb === "*");
 }
 
 /** The valid patterns, in words, for a 400. */

@@ -23,7 +23,7 @@ const inboundQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.iso.datetime({ offset: true }).optional(),
 });
-const recoverBody = z.object({ since: z.iso.datetime({ offset: true }) });
+const recoverBody = z.object({ since: z.iso.datetime({ offset: true }), includePending: z.boolean().optional() });
 
 function orNotFound<T extends { kind: string }>(result: T): Exclude<T, { kind: "not_found" }> {
   if (result.kind === "not_found") throw new HttpError(404, "not_found", `no ${(result as unknown as admin.NotFound).what}`);
@@ -87,9 +87,9 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.post("/admin/subscriptions/:id/recover", async (req, res) => {
     const body = parseInput(recoverBody, req.body);
-    const result = orNotFound(await admin.recoverSubscription(svc, actor(req), req.params.id, new Date(body.since)));
+    const result = orNotFound(await admin.recoverSubscription(svc, actor(req), req.params.id, new Date(body.since), { includePending: body.includePending }));
     if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
-    res.status(202).json({ requeued: result.requeued });
+    res.status(202).json({ requeued: result.requeued, sentNow: result.sentNow, inFlight: result.inFlight, notes: result.notes });
   });
 
   router.get("/admin/retention", async (_req, res) => {

@@ -2,11 +2,16 @@ import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "./deps.js";
 import { eventLog } from "../services/read-model.js";
+import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
 const eventsQuery = z.object({
-  type: z.string().regex(/^(\*|[a-z][a-z_]*\.(\*|[a-z][a-z_]*))$/, "an event type or a wildcard like reservation.*").optional(),
+  // A typo (`reservation.create`) would answer an empty list forever: an unknown type is a 400 with the valid ones.
+  type: z
+    .string()
+    .refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` })
+    .optional(),
   subject: z.string().min(1).max(300).optional(),
   /** The cursor: the `cursor` of the previous page (a log position). */
   after: z.string().regex(/^\d{1,18}$/, "a cursor returned by this endpoint").optional(),

@@ -88,6 +88,8 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         return;
       case "ignored":
         count(outcome.duplicate ? "duplicate" : "ignored", outcome.reason);
+        // Stored and answered 202 (Flovi must not retry it), but said: a misspelt event name shows here.
+        if (!outcome.duplicate) req.log.info({ inboundDeliveryId: outcome.id, reason: outcome.reason }, "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)");
         res.locals.inboundDeliveryId = outcome.id;
         res.locals.reason = outcome.reason;
         res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate, ignored: true, reason: outcome.reason });

@@ -144,6 +144,15 @@ export function openApiDocument() {
         get: { ...secured, summary: "status, GDS status, history, polling metadata", parameters: [pathParam("bookingCode")], responses: { "200": ok("the booking"), "404": error("not tracked"), ...authErrors } },
         delete: { ...secured, summary: "stop polling (operator)", parameters: [pathParam("bookingCode")], responses: { "200": ok("stopped"), "404": error("not tracked"), ...authErrors } },
       },
+      "/": { get: { summary: "a browser is sent to the operator console; other clients get JSON links", responses: { "200": ok("links"), "302": { description: "to /admin/console" } } } },
+      "/subscriptions/{id}/test": {
+        post: {
+          ...secured,
+          summary: "send a signed hub.test event to this endpoint alone; answers the attempt's outcome (delivered, statusCode, durationMs, excerpt, error)",
+          parameters: [pathParam("id")],
+          responses: { "200": ok("the attempt's outcome"), "404": error("no such subscription"), ...authErrors },
+        },
+      },
       "/subscriptions": {
         get: { ...secured, summary: "list subscriptions", responses: { "200": ok("subscriptions"), ...authErrors } },
         post: {

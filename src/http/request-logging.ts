@@ -19,10 +19,14 @@ export function requestLogging(log: Logger): RequestHandler {
       return id;
     },
     customLogLevel(_req, res, err) {
+      // A 503 the service chose (unconfigured, storage down, shutting down) is expected: a warning, no stack.
+      if (res.statusCode === 503 && !err) return "warn";
       if (err || res.statusCode >= 500) return "error";
       if (res.statusCode >= 400) return "warn";
       return "info";
     },
+    // pino-http makes up an Error (with its stack) for any 5xx; an answered 503 needs none.
+    customErrorObject: (_req, res, _error, fields) => (res.statusCode === 503 ? { ...fields, err: undefined } : fields),
     // Cheaper per request: the request logger only binds the request id, serializers are not wrapped.
     quietReqLogger: true,
     wrapSerializers: false,

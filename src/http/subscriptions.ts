@@ -4,6 +4,7 @@ import type { AppDeps } from "./deps.js";
 import * as subscriptions from "../delivery/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
 import { targetPolicy } from "../delivery/settings.js";
+import { sendTestEvent } from "../delivery/test-event.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
@@ -21,6 +22,14 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
   router.post("/subscriptions", async (req, res) => {
     const result = await subscriptions.create(svc, actor(req), parseInput(subscriptionInput, req.body));
     if (result.kind === "invalid_target") throw new HttpError(400, "target_not_allowed", result.reason);
+    if (result.kind === "duplicate") {
+      throw new HttpError(
+        409,
+        "duplicate_subscription",
+        `subscription ${result.existing.id} already sends ${result.existing.eventTypes.join(", ")} to this URL (its receiver verifies with that subscription's secret): change it with PATCH /subscriptions/${result.existing.id}, or send "allowDuplicate": true to add a second endpoint with a secret of its own`,
+        { existing: subscriptionView(result.existing) },
+      );
+    }
     // The only response that ever shows the secret.
     res.status(201).json({ ...subscriptionView(result.subscription), secret: result.subscription.secret });
   });
@@ -60,6 +69,13 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
       res.json(subscriptionView(updated));
     });
   }
+
+  // A signed hub.test to this endpoint alone; the answer is the attempt's outcome (200 whatever the endpoint said).
+  router.post("/subscriptions/:id/test", async (req, res) => {
+    const outcome = await sendTestEvent({ ...svc, timeoutMs: deps.config.DELIVERY_TIMEOUT_MS }, actor(req), req.params.id);
+    if (!outcome) throw notFound(req.params.id);
+    res.json(outcome);
+  });
 
   router.get("/subscriptions/:id/deliveries", async (req, res) => {
     const query = parseInput(deliveriesQuery, req.query, "query");

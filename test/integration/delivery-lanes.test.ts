@@ -326,8 +326,8 @@ describe("subscription input", () => {
     const before = await ctx.prisma.subscription.count();
     const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"], ordring: "subject" });
     expect(res.status).toBe(400);
-    expect(res.body.message).toBe('invalid request body: unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond');
-    expect(res.body.issues).toEqual([{ path: "", message: 'unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond' }]);
+    expect(res.body.message).toBe('invalid request body: unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, allowDuplicate');
+    expect(res.body.issues).toEqual([{ path: "", message: 'unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, allowDuplicate' }]);
     expect(await ctx.prisma.subscription.count()).toBe(before);
   });
 

@@ -1,0 +1,128 @@
+// The first day with the hub: what a partner's developer tries on a fresh clone, each a dead end before.
+import { PassThrough } from "node:stream";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app.js";
+import { eventSchemaProblem } from "../../src/domain/event-catalog.js";
+import { createLogger } from "../../src/observability/logger.js";
+import { createTestContext, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { postFlovi } from "../helpers/flovi.js";
+import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
+
+const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+let ctx: TestContext;
+let sub: Subscriber;
+let other: Subscriber;
+beforeAll(async () => {
+  ctx = await createTestContext({ SUBSCRIPTION_ALLOWED_HOSTS: "127.0.0.1" });
+  [sub, other] = await Promise.all([startSubscriber(), startSubscriber()]);
+});
+afterAll(async () => {
+  await Promise.all([sub.close(), other.close()]);
+  await ctx.close();
+});
+
+const subscribe = async (s: Subscriber, eventTypes: string[], extra: Record<string, unknown> = {}) => {
+  const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: s.url, eventTypes, ...extra });
+  if (res.status === 201) s.secrets.push(res.body.secret);
+  return res;
+};
+
+function capturingApp(config = ctx.config) {
+  const stream = new PassThrough();
+  const lines: Record<string, unknown>[] = [];
+  stream.on("data", (b: Buffer) => lines.push(...b.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+  const app = buildApp({ config, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: createLogger({ level: "info", destination: stream }), metrics: ctx.metrics });
+  return { app, lines };
+}
+
+describe("a test event to one endpoint", () => {
+  it("POST /subscriptions/:id/test sends a signed hub.test to that endpoint alone and answers the outcome", async () => {
+    const created = await subscribe(sub, ["reservation.*"]);
+    await subscribe(other, ["*"]);
+    const tested = await request(ctx.app).post(`/subscriptions/${created.body.id}/test`).set(auth);
+    expect(tested.status).toBe(200);
+    expect(tested.body).toMatchObject({ delivered: true, statusCode: 204, error: null });
+    expect(tested.body.durationMs).toBeGreaterThanOrEqual(0);
+    // Verified with the subscription's secret by a Standard Webhooks library, and valid per the catalog.
+    const got = sub.received.find((r) => r.event.type === "hub.test")!;
+    expect(got.webhookId).toBe(tested.body.eventId);
+    expect(got.event).toMatchObject({ source: "logistics-event-hub", subject: `hub/${created.body.id}`, data: { entityId: created.body.id, status: "test" } });
+    expect(eventSchemaProblem(got.event)).toBeNull();
+    // Nowhere else: not in the log, not to the other subscription (which takes every type).
+    expect(other.received).toEqual([]);
+    expect(await ctx.prisma.event.count({ where: { type: "hub.test" } })).toBe(0);
+    expect(await ctx.prisma.auditLog.count({ where: { action: "subscription.test", target: created.body.id } })).toBe(1);
+  });
+
+  it("a failing endpoint: the answer says so, and the endpoint's failure run does not move", async () => {
+    const broken = await startSubscriber();
+    try {
+      broken.respond = () => ({ status: 500, body: { oops: "receiver bug" } });
+      const created = await subscribe(broken, ["rental.*"]);
+      const tested = await request(ctx.app).post(`/subscriptions/${created.body.id}/test`).set(auth);
+      expect(tested.body).toMatchObject({ delivered: false, statusCode: 500 });
+      expect(tested.body.excerpt).toContain("receiver bug");
+      const row = await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.body.id } });
+      expect(row.consecutiveFailures).toBe(0);
+      expect((await request(ctx.app).post("/subscriptions/00000000-0000-4000-8000-000000000000/test").set(auth)).status).toBe(404);
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+describe("easy mistakes are caught", () => {
+  it("the same URL for overlapping event types is a 409 naming the existing subscription, unless a duplicate is asked for", async () => {
+    const receiver = await startSubscriber();
+    try {
+      const first = await subscribe(receiver, ["reservation.*"]);
+      const again = await subscribe(receiver, ["reservation.sealed", "shipment.*"]);
+      expect(again.status).toBe(409);
+      expect(again.body).toMatchObject({ error: "duplicate_subscription", existing: { id: first.body.id } });
+      expect(again.body.message).toContain(first.body.id);
+      // Types that cannot overlap are another subscription; so is an explicit duplicate.
+      expect((await subscribe(receiver, ["rental.*"])).status).toBe(201);
+      expect((await subscribe(receiver, ["reservation.*"], { allowDuplicate: true })).status).toBe(201);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("GET /events with an unknown type is a 400 that lists the valid ones", async () => {
+    const typo = await request(ctx.app).get("/events?type=reservation.create").set(auth);
+    expect(typo.status).toBe(400);
+    expect(JSON.stringify(typo.body)).toContain("reservation.created");
+    expect((await request(ctx.app).get("/events?type=reservation.*").set(auth)).status).toBe(200);
+    expect((await request(ctx.app).get("/events?type=rental.on_request").set(auth)).status).toBe(200);
+  });
+
+  it("an ignored Flovi event is logged at info with its reason", async () => {
+    const { app, lines } = capturingApp();
+    const res = await postFlovi(app, Buffer.from(JSON.stringify({ event: "reservation_status_chnage", reservationId: "fd-1", state: "created" })));
+    expect(res.status).toBe(202);
+    expect(res.body.ignored).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines.find((l) => l.msg === "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)")).toMatchObject({ level: 30, reason: "unsupported_event" });
+  });
+});
+
+describe("small dead ends", () => {
+  it("GET / sends a browser to the console and answers JSON links otherwise", async () => {
+    const browser = await request(ctx.app).get("/").set("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    expect(browser.status).toBe(302);
+    expect(browser.headers.location).toBe("/admin/console");
+    const api = await request(ctx.app).get("/").set("accept", "application/json");
+    expect(api.status).toBe(200);
+    expect(api.body.links).toMatchObject({ console: "/admin/console", eventCatalog: "/schemas/events.json", openapi: "/openapi.json" });
+  });
+
+  it("an unconfigured admin surface answers 503 without a stack trace in the log", async () => {
+    const { app, lines } = capturingApp({ ...ctx.config, ADMIN_TOKEN: undefined });
+    expect((await request(app).get("/subscriptions").set(auth)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 50));
+    const line = lines.find((l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 503)!;
+    expect(line.level).toBe(40);
+    expect(JSON.stringify(line)).not.toContain("stack");
+  });
+});
