@@ -9,6 +9,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 120_000,
-    reporters: ["default"],
+    // Each scenario is printed as it ends (they take seconds to a minute each), not all at the end.
+    reporters: ["verbose"],
   },
 });

@@ -2,7 +2,7 @@
 // subscriptions, then Flovi webhooks at a steady rate, alone for one phase and beside 8 console readers for
 // the next. Each reader walks every page of /admin/console/subscriptions, again and again. Prints the
 // ingress's latency (to the 202) and its non-2xx answers in both phases, and the console pages' latencies.
-//   npm run bench:console [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3]
+//   npm run bench:console-load [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3]
 import { execFileSync } from "node:child_process";
 import { loadAverage, machine, median, openLoop, percentile } from "./lib.js";
 import { ADMIN, startTopology } from "./topology.js";

@@ -179,10 +179,10 @@ async function main() {
   const failedNow = async () => (await api("GET", "/admin/queues/webhook-deliveries/failed")) as { total?: number };
   while (((await failedNow()).total ?? 0) < 1 && Date.now() < deadline) await sleep(250);
   say("");
-  say("▶ billing-sync was down: its delivery of reservation.final_costs failed after 3 attempts and waits in the admin UI.");
-  say(`    admin UI:   ${base}/admin/ui   (user: anything, password: ${ADMIN})`);
+  say("▶ billing-sync was down: its delivery of reservation.final_costs failed after 3 attempts; the console lists it under what needs a look.");
+  say(`    console:    ${base}/admin/console   (user: anything, password: ${ADMIN})`);
   say(`    fix it:     curl -X POST ${flaky.url}/fix`);
-  say(`    replay it:  "Retry" in the UI, or curl -X POST ${base}/admin/queues/webhook-deliveries/retry-failed -H 'authorization: Bearer ${ADMIN}'`);
+  say(`    replay it:  "Re-send" on billing-sync's page in the console, or curl -X POST ${base}/admin/queues/webhook-deliveries/retry-failed -H 'authorization: Bearer ${ADMIN}'`);
 
   if (once) {
     // Self-check of the operator path: fix the subscriber, replay the failed job, see it arrive.

@@ -87,6 +87,8 @@ async function main() {
   say(`migrations: ${result.applied.length} applied, ${result.alreadyApplied.length} already applied`);
 
   env.NODE_ENV ??= "development";
+  // One readable line per delivery attempt: what went where, and what it answered.
+  env.LOG_DELIVERY_OUTCOMES ??= "true";
   env.FLOVI_WEBHOOK_SECRET ??= "dev-webhook-secret";
   env.ADMIN_TOKEN ??= "dev-admin-token-change-me";
   env.PORT = String(port);

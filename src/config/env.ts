@@ -80,6 +80,11 @@ export const envSchema = z.object({
   /** A worker's /metrics, /healthz and /readyz (0: none). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(0),
   HOST: z.string().min(1).default("0.0.0.0"),
+  /** One readable info line per delivery attempt (the dev runner turns it on; at volume it is a line per attempt). */
+  LOG_DELIVERY_OUTCOMES: z
+    .enum(["true", "false", "1", "0", ""])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// connection string" }),

@@ -38,6 +38,8 @@ export interface PumpSettings {
   capacity: number;
   /** How often to look for lanes with due work that nobody nudged. */
   pollIntervalMs: number;
+  /** One readable info line per attempt (event type, endpoint host, status, latency): LOG_DELIVERY_OUTCOMES. */
+  logOutcomes?: boolean;
 }
 
 /** A claim made inside a writer's transaction: start its attempts once the transaction committed. */
@@ -247,7 +249,8 @@ export function createDeliveryPump(deps: {
     metrics.deliveries.inc({ outcome: outcomeLabel });
     metrics.deliveryAttempts.inc({ subscription_id: lane.subscriptionId, outcome: outcomeLabel });
     const fields = { webhookDeliveryId: claimed.webhookDeliveryId, eventId: claimed.eventId, subscriptionId: lane.subscriptionId, attempt: claimed.attempts + 1, statusCode: outcome.statusCode };
-    if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
+    if (settings.logOutcomes) log.info({ ...fields, durationMs: Math.round(outcome.durationMs) }, outcomeLine(claimed, lane, outcome.statusCode, outcome.error, decision.kind, outcome.durationMs));
+    else if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
     else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");
     else log.info({ ...fields, error: outcome.error, nextDelayMs: decision.delayMs }, decision.kind === "throttled" ? "subscriber asked to slow down" : "webhook delivery attempt failed");
     if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
@@ -286,4 +289,25 @@ export function createDeliveryPump(deps: {
       await idle();
     },
   };
+}
+
+/** `reservation.created reservation/4711 → hooks.example.com: 204 in 12 ms (attempt 1)`, for people watching. */
+function outcomeLine(claimed: ClaimedDelivery, lane: LaneRow, statusCode: number | null, error: string | null, kind: string, durationMs: number): string {
+  let type = "event";
+  let subject = claimed.eventId;
+  try {
+    const event = JSON.parse(claimed.body) as { type?: string; subject?: string };
+    type = event.type ?? type;
+    subject = event.subject ?? subject;
+  } catch {
+    // the body is the envelope we wrote: always JSON
+  }
+  let host = "?";
+  try {
+    host = new URL(lane.url).host;
+  } catch {
+    // a URL that does not parse was refused before any attempt
+  }
+  const answer = statusCode !== null ? String(statusCode) : (error ?? "no answer");
+  return `${type} ${subject} → ${host}: ${answer} in ${Math.round(durationMs)} ms (attempt ${claimed.attempts + 1}${kind === "delivered" ? "" : `, ${kind}`})`;
 }

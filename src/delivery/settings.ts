@@ -29,5 +29,6 @@ export function pumpSettings(config: Config): PumpSettings {
     pollIntervalMs: config.DELIVERY_POLL_INTERVAL_MS,
     circuitAfterFailures: config.DELIVERY_CIRCUIT_AFTER_FAILURES,
     circuitProbeMs: config.DELIVERY_CIRCUIT_PROBE_MS,
+    logOutcomes: config.LOG_DELIVERY_OUTCOMES,
   };
 }

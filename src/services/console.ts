@@ -4,6 +4,7 @@ import type { Database } from "../db/client.js";
 import { maskUrl } from "../lib/text.js";
 import { entityEvents } from "../db/events.js";
 import { inboundBody, listInbound } from "../db/inbound-deliveries.js";
+import { attention } from "../db/attention.js";
 import { reservationTimeline, searchReservations } from "../db/reservations.js";
 import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/subscriptions.js";
 import { searchTracked } from "../db/tracked-items.js";
@@ -52,9 +53,12 @@ export async function subscriptionFailures(db: Database, id: string, opts: { sta
   return { subscription, deliveries, lane };
 }
 
+/** The landing page: endpoints failing, disabled, paused or holding back; paused providers; the last webhooks. */
+export const needsALook = attention;
+
 /** A stored delivery's whole body (the console shows the first part of a long one). */
 export const storedBody = inboundBody;
 
-export function inboundNeedingAttention(db: Database, status: "failed" | "rejected", limit: number, before?: Date) {
+export function inboundNeedingAttention(db: Database, status: "failed" | "rejected" | "ignored", limit: number, before?: Date) {
   return listInbound(db, { status, limit, before });
 }

@@ -102,10 +102,55 @@ describe("operator console in a browser", () => {
     await page.type("input[name=maxInFlight]", "4");
     await page.type("input[name=rateLimitPerSecond]", "10");
     await Promise.all([page.waitForNavigation(), page.click("form[action$='/settings'] button")]);
-    expect(await page.$eval(".notice", (n) => n.textContent)).toBe("limits saved");
+    expect(await page.$eval(".notice", (n) => n.textContent)).toBe("settings saved");
     expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 4");
     expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).toMatchObject({ ordering: "subject", maxInFlight: 4, rateLimitPerSecond: 10 });
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-subscription-lane.png"), fullPage: true });
     await page.close();
+  });
+
+  it("a first day: the landing page says what needs a look; an endpoint is created, tested, disabled and enabled from the console", async () => {
+    const receiver = await startSubscriber();
+    const page = await browser.newPage();
+    try {
+      await page.setViewport({ width: 1280, height: 900 });
+      await page.authenticate({ username: "operator", password: TEST_ADMIN_TOKEN });
+      // GET / takes a browser to the console, whose landing page lists what needs a look.
+      await open(page, `${base}/`);
+      expect(new URL(page.url()).pathname).toBe("/admin/console");
+      expect(await page.$$eval("h2", (h) => h.map((e) => e.textContent))).toEqual(["Endpoints that need a look", "Providers", "Last inbound webhooks"]);
+      if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-landing.png"), fullPage: true });
+
+      // Create an endpoint: the secret is shown once, on the page that answers.
+      await open(page, `${base}/admin/console/subscriptions`);
+      await page.click("details summary");
+      await page.type("input[name=url]", receiver.url);
+      await page.type("input[name=eventTypes]", "reservation.*, shipment.delivered");
+      await Promise.all([page.waitForNavigation(), page.click("form[action='/admin/console/subscriptions'] button")]);
+      const secret = await page.$eval("pre[data-secret]", (p) => p.textContent ?? "");
+      expect(secret).toMatch(/^whsec_/);
+      receiver.secrets.push(secret);
+      const created = await ctx.prisma.subscription.findFirstOrThrow({ where: { url: receiver.url } });
+      expect(created.eventTypes).toEqual(["reservation.*", "shipment.delivered"]);
+
+      // Send a test: the receiver verifies it with that secret; the notice says what the endpoint answered.
+      await open(page, `${base}/admin/console/subscriptions/${created.id}`);
+      await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/test'] button`)]);
+      expect(await page.$eval(".notice", (n) => n.textContent)).toMatch(/^test event delivered: the endpoint answered 204 in \d+ ms/);
+      expect(receiver.received.map((r) => r.event.type)).toEqual(["hub.test"]);
+      if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-subscription-test.png"), fullPage: true });
+
+      // Disable, then enable again.
+      await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/disable'] button`)]);
+      expect(await page.$eval(".notice", (n) => n.textContent)).toBe("subscription disabled");
+      expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("disabled");
+      await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/enable'] button`)]);
+      expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("active");
+      const actions = (await ctx.prisma.auditLog.findMany({ where: { target: created.id }, orderBy: { id: "asc" } })).map((a) => `${a.actor} ${a.action}`);
+      expect(actions).toEqual(["admin (console) subscription.create", "admin (console) subscription.test", "admin (console) subscription.disable", "admin (console) subscription.enable"]);
+    } finally {
+      await page.close();
+      await receiver.close();
+    }
   });
 });

@@ -144,10 +144,10 @@ describe("operator console", () => {
     const post = (body: Record<string, string>) =>
       request(ctx.app).post(`/admin/console/subscriptions/${sub.body.id}/settings`).set("authorization", basic).set("cookie", cookie).type("form").send({ _csrf: token!, back: `/admin/console/subscriptions/${sub.body.id}`, ...body });
     const notice = (r: { headers: Record<string, string> }) => new URL(r.headers.location!, "http://console").searchParams.get("notice");
-    expect(notice(await post({ ordering: "none", maxInFlight: "4", rateLimitPerSecond: "2.5" }))).toBe("limits saved");
+    expect(notice(await post({ ordering: "none", maxInFlight: "4", rateLimitPerSecond: "2.5" }))).toBe("settings saved");
     expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: sub.body.id } })).toMatchObject({ ordering: "none", maxInFlight: 4, rateLimitPerSecond: 2.5 });
     expect(notice(await post({ ordering: "none", maxInFlight: "0", rateLimitPerSecond: "" }))).toMatch(/^not saved: maxInFlight/);
-    expect(notice(await post({ ordering: "none", maxInFlight: "4", rateLimitPerSecond: "" }))).toBe("limits saved");
+    expect(notice(await post({ ordering: "none", maxInFlight: "4", rateLimitPerSecond: "" }))).toBe("settings saved");
     expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: sub.body.id } })).rateLimitPerSecond).toBeNull();
     expect(await ctx.prisma.auditLog.count({ where: { action: "subscription.update", target: sub.body.id, actor: "admin (console)" } })).toBe(2);
     const page = await request(ctx.app).get(`/admin/console/subscriptions/${sub.body.id}`).set("authorization", basic);

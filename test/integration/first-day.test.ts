@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { eventSchemaProblem } from "../../src/domain/event-catalog.js";
 import { createLogger } from "../../src/observability/logger.js";
-import { createTestContext, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi } from "../helpers/flovi.js";
 import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
@@ -124,5 +124,54 @@ describe("small dead ends", () => {
     const line = lines.find((l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 503)!;
     expect(line.level).toBe(40);
     expect(JSON.stringify(line)).not.toContain("stack");
+  });
+});
+
+describe("the console for a first day", () => {
+  const basic = `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`;
+  it("the landing page lists a failing endpoint and the last inbound webhooks; the inbound page has an ignored tab with the body", async () => {
+    const failing = await startSubscriber();
+    try {
+      failing.respond = () => ({ status: 500 });
+      const created = await subscribe(failing, ["reservation.*"]);
+      await ctx.prisma.subscription.update({ where: { id: created.body.id }, data: { consecutiveFailures: 3, failingSince: new Date() } });
+      const ignored = await postFlovi(ctx.app, Buffer.from(JSON.stringify({ event: "reservation_deleted", reservationId: "fd-ign", state: "created" })));
+      const landing = await request(ctx.app).get("/admin/console").set("authorization", basic);
+      expect(landing.text).toContain(`data-attention="${created.body.id}"`);
+      expect(landing.text).toContain(`data-inbound="${ignored.body.id}"`);
+      const tab = await request(ctx.app).get("/admin/console/inbound?status=ignored").set("authorization", basic);
+      expect(tab.text).toContain(`data-inbound="${ignored.body.id}"`);
+      expect(tab.text).toContain(`/admin/console/inbound/${ignored.body.id}/body`);
+      expect((await request(ctx.app).get(`/admin/console/inbound/${ignored.body.id}/body`).set("authorization", basic)).text).toContain("reservation_deleted");
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it("a delivery waiting for its next attempt can be sent now (console button, API); recover says what it did", async () => {
+    const own = await createTestContext({ SUBSCRIPTION_ALLOWED_HOSTS: "127.0.0.1", DELIVERY_RETRY_SCHEDULE: "0,1h" });
+    const receiver = await startSubscriber();
+    try {
+      await own.startWorker();
+      let down = true;
+      receiver.respond = () => ({ status: down ? 503 : 204 });
+      const created = await request(own.app).post("/subscriptions").set(auth).send({ url: receiver.url, eventTypes: ["reservation.*"] });
+      receiver.secrets.push(created.body.secret);
+      await postFlovi(own.app, Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "fd-wait", state: "created" })));
+      const waiting = await eventually(async () => own.prisma.webhookDelivery.findFirst({ where: { subscriptionId: created.body.id, status: "pending", attempts: 1 } }), 10_000, "first attempt failed");
+      // The receiver is fixed; nobody wants to wait an hour.
+      down = false;
+      const page = await request(own.app).get(`/admin/console/subscriptions/${created.body.id}?status=pending`).set("authorization", basic);
+      expect(page.text).toMatch(new RegExp(`data-delivery="${waiting.id}"[\\s\\S]*?Send now`));
+      const recovered = await request(own.app).post(`/admin/subscriptions/${created.body.id}/recover`).set(auth).send({ since: new Date(Date.now() - 60_000).toISOString() });
+      expect(recovered.body).toMatchObject({ requeued: 0, sentNow: 0 });
+      expect(recovered.body.notes.join(" ")).toContain("includePending");
+      const now = await request(own.app).post(`/admin/subscriptions/${created.body.id}/recover`).set(auth).send({ since: new Date(Date.now() - 60_000).toISOString(), includePending: true });
+      expect(now.body).toMatchObject({ sentNow: 1 });
+      await eventually(async () => receiver.received.some((r) => r.event.subject === "reservation/fd-wait"), 10_000, "sent now, received");
+    } finally {
+      await receiver.close();
+      await own.close();
+    }
   });
 });

@@ -17,6 +17,7 @@ import { refuseUnstorable } from "../validate.js";
 import { maskUrl } from "../../lib/text.js";
 import { createCsrf, CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
+import { manageRoutes } from "./manage.js";
 import { badge, button, CONSOLE_CSS, deliveriesTable, displayBody, layout, prettyBody, type PageContext } from "./views.js";
 
 const PAGE = 50;
@@ -91,7 +92,24 @@ export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
   router.get(CONSOLE_PATH, async (req, res) => {
     const q = typeof req.query.q === "string" ? req.query.q.trim().slice(0, 200) : "";
     const form = html`<form method="get" action="${CONSOLE_PATH}" role="search"><input type="search" name="q" value="${q}" autofocus placeholder="reservation id or external id, MFB order id or reference, GreenFlow booking code"> <button type="submit">Search</button></form>`;
-    if (!q) return page(req, res, "Search", form);
+    if (!q) {
+      // What needs a look, before anyone knows an id.
+      const look = await consoleData.needsALook(db);
+      return page(
+        req,
+        res,
+        "Event hub",
+        html`${form}
+<h2>Endpoints that need a look</h2>
+${look.endpoints.length === 0 ? html`<p class="muted" data-all-well>every endpoint is active and delivering</p>` : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
+${look.endpoints.map((e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${maskUrl(e.url)}</a></td><td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`)}</table>`}
+<h2>Providers</h2>
+${look.pausedProviders.length === 0 ? html`<p class="muted">no provider paused</p>` : html`<ul>${look.pausedProviders.map((p) => html`<li data-paused="${p.provider}"><a href="${CONSOLE_PATH}/providers">${p.provider}</a> paused until ${time(p.until)} <span class="muted">${p.reason ?? ""}</span></li>`)}</ul>`}
+<h2>Last inbound webhooks</h2>
+${look.lastInbound.length === 0 ? html`<p class="muted">none received yet</p>` : html`<table><tr><th>received</th><th>reservation</th><th>status</th><th>body</th></tr>
+${look.lastInbound.map((i) => html`<tr data-inbound="${i.id}"><td>${time(i.receivedAt)}</td><td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td><td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td></tr>`)}</table>`}`,
+      );
+    }
     const found = await consoleData.search(db, q);
     const none = found.reservations.length + found.orders.length + found.bookings.length === 0;
     page(
@@ -153,11 +171,22 @@ ${story.events.map(
     const after = deliveryCursor.optional().catch(undefined).parse(req.query.after);
     const rows = await consoleData.subscriptionsOverview(db, { limit: PAGE, after });
     const last = rows.at(-1);
+    const ctx = context(req, res);
     page(
       req,
       res,
       "Subscriptions",
-      html`<table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
+      html`<details${rows.length === 0 ? html` open` : ""}><summary>New subscription</summary>
+${button(
+  ctx,
+  `${CONSOLE_PATH}/subscriptions`,
+  "Create",
+  html`<label>URL <input type="url" name="url" size="40" required placeholder="https://receiver.example.com/hooks"></label>
+<label>event types <input type="text" name="eventTypes" size="30" required placeholder="reservation.*, shipment.delivered"></label>
+<label>description <input type="text" name="description" size="20"></label>
+<label>ordering <select name="ordering"><option value="none">none</option><option value="subject">subject</option></select></label> `,
+)}</details>
+<table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
 ${rows.map(
   (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${maskUrl(s.url)}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
@@ -190,18 +219,25 @@ ${s.description ? html`<p class="muted">${s.description}</p>` : ""}
 ${button(
   ctx,
   `${CONSOLE_PATH}/subscriptions/${s.id}/settings`,
-  "Save limits",
-  html`<label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option><option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
+  "Save settings",
+  html`<label>event types <input type="text" name="eventTypes" size="40" value="${s.eventTypes.join(", ")}" required></label>
+<label>description <input type="text" name="description" size="30" value="${s.description ?? ""}"></label><br>
+<label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option><option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
 <label>max in flight <input type="number" name="maxInFlight" min="1" max="1000" step="1" value="${s.maxInFlight}" required></label>
 <label>requests per second <input type="number" name="rateLimitPerSecond" min="0" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
 )}
-<h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC):</p>
-${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> `)}
+<h2>Endpoint</h2>
+<p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${
+        s.status === "active" ? button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/disable`, "Disable") : button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/enable`, "Enable")
+      } ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/rotate-secret`, "Rotate secret")} ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/delete`, "Delete")}</p>
+<p class="muted">The test sends a signed <code>hub.test</code> to this endpoint only. Rotating shows the new secret once; deliveries are signed with the old one too for SECRET_ROTATION_GRACE_MS.</p>
+<h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC), and optionally send the ones waiting for their next attempt now:</p>
+${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> <label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `)}
 <h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
 ${deliveries.length === 0 ? html`<p class="muted">no ${status} deliveries</p>` : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
 ${deliveries.map(
   (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
-<td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td><td>${d.status === "failed" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Re-send") : ""}</td></tr>`,
+<td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td><td>${d.status === "failed" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
 )}</table>`}
 ${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.createdAt.toISOString()}~${last.id}">older →</a></p>` : ""}`,
     );
@@ -218,7 +254,7 @@ ${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${
   });
 
   router.get(`${CONSOLE_PATH}/inbound`, async (req, res) => {
-    const status = z.enum(["failed", "rejected"]).catch("failed").parse(req.query.status);
+    const status = z.enum(["failed", "rejected", "ignored"]).catch("failed").parse(req.query.status);
     const before = z.iso.datetime({ offset: true }).optional().catch(undefined).parse(req.query.before);
     const rows = await consoleData.inboundNeedingAttention(db, status, PAGE, before ? new Date(before) : undefined);
     const ctx = context(req, res);
@@ -227,9 +263,10 @@ ${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${
       req,
       res,
       "Inbound webhooks",
-      html`<h2>${["failed", "rejected"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
-${rows.length === 0 ? html`<p class="muted">no ${status} inbound webhooks</p>` : html`<table><tr><th>delivery</th><th>received</th><th>reason</th><th>times processed</th><th></th></tr>
-${rows.map((r) => html`<tr data-inbound="${r.id}"><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.statusReason ?? ""}</td><td>${r.processCount}</td><td>${button(ctx, `${CONSOLE_PATH}/inbound/${r.id}/replay`, "Replay")}</td></tr>`)}</table>`}
+      html`<h2>${["failed", "rejected", "ignored"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
+${status === "ignored" ? html`<p class="muted">Signed and stored, but not a reservation status change (another event name, the dashboard's test ping): answered 202, never applied.</p>` : ""}
+${rows.length === 0 ? html`<p class="muted">no ${status} inbound webhooks</p>` : html`<table><tr><th>delivery</th><th>received</th><th>reason</th><th>times processed</th><th>body</th><th></th></tr>
+${rows.map((r) => html`<tr data-inbound="${r.id}"><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.statusReason ?? ""}</td><td>${r.processCount}</td><td><a href="${CONSOLE_PATH}/inbound/${r.id}/body">${r.bodyBytes} bytes</a></td><td>${button(ctx, `${CONSOLE_PATH}/inbound/${r.id}/replay`, "Replay")}</td></tr>`)}</table>`}
 ${last && rows.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.receivedAt.toISOString()}">older →</a></p>` : ""}`,
     );
   });
@@ -251,6 +288,7 @@ ${rows.map(
   });
 
   // --- actions: the admin service's, as the JSON API calls them ------------------------------------------
+  manageRoutes(router, deps, { verify: csrf.verify, page, back });
   const actor = "admin (console)";
   router.post(`${CONSOLE_PATH}/deliveries/:id/resend`, csrf.verify, async (req, res) => {
     if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no delivery ${String(req.params.id)}`);
@@ -271,22 +309,33 @@ ${rows.map(
     // A form sends text; an empty rate means no limit. The JSON API's schema then validates as for a PATCH.
     const form = req.body ?? {};
     const number = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v);
+    const list = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.split(/[\s,]+/).filter(Boolean) : undefined);
     const parsed = subscriptionChange.safeParse({
+      eventTypes: list(form.eventTypes),
+      ...(typeof form.description === "string" ? { description: form.description.trim() === "" ? null : form.description.trim() } : {}),
       ordering: form.ordering,
       maxInFlight: number(form.maxInFlight),
       rateLimitPerSecond: form.rateLimitPerSecond === "" || form.rateLimitPerSecond === "0" ? null : number(form.rateLimitPerSecond),
     });
     if (!parsed.success) return back(req, res, `not saved: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     const updated = await subscriptions.change({ db, log: deps.log }, actor, id, parsed.data);
-    back(req, res, updated ? "limits saved" : `no subscription ${id}`);
+    back(req, res, updated ? "settings saved" : `no subscription ${id}`);
   });
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/recover`, csrf.verify, async (req, res) => {
     // datetime-local sends no offset: the form says UTC.
     const since = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/).safeParse(req.body?.since);
     if (!since.success) return back(req, res, "give a date and time to recover from");
-    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`));
-    back(req, res, result.kind === "queued" ? `${result.requeued} failed deliveries queued again` : result.kind === "subscription_inactive" ? "enable the subscription first" : `no subscription ${String(req.params.id)}`);
+    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`), { includePending: req.body?.includePending === "yes" });
+    back(
+      req,
+      res,
+      result.kind === "queued"
+        ? [`${result.requeued} failed deliveries queued again, ${result.sentNow} waiting ones sent now`, ...result.notes].join("; ")
+        : result.kind === "subscription_inactive"
+          ? "enable the subscription first"
+          : `no subscription ${String(req.params.id)}`,
+    );
   });
 
   router.post(`${CONSOLE_PATH}/inbound/:id/replay`, csrf.verify, async (req, res) => {

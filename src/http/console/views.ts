@@ -51,7 +51,7 @@ export function deliveriesTable(ctx: PageContext, deliveries: DeliveryView[], su
 ${deliveries.map(
   (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td><a href="/admin/console/subscriptions/${d.subscriptionId}">${subscriptionUrls.get(d.subscriptionId) ?? d.subscriptionId}</a></td>
 <td>${badge(d.status)}</td><td>${attemptList(d)}</td>
-<td>${d.status === "failed" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send") : ""}</td></tr>`,
+<td>${d.status === "failed" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
 )}</tbody></table>`;
 }
 
