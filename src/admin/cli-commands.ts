@@ -5,6 +5,7 @@ import type { Config } from "../config/env.js";
 import type { Database } from "../db/client.js";
 import { eventById } from "../db/events.js";
 import { tailAfter, tailStart } from "../db/tail.js";
+import { deliveryWithAttempts } from "../db/webhook-deliveries.js";
 import { listTracked } from "../db/tracked-items.js";
 import * as subscriptions from "../delivery/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
@@ -29,6 +30,7 @@ subscriptions
   subscriptions test <id>                              send a signed hub.test to that endpoint and show the outcome
 deliveries
   deliveries list --subscription <id> [--status pending|held|succeeded|failed|cancelled] [--limit N]
+  deliveries show <webhookDeliveryId>                  one delivery with every attempt (status, latency, error, answer)
   deliveries retry <webhookDeliveryId>                 send again; one waiting for its next attempt is sent now
   recover <subscriptionId> --since ISO [--include-pending]   re-send failed deliveries (and send waiting ones now)
 events
@@ -274,6 +276,19 @@ async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Result> {
           rows.map((d) => ({ id: d.id, event: d.eventType, subject: d.subject, status: d.status, attempts: d.attempts, "next attempt": d.nextAttemptAt, error: d.lastError })),
           "no deliveries",
         ),
+      };
+    }
+    case "show": {
+      if (!id) return usage("deliveries show: name the delivery");
+      const d = /^[0-9a-f-]{36}$/i.test(id) ? await deliveryWithAttempts(io.db(), id) : null;
+      if (!d) return { ok: false, text: `no delivery ${id}` };
+      return {
+        ok: true,
+        data: d,
+        text: `${record({ id: d.id, event: `${d.eventType} ${d.subject} (${d.eventId})`, subscription: d.subscriptionId, status: d.status, "next attempt": d.nextAttemptAt, created: d.createdAt })}\n${table(
+          d.attemptLog.map((a) => ({ attempt: a.attempt, at: a.attemptedAt, status: a.statusCode, ms: a.durationMs, error: a.error, answer: a.responseExcerpt?.slice(0, 60) })),
+          "no attempts yet",
+        )}`,
       };
     }
     case "retry":

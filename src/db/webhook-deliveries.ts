@@ -176,3 +176,9 @@ export async function deliveriesOfEvents(db: Database, eventIds: string[]): Prom
   const rows = await db.prisma.webhookDelivery.findMany({ where: { eventId: { in: eventIds } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], include: deliveryInclude });
   return rows.map(deliveryView);
 }
+
+/** One delivery with every attempt (null when unknown). */
+export async function deliveryWithAttempts(db: Database, webhookDeliveryId: string): Promise<DeliveryView | null> {
+  const row = await db.prisma.webhookDelivery.findUnique({ where: { id: webhookDeliveryId }, include: deliveryInclude });
+  return row ? deliveryView(row) : null;
+}

@@ -8,7 +8,7 @@ import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
 const mfbInput = z.object({
-  orderId: z.uuid({ error: "orderId must be the MFB order's UUID" }),
+  orderId: z.uuid({ error: "orderId must be the MFB order's UUID, such as eb27ff8e-b353-4a3f-8e7e-69576e64ee1a" }),
   reference: z.string().trim().min(1).max(200).optional(),
 });
 

@@ -20,17 +20,24 @@ export function coalesce<T>(task: () => Promise<T>, combine: (a: T, b: T) => T):
         again = true;
         return running;
       }
-      running = (async () => {
+      let current: Promise<T> | undefined;
+      current = (async () => {
         let total: T | undefined;
-        do {
-          again = false;
-          const result = await task();
-          total = total === undefined ? result : combine(total, result);
-        } while (again);
-        return total;
-      })().finally(() => {
-        running = undefined;
-      });
+        try {
+          do {
+            again = false;
+            // Always after an await: `running` is assigned before anything below can run.
+            const result = await Promise.resolve().then(task);
+            total = total === undefined ? result : combine(total, result);
+          } while (again);
+          return total;
+        } finally {
+          // In the same step as the last `again` check: a call from here on starts a run of its own, never
+          // joins this one after its last pass (which started before that call).
+          if (running === current) running = undefined;
+        }
+      })();
+      running = current;
       return running;
     },
     async idle() {

@@ -25,14 +25,24 @@ export function createGroupWriter<I, O>(writeBatch: (inputs: I[]) => Promise<O[]
     }
   }
 
+  function schedule() {
+    if (draining) return;
+    // setImmediate lets the requests of one event-loop turn join the first batch.
+    draining = new Promise<void>((r) => setImmediate(r))
+      .then(drain)
+      .finally(() => {
+        draining = undefined;
+        // A caller answered by the last batch may have written again before this ran: its write saw a drain
+        // under way and waited for it, so it is this drain's to start (it would wait for the next caller else).
+        if (pending.length > 0) schedule();
+      });
+  }
+
   return {
     write(input) {
       return new Promise<O>((resolve, reject) => {
         pending.push({ input, resolve, reject });
-        // setImmediate lets the requests of one event-loop turn join the first batch.
-        draining ??= new Promise<void>((r) => setImmediate(r)).then(drain).finally(() => {
-          draining = undefined;
-        });
+        schedule();
       });
     },
     async idle() {
