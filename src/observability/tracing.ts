@@ -11,6 +11,7 @@ import { register } from "node:module";
 import { createAddHookMessageChannel } from "import-in-the-middle";
 import type { Role } from "../runtime.js";
 import { markTracingOn } from "./trace.js";
+import { disableQueueTelemetry } from "../queues/telemetry.js";
 
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
@@ -41,17 +42,19 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
   });
   provider.register();
-  registerInstrumentations({
-    tracerProvider: provider,
-    instrumentations: [
-      new http.HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0]!) }),
-      // Routes and handlers, not every middleware (helmet, body parsing, logging: one span each otherwise).
-      new express.ExpressInstrumentation({ ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE] }),
-      new pg.PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-      new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
-      new undici.UndiciInstrumentation(),
-    ],
-  });
+  // OTEL_NODE_DISABLED_INSTRUMENTATIONS (comma-separated: http, express, pg, ioredis, undici, bullmq) leaves
+  // some out, as the OpenTelemetry Node distribution's variable of that name does.
+  const disabled = new Set((process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+  const instrumentations = [
+    ["http", () => new http.HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0]!) })],
+    // Request handlers only: not every middleware (helmet, body parsing, logging) nor every router layer.
+    ["express", () => new express.ExpressInstrumentation({ ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE, express.ExpressLayerType.ROUTER] })],
+    ["pg", () => new pg.PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true })],
+    ["ioredis", () => new ioredis.IORedisInstrumentation({ requireParentSpan: true })],
+    ["undici", () => new undici.UndiciInstrumentation()],
+  ] as const;
+  registerInstrumentations({ tracerProvider: provider, instrumentations: instrumentations.filter(([name]) => !disabled.has(name)).map(([, make]) => make()) });
+  if (disabled.has("bullmq")) disableQueueTelemetry();
   await waitForAllMessagesAcknowledged();
   markTracingOn();
   return { shutdown: () => provider.shutdown() };
