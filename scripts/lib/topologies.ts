@@ -116,9 +116,13 @@ export async function startRedisCluster(opts: { dataDir: string; masters?: numbe
   const masters = opts.masters ?? 3;
   const total = masters * (1 + (opts.replicas ?? 0));
   const ports = await Promise.all(Array.from({ length: total }, () => freePort()));
-  const nodes = ports.map((port) =>
+  // The cluster bus defaults to port + 10000, which is past 65535 (or taken) for a high ephemeral port: each
+  // node gets a free bus port of its own.
+  const busPorts = await Promise.all(ports.map(() => freePort()));
+  const nodes = ports.map((port, i) =>
     redisNode(path.join(opts.dataDir, `node-${port}`), port, [
       "cluster-enabled yes",
+      `cluster-port ${busPorts[i]}`,
       "cluster-config-file nodes.conf",
       "cluster-node-timeout 1000",
       "cluster-replica-validity-factor 0",

@@ -62,6 +62,8 @@ export interface Io {
   values: Record<string, string | boolean | undefined>;
   db(): Database;
   queues(): Queues;
+  /** Opens the queues and waits (a few seconds at most) for Redis: throws a clear error when it is away. */
+  queuesReady(): Promise<void>;
   write(text: string): void;
 }
 
@@ -106,6 +108,7 @@ function date(raw: string | undefined): Date | undefined | null {
 export async function runCommand(io: Io, positionals: string[]): Promise<Result> {
   const [command, ...args] = positionals;
   const v = io.values;
+  if (["queues", "failed", "retry", "remove", "retry-failed"].includes(command ?? "") || (command === "tracking" && args[0] === "register")) await io.queuesReady();
   switch (command) {
     case "subscriptions":
       return subscriptionCommand(io, args);

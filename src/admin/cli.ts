@@ -3,12 +3,12 @@
 // scripts. A command opens only the connections it needs: most need Postgres alone, never a queue.
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, redisSettings, type Config } from "../config/env.js";
+import { ConfigError, describeRedis, loadConfig, redisSettings, type Config } from "../config/env.js";
 import { loadDevSettings } from "../config/dev-settings.js";
 import { createDatabase, type Database } from "../db/client.js";
 import { createLogger } from "../observability/logger.js";
 import { createQueues, type Queues } from "../queues/queues.js";
-import { createRedis, type RedisClient } from "../queues/redis.js";
+import { createRedis, pingRedis, type RedisClient } from "../queues/redis.js";
 import { runCommand, USAGE, type Io } from "./cli-commands.js";
 
 function fail(message: string, code = 2): never {
@@ -78,6 +78,13 @@ const io: Io = {
     return (queues ??= createQueues({ connection: redis, prefix: config.QUEUE_PREFIX }));
   },
   write: (text) => process.stdout.write(`${text}\n`),
+  // A command that needs the queues fails in seconds with a clear message when Redis is away, never hangs.
+  async queuesReady() {
+    io.queues();
+    await pingRedis(redis!, 5_000).catch((error: unknown) => {
+      throw new Error(`Redis is not reachable (${describeRedis(redisSettings(config))}): ${(error as Error).message}`);
+    });
+  },
 };
 
 let exitCode = 0;
@@ -90,8 +97,12 @@ try {
   process.stderr.write(`${(error as Error).message}\n`);
   exitCode = 1;
 } finally {
-  await queues?.close();
-  await redis?.quit().catch(() => redis?.disconnect());
+  // A connection that never became ready is dropped, not closed (closing would wait for it).
+  if (redis && redis.status !== "ready") redis.disconnect();
+  else {
+    await queues?.close();
+    await redis?.quit().catch(() => redis?.disconnect());
+  }
   await db?.close();
 }
 process.exit(exitCode);

@@ -179,7 +179,8 @@ export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliv
  * schedule). The answer says what was done, and why the rest was not.
  */
 export async function recoverSubscription(deps: AdminDeps, actor: string, subscriptionId: string, since: Date, opts: { includePending?: boolean } = {}) {
-  const subscription = await getSubscription(deps.db, subscriptionId).catch(() => null);
+  // A malformed id names nothing; a database that is down is an error (a 5xx), never a "not found".
+  const subscription = UUID.test(subscriptionId) ? await getSubscription(deps.db, subscriptionId) : null;
   if (!subscription) return { kind: "not_found", what: `subscription ${subscriptionId}` } as const;
   if (subscription.status !== "active") return { kind: "subscription_inactive" } as const;
   const failed = await failedDeliveryIdsSince(deps.db, subscriptionId, since);
@@ -198,6 +199,8 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
   ];
   return { kind: "queued", requeued: failed.length, sentNow: waiting.sentNow, inFlight: waiting.inFlight, notes } as const;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;
 export type PolledProvider = (typeof POLLED_PROVIDERS)[number];

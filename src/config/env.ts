@@ -1,7 +1,9 @@
 // The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
 import { z } from "zod";
 import { isTimeZone } from "../lib/time-zone.js";
-import { MAX_DELIVERY_STEPS } from "../queues/catalog.js";
+
+/** The most steps DELIVERY_RETRY_SCHEDULE may have. */
+export const MAX_DELIVERY_STEPS = 20;
 
 const csv = z
   .string()

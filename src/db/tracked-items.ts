@@ -61,12 +61,23 @@ export async function findTracked(db: Database, kind: TrackedKind, key: string):
 
 // --- registration ---------------------------------------------------------------------------------------
 
-export async function insertMfbOrder(db: Database, orderId: string, reference: string | null): Promise<void> {
-  await db.prisma.mfbOrder.create({ data: { id: orderId, reference, nextPollAt: new Date() } });
+/** Creates the order's row; false when it exists already (two registrations at once: one creates it). */
+export async function insertMfbOrder(db: Database, orderId: string, reference: string | null): Promise<boolean> {
+  const rows = await onPool(db).query(
+    `INSERT INTO mfb_orders (id, reference, next_poll_at, updated_at) VALUES ($1::uuid, $2, now(), now()) ON CONFLICT (id) DO NOTHING RETURNING 1`,
+    [orderId, reference],
+  );
+  return rows.length > 0;
 }
 
-export async function insertGreenflowBooking(db: Database, code: string, lastname: string, timeZone: string | null): Promise<void> {
-  await db.prisma.greenflowBooking.create({ data: { bookingCode: code, registeredCode: code, lastname, timeZone, nextPollAt: new Date() } });
+/** Creates the booking's row; false when a row has this code already (two registrations at once). */
+export async function insertGreenflowBooking(db: Database, code: string, lastname: string, timeZone: string | null): Promise<boolean> {
+  const rows = await onPool(db).query(
+    `INSERT INTO greenflow_bookings (booking_code, registered_code, lastname, time_zone, next_poll_at, updated_at)
+     VALUES ($1, $1, $2, $3, now(), now()) ON CONFLICT (booking_code) DO NOTHING RETURNING 1`,
+    [code, lastname, timeZone],
+  );
+  return rows.length > 0;
 }
 
 /** Polling again from now, with a clean failure count (a resumed or corrected registration). */

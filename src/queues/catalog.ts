@@ -4,9 +4,6 @@
 import type { JobsOptions } from "bullmq";
 import { z } from "zod";
 
-/** The most steps DELIVERY_RETRY_SCHEDULE may have (config checks it). */
-export const MAX_DELIVERY_STEPS = 20;
-
 /** Reads a payload queued before a field was renamed (jobs may wait in Redis across an upgrade). */
 const renamed = <S extends z.ZodObject>(schema: S, from: string, to: string) =>
   z.preprocess((data) => (data && typeof data === "object" && from in data && !(to in data) ? { ...data, [to]: (data as Record<string, unknown>)[from] } : data), schema);

@@ -159,10 +159,12 @@ async function pollNow(deps: TrackingDeps, provider: TrackedKind, key: string) {
 }
 
 export async function registerMfbOrder(deps: TrackingDeps, input: { orderId: string; reference?: string }) {
-  const existing = await findMfbOrder(deps.db, input.orderId);
-  const change = mfbRegistration(existing, input.reference);
-  if (change === "create") await insertMfbOrder(deps.db, input.orderId, input.reference ?? null);
-  else if (change === "resume") await resumeMfbOrder(deps.db, input.orderId, input.reference);
+  let change = mfbRegistration(await findMfbOrder(deps.db, input.orderId), input.reference);
+  // Two registrations at once: one creates the row, the other finds it and registers as a second one would.
+  if (change === "create" && !(await insertMfbOrder(deps.db, input.orderId, input.reference ?? null))) {
+    change = mfbRegistration(await findMfbOrder(deps.db, input.orderId), input.reference);
+  }
+  if (change === "resume") await resumeMfbOrder(deps.db, input.orderId, input.reference);
   else if (change === "update_reference") await setMfbReference(deps.db, input.orderId, input.reference!);
   deps.log.info({ orderId: input.orderId, created: change === "create" }, "mfb order tracked");
   await pollNow(deps, "mfb", input.orderId);
@@ -173,9 +175,11 @@ export async function registerGreenflowBooking(deps: TrackingDeps, input: { book
   // Either code finds the booking once known: registering by the other one is the same booking.
   const existing = await findGreenflowBooking(deps.db, input.bookingCode);
   const key = existing?.bookingCode ?? input.bookingCode;
-  const change = greenflowRegistration(existing, input.lastname, input.timeZone);
-  if (change === "create") await insertGreenflowBooking(deps.db, key, input.lastname, input.timeZone ?? null);
-  else if (change === "resume") await resumeGreenflowBooking(deps.db, key, input.lastname, input.timeZone ?? null);
+  let change = greenflowRegistration(existing, input.lastname, input.timeZone);
+  if (change === "create" && !(await insertGreenflowBooking(deps.db, key, input.lastname, input.timeZone ?? null))) {
+    change = greenflowRegistration(await findGreenflowBooking(deps.db, key), input.lastname, input.timeZone);
+  }
+  if (change === "resume") await resumeGreenflowBooking(deps.db, key, input.lastname, input.timeZone ?? null);
   else if (change === "update_time_zone") await setGreenflowTimeZone(deps.db, key, input.timeZone!);
   deps.log.info({ bookingCode: key, registeredAs: input.bookingCode, created: change === "create" }, "greenflow booking tracked");
   await pollNow(deps, "greenflow", key);

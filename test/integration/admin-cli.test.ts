@@ -168,4 +168,18 @@ describe("admin CLI", () => {
       await receiver.close();
     }
   });
+
+  it("a queue command with Redis away fails in seconds with a clear message; a Postgres-only command does not need Redis", async () => {
+    const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, REDIS_URL: "redis://127.0.0.1:1", REDIS_SENTINELS: "", REDIS_SENTINEL_MASTER: "", REDIS_CLUSTER_NODES: "", QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
+    const started = Date.now();
+    const queues = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues"], { env }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(queues.code).toBe(1);
+    expect(queues.stderr).toContain("Redis is not reachable");
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const list = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "subscriptions", "list"], { env });
+    expect(list.stdout.length).toBeGreaterThan(0);
+  });
 });

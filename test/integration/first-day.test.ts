@@ -175,3 +175,12 @@ describe("the console for a first day", () => {
     }
   });
 });
+
+describe("registration races", () => {
+  it("two registrations of one MFB order at once: one creates it, the other finds it (no 500)", async () => {
+    const orderId = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    const answers = await Promise.all([1, 2, 3].map(() => request(ctx.app).post("/tracking/mfb-orders").set(auth).send({ orderId })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 201]);
+    expect(await ctx.prisma.mfbOrder.count({ where: { id: orderId } })).toBe(1);
+  });
+});
