@@ -272,7 +272,12 @@ describe("one attempt path", () => {
     await first.close();
     await ctx.startWorker();
     await eventually(async () => sub.received.length === 1, 10_000, "the retry, by the other process");
-    expect(await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({ status: "succeeded", attempts: 2, scheduleStep: 2, leasedUntil: null });
+    // The subscriber has it; the attempt is recorded just after its answer.
+    const done = await eventually(async () => {
+      const row = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
+      return row.status === "succeeded" ? row : undefined;
+    }, 10_000, "the retry recorded");
+    expect(done).toMatchObject({ status: "succeeded", attempts: 2, scheduleStep: 2, leasedUntil: null });
   });
 });
 
