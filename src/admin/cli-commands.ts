@@ -9,7 +9,7 @@ import { deliveryWithAttempts } from "../db/webhook-deliveries.js";
 import { listTracked } from "../db/tracked-items.js";
 import * as subscriptions from "../delivery/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
-import { targetPolicy } from "../delivery/settings.js";
+import { subscriptionServiceDeps } from "../delivery/settings.js";
 import { sendTestEvent } from "../delivery/test-event.js";
 import type { Queues } from "../queues/queues.js";
 import { eventLog } from "../services/read-model.js";
@@ -171,7 +171,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
 
 async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]): Promise<Result> {
   const v = io.values;
-  const svc = { db: io.db(), log: io.log, policy: targetPolicy(io.config), defaults: { maxInFlight: io.config.DELIVERY_DEFAULT_MAX_IN_FLIGHT } };
+  const svc = subscriptionServiceDeps({ db: io.db(), log: io.log }, io.config);
   const missing = (what: string): Result => usage(`subscriptions ${sub}: name the ${what}`);
   const notFound = (): Result => ({ ok: false, data: { error: "not_found", id }, text: `no subscription ${id}` });
   const events = str(v.events)?.split(",").map((e) => e.trim()).filter(Boolean);

@@ -8,6 +8,11 @@ export function targetPolicy(config: Config): TargetPolicy {
   return { enforcePublic: config.NODE_ENV === "production", allowedHosts: config.SUBSCRIPTION_ALLOWED_HOSTS };
 }
 
+/** What the subscription service needs beside its database: the target policy and the default limits. */
+export function subscriptionServiceDeps<D extends { db: unknown; log: unknown }>(deps: D, config: Config) {
+  return { ...deps, policy: targetPolicy(config), defaults: { maxInFlight: config.DELIVERY_DEFAULT_MAX_IN_FLIGHT } };
+}
+
 /** The worker's delivery settings; owns a connection pool (close `client` at shutdown). */
 export function deliverySettings(config: Config): DeliverySettings {
   const policy = targetPolicy(config);

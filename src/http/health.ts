@@ -40,7 +40,9 @@ export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: 
         const counts = await withTimeout(queue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"), 1_000, "timeout").catch(() => null);
         for (const [state, value] of Object.entries(counts ?? {})) deps.metrics.queueJobs.set({ queue: queue.name, state }, value);
       }),
-      withTimeout(recordPipelineMetrics(deps.db, deps.metrics, deps.config), 1_500, "timeout").catch(() => undefined),
+      // The database's view is the same from every process: the api processes report it, workers do not
+      // repeat the statement on every scrape.
+      ...(deps.role === "api" ? [withTimeout(recordPipelineMetrics(deps.db, deps.metrics, deps.config), 1_500, "timeout").catch(() => undefined)] : []),
       readiness().then(({ failing }) => deps.metrics.ready.set({ role: deps.role }, failing.length === 0 && req.app.locals.warming !== true ? 1 : 0)),
     ]);
     res.setHeader("content-type", deps.metrics.registry.contentType);

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { AppDeps } from "./deps.js";
 import * as subscriptions from "../delivery/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
-import { targetPolicy } from "../delivery/settings.js";
+import { subscriptionServiceDeps } from "../delivery/settings.js";
 import { sendTestEvent } from "../delivery/test-event.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
@@ -15,7 +15,7 @@ const deliveriesQuery = z.object({
 
 export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">): Router {
   const router = Router();
-  const svc = { db: deps.db, log: deps.log, policy: targetPolicy(deps.config), defaults: { maxInFlight: deps.config.DELIVERY_DEFAULT_MAX_IN_FLIGHT } };
+  const svc = subscriptionServiceDeps({ db: deps.db, log: deps.log }, deps.config);
   const actor = (req: { actor?: string }) => req.actor ?? "admin";
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
 

@@ -5,7 +5,7 @@ import type { Request, RequestHandler, Response, Router } from "express";
 import { z } from "zod";
 import * as subscriptions from "../../delivery/subscriptions.js";
 import { subscriptionInput } from "../../delivery/subscriptions.js";
-import { targetPolicy } from "../../delivery/settings.js";
+import { subscriptionServiceDeps } from "../../delivery/settings.js";
 import { sendTestEvent } from "../../delivery/test-event.js";
 import type { AppDeps } from "../deps.js";
 import { CONSOLE_PATH } from "./csrf.js";
@@ -22,7 +22,7 @@ const ACTOR = "admin (console)";
 const uuid = z.uuid();
 
 export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): void {
-  const svc = { db: deps.db, log: deps.log, policy: targetPolicy(deps.config), defaults: { maxInFlight: deps.config.DELIVERY_DEFAULT_MAX_IN_FLIGHT } };
+  const svc = subscriptionServiceDeps({ db: deps.db, log: deps.log }, deps.config);
   const id = (req: Request) => String(req.params.id);
   const known = (req: Request) => uuid.safeParse(id(req)).success;
   const secretPage = (req: Request, res: Response, title: string, subscriptionId: string, secret: string, note: string) =>
