@@ -32,7 +32,9 @@ async function world(env: Record<string, string>) {
 
 /** A reservation walked to `sealed` by webhooks, then aged: sealed `daysAgo` days ago. */
 async function sealed(ctx: TestContext, id: string, daysAgo: number) {
-  for (const state of ["created", "taken", "driving", "sealed"]) await postFlovi(ctx.app, statusChange(state, id));
+  // Sent with the current time: a state dated months back would be overdue the moment it is applied, before
+  // this helper ages it (the schedule runs every 200 ms).
+  for (const state of ["created", "taken", "driving", "sealed"]) await postFlovi(ctx.app, statusChange(state, id, { occurredAt: new Date().toISOString() }));
   await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id } }))?.state === "sealed", 10_000, `${id} sealed`);
   await ctx.prisma.reservation.update({ where: { id }, data: { lastChangedAt: new Date(Date.now() - daysAgo * DAY) } });
 }
