@@ -8,7 +8,8 @@
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
 //   --tracing: OpenTelemetry on in the api and worker processes, exporting OTLP/HTTP to a receiver this bench
-//   starts (it counts the spans; its CPU is the bench's, not the service's).
+//   starts (its CPU is the bench's, not the service's). With OTEL_EXPORTER_OTLP_PROTOCOL=http/json the
+//   receiver reads the spans and the bench prints how many of each name one event costs.
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
@@ -27,14 +28,23 @@ const tracing = args.has("tracing");
 
 type Row = Record<string, string | number>;
 
+function countSpans(body: string, into: Map<string, number>): void {
+  const request = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: { name: string }[] }[] }[] };
+  for (const resource of request.resourceSpans ?? [])
+    for (const scope of resource.scopeSpans ?? []) for (const span of scope.spans ?? []) into.set(span.name, (into.get(span.name) ?? 0) + 1);
+}
+
 async function run(index: number): Promise<Row[]> {
   console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
   let exported = 0;
   let exports = 0;
+  // With OTEL_EXPORTER_OTLP_PROTOCOL=http/json the receiver can read the spans: it counts them by name.
+  const spanNames = new Map<string, number>();
   const receiver = tracing
     ? await startFakeServer((req) => {
         exported += Buffer.byteLength(req.body);
         exports += 1;
+        if (process.env.OTEL_EXPORTER_OTLP_PROTOCOL === "http/json") countSpans(req.body, spanNames);
         return { status: 200, body: {} };
       })
     : null;
@@ -148,6 +158,11 @@ async function run(index: number): Promise<Row[]> {
     }
     if (topology.rejected() > 0) console.log(`signature failures at the subscriber: ${topology.rejected()}`);
     if (receiver) console.log(`tracing on: ${exports} OTLP/HTTP exports received, ${(exported / 1e6).toFixed(1)} MB`);
+    if (spanNames.size > 0) {
+      const events = seen.size;
+      console.log(`spans per delivered event (all phases and the warm-up, ${events} events):`);
+      console.table([...spanNames].sort((a, b) => b[1] - a[1]).map(([name, n]) => ({ span: name, "per event": (n / events).toFixed(2) })));
+    }
     return rows;
   } finally {
     await stats.end();
