@@ -19,6 +19,13 @@ module.exports = {
       to: { path: ["^src/generated/", "node_modules/(pg|pg-pool|@prisma/[^/]+)/"] },
     },
     {
+      name: "db-clients-stay-in-db",
+      severity: "error",
+      comment: "A Database handle is opaque outside src/db: its Prisma client and pg pool are reached through src/db/clients.ts, which only src/db imports.",
+      from: { path: "^src/", pathNot: "^src/db/" },
+      to: { path: "^src/db/clients\\.ts$" },
+    },
+    {
       name: "http-goes-through-services",
       severity: "error",
       comment: "Routes parse and answer; what they do lives in services (src/services, src/admin, src/delivery, providers' ingress). Types only from src/db.",

@@ -13,6 +13,7 @@ import { createQueues } from "../src/queues/queues.js";
 import { createRedis } from "../src/queues/redis.js";
 import { startWorker } from "../src/worker.js";
 import { benchServices, topologyArgs, machine } from "./lib.js";
+import { poolOf, prismaOf } from "../src/db/clients.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("orders") ?? 10_000);
@@ -60,7 +61,7 @@ const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX, ad
 try {
   const ids = Array.from({ length: total }, () => randomUUID());
   for (let i = 0; i < ids.length; i += 5000) {
-    await db.prisma.mfbOrder.createMany({ data: ids.slice(i, i + 5000).map((id) => ({ id, nextPollAt: new Date() })) });
+    await prismaOf(db).mfbOrder.createMany({ data: ids.slice(i, i + 5000).map((id) => ({ id, nextPollAt: new Date() })) });
   }
   const cpuStart = process.cpuUsage();
   const started = performance.now();
@@ -68,7 +69,7 @@ try {
   let claimedAt = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 200));
-    const { rows } = await db.pool.query<{ polled: string; claimed: string }>(
+    const { rows } = await poolOf(db).query<{ polled: string; claimed: string }>(
       `SELECT count(*) FILTER (WHERE last_polled_at IS NOT NULL) AS polled, count(*) FILTER (WHERE next_poll_at > now()) AS claimed FROM mfb_orders`,
     );
     if (!claimedAt && Number(rows[0]!.claimed) >= total) claimedAt = performance.now() - started;
@@ -76,7 +77,7 @@ try {
   }
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const { rows: ev } = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM events`);
+  const { rows: ev } = await poolOf(db).query<{ n: string }>(`SELECT count(*) AS n FROM events`);
   await worker.close();
   console.log(`\nmachine: ${machine()}; one worker process, concurrency ${config.WORKER_CONCURRENCY}; fake MFB in the same process`);
   console.table([

@@ -10,6 +10,7 @@ import { createFloviClient } from "../src/providers/flovi/client.js";
 import { reconcileReservations } from "../src/providers/flovi/reconcile.js";
 import { floviReservation, startFakeFlovi, FLOVI_API_KEY } from "../scripts/lib/fakes/providers.js";
 import { benchServices, loadAverage, machine } from "./lib.js";
+import { poolOf } from "../src/db/clients.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("reservations") || 1000);
@@ -23,7 +24,7 @@ const client = createFloviClient({ baseUrl: flovi.url, apiKey: FLOVI_API_KEY, ti
 /** N known reservations in `taken`, silent for three hours; the API shows each one `driving`. */
 async function seed(offset: number) {
   const ids = Array.from({ length: total }, (_, i) => String(offset + i));
-  await db.pool.query(
+  await poolOf(db).query(
     `INSERT INTO reservations (id, state, sequence, last_changed_at, updated_at)
      SELECT id, 'taken', 2, now() - interval '3 hours', now() FROM unnest($1::text[]) AS id`,
     [ids],
@@ -48,13 +49,13 @@ async function measure(name: string, offset: number, withBackfill: boolean) {
   const ms = performance.now() - started;
   const lists = flovi.server.requests.filter((r) => r.path === "/customers/v2/reservations").length;
   const gets = flovi.server.requests.filter((r) => r.path.startsWith("/customers/v2/reservation/")).length;
-  const { rows } = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM reservations WHERE state = 'driving' AND id::bigint >= $1 AND id::bigint < $2", [offset, offset + total]);
+  const { rows } = await poolOf(db).query<{ n: string }>("SELECT count(*) AS n FROM reservations WHERE state = 'driving' AND id::bigint >= $1 AND id::bigint < $2", [offset, offset + total]);
   console.log(`${name.padEnd(28)} ${String(lists + gets).padStart(5)} API calls (${lists} list pages, ${gets} look-ups) per ${total} reservations; ${Math.round(ms)} ms; ${rows[0]!.n} moved to driving`);
 }
 
 console.log(`machine: ${machine()}; load average before ${loadAverage()}; ${total} known reservations silent past the cut-off, the API shows each one further on`);
 await measure("before: one GET each", 1_000_000, false);
-await db.pool.query("TRUNCATE flovi_backfill");
+await poolOf(db).query("TRUNCATE flovi_backfill");
 await measure("after: list pages first", 5_000_000, true);
 await flovi.close();
 await db.close();

@@ -12,6 +12,7 @@ import { createQueues } from "../src/queues/queues.js";
 import { createRedis } from "../src/queues/redis.js";
 import { startWorker } from "../src/worker.js";
 import { benchServices, topologyArgs, machine } from "./lib.js";
+import { poolOf } from "../src/db/clients.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("deliveries") ?? 5000);
@@ -42,7 +43,7 @@ try {
   }
   for (let i = 0; i < rows.length; i += 1000) {
     const chunk = rows.slice(i, i + 1000);
-    await db.pool.query(
+    await poolOf(db).query(
       `INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, status, ordering_key)
        SELECT id, 'flovi', digest, body, '{}'::jsonb, 'received', key FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS t(id, digest, body, key, ord) ORDER BY ord`,
       [chunk.map((r) => r[0]), chunk.map((r) => r[1]), chunk.map((r) => r[2]), chunk.map((r) => r[3])],
@@ -57,12 +58,12 @@ try {
   let processed = 0;
   while (processed < total) {
     await new Promise((r) => setTimeout(r, 100));
-    const { rows: count } = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM inbound_deliveries WHERE status <> 'received'`);
+    const { rows: count } = await poolOf(db).query<{ n: string }>(`SELECT count(*) AS n FROM inbound_deliveries WHERE status <> 'received'`);
     processed = Number(count[0]!.n);
   }
   const appliedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const { rows: ev } = await db.pool.query<{ n: string; positioned: string }>(`SELECT count(*) AS n, count(position) AS positioned FROM events`);
+  const { rows: ev } = await poolOf(db).query<{ n: string; positioned: string }>(`SELECT count(*) AS n, count(position) AS positioned FROM events`);
   await worker.close();
 
   console.log(`\nmachine: ${machine()}; worker concurrency ${config.WORKER_CONCURRENCY}, one process`);

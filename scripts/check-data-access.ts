@@ -1,18 +1,12 @@
-// The half of the data-layer rule an import graph cannot see: outside src/db, no code reaches through the
-// Database handle to Prisma or the pg pool, opens a transaction of its own, or writes SQL. (The other half,
-// that only src/db imports Prisma or pg, is .dependency-cruiser.cjs.) Exits 1 and lists each violation.
+// Runs the data-access scan (scripts/lib/data-access.ts) over src outside src/db and src/generated; the
+// other half of the rule, that only src/db imports Prisma or pg, is .dependency-cruiser.cjs. Exits 1 and
+// lists each violation.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { findViolations } from "./lib/data-access.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const ALLOWED = /^src\/(db|generated)\//;
-
-const RULES: { pattern: RegExp; why: string }[] = [
-  { pattern: /\.prisma\b(?!\.config)/, why: "reaches the Prisma client: add a function to a src/db module" },
-  { pattern: /\.pool\b/, why: "reaches the pg pool: add a function to a src/db module" },
-  { pattern: /\$(transaction|queryRaw|executeRaw)/, why: "runs Prisma SQL or a transaction: use withTransaction / a src/db module" },
-  { pattern: /["'`]\s*(SELECT|INSERT INTO|UPDATE\s+\w+\s+SET|DELETE FROM|BEGIN|COMMIT)\b/i, why: "SQL outside src/db: move the statement into a src/db module" },
-];
 
 function* files(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -22,19 +16,12 @@ function* files(dir: string): Generator<string> {
   }
 }
 
-const violations: string[] = [];
-for (const file of files(join(ROOT, "src"))) {
-  const rel = relative(ROOT, file);
-  if (ALLOWED.test(rel)) continue;
-  readFileSync(file, "utf8")
-    .split("\n")
-    .forEach((line, i) => {
-      if (/^\s*(\/\/|\*)/.test(line)) return; // comments may talk about these
-      for (const rule of RULES) if (rule.pattern.test(line)) violations.push(`${rel}:${i + 1}: ${rule.why}\n    ${line.trim()}`);
-    });
-}
+const violations = [...files(join(ROOT, "src"))]
+  .map((file) => relative(ROOT, file))
+  .filter((rel) => !ALLOWED.test(rel))
+  .flatMap((rel) => findViolations(rel, readFileSync(join(ROOT, rel), "utf8")));
 if (violations.length > 0) {
-  console.error(`data access outside src/db (${violations.length}):\n${violations.join("\n")}`);
+  console.error(`data access outside src/db (${violations.length}):\n${violations.map((v) => `${v.file}:${v.line}: ${v.why}\n    ${v.text}`).join("\n")}`);
   process.exit(1);
 }
 console.log("data access: every statement, transaction and Prisma call is in src/db");

@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { Database } from "./client.js";
 import { onPool, withTransaction, type Sql } from "./sql.js";
+import { prismaOf } from "./clients.js";
 
 export interface AuditEntry {
   actor: string;
@@ -53,7 +54,7 @@ export interface AuditRow {
 
 /** Newest first. */
 export async function listAudit(db: Database, opts: { limit: number; start?: number }): Promise<AuditRow[]> {
-  const rows = await db.prisma.auditLog.findMany({
+  const rows = await prismaOf(db).auditLog.findMany({
     orderBy: { id: "desc" },
     skip: opts.start ?? 0,
     take: opts.limit,

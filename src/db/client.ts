@@ -1,23 +1,14 @@
 // The only place that builds the Prisma client. The pg pool is shared: Prisma runs on it through the
-// driver adapter, and the few hot or lock-sensitive statements (ingress insert, relay) use it directly.
+// driver adapter, and src/db's SQL runs on it directly. The handle it returns is opaque outside src/db: only
+// src/db reaches its clients (./clients.ts).
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { withTimeout } from "../lib/timeout.js";
+import { bindClients } from "./clients.js";
+import type { Database } from "./handle.js";
 
-
-export interface Database {
-  prisma: PrismaClient;
-  pool: pg.Pool;
-  /** Cheap liveness probe with its own deadline. */
-  ping(timeoutMs?: number): Promise<void>;
-  /**
-   * Opens `connections` pooled connections, warms each server process's schema caches, and runs a first
-   * Prisma query (which loads its query compiler): the first requests after start find them ready.
-   */
-  warm(connections: number): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Database } from "./handle.js";
 
 const HOT_TABLES = [
   "inbound_deliveries",
@@ -54,9 +45,7 @@ export function createDatabase(opts: {
   pool.on("connect", (client) => client.on("error", () => undefined));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closed: Promise<void> | undefined;
-  return {
-    prisma,
-    pool,
+  const db: Database = {
     async ping(timeoutMs = 2_000) {
       const connecting = pool.connect();
       const client = await withTimeout(connecting, timeoutMs, "postgres connect timed out").catch((error: unknown) => {
@@ -90,4 +79,6 @@ export function createDatabase(opts: {
       return closed;
     },
   };
+  bindClients(db, { prisma, pool });
+  return db;
 }

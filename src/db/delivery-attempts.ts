@@ -5,6 +5,7 @@
 import { recordOperatorEvent } from "./operator-events.js";
 import type { Database } from "./client.js";
 import { withTransaction } from "./sql.js";
+import { poolOf } from "./clients.js";
 
 export interface AttemptRecord {
   webhookDeliveryId: string;
@@ -107,7 +108,7 @@ export function runChanges(records: AttemptRecord[]): RunChange[] {
 /** Writes the attempts; returns the failure runs of subscriptions that are failing (or just recovered). */
 export async function recordAttempts(db: Database, records: AttemptRecord[]): Promise<SubscriptionRun[]> {
   const changes = runChanges(records);
-  const { rows } = await db.pool.query<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(RECORD, [
+  const { rows } = await poolOf(db).query<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(RECORD, [
     records.map((r) => r.webhookDeliveryId),
     records.map((r) => r.attempt),
     records.map((r) => r.attemptedAt.toISOString()),

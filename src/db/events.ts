@@ -3,6 +3,7 @@ import type { Prisma } from "../generated/prisma/client.js";
 import type { CloudEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
 import { onPool } from "./sql.js";
+import { prismaOf } from "./clients.js";
 
 export interface EventFilter {
   /** An exact type, `entity.*`, or `*`. */
@@ -19,13 +20,13 @@ export async function eventPage(db: Database, filter: EventFilter, limit: number
     ...(filter.subject ? { subject: filter.subject } : {}),
     ...(filter.type && filter.type !== "*" ? (filter.type.endsWith(".*") ? { type: { startsWith: filter.type.slice(0, -1) } } : { type: filter.type }) : {}),
   };
-  const rows = await db.prisma.event.findMany({ where, orderBy: { position: "asc" }, take: limit, select: { position: true, envelope: true } });
+  const rows = await prismaOf(db).event.findMany({ where, orderBy: { position: "asc" }, take: limit, select: { position: true, envelope: true } });
   return rows.map((r) => ({ position: r.position!, envelope: r.envelope as unknown as CloudEvent }));
 }
 
 /** One entity's events in its own order (index: the unique (entity, entity_id, sequence)). */
 export async function entityEvents(db: Database, entity: string, entityId: string, opts: { statusOnly?: boolean } = {}): Promise<CloudEvent[]> {
-  const rows = await db.prisma.event.findMany({
+  const rows = await prismaOf(db).event.findMany({
     where: { entity, entityId, ...(opts.statusOnly ? { NOT: { type: "shipment.tracking_event" } } : {}) },
     orderBy: { sequence: "asc" },
     select: { envelope: true },

@@ -1,5 +1,6 @@
 // The Flovi backfill's memory (one row): where an unfinished pass resumes, when the last pass ended.
 import type { Database } from "./client.js";
+import { poolOf } from "./clients.js";
 
 export interface BackfillPosition {
   resumeFrom: string | null;
@@ -9,7 +10,7 @@ export interface BackfillPosition {
 }
 
 export async function loadBackfillPosition(db: Database): Promise<BackfillPosition> {
-  const { rows } = await db.pool.query<{ resume_from: string | null; pass_started_at: Date | null; last_pass_completed_at: Date | null; pages_read: string }>(
+  const { rows } = await poolOf(db).query<{ resume_from: string | null; pass_started_at: Date | null; last_pass_completed_at: Date | null; pages_read: string }>(
     "SELECT resume_from, pass_started_at, last_pass_completed_at, pages_read FROM flovi_backfill WHERE id = 1",
   );
   const row = rows[0];
@@ -20,7 +21,7 @@ export async function loadBackfillPosition(db: Database): Promise<BackfillPositi
 
 /** After a page: the cursor to resume from (null when the pass ended), and whether the pass ended. */
 export async function saveBackfillPosition(db: Database, change: { resumeFrom: string | null; passStarted: boolean; passEnded: boolean; pages: number }): Promise<void> {
-  await db.pool.query(
+  await poolOf(db).query(
     `INSERT INTO flovi_backfill (id, resume_from, pass_started_at, last_pass_completed_at, pages_read, updated_at)
      VALUES (1, $1, CASE WHEN $2 THEN now() END, CASE WHEN $3 THEN now() END, $4, now())
      ON CONFLICT (id) DO UPDATE SET

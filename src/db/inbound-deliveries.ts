@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { createGroupWriter, type GroupWriter } from "../lib/group-commit.js";
 import type { Database } from "./client.js";
+import { poolOf } from "./clients.js";
 
 export type InboundStatus = "received" | "processed" | "ignored" | "rejected" | "failed";
 
@@ -59,7 +60,7 @@ const keyOf = (provider: string, digest: string) => `${provider}:${digest}`;
 
 /** Inserts a batch; returns one result per input, in order. A body stored before (or earlier in the batch) is a duplicate. */
 export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery[]): Promise<StoredDelivery[]> {
-  const { rows: inserted } = await db.pool.query<Row>(INSERT_BATCH, [
+  const { rows: inserted } = await poolOf(db).query<Row>(INSERT_BATCH, [
     inputs.map((i) => i.provider),
     inputs.map((i) => i.digest),
     inputs.map((i) => i.body),
@@ -75,7 +76,7 @@ export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery
   const fresh = new Set(rows.keys());
   const missing = inputs.filter((i) => !rows.has(keyOf(i.provider, i.digest)));
   if (missing.length > 0) {
-    const { rows: existing } = await db.pool.query<Row>(FIND, [missing.map((i) => i.provider), missing.map((i) => i.digest)]);
+    const { rows: existing } = await poolOf(db).query<Row>(FIND, [missing.map((i) => i.provider), missing.map((i) => i.digest)]);
     for (const r of existing) rows.set(keyOf(r.provider, r.body_digest), r);
   }
   const seen = new Set<string>();
@@ -113,7 +114,7 @@ export interface InboundListItem {
 
 /** Newest first, with each body's size computed by Postgres (bodies themselves are never loaded here). */
 export async function listInbound(db: Database, opts: { status?: string; limit: number; before?: Date }): Promise<InboundListItem[]> {
-  const { rows } = await db.pool.query<InboundListItem>(
+  const { rows } = await poolOf(db).query<InboundListItem>(
     `SELECT id, provider, status, status_reason AS "statusReason", received_at AS "receivedAt", processed_at AS "processedAt",
             process_count AS "processCount", body_digest AS "bodyDigest", request_id AS "requestId", octet_length(raw_body) AS "bodyBytes",
             warnings
@@ -128,6 +129,6 @@ export async function listInbound(db: Database, opts: { status?: string; limit: 
 
 /** One stored body (null when the delivery is unknown; `body` null when retention pruned it). */
 export async function inboundBody(db: Database, id: string): Promise<{ body: Buffer | null } | null> {
-  const { rows } = await db.pool.query<{ raw_body: Buffer | null }>("SELECT raw_body FROM inbound_deliveries WHERE id = $1::uuid", [id]);
+  const { rows } = await poolOf(db).query<{ raw_body: Buffer | null }>("SELECT raw_body FROM inbound_deliveries WHERE id = $1::uuid", [id]);
   return rows[0] ? { body: rows[0].raw_body } : null;
 }

@@ -1,15 +1,16 @@
 // Provider-wide state: a pause after the provider refused our credentials (401) or rate-limited a run (429).
 import type { Database } from "./client.js";
 import type { Sql } from "./sql.js";
+import { prismaOf } from "./clients.js";
 
 export async function providerPausedUntil(db: Database, provider: string): Promise<Date | null> {
-  const state = await db.prisma.providerState.findUnique({ where: { provider } });
+  const state = await prismaOf(db).providerState.findUnique({ where: { provider } });
   return state?.pausedUntil && state.pausedUntil > new Date() ? state.pausedUntil : null;
 }
 
 export async function pauseProvider(db: Database, provider: string, untilMs: number, reason: string): Promise<Date> {
   const pausedUntil = new Date(Date.now() + untilMs);
-  await db.prisma.providerState.upsert({
+  await prismaOf(db).providerState.upsert({
     where: { provider },
     create: { provider, pausedUntil, pauseReason: reason },
     update: { pausedUntil, pauseReason: reason },
@@ -35,6 +36,6 @@ export interface ProviderPause {
 }
 
 export async function providerPauses(db: Database): Promise<ProviderPause[]> {
-  const rows = await db.prisma.providerState.findMany();
+  const rows = await prismaOf(db).providerState.findMany();
   return rows.map((r) => ({ provider: r.provider, pausedUntil: r.pausedUntil, pauseReason: r.pauseReason }));
 }

@@ -4,14 +4,72 @@
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
 import { fanOutFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
 import type { Sql } from "./sql.js";
+import { columnsFor, unnestLayout } from "./unnest.js";
 import { carrierOf, rememberEventTrace } from "../observability/trace.js";
+
+const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+const iso = (d: Date) => d.toISOString();
+
+type Plan = ReportPlan;
+
+// Each kind of row the statement writes, column by column: name, type, value.
+const COLUMNS = unnestLayout({
+  reservations: columnsFor<Plan["reservations"][number]>({
+    id: ["text", (x) => x.id],
+    external_id: ["text", (x) => x.externalId],
+    state: ["text", (x) => x.state],
+    cancellation_reason: ["text", (x) => x.cancellationReason],
+    final_costs: ["jsonb", (x) => json(x.finalCosts)],
+    vehicles: ["jsonb", (x) => json(x.vehicles)],
+    last_payload: ["jsonb", (x) => json(x.lastPayload)],
+    sequence: ["int", (x) => x.sequence],
+    last_changed_at: ["timestamptz", (x) => iso(x.lastChangedAt)],
+  }),
+  transitions: columnsFor<Plan["transitions"][number]>({
+    reservation_id: ["text", (x) => x.reservationId],
+    from_state: ["text", (x) => x.fromState],
+    to_state: ["text", (x) => x.toState],
+    outcome: ["text", (x) => x.outcome],
+    source: ["text", (x) => x.source],
+    occurred_at: ["timestamptz", (x) => iso(x.occurredAt)],
+    received_at: ["timestamptz", (x) => iso(x.receivedAt)],
+    delivery_id: ["uuid", (x) => x.inboundDeliveryId],
+    event_id: ["uuid", (x) => x.eventId],
+  }),
+  inbound: columnsFor<Plan["inbound"][number]>({
+    id: ["uuid", (x) => x.id],
+    status: ["text", (x) => x.status],
+    reason: ["text", (x) => x.reason],
+  }),
+  events: columnsFor<Plan["events"][number]>({
+    id: ["uuid", (x) => x.envelope.id],
+    source: ["text", (x) => x.envelope.source],
+    type: ["text", (x) => x.envelope.type],
+    subject: ["text", (x) => x.envelope.subject],
+    entity_id: ["text", (x) => x.envelope.data.entityId],
+    sequence: ["int", (x) => x.envelope.data.sequence],
+    time: ["timestamptz", (x) => x.envelope.time],
+    dedupe_key: ["text", (x) => x.dedupeKey],
+    envelope: ["jsonb", (x) => JSON.stringify(x.envelope)],
+    request_id: ["text", (x) => x.requestId],
+    // A webhook's event continues the drain's span for its delivery; others (look-ups, backfill) the active span.
+    trace_context: [
+      "jsonb",
+      (x) => {
+        const carrier = x.traceContext ?? carrierOf();
+        rememberEventTrace(x.envelope.id, carrier);
+        return json(carrier);
+      },
+    ],
+  }),
+});
+const eventIds = COLUMNS.param("events", "id");
 
 const WRITE_PLAN = `
 WITH reservation_rows AS (
-  INSERT INTO reservations (id, external_id, state, cancellation_reason, final_costs, vehicles, last_payload, sequence, last_changed_at, updated_at)
-  SELECT r.id, r.external_id, r.state, r.cancellation_reason, r.final_costs, r.vehicles, r.last_payload, r.sequence, r.last_changed_at, now()
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[], $8::int[], $9::timestamptz[])
-         AS r(id, external_id, state, cancellation_reason, final_costs, vehicles, last_payload, sequence, last_changed_at)
+  INSERT INTO reservations (${COLUMNS.names("reservations")}, updated_at)
+  SELECT r.*, now()
+    FROM ${COLUMNS.unnest("reservations")} AS r(${COLUMNS.names("reservations")})
   ON CONFLICT (id) DO UPDATE SET
     external_id = EXCLUDED.external_id,
     state = EXCLUDED.state,
@@ -23,72 +81,29 @@ WITH reservation_rows AS (
     last_changed_at = EXCLUDED.last_changed_at,
     updated_at = now()
 ), transition_rows AS (
-  INSERT INTO reservation_transitions (reservation_id, from_state, to_state, outcome, source, occurred_at, received_at, delivery_id, event_id)
-  SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[], $17::uuid[], $18::uuid[])
+  INSERT INTO reservation_transitions (${COLUMNS.names("transitions")})
+  SELECT * FROM ${COLUMNS.unnest("transitions")}
 ), inbound_rows AS (
   UPDATE inbound_deliveries d
      SET status = u.status, status_reason = u.reason, processed_at = now(), process_count = d.process_count + 1
-    FROM unnest($19::uuid[], $20::text[], $21::text[]) AS u(id, status, reason)
+    FROM ${COLUMNS.unnest("inbound")} AS u(${COLUMNS.names("inbound")})
    WHERE d.id = u.id
 ), head AS (
-  UPDATE event_log_head SET last_position = last_position + cardinality($22::uuid[])
-   WHERE id = 1 AND cardinality($22::uuid[]) > 0
-  RETURNING last_position - cardinality($22::uuid[]) AS base
+  UPDATE event_log_head SET last_position = last_position + cardinality(${eventIds})
+   WHERE id = 1 AND cardinality(${eventIds}) > 0
+  RETURNING last_position - cardinality(${eventIds}) AS base
 ), event_rows AS (
   INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
   SELECT e.id, head.base + e.ord, now(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope, e.request_id, e.trace_context
-    FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::int[], $28::timestamptz[], $29::text[], $30::jsonb[], $31::text[], $32::jsonb[])
-         WITH ORDINALITY AS e(id, source, type, subject, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context, ord)
+    FROM ${COLUMNS.unnest("events")} WITH ORDINALITY AS e(${COLUMNS.names("events")}, ord)
          CROSS JOIN head
   RETURNING id, type, subject, position
 ),
 ${fanOutFrom("event_rows")}`;
 
-const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
-const iso = (d: Date) => d.toISOString();
-
 /** Writes the plan; returns the deliveries its events fanned out to. */
 export async function writeReportPlan(sql: Sql, plan: ReportPlan): Promise<NewDelivery[]> {
-  const { reservations: r, transitions: t, inbound: u, events: e } = plan;
-  const rows = await sql.query<FannedOutRow>(WRITE_PLAN, [
-    r.map((x) => x.id),
-    r.map((x) => x.externalId),
-    r.map((x) => x.state),
-    r.map((x) => x.cancellationReason),
-    r.map((x) => json(x.finalCosts)),
-    r.map((x) => json(x.vehicles)),
-    r.map((x) => json(x.lastPayload)),
-    r.map((x) => x.sequence),
-    r.map((x) => iso(x.lastChangedAt)),
-    t.map((x) => x.reservationId),
-    t.map((x) => x.fromState),
-    t.map((x) => x.toState),
-    t.map((x) => x.outcome),
-    t.map((x) => x.source),
-    t.map((x) => iso(x.occurredAt)),
-    t.map((x) => iso(x.receivedAt)),
-    t.map((x) => x.inboundDeliveryId),
-    t.map((x) => x.eventId),
-    u.map((x) => x.id),
-    u.map((x) => x.status),
-    u.map((x) => x.reason),
-    e.map((x) => x.envelope.id),
-    e.map((x) => x.envelope.source),
-    e.map((x) => x.envelope.type),
-    e.map((x) => x.envelope.subject),
-    e.map((x) => x.envelope.data.entityId),
-    e.map((x) => x.envelope.data.sequence),
-    e.map((x) => x.envelope.time),
-    e.map((x) => x.dedupeKey),
-    e.map((x) => JSON.stringify(x.envelope)),
-    e.map((x) => x.requestId),
-    // A webhook's event continues the drain's span for its delivery; others (look-ups, backfill) the active span.
-    e.map((x) => {
-      const carrier = x.traceContext ?? carrierOf();
-      rememberEventTrace(x.envelope.id, carrier);
-      return json(carrier);
-    }),
-  ]);
+  const rows = await sql.query<FannedOutRow>(WRITE_PLAN, COLUMNS.values(plan));
   return rows.map(toNewDelivery);
 }
 

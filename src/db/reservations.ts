@@ -2,6 +2,7 @@
 // db/reservation-writes.ts.
 import type { Database } from "./client.js";
 import type { Sql } from "./sql.js";
+import { poolOf, prismaOf } from "./clients.js";
 
 /** A side field of a stored delivery that could not be used as sent (stored as JSON by the ingress). */
 export interface PayloadWarningView {
@@ -12,12 +13,12 @@ export interface PayloadWarningView {
 }
 
 export async function getReservationView(db: Database, id: string) {
-  const reservation = await db.prisma.reservation.findUnique({
+  const reservation = await prismaOf(db).reservation.findUnique({
     where: { id },
     include: { transitions: { orderBy: { id: "asc" }, include: { delivery: { select: { warnings: true } } } } },
   });
   if (!reservation) return null;
-  const events = await db.prisma.event.findMany({
+  const events = await prismaOf(db).event.findMany({
     where: { entity: "reservation", entityId: id },
     orderBy: { sequence: "asc" },
     select: { envelope: true },
@@ -57,7 +58,7 @@ export async function getReservationView(db: Database, id: string) {
  * (state, last_changed_at)); those Flovi said it does not know are left out.
  */
 export async function reconcileCandidates(db: Database, cutoff: Date, limit: number): Promise<string[]> {
-  const rows = await db.prisma.reservation.findMany({
+  const rows = await prismaOf(db).reservation.findMany({
     where: {
       state: { in: ["created", "taken", "driving"] },
       reconcileStoppedReason: null,
@@ -73,7 +74,7 @@ export async function reconcileCandidates(db: Database, cutoff: Date, limit: num
 
 /** A look-up happened (whatever it found); with a reason, the reservation is never looked up again. */
 export async function markLookedUp(db: Database, id: string, stoppedReason?: string): Promise<void> {
-  await db.prisma.reservation.update({ where: { id }, data: { lastReconciledAt: new Date(), ...(stoppedReason ? { reconcileStoppedReason: stoppedReason } : {}) } });
+  await prismaOf(db).reservation.update({ where: { id }, data: { lastReconciledAt: new Date(), ...(stoppedReason ? { reconcileStoppedReason: stoppedReason } : {}) } });
 }
 
 /** The same, inside the transaction that applies what the look-up found. */
@@ -83,7 +84,7 @@ export async function markLookedUpIn(sql: Sql, id: string): Promise<void> {
 
 /** Sealed reservations without final costs since before `cutoff`, not yet flagged (index: reservations_overdue_idx). */
 export async function overdueFinalCostsCandidates(db: Database, cutoff: Date, limit: number): Promise<string[]> {
-  const { rows } = await db.pool.query<{ id: string }>(
+  const { rows } = await poolOf(db).query<{ id: string }>(
     `SELECT id FROM reservations WHERE state = 'sealed' AND final_costs_overdue_at IS NULL AND last_changed_at < $1 ORDER BY last_changed_at LIMIT $2`,
     [cutoff, limit],
   );
@@ -105,7 +106,7 @@ export async function storeReservationDetailsIn(sql: Sql, id: string, details: R
 
 /** Reservations whose details were never fetched (index: reservations_details_pending_idx), oldest first. */
 export async function reservationsWithoutDetails(db: Database, limit: number): Promise<string[]> {
-  const { rows } = await db.pool.query<{ id: string }>("SELECT id FROM reservations WHERE details_fetched_at IS NULL ORDER BY created_at LIMIT $1", [limit]);
+  const { rows } = await poolOf(db).query<{ id: string }>("SELECT id FROM reservations WHERE details_fetched_at IS NULL ORDER BY created_at LIMIT $1", [limit]);
   return rows.map((r) => r.id);
 }
 
@@ -116,7 +117,7 @@ export async function markManyLookedUpIn(sql: Sql, ids: string[]): Promise<void>
 
 /** Reservations whose id or Flovi external id is `q` (indexes: primary key, reservations_external_id_idx). */
 export async function searchReservations(db: Database, q: string, limit = 20) {
-  return db.prisma.reservation.findMany({
+  return prismaOf(db).reservation.findMany({
     where: { OR: [{ id: q }, { externalId: q }] },
     orderBy: { lastChangedAt: "desc" },
     take: limit,
@@ -141,7 +142,7 @@ export interface TimelineTransition {
  * delivery that caused it (primary key); a body past its retention is null.
  */
 export async function reservationTimeline(db: Database, id: string) {
-  const reservation = await db.prisma.reservation.findUnique({
+  const reservation = await prismaOf(db).reservation.findUnique({
     where: { id },
     include: {
       transitions: {

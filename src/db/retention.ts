@@ -3,6 +3,7 @@
 // path needs for long. Every batch reports the rows and bytes it removed.
 import type { Database } from "./client.js";
 import { withTransaction } from "./sql.js";
+import { poolOf } from "./clients.js";
 
 export const RETENTION_KINDS = [
   "inbound_bodies",
@@ -113,26 +114,26 @@ async function pruneTracking(db: Database, cutoff: Date, batch: number): Promise
 export async function pruneBatch(db: Database, kind: RetentionKind, cutoff: Date, batch: number): Promise<Pruned> {
   switch (kind) {
     case "inbound_bodies":
-      return pruned((await db.pool.query<CountRow>(PRUNE_BODIES, [cutoff, batch])).rows[0]);
+      return pruned((await poolOf(db).query<CountRow>(PRUNE_BODIES, [cutoff, batch])).rows[0]);
     case "inbound_rows":
-      return sumSizes((await db.pool.query<{ size: number }>(PRUNE_INBOUND_ROWS, [cutoff, batch])).rows);
+      return sumSizes((await poolOf(db).query<{ size: number }>(PRUNE_INBOUND_ROWS, [cutoff, batch])).rows);
     case "succeeded_deliveries":
       return pruneDeliveries(db, cutoff, batch, ["succeeded"]);
     case "failed_deliveries":
       // Failed deliveries stay until an operator resolves them (re-sent, they become succeeded) or this long.
       return pruneDeliveries(db, cutoff, batch, ["failed", "cancelled"]);
     case "events":
-      return pruned((await db.pool.query<CountRow>(PRUNE_EVENTS, [cutoff, batch])).rows[0]);
+      return pruned((await poolOf(db).query<CountRow>(PRUNE_EVENTS, [cutoff, batch])).rows[0]);
     case "tracking":
       return pruneTracking(db, cutoff, batch);
     case "audit":
-      return sumSizes((await db.pool.query<{ size: number }>(PRUNE_AUDIT, [cutoff, batch])).rows);
+      return sumSizes((await poolOf(db).query<{ size: number }>(PRUNE_AUDIT, [cutoff, batch])).rows);
   }
 }
 
 /** The oldest row each table keeps, and its approximate size: the admin view. */
 export async function oldestKept(db: Database) {
-  const { rows } = await db.pool.query<{ name: string; oldest: Date | null }>(`
+  const { rows } = await poolOf(db).query<{ name: string; oldest: Date | null }>(`
     SELECT 'inbound_deliveries' AS name, (SELECT min(received_at) FROM inbound_deliveries) AS oldest
     UNION ALL SELECT 'inbound_bodies', (SELECT min(received_at) FROM inbound_deliveries WHERE body_pruned_at IS NULL)
     UNION ALL SELECT 'webhook_deliveries', (SELECT min(created_at) FROM webhook_deliveries)
@@ -141,7 +142,7 @@ export async function oldestKept(db: Database) {
     UNION ALL SELECT 'mfb_orders', (SELECT min(stopped_at) FROM mfb_orders WHERE NOT active)
     UNION ALL SELECT 'greenflow_bookings', (SELECT min(stopped_at) FROM greenflow_bookings WHERE NOT active)
     UNION ALL SELECT 'audit_log', (SELECT min(created_at) FROM audit_log)`);
-  const sizes = await db.pool.query<{ name: string; bytes: string; estimated_rows: string }>(
+  const sizes = await poolOf(db).query<{ name: string; bytes: string; estimated_rows: string }>(
     `SELECT relname AS name, pg_total_relation_size(oid) AS bytes, GREATEST(reltuples, 0)::bigint AS estimated_rows
        FROM pg_class WHERE relkind = 'r' AND relname = ANY($1::text[])`,
     [["inbound_deliveries", "webhook_deliveries", "delivery_attempts", "events", "mfb_orders", "greenflow_bookings", "audit_log", "mfb_tracking_events", "reservation_transitions"]],
@@ -151,6 +152,6 @@ export async function oldestKept(db: Database) {
 
 /** Positions at or below this were pruned. */
 export async function prunedThrough(db: Database): Promise<bigint> {
-  const { rows } = await db.pool.query<{ pruned_through: string }>("SELECT pruned_through FROM event_log_head WHERE id = 1");
+  const { rows } = await poolOf(db).query<{ pruned_through: string }>("SELECT pruned_through FROM event_log_head WHERE id = 1");
   return BigInt(rows[0]?.pruned_through ?? 0);
 }

@@ -3,6 +3,7 @@
 // writes and the hot paths, where Prisma's per-query overhead dominated; Prisma serves simple reads.
 import type pg from "pg";
 import type { Database } from "./client.js";
+import { poolOf } from "./clients.js";
 
 export interface Sql {
   query<R>(text: string, params?: unknown[]): Promise<R[]>;
@@ -14,12 +15,12 @@ export function pgSql(client: pg.PoolClient | pg.Pool): Sql {
 
 /** One statement on its own, outside any transaction. */
 export function onPool(db: Database): Sql {
-  return pgSql(db.pool);
+  return pgSql(poolOf(db));
 }
 
 /** BEGIN … COMMIT on one pooled connection; ROLLBACK and rethrow on any error. */
 export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const client = await db.pool.connect();
+  const client = await poolOf(db).connect();
   let failure: Error | undefined;
   try {
     await client.query("BEGIN");

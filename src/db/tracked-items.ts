@@ -3,6 +3,7 @@
 import type { GreenflowBooking, MfbOrder, MfbParcel, MfbTrackingEvent } from "../generated/prisma/client.js";
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
+import { poolOf, prismaOf } from "./clients.js";
 
 export type { GreenflowBooking, MfbOrder };
 export type TrackedKind = "mfb" | "greenflow";
@@ -22,7 +23,7 @@ const CLAIM: Record<TrackedKind, string> = {
  * sets the real next time; a worker that dies mid-poll only delays the item by the lease.
  */
 export async function claimDue(db: Database, kind: TrackedKind, batch: number, leaseMs: number): Promise<string[]> {
-  const { rows } = await db.pool.query<{ key: string }>(CLAIM[kind], [batch, leaseMs]);
+  const { rows } = await poolOf(db).query<{ key: string }>(CLAIM[kind], [batch, leaseMs]);
   return rows.map((r) => r.key);
 }
 
@@ -38,12 +39,12 @@ export interface PollStateChange {
 }
 
 export async function updatePollState(db: Database, kind: TrackedKind, key: string, change: PollStateChange): Promise<void> {
-  if (kind === "mfb") await db.prisma.mfbOrder.update({ where: { id: key }, data: change });
-  else await db.prisma.greenflowBooking.update({ where: { bookingCode: key }, data: change });
+  if (kind === "mfb") await prismaOf(db).mfbOrder.update({ where: { id: key }, data: change });
+  else await prismaOf(db).greenflowBooking.update({ where: { bookingCode: key }, data: change });
 }
 
 export function findMfbOrder(db: Database, orderId: string): Promise<MfbOrder | null> {
-  return db.prisma.mfbOrder.findUnique({ where: { id: orderId } });
+  return prismaOf(db).mfbOrder.findUnique({ where: { id: orderId } });
 }
 
 /**
@@ -51,7 +52,7 @@ export function findMfbOrder(db: Database, orderId: string): Promise<MfbOrder | 
  * {code}, so either (or the code it was registered by) finds the one row; its booking_code wins a tie.
  */
 export async function findGreenflowBooking(db: Database, code: string): Promise<GreenflowBooking | null> {
-  const rows = await db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: code }, { localNumber: code }, { registeredCode: code }] }, take: 3 });
+  const rows = await prismaOf(db).greenflowBooking.findMany({ where: { OR: [{ bookingCode: code }, { localNumber: code }, { registeredCode: code }] }, take: 3 });
   return rows.find((r) => r.bookingCode === code) ?? rows.find((r) => r.localNumber === code) ?? rows[0] ?? null;
 }
 
@@ -84,19 +85,19 @@ export async function insertGreenflowBooking(db: Database, code: string, lastnam
 const resumed = () => ({ active: true, nextPollAt: new Date(), stoppedReason: null, stoppedAt: null, consecutiveFailures: 0 });
 
 export async function resumeMfbOrder(db: Database, orderId: string, reference?: string): Promise<void> {
-  await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { ...resumed(), ...(reference ? { reference } : {}) } });
+  await prismaOf(db).mfbOrder.update({ where: { id: orderId }, data: { ...resumed(), ...(reference ? { reference } : {}) } });
 }
 
 export async function setMfbReference(db: Database, orderId: string, reference: string): Promise<void> {
-  await db.prisma.mfbOrder.update({ where: { id: orderId }, data: { reference } });
+  await prismaOf(db).mfbOrder.update({ where: { id: orderId }, data: { reference } });
 }
 
 export async function resumeGreenflowBooking(db: Database, bookingCode: string, lastname: string, timeZone: string | null): Promise<void> {
-  await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { ...resumed(), lastname, ...(timeZone ? { timeZone } : {}) } });
+  await prismaOf(db).greenflowBooking.update({ where: { bookingCode }, data: { ...resumed(), lastname, ...(timeZone ? { timeZone } : {}) } });
 }
 
 export async function setGreenflowTimeZone(db: Database, bookingCode: string, timeZone: string): Promise<void> {
-  await db.prisma.greenflowBooking.update({ where: { bookingCode }, data: { timeZone } });
+  await prismaOf(db).greenflowBooking.update({ where: { bookingCode }, data: { timeZone } });
 }
 
 /**
@@ -167,7 +168,7 @@ export async function makeParkedDue(sql: Sql, kind: TrackedKind): Promise<number
 
 /** GreenFlow bookings whose current status is a word its documentation does not define, by status. */
 export async function undocumentedStatusCounts(db: Database): Promise<{ status: string | null; bookings: number }[]> {
-  const rows = await db.prisma.greenflowBooking.groupBy({ by: ["status"], where: { unknownStatus: true, active: true }, _count: true });
+  const rows = await prismaOf(db).greenflowBooking.groupBy({ by: ["status"], where: { unknownStatus: true, active: true }, _count: true });
   return rows.map((r) => ({ status: r.status, bookings: r._count }));
 }
 
@@ -182,7 +183,7 @@ export interface MfbOrderDetails {
 }
 
 export async function saveMfbOrderDetails(db: Database, orderId: string, details: MfbOrderDetails): Promise<void> {
-  await db.prisma.mfbOrder.update({
+  await prismaOf(db).mfbOrder.update({
     where: { id: orderId },
     data: { ...details, price: (details.price ?? undefined) as object | undefined, detailsFetchedAt: new Date() },
   });
@@ -303,7 +304,7 @@ export type MfbOrderRecord = MfbOrder & { parcels: MfbParcel[]; events: MfbTrack
 
 /** The order with its parcels and every carrier event (time order), for the API and the console. */
 export function mfbOrderRecord(db: Database, orderId: string): Promise<MfbOrderRecord | null> {
-  return db.prisma.mfbOrder.findUnique({
+  return prismaOf(db).mfbOrder.findUnique({
     where: { id: orderId },
     include: { parcels: { orderBy: { parcelIndex: "asc" } }, events: { orderBy: [{ happenedAt: "asc" }, { id: "asc" }] } },
   });
@@ -360,8 +361,8 @@ export async function saveGreenflowPoll(sql: Sql, bookingCode: string, r: Greenf
 export async function searchTracked(db: Database, q: string, limit = 20) {
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q);
   const [orders, bookings] = await Promise.all([
-    db.prisma.mfbOrder.findMany({ where: { OR: [...(uuid ? [{ id: q }] : []), { reference: q }] }, take: limit, select: { id: true, reference: true, status: true, active: true } }),
-    db.prisma.greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }, { registeredCode: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
+    prismaOf(db).mfbOrder.findMany({ where: { OR: [...(uuid ? [{ id: q }] : []), { reference: q }] }, take: limit, select: { id: true, reference: true, status: true, active: true } }),
+    prismaOf(db).greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }, { registeredCode: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
   ]);
   return { orders, bookings };
 }

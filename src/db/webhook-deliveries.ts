@@ -2,6 +2,7 @@
 // sweeps and operators look for, and the re-send. Attempts themselves are recorded by db/delivery-attempts.ts.
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
+import { prismaOf } from "./clients.js";
 
 export interface DeliverySummary {
   id: string;
@@ -28,7 +29,7 @@ export async function findDelivery(db: Database, webhookDeliveryId: string): Pro
 
 /** Failed deliveries of a subscription created since `since`, oldest first (index: subscription, status, created_at). */
 export async function failedDeliveryIdsSince(db: Database, subscriptionId: string, since: Date): Promise<string[]> {
-  const rows = await db.prisma.webhookDelivery.findMany({
+  const rows = await prismaOf(db).webhookDelivery.findMany({
     where: { subscriptionId, status: "failed", createdAt: { gte: since } },
     select: { id: true },
     orderBy: { createdAt: "asc" },
@@ -88,7 +89,7 @@ export async function sendWaitingNow(sql: Sql, subscriptionId: string, since: Da
 }
 
 export async function deliveryCounts(db: Database, subscriptionId: string): Promise<Record<string, number>> {
-  const counts = await db.prisma.webhookDelivery.groupBy({ by: ["status"], where: { subscriptionId }, _count: true });
+  const counts = await prismaOf(db).webhookDelivery.groupBy({ by: ["status"], where: { subscriptionId }, _count: true });
   return Object.fromEntries(counts.map((c) => [c.status, c._count]));
 }
 
@@ -157,7 +158,7 @@ export async function subscriptionDeliveries(
   subscriptionId: string,
   opts: { status?: string; limit: number; before?: { createdAt: Date; id: string } },
 ): Promise<DeliveryView[]> {
-  const rows = await db.prisma.webhookDelivery.findMany({
+  const rows = await prismaOf(db).webhookDelivery.findMany({
     where: {
       subscriptionId,
       ...(opts.status ? { status: opts.status } : {}),
@@ -173,12 +174,12 @@ export async function subscriptionDeliveries(
 /** Every delivery of these events, with attempts (index: the unique (event_id, subscription_id)). */
 export async function deliveriesOfEvents(db: Database, eventIds: string[]): Promise<DeliveryView[]> {
   if (eventIds.length === 0) return [];
-  const rows = await db.prisma.webhookDelivery.findMany({ where: { eventId: { in: eventIds } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], include: deliveryInclude });
+  const rows = await prismaOf(db).webhookDelivery.findMany({ where: { eventId: { in: eventIds } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], include: deliveryInclude });
   return rows.map(deliveryView);
 }
 
 /** One delivery with every attempt (null when unknown). */
 export async function deliveryWithAttempts(db: Database, webhookDeliveryId: string): Promise<DeliveryView | null> {
-  const row = await db.prisma.webhookDelivery.findUnique({ where: { id: webhookDeliveryId }, include: deliveryInclude });
+  const row = await prismaOf(db).webhookDelivery.findUnique({ where: { id: webhookDeliveryId }, include: deliveryInclude });
   return row ? deliveryView(row) : null;
 }

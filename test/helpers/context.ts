@@ -11,6 +11,7 @@ import { createQueues } from "../../src/queues/queues.js";
 import { createRedis } from "../../src/queues/redis.js";
 import { startWorker, type WorkerRuntime } from "../../src/worker.js";
 import { createDatabase } from "../../scripts/lib/local-services.js";
+import { poolOf, prismaOf } from "../../src/db/clients.js";
 
 export const TEST_SECRET = "test-webhook-secret";
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -75,7 +76,9 @@ export async function createTestContext(env: TestEnv = {}) {
     log,
     metrics,
     db,
-    prisma: db.prisma,
+    /** Direct clients, for arranging and inspecting state (a test may; src/ outside src/db may not). */
+    prisma: prismaOf(db),
+    pool: poolOf(db),
     redis,
     queues,
     app,
@@ -126,7 +129,7 @@ export async function createTestContext(env: TestEnv = {}) {
     async settled(timeoutMs = 20_000): Promise<void> {
       await eventually(
         async () => {
-          const [row] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(BUSY_SQL);
+          const [row] = await prismaOf(db).$queryRawUnsafe<{ n: number }[]>(BUSY_SQL);
           if (!row || row.n > 0) return false;
           for (const queue of queues.all().filter((q) => q.name !== "maintenance")) {
             const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");

@@ -19,8 +19,8 @@ afterAll(() => close());
 beforeEach(async () => {
   flovi.reservations.clear();
   flovi.server.requests.length = 0;
-  await ctx.db.pool.query("DELETE FROM flovi_backfill");
-  await ctx.db.pool.query("DELETE FROM provider_states");
+  await ctx.pool.query("DELETE FROM flovi_backfill");
+  await ctx.pool.query("DELETE FROM provider_states");
 });
 
 const client = () => createFloviClient({ baseUrl: flovi.url, apiKey: FLOVI_API_KEY, timeoutMs: 2_000 });
@@ -62,7 +62,7 @@ describe("backfill through GET /customers/v2/reservations", () => {
     const lists = flovi.server.requests.filter((r) => r.path === "/customers/v2/reservations");
     expect(lists.map((r) => Number(r.query.get("limit")))).toEqual([100, 100, 100]);
     expect(lists.map((r) => r.query.get("start"))).toEqual([null, "8000150", "8000050"]);
-    const { rows } = await ctx.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE entity = 'reservation' AND entity_id::bigint BETWEEN 8000000 AND 8000249");
+    const { rows } = await ctx.pool.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE entity = 'reservation' AND entity_id::bigint BETWEEN 8000000 AND 8000249");
     expect(Number(rows[0]!.n)).toBe(250);
   });
 
@@ -84,7 +84,7 @@ describe("backfill through GET /customers/v2/reservations", () => {
     expect(limited).toMatchObject({ pages: 0, stoppedBy: "TOO_MANY_REQUESTS" });
     expect(limited.pausedUntil!.getTime()).toBeGreaterThan(Date.now() + 100_000);
     expect(await backfill()).toMatchObject({ pages: 0, stoppedBy: "RATE_LIMITED" }); // paused: no call at all
-    await ctx.db.pool.query("DELETE FROM provider_states");
+    await ctx.pool.query("DELETE FROM provider_states");
     const refused = await backfillFromList({ db: ctx.db, client: createFloviClient({ baseUrl: flovi.url, apiKey: "wrong", timeoutMs: 2_000 }), log: ctx.log, lookbackMs: 1e12, maxPagesPerRun: 10 });
     expect(refused).toMatchObject({ pages: 0, stoppedBy: "UNAUTHORIZED" });
     expect(await backfill()).toMatchObject({ discovered: 150, passEnded: true });

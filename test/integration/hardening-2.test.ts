@@ -8,6 +8,7 @@ import { createLogger } from "../../src/observability/logger.js";
 import { buildApp } from "../../src/app.js";
 import { createTestContext, TEST_ADMIN_TOKEN, TEST_SECRET, type TestContext } from "../helpers/context.js";
 import { postFlovi } from "../helpers/flovi.js";
+import { poolOf } from "../../src/db/clients.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const basic = `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`;
@@ -194,7 +195,7 @@ describe("the api's own limits", () => {
     const app = buildApp({ config: ctx.config, db: ctx.db, operatorDb, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
     try {
       // The operators' only connection is busy for 3 s (a page of a thousand subscriptions, say).
-      const busy = operatorDb.pool.query("SELECT pg_sleep(3)");
+      const busy = poolOf(operatorDb).query("SELECT pg_sleep(3)");
       await new Promise((r) => setTimeout(r, 100));
       const page = request(app).get("/admin/console/subscriptions").set("authorization", basic).then((r) => ({ status: r.status, at: Date.now() }));
       const t0 = Date.now();
