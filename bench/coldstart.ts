@@ -41,11 +41,22 @@ async function run(index: number): Promise<Row> {
     // 5 s windows by arrival order (latencies are pushed as events arrive, which follows send order closely).
     const perWindow = Math.round(rate * 5);
     const windows: number[] = [];
-    const firstSecond = (values: number[]) => percentile(values.slice(0, rate).sort((a, b) => a - b), 99);
-    for (let i = 0; i < first.length; i += perWindow) windows.push(percentile(first.slice(i, i + perWindow).sort((a, b) => a - b), 99));
+    const firstSecond = (values: number[]) =>
+      percentile(
+        values.slice(0, rate).sort((a, b) => a - b),
+        99,
+      );
+    for (let i = 0; i < first.length; i += perWindow)
+      windows.push(
+        percentile(
+          first.slice(i, i + perWindow).sort((a, b) => a - b),
+          99,
+        ),
+      );
     t.latencies.length = 0;
     await openLoop({ url: `http://127.0.0.1:${t.apiPort}`, rate, durationS: duration, make: t.signedRequest });
-    for (const until = Date.now() + 60_000; t.seen.size < expected + rate * duration * 0.99 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    for (const until = Date.now() + 60_000; t.seen.size < expected + rate * duration * 0.99 && Date.now() < until; )
+      await new Promise((r) => setTimeout(r, 50));
     const steady = [...t.latencies].sort((a, b) => a - b);
     const row: Row = {
       readyMs: t.readyMs,
@@ -65,7 +76,9 @@ async function run(index: number): Promise<Row> {
   }
 }
 
-console.log(`machine: ${machine()}; built api + worker; redis ${topo.redis}${topo.pgbouncer ? ", through pgbouncer" : ""}; ${rate}/s for ${duration} s from ready, then ${duration} s more`);
+console.log(
+  `machine: ${machine()}; built api + worker; redis ${topo.redis}${topo.pgbouncer ? ", through pgbouncer" : ""}; ${rate}/s for ${duration} s from ready, then ${duration} s more`,
+);
 const rows: Row[] = [];
 for (let i = 0; i < runs; i++) rows.push(await run(i));
 if (runs > 1) {

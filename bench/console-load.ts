@@ -83,10 +83,14 @@ async function run(index: number): Promise<Row[]> {
 }
 
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
-console.log(`machine: ${machine()}; ${subscriptions} subscriptions, ${readers} console readers walking every page, Flovi webhooks at ${rate}/s for ${duration} s per phase`);
+console.log(
+  `machine: ${machine()}; ${subscriptions} subscriptions, ${readers} console readers walking every page, Flovi webhooks at ${rate}/s for ${duration} s per phase`,
+);
 const all: Row[][] = [];
 for (let i = 0; i < runs; i++) all.push(await run(i));
 if (runs > 1) {
   console.log(`\nmedian of ${runs} runs`);
-  console.table(all[0]!.map((row, r) => Object.fromEntries(Object.keys(row).map((k) => [k, k === "phase" ? row[k]! : median(all.map((one) => Number(one[r]![k])))]))));
+  console.table(
+    all[0]!.map((row, r) => Object.fromEntries(Object.keys(row).map((k) => [k, k === "phase" ? row[k]! : median(all.map((one) => Number(one[r]![k])))]))),
+  );
 }

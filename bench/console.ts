@@ -33,8 +33,18 @@ try {
 
   // One reservation through the webhook path (the subscriber's deliveries for it are real).
   for (const [i, state] of ["created", "taken", "driving", "sealed", "final_costs"].entries()) {
-    const body = JSON.stringify({ event: "reservation_status_change", reservationId: "bench-4711", externalId: "WO-4711", state, occurredAt: new Date(Date.UTC(2026, 0, 1, 8, 0, i)).toISOString() });
-    const res = await fetch(`${base}/webhooks/flovi`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` }, body });
+    const body = JSON.stringify({
+      event: "reservation_status_change",
+      reservationId: "bench-4711",
+      externalId: "WO-4711",
+      state,
+      occurredAt: new Date(Date.UTC(2026, 0, 1, 8, 0, i)).toISOString(),
+    });
+    const res = await fetch(`${base}/webhooks/flovi`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
+      body,
+    });
     if (res.status !== 202) throw new Error(`webhook ${state}: ${res.status}`);
     for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
       if ((await q<{ state: string }>("SELECT state FROM reservations WHERE id = 'bench-4711'"))[0]?.state === state) break;
@@ -67,7 +77,13 @@ try {
       size = text.length;
     }
     times.sort((a, b) => a - b);
-    rows.push({ page: title, "p50 ms": +percentile(times, 50).toFixed(1), "p95 ms": +percentile(times, 95).toFixed(1), "p99 ms": +percentile(times, 99).toFixed(1), "kB": +(size / 1024).toFixed(1) });
+    rows.push({
+      page: title,
+      "p50 ms": +percentile(times, 50).toFixed(1),
+      "p95 ms": +percentile(times, 95).toFixed(1),
+      "p99 ms": +percentile(times, 99).toFixed(1),
+      kB: +(size / 1024).toFixed(1),
+    });
   }
   console.table(rows);
   console.log(`events in the database: ${(await q<{ n: string }>("SELECT count(*) AS n FROM events"))[0]!.n}; load average after ${loadAverage()}`);

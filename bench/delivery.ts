@@ -24,7 +24,9 @@ const WARM_UP_S = 3;
 type Row = Record<string, string | number>;
 
 const rssMb = (pid: number) => {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
   return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
 };
 
@@ -49,7 +51,15 @@ async function phase(t: Topology, rate: number, seconds = duration) {
   const silent = sent.ok - expected;
   if (delivered < expected) await explainLoss(t, expected - delivered);
   const sorted = [...t.latencies].sort((a, b) => a - b);
-  return { accepted: sent.ok, silent, delivered, lost: expected - delivered, perSecond: Math.round((delivered / (Date.now() - started)) * 1000), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return {
+    accepted: sent.ok,
+    silent,
+    delivered,
+    lost: expected - delivered,
+    perSecond: Math.round((delivered / (Date.now() - started)) * 1000),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
 }
 
 /** Webhooks processed without an event (stale, repeated): they emit nothing to deliver. */
@@ -71,7 +81,6 @@ async function explainLoss(t: Topology, missing: number) {
     const inbound = await db.query("SELECT status, status_reason, count(*)::int AS n FROM inbound_deliveries GROUP BY 1, 2");
     const deliveries = await db.query("SELECT status, last_error, count(*)::int AS n FROM webhook_deliveries GROUP BY 1, 2");
     console.log(`${missing} events not seen at the subscriber:`, JSON.stringify({ inbound: inbound.rows, deliveries: deliveries.rows }));
-
   } finally {
     await db.end();
   }
@@ -207,7 +216,10 @@ if (runs > 1) {
   for (const [r, row] of all[0]!.entries()) {
     console.table([
       Object.fromEntries(
-        Object.entries(row).map(([k, v]) => [k, typeof v === "number" ? median(all.map((run) => Number(run[r]![k]))) : all.map((run) => run[r]![k]).join(" | ")]),
+        Object.entries(row).map(([k, v]) => [
+          k,
+          typeof v === "number" ? median(all.map((run) => Number(run[r]![k]))) : all.map((run) => run[r]![k]).join(" | "),
+        ]),
       ),
     ]);
   }

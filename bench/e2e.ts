@@ -107,7 +107,8 @@ async function run(index: number): Promise<Row[]> {
         }).then((r) => ({ p50: r.latency.p50, p99: r.latency.p99 }));
     // Accepted = rows stored during the phase (autocannon does not count requests still in flight at its end).
     await new Promise((r) => setTimeout(r, 200));
-    const accepted = (await counts.query<{ n: string }>("SELECT count(*) AS n FROM inbound_deliveries /* bench-counter */")).rows[0]!.n as unknown as number - start.stored;
+    const accepted =
+      ((await counts.query<{ n: string }>("SELECT count(*) AS n FROM inbound_deliveries /* bench-counter */")).rows[0]!.n as unknown as number) - start.stored;
     const deadline = Date.now() + 120_000;
     while (seen.size - before < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const drainedMs = Date.now() - started;
@@ -135,7 +136,9 @@ async function run(index: number): Promise<Row[]> {
       "cpu redis": per("redis"),
       "cpu pgb": per("bouncer"),
       "cpu lb": per("balancer"),
-      "cpu total": ((["api", "worker", "postgres", "redis", "bouncer", "balancer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)).toFixed(2),
+      "cpu total": (
+        (["api", "worker", "postgres", "redis", "bouncer", "balancer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)
+      ).toFixed(2),
       "cpu bench": per("bench"),
     };
   }
@@ -177,14 +180,14 @@ execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 console.log(
   `machine: ${machine()}; ${apiCount} api + ${workerCount} worker process(es) (built); redis ${topo.redis}${topo.pgbouncer ? "; postgres through pgbouncer (transaction mode)" : ""}; tracing ${tracing ? "on (OTLP/HTTP to a local receiver)" : "off"}; ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`,
 );
-console.log("in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event");
+console.log(
+  "in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event",
+);
 const all: Row[][] = [];
 for (let i = 0; i < runs; i++) all.push(await run(i));
 if (runs > 1) {
   console.log(`\nmedian of ${runs} runs`);
   console.table(
-    all[0]!.map((row, r) =>
-      Object.fromEntries(Object.keys(row).map((k) => [k, k === "phase" ? row[k]! : median(all.map((run) => Number(run[r]![k])))])),
-    ),
+    all[0]!.map((row, r) => Object.fromEntries(Object.keys(row).map((k) => [k, k === "phase" ? row[k]! : median(all.map((run) => Number(run[r]![k])))]))),
   );
 }

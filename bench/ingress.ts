@@ -13,7 +13,14 @@ const SECRET = "bench-secret";
 let counter = 0;
 function signedRequest() {
   counter += 1;
-  const body = JSON.stringify({ event: "reservation_status_change", reservationId: `bench-${counter % 5000}`, state: "created", occurredAt: new Date().toISOString(), n: counter, pid: process.pid });
+  const body = JSON.stringify({
+    event: "reservation_status_change",
+    reservationId: `bench-${counter % 5000}`,
+    state: "created",
+    occurredAt: new Date().toISOString(),
+    n: counter,
+    pid: process.pid,
+  });
   return {
     method: "POST" as const,
     path: "/webhooks/flovi",

@@ -25,7 +25,12 @@ const tracking = JSON.stringify({
     parcel_index,
     events: [
       { code: "shipment_created", happened_at: "2026-06-01T08:00:00+02:00", label: { en: "Shipment created", fr: "Expédition créée" } },
-      { code: "picked_up", happened_at: "2026-06-01T10:00:00+02:00", label: { en: "Package picked up", fr: "Paquet enlevé" }, location: { city: "NICE", country: "FR" } },
+      {
+        code: "picked_up",
+        happened_at: "2026-06-01T10:00:00+02:00",
+        label: { en: "Package picked up", fr: "Paquet enlevé" },
+        location: { city: "NICE", country: "FR" },
+      },
       { code: "in_transit", happened_at: "2026-06-02T03:43:00+02:00", label: { en: "In transit", fr: "En transit" } },
     ],
   })),

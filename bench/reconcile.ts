@@ -49,11 +49,18 @@ async function measure(name: string, offset: number, withBackfill: boolean) {
   const ms = performance.now() - started;
   const lists = flovi.server.requests.filter((r) => r.path === "/customers/v2/reservations").length;
   const gets = flovi.server.requests.filter((r) => r.path.startsWith("/customers/v2/reservation/")).length;
-  const { rows } = await poolOf(db).query<{ n: string }>("SELECT count(*) AS n FROM reservations WHERE state = 'driving' AND id::bigint >= $1 AND id::bigint < $2", [offset, offset + total]);
-  console.log(`${name.padEnd(28)} ${String(lists + gets).padStart(5)} API calls (${lists} list pages, ${gets} look-ups) per ${total} reservations; ${Math.round(ms)} ms; ${rows[0]!.n} moved to driving`);
+  const { rows } = await poolOf(db).query<{ n: string }>(
+    "SELECT count(*) AS n FROM reservations WHERE state = 'driving' AND id::bigint >= $1 AND id::bigint < $2",
+    [offset, offset + total],
+  );
+  console.log(
+    `${name.padEnd(28)} ${String(lists + gets).padStart(5)} API calls (${lists} list pages, ${gets} look-ups) per ${total} reservations; ${Math.round(ms)} ms; ${rows[0]!.n} moved to driving`,
+  );
 }
 
-console.log(`machine: ${machine()}; load average before ${loadAverage()}; ${total} known reservations silent past the cut-off, the API shows each one further on`);
+console.log(
+  `machine: ${machine()}; load average before ${loadAverage()}; ${total} known reservations silent past the cut-off, the API shows each one further on`,
+);
 await measure("before: one GET each", 1_000_000, false);
 await poolOf(db).query("TRUNCATE flovi_backfill");
 await measure("after: list pages first", 5_000_000, true);

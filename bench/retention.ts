@@ -36,7 +36,9 @@ try {
   await q("CHECKPOINT"); // the seed's dirty pages written now, not during the first phase
   await new Promise((r) => setTimeout(r, 5_000));
   const prunable = (await q<{ n: string }>("SELECT count(*) AS n FROM events WHERE created_at < now() - interval '90 days'"))[0]!.n;
-  console.log(`seeded ${total} events, deliveries and attempts in ${((Date.now() - started) / 1000).toFixed(0)} s; older than 90 days (two days' worth): ${prunable}; load average ${loadAverage()}`);
+  console.log(
+    `seeded ${total} events, deliveries and attempts in ${((Date.now() - started) / 1000).toFixed(0)} s; older than 90 days (two days' worth): ${prunable}; load average ${loadAverage()}`,
+  );
 
   async function phase(title: string, during?: () => Promise<unknown>) {
     topology.latencies.length = 0;
@@ -47,7 +49,15 @@ try {
     for (const until = Date.now() + 60_000; topology.seen.size - before < sent.ok && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     const sideResult = await side;
     const sorted = [...topology.latencies].sort((a, b) => a - b);
-    return { phase: title, sent: sent.sent, delivered: topology.seen.size - before, "p50 ms": percentile(sorted, 50), "p95 ms": percentile(sorted, 95), "p99 ms": percentile(sorted, 99), sideResult };
+    return {
+      phase: title,
+      sent: sent.sent,
+      delivered: topology.seen.size - before,
+      "p50 ms": percentile(sorted, 50),
+      "p95 ms": percentile(sorted, 95),
+      "p99 ms": percentile(sorted, 99),
+      sideResult,
+    };
   }
 
   // Pruning one day: events, deliveries and attempts past the horizon; nothing else is due. The scheduled job's
@@ -55,11 +65,24 @@ try {
   const far = 10_000 * DAY;
   const db = createDatabase({ url: topology.services.databaseUrl, poolSize: 2, applicationName: "bench-pruner" });
   const prune = (horizonDays: number) => async () => {
-    const settings: RetentionSettings = { inbound_bodies: far, inbound_rows: far, succeeded_deliveries: horizonDays * DAY, failed_deliveries: far, events: horizonDays * DAY, tracking: far, audit: far };
+    const settings: RetentionSettings = {
+      inbound_bodies: far,
+      inbound_rows: far,
+      succeeded_deliveries: horizonDays * DAY,
+      failed_deliveries: far,
+      events: horizonDays * DAY,
+      tracking: far,
+      audit: far,
+    };
     const t0 = Date.now();
     const result = await pruneAll({ db, log: createLogger({ level: "warn" }) }, settings, { batchSize: 500, budgetMs: 600_000 });
     const seconds = (Date.now() - t0) / 1000;
-    return { seconds, events: result.events.rows, deliveries: result.succeeded_deliveries.rows, bytes: result.events.bytes + result.succeeded_deliveries.bytes };
+    return {
+      seconds,
+      events: result.events.rows,
+      deliveries: result.succeeded_deliveries.rows,
+      bytes: result.events.bytes + result.succeeded_deliveries.bytes,
+    };
   };
   await openLoop({ url: `http://127.0.0.1:${topology.apiPort}`, rate: 50, durationS: 3, make: topology.signedRequest }); // warm-up
   const rows = [
@@ -69,7 +92,12 @@ try {
     await phase("pruning day 91", prune(90)),
     await phase("baseline 3"),
   ];
-  console.table(rows.map(({ sideResult, ...r }) => ({ ...r, "pruned rows": sideResult ? (sideResult as { events: number; deliveries: number }).events + (sideResult as { deliveries: number }).deliveries : "" })));
+  console.table(
+    rows.map(({ sideResult, ...r }) => ({
+      ...r,
+      "pruned rows": sideResult ? (sideResult as { events: number; deliveries: number }).events + (sideResult as { deliveries: number }).deliveries : "",
+    })),
+  );
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const baseP99 = median([0, 2, 4].map((i) => Number(rows[i]!["p99 ms"])));
   const pruneP99 = [1, 3].map((i) => Number(rows[i]!["p99 ms"]));
@@ -79,7 +107,9 @@ try {
       `${rows[i]!.phase}: ${pruned.events} events and ${pruned.deliveries} deliveries (+ their attempts), ${(pruned.bytes / 2 ** 20).toFixed(1)} MiB of rows, in ${pruned.seconds.toFixed(1)} s (${Math.round((pruned.events + pruned.deliveries) / pruned.seconds)} rows/s)`,
     );
   }
-  console.log(`p99: baselines' median ${baseP99} ms; while pruning ${pruneP99.join(" / ")} ms (ratio ${pruneP99.map((p) => (p / baseP99).toFixed(2)).join(" / ")})`);
+  console.log(
+    `p99: baselines' median ${baseP99} ms; while pruning ${pruneP99.join(" / ")} ms (ratio ${pruneP99.map((p) => (p / baseP99).toFixed(2)).join(" / ")})`,
+  );
 
   // Storage per row: sizes of rows the real pipeline wrote in this run, and whole tables (indexes included) per row.
   const sizes = await q<{ name: string; avg_row: string; total: string; rows: string }>(`
@@ -91,9 +121,18 @@ try {
            pg_total_relation_size('delivery_attempts'), (SELECT count(*) FROM delivery_attempts)
     UNION ALL SELECT 'inbound delivery', (SELECT avg(pg_column_size(i.*)) FROM inbound_deliveries i), pg_total_relation_size('inbound_deliveries'), (SELECT count(*) FROM inbound_deliveries)
     UNION ALL SELECT 'reservation transition', (SELECT avg(pg_column_size(t.*)) FROM reservation_transitions t), pg_total_relation_size('reservation_transitions'), (SELECT count(*) FROM reservation_transitions)`);
-  console.table(sizes.map((s) => ({ row: s.name, "avg row bytes": Math.round(Number(s.avg_row)), "table+indexes bytes/row": Math.round(Number(s.total) / Math.max(1, Number(s.rows))), rows: Number(s.rows) })));
+  console.table(
+    sizes.map((s) => ({
+      row: s.name,
+      "avg row bytes": Math.round(Number(s.avg_row)),
+      "table+indexes bytes/row": Math.round(Number(s.total) / Math.max(1, Number(s.rows))),
+      rows: Number(s.rows),
+    })),
+  );
 
-  const conns = await q<{ app: string; n: string }>("SELECT application_name AS app, count(*) AS n FROM pg_stat_activity WHERE datname = 'bench' GROUP BY 1 ORDER BY 1");
+  const conns = await q<{ app: string; n: string }>(
+    "SELECT application_name AS app, count(*) AS n FROM pg_stat_activity WHERE datname = 'bench' GROUP BY 1 ORDER BY 1",
+  );
   console.log(`Postgres connections open after the run, by application: ${conns.map((c) => `${c.app || "(none)"} ${c.n}`).join(", ")}`);
 
   // Redis memory per queued job: 10,000 delayed delivery jobs on a scratch queue.
@@ -102,7 +141,13 @@ try {
   const queue = new Queue("webhook-deliveries", { connection: redis, prefix: "{bench-memory:webhook-deliveries}" });
   const m0 = await memory();
   for (let i = 0; i < 10_000; i += 1000) {
-    await queue.addBulk(Array.from({ length: 1000 }, (_, k) => ({ name: "deliver", data: { deliveryId: crypto.randomUUID(), scheduleAttempt: 2 }, opts: { jobId: `dlv-${i + k}`, delay: 3_600_000, attempts: 7 } })));
+    await queue.addBulk(
+      Array.from({ length: 1000 }, (_, k) => ({
+        name: "deliver",
+        data: { deliveryId: crypto.randomUUID(), scheduleAttempt: 2 },
+        opts: { jobId: `dlv-${i + k}`, delay: 3_600_000, attempts: 7 },
+      })),
+    );
   }
   const m1 = await memory();
   console.log(`Redis memory per queued (delayed) delivery job: ${Math.round((m1 - m0) / 10_000)} bytes`);

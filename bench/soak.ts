@@ -11,7 +11,9 @@ const total = Number(args.get("requests") ?? 100_000);
 const SECRET = "soak-secret";
 
 const rssMiB = (pid: number) => {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
   return Math.round(Number(line?.replace(/\D+/g, "") ?? 0) / 1024);
 };
 
@@ -22,7 +24,16 @@ const port = await freePort();
 const api = await spawnNode(
   "src/main.ts",
   ["api"],
-  { NODE_ENV: "production", LOG_LEVEL: "info", PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: services.databaseUrl, ...services.redisEnv, FLOVI_WEBHOOK_SECRET: SECRET, DATABASE_POOL_SIZE: "20" },
+  {
+    NODE_ENV: "production",
+    LOG_LEVEL: "info",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATABASE_URL: services.databaseUrl,
+    ...services.redisEnv,
+    FLOVI_WEBHOOK_SECRET: SECRET,
+    DATABASE_POOL_SIZE: "20",
+  },
   '"msg":"started"',
   async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok,
 );
@@ -41,7 +52,13 @@ try {
         setupRequest: (req) => {
           counter += 1;
           const body = JSON.stringify({ event: "reservation_status_change", reservationId: `soak-${counter}`, state: "created" });
-          return { ...req, method: "POST", path: "/webhooks/flovi", body, headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` } };
+          return {
+            ...req,
+            method: "POST",
+            path: "/webhooks/flovi",
+            body,
+            headers: { "content-type": "application/json", "x-hub-signature": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
+          };
         },
         onResponse: () => {
           done += 1;

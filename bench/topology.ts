@@ -169,7 +169,15 @@ export async function startTopology(
   const apis: ChildProcess[] = [];
   for (const port of apiPorts) {
     const probe = opts.untilReady ? "/readyz" : "/healthz";
-    apis.push(await spawnNode(ENTRY, ["api"], { ...env, PORT: String(port) }, opts.untilReady ? "(never: /readyz decides)" : '"msg":"started"', async () => (await fetch(`http://127.0.0.1:${port}${probe}`)).ok));
+    apis.push(
+      await spawnNode(
+        ENTRY,
+        ["api"],
+        { ...env, PORT: String(port) },
+        opts.untilReady ? "(never: /readyz decides)" : '"msg":"started"',
+        async () => (await fetch(`http://127.0.0.1:${port}${probe}`)).ok,
+      ),
+    );
   }
   const workers: ChildProcess[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await spawnNode(ENTRY, ["worker"], env, '"msg":"started"'));

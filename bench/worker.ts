@@ -36,7 +36,14 @@ try {
   const rows: unknown[][] = [];
   for (let i = 0; i < total; i++) {
     const state = i < total / 2 ? "created" : "taken";
-    const body = Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: `w-${i % Math.ceil(total / 2)}`, state, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+    const body = Buffer.from(
+      JSON.stringify({
+        event: "reservation_status_change",
+        reservationId: `w-${i % Math.ceil(total / 2)}`,
+        state,
+        occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      }),
+    );
     const id = randomUUID();
     ids.push(id);
     rows.push([id, digestBody(body), body, `w-${i % Math.ceil(total / 2)}`]);
@@ -50,7 +57,10 @@ try {
     );
   }
   // The first half creates reservations, the second half moves them on: queue them in that order.
-  await queues.enqueueMany("processFloviDelivery", ids.map((inboundDeliveryId) => ({ inboundDeliveryId })));
+  await queues.enqueueMany(
+    "processFloviDelivery",
+    ids.map((inboundDeliveryId) => ({ inboundDeliveryId })),
+  );
 
   const cpuStart = process.cpuUsage();
   const started = performance.now();

@@ -35,14 +35,23 @@ async function main() {
   chmodSync(dir, 0o755);
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   say("▶ starting PostgreSQL and Redis (private, on loopback)…");
-  const [pg, redis]: LocalServer[] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }), startRedis({ dataDir: path.join(dir, "redis") })]);
-  cleanups.push(() => pg!.stop(), () => redis!.stop());
+  const [pg, redis]: LocalServer[] = await Promise.all([
+    startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }),
+    startRedis({ dataDir: path.join(dir, "redis") }),
+  ]);
+  cleanups.push(
+    () => pg!.stop(),
+    () => redis!.stop(),
+  );
   const databaseUrl = await createDatabase(pg!.url, "demo");
   await migrate(databaseUrl, path.join(root, "prisma/migrations"));
 
   const mfb = await startFakeMfb();
   const greenflow = await startFakeGreenflow();
-  cleanups.push(() => mfb.close(), () => greenflow.close());
+  cleanups.push(
+    () => mfb.close(),
+    () => greenflow.close(),
+  );
 
   // The sample subscriber: verifies every request with standardwebhooks and prints it.
   const verified: { type: string; subject: string; webhookId: string }[] = [];
@@ -56,7 +65,9 @@ async function main() {
       };
       verified.push({ type: event.type, subject: event.subject, webhookId: String(req.headers["webhook-id"]) });
       const extra = event.type === "shipment.tracking_event" ? ` (${event.data.details.code})` : "";
-      say(`  ✔ verified ${event.type.padEnd(26)} ${event.subject.padEnd(52)} seq ${String(event.data.sequence).padStart(2)}  phase ${event.data.phase}${extra}`);
+      say(
+        `  ✔ verified ${event.type.padEnd(26)} ${event.subject.padEnd(52)} seq ${String(event.data.sequence).padStart(2)}  phase ${event.data.phase}${extra}`,
+      );
       return { status: 204 };
     } catch (error) {
       say(`  ✘ signature check failed: ${(error as Error).message}`);
@@ -116,7 +127,9 @@ async function main() {
   };
   say(`▶ event hub on ${base}`);
 
-  subscriberSecret = String((await api("POST", "/subscriptions", { url: `${subscriber.url}/events`, eventTypes: ["*"], description: "demo subscriber" })).secret);
+  subscriberSecret = String(
+    (await api("POST", "/subscriptions", { url: `${subscriber.url}/events`, eventTypes: ["*"], description: "demo subscriber" })).secret,
+  );
   await api("POST", "/subscriptions", { url: `${flaky.url}/billing`, eventTypes: ["reservation.final_costs"], description: "billing-sync (down)" });
   say("▶ subscribed the sample subscriber to * and billing-sync to reservation.final_costs");
 
@@ -182,7 +195,9 @@ async function main() {
   say("▶ billing-sync was down: its delivery of reservation.final_costs failed after 3 attempts; the console lists it under what needs a look.");
   say(`    console:    ${base}/admin/console   (user: anything, password: ${ADMIN})`);
   say(`    fix it:     curl -X POST ${flaky.url}/fix`);
-  say(`    replay it:  "Re-send" on billing-sync's page in the console, or curl -X POST ${base}/admin/queues/webhook-deliveries/retry-failed -H 'authorization: Bearer ${ADMIN}'`);
+  say(
+    `    replay it:  "Re-send" on billing-sync's page in the console, or curl -X POST ${base}/admin/queues/webhook-deliveries/retry-failed -H 'authorization: Bearer ${ADMIN}'`,
+  );
 
   if (once) {
     // Self-check of the operator path: fix the subscriber, replay the failed job, see it arrive.

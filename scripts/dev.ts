@@ -10,7 +10,7 @@ import net from "node:net";
 import path from "node:path";
 import { migrate } from "../src/db/migrate.js";
 import { DEV_SETTINGS_FILE } from "../src/config/dev-settings.js";
-import { createDatabase, MissingBinaryError, startPostgres, startRedis, type LocalServer } from "./lib/local-services.js";
+import { createDatabase, MissingBinaryError, startPostgres, startRedis } from "./lib/local-services.js";
 import { GREENFLOW_KEY, MFB_LOGIN, MFB_PASSWORD, startFakeGreenflow, startFakeMfb } from "./lib/fakes/providers.js";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -33,7 +33,11 @@ function refuse(line: string): never {
 /** Another `npm run dev` on this checkout is still running: its pid is in the settings file. */
 function alreadyRunning(): { pid: number; api: string } | null {
   if (!existsSync(settingsFile)) return null;
-  const values = Object.fromEntries(readFileSync(settingsFile, "utf8").split("\n").flatMap((l) => (/^(\w+)=(.*)$/.exec(l) ? [[RegExp.$1, RegExp.$2]] : [])));
+  const values = Object.fromEntries(
+    readFileSync(settingsFile, "utf8")
+      .split("\n")
+      .flatMap((l) => (/^(\w+)=(.*)$/.exec(l) ? [[RegExp.$1, RegExp.$2]] : [])),
+  );
   const pid = Number(values.DEV_PID);
   try {
     process.kill(pid, 0);
@@ -62,7 +66,8 @@ async function main() {
   try {
     if (!env.DATABASE_URL) {
       const pgPort = Number(env.DEV_POSTGRES_PORT ?? 54329);
-      if (!(await portFree(pgPort, "127.0.0.1"))) refuse(`port ${pgPort} (local Postgres) is in use: set DEV_POSTGRES_PORT to a free port, or DATABASE_URL to your own database`);
+      if (!(await portFree(pgPort, "127.0.0.1")))
+        refuse(`port ${pgPort} (local Postgres) is in use: set DEV_POSTGRES_PORT to a free port, or DATABASE_URL to your own database`);
       const pg = await startPostgres({ dataDir: path.join(dataDir, "postgres"), port: pgPort });
       started.push(pg);
       env.DATABASE_URL = await createDatabase(pg.url, "event_hub");
@@ -71,7 +76,8 @@ async function main() {
     // A Redis of your own (one node, Sentinel or Cluster) is used as it is; otherwise a private one starts.
     if (!env.REDIS_URL && !env.REDIS_SENTINELS && !env.REDIS_CLUSTER_NODES) {
       const redisPort = Number(env.DEV_REDIS_PORT ?? 63799);
-      if (!(await portFree(redisPort, "127.0.0.1"))) refuse(`port ${redisPort} (local Redis) is in use: set DEV_REDIS_PORT to a free port, or REDIS_URL to your own Redis`);
+      if (!(await portFree(redisPort, "127.0.0.1")))
+        refuse(`port ${redisPort} (local Redis) is in use: set DEV_REDIS_PORT to a free port, or REDIS_URL to your own Redis`);
       const redis = await startRedis({ dataDir: path.join(dataDir, "redis"), port: redisPort, persistent: true });
       started.push(redis);
       env.REDIS_URL = redis.url;
@@ -111,8 +117,24 @@ async function main() {
   }
 
   mkdirSync(dataDir, { recursive: true });
-  const keep = ["DATABASE_URL", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_CLUSTER_NODES", "PORT", "ADMIN_TOKEN", "FLOVI_WEBHOOK_SECRET", "QUEUE_PREFIX"];
-  writeFileSync(settingsFile, `# written by npm run dev while it runs; removed when it stops\nDEV_PID=${process.pid}\n${keep.filter((k) => env[k]).map((k) => `${k}=${env[k]}`).join("\n")}\n`);
+  const keep = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_SENTINELS",
+    "REDIS_SENTINEL_MASTER",
+    "REDIS_CLUSTER_NODES",
+    "PORT",
+    "ADMIN_TOKEN",
+    "FLOVI_WEBHOOK_SECRET",
+    "QUEUE_PREFIX",
+  ];
+  writeFileSync(
+    settingsFile,
+    `# written by npm run dev while it runs; removed when it stops\nDEV_PID=${process.pid}\n${keep
+      .filter((k) => env[k])
+      .map((k) => `${k}=${env[k]}`)
+      .join("\n")}\n`,
+  );
   say(`api on http://127.0.0.1:${port}  (FLOVI_WEBHOOK_SECRET=${env.FLOVI_WEBHOOK_SECRET}, ADMIN_TOKEN=${env.ADMIN_TOKEN}; settings in ${DEV_SETTINGS_FILE})`);
 
   // Readable logs (one line per event) unless LOG_FORMAT=json; JSON stays the default everywhere else.

@@ -1,10 +1,6 @@
 // buildApp(deps) returns the Express app and never listens: main.ts listens, tests use supertest.
 import express, { type Express } from "express";
 import helmet from "helmet";
-import type { RedisClient } from "./queues/redis.js";
-import type { Logger } from "pino";
-import type { Config } from "./config/env.js";
-import type { Database } from "./db/client.js";
 import { createInboundWriter } from "./db/inbound-deliveries.js";
 import { createBatchedEnqueuer } from "./queues/batched-enqueue.js";
 import { requireAdminToken } from "./http/auth.js";
@@ -14,10 +10,8 @@ import { healthRoutes } from "./http/health.js";
 import { managementRoutes } from "./http/management.js";
 import { openApiDocument } from "./http/openapi.js";
 import { requestLogging, requestMetrics } from "./http/request-logging.js";
-import type { Metrics } from "./observability/metrics.js";
 import { eventCatalogDocument } from "./domain/event-catalog.js";
 import { cloudEventJsonSchema } from "./domain/events.js";
-import type { Queues } from "./queues/queues.js";
 
 import type { AppDeps } from "./http/deps.js";
 export type { AppDeps };

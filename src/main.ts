@@ -26,7 +26,11 @@ async function main() {
   const { tracingConfigured } = await import("./observability/tracing-config.js");
   const tracing = tracingConfigured(process.env) ? await (await import("./observability/tracing.js")).startTracing(role) : null;
   const log = createLogger({ level: config.LOG_LEVEL, name: role, traceFields: tracing !== null });
-  if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "tracing on: spans exported over OTLP/HTTP");
+  if (tracing)
+    log.info(
+      { endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT },
+      "tracing on: spans exported over OTLP/HTTP",
+    );
   const { start } = await import("./runtime.js");
   let running: Awaited<ReturnType<typeof start>>;
   try {

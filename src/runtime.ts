@@ -27,10 +27,11 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   const metrics = createMetrics();
   // An event off its schema is a bug in the hub: said loudly, counted, and still emitted (docs/events.md).
   // Under test (NODE_ENV=test) it throws instead, so that no test passes with an event off its schema.
-  if (process.env.NODE_ENV !== "test") onEventSchemaViolation((problem, event) => {
-    metrics.eventSchemaViolations.inc({ type: event.type });
-    log.error({ eventId: event.id, type: event.type, problem }, "emitted an event that does not match its schema in the catalog");
-  });
+  if (process.env.NODE_ENV !== "test")
+    onEventSchemaViolation((problem, event) => {
+      metrics.eventSchemaViolations.inc({ type: event.type });
+      log.error({ eventId: event.id, type: event.type, problem }, "emitted an event that does not match its schema in the catalog");
+    });
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
@@ -49,7 +50,12 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
     redisConnections.push(redis);
     queueSets.push(queues);
     // Operators' reads and actions get their own small pool (never the ingress's connections).
-    const operatorDb = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_OPERATOR_POOL_SIZE, applicationName: "event-hub-operator", queryTimeoutMs: 15_000 });
+    const operatorDb = createDatabase({
+      url: config.DATABASE_URL,
+      poolSize: config.DATABASE_OPERATOR_POOL_SIZE,
+      applicationName: "event-hub-operator",
+      queryTimeoutMs: 15_000,
+    });
     operatorDbs.push(operatorDb);
     const app = buildApp({ config, db, operatorDb, redis, queues, log, metrics });
     // /readyz answers 503 "warming_up" until warmUp below has run: a load balancer sends no traffic before.
@@ -94,7 +100,8 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
       warmed.push(() => {
         app.locals.warming = false;
       });
-      const listening = (metricsServer = http.createServer(app));
+      const listening = http.createServer(app);
+      metricsServer = listening;
       await new Promise<void>((resolve, reject) => {
         listening.once("error", reject);
         listening.listen(config.WORKER_METRICS_PORT, config.HOST, () => resolve());

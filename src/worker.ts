@@ -52,7 +52,10 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   // A delivery that failed for good is parked as a failed job, where operators replay failures from.
   const park = (failed: FailedDelivery[]) => {
     queues
-      .enqueueMany("deliverWebhook", failed.map((f) => ({ webhookDeliveryId: f.webhookDeliveryId, attempt: f.attempt, reason: f.reason.slice(0, 2000) })))
+      .enqueueMany(
+        "deliverWebhook",
+        failed.map((f) => ({ webhookDeliveryId: f.webhookDeliveryId, attempt: f.attempt, reason: f.reason.slice(0, 2000) })),
+      )
       .catch((error: unknown) => log.warn({ err: error }, "could not park failed deliveries as jobs; they stay failed in the database"));
   };
   const recorder = createAttemptRecorder({ db, log, settings, onFailed: park });
@@ -63,7 +66,9 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     // A reservation's first event: fetch its details in the background (never in the way of the event).
     const fresh = events.filter((e) => e.data.entity === "reservation" && e.data.sequence === 1).map((e) => ({ reservationId: e.data.entityId }));
     if (fresh.length > 0 && flovi.enabled) {
-      queues.enqueueMany("enrichReservation", fresh).catch((error: unknown) => log.warn({ err: error }, "could not queue reservation details look-ups; the reconciliation sweep queues them"));
+      queues
+        .enqueueMany("enrichReservation", fresh)
+        .catch((error: unknown) => log.warn({ err: error }, "could not queue reservation details look-ups; the reconciliation sweep queues them"));
     }
     if (!claimed) pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
@@ -109,10 +114,20 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
             maxPagesPerRun: config.FLOVI_BACKFILL_PAGES_PER_RUN,
             silentForMs: config.FLOVI_RECONCILE_AFTER_MS,
           });
-          const lookups = await reconcileReservations({ db, client: flovi, log: jobLog, onCommitted: dispatchCommitted, silentForMs: config.FLOVI_RECONCILE_AFTER_MS });
+          const lookups = await reconcileReservations({
+            db,
+            client: flovi,
+            log: jobLog,
+            onCommitted: dispatchCommitted,
+            silentForMs: config.FLOVI_RECONCILE_AFTER_MS,
+          });
           // Reservations still without their details (a lost job, or known before the key was set): queued again.
           const missing = await reservationsWithoutDetails(db, 500);
-          if (missing.length > 0) await queues.enqueueMany("enrichReservation", missing.map((reservationId) => ({ reservationId })));
+          if (missing.length > 0)
+            await queues.enqueueMany(
+              "enrichReservation",
+              missing.map((reservationId) => ({ reservationId })),
+            );
           return { backfill, ...lookups, detailsQueued: missing.length };
         },
         async enrichReservation({ reservationId }, { log: jobLog }) {
@@ -138,7 +153,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       handlers: {
         async deliverWebhook(data, { job }) {
           const delivery = await findDelivery(db, data.webhookDeliveryId);
-          if (!delivery || delivery.status !== "failed") return "skipped";
+          if (delivery?.status !== "failed") return "skipped";
           // A job of the previous version (it carried `scheduleAttempt`) failed as an attempt: retrying it re-sends.
           const legacy = typeof job.data === "object" && job.data !== null && "scheduleAttempt" in job.data;
           if (!data.parked && !legacy) {

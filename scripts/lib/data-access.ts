@@ -14,13 +14,16 @@ const CODE_RULES: { pattern: RegExp; why: string }[] = [
   { pattern: /\.prisma\b(?!\.config)/g, why: "reaches the Prisma client: add a function to a src/db module" },
   { pattern: /\.pool\b/g, why: "reaches the pg pool: add a function to a src/db module" },
   { pattern: /\{[^{}]*\b(prisma|pool)\b[^{}]*\}\s*=(?!=)/g, why: "destructures the Prisma client or the pg pool: add a function to a src/db module" },
-  { pattern: /\$(transaction|queryRaw|queryRawUnsafe|executeRaw|executeRawUnsafe)\b/g, why: "runs Prisma SQL or a transaction: use withTransaction / a src/db module" },
+  {
+    pattern: /\$(transaction|queryRaw|queryRawUnsafe|executeRaw|executeRawUnsafe)\b/g,
+    why: "runs Prisma SQL or a transaction: use withTransaction / a src/db module",
+  },
 ];
 
 // Statements as src/db writes them (keywords in capitals), and lower-case ones in a shape prose does not take.
 const SQL = [
   /^\s*(SELECT\b|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b|WITH\s+\w+\s+AS\b|BEGIN\b|COMMIT\b|ROLLBACK\b|TRUNCATE\b)/,
-  /^\s*(select\s[^]*\sfrom\s+\w|insert\s+into\s+\w+\s*\(|update\s+\w+\s+set\s+\w+\s*=|delete\s+from\s+\w+\s+where\b|with\s+\w+\s+as\s*\()/i,
+  /^\s*(select\s[\s\S]*\sfrom\s+\w|insert\s+into\s+\w+\s*\(|update\s+\w+\s+set\s+\w+\s*=|delete\s+from\s+\w+\s+where\b|with\s+\w+\s+as\s*\()/i,
 ];
 const SQL_WHY = "SQL outside src/db: move the statement into a src/db module";
 
@@ -98,6 +101,7 @@ export function findViolations(file: string, source: string): Violation[] {
     found.push({ file, line, why, text: lines[line - 1]!.trim() });
   };
   for (const rule of CODE_RULES) for (const match of code.matchAll(rule.pattern)) add(match.index, rule.why);
-  for (const string of strings) if (SQL.some((pattern) => pattern.test(string.text))) add(string.offset + (string.text.length - string.text.trimStart().length), SQL_WHY);
+  for (const string of strings)
+    if (SQL.some((pattern) => pattern.test(string.text))) add(string.offset + (string.text.length - string.text.trimStart().length), SQL_WHY);
   return found.sort((a, b) => a.line - b.line);
 }

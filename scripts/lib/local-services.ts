@@ -61,9 +61,7 @@ export function postgresIdentity(): { uid: number; gid: number } | undefined {
     const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
     return { uid, gid };
   } catch {
-    throw new MissingBinaryError(
-      "Running as root, PostgreSQL needs a `postgres` user: `useradd --system --user-group postgres`.",
-    );
+    throw new MissingBinaryError("Running as root, PostgreSQL needs a `postgres` user: `useradd --system --user-group postgres`.");
   }
 }
 
@@ -252,7 +250,7 @@ function redisPing(port: number): Promise<boolean> {
 }
 
 /** A URL for another database on the same server. */
-export function databaseUrl(serverUrl: string, database: string): string {
+function databaseUrl(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;
   return url.toString();

@@ -21,7 +21,7 @@ export interface RedisNode {
 }
 
 /** How set-up probes reach a node that wants a password or TLS. */
-export interface NodeAccess {
+interface NodeAccess {
   password?: string;
   /** PEM of the CA that signed the node's certificate: the node listens with TLS only. */
   tlsCa?: string;
@@ -33,7 +33,16 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false,
   // Sentinels rewrite their file (what they learnt): written once, kept across restarts.
   writeFileSync(
     confFile,
-    [...(access.tlsCa ? ["port 0", `tls-port ${port}`] : [`port ${port}`]), "bind 127.0.0.1", `dir ${dir}`, "daemonize no", "loglevel warning", 'save ""', "appendonly no", ...lines].join("\n") + "\n",
+    `${[
+      ...(access.tlsCa ? ["port 0", `tls-port ${port}`] : [`port ${port}`]),
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      "daemonize no",
+      "loglevel warning",
+      'save ""',
+      "appendonly no",
+      ...lines,
+    ].join("\n")}\n`,
   );
   let child: ChildProcess | undefined;
   const node: RedisNode = {
@@ -66,7 +75,7 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false,
 const commandOn = (port: number, args: string[], access: NodeAccess) => command(port, args, access);
 
 /** One command on a short-lived connection (no reconnects, no retries): for set-up and probes. */
-export async function command(port: number, args: string[], access: NodeAccess = {}): Promise<unknown> {
+async function command(port: number, args: string[], access: NodeAccess = {}): Promise<unknown> {
   const client = new Redis({
     port,
     host: "127.0.0.1",
@@ -120,25 +129,46 @@ export async function startRedisCluster(opts: { dataDir: string; masters?: numbe
   // node gets a free bus port of its own.
   const busPorts = await Promise.all(ports.map(() => freePort()));
   const nodes = ports.map((port, i) =>
-    redisNode(path.join(opts.dataDir, `node-${port}`), port, [
-      "cluster-enabled yes",
-      `cluster-port ${busPorts[i]}`,
-      "cluster-config-file nodes.conf",
-      "cluster-node-timeout 1000",
-      "cluster-replica-validity-factor 0",
-      "maxmemory-policy noeviction",
-      ...(opts.password ? [`requirepass ${opts.password}`, `masterauth ${opts.password}`] : []),
-    ], false, access),
+    redisNode(
+      path.join(opts.dataDir, `node-${port}`),
+      port,
+      [
+        "cluster-enabled yes",
+        `cluster-port ${busPorts[i]}`,
+        "cluster-config-file nodes.conf",
+        "cluster-node-timeout 1000",
+        "cluster-replica-validity-factor 0",
+        "maxmemory-policy noeviction",
+        ...(opts.password ? [`requirepass ${opts.password}`, `masterauth ${opts.password}`] : []),
+      ],
+      false,
+      access,
+    ),
   );
   await Promise.all(nodes.map((n) => n.start()));
   const cli = execFileSync("sh", ["-c", "command -v redis-cli || true"], { encoding: "utf8" }).trim();
   if (!cli) throw new MissingBinaryError("redis-cli not found (it comes with `apt-get install -y redis-server`)");
-  execFileSync(cli, [...(opts.password ? ["-a", opts.password, "--no-auth-warning"] : []), "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(opts.replicas ?? 0), "--cluster-yes"], { stdio: "pipe" });
+  execFileSync(
+    cli,
+    [
+      ...(opts.password ? ["-a", opts.password, "--no-auth-warning"] : []),
+      "--cluster",
+      "create",
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      "--cluster-replicas",
+      String(opts.replicas ?? 0),
+      "--cluster-yes",
+    ],
+    { stdio: "pipe" },
+  );
 
   const cluster: RedisCluster = {
     nodes,
     get nodesEnv() {
-      return ports.slice(0, masters).map((p) => `127.0.0.1:${p}`).join(",");
+      return ports
+        .slice(0, masters)
+        .map((p) => `127.0.0.1:${p}`)
+        .join(",");
     },
     async masterFor(key) {
       const live = nodes.find((n) => n.running)!;
@@ -170,7 +200,9 @@ export async function startRedisCluster(opts: { dataDir: string; masters?: numbe
   if (opts.replicas) {
     await until(
       async () => {
-        const lines = String(await command(ports[0]!, ["CLUSTER", "NODES"])).trim().split("\n");
+        const lines = String(await command(ports[0]!, ["CLUSTER", "NODES"]))
+          .trim()
+          .split("\n");
         return lines.filter((l) => l.includes("slave") && !l.includes("fail")).length === total - masters;
       },
       "the cluster's replicas did not attach",
@@ -180,7 +212,7 @@ export async function startRedisCluster(opts: { dataDir: string; masters?: numbe
   return cluster;
 }
 
-export const SENTINEL_MASTER = "hubmaster";
+const SENTINEL_MASTER = "hubmaster";
 
 export interface RedisSentinelSet {
   /** REDIS_SENTINELS for the service. */
@@ -202,7 +234,13 @@ export async function startRedisSentinel(opts: { dataDir: string; password?: str
   const sentinelAccess: NodeAccess = { password: opts.sentinelPassword };
   const command = (port: number, args: string[]) => commandOn(port, args, sentinelAccess);
   const primary = redisNode(path.join(opts.dataDir, "primary"), primaryPort!, ["maxmemory-policy noeviction", ...auth], false, dataAccess);
-  const replica = redisNode(path.join(opts.dataDir, "replica"), replicaPort!, ["maxmemory-policy noeviction", `replicaof 127.0.0.1 ${primaryPort}`, ...auth], false, dataAccess);
+  const replica = redisNode(
+    path.join(opts.dataDir, "replica"),
+    replicaPort!,
+    ["maxmemory-policy noeviction", `replicaof 127.0.0.1 ${primaryPort}`, ...auth],
+    false,
+    dataAccess,
+  );
   await primary.start();
   await replica.start();
   const sentinels = sentinelPorts.map((port) =>
@@ -272,7 +310,7 @@ export async function startPgBouncer(opts: { dataDir: string; postgresPort: numb
   const ini = path.join(dir, "pgbouncer.ini");
   writeFileSync(
     ini,
-    [
+    `${[
       "[databases]",
       `* = host=127.0.0.1 port=${opts.postgresPort} user=postgres`,
       "[pgbouncer]",
@@ -288,7 +326,7 @@ export async function startPgBouncer(opts: { dataDir: string; postgresPort: numb
       `logfile = ${path.join(dir, "pgbouncer.log")}`,
       "log_connections = 0",
       "log_disconnections = 0",
-    ].join("\n") + "\n",
+    ].join("\n")}\n`,
   );
   const child = spawn(binary, [ini], { stdio: "ignore", ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) });
   await waitUntil(
@@ -355,9 +393,7 @@ export async function startSecuredRedis(opts: { dataDir: string; password?: stri
   const lines = [
     "maxmemory-policy noeviction",
     ...(opts.password ? [`requirepass ${opts.password}`] : []),
-    ...(opts.tls
-      ? [`tls-cert-file ${opts.tls.cert}`, `tls-key-file ${opts.tls.key}`, `tls-ca-cert-file ${opts.tls.ca}`, "tls-auth-clients no"]
-      : []),
+    ...(opts.tls ? [`tls-cert-file ${opts.tls.cert}`, `tls-key-file ${opts.tls.key}`, `tls-ca-cert-file ${opts.tls.ca}`, "tls-auth-clients no"] : []),
   ];
   const { readFileSync } = await import("node:fs");
   const node = redisNode(path.join(opts.dataDir, `secured-${port}`), port, lines, false, {
@@ -382,7 +418,23 @@ export function tlsFiles(dir: string): TlsFiles {
   openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=hub-test-ca");
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", "/CN=127.0.0.1");
   writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  openssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("server.pem"), "-days", "2", "-extfile", f("ext.cnf"));
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    f("server.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    f("server.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    f("ext.cnf"),
+  );
   return { ca: f("ca.pem"), cert: f("server.pem"), key: f("server.key") };
 }
 
@@ -409,7 +461,7 @@ export async function startLoadBalancer(opts: { dataDir: string; backends: numbe
   const cfg = path.join(opts.dataDir, "haproxy.cfg");
   writeFileSync(
     cfg,
-    [
+    `${[
       "global",
       "  maxconn 4096",
       "defaults",
@@ -426,7 +478,7 @@ export async function startLoadBalancer(opts: { dataDir: string; backends: numbe
       "  option httpchk GET /readyz",
       "  http-check expect status 200",
       ...opts.backends.map((p, i) => `  server api${i} 127.0.0.1:${p} check inter 1s fall 2 rise 1`),
-    ].join("\n") + "\n",
+    ].join("\n")}\n`,
   );
   const child = spawn(binary, ["-f", cfg, "-db"], { stdio: "ignore" });
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, "haproxy", 15_000, child);

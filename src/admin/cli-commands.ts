@@ -108,7 +108,8 @@ function date(raw: string | undefined): Date | undefined | null {
 export async function runCommand(io: Io, positionals: string[]): Promise<Result> {
   const [command, ...args] = positionals;
   const v = io.values;
-  if (["queues", "failed", "retry", "remove", "retry-failed"].includes(command ?? "") || (command === "tracking" && args[0] === "register")) await io.queuesReady();
+  if (["queues", "failed", "retry", "remove", "retry-failed"].includes(command ?? "") || (command === "tracking" && args[0] === "register"))
+    await io.queuesReady();
   switch (command) {
     case "subscriptions":
       return subscriptionCommand(io, args);
@@ -122,32 +123,53 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
       return tail(io);
     case "queues": {
       const rows = await admin.queueOverview(adminDeps(io));
-      return { ok: true, data: rows, text: table(rows.map((q) => ({ queue: q.name, ...q.counts })), "no queues") };
+      return {
+        ok: true,
+        data: rows,
+        text: table(
+          rows.map((q) => ({ queue: q.name, ...q.counts })),
+          "no queues",
+        ),
+      };
     }
     case "failed": {
       if (!args[0]) return usage("failed: name the queue");
       const r = await admin.failedJobs(adminDeps(io), args[0], number(io, "start", 0), number(io, "limit", 50));
       if (r.kind !== "ok") return outcome(r, []);
-      return { ok: true, data: r, text: table(r.jobs.map((j) => ({ job: j.id, name: j.name, attempts: j.attemptsMade, failed: j.failedReason })), `no failed jobs in ${args[0]}`) };
+      return {
+        ok: true,
+        data: r,
+        text: table(
+          r.jobs.map((j) => ({ job: j.id, name: j.name, attempts: j.attemptsMade, failed: j.failedReason })),
+          `no failed jobs in ${args[0]}`,
+        ),
+      };
     }
     case "retry":
     case "remove": {
       if (!args[0] || !args[1]) return usage(`${command}: name the queue and the job`);
       const deps = adminDeps(io);
-      return command === "retry" ? outcome(await admin.retryJob(deps, io.actor, args[0], args[1]), ["retried"]) : outcome(await admin.removeJob(deps, io.actor, args[0], args[1]), ["removed"]);
+      return command === "retry"
+        ? outcome(await admin.retryJob(deps, io.actor, args[0], args[1]), ["retried"])
+        : outcome(await admin.removeJob(deps, io.actor, args[0], args[1]), ["removed"]);
     }
     case "retry-failed": {
       if (!args[0]) return usage("retry-failed: name the queue");
       const since = date(str(v.since));
       if (since === null) return usage(`not a date: ${String(v.since)}`);
-      return outcome(await admin.retryFailed(adminDeps(io), io.actor, args[0], { name: str(v.name), since, failedReasonContains: str(v["reason-contains"]) }), ["retried"]);
+      return outcome(await admin.retryFailed(adminDeps(io), io.actor, args[0], { name: str(v.name), since, failedReasonContains: str(v["reason-contains"]) }), [
+        "retried",
+      ]);
     }
     case "webhooks": {
       const rows = await admin.listInbound(adminDeps(io), { status: str(v.status), limit: number(io, "limit", 50) });
       return {
         ok: true,
         data: rows,
-        text: table(rows.map((r) => ({ id: r.id, received: r.receivedAt, status: r.status, reason: r.statusReason, bytes: r.bodyBytes, processed: r.processCount })), "no stored webhooks"),
+        text: table(
+          rows.map((r) => ({ id: r.id, received: r.receivedAt, status: r.status, reason: r.statusReason, bytes: r.bodyBytes, processed: r.processCount })),
+          "no stored webhooks",
+        ),
       };
     }
     case "replay-webhook":
@@ -162,7 +184,14 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     }
     case "audit": {
       const rows = await admin.auditLog(adminDeps(io), { limit: number(io, "limit", 50) });
-      return { ok: true, data: rows, text: table(rows.map((r) => ({ at: r.createdAt, actor: r.actor, action: r.action, target: r.target })), "the audit log is empty") };
+      return {
+        ok: true,
+        data: rows,
+        text: table(
+          rows.map((r) => ({ at: r.createdAt, actor: r.actor, action: r.action, target: r.target })),
+          "the audit log is empty",
+        ),
+      };
     }
     default:
       return usage(`unknown command: ${command}`);
@@ -174,11 +203,18 @@ async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]): Promis
   const svc = subscriptionServiceDeps({ db: io.db(), log: io.log }, io.config);
   const missing = (what: string): Result => usage(`subscriptions ${sub}: name the ${what}`);
   const notFound = (): Result => ({ ok: false, data: { error: "not_found", id }, text: `no subscription ${id}` });
-  const events = str(v.events)?.split(",").map((e) => e.trim()).filter(Boolean);
+  const events = str(v.events)
+    ?.split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
   switch (sub) {
     case "list": {
       const rows = (await subscriptions.list(svc)).map(subscriptionView);
-      return { ok: true, data: rows, text: table(subscriptionRows(rows), "no subscriptions yet: create one with `subscriptions create <url> --events reservation.*`") };
+      return {
+        ok: true,
+        data: rows,
+        text: table(subscriptionRows(rows), "no subscriptions yet: create one with `subscriptions create <url> --events reservation.*`"),
+      };
     }
     case "show": {
       if (!id) return missing("subscription");
@@ -212,12 +248,24 @@ async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]): Promis
         ...(str(v.ordering) ? { ordering: str(v.ordering) } : {}),
         ...(v["allow-duplicate"] ? { allowDuplicate: true } : {}),
       });
-      if (!input.success) return usage(`subscriptions create: ${input.error.issues.map((i) => `${i.path.join(".") === "eventTypes" ? "--events" : i.path.join(".")}: ${i.message}`).join("; ")}`);
+      if (!input.success)
+        return usage(
+          `subscriptions create: ${input.error.issues.map((i) => `${i.path.join(".") === "eventTypes" ? "--events" : i.path.join(".")}: ${i.message}`).join("; ")}`,
+        );
       const r = await subscriptions.create(svc, io.actor, input.data);
       if (r.kind === "invalid_target") return { ok: false, data: r, text: `refused: ${r.reason}` };
-      if (r.kind === "duplicate") return { ok: false, data: { kind: "duplicate", existing: subscriptionView(r.existing) }, text: `subscription ${r.existing.id} already sends ${r.existing.eventTypes.join(", ")} to this URL: change it with \`subscriptions set ${r.existing.id} --events ...\`, or add --allow-duplicate for a second endpoint with its own secret` };
+      if (r.kind === "duplicate")
+        return {
+          ok: false,
+          data: { kind: "duplicate", existing: subscriptionView(r.existing) },
+          text: `subscription ${r.existing.id} already sends ${r.existing.eventTypes.join(", ")} to this URL: change it with \`subscriptions set ${r.existing.id} --events ...\`, or add --allow-duplicate for a second endpoint with its own secret`,
+        };
       const view = { ...subscriptionView(r.subscription), secret: r.subscription.secret };
-      return { ok: true, data: view, text: `${record({ id: view.id, url: view.url, events: view.eventTypes })}\nsecret: ${view.secret}\n(shown once: give it to the receiver, which verifies every delivery with it)` };
+      return {
+        ok: true,
+        data: view,
+        text: `${record({ id: view.id, url: view.url, events: view.eventTypes })}\nsecret: ${view.secret}\n(shown once: give it to the receiver, which verifies every delivery with it)`,
+      };
     }
     case "set": {
       if (!id) return missing("subscription");
@@ -276,7 +324,15 @@ async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Result> {
         ok: true,
         data: rows,
         text: table(
-          rows.map((d) => ({ id: d.id, event: d.eventType, subject: d.subject, status: d.status, attempts: d.attempts, "next attempt": d.nextAttemptAt, error: d.lastError })),
+          rows.map((d) => ({
+            id: d.id,
+            event: d.eventType,
+            subject: d.subject,
+            status: d.status,
+            attempts: d.attempts,
+            "next attempt": d.nextAttemptAt,
+            error: d.lastError,
+          })),
           "no deliveries",
         ),
       };
@@ -289,7 +345,14 @@ async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Result> {
         ok: true,
         data: d,
         text: `${record({ id: d.id, event: `${d.eventType} ${d.subject} (${d.eventId})`, subscription: d.subscriptionId, status: d.status, "next attempt": d.nextAttemptAt, created: d.createdAt })}\n${table(
-          d.attemptLog.map((a) => ({ attempt: a.attempt, at: a.attemptedAt, status: a.statusCode, ms: a.durationMs, error: a.error, answer: a.responseExcerpt?.slice(0, 60) })),
+          d.attemptLog.map((a) => ({
+            attempt: a.attempt,
+            at: a.attemptedAt,
+            status: a.statusCode,
+            ms: a.durationMs,
+            error: a.error,
+            answer: a.responseExcerpt?.slice(0, 60),
+          })),
           "no attempts yet",
         )}`,
       };
@@ -306,14 +369,24 @@ async function eventCommand(io: Io, [sub, id]: string[]): Promise<Result> {
   switch (sub) {
     case "list": {
       const type = str(io.values.type);
-      if (type !== undefined && !isKnownEventPattern(type)) return usage(`events list: unknown event type ${JSON.stringify(type)}; valid: ${validEventPatterns()}`);
-      const page = await eventLog(io.db(), { type: str(io.values.type), subject: str(io.values.subject), after: str(io.values.after), limit: number(io, "limit", 50) });
-      if (page.kind === "cursor_expired") return { ok: false, data: page, text: `events up to position ${page.prunedThrough} were pruned: list again without --after` };
+      if (type !== undefined && !isKnownEventPattern(type))
+        return usage(`events list: unknown event type ${JSON.stringify(type)}; valid: ${validEventPatterns()}`);
+      const page = await eventLog(io.db(), {
+        type: str(io.values.type),
+        subject: str(io.values.subject),
+        after: str(io.values.after),
+        limit: number(io, "limit", 50),
+      });
+      if (page.kind === "cursor_expired")
+        return { ok: false, data: page, text: `events up to position ${page.prunedThrough} were pruned: list again without --after` };
       const events = page.data as { id: string; type: string; subject: string; time: string; data: { status: string; sequence: number } }[];
       return {
         ok: true,
         data: page,
-        text: `${table(events.map((e) => ({ id: e.id, time: e.time, type: e.type, subject: e.subject, seq: e.data.sequence })), "no events")}${page.hasMore ? `\nmore: --after ${page.cursor}` : ""}`,
+        text: `${table(
+          events.map((e) => ({ id: e.id, time: e.time, type: e.type, subject: e.subject, seq: e.data.sequence })),
+          "no events",
+        )}${page.hasMore ? `\nmore: --after ${page.cursor}` : ""}`,
       };
     }
     case "show": {
@@ -341,12 +414,23 @@ async function trackingCommand(io: Io, [sub, provider, id]: string[]): Promise<R
       return {
         ok: true,
         data: rows,
-        text: table(rows.map((r) => ({ provider: r.provider, id: r.key, reference: r.secondary, status: r.status, polling: r.active ? "active" : `stopped (${r.stoppedReason})`, "next poll": r.nextPollAt })), "nothing tracked yet"),
+        text: table(
+          rows.map((r) => ({
+            provider: r.provider,
+            id: r.key,
+            reference: r.secondary,
+            status: r.status,
+            polling: r.active ? "active" : `stopped (${r.stoppedReason})`,
+            "next poll": r.nextPollAt,
+          })),
+          "nothing tracked yet",
+        ),
       };
     }
     case "register": {
       if (provider === "mfb" && id) {
-        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return usage(`tracking register mfb: ${id} is not an MFB order id (a UUID such as eb27ff8e-b353-4a3f-8e7e-69576e64ee1a)`);
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+          return usage(`tracking register mfb: ${id} is not an MFB order id (a UUID such as eb27ff8e-b353-4a3f-8e7e-69576e64ee1a)`);
         const { created, view } = await registerMfbOrder(deps(), { orderId: id, reference: str(io.values.reference) });
         return { ok: true, data: view, text: `MFB order ${id} ${created ? "tracked" : "already tracked"}; status ${view.status ?? "not read yet"}` };
       }
@@ -354,14 +438,24 @@ async function trackingCommand(io: Io, [sub, provider, id]: string[]): Promise<R
         const lastname = str(io.values.lastname);
         if (!lastname) return usage("tracking register greenflow: give --lastname (GreenFlow needs it to read the booking)");
         const { created, view } = await registerGreenflowBooking(deps(), { bookingCode: id, lastname, timeZone: str(io.values["time-zone"]) });
-        return { ok: true, data: view, text: `GreenFlow booking ${view.bookingCode} ${created ? "tracked" : "already tracked"}; status ${view.status ?? "not read yet"}` };
+        return {
+          ok: true,
+          data: view,
+          text: `GreenFlow booking ${view.bookingCode} ${created ? "tracked" : "already tracked"}; status ${view.status ?? "not read yet"}`,
+        };
       }
       return usage("tracking register: mfb <orderId> or greenflow <code> --lastname L");
     }
     case "stop": {
       if ((provider !== "mfb" && provider !== "greenflow") || !id) return usage("tracking stop: mfb <orderId> or greenflow <code>");
       const key = await stopByOperator({ db: io.db(), log: io.log }, io.actor, provider, id);
-      return key ? { ok: true, data: { stopped: key }, text: `${provider} ${key}: polling stopped (subscribers get ${provider === "mfb" ? "shipment" : "rental"}.tracking_stopped)` } : { ok: false, text: `${provider} ${id} is not tracked` };
+      return key
+        ? {
+            ok: true,
+            data: { stopped: key },
+            text: `${provider} ${key}: polling stopped (subscribers get ${provider === "mfb" ? "shipment" : "rental"}.tracking_stopped)`,
+          }
+        : { ok: false, text: `${provider} ${id} is not tracked` };
     }
     default:
       return usage(`unknown tracking command: ${sub ?? "(none)"}`);

@@ -4,7 +4,8 @@ import { maskUrl } from "../lib/text.js";
 
 export type Cell = string | number | boolean | null | undefined | Date;
 
-const cell = (value: Cell): string => (value === null || value === undefined ? "-" : value instanceof Date ? value.toISOString().replace(/\.\d{3}Z$/, "Z") : String(value));
+const cell = (value: Cell): string =>
+  value === null || value === undefined ? "-" : value instanceof Date ? value.toISOString().replace(/\.\d{3}Z$/, "Z") : String(value);
 
 /** Rows as an aligned table under a header; a sentence when there are none. */
 export function table(rows: Record<string, Cell>[], empty: string): string {
@@ -39,9 +40,14 @@ export function outcomeMessage(result: { kind: string; [k: string]: unknown }): 
     case "queued":
       if ("requeued" in result) {
         const notes = Array.isArray(result.notes) ? (result.notes as string[]) : [];
-        return [`${String(result.requeued)} failed deliveries queued again, ${String(result.sentNow ?? 0)} waiting ones sent now`, ...notes.map((n) => `  note: ${n}`)].join("\n");
+        return [
+          `${String(result.requeued)} failed deliveries queued again, ${String(result.sentNow ?? 0)} waiting ones sent now`,
+          ...notes.map((n) => `  note: ${n}`),
+        ].join("\n");
       }
-      return result.sendNow ? `delivery ${String(result.deliveryId)} was waiting for its next attempt: sent now` : `delivery ${String(result.deliveryId)} queued to be sent again`;
+      return result.sendNow
+        ? `delivery ${String(result.deliveryId)} was waiting for its next attempt: sent now`
+        : `delivery ${String(result.deliveryId)} queued to be sent again`;
     case "in_progress":
       return "an attempt of this delivery is under way; its outcome decides what comes next";
     case "held":
@@ -55,7 +61,9 @@ export function outcomeMessage(result: { kind: string; [k: string]: unknown }): 
   }
 }
 
-export function subscriptionRows(subscriptions: { id: string; status: string; url: string; eventTypes: string[]; ordering: string; maxInFlight: number; rateLimitPerSecond: number | null }[]) {
+export function subscriptionRows(
+  subscriptions: { id: string; status: string; url: string; eventTypes: string[]; ordering: string; maxInFlight: number; rateLimitPerSecond: number | null }[],
+) {
   return subscriptions.map((s) => ({
     id: s.id,
     status: s.status,
@@ -68,7 +76,22 @@ export function subscriptionRows(subscriptions: { id: string; status: string; ur
 }
 
 /** One line of `tail`. */
-export function tailLine(item: { kind: "inbound"; at: Date; id: string; status: string; reason: string | null; reservationId: string | null } | { kind: "attempt"; at: Date; eventType: string; subject: string; url: string; statusCode: number | null; durationMs: number; attempt: number; error: string | null; webhookDeliveryId: string }): string {
+export function tailLine(
+  item:
+    | { kind: "inbound"; at: Date; id: string; status: string; reason: string | null; reservationId: string | null }
+    | {
+        kind: "attempt";
+        at: Date;
+        eventType: string;
+        subject: string;
+        url: string;
+        statusCode: number | null;
+        durationMs: number;
+        attempt: number;
+        error: string | null;
+        webhookDeliveryId: string;
+      },
+): string {
   const at = item.at.toISOString().slice(11, 23);
   if (item.kind === "inbound") return `${at}  IN   flovi ${item.reservationId ?? "-"}  ${item.status}${item.reason ? ` (${item.reason})` : ""}  ${item.id}`;
   let host: string;

@@ -16,40 +16,41 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      json: { type: "boolean" },
-      limit: { type: "string" },
-      start: { type: "string" },
-      status: { type: "string" },
-      name: { type: "string" },
-      since: { type: "string" },
-      "reason-contains": { type: "string" },
-      ordering: { type: "string" },
-      "max-in-flight": { type: "string" },
-      rate: { type: "string" },
-      description: { type: "string" },
-      events: { type: "string" },
-      "allow-duplicate": { type: "boolean" },
-      "include-pending": { type: "boolean" },
-      subscription: { type: "string" },
-      type: { type: "string" },
-      subject: { type: "string" },
-      after: { type: "string" },
-      reference: { type: "string" },
-      lastname: { type: "string" },
-      "time-zone": { type: "string" },
-      active: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-} catch (error) {
-  fail(`${(error as Error).message}\n\n${USAGE}`);
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean" },
+        limit: { type: "string" },
+        start: { type: "string" },
+        status: { type: "string" },
+        name: { type: "string" },
+        since: { type: "string" },
+        "reason-contains": { type: "string" },
+        ordering: { type: "string" },
+        "max-in-flight": { type: "string" },
+        rate: { type: "string" },
+        description: { type: "string" },
+        events: { type: "string" },
+        "allow-duplicate": { type: "boolean" },
+        "include-pending": { type: "boolean" },
+        subscription: { type: "string" },
+        type: { type: "string" },
+        subject: { type: "string" },
+        after: { type: "string" },
+        reference: { type: "string" },
+        lastname: { type: "string" },
+        "time-zone": { type: "string" },
+        active: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    return fail(`${(error as Error).message}\n\n${USAGE}`);
+  }
 }
-const { positionals, values } = parsed;
+const { positionals, values } = parseCommandLine();
 if (positionals.length === 0 || values.help) fail(USAGE, positionals.length === 0 ? 2 : 0);
 
 // Beside a running `npm run dev`, its connection settings (.data/dev.env) fill what the environment lacks.
@@ -72,10 +73,14 @@ const io: Io = {
   log: createLogger({ level: "warn", destination: process.stderr }),
   actor: `cli:${userInfo().username}`,
   values,
-  db: () => (db ??= createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" })),
+  db: () => {
+    db ??= createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });
+    return db;
+  },
   queues: () => {
     redis ??= createRedis(redisSettings(config), "worker");
-    return (queues ??= createQueues({ connection: redis, prefix: config.QUEUE_PREFIX }));
+    queues ??= createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
+    return queues;
   },
   write: (text) => process.stdout.write(`${text}\n`),
   // A command that needs the queues fails in seconds with a clear message when Redis is away, never hangs.

@@ -23,7 +23,7 @@ export type NotFound = { kind: "not_found"; what: string };
 
 const STATES = ["waiting", "active", "delayed", "failed", "completed", "prioritized", "waiting-children"] as const;
 
-export function isQueueName(name: string): name is QueueName {
+function isQueueName(name: string): name is QueueName {
   return (QUEUE_NAMES as readonly string[]).includes(name);
 }
 
@@ -31,15 +31,13 @@ export function isQueueName(name: string): name is QueueName {
  * For actions on the queues (Redis, outside any transaction): the audit row is committed first, so an action
  * may fail after its row is written but never happens without one. Database changes use `audited`.
  */
-export async function auditFirst(deps: Pick<AdminDeps, "db" | "log">, entry: AuditEntry) {
+async function auditFirst(deps: Pick<AdminDeps, "db" | "log">, entry: AuditEntry) {
   await appendAudit(deps.db, entry);
   logAudit(deps.log, entry);
 }
 
 export async function queueOverview(deps: Pick<AdminDeps, "queues">) {
-  return Promise.all(
-    deps.queues.all().map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts(...STATES) })),
-  );
+  return Promise.all(deps.queues.all().map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts(...STATES) })));
 }
 
 const STACK_LINES = 8;
@@ -110,7 +108,12 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
     }
     if (jobs.length < page) break;
   }
-  await auditFirst(deps, { actor, action: "queue.retry-failed", target: queueName, details: { filter: { ...filter, since: filter.since?.toISOString() }, matching: matching.length } });
+  await auditFirst(deps, {
+    actor,
+    action: "queue.retry-failed",
+    target: queueName,
+    details: { filter: { ...filter, since: filter.since?.toISOString() }, matching: matching.length },
+  });
   let retried = 0;
   for (const id of matching) {
     const job = await queue.getJob(id);
@@ -124,7 +127,12 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
 
 /** Re-processes a stored inbound delivery under the usual idempotency rules; an applied one stays applied. */
 export async function replayWebhook(deps: AdminDeps, actor: string, inboundDeliveryId: string) {
-  const entry = (result: { kind: string; outcome?: string }): AuditEntry => ({ actor, action: "webhook.replay", target: inboundDeliveryId, details: { result: result.kind, outcome: result.outcome } });
+  const entry = (result: { kind: string; outcome?: string }): AuditEntry => ({
+    actor,
+    action: "webhook.replay",
+    target: inboundDeliveryId,
+    details: { result: result.kind, outcome: result.outcome },
+  });
   const result = await applyStoredDelivery({ db: deps.db }, inboundDeliveryId, {
     force: true,
     // Written in the replay's own transaction: the replay and its audit row commit together.
@@ -189,7 +197,12 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
     const pending = opts.includePending ? await sendWaitingNow(sql, subscriptionId, since) : { sentNow: 0, inFlight: 0 };
     return {
       result: pending,
-      audit: { actor, action: "subscription.recover", target: subscriptionId, details: { since: since.toISOString(), requeued: failed.length, sentNow: pending.sentNow, includePending: opts.includePending ?? false } },
+      audit: {
+        actor,
+        action: "subscription.recover",
+        target: subscriptionId,
+        details: { since: since.toISOString(), requeued: failed.length, sentNow: pending.sentNow, includePending: opts.includePending ?? false },
+      },
     };
   });
   const notes = [
@@ -202,8 +215,8 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;
-export type PolledProvider = (typeof POLLED_PROVIDERS)[number];
+const POLLED_PROVIDERS = ["mfb", "greenflow"] as const;
+type PolledProvider = (typeof POLLED_PROVIDERS)[number];
 
 /** Ends a provider-wide pause (after a 401) once the credentials are fixed, instead of waiting it out. */
 export async function resumeProviderPolling(deps: Pick<AdminDeps, "db" | "log">, actor: string, provider: string) {
@@ -212,7 +225,10 @@ export async function resumeProviderPolling(deps: Pick<AdminDeps, "db" | "log">,
     const pausedUntil = await clearPause(sql, provider);
     // Items parked until the pause's end are due again now.
     const count = await makeParkedDue(sql, provider as PolledProvider);
-    return { result: count, audit: { actor, action: "provider.resume", target: provider, details: { pausedUntil: pausedUntil?.toISOString() ?? null, rescheduled: count } } };
+    return {
+      result: count,
+      audit: { actor, action: "provider.resume", target: provider, details: { pausedUntil: pausedUntil?.toISOString() ?? null, rescheduled: count } },
+    };
   });
   return { kind: "resumed", provider, rescheduled } as const;
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { isTimeZone } from "../lib/time-zone.js";
 
 /** The most steps DELIVERY_RETRY_SCHEDULE may have. */
-export const MAX_DELIVERY_STEPS = 20;
+const MAX_DELIVERY_STEPS = 20;
 
 const csv = z
   .string()
@@ -25,7 +25,7 @@ const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
-export interface HostPort {
+interface HostPort {
   host: string;
   port: number;
 }
@@ -56,25 +56,26 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 /** "0,5s,5m,30m,2h" → milliseconds. */
-const durationList = z
-  .string()
-  .transform((value, ctx) => {
-    const units: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
-    const out: number[] = [];
-    for (const raw of value.split(",").map((p) => p.trim()).filter(Boolean)) {
-      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
-      if (!match) {
-        ctx.addIssue({ code: "custom", message: `"${raw}" is not a duration like 500ms, 5s, 5m, 2h` });
-        return z.NEVER;
-      }
-      out.push(Number(match[1]) * units[match[2] ?? "ms"]!);
-    }
-    if (out.length === 0) {
-      ctx.addIssue({ code: "custom", message: "needs at least one duration" });
+const durationList = z.string().transform((value, ctx) => {
+  const units: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
+  const out: number[] = [];
+  for (const raw of value
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
+    if (!match) {
+      ctx.addIssue({ code: "custom", message: `"${raw}" is not a duration like 500ms, 5s, 5m, 2h` });
       return z.NEVER;
     }
-    return out;
-  });
+    out.push(Number(match[1]) * units[match[2] ?? "ms"]!);
+  }
+  if (out.length === 0) {
+    ctx.addIssue({ code: "custom", message: "needs at least one duration" });
+    return z.NEVER;
+  }
+  return out;
+});
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -159,10 +160,7 @@ export const envSchema = z.object({
   GREENFLOW_POLL_INTERVAL_MS: durationMs(30 * MINUTE),
   GREENFLOW_POLL_CEILING_MS: durationMs(6 * HOUR),
   /** GreenFlow's pickup_date / dropoff_date carry no offset: they are read as wall time in this IANA zone. */
-  GREENFLOW_TIME_ZONE: z
-    .string()
-    .default("UTC")
-    .refine(isTimeZone, "must be an IANA time zone such as Europe/Lisbon or UTC"),
+  GREENFLOW_TIME_ZONE: z.string().default("UTC").refine(isTimeZone, "must be an IANA time zone such as Europe/Lisbon or UTC"),
   GREENFLOW_RATE_LIMIT_PER_SECOND: positiveInt(10),
 
   /** How often each provider's sweep looks for items that are due. */
@@ -266,10 +264,7 @@ const configSchema = envSchema.superRefine((c, ctx) => {
   }
 });
 
-export type RedisTopology =
-  | { kind: "single"; url: string }
-  | { kind: "sentinel"; sentinels: HostPort[]; master: string }
-  | { kind: "cluster"; nodes: HostPort[] };
+type RedisTopology = { kind: "single"; url: string } | { kind: "sentinel"; sentinels: HostPort[]; master: string } | { kind: "cluster"; nodes: HostPort[] };
 
 export interface RedisSettings {
   topology: RedisTopology;
@@ -316,7 +311,6 @@ export function weakSecrets(config: Pick<Config, "FLOVI_WEBHOOK_SECRET">): numbe
   return config.FLOVI_WEBHOOK_SECRET.filter((s) => s.length < MIN_SECRET_LENGTH).length;
 }
 
-export type Env = z.input<typeof envSchema>;
 export type Config = z.output<typeof envSchema>;
 
 export class ConfigError extends Error {
@@ -361,7 +355,11 @@ export function providerStatus(c: Config): ProviderStatus[] {
   return [
     { provider: "mfb", enabled: providerEnabled.mfb(c), why: providerEnabled.mfb(c) ? null : "MFB_LOGIN and MFB_PASSWORD are not both set" },
     { provider: "greenflow", enabled: providerEnabled.greenflow(c), why: providerEnabled.greenflow(c) ? null : "GREENFLOW_API_KEY is not set" },
-    { provider: "flovi-api", enabled: providerEnabled.floviLookups(c), why: providerEnabled.floviLookups(c) ? null : "FLOVI_API_KEY is not set (reconciliation off)" },
+    {
+      provider: "flovi-api",
+      enabled: providerEnabled.floviLookups(c),
+      why: providerEnabled.floviLookups(c) ? null : "FLOVI_API_KEY is not set (reconciliation off)",
+    },
   ];
 }
 

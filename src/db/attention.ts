@@ -4,7 +4,16 @@ import { onPool } from "./sql.js";
 
 export interface Attention {
   /** Subscriptions that are disabled, paused, failing, or holding deliveries back. */
-  endpoints: { id: string; url: string; status: string; reason: string | null; failures: number; failingSince: Date | null; failedLastDay: number; held: number }[];
+  endpoints: {
+    id: string;
+    url: string;
+    status: string;
+    reason: string | null;
+    failures: number;
+    failingSince: Date | null;
+    failedLastDay: number;
+    held: number;
+  }[];
   pausedProviders: { provider: string; until: Date; reason: string | null }[];
   lastInbound: { id: string; receivedAt: Date; status: string; reason: string | null; reservationId: string | null }[];
 }
@@ -25,7 +34,9 @@ export async function attention(db: Database): Promise<Attention> {
         ORDER BY s.consecutive_failures DESC, s.created_at
         LIMIT 20`,
     ),
-    sql.query<Attention["pausedProviders"][number]>("SELECT provider, paused_until AS until, pause_reason AS reason FROM provider_states WHERE paused_until > now() ORDER BY provider"),
+    sql.query<Attention["pausedProviders"][number]>(
+      "SELECT provider, paused_until AS until, pause_reason AS reason FROM provider_states WHERE paused_until > now() ORDER BY provider",
+    ),
     sql.query<Attention["lastInbound"][number]>(
       `SELECT id, received_at AS "receivedAt", status, status_reason AS reason, ordering_key AS "reservationId"
          FROM inbound_deliveries ORDER BY received_at DESC LIMIT 10`,

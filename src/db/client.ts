@@ -49,7 +49,10 @@ export function createDatabase(opts: {
     async ping(timeoutMs = 2_000) {
       const connecting = pool.connect();
       const client = await withTimeout(connecting, timeoutMs, "postgres connect timed out").catch((error: unknown) => {
-        connecting.then((late) => late.release(true), () => undefined);
+        connecting.then(
+          (late) => late.release(true),
+          () => undefined,
+        );
         throw error;
       });
       try {

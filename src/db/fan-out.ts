@@ -3,7 +3,7 @@
 // (data-modifying CTEs) by the Flovi inbox and by the outbox relay.
 
 /** SQL twin of domain/events.ts matchesEventType, over subscription `s`. */
-export const matchesSubscription = (typeExpr: string) =>
+const matchesSubscription = (typeExpr: string) =>
   `EXISTS (SELECT 1 FROM unnest(s.event_types) AS p(pattern)
             WHERE p.pattern = '*' OR p.pattern = ${typeExpr}
                OR (right(p.pattern, 2) = '.*' AND starts_with(${typeExpr}, left(p.pattern, -1))))`;

@@ -10,9 +10,12 @@ export interface BackfillPosition {
 }
 
 export async function loadBackfillPosition(db: Database): Promise<BackfillPosition> {
-  const { rows } = await poolOf(db).query<{ resume_from: string | null; pass_started_at: Date | null; last_pass_completed_at: Date | null; pages_read: string }>(
-    "SELECT resume_from, pass_started_at, last_pass_completed_at, pages_read FROM flovi_backfill WHERE id = 1",
-  );
+  const { rows } = await poolOf(db).query<{
+    resume_from: string | null;
+    pass_started_at: Date | null;
+    last_pass_completed_at: Date | null;
+    pages_read: string;
+  }>("SELECT resume_from, pass_started_at, last_pass_completed_at, pages_read FROM flovi_backfill WHERE id = 1");
   const row = rows[0];
   return row
     ? { resumeFrom: row.resume_from, passStartedAt: row.pass_started_at, lastPassCompletedAt: row.last_pass_completed_at, pagesRead: Number(row.pages_read) }
@@ -20,7 +23,10 @@ export async function loadBackfillPosition(db: Database): Promise<BackfillPositi
 }
 
 /** After a page: the cursor to resume from (null when the pass ended), and whether the pass ended. */
-export async function saveBackfillPosition(db: Database, change: { resumeFrom: string | null; passStarted: boolean; passEnded: boolean; pages: number }): Promise<void> {
+export async function saveBackfillPosition(
+  db: Database,
+  change: { resumeFrom: string | null; passStarted: boolean; passEnded: boolean; pages: number },
+): Promise<void> {
   await poolOf(db).query(
     `INSERT INTO flovi_backfill (id, resume_from, pass_started_at, last_pass_completed_at, pages_read, updated_at)
      VALUES (1, $1, CASE WHEN $2 THEN now() END, CASE WHEN $3 THEN now() END, $4, now())

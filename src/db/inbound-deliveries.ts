@@ -6,7 +6,7 @@ import { createGroupWriter, type GroupWriter } from "../lib/group-commit.js";
 import type { Database } from "./client.js";
 import { poolOf } from "./clients.js";
 
-export type InboundStatus = "received" | "processed" | "ignored" | "rejected" | "failed";
+type InboundStatus = "received" | "processed" | "ignored" | "rejected" | "failed";
 
 export interface StoredDelivery {
   id: string;
@@ -15,7 +15,7 @@ export interface StoredDelivery {
   duplicate: boolean;
 }
 
-export interface NewInboundDelivery {
+interface NewInboundDelivery {
   provider: string;
   digest: string;
   body: Buffer;
@@ -59,7 +59,7 @@ interface Row {
 const keyOf = (provider: string, digest: string) => `${provider}:${digest}`;
 
 /** Inserts a batch; returns one result per input, in order. A body stored before (or earlier in the batch) is a duplicate. */
-export async function storeInboundBatch(db: Database, inputs: NewInboundDelivery[]): Promise<StoredDelivery[]> {
+async function storeInboundBatch(db: Database, inputs: NewInboundDelivery[]): Promise<StoredDelivery[]> {
   const { rows: inserted } = await poolOf(db).query<Row>(INSERT_BATCH, [
     inputs.map((i) => i.provider),
     inputs.map((i) => i.digest),

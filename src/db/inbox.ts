@@ -82,7 +82,14 @@ export async function loadInbox(sql: Sql, keys: string[], limit: number): Promis
     }
   }
   return {
-    rows: loaded.map((row) => ({ id: row.id, rawBody: row.raw_body, receivedAt: row.received_at, requestId: row.request_id, orderingKey: row.ordering_key, traceContext: row.trace_context })),
+    rows: loaded.map((row) => ({
+      id: row.id,
+      rawBody: row.raw_body,
+      receivedAt: row.received_at,
+      requestId: row.request_id,
+      orderingKey: row.ordering_key,
+      traceContext: row.trace_context,
+    })),
     reservations: [...reservations.values()],
   };
 }
@@ -93,27 +100,43 @@ export interface StoredInboundRow extends InboxRow {
 
 /** One stored delivery; with `forUpdate`, locked for the rest of the transaction. */
 export async function loadInbound(sql: Sql, id: string, forUpdate = false): Promise<StoredInboundRow | null> {
-  const [row] = await sql.query<{ id: string; status: string; raw_body: Buffer; received_at: Date; request_id: string | null; ordering_key: string | null; trace_context: Record<string, string> | null }>(
+  const [row] = await sql.query<{
+    id: string;
+    status: string;
+    raw_body: Buffer;
+    received_at: Date;
+    request_id: string | null;
+    ordering_key: string | null;
+    trace_context: Record<string, string> | null;
+  }>(
     `SELECT id, status, raw_body, received_at, request_id, ordering_key, trace_context FROM inbound_deliveries WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`,
     [id],
   );
   if (!row) return null;
-  return { id: row.id, status: row.status, rawBody: row.raw_body, receivedAt: row.received_at, requestId: row.request_id, orderingKey: row.ordering_key ?? "", traceContext: row.trace_context };
+  return {
+    id: row.id,
+    status: row.status,
+    rawBody: row.raw_body,
+    receivedAt: row.received_at,
+    requestId: row.request_id,
+    orderingKey: row.ordering_key ?? "",
+    traceContext: row.trace_context,
+  };
 }
 
 export async function markInbound(sql: Sql, id: string, status: string, reason: string): Promise<void> {
-  await sql.query(
-    "UPDATE inbound_deliveries SET status = $2, status_reason = $3, processed_at = now(), process_count = process_count + 1 WHERE id = $1",
-    [id, status, reason],
-  );
+  await sql.query("UPDATE inbound_deliveries SET status = $2, status_reason = $3, processed_at = now(), process_count = process_count + 1 WHERE id = $1", [
+    id,
+    status,
+    reason,
+  ]);
 }
 
 /** The oldest waiting row of a key (to isolate one that cannot be applied). */
 export async function oldestWaiting(sql: Sql, key: string): Promise<string | null> {
-  const [row] = await sql.query<{ id: string }>(
-    "SELECT id FROM inbound_deliveries WHERE status = 'received' AND ordering_key = $1 ORDER BY seq LIMIT 1",
-    [key],
-  );
+  const [row] = await sql.query<{ id: string }>("SELECT id FROM inbound_deliveries WHERE status = 'received' AND ordering_key = $1 ORDER BY seq LIMIT 1", [
+    key,
+  ]);
   return row?.id ?? null;
 }
 

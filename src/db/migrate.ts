@@ -26,7 +26,7 @@ export interface MigrationResult {
   alreadyApplied: string[];
 }
 
-export class MigrationError extends Error {}
+class MigrationError extends Error {}
 
 interface MigrationFile {
   name: string;
@@ -36,7 +36,10 @@ interface MigrationFile {
 
 async function readMigrations(dir: string): Promise<MigrationFile[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(path.join(dir, name, "migration.sql"), "utf8");
@@ -61,17 +64,13 @@ export async function migrate(databaseUrl: string, migrationsDir: string): Promi
       const previous = recorded.get(migration.name);
       if (previous?.finished_at) {
         if (previous.checksum !== migration.checksum) {
-          throw new MigrationError(
-            `migration ${migration.name} was modified after it was applied (checksum mismatch); add a new migration instead`,
-          );
+          throw new MigrationError(`migration ${migration.name} was modified after it was applied (checksum mismatch); add a new migration instead`);
         }
         result.alreadyApplied.push(migration.name);
         continue;
       }
       if (previous) {
-        throw new MigrationError(
-          `migration ${migration.name} is recorded as started but not finished; resolve it before migrating again`,
-        );
+        throw new MigrationError(`migration ${migration.name} is recorded as started but not finished; resolve it before migrating again`);
       }
       await client.query("BEGIN");
       try {

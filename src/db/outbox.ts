@@ -24,7 +24,7 @@ SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequenc
 export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: string | null): Promise<CloudEvent[]> {
   const envelopes = events.map((e) => createEvent(e, randomUUID()));
   if (envelopes.length === 0) return envelopes;
-  const column = <T,>(pick: (e: CloudEvent, i: number) => T) => envelopes.map(pick);
+  const column = <T>(pick: (e: CloudEvent, i: number) => T) => envelopes.map(pick);
   const carrier = carrierOf();
   for (const e of envelopes) rememberEventTrace(e.id, carrier);
   await sql.query(INSERT, [
@@ -67,7 +67,10 @@ SELECT (SELECT count(*) FROM positioned)::int AS relayed, f.id AS delivery_id, f
  * event_log_head row (whose lock orders every assignment, so positions grow in commit order) and one delivery
  * row per matching active subscription.
  */
-export async function relayBatch(db: Database, batch: number): Promise<{ relayed: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
+export async function relayBatch(
+  db: Database,
+  batch: number,
+): Promise<{ relayed: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
   const rows = await onPool(db).query<{ relayed: number; delivery_id: string | null; subscription_id: string | null }>(RELAY, [batch]);
   return {
     relayed: rows[0]?.relayed ?? 0,

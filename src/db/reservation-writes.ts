@@ -115,10 +115,15 @@ export async function lockReservations(sql: Sql, ids: string[]): Promise<void> {
 }
 
 export async function loadReservationSnapshots(sql: Sql, ids: string[]): Promise<ReservationSnapshot[]> {
-  const rows = await sql.query<{ id: string; state: string; external_id: string | null; sequence: number; cancellation_reason: string | null; last_changed_at: Date; details: Record<string, unknown> | null }>(
-    "SELECT id, state, external_id, sequence, cancellation_reason, last_changed_at, details FROM reservations WHERE id = ANY($1::text[])",
-    [ids],
-  );
+  const rows = await sql.query<{
+    id: string;
+    state: string;
+    external_id: string | null;
+    sequence: number;
+    cancellation_reason: string | null;
+    last_changed_at: Date;
+    details: Record<string, unknown> | null;
+  }>("SELECT id, state, external_id, sequence, cancellation_reason, last_changed_at, details FROM reservations WHERE id = ANY($1::text[])", [ids]);
   return rows.map((row) => ({
     id: row.id,
     state: row.state,

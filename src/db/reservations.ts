@@ -5,7 +5,7 @@ import type { Sql } from "./sql.js";
 import { poolOf, prismaOf } from "./clients.js";
 
 /** A side field of a stored delivery that could not be used as sent (stored as JSON by the ingress). */
-export interface PayloadWarningView {
+interface PayloadWarningView {
   field: string;
   problem: string;
   fallback: string;
@@ -74,7 +74,10 @@ export async function reconcileCandidates(db: Database, cutoff: Date, limit: num
 
 /** A look-up happened (whatever it found); with a reason, the reservation is never looked up again. */
 export async function markLookedUp(db: Database, id: string, stoppedReason?: string): Promise<void> {
-  await prismaOf(db).reservation.update({ where: { id }, data: { lastReconciledAt: new Date(), ...(stoppedReason ? { reconcileStoppedReason: stoppedReason } : {}) } });
+  await prismaOf(db).reservation.update({
+    where: { id },
+    data: { lastReconciledAt: new Date(), ...(stoppedReason ? { reconcileStoppedReason: stoppedReason } : {}) },
+  });
 }
 
 /** The same, inside the transaction that applies what the look-up found. */
@@ -98,10 +101,11 @@ export async function markFinalCostsOverdueIn(sql: Sql, id: string): Promise<voi
 
 /** Inside the enrichment's transaction: what the Partner API said (or why it would not), once. */
 export async function storeReservationDetailsIn(sql: Sql, id: string, details: Record<string, unknown> | null, unavailable: string | null): Promise<void> {
-  await sql.query(
-    "UPDATE reservations SET details = COALESCE($2::jsonb, details), details_unavailable = $3, details_fetched_at = now() WHERE id = $1",
-    [id, details === null ? null : JSON.stringify(details), unavailable],
-  );
+  await sql.query("UPDATE reservations SET details = COALESCE($2::jsonb, details), details_unavailable = $3, details_fetched_at = now() WHERE id = $1", [
+    id,
+    details === null ? null : JSON.stringify(details),
+    unavailable,
+  ]);
 }
 
 /** Reservations whose details were never fetched (index: reservations_details_pending_idx), oldest first. */
@@ -125,7 +129,7 @@ export async function searchReservations(db: Database, q: string, limit = 20) {
   });
 }
 
-export interface TimelineTransition {
+interface TimelineTransition {
   id: string;
   fromState: string | null;
   toState: string;

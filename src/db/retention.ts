@@ -5,15 +5,7 @@ import type { Database } from "./client.js";
 import { withTransaction } from "./sql.js";
 import { poolOf } from "./clients.js";
 
-export const RETENTION_KINDS = [
-  "inbound_bodies",
-  "inbound_rows",
-  "succeeded_deliveries",
-  "failed_deliveries",
-  "events",
-  "tracking",
-  "audit",
-] as const;
+export const RETENTION_KINDS = ["inbound_bodies", "inbound_rows", "succeeded_deliveries", "failed_deliveries", "events", "tracking", "audit"] as const;
 export type RetentionKind = (typeof RETENTION_KINDS)[number];
 
 export interface Pruned {
@@ -78,8 +70,14 @@ async function pruneDeliveries(db: Database, cutoff: Date, batch: number, status
   return withTransaction(db, async (sql) => {
     const ids = (await sql.query<{ id: string }>(PICK_DELIVERIES, [cutoff, batch, statuses])).map((r) => r.id);
     if (ids.length === 0) return { rows: 0, bytes: 0 };
-    const attempts = await sql.query<{ size: number }>("DELETE FROM delivery_attempts a WHERE a.delivery_id = ANY($1::uuid[]) RETURNING pg_column_size(a.*) AS size", [ids]);
-    const deliveries = await sql.query<{ size: number }>("DELETE FROM webhook_deliveries d WHERE d.id = ANY($1::uuid[]) RETURNING pg_column_size(d.*) AS size", [ids]);
+    const attempts = await sql.query<{ size: number }>(
+      "DELETE FROM delivery_attempts a WHERE a.delivery_id = ANY($1::uuid[]) RETURNING pg_column_size(a.*) AS size",
+      [ids],
+    );
+    const deliveries = await sql.query<{ size: number }>(
+      "DELETE FROM webhook_deliveries d WHERE d.id = ANY($1::uuid[]) RETURNING pg_column_size(d.*) AS size",
+      [ids],
+    );
     const a = sumSizes(attempts);
     const d = sumSizes(deliveries);
     return { rows: d.rows, bytes: a.bytes + d.bytes };
@@ -90,12 +88,20 @@ async function pruneDeliveries(db: Database, cutoff: Date, batch: number, status
 async function pruneTracking(db: Database, cutoff: Date, batch: number): Promise<Pruned> {
   return withTransaction(db, async (sql) => {
     const orders = (
-      await sql.query<{ id: string }>("SELECT id FROM mfb_orders WHERE NOT active AND stopped_at < $1 ORDER BY stopped_at LIMIT $2 FOR UPDATE SKIP LOCKED", [cutoff, batch])
+      await sql.query<{ id: string }>("SELECT id FROM mfb_orders WHERE NOT active AND stopped_at < $1 ORDER BY stopped_at LIMIT $2 FOR UPDATE SKIP LOCKED", [
+        cutoff,
+        batch,
+      ])
     ).map((r) => r.id);
     let result: Pruned = { rows: 0, bytes: 0 };
     if (orders.length > 0) {
-      const events = await sql.query<{ size: number }>("DELETE FROM mfb_tracking_events t WHERE t.order_id = ANY($1::uuid[]) RETURNING pg_column_size(t.*) AS size", [orders]);
-      const parcels = await sql.query<{ size: number }>("DELETE FROM mfb_parcels p WHERE p.order_id = ANY($1::uuid[]) RETURNING pg_column_size(p.*) AS size", [orders]);
+      const events = await sql.query<{ size: number }>(
+        "DELETE FROM mfb_tracking_events t WHERE t.order_id = ANY($1::uuid[]) RETURNING pg_column_size(t.*) AS size",
+        [orders],
+      );
+      const parcels = await sql.query<{ size: number }>("DELETE FROM mfb_parcels p WHERE p.order_id = ANY($1::uuid[]) RETURNING pg_column_size(p.*) AS size", [
+        orders,
+      ]);
       const gone = await sql.query<{ size: number }>("DELETE FROM mfb_orders o WHERE o.id = ANY($1::uuid[]) RETURNING pg_column_size(o.*) AS size", [orders]);
       result = { rows: gone.length, bytes: sumSizes(events).bytes + sumSizes(parcels).bytes + sumSizes(gone).bytes };
     }
@@ -145,7 +151,19 @@ export async function oldestKept(db: Database) {
   const sizes = await poolOf(db).query<{ name: string; bytes: string; estimated_rows: string }>(
     `SELECT relname AS name, pg_total_relation_size(oid) AS bytes, GREATEST(reltuples, 0)::bigint AS estimated_rows
        FROM pg_class WHERE relkind = 'r' AND relname = ANY($1::text[])`,
-    [["inbound_deliveries", "webhook_deliveries", "delivery_attempts", "events", "mfb_orders", "greenflow_bookings", "audit_log", "mfb_tracking_events", "reservation_transitions"]],
+    [
+      [
+        "inbound_deliveries",
+        "webhook_deliveries",
+        "delivery_attempts",
+        "events",
+        "mfb_orders",
+        "greenflow_bookings",
+        "audit_log",
+        "mfb_tracking_events",
+        "reservation_transitions",
+      ],
+    ],
   );
   return { oldest: rows, tables: sizes.rows.map((r) => ({ name: r.name, bytes: Number(r.bytes), estimatedRows: Number(r.estimated_rows) })) };
 }

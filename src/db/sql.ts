@@ -9,8 +9,8 @@ export interface Sql {
   query<R>(text: string, params?: unknown[]): Promise<R[]>;
 }
 
-export function pgSql(client: pg.PoolClient | pg.Pool): Sql {
-  return { query: async <R,>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] };
+function pgSql(client: pg.PoolClient | pg.Pool): Sql {
+  return { query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] };
 }
 
 /** One statement on its own, outside any transaction. */

@@ -40,7 +40,16 @@ const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, prev
 
 export async function insertSubscription(
   sql: Sql,
-  input: { id: string; url: string; eventTypes: string[]; description: string | null; secret: string; ordering: string; maxInFlight: number; rateLimitPerSecond: number | null },
+  input: {
+    id: string;
+    url: string;
+    eventTypes: string[];
+    description: string | null;
+    secret: string;
+    ordering: string;
+    maxInFlight: number;
+    rateLimitPerSecond: number | null;
+  },
 ): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
     `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, updated_at)
@@ -91,7 +100,10 @@ export async function updateSettings(sql: Sql, id: string, settings: Subscriptio
 
 /** A subscription that is not deleted; locked (FOR UPDATE) when read inside a transaction that changes it. */
 export async function findLiveSubscription(sql: Sql, id: string, forUpdate = false): Promise<Subscription | null> {
-  const [row] = await sql.query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE id = $1::uuid AND deleted_at IS NULL${forUpdate ? " FOR UPDATE" : ""}`, [id]);
+  const [row] = await sql.query<Subscription>(
+    `SELECT ${COLUMNS} FROM subscriptions WHERE id = $1::uuid AND deleted_at IS NULL${forUpdate ? " FOR UPDATE" : ""}`,
+    [id],
+  );
   return row ?? null;
 }
 

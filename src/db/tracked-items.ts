@@ -52,7 +52,10 @@ export function findMfbOrder(db: Database, orderId: string): Promise<MfbOrder | 
  * {code}, so either (or the code it was registered by) finds the one row; its booking_code wins a tie.
  */
 export async function findGreenflowBooking(db: Database, code: string): Promise<GreenflowBooking | null> {
-  const rows = await prismaOf(db).greenflowBooking.findMany({ where: { OR: [{ bookingCode: code }, { localNumber: code }, { registeredCode: code }] }, take: 3 });
+  const rows = await prismaOf(db).greenflowBooking.findMany({
+    where: { OR: [{ bookingCode: code }, { localNumber: code }, { registeredCode: code }] },
+    take: 3,
+  });
   return rows.find((r) => r.bookingCode === code) ?? rows.find((r) => r.localNumber === code) ?? rows[0] ?? null;
 }
 
@@ -108,7 +111,10 @@ export async function setGreenflowTimeZone(db: Database, bookingCode: string, ti
 export async function adoptBookingCode(sql: Sql, registeredKey: string, bookingCode: string): Promise<"renamed" | "merged"> {
   const [existing] = await sql.query<{ booking_code: string }>("SELECT booking_code FROM greenflow_bookings WHERE booking_code = $1 FOR UPDATE", [bookingCode]);
   if (existing) {
-    const [gone] = await sql.query<{ n: number }>("WITH d AS (DELETE FROM greenflow_bookings WHERE booking_code = $1 AND sequence = 0 RETURNING 1) SELECT count(*)::int AS n FROM d", [registeredKey]);
+    const [gone] = await sql.query<{ n: number }>(
+      "WITH d AS (DELETE FROM greenflow_bookings WHERE booking_code = $1 AND sequence = 0 RETURNING 1) SELECT count(*)::int AS n FROM d",
+      [registeredKey],
+    );
     if (!gone?.n) {
       await sql.query(
         `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, local_number = NULL, stopped_reason = 'merged', stopped_at = now(), updated_at = now()
@@ -157,7 +163,8 @@ export async function stopTrackedIn(sql: Sql, kind: TrackedKind, key: string, re
 
 const DUE_NOW: Record<TrackedKind, string> = {
   mfb: "WITH u AS (UPDATE mfb_orders SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
-  greenflow: "WITH u AS (UPDATE greenflow_bookings SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
+  greenflow:
+    "WITH u AS (UPDATE greenflow_bookings SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
 };
 
 /** Items parked until a provider pause's end are due again now (in the resume's transaction); how many. */
@@ -266,7 +273,10 @@ export async function insertTrackingEvents(sql: Sql, orderId: string, events: Tr
 
 /** Every stored event of the order in time order. */
 export function trackingEventsOf(sql: Sql, orderId: string): Promise<StoredTrackingEvent[]> {
-  return sql.query<StoredTrackingEvent>("SELECT parcel_index, code, happened_at, details->>'code' AS detail_code FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id", [orderId]);
+  return sql.query<StoredTrackingEvent>(
+    "SELECT parcel_index, code, happened_at, details->>'code' AS detail_code FROM mfb_tracking_events WHERE order_id = $1 ORDER BY happened_at, id",
+    [orderId],
+  );
 }
 
 const UPSERT_PARCELS = `
@@ -277,7 +287,13 @@ ON CONFLICT (order_id, parcel_index) DO UPDATE SET status = EXCLUDED.status, las
 
 export async function upsertParcels(sql: Sql, orderId: string, parcels: { parcelIndex: number; status: string; code: string; at: Date }[]): Promise<void> {
   if (parcels.length === 0) return;
-  await sql.query(UPSERT_PARCELS, [orderId, parcels.map((p) => p.parcelIndex), parcels.map((p) => p.status), parcels.map((p) => p.code), parcels.map((p) => p.at)]);
+  await sql.query(UPSERT_PARCELS, [
+    orderId,
+    parcels.map((p) => p.parcelIndex),
+    parcels.map((p) => p.status),
+    parcels.map((p) => p.code),
+    parcels.map((p) => p.at),
+  ]);
 }
 
 export interface MfbPollResult {
@@ -321,7 +337,10 @@ export interface LockedBooking {
 }
 
 export async function lockGreenflowBooking(sql: Sql, bookingCode: string): Promise<LockedBooking | null> {
-  const [row] = await sql.query<LockedBooking>("SELECT status, gds_status, sequence, active, quiet_polls FROM greenflow_bookings WHERE booking_code = $1 FOR UPDATE", [bookingCode]);
+  const [row] = await sql.query<LockedBooking>(
+    "SELECT status, gds_status, sequence, active, quiet_polls FROM greenflow_bookings WHERE booking_code = $1 FOR UPDATE",
+    [bookingCode],
+  );
   return row ?? null;
 }
 
@@ -348,8 +367,21 @@ export async function saveGreenflowPoll(sql: Sql, bookingCode: string, r: Greenf
             next_poll_at = $12, active = $13, stopped_reason = $14, stopped_at = $15, updated_at = now()
       WHERE booking_code = $1`,
     [
-      bookingCode, r.status, r.gdsStatus, r.uuid, r.localNumber, r.pickupDate, r.dropoffDate, r.sequence,
-      r.polledAt, r.unknownStatus, r.quietPolls, r.nextPollAt, r.stoppedReason === null, r.stoppedReason, r.stoppedReason ? r.polledAt : null,
+      bookingCode,
+      r.status,
+      r.gdsStatus,
+      r.uuid,
+      r.localNumber,
+      r.pickupDate,
+      r.dropoffDate,
+      r.sequence,
+      r.polledAt,
+      r.unknownStatus,
+      r.quietPolls,
+      r.nextPollAt,
+      r.stoppedReason === null,
+      r.stoppedReason,
+      r.stoppedReason ? r.polledAt : null,
     ],
   );
 }
@@ -361,8 +393,16 @@ export async function saveGreenflowPoll(sql: Sql, bookingCode: string, r: Greenf
 export async function searchTracked(db: Database, q: string, limit = 20) {
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q);
   const [orders, bookings] = await Promise.all([
-    prismaOf(db).mfbOrder.findMany({ where: { OR: [...(uuid ? [{ id: q }] : []), { reference: q }] }, take: limit, select: { id: true, reference: true, status: true, active: true } }),
-    prismaOf(db).greenflowBooking.findMany({ where: { OR: [{ bookingCode: q }, { localNumber: q }, { registeredCode: q }] }, take: limit, select: { bookingCode: true, localNumber: true, status: true, active: true } }),
+    prismaOf(db).mfbOrder.findMany({
+      where: { OR: [...(uuid ? [{ id: q }] : []), { reference: q }] },
+      take: limit,
+      select: { id: true, reference: true, status: true, active: true },
+    }),
+    prismaOf(db).greenflowBooking.findMany({
+      where: { OR: [{ bookingCode: q }, { localNumber: q }, { registeredCode: q }] },
+      take: limit,
+      select: { bookingCode: true, localNumber: true, status: true, active: true },
+    }),
   ]);
   return { orders, bookings };
 }

@@ -4,7 +4,7 @@
 // apart (two swapped lines swap both).
 
 /** A column: its Postgres element type and how a row gives its value. */
-export type Column<T> = readonly [pgType: string, value: (row: T) => unknown];
+type Column<T> = readonly [pgType: string, value: (row: T) => unknown];
 
 export type Columns<T> = Readonly<Record<string, Column<T>>>;
 
@@ -37,8 +37,14 @@ export function unnestLayout<S extends Record<string, Columns<never>>>(spec: S):
     );
   const columnsOf = (kind: keyof S) => numbered.get(kind)!;
   return {
-    unnest: (kind) => `unnest(${columnsOf(kind).map((c) => `$${c.n}::${c.pgType}[]`).join(", ")})`,
-    names: (kind) => columnsOf(kind).map((c) => c.name).join(", "),
+    unnest: (kind) =>
+      `unnest(${columnsOf(kind)
+        .map((c) => `$${c.n}::${c.pgType}[]`)
+        .join(", ")})`,
+    names: (kind) =>
+      columnsOf(kind)
+        .map((c) => c.name)
+        .join(", "),
     param(kind, column) {
       const found = columnsOf(kind).find((c) => c.name === column);
       if (!found) throw new Error(`no column ${String(column)} in ${String(kind)}`);

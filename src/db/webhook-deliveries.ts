@@ -93,7 +93,7 @@ export async function deliveryCounts(db: Database, subscriptionId: string): Prom
   return Object.fromEntries(counts.map((c) => [c.status, c._count]));
 }
 
-export interface AttemptView {
+interface AttemptView {
   attempt: number;
   attemptedAt: Date;
   durationMs: number;
@@ -121,8 +121,17 @@ export interface DeliveryView {
 const deliveryInclude = { attemptLog: { orderBy: { id: "asc" as const } }, event: { select: { type: true, subject: true } } };
 
 function deliveryView(d: {
-  id: string; eventId: string; subscriptionId: string; status: string; attempts: number; lastStatusCode: number | null; lastError: string | null;
-  nextAttemptAt: Date | null; createdAt: Date; completedAt: Date | null; event: { type: string; subject: string };
+  id: string;
+  eventId: string;
+  subscriptionId: string;
+  status: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  completedAt: Date | null;
+  event: { type: string; subject: string };
   attemptLog: { attempt: number; attemptedAt: Date; durationMs: number; statusCode: number | null; error: string | null; responseExcerpt: string | null }[];
 }): DeliveryView {
   return {
@@ -174,7 +183,11 @@ export async function subscriptionDeliveries(
 /** Every delivery of these events, with attempts (index: the unique (event_id, subscription_id)). */
 export async function deliveriesOfEvents(db: Database, eventIds: string[]): Promise<DeliveryView[]> {
   if (eventIds.length === 0) return [];
-  const rows = await prismaOf(db).webhookDelivery.findMany({ where: { eventId: { in: eventIds } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], include: deliveryInclude });
+  const rows = await prismaOf(db).webhookDelivery.findMany({
+    where: { eventId: { in: eventIds } },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    include: deliveryInclude,
+  });
   return rows.map(deliveryView);
 }
 

@@ -27,7 +27,10 @@ export function createAttemptRecorder(deps: {
   onFailed?: (failed: FailedDelivery[]) => void;
 }): AttemptRecorder {
   const writer = createGroupWriter<{ record: AttemptRecord; decision: AttemptDecision }, void>(async (items) => {
-    const runs = await recordAttempts(deps.db, items.map((i) => i.record));
+    const runs = await recordAttempts(
+      deps.db,
+      items.map((i) => i.record),
+    );
     const now = new Date();
     for (const run of runs) {
       const gone = items.some((i) => i.record.subscriptionId === run.id && i.decision.kind === "failed" && i.decision.gone);
@@ -37,7 +40,9 @@ export function createAttemptRecorder(deps: {
       }
     }
     const failed = items.flatMap(({ record, decision }) =>
-      decision.kind === "failed" ? [{ webhookDeliveryId: record.webhookDeliveryId, subscriptionId: record.subscriptionId, attempt: record.attempt, reason: decision.reason }] : [],
+      decision.kind === "failed"
+        ? [{ webhookDeliveryId: record.webhookDeliveryId, subscriptionId: record.subscriptionId, attempt: record.attempt, reason: decision.reason }]
+        : [],
     );
     if (failed.length > 0) deps.onFailed?.(failed);
     return items.map(() => undefined);

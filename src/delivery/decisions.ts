@@ -37,8 +37,11 @@ export interface ScheduleState {
 }
 
 /** The longest a delivery may keep being answered 429: as long as the whole schedule would take (at least a minute). */
-export function throttleBudgetMs(schedule: readonly number[]): number {
-  return Math.max(60_000, schedule.reduce((a, b) => a + b, 0));
+function throttleBudgetMs(schedule: readonly number[]): number {
+  return Math.max(
+    60_000,
+    schedule.reduce((a, b) => a + b, 0),
+  );
 }
 
 /** Pure: what an attempt's outcome means, given where the delivery stands in its schedule. */
@@ -86,7 +89,12 @@ export function attemptRecord(
 }
 
 /** Pure: why a failing subscription should be disabled now, or null. */
-export function disableReason(run: SubscriptionRun, gone: boolean, settings: Pick<DeliverySettings, "disableAfterMs" | "disableAfterFailures">, now: Date): string | null {
+export function disableReason(
+  run: SubscriptionRun,
+  gone: boolean,
+  settings: Pick<DeliverySettings, "disableAfterMs" | "disableAfterFailures">,
+  now: Date,
+): string | null {
   if (run.status !== "active") return null;
   if (gone) return "endpoint answered 410 Gone";
   if (run.consecutiveFailures === 0 || !run.failingSince) return null;
@@ -96,4 +104,3 @@ export function disableReason(run: SubscriptionRun, gone: boolean, settings: Pic
   if (now.getTime() - run.failingSince.getTime() >= settings.disableAfterMs) return `failing since ${run.failingSince.toISOString()}`;
   return null;
 }
-

@@ -3,10 +3,10 @@
 import { Webhook } from "standardwebhooks";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import type { DeliverySettings, HttpOutcome } from "./decisions.js";
-import { parseTargetUrl, refusedAddress, type TargetPolicy } from "./target-policy.js";
+import { parseTargetUrl, refusedAddress } from "./target-policy.js";
 import ipaddr from "ipaddr.js";
 
-export const DELIVERY_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
+const DELIVERY_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
 
 export interface DeliveryTarget {
   url: string;
@@ -16,11 +16,18 @@ export interface DeliveryTarget {
 }
 
 /** Signs with the current secret and, during a rotation's grace period, the previous one too (space-separated). */
-export function signatureHeader(secrets: string[], id: string, timestamp: Date, body: string): string {
+function signatureHeader(secrets: string[], id: string, timestamp: Date, body: string): string {
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(" ");
 }
 
-const refusedOutcome = (reason: string): HttpOutcome => ({ statusCode: null, error: `target refused: ${reason}`, excerpt: null, retryAfterMs: null, durationMs: 0, refused: true });
+const refusedOutcome = (reason: string): HttpOutcome => ({
+  statusCode: null,
+  error: `target refused: ${reason}`,
+  excerpt: null,
+  retryAfterMs: null,
+  durationMs: 0,
+  refused: true,
+});
 
 /** Checks the target against the policy, signs and POSTs. Never throws. */
 export async function send(
@@ -57,4 +64,3 @@ export async function send(
   const code = outcome.statusCode;
   return { ...rest, retryAfterMs: code === 429 || code === 503 ? parseRetryAfter(retryAfter) : null };
 }
-

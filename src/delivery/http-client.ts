@@ -80,7 +80,11 @@ export function createDeliveryClient(policy: TargetPolicy, opts: { resolve?: Res
         const client = url.protocol === "https:" ? https : http;
         const req = client.request(
           url,
-          { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, agent: url.protocol === "https:" ? agents.https : agents.http },
+          {
+            method: "POST",
+            headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+            agent: url.protocol === "https:" ? agents.https : agents.http,
+          },
           (res) => {
             const chunks: Buffer[] = [];
             let size = 0;

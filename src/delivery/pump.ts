@@ -20,7 +20,15 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
-import { activeLanes as lanesStillActive, claimDeliveries, lanesWithDueWork, type ClaimedDelivery, type ClaimResult, type LaneRequest, type LaneRow } from "../db/delivery-lanes.js";
+import {
+  activeLanes as lanesStillActive,
+  claimDeliveries,
+  lanesWithDueWork,
+  type ClaimedDelivery,
+  type ClaimResult,
+  type LaneRequest,
+  type LaneRow,
+} from "../db/delivery-lanes.js";
 import { eventTraceContext } from "../db/events.js";
 import type { Metrics } from "../observability/metrics.js";
 import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, tracingOn, type Span } from "../observability/trace.js";
@@ -43,7 +51,7 @@ export interface PumpSettings {
 }
 
 /** A claim made inside a writer's transaction: start its attempts once the transaction committed. */
-export interface ClaimWithin {
+interface ClaimWithin {
   start(): void;
   /** The transaction rolled back: its leases never existed. */
   abandon(): void;
@@ -66,7 +74,7 @@ export interface DeliveryPump {
 }
 
 /** How long a lease outlives the attempt's timeout. */
-export const LEASE_MARGIN_MS = 15_000;
+const LEASE_MARGIN_MS = 15_000;
 
 /** Retry a lane whose claim another process held after this long. */
 const CONTENDED_RETRY_MS = 5;
@@ -104,10 +112,13 @@ export function createDeliveryPump(deps: {
     const existing = timers.get(subscriptionId);
     if (closed || (existing && existing.at <= at.getTime())) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      timers.delete(subscriptionId);
-      nudge([subscriptionId]);
-    }, Math.max(1, at.getTime() - Date.now()));
+    const timer = setTimeout(
+      () => {
+        timers.delete(subscriptionId);
+        nudge([subscriptionId]);
+      },
+      Math.max(1, at.getTime() - Date.now()),
+    );
     timer.unref();
     timers.set(subscriptionId, { timer, at: at.getTime() });
   }
@@ -235,7 +246,12 @@ export function createDeliveryPump(deps: {
     if (!tracingOn()) return attemptIn(claimed, lane, null);
     // Every attempt (first or retry, in whichever worker) is a span of the trace that wrote its event.
     const parent = contextOf(recentEventTrace(claimed.eventId) ?? (await eventTraceContext(db, claimed.eventId)));
-    const attributes = { "hub.webhook_delivery_id": claimed.webhookDeliveryId, "hub.event_id": claimed.eventId, "hub.subscription_id": lane.subscriptionId, "hub.attempt": claimed.attempts + 1 };
+    const attributes = {
+      "hub.webhook_delivery_id": claimed.webhookDeliveryId,
+      "hub.event_id": claimed.eventId,
+      "hub.subscription_id": lane.subscriptionId,
+      "hub.attempt": claimed.attempts + 1,
+    };
     return inSpan("webhook.deliver", { parent, kind: SpanKind.CLIENT, attributes }, (span) => attemptIn(claimed, lane, span));
   }
 
@@ -248,11 +264,25 @@ export function createDeliveryPump(deps: {
     const outcomeLabel = decision.kind === "delivered" ? "succeeded" : decision.kind;
     metrics.deliveries.inc({ outcome: outcomeLabel });
     metrics.deliveryAttempts.inc({ subscription_id: lane.subscriptionId, outcome: outcomeLabel });
-    const fields = { webhookDeliveryId: claimed.webhookDeliveryId, eventId: claimed.eventId, subscriptionId: lane.subscriptionId, attempt: claimed.attempts + 1, statusCode: outcome.statusCode };
-    if (settings.logOutcomes) log.info({ ...fields, durationMs: Math.round(outcome.durationMs) }, outcomeLine(claimed, lane, outcome.statusCode, outcome.error, decision.kind, outcome.durationMs));
+    const fields = {
+      webhookDeliveryId: claimed.webhookDeliveryId,
+      eventId: claimed.eventId,
+      subscriptionId: lane.subscriptionId,
+      attempt: claimed.attempts + 1,
+      statusCode: outcome.statusCode,
+    };
+    if (settings.logOutcomes)
+      log.info(
+        { ...fields, durationMs: Math.round(outcome.durationMs) },
+        outcomeLine(claimed, lane, outcome.statusCode, outcome.error, decision.kind, outcome.durationMs),
+      );
     else if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
     else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");
-    else log.info({ ...fields, error: outcome.error, nextDelayMs: decision.delayMs }, decision.kind === "throttled" ? "subscriber asked to slow down" : "webhook delivery attempt failed");
+    else
+      log.info(
+        { ...fields, error: outcome.error, nextDelayMs: decision.delayMs },
+        decision.kind === "throttled" ? "subscriber asked to slow down" : "webhook delivery attempt failed",
+      );
     if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
     // Ordered mode: the record released the next delivery of this subject, due now.
     else if (lane.ordered) dirty.add(lane.subscriptionId);

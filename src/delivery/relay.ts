@@ -23,7 +23,11 @@ export interface Relay {
   idle(): Promise<void>;
 }
 
-export function createRelay(deps: { db: Database; log: Logger; /** Lanes (subscription ids) with new deliveries. */ onDeliveries: (subscriptionIds: Set<string>) => void }): Relay {
+export function createRelay(deps: {
+  db: Database;
+  log: Logger /** Lanes (subscription ids) with new deliveries. */;
+  onDeliveries: (subscriptionIds: Set<string>) => void;
+}): Relay {
   async function relayAll(): Promise<number> {
     let total = 0;
     for (;;) {

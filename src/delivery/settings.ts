@@ -4,7 +4,7 @@ import type { PumpSettings } from "./pump.js";
 import { createDeliveryClient } from "./http-client.js";
 import type { TargetPolicy } from "./target-policy.js";
 
-export function targetPolicy(config: Config): TargetPolicy {
+function targetPolicy(config: Config): TargetPolicy {
   return { enforcePublic: config.NODE_ENV === "production", allowedHosts: config.SUBSCRIPTION_ALLOWED_HOSTS };
 }
 

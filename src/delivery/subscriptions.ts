@@ -8,7 +8,17 @@ import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
 import { deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
 import { cancelWaiting, laneStats, orderWaiting, releaseAllHeld } from "../db/delivery-lanes.js";
-import { findLiveSubscription, insertSubscription, listSubscriptions, liveSubscriptionsWithUrl, markDeleted, updateEnabled, updateSecret, updateSettings, type Subscription } from "../db/subscriptions.js";
+import {
+  findLiveSubscription,
+  insertSubscription,
+  listSubscriptions,
+  liveSubscriptionsWithUrl,
+  markDeleted,
+  updateEnabled,
+  updateSecret,
+  updateSettings,
+  type Subscription,
+} from "../db/subscriptions.js";
 import { isKnownEventPattern, patternsOverlap, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "./target-policy.js";
 
@@ -33,7 +43,9 @@ const settingsShape = {
 const strict = <S extends z.ZodRawShape>(shape: S) =>
   z.strictObject(shape, {
     error: (issue) =>
-      issue.code === "unrecognized_keys" ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; allowed: ${Object.keys(shape).join(", ")}` : undefined,
+      issue.code === "unrecognized_keys"
+        ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; allowed: ${Object.keys(shape).join(", ")}`
+        : undefined,
   });
 
 export const subscriptionInput = strict({
@@ -50,7 +62,7 @@ export type SubscriptionInput = z.infer<typeof subscriptionInput>;
 export type SubscriptionChange = z.infer<typeof subscriptionChange>;
 
 /** `whsec_` + base64 of 32 random bytes, the format the standardwebhooks libraries expect. */
-export function generateSecret(): string {
+function generateSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
@@ -60,11 +72,13 @@ export type CreateResult =
   /** The URL already has a live subscription for some of these event types (its receiver holds one secret). */
   | { kind: "duplicate"; existing: Subscription };
 
-export async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput, defaults: SubscriptionDefaults): Promise<CreateResult> {
+async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput, defaults: SubscriptionDefaults): Promise<CreateResult> {
   const target = await checkTarget(policy, input.url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
   if (!input.allowDuplicate) {
-    const existing = (await liveSubscriptionsWithUrl(sql, input.url)).find((s) => s.eventTypes.some((a) => input.eventTypes.some((b) => patternsOverlap(a, b))));
+    const existing = (await liveSubscriptionsWithUrl(sql, input.url)).find((s) =>
+      s.eventTypes.some((a) => input.eventTypes.some((b) => patternsOverlap(a, b))),
+    );
     if (existing) return { kind: "duplicate", existing };
   }
   const subscription = await insertSubscription(sql, {
@@ -86,7 +100,7 @@ export interface SubscriptionDefaults {
 }
 
 /** Changes a subscription's settings; entering ordered mode orders what waits, leaving it releases what it held. Null when unknown. */
-export async function changeSubscription(sql: Sql, id: string, change: SubscriptionChange) {
+async function changeSubscription(sql: Sql, id: string, change: SubscriptionChange) {
   const current = await findSubscription(sql, id, true);
   if (!current) return null;
   const updated = await updateSettings(sql, id, { ...change, eventTypes: change.eventTypes ? [...new Set(change.eventTypes)] : undefined });
@@ -124,7 +138,7 @@ export async function findSubscription(sql: Sql, id: string, forUpdate = false) 
 }
 
 /** The new secret signs from now on; the previous one also signs until the grace period ends. */
-export async function rotateSecret(sql: Sql, id: string, graceMs: number) {
+async function rotateSecret(sql: Sql, id: string, graceMs: number) {
   const current = await findSubscription(sql, id, true);
   if (!current) return null;
   const secret = generateSecret();
@@ -132,13 +146,13 @@ export async function rotateSecret(sql: Sql, id: string, graceMs: number) {
   return { subscription, secret };
 }
 
-export async function setSubscriptionEnabled(sql: Sql, id: string, enabled: boolean) {
+async function setSubscriptionEnabled(sql: Sql, id: string, enabled: boolean) {
   const current = await findSubscription(sql, id, true);
   if (!current) return null;
   return updateEnabled(sql, id, enabled);
 }
 
-export async function deleteSubscription(sql: Sql, id: string) {
+async function deleteSubscription(sql: Sql, id: string) {
   const current = await findSubscription(sql, id, true);
   if (!current) return false;
   await markDeleted(sql, id);
@@ -155,7 +169,11 @@ export interface SubscriptionDeps {
 
 const auditOf = (actor: string, action: string, target: string, details: Record<string, unknown> = {}) => ({ actor, action, target, details });
 
-export function create(deps: SubscriptionDeps & { policy: TargetPolicy; defaults: SubscriptionDefaults }, actor: string, input: SubscriptionInput): Promise<CreateResult> {
+export function create(
+  deps: SubscriptionDeps & { policy: TargetPolicy; defaults: SubscriptionDefaults },
+  actor: string,
+  input: SubscriptionInput,
+): Promise<CreateResult> {
   return audited(deps.db, deps.log, async (sql) => {
     const created = await createSubscription(sql, deps.policy, input, deps.defaults);
     const audit =
@@ -213,7 +231,11 @@ export function setEnabled(deps: SubscriptionDeps, actor: string, id: string, en
 }
 
 /** A subscription's deliveries, newest first, with attempts; `before` continues a page (keyset). */
-export async function deliveries(deps: Pick<SubscriptionDeps, "db">, id: string, opts: { status?: string; limit: number; before?: { createdAt: Date; id: string } }) {
+export async function deliveries(
+  deps: Pick<SubscriptionDeps, "db">,
+  id: string,
+  opts: { status?: string; limit: number; before?: { createdAt: Date; id: string } },
+) {
   const subscription = await findSubscription(onPool(deps.db), id);
   if (!subscription) return null;
   return subscriptionDeliveries(deps.db, subscription.id, opts);

@@ -18,9 +18,10 @@ function allowListed(policy: TargetPolicy, hostname: string, address: ipaddr.IPv
     if (entry.includes("/")) {
       try {
         const [range, bits] = ipaddr.parseCIDR(entry);
-        const candidate = range.kind() === "ipv4" && address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()
-          ? (address as ipaddr.IPv6).toIPv4Address()
-          : address;
+        const candidate =
+          range.kind() === "ipv4" && address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()
+            ? (address as ipaddr.IPv6).toIPv4Address()
+            : address;
         return candidate.kind() === range.kind() && candidate.match(range, bits);
       } catch {
         return false;

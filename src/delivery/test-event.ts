@@ -44,17 +44,34 @@ export async function sendTestEvent(
     sequence: 1,
     time: now,
     timeSource: "hub",
-    details: { message: "A test event from the logistics event hub: your endpoint received and can verify it.", subscriptionId: subscription.id, requestedBy: actor },
+    details: {
+      message: "A test event from the logistics event hub: your endpoint received and can verify it.",
+      subscriptionId: subscription.id,
+      requestedBy: actor,
+    },
     dedupeKey: `hub.test:${randomUUID()}`,
   });
   const client = createDeliveryClient(deps.policy, { maxSockets: 1 });
   try {
-    const outcome = await send(subscription, event.id, JSON.stringify(event), { timeoutMs: deps.timeoutMs, schedule: [], disableAfterMs: 0, disableAfterFailures: 0, targetPolicy: deps.policy, client }, now);
+    const outcome = await send(
+      subscription,
+      event.id,
+      JSON.stringify(event),
+      { timeoutMs: deps.timeoutMs, schedule: [], disableAfterMs: 0, disableAfterFailures: 0, targetPolicy: deps.policy, client },
+      now,
+    );
     const delivered = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
     const audit = { actor, action: "subscription.test", target: subscription.id, details: { eventId: event.id, statusCode: outcome.statusCode, delivered } };
     await appendAudit(deps.db, audit);
     logAudit(deps.log, audit);
-    return { eventId: event.id, delivered, statusCode: outcome.statusCode, durationMs: Math.round(outcome.durationMs), excerpt: outcome.excerpt, error: outcome.error };
+    return {
+      eventId: event.id,
+      delivered,
+      statusCode: outcome.statusCode,
+      durationMs: Math.round(outcome.durationMs),
+      excerpt: outcome.excerpt,
+      error: outcome.error,
+    };
   } finally {
     client.close();
   }

@@ -20,17 +20,29 @@ const anyObject = z.record(z.string(), z.unknown());
 const reservationFacts = {
   reservationType: z.string().optional().describe("Partner API: officeToOffice, homeDelivery, serviceDrive, purchaseCar, replacementCar"),
   schedule: z
-    .looseObject({ departAtEarliest: isoTime.optional(), departAtLatest: isoTime.optional(), arriveAtEarliest: isoTime.optional(), arriveAtLatest: isoTime.optional() })
+    .looseObject({
+      departAtEarliest: isoTime.optional(),
+      departAtLatest: isoTime.optional(),
+      arriveAtEarliest: isoTime.optional(),
+      arriveAtLatest: isoTime.optional(),
+    })
     .optional()
     .describe("Partner API: the pickup and delivery windows"),
-  route: z.looseObject({ distanceMeters: z.number().optional(), durationSeconds: z.number().optional() }).optional().describe("Partner API: distance and duration"),
+  route: z
+    .looseObject({ distanceMeters: z.number().optional(), durationSeconds: z.number().optional() })
+    .optional()
+    .describe("Partner API: distance and duration"),
   origin: anyObject.optional().describe("Partner API: where the car is picked up (officeId or address, lat, lng)"),
   destination: anyObject.optional().describe("Partner API: where it is delivered"),
   vehicle: anyObject.optional().describe("Partner API: the vehicle (make, model, fuel type, …)"),
   vehicles: z.array(z.unknown()).optional().describe("the webhook's vehicle list, as Flovi sent it"),
   price: pricedSchema.optional().describe("Partner API: the billed price with its breakdown (not the final costs)"),
   priceRaw: anyObject.optional().describe("the Partner API's price fields as sent, when they could not be read as money"),
-  cancellationReason: z.string().nullable().optional().describe(`why it was cancelled: Flovi's word (documented: ${CANCELLATION_REASONS.join(", ")}); null when Flovi gave none`),
+  cancellationReason: z
+    .string()
+    .nullable()
+    .optional()
+    .describe(`why it was cancelled: Flovi's word (documented: ${CANCELLATION_REASONS.join(", ")}); null when Flovi gave none`),
   source: z.literal("reconciliation").optional().describe("present when the state was learnt from the Partner API, not from a webhook"),
 };
 
@@ -70,7 +82,9 @@ const trackingEventDetails = z.strictObject({
   ...shipmentFacts,
 });
 const shipmentStatusDetails = z.strictObject({
-  parcels: z.array(z.strictObject({ parcelIndex: z.number().int().nonnegative(), status: z.enum(SHIPMENT_STATUSES), code: z.string() })).describe("each parcel's status and latest code"),
+  parcels: z
+    .array(z.strictObject({ parcelIndex: z.number().int().nonnegative(), status: z.enum(SHIPMENT_STATUSES), code: z.string() }))
+    .describe("each parcel's status and latest code"),
   parcelCount: z.number().int().positive().optional().describe("how many parcels the order has (from GET /orders/:id)"),
   exceptionReason: exceptionReason.optional().describe("on shipment.exception only"),
   ...shipmentFacts,
@@ -102,7 +116,13 @@ const rentalStoppedDetails = z.strictObject({ ...stopFacts, ...rentalFacts });
 // --- envelopes ------------------------------------------------------------------------------------------
 
 type Entity = "reservation" | "shipment" | "rental" | "subscription" | "hub";
-const SOURCES = { reservation: "flovi", shipment: "myflyingbox", rental: "greenflow", subscription: "logistics-event-hub", hub: "logistics-event-hub" } as const;
+const SOURCES = {
+  reservation: "flovi",
+  shipment: "myflyingbox",
+  rental: "greenflow",
+  subscription: "logistics-event-hub",
+  hub: "logistics-event-hub",
+} as const;
 
 function envelope(entity: Entity, type: string | RegExp, status: z.ZodType<string>, details: z.ZodType, timeSource: z.ZodType<string>) {
   return z.strictObject({
@@ -148,10 +168,16 @@ export interface CatalogEntry {
   exampleTimeSource: "provider" | "hub";
 }
 
-const RESERVATION_TIME = "Flovi's time of the change when the webhook carried a usable one (`timeSource: provider`); otherwise when the hub received it or, for states learnt from the Partner API, when it looked them up (`timeSource: hub`)";
+const RESERVATION_TIME =
+  "Flovi's time of the change when the webhook carried a usable one (`timeSource: provider`); otherwise when the hub received it or, for states learnt from the Partner API, when it looked them up (`timeSource: hub`)";
 const apiFacts = {
   reservationType: "homeDelivery",
-  schedule: { departAtEarliest: "2026-06-20T09:00:00Z", departAtLatest: "2026-06-20T11:00:00Z", arriveAtEarliest: "2026-06-20T14:00:00Z", arriveAtLatest: "2026-06-20T16:00:00Z" },
+  schedule: {
+    departAtEarliest: "2026-06-20T09:00:00Z",
+    departAtLatest: "2026-06-20T11:00:00Z",
+    arriveAtEarliest: "2026-06-20T14:00:00Z",
+    arriveAtLatest: "2026-06-20T16:00:00Z",
+  },
   route: { distanceMeters: 182000, durationSeconds: 7200 },
 };
 const rentalExample = (gdsStatus: string) => ({
@@ -165,7 +191,14 @@ const rentalExample = (gdsStatus: string) => ({
   dropoffAt: "2026-05-18T13:00:00.000Z",
   timeZone: "America/Sao_Paulo",
 });
-const reservationPrevious: Record<string, string | null> = { created: null, taken: "created", driving: "taken", sealed: "driving", final_costs: "sealed", cancelled: "taken" };
+const reservationPrevious: Record<string, string | null> = {
+  created: null,
+  taken: "created",
+  driving: "taken",
+  sealed: "driving",
+  final_costs: "sealed",
+  cancelled: "taken",
+};
 
 const reservationEntries: CatalogEntry[] = RESERVATION_STATES.map((state) => ({
   type: `reservation.${state}`,
@@ -180,7 +213,18 @@ const reservationEntries: CatalogEntry[] = RESERVATION_STATES.map((state) => ({
   schema: envelope("reservation", `reservation.${state}`, z.literal(state), state === "final_costs" ? finalCostsDetails : reservationDetails, either),
   exampleDetails:
     state === "final_costs"
-      ? { ...apiFacts, finalCosts: { amount: 154.2, currency: "EUR", amountMinor: 15420, breakdown: [{ type: "base", label: "Base price", amount: 120, currency: "EUR", amountMinor: 12000 }, { type: "fuel", label: "Fuel", amount: 34.2, currency: "EUR", amountMinor: 3420 }] } }
+      ? {
+          ...apiFacts,
+          finalCosts: {
+            amount: 154.2,
+            currency: "EUR",
+            amountMinor: 15420,
+            breakdown: [
+              { type: "base", label: "Base price", amount: 120, currency: "EUR", amountMinor: 12000 },
+              { type: "fuel", label: "Fuel", amount: 34.2, currency: "EUR", amountMinor: 3420 },
+            ],
+          },
+        }
       : state === "cancelled"
         ? { ...apiFacts, cancellationReason: "customer_cancelled" }
         : apiFacts,
@@ -208,7 +252,12 @@ const catalogEntries: CatalogEntry[] = [
     when: "A sealed reservation has had no `final_costs` for FLOVI_FINAL_COSTS_OVERDUE_MS (16 days). Emitted once; `details.price` is the Partner API's billed price when it answered. A later `final_costs` is applied as usual.",
     time: "when the hub flagged it (`timeSource: hub`)",
     schema: envelope("reservation", "reservation.final_costs_overdue", reservationState, overdueDetails, hub),
-    exampleDetails: { ...apiFacts, sealedAt: "2026-06-20T15:40:00Z", overdueAfterMs: 1382400000, price: { amount: 154.2, currency: "EUR", amountMinor: 15420, breakdown: [] } },
+    exampleDetails: {
+      ...apiFacts,
+      sealedAt: "2026-06-20T15:40:00Z",
+      overdueAfterMs: 1382400000,
+      price: { amount: 154.2, currency: "EUR", amountMinor: 15420, breakdown: [] },
+    },
     exampleStatus: "sealed",
     examplePrevious: "sealed",
     exampleTimeSource: "hub",
@@ -267,7 +316,11 @@ const catalogEntries: CatalogEntry[] = [
     when: "Polling of an MFB order ended before it was delivered: `details.reason` says why (not_found, access_denied, no_movement, stopped_by_operator). Registering it again resumes polling; nothing is emitted until a status changes.",
     time: "when the hub stopped it (`timeSource: hub`)",
     schema: envelope("shipment", "shipment.tracking_stopped", z.string(), shipmentStoppedDetails, hub),
-    exampleDetails: { reason: "no_movement", message: "no new carrier event since 2026-05-01T10:00:00.000Z (MFB_STALE_AFTER_MS is 2592000000 ms)", carrier: "UPS" },
+    exampleDetails: {
+      reason: "no_movement",
+      message: "no new carrier event since 2026-05-01T10:00:00.000Z (MFB_STALE_AFTER_MS is 2592000000 ms)",
+      carrier: "UPS",
+    },
     exampleStatus: "in_transit",
     examplePrevious: "in_transit",
     exampleTimeSource: "hub",
@@ -294,7 +347,13 @@ const catalogEntries: CatalogEntry[] = [
     when: "Polling of a GreenFlow booking ended short of a final status: `not_found` (404 on the first read: wrong lastname, another tenant's booking), `gone` (404 after earlier reads), `stopped_by_operator`. Registering it again (with a corrected lastname) resumes polling.",
     time: "when the hub stopped it (`timeSource: hub`)",
     schema: envelope("rental", "rental.tracking_stopped", z.string(), rentalStoppedDetails, hub),
-    exampleDetails: { reason: "gone", message: "GreenFlow no longer shows this item, which it showed before (greenflow 404: booking not found (another tenant's, or the lastname does not match))", bookingCode: "BR-1234567", localNumber: "GFC042389XY" },
+    exampleDetails: {
+      reason: "gone",
+      message:
+        "GreenFlow no longer shows this item, which it showed before (greenflow 404: booking not found (another tenant's, or the lastname does not match))",
+      bookingCode: "BR-1234567",
+      localNumber: "GFC042389XY",
+    },
     exampleStatus: "reserved",
     examplePrevious: "reserved",
     exampleTimeSource: "hub",
@@ -330,10 +389,18 @@ const catalogEntries: CatalogEntry[] = [
       "hub",
       "hub.test",
       z.literal("test"),
-      z.strictObject({ message: z.string().describe("what this is, for people"), subscriptionId: z.uuid().describe("the subscription it was sent to"), requestedBy: z.string().describe("who asked for it") }),
+      z.strictObject({
+        message: z.string().describe("what this is, for people"),
+        subscriptionId: z.uuid().describe("the subscription it was sent to"),
+        requestedBy: z.string().describe("who asked for it"),
+      }),
       hub,
     ),
-    exampleDetails: { message: "A test event from the logistics event hub: your endpoint received and can verify it.", subscriptionId: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60", requestedBy: "admin" },
+    exampleDetails: {
+      message: "A test event from the logistics event hub: your endpoint received and can verify it.",
+      subscriptionId: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60",
+      requestedBy: "admin",
+    },
     exampleStatus: "test",
     examplePrevious: null,
     exampleTimeSource: "hub",
@@ -382,14 +449,21 @@ export function createEvent(event: NewEvent, id: string = randomUUID()): CloudEv
 
 /** An example envelope of the entry, as a subscriber would receive it. */
 export function exampleEvent(entry: CatalogEntry): CloudEvent {
-  const entityId = { reservation: "4711", shipment: "eb27ff8e-b353-4a3f-8e7e-69576e64ee1a", rental: "BR-1234567", subscription: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60", hub: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60" }[entry.entity];
+  const entityId = {
+    reservation: "4711",
+    shipment: "eb27ff8e-b353-4a3f-8e7e-69576e64ee1a",
+    rental: "BR-1234567",
+    subscription: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60",
+    hub: "3f1c0a52-6a7e-4f55-9d0e-1b2c3d4e5f60",
+  }[entry.entity];
   const status = entry.exampleStatus;
   const type = entry.type.includes("<") ? `rental.${status}` : entry.type;
   const base = buildEnvelope(
     {
       entity: entry.entity,
       entityId,
-      externalId: entry.entity === "reservation" ? "PO-2026-0042" : entry.entity === "rental" ? "GFC042389XY" : entry.entity === "shipment" ? "PO-2026-0042" : null,
+      externalId:
+        entry.entity === "reservation" ? "PO-2026-0042" : entry.entity === "rental" ? "GFC042389XY" : entry.entity === "shipment" ? "PO-2026-0042" : null,
       type: type.slice(entry.entity.length + 1),
       status,
       previousStatus: entry.examplePrevious,
@@ -409,7 +483,11 @@ export function exampleEvent(entry: CatalogEntry): CloudEvent {
 function openSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(openSchema);
   if (typeof schema !== "object" || schema === null) return schema;
-  return Object.fromEntries(Object.entries(schema).filter(([k, v]) => !(k === "additionalProperties" && v === false)).map(([k, v]) => [k, openSchema(v)]));
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k, v]) => !(k === "additionalProperties" && v === false))
+      .map(([k, v]) => [k, openSchema(v)]),
+  );
 }
 
 /** The catalog as GET /schemas/events.json serves it. */

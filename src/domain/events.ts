@@ -6,7 +6,7 @@ import { RESERVATION_STATES } from "./reservation.js";
 
 /** `hub`: the hub's own test event (`hub.test`), sent to one endpoint on request, never written to the log. */
 export type Entity = "reservation" | "shipment" | "rental" | "subscription" | "hub";
-export type EventSource = "flovi" | "myflyingbox" | "greenflow" | "logistics-event-hub";
+type EventSource = "flovi" | "myflyingbox" | "greenflow" | "logistics-event-hub";
 export type Phase = "booked" | "assigned" | "in_transit" | "completed" | "exception" | "cancelled";
 
 const SOURCE_OF: Record<Entity, EventSource> = {
@@ -68,10 +68,10 @@ export function phaseOf(entity: Entity, status: string): Phase {
   return table[status] ?? (entity === "shipment" ? "in_transit" : "booked");
 }
 
-export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
+const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
 
 /** Every event type by entity; `null`: any lower-case word (GreenFlow's statuses are the provider's own, lower-cased). */
-export const EVENT_STATUSES: Record<Exclude<Entity, "hub">, readonly string[] | null> = {
+const EVENT_STATUSES: Record<Exclude<Entity, "hub">, readonly string[] | null> = {
   reservation: [...RESERVATION_STATES, "updated", "final_costs_overdue"],
   shipment: [...SHIPMENT_STATUSES, "tracking_event", "tracking_stopped"],
   rental: null,
@@ -79,10 +79,10 @@ export const EVENT_STATUSES: Record<Exclude<Entity, "hub">, readonly string[] | 
 };
 
 const PHASES = ["booked", "assigned", "in_transit", "completed", "exception", "cancelled"] as const;
-export const TIME_SOURCES = ["provider", "hub"] as const;
-export type TimeSource = (typeof TIME_SOURCES)[number];
+const TIME_SOURCES = ["provider", "hub"] as const;
+type TimeSource = (typeof TIME_SOURCES)[number];
 
-export const eventDataSchema = z.object({
+const eventDataSchema = z.object({
   entity: z.enum(["reservation", "shipment", "rental", "subscription", "hub"]),
   entityId: z.string().describe("the provider's id (reservation id, MFB order uuid, GreenFlow booking code)"),
   externalId: z.string().nullable().describe("the partner's own reference, where known"),
@@ -91,7 +91,9 @@ export const eventDataSchema = z.object({
   phase: z.enum(PHASES).describe("one cross-provider lifecycle: is it done?"),
   providerStatus: z.string().describe("the provider's own word"),
   sequence: z.number().int().positive().describe("increases by one per entity: order and de-duplicate by it"),
-  timeSource: z.enum(TIME_SOURCES).describe("what the envelope's `time` is: `provider`, the provider's own time of the change; `hub`, when the hub observed it"),
+  timeSource: z
+    .enum(TIME_SOURCES)
+    .describe("what the envelope's `time` is: `provider`, the provider's own time of the change; `hub`, when the hub observed it"),
   details: z.record(z.string(), z.unknown()).describe("provider specifics"),
 });
 
@@ -100,15 +102,22 @@ export const cloudEventSchema = z
     specversion: z.literal("1.0"),
     id: z.string().describe("unique; stable across retries and replays (also the webhook-id header)"),
     source: z.enum(["flovi", "myflyingbox", "greenflow", "logistics-event-hub"]),
-    type: z.string().regex(/^[a-z]+\.[a-z_]+$/).describe("<entity>.<status>"),
-    subject: z.string().regex(/^[a-z]+\/.+$/).describe("<entity>/<entityId>"),
-    time: z.iso.datetime({ offset: true }).describe("when it happened: the provider's time where it gives one, else when the hub observed it (data.timeSource says which)"),
+    type: z
+      .string()
+      .regex(/^[a-z]+\.[a-z_]+$/)
+      .describe("<entity>.<status>"),
+    subject: z
+      .string()
+      .regex(/^[a-z]+\/.+$/)
+      .describe("<entity>/<entityId>"),
+    time: z.iso
+      .datetime({ offset: true })
+      .describe("when it happened: the provider's time where it gives one, else when the hub observed it (data.timeSource says which)"),
     datacontenttype: z.literal("application/json"),
     data: eventDataSchema,
   })
   .describe("A normalized logistics event (CloudEvents 1.0, structured JSON)");
 
-export type EventData = z.infer<typeof eventDataSchema>;
 export type CloudEvent = z.infer<typeof cloudEventSchema> & { source: EventSource };
 
 /** The envelope as JSON Schema (draft 2020-12), for subscribers to validate what they receive. */
@@ -136,7 +145,9 @@ export function patternsOverlap(a: string, b: string): boolean {
 /** The valid patterns, in words, for a 400. */
 export function validEventPatterns(): string {
   const entities = Object.entries(EVENT_STATUSES).map(([entity, statuses]) =>
-    statuses === null ? `${entity}.* or ${entity}.<status> (the provider's status, lower-cased: reserved, cancelled, …)` : `${entity}.* or one of ${statuses.map((s) => `${entity}.${s}`).join(", ")}`,
+    statuses === null
+      ? `${entity}.* or ${entity}.<status> (the provider's status, lower-cased: reserved, cancelled, …)`
+      : `${entity}.* or one of ${statuses.map((s) => `${entity}.${s}`).join(", ")}`,
   );
   return `*, ${entities.join("; ")}`;
 }

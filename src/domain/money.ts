@@ -5,7 +5,10 @@ import { z } from "zod";
 
 export const moneySchema = z.strictObject({
   amount: z.number().describe("in currency units, as the provider gave it (154.2)"),
-  currency: z.string().regex(/^[A-Z]{3}$/).describe("ISO 4217 code"),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .describe("ISO 4217 code"),
   amountMinor: z.number().int().describe("in the currency's minor units: 15420 for 154.20 EUR, 154 for 154 JPY, 154200 for 154.2 KWD"),
 });
 
@@ -49,11 +52,10 @@ export function mfbMoney(price: unknown): Money | null {
   return formed;
 }
 
-export const priceItemSchema = moneySchema.extend({
+const priceItemSchema = moneySchema.extend({
   type: z.string().nullable().describe("the provider's kind of component (base, fuel, …)"),
   label: z.string().nullable().describe("the provider's words for it"),
 });
-export type PriceItem = z.infer<typeof priceItemSchema>;
 
 /** A price with its breakdown (Flovi's priceBreakdown items: { type, amount, label }, in the price's currency). */
 export const pricedSchema = moneySchema.extend({

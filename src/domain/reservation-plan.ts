@@ -38,7 +38,7 @@ export interface ReservationWrite {
   lastChangedAt: Date;
 }
 
-export interface TransitionWrite {
+interface TransitionWrite {
   reservationId: string;
   fromState: ReservationState | null;
   toState: ReservationState;
@@ -50,7 +50,7 @@ export interface TransitionWrite {
   eventId: string | null;
 }
 
-export interface EventWrite {
+interface EventWrite {
   envelope: CloudEvent;
   dedupeKey: string;
   requestId: string | null;
@@ -70,4 +70,3 @@ export interface ReportPlan {
   events: EventWrite[];
   inbound: InboundOutcome[];
 }
-

@@ -60,7 +60,5 @@ export function decideTransition(current: ReservationState | null, incoming: Res
       ? { outcome: "ignored_after_terminal", nextState: current, emits: false }
       : { outcome: "applied", nextState: "cancelled", emits: true };
   }
-  return RANK[incoming] > RANK[current]
-    ? { outcome: "applied", nextState: incoming, emits: true }
-    : { outcome: "stale", nextState: current, emits: false };
+  return RANK[incoming] > RANK[current] ? { outcome: "applied", nextState: incoming, emits: true } : { outcome: "stale", nextState: current, emits: false };
 }

@@ -18,7 +18,7 @@ export type TrackingStopReason = keyof typeof TRACKING_STOP_REASONS;
 export const TRACKING_STOP_REASON_WORDS = Object.keys(TRACKING_STOP_REASONS) as [TrackingStopReason, ...TrackingStopReason[]];
 
 /** An item stopped before anything was read has no status: it says `unknown`, in phase `exception`. */
-export const UNKNOWN_STATUS = "unknown";
+const UNKNOWN_STATUS = "unknown";
 
 export interface StoppedItem {
   entity: "shipment" | "rental";

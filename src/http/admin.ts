@@ -79,8 +79,14 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   router.post("/admin/deliveries/:id/retry", async (req, res) => {
     if (!z.uuid().safeParse(req.params.id).success) throw new HttpError(404, "not_found", `no delivery ${req.params.id}`);
     const result = orNotFound(await admin.retryDelivery(svc, actor(req), req.params.id));
-    if (result.kind === "in_progress") throw new HttpError(409, "delivery_in_progress", "an attempt of this delivery is under way; its outcome decides what comes next");
-    if (result.kind === "held") throw new HttpError(409, "delivery_held", "the subscription is in ordered mode and an earlier event of this subject is not delivered yet; it goes out right after that one");
+    if (result.kind === "in_progress")
+      throw new HttpError(409, "delivery_in_progress", "an attempt of this delivery is under way; its outcome decides what comes next");
+    if (result.kind === "held")
+      throw new HttpError(
+        409,
+        "delivery_held",
+        "the subscription is in ordered mode and an earlier event of this subject is not delivered yet; it goes out right after that one",
+      );
     if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
     res.status(202).json(result);
   });
@@ -132,7 +138,9 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const readOnly: RequestHandler = (req, _res, next) =>
     ["GET", "HEAD", "OPTIONS"].includes(req.method)
       ? next()
-      : next(new HttpError(405, "read_only", "the queue board is read-only: retry or remove jobs with the audited admin API, CLI or console (docs/security.md)"));
+      : next(
+          new HttpError(405, "read_only", "the queue board is read-only: retry or remove jobs with the audited admin API, CLI or console (docs/security.md)"),
+        );
   router.use("/admin/ui", auth, sameOriginOnly, readOnly, ui);
 
   return router;

@@ -22,7 +22,9 @@ export function requireAdminToken(token: string | undefined): RequestHandler {
     }
     // Browsers (Bull Board) may send the token as a Basic-auth password; everything else uses Bearer only.
     const presented = presentedToken(req.get("authorization") ?? "", isAdminUi(req));
-    const given = createHash("sha256").update(presented ?? "").digest();
+    const given = createHash("sha256")
+      .update(presented ?? "")
+      .digest();
     if (presented === undefined || !timingSafeEqual(given, expected)) {
       // Browsers (Bull Board) get a prompt; they send the token as the Basic-auth password.
       if (isAdminUi(req)) res.setHeader("www-authenticate", 'Basic realm="event hub admin"');

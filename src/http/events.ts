@@ -14,7 +14,10 @@ const eventsQuery = z.object({
     .optional(),
   subject: z.string().min(1).max(300).optional(),
   /** The cursor: the `cursor` of the previous page (a log position). */
-  after: z.string().regex(/^\d{1,18}$/, "a cursor returned by this endpoint").optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, "a cursor returned by this endpoint")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -28,7 +31,11 @@ export function eventRoutes(deps: Pick<AppDeps, "db" | "config">): Router {
     const q = parseInput(eventsQuery, req.query, "query");
     const page = await eventLog(deps.db, q);
     if (page.kind === "cursor_expired") {
-      throw new HttpError(410, "cursor_expired", `events up to position ${page.prunedThrough} were pruned (kept ${Math.round(deps.config.RETENTION_EVENTS_MS / 86_400_000)} days); page again without a cursor, from the oldest event kept`);
+      throw new HttpError(
+        410,
+        "cursor_expired",
+        `events up to position ${page.prunedThrough} were pruned (kept ${Math.round(deps.config.RETENTION_EVENTS_MS / 86_400_000)} days); page again without a cursor, from the oldest event kept`,
+      );
     }
     res.json({ data: page.data, cursor: page.cursor, hasMore: page.hasMore });
   });

@@ -89,7 +89,11 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
       case "ignored":
         count(outcome.duplicate ? "duplicate" : "ignored", outcome.reason);
         // Stored and answered 202 (Flovi must not retry it), but said: a misspelt event name shows here.
-        if (!outcome.duplicate) req.log.info({ inboundDeliveryId: outcome.id, reason: outcome.reason }, "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)");
+        if (!outcome.duplicate)
+          req.log.info(
+            { inboundDeliveryId: outcome.id, reason: outcome.reason },
+            "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)",
+          );
         res.locals.inboundDeliveryId = outcome.id;
         res.locals.reason = outcome.reason;
         res.status(202).json({ id: outcome.id, duplicate: outcome.duplicate, ignored: true, reason: outcome.reason });
@@ -109,7 +113,9 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
         box.failed(req.ip ?? "unknown");
         count("unauthorized", outcome.reason);
         res.locals.reason = outcome.reason;
-        res.status(401).json({ error: outcome.reason, message: SIGNATURE_MESSAGES[outcome.reason as keyof typeof SIGNATURE_MESSAGES] ?? "x-hub-signature does not verify" });
+        res
+          .status(401)
+          .json({ error: outcome.reason, message: SIGNATURE_MESSAGES[outcome.reason as keyof typeof SIGNATURE_MESSAGES] ?? "x-hub-signature does not verify" });
         return;
       case "not_configured":
         count("unavailable", "not_configured");

@@ -4,7 +4,7 @@ import { pingRedis, type RedisClient } from "../queues/redis.js";
 import type { Queues } from "../queues/queues.js";
 import { withTimeout } from "../lib/timeout.js";
 import type { Metrics } from "../observability/metrics.js";
-import { weakSecrets, type Config } from "../config/env.js";
+import { weakSecrets } from "../config/env.js";
 import { recordPipelineMetrics, type GaugeConfig } from "../services/pipeline-metrics.js";
 
 export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: Metrics; queues: Queues; config: GaugeConfig; role: string }): Router {
@@ -18,7 +18,12 @@ export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: 
       postgres: postgres.status === "fulfilled" ? "ok" : "unavailable",
       redis: redis.status === "fulfilled" ? "ok" : "unavailable",
     };
-    return { checks, failing: Object.entries(checks).filter(([, v]) => v !== "ok").map(([k]) => k) };
+    return {
+      checks,
+      failing: Object.entries(checks)
+        .filter(([, v]) => v !== "ok")
+        .map(([k]) => k),
+    };
   }
 
   router.get("/readyz", async (req, res) => {
@@ -37,7 +42,9 @@ export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: 
     // state, what the alerting rules watch in the database, and this process's readiness.
     await Promise.all([
       ...deps.queues.all().map(async (queue) => {
-        const counts = await withTimeout(queue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"), 1_000, "timeout").catch(() => null);
+        const counts = await withTimeout(queue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"), 1_000, "timeout").catch(
+          () => null,
+        );
         for (const [state, value] of Object.entries(counts ?? {})) deps.metrics.queueJobs.set({ queue: queue.name, state }, value);
       }),
       // The database's view is the same from every process: the api processes report it, workers do not

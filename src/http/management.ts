@@ -8,7 +8,6 @@ import { reservationRoutes } from "./reservations.js";
 import { subscriptionRoutes } from "./subscriptions.js";
 import { trackingRoutes } from "./tracking.js";
 
-
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
 export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
   const router = Router();

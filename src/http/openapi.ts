@@ -26,7 +26,11 @@ export function openApiDocument() {
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" }, hubSignature: { type: "apiKey", in: "header", name: "x-hub-signature" } },
       schemas: {
-        Error: { type: "object", required: ["error", "message"], properties: { error: { type: "string" }, message: { type: "string" }, issues: { type: "array" } } },
+        Error: {
+          type: "object",
+          required: ["error", "message"],
+          properties: { error: { type: "string" }, message: { type: "string" }, issues: { type: "array" } },
+        },
         CloudEvent: {
           type: "object",
           required: ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"],
@@ -106,27 +110,64 @@ export function openApiDocument() {
         },
       },
       "/healthz": { get: { summary: "process alive", responses: { "200": ok("alive") } } },
-      "/readyz": { get: { summary: "Postgres and Redis reachable", responses: { "200": ok("ready"), "503": ok("a dependency is down (`failing` names it), or the process is still warming up (`failing: [\"warming_up\"]`)") } } },
-      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } } } },
+      "/readyz": {
+        get: {
+          summary: "Postgres and Redis reachable",
+          responses: {
+            "200": ok("ready"),
+            "503": ok('a dependency is down (`failing` names it), or the process is still warming up (`failing: ["warming_up"]`)'),
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+        },
+      },
       "/openapi.json": { get: { summary: "this document", responses: { "200": ok("OpenAPI 3.1") } } },
-      "/schemas/event.json": { get: { summary: "JSON Schema of the event envelope subscribers receive (docs/events.md)", responses: { "200": ok("JSON Schema 2020-12") } } },
+      "/schemas/event.json": {
+        get: { summary: "JSON Schema of the event envelope subscribers receive (docs/events.md)", responses: { "200": ok("JSON Schema 2020-12") } },
+      },
       "/schemas/events.json": {
-        get: { summary: "The event catalog: every event type with its JSON Schema (envelope, data, data.details), a description and an example (docs/events.md)", responses: { "200": ok("the catalog") } },
+        get: {
+          summary: "The event catalog: every event type with its JSON Schema (envelope, data, data.details), a description and an example (docs/events.md)",
+          responses: { "200": ok("the catalog") },
+        },
       },
       "/reservations/{reservationId}": {
-        get: { ...secured, summary: "a Flovi reservation: state, transitions, events", parameters: [pathParam("reservationId")], responses: { "200": ok("the reservation"), "404": error("unknown"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "a Flovi reservation: state, transitions, events",
+          parameters: [pathParam("reservationId")],
+          responses: { "200": ok("the reservation"), "404": error("unknown"), ...authErrors },
+        },
       },
       "/tracking/mfb-orders": {
         post: {
           ...secured,
           summary: "start polling an MFB order (idempotent; resumes a stopped one)",
-          requestBody: body({ type: "object", required: ["orderId"], properties: { orderId: { type: "string", format: "uuid" }, reference: { type: "string" } } }),
+          requestBody: body({
+            type: "object",
+            required: ["orderId"],
+            properties: { orderId: { type: "string", format: "uuid" }, reference: { type: "string" } },
+          }),
           responses: { "201": ok("now tracked"), "200": ok("already tracked"), "400": error("invalid input"), ...authErrors },
         },
       },
       "/tracking/mfb-orders/{orderId}": {
-        get: { ...secured, summary: "normalized state, parcels with events, history, polling metadata", parameters: [pathParam("orderId")], responses: { "200": ok("the order"), "404": error("not tracked"), ...authErrors } },
-        delete: { ...secured, summary: "stop polling (operator)", parameters: [pathParam("orderId")], responses: { "200": ok("stopped"), "404": error("not tracked"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "normalized state, parcels with events, history, polling metadata",
+          parameters: [pathParam("orderId")],
+          responses: { "200": ok("the order"), "404": error("not tracked"), ...authErrors },
+        },
+        delete: {
+          ...secured,
+          summary: "stop polling (operator)",
+          parameters: [pathParam("orderId")],
+          responses: { "200": ok("stopped"), "404": error("not tracked"), ...authErrors },
+        },
       },
       "/tracking/greenflow-bookings": {
         post: {
@@ -135,16 +176,35 @@ export function openApiDocument() {
           requestBody: body({
             type: "object",
             required: ["bookingCode", "lastname"],
-            properties: { bookingCode: { type: "string" }, lastname: { type: "string" }, timeZone: { type: "string", description: "IANA zone of the booking's local times (default GREENFLOW_TIME_ZONE)" } },
+            properties: {
+              bookingCode: { type: "string" },
+              lastname: { type: "string" },
+              timeZone: { type: "string", description: "IANA zone of the booking's local times (default GREENFLOW_TIME_ZONE)" },
+            },
           }),
           responses: { "201": ok("now tracked"), "200": ok("already tracked"), "400": error("invalid input"), ...authErrors },
         },
       },
       "/tracking/greenflow-bookings/{bookingCode}": {
-        get: { ...secured, summary: "status, GDS status, history, polling metadata", parameters: [pathParam("bookingCode")], responses: { "200": ok("the booking"), "404": error("not tracked"), ...authErrors } },
-        delete: { ...secured, summary: "stop polling (operator)", parameters: [pathParam("bookingCode")], responses: { "200": ok("stopped"), "404": error("not tracked"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "status, GDS status, history, polling metadata",
+          parameters: [pathParam("bookingCode")],
+          responses: { "200": ok("the booking"), "404": error("not tracked"), ...authErrors },
+        },
+        delete: {
+          ...secured,
+          summary: "stop polling (operator)",
+          parameters: [pathParam("bookingCode")],
+          responses: { "200": ok("stopped"), "404": error("not tracked"), ...authErrors },
+        },
       },
-      "/": { get: { summary: "a browser is sent to the operator console; other clients get JSON links", responses: { "200": ok("links"), "302": { description: "to /admin/console" } } } },
+      "/": {
+        get: {
+          summary: "a browser is sent to the operator console; other clients get JSON links",
+          responses: { "200": ok("links"), "302": { description: "to /admin/console" } },
+        },
+      },
       "/subscriptions/{id}/test": {
         post: {
           ...secured,
@@ -159,11 +219,20 @@ export function openApiDocument() {
           ...secured,
           summary: "subscribe a URL to event types (exact, entity.* or *)",
           requestBody: body(toSchema(subscriptionInput)),
-          responses: { "201": ok("created; the only time the secret is shown", ref("Subscription")), "400": error("invalid input or target not allowed"), ...authErrors },
+          responses: {
+            "201": ok("created; the only time the secret is shown", ref("Subscription")),
+            "400": error("invalid input or target not allowed"),
+            ...authErrors,
+          },
         },
       },
       "/subscriptions/{id}": {
-        get: { ...secured, summary: "a subscription with delivery counts and its backlog", parameters: [pathParam("id")], responses: { "200": ok("subscription", ref("Subscription")), "404": error("unknown"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "a subscription with delivery counts and its backlog",
+          parameters: [pathParam("id")],
+          responses: { "200": ok("subscription", ref("Subscription")), "404": error("unknown"), ...authErrors },
+        },
         patch: {
           ...secured,
           summary: "change description, event types, ordering or limits (only the fields named)",
@@ -171,13 +240,28 @@ export function openApiDocument() {
           requestBody: body(toSchema(subscriptionChange)),
           responses: { "200": ok("changed", ref("Subscription")), "400": error("invalid input or an unknown field"), "404": error("unknown"), ...authErrors },
         },
-        delete: { ...secured, summary: "delete (no further deliveries)", parameters: [pathParam("id")], responses: { "204": { description: "deleted" }, "404": error("unknown"), ...authErrors } },
+        delete: {
+          ...secured,
+          summary: "delete (no further deliveries)",
+          parameters: [pathParam("id")],
+          responses: { "204": { description: "deleted" }, "404": error("unknown"), ...authErrors },
+        },
       },
       "/subscriptions/{id}/rotate-secret": {
-        post: { ...secured, summary: "new secret; the old one also signs for SECRET_ROTATION_GRACE_MS", parameters: [pathParam("id")], responses: { "200": ok("rotated; shows the new secret"), "404": error("unknown"), ...authErrors } },
+        post: {
+          ...secured,
+          summary: "new secret; the old one also signs for SECRET_ROTATION_GRACE_MS",
+          parameters: [pathParam("id")],
+          responses: { "200": ok("rotated; shows the new secret"), "404": error("unknown"), ...authErrors },
+        },
       },
       "/subscriptions/{id}/enable": {
-        post: { ...secured, summary: "re-enable (resets the failure run)", parameters: [pathParam("id")], responses: { "200": ok("enabled"), "404": error("unknown"), ...authErrors } },
+        post: {
+          ...secured,
+          summary: "re-enable (resets the failure run)",
+          parameters: [pathParam("id")],
+          responses: { "200": ok("enabled"), "404": error("unknown"), ...authErrors },
+        },
       },
       "/subscriptions/{id}/disable": {
         post: { ...secured, summary: "disable", parameters: [pathParam("id")], responses: { "200": ok("disabled"), "404": error("unknown"), ...authErrors } },
@@ -186,7 +270,11 @@ export function openApiDocument() {
         get: {
           ...secured,
           summary: "recent deliveries with every attempt",
-          parameters: [pathParam("id"), queryParam("status", { enum: ["pending", "held", "succeeded", "failed", "cancelled"] }, "filter"), queryParam("limit", { type: "integer" }, "page size")],
+          parameters: [
+            pathParam("id"),
+            queryParam("status", { enum: ["pending", "held", "succeeded", "failed", "cancelled"] }, "filter"),
+            queryParam("limit", { type: "integer" }, "page size"),
+          ],
           responses: { "200": ok("deliveries"), "404": error("unknown"), ...authErrors },
         },
       },
@@ -201,7 +289,10 @@ export function openApiDocument() {
             queryParam("limit", { type: "integer", maximum: 1000 }, "page size (default 100)"),
           ],
           responses: {
-            "200": ok("a page", { type: "object", properties: { data: { type: "array", items: ref("CloudEvent") }, cursor: { type: ["string", "null"] }, hasMore: { type: "boolean" } } }),
+            "200": ok("a page", {
+              type: "object",
+              properties: { data: { type: "array", items: ref("CloudEvent") }, cursor: { type: ["string", "null"] }, hasMore: { type: "boolean" } },
+            }),
             "400": error("invalid query"),
             ...authErrors,
           },
@@ -217,17 +308,33 @@ export function openApiDocument() {
         },
       },
       "/admin/queues/{queue}/jobs/{jobId}/retry": {
-        post: { ...secured, summary: "retry one failed job", parameters: [pathParam("queue"), pathParam("jobId")], responses: { "200": ok("retried"), "404": error("unknown queue or job"), "409": error("job not failed"), ...authErrors } },
+        post: {
+          ...secured,
+          summary: "retry one failed job",
+          parameters: [pathParam("queue"), pathParam("jobId")],
+          responses: { "200": ok("retried"), "404": error("unknown queue or job"), "409": error("job not failed"), ...authErrors },
+        },
       },
       "/admin/queues/{queue}/jobs/{jobId}": {
-        delete: { ...secured, summary: "remove one failed job", parameters: [pathParam("queue"), pathParam("jobId")], responses: { "200": ok("removed"), "404": error("unknown queue or job"), "409": error("job not failed"), ...authErrors } },
+        delete: {
+          ...secured,
+          summary: "remove one failed job",
+          parameters: [pathParam("queue"), pathParam("jobId")],
+          responses: { "200": ok("removed"), "404": error("unknown queue or job"), "409": error("job not failed"), ...authErrors },
+        },
       },
       "/admin/queues/{queue}/retry-failed": {
         post: {
           ...secured,
           summary: "retry every failed job, or those matching the filter",
           parameters: [pathParam("queue")],
-          requestBody: { required: false, content: json({ type: "object", properties: { name: { type: "string" }, failedReasonContains: { type: "string" }, since: { type: "string", format: "date-time" } } }) },
+          requestBody: {
+            required: false,
+            content: json({
+              type: "object",
+              properties: { name: { type: "string" }, failedReasonContains: { type: "string" }, since: { type: "string", format: "date-time" } },
+            }),
+          },
           responses: { "200": ok("how many were retried"), "404": error("unknown queue"), ...authErrors },
         },
       },
@@ -235,15 +342,29 @@ export function openApiDocument() {
         get: {
           ...secured,
           summary: "stored inbound deliveries",
-          parameters: [queryParam("status", { enum: ["received", "processed", "ignored", "rejected", "failed"] }, "filter"), queryParam("limit", { type: "integer" }, "page size"), queryParam("before", { type: "string", format: "date-time" }, "older than")],
+          parameters: [
+            queryParam("status", { enum: ["received", "processed", "ignored", "rejected", "failed"] }, "filter"),
+            queryParam("limit", { type: "integer" }, "page size"),
+            queryParam("before", { type: "string", format: "date-time" }, "older than"),
+          ],
           responses: { "200": ok("deliveries"), ...authErrors },
         },
       },
       "/admin/webhooks/{id}/replay": {
-        post: { ...secured, summary: "process a stored inbound delivery again (idempotent)", parameters: [pathParam("id")], responses: { "200": ok("what the replay did"), "404": error("unknown"), ...authErrors } },
+        post: {
+          ...secured,
+          summary: "process a stored inbound delivery again (idempotent)",
+          parameters: [pathParam("id")],
+          responses: { "200": ok("what the replay did"), "404": error("unknown"), ...authErrors },
+        },
       },
       "/admin/deliveries/{id}/retry": {
-        post: { ...secured, summary: "send an event to its subscriber again (same webhook-id)", parameters: [pathParam("id")], responses: { "202": ok("queued"), "404": error("unknown"), "409": error("still pending, or subscription inactive"), ...authErrors } },
+        post: {
+          ...secured,
+          summary: "send an event to its subscriber again (same webhook-id)",
+          parameters: [pathParam("id")],
+          responses: { "202": ok("queued"), "404": error("unknown"), "409": error("still pending, or subscription inactive"), ...authErrors },
+        },
       },
       "/admin/subscriptions/{id}/recover": {
         post: {
@@ -255,10 +376,18 @@ export function openApiDocument() {
         },
       },
       "/admin/retention": {
-        get: { ...secured, summary: "retention per kind of data, the oldest row each table keeps, table sizes", responses: { "200": ok("retention"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "retention per kind of data, the oldest row each table keeps, table sizes",
+          responses: { "200": ok("retention"), ...authErrors },
+        },
       },
       "/admin/providers": {
-        get: { ...secured, summary: "polling state per provider: enabled (and why not), paused after a 401 and until when", responses: { "200": ok("providers"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "polling state per provider: enabled (and why not), paused after a 401 and until when",
+          responses: { "200": ok("providers"), ...authErrors },
+        },
       },
       "/admin/providers/{provider}/resume": {
         post: {
@@ -269,7 +398,12 @@ export function openApiDocument() {
         },
       },
       "/admin/audit": {
-        get: { ...secured, summary: "the audit log, newest first", parameters: [queryParam("start", { type: "integer" }, "offset"), queryParam("limit", { type: "integer" }, "page size")], responses: { "200": ok("audit rows"), ...authErrors } },
+        get: {
+          ...secured,
+          summary: "the audit log, newest first",
+          parameters: [queryParam("start", { type: "integer" }, "offset"), queryParam("limit", { type: "integer" }, "page size")],
+          responses: { "200": ok("audit rows"), ...authErrors },
+        },
       },
     },
   };

@@ -62,7 +62,10 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
     res.json({ ...subscriptionView(rotated.subscription), secret: rotated.secret });
   });
 
-  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+  for (const [action, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
     router.post(`/subscriptions/:id/${action}`, async (req, res) => {
       const updated = await subscriptions.setEnabled(svc, actor(req), req.params.id, enabled);
       if (!updated) throw notFound(req.params.id);

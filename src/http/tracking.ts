@@ -13,14 +13,12 @@ const mfbInput = z.object({
 });
 
 /** GreenFlow accepts its booking_code (BR-1234567) or its local_number (GFC042389XY) as {code}. */
-const bookingCode = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, "bookingCode must be a GreenFlow booking_code or local_number");
-/** An IANA zone name the runtime knows (Europe/Lisbon, America/Sao_Paulo, UTC). */
-const timeZone = z
+const bookingCode = z
   .string()
   .trim()
-  .min(1)
-  .max(64)
-  .refine(isTimeZone, "timeZone must be an IANA time zone name, such as Europe/Lisbon");
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, "bookingCode must be a GreenFlow booking_code or local_number");
+/** An IANA zone name the runtime knows (Europe/Lisbon, America/Sao_Paulo, UTC). */
+const timeZone = z.string().trim().min(1).max(64).refine(isTimeZone, "timeZone must be an IANA time zone name, such as Europe/Lisbon");
 const greenflowInput = z.object({ bookingCode, lastname: z.string().trim().min(1).max(100), timeZone: timeZone.optional() });
 
 export function trackingRoutes(deps: Pick<AppDeps, "db" | "log" | "config" | "queues">): Router {

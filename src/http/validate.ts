@@ -9,7 +9,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what 
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
     // The message names what is wrong (the first problems), so a client that shows only it still learns which field.
-    const summary = issues.slice(0, 3).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+    const summary = issues
+      .slice(0, 3)
+      .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+      .join("; ");
     throw new HttpError(400, "invalid_request", `invalid ${what}: ${summary}`, { issues });
   }
   return parsed.data;
@@ -26,6 +29,9 @@ export const refuseUnstorable: RequestHandler = (req, _res, next) => {
   } catch {
     return next(new HttpError(400, "invalid_request", "the path is not valid percent-encoded UTF-8"));
   }
-  const problem = (unstorableValue(path) && `path: ${unstorableValue(path)}`) || (unstorableValue(req.query) && `query: ${unstorableValue(req.query)}`) || (unstorableValue(req.body) && `body: ${unstorableValue(req.body)}`);
+  const problem =
+    (unstorableValue(path) && `path: ${unstorableValue(path)}`) ||
+    (unstorableValue(req.query) && `query: ${unstorableValue(req.query)}`) ||
+    (unstorableValue(req.body) && `body: ${unstorableValue(req.body)}`);
   next(problem ? new HttpError(400, "invalid_characters", `invalid request ${problem}`) : undefined);
 };

@@ -18,7 +18,7 @@ export function createGroupWriter<I, O>(writeBatch: (inputs: I[]) => Promise<O[]
       pending = pending.slice(batch.length);
       try {
         const results = await writeBatch(batch.map((p) => p.input));
-        batch.forEach((p, i) => p.resolve(results[i]!));
+        for (const [i, p] of batch.entries()) p.resolve(results[i]!);
       } catch (error) {
         for (const p of batch) p.reject(error);
       }
@@ -26,16 +26,14 @@ export function createGroupWriter<I, O>(writeBatch: (inputs: I[]) => Promise<O[]
   }
 
   function schedule() {
-    if (draining) return;
+    if (draining !== undefined) return;
     // setImmediate lets the requests of one event-loop turn join the first batch.
-    draining = new Promise<void>((r) => setImmediate(r))
-      .then(drain)
-      .finally(() => {
-        draining = undefined;
-        // A caller answered by the last batch may have written again before this ran: its write saw a drain
-        // under way and waited for it, so it is this drain's to start (it would wait for the next caller else).
-        if (pending.length > 0) schedule();
-      });
+    draining = new Promise<void>((r) => setImmediate(r)).then(drain).finally(() => {
+      draining = undefined;
+      // A caller answered by the last batch may have written again before this ran: its write saw a drain
+      // under way and waited for it, so it is this drain's to start (it would wait for the next caller else).
+      if (pending.length > 0) schedule();
+    });
   }
 
   return {
@@ -46,7 +44,7 @@ export function createGroupWriter<I, O>(writeBatch: (inputs: I[]) => Promise<O[]
       });
     },
     async idle() {
-      while (draining) await draining;
+      while (draining !== undefined) await draining;
     },
   };
 }

@@ -12,7 +12,7 @@ export function storableTextOrNull(value: string | null | undefined): string | n
 }
 
 /** Nesting deeper than this is refused: no payload we accept comes close, and the walk stays bounded. */
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 
 /**
  * What makes a parsed JSON value (or a query, or a path) impossible to store as text or jsonb: a NUL or a lone

@@ -5,10 +5,8 @@ export interface ShutdownStep {
   run: () => Promise<unknown>;
 }
 
-export interface Shutdown {
-  /** Runs every step once, in order, continuing past failures, bounded by the timeout. Safe to call twice. */
-  (reason: string): Promise<{ clean: boolean }>;
-}
+/** Runs every step once, in order, continuing past failures, bounded by the timeout. Safe to call twice. */
+export type Shutdown = (reason: string) => Promise<{ clean: boolean }>;
 
 export function createShutdown(opts: { steps: () => ShutdownStep[]; timeoutMs: number; log: Logger }): Shutdown {
   let done: Promise<{ clean: boolean }> | undefined;

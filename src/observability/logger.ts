@@ -9,7 +9,7 @@ export type { Logger };
  * pino hides them before serializing) and Postgres error fields that quote the failing row or parameters
  * ("Key (email)=(…) already exists"). Everything else is the one rule of ./redaction.ts, at any depth.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   "req.headers.authorization",
   "req.headers.cookie",
   'req.headers["x-hub-signature"]',
@@ -22,7 +22,12 @@ export const REDACT_PATHS = [
   "err.cause.where",
 ];
 
-export function createLogger(opts: { level: string; name?: string; destination?: NodeJS.WritableStream; /** trace_id and span_id on every line (tracing on) */ traceFields?: boolean }): Logger {
+export function createLogger(opts: {
+  level: string;
+  name?: string;
+  destination?: NodeJS.WritableStream /** trace_id and span_id on every line (tracing on) */;
+  traceFields?: boolean;
+}): Logger {
   return pino(
     {
       level: opts.level,

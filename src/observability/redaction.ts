@@ -5,17 +5,58 @@
 /** Families matched anywhere in the normalized key. */
 const CONTAINS = [
   // names of people
-  "firstname", "lastname", "surname", "fullname", "givenname", "familyname", "middlename", "maidenname", "contactname", "customername",
+  "firstname",
+  "lastname",
+  "surname",
+  "fullname",
+  "givenname",
+  "familyname",
+  "middlename",
+  "maidenname",
+  "contactname",
+  "customername",
   // phones, e-mails, addresses
-  "phone", "mobile", "email", "address", "street",
+  "phone",
+  "mobile",
+  "email",
+  "address",
+  "street",
   // secrets, tokens, keys, credentials
-  "password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey", "credential", "authorization", "cookie", "signature",
+  "password",
+  "passwd",
+  "passphrase",
+  "secret",
+  "token",
+  "apikey",
+  "accesskey",
+  "privatekey",
+  "credential",
+  "authorization",
+  "cookie",
+  "signature",
   // whole objects that carry a person's details in the providers' payloads
   "contactinfo",
 ];
 
 /** Families matched as the whole normalized key (too short or too common to match inside another word). */
-const EXACT = new Set(["name", "fname", "lname", "tel", "telephone", "fax", "mail", "auth", "key", "pin", "customer", "shipper", "recipient", "driver", "iban", "ssn"]);
+const EXACT = new Set([
+  "name",
+  "fname",
+  "lname",
+  "tel",
+  "telephone",
+  "fax",
+  "mail",
+  "auth",
+  "key",
+  "pin",
+  "customer",
+  "shipper",
+  "recipient",
+  "driver",
+  "iban",
+  "ssn",
+]);
 
 /** Keys that contain a family's word but hold nothing personal or secret. */
 const ALLOWED = new Set(["tokenendpoint", "signaturealgorithm", "secretrotateduntil", "webhookid"]);
@@ -24,7 +65,7 @@ const normalize = (key: string) => key.toLowerCase().replace(/[\s_-]+/g, "");
 
 const verdicts = new Map<string, boolean>();
 
-export function isSensitiveKey(key: string): boolean {
+function isSensitiveKey(key: string): boolean {
   let verdict = verdicts.get(key);
   if (verdict === undefined) {
     const k = normalize(key);

@@ -2,7 +2,19 @@
 // default) every call here is a no-op on the API's non-recording tracer, and no trace context is stored or
 // sent. Where the pipeline crosses a process or a restart (inbound delivery → drain, event → delivery
 // attempt) the context travels as W3C `traceparent`/`tracestate` stored beside the row (docs/observability.md).
-import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from "@opentelemetry/api";
 
 export { ROOT_CONTEXT, SpanKind, type Span };
 
@@ -67,7 +79,11 @@ export async function inSpan<T>(
   opts: { parent?: Context; kind?: SpanKind; attributes?: Attributes; links?: Link[] },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const span = tracer.startSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes, links: opts.links }, opts.parent ?? context.active());
+  const span = tracer.startSpan(
+    name,
+    { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes, links: opts.links },
+    opts.parent ?? context.active(),
+  );
   try {
     return await context.with(trace.setSpan(opts.parent ?? context.active(), span), () => fn(span));
   } catch (error) {

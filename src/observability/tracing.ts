@@ -24,22 +24,35 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
 
-  const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, { registerInstrumentations }, http, express, pg, ioredis, undici] =
-    await Promise.all([
-      import("@opentelemetry/sdk-trace-node"),
-      // OTLP/HTTP with protobuf bodies (the protocol's default), or JSON when OTEL_EXPORTER_OTLP_PROTOCOL says http/json.
-      jsonProtocol() ? import("@opentelemetry/exporter-trace-otlp-http") : import("@opentelemetry/exporter-trace-otlp-proto"),
-      import("@opentelemetry/resources"),
-      import("@opentelemetry/instrumentation"),
-      import("@opentelemetry/instrumentation-http"),
-      import("@opentelemetry/instrumentation-express"),
-      import("@opentelemetry/instrumentation-pg"),
-      import("@opentelemetry/instrumentation-ioredis"),
-      import("@opentelemetry/instrumentation-undici"),
-    ]);
+  const [
+    { NodeTracerProvider, BatchSpanProcessor },
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+    { registerInstrumentations },
+    http,
+    express,
+    pg,
+    ioredis,
+    undici,
+  ] = await Promise.all([
+    import("@opentelemetry/sdk-trace-node"),
+    // OTLP/HTTP with protobuf bodies (the protocol's default), or JSON when OTEL_EXPORTER_OTLP_PROTOCOL says http/json.
+    jsonProtocol() ? import("@opentelemetry/exporter-trace-otlp-http") : import("@opentelemetry/exporter-trace-otlp-proto"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/instrumentation"),
+    import("@opentelemetry/instrumentation-http"),
+    import("@opentelemetry/instrumentation-express"),
+    import("@opentelemetry/instrumentation-pg"),
+    import("@opentelemetry/instrumentation-ioredis"),
+    import("@opentelemetry/instrumentation-undici"),
+  ]);
   const provider = new NodeTracerProvider({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES still apply on top (the SDK reads them).
-    resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? "logistics-event-hub", "service.instance.role": role, "process.pid": process.pid }),
+    resource: resourceFromAttributes({
+      "service.name": process.env.OTEL_SERVICE_NAME ?? "logistics-event-hub",
+      "service.instance.role": role,
+      "process.pid": process.pid,
+    }),
     // Attribute values are cut at 1 KiB by default: the drain's write statement alone is 4 KB of SQL text,
     // sent with every batch.
     spanLimits: { attributeValueLengthLimit: attributeValueLengthLimit() },
@@ -48,7 +61,12 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
   provider.register();
   // OTEL_NODE_DISABLED_INSTRUMENTATIONS (comma-separated: http, express, pg, ioredis, undici, bullmq) leaves
   // some out, as the OpenTelemetry Node distribution's variable of that name does.
-  const disabled = new Set((process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+  const disabled = new Set(
+    (process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const instrumentations = [
     [
       "http",
@@ -63,7 +81,13 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
     // Express names the HTTP server span by its route (`POST /webhooks/flovi`); it makes no spans of its own:
     // a span per middleware, router or handler layer repeated the server span and the hub's own span under
     // it, and cost a sixth of the tracing's CPU in the api.
-    ["express", () => new express.ExpressInstrumentation({ ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE, express.ExpressLayerType.ROUTER, express.ExpressLayerType.REQUEST_HANDLER] })],
+    [
+      "express",
+      () =>
+        new express.ExpressInstrumentation({
+          ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE, express.ExpressLayerType.ROUTER, express.ExpressLayerType.REQUEST_HANDLER],
+        }),
+    ],
     ["pg", () => new pg.PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true })],
     ["ioredis", () => new ioredis.IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement })],
     ["undici", () => new undici.UndiciInstrumentation()],

@@ -48,7 +48,9 @@ export async function recordPollFailure(
   const { db, log, settings } = deps;
   const update = (change: Parameters<typeof updatePollState>[3]) => updatePollState(db, item.provider, item.key, change);
   const stop = async (reason: TrackingStopReason, message: string): Promise<PollOutcome> => {
-    const stopped = await withTransaction(db, (sql) => stopTracking(sql, { kind: item.provider, key: item.key, reason, message, lastError: error.message.slice(0, 500) }));
+    const stopped = await withTransaction(db, (sql) =>
+      stopTracking(sql, { kind: item.provider, key: item.key, reason, message, lastError: error.message.slice(0, 500) }),
+    );
     log.warn({ provider: item.provider, item: item.key, reason }, "polling stopped");
     return { kind: "stopped", reason, newEvents: stopped ? 1 : 0 };
   };
@@ -62,7 +64,10 @@ export async function recordPollFailure(
       return { kind: "paused", until };
     }
     case "forbidden":
-      return stop("access_denied", `${PROVIDER_NAME[item.provider]} refuses us this item (${error.message}); our credentials work, so it belongs to another account`);
+      return stop(
+        "access_denied",
+        `${PROVIDER_NAME[item.provider]} refuses us this item (${error.message}); our credentials work, so it belongs to another account`,
+      );
     case "not_found":
       return stop(
         item.notFoundReason,

@@ -20,7 +20,7 @@ export async function pollGreenflowBooking(
 ): Promise<PollOutcome> {
   const { db, log, settings } = deps;
   const booking = await findGreenflowBooking(db, code);
-  if (!booking || !booking.active) return { kind: "skipped", reason: booking ? "inactive" : "unknown" };
+  if (!booking?.active) return { kind: "skipped", reason: booking ? "inactive" : "unknown" };
   const key = booking.bookingCode;
   const pausedUntil = await providerPausedUntil(db, GREENFLOW);
   if (pausedUntil) {
@@ -33,14 +33,18 @@ export async function pollGreenflowBooking(
     data = await deps.client.getBooking(key, booking.lastname);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    return recordPollFailure(deps, {
-      provider: GREENFLOW,
-      key,
-      failures: booking.consecutiveFailures,
-      // A 404 for a booking GreenFlow showed us before: it is gone (cancelled and removed, or changed).
-      notFoundReason: booking.status !== null ? "gone" : "not_found",
-      authMessage: "GREENFLOW REFUSED OUR API KEY: all GreenFlow polling paused; check GREENFLOW_API_KEY",
-    }, error);
+    return recordPollFailure(
+      deps,
+      {
+        provider: GREENFLOW,
+        key,
+        failures: booking.consecutiveFailures,
+        // A 404 for a booking GreenFlow showed us before: it is gone (cancelled and removed, or changed).
+        notFoundReason: booking.status !== null ? "gone" : "not_found",
+        authMessage: "GREENFLOW REFUSED OUR API KEY: all GreenFlow polling paused; check GREENFLOW_API_KEY",
+      },
+      error,
+    );
   }
   const timeZone = booking.timeZone ?? deps.timeZone;
   const status = normalizeRentalStatus(data.status);
@@ -52,7 +56,7 @@ export async function pollGreenflowBooking(
     // Registered by its local number: the row takes GreenFlow's booking_code (or folds into the row that has it).
     if (bookingCode !== key && (await adoptBookingCode(sql, key, bookingCode)) === "merged") return { kind: "skipped", reason: "merged" } as const;
     const row = await lockGreenflowBooking(sql, bookingCode);
-    if (!row || !row.active) return { kind: "skipped", reason: "inactive" } as const;
+    if (!row?.active) return { kind: "skipped", reason: "inactive" } as const;
     // A change of the booking's status, or of its GDS status alone (the status staying the same), is news.
     const gdsChanged = row.status !== null && gdsStatus !== row.gds_status;
     const changed = row.status !== status || gdsChanged;
@@ -102,12 +106,15 @@ export async function pollGreenflowBooking(
       polledAt: now,
       unknownStatus: unknown,
       quietPolls: quiet,
-      nextPollAt: final ? null : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status), quiet, ceilingMs: settings.ceilingMs })),
+      nextPollAt: final
+        ? null
+        : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status), quiet, ceilingMs: settings.ceilingMs })),
       stoppedReason: final ? status : null,
     });
     return { kind: "polled", newEvents: changed ? 1 : 0, status, final, undocumented: unknown } as const;
   });
-  if (outcome.kind === "skipped" && outcome.reason === "merged") log.info({ bookingCode, registeredAs: key }, "greenflow booking registered by both codes: tracked once, under its booking code");
+  if (outcome.kind === "skipped" && outcome.reason === "merged")
+    log.info({ bookingCode, registeredAs: key }, "greenflow booking registered by both codes: tracked once, under its booking code");
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ bookingCode, status, gdsStatus }, "greenflow booking status changed");
   if (unknown) log.warn({ bookingCode, status }, "greenflow sent a status its documentation does not define; kept and polled with backoff");
   return outcome;

@@ -81,10 +81,22 @@ export function createPollingHandlers(deps: PollingDeps) {
 
   const sweepHandlers: Pick<QueueHandlers<"maintenance">, "sweepMfb" | "sweepGreenflow"> = {
     sweepMfb: () =>
-      mfb ? sweep(MFB, (ids) => queues.enqueueMany("pollMfbOrder", ids.map((orderId) => ({ orderId })))) : Promise.resolve({ disabled: true }),
+      mfb
+        ? sweep(MFB, (ids) =>
+            queues.enqueueMany(
+              "pollMfbOrder",
+              ids.map((orderId) => ({ orderId })),
+            ),
+          )
+        : Promise.resolve({ disabled: true }),
     sweepGreenflow: () =>
       greenflow
-        ? sweep(GREENFLOW, (codes) => queues.enqueueMany("pollGreenflowBooking", codes.map((bookingCode) => ({ bookingCode }))))
+        ? sweep(GREENFLOW, (codes) =>
+            queues.enqueueMany(
+              "pollGreenflowBooking",
+              codes.map((bookingCode) => ({ bookingCode })),
+            ),
+          )
         : Promise.resolve({ disabled: true }),
   };
 
@@ -113,7 +125,11 @@ export function createPollingHandlers(deps: PollingDeps) {
         options: { concurrency: config.WORKER_CONCURRENCY, limiter: { max: config.MFB_RATE_LIMIT_PER_SECOND, duration: 1_000 } },
         handlers: {
           pollMfbOrder: async ({ orderId }, { log: jobLog }) =>
-            settle(MFB, () => worker, await ownTrace("mfb.poll", { "hub.mfb_order_id": orderId }, () => pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, orderId))),
+            settle(
+              MFB,
+              () => worker,
+              await ownTrace("mfb.poll", { "hub.mfb_order_id": orderId }, () => pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, orderId)),
+            ),
         },
       });
       workers.push(worker);

@@ -29,13 +29,10 @@ import { nextPollDelayMs } from "./schedule.js";
 
 export const MFB = "mfb" as const;
 
-export async function pollMfbOrder(
-  deps: { db: Database; client: MfbClient; log: Logger; settings: PollSettings },
-  orderId: string,
-): Promise<PollOutcome> {
+export async function pollMfbOrder(deps: { db: Database; client: MfbClient; log: Logger; settings: PollSettings }, orderId: string): Promise<PollOutcome> {
   const { db, log, settings } = deps;
   const order = await findMfbOrder(db, orderId);
-  if (!order || !order.active) return { kind: "skipped", reason: order ? "inactive" : "unknown" };
+  if (!order?.active) return { kind: "skipped", reason: order ? "inactive" : "unknown" };
   const pausedUntil = await providerPausedUntil(db, MFB);
   if (pausedUntil) {
     await updatePollState(db, MFB, orderId, { nextPollAt: pausedUntil });
@@ -106,7 +103,7 @@ async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: L
 }
 
 /** MFB's reason for a delivery exception (details.code, e.g. not_available_or_closed), or null when it gave none. */
-export function exceptionReasonOf(details: unknown): string | null {
+function exceptionReasonOf(details: unknown): string | null {
   const code = (details as { code?: unknown } | null | undefined)?.code;
   return typeof code === "string" && code.trim() !== "" ? code : null;
 }
@@ -126,11 +123,19 @@ export interface FreshEvent {
 /** I/O: lock the order, store what MFB reported, apply the pure plan, write its events and the order. */
 async function applyTracking(sql: Sql, orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome> {
   const order = await lockMfbOrder(sql, orderId);
-  if (!order || !order.active) return { kind: "skipped", reason: "inactive" };
+  if (!order?.active) return { kind: "skipped", reason: "inactive" };
 
   // Store every event in one statement; the unique key (order, parcel, code, time, fingerprint) tells which are new.
   const reported = parcels.flatMap((p) =>
-    p.events.map((e) => ({ parcelIndex: p.parcel_index, code: e.code, happenedAt: e.happenedAt, happenedAtRaw: e.happenedAtRaw, label: e.label, location: e.location, details: e.details })),
+    p.events.map((e) => ({
+      parcelIndex: p.parcel_index,
+      code: e.code,
+      happenedAt: e.happenedAt,
+      happenedAtRaw: e.happenedAtRaw,
+      label: e.label,
+      location: e.location,
+      details: e.details,
+    })),
   );
   const fresh = (await insertTrackingEvents(sql, orderId, reported)).map(({ index, fingerprint }) => ({ ...reported[index]!, fingerprint }));
   const plan = planTrackingPoll({ orderId, order, fresh, stored: await trackingEventsOf(sql, orderId), settings, now: new Date() });
@@ -160,7 +165,8 @@ export function planTrackingPoll(input: {
   const parcelState = new Map<number, { status: ShipmentStatus; code: string; at: Date; exceptionReason: string | null }>();
   for (const e of input.stored) {
     const status = statusOfCode(e.code);
-    if (status) parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at, exceptionReason: status === "exception" ? (e.detail_code ?? null) : null });
+    if (status)
+      parcelState.set(e.parcel_index, { status, code: e.code, at: e.happened_at, exceptionReason: status === "exception" ? (e.detail_code ?? null) : null });
   }
   const statuses = [...parcelState.values()].map((s) => s.status);
   const folded = foldParcels(statuses, order.parcel_count);

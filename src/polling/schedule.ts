@@ -1,7 +1,7 @@
 // When to poll next: pure arithmetic over the interval, quiet polls, failures and jitter.
 
 /** Quiet polls tolerated before the wait starts to grow: an item that moves every few polls keeps its pace. */
-export const QUIET_GRACE = 2;
+const QUIET_GRACE = 2;
 
 /**
  * When to poll next: the interval (a third of it while the item is moving); after QUIET_GRACE polls in a row

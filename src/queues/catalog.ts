@@ -6,7 +6,10 @@ import { z } from "zod";
 
 /** Reads a payload queued before a field was renamed (jobs may wait in Redis across an upgrade). */
 const renamed = <S extends z.ZodObject>(schema: S, from: string, to: string) =>
-  z.preprocess((data) => (data && typeof data === "object" && from in data && !(to in data) ? { ...data, [to]: (data as Record<string, unknown>)[from] } : data), schema);
+  z.preprocess(
+    (data) => (data && typeof data === "object" && from in data && !(to in data) ? { ...data, [to]: (data as Record<string, unknown>)[from] } : data),
+    schema,
+  );
 
 export const QUEUE_NAMES = ["flovi-events", "maintenance", "mfb-polls", "greenflow-polls", "webhook-deliveries"] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -131,7 +134,13 @@ export const jobs = {
     queue: "webhook-deliveries",
     name: "deliver",
     schema: renamed(
-      z.object({ webhookDeliveryId: z.uuid(), requestId, attempt: z.number().int().min(1).optional(), parked: z.boolean().optional(), reason: z.string().max(2000).optional() }),
+      z.object({
+        webhookDeliveryId: z.uuid(),
+        requestId,
+        attempt: z.number().int().min(1).optional(),
+        parked: z.boolean().optional(),
+        reason: z.string().max(2000).optional(),
+      }),
       "deliveryId",
       "webhookDeliveryId",
     ),
@@ -139,6 +148,7 @@ export const jobs = {
     jobId: (d) => (d.attempt ? `dlv-${d.webhookDeliveryId}-${d.attempt}` : `dlv-${d.webhookDeliveryId}`),
     options: { attempts: 1, ...keep },
   }),
+  // biome-ignore lint/suspicious/noExplicitAny: each definition has its own schema; `jobId` takes that schema's data, so only `any` admits them all
 } satisfies Record<string, JobDefinition<any>>;
 
 export type JobKey = keyof typeof jobs;

@@ -8,7 +8,7 @@ import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./
  * What a producer may choose: another job id (an operator's re-send must not collide with the finished
  * original) or a delay. Attempts and backoff belong to the catalog.
  */
-export interface EnqueueOptions {
+interface EnqueueOptions {
   jobId?: string;
   delay?: number;
 }

@@ -14,14 +14,9 @@ const reconnectDelay = (times: number) => Math.min(100 * 2 ** Math.min(times, 5)
  * HTTP-side producers fail fast: no offline queue piling up commands while Redis is away, one retry per
  * command. Workers wait for Redis forever instead (BullMQ requires maxRetriesPerRequest: null for them).
  */
-export function createRedis(
-  settings: RedisSettings,
-  role: "producer" | "worker",
-  extra: { connectionName?: string } = {},
-): RedisClient {
+export function createRedis(settings: RedisSettings, role: "producer" | "worker", extra: { connectionName?: string } = {}): RedisClient {
   const tls: TlsOptions | undefined = settings.tls ? (settings.caFile ? { ca: readFileSync(settings.caFile) } : {}) : undefined;
-  const perCommand: RedisOptions =
-    role === "producer" ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null };
+  const perCommand: RedisOptions = role === "producer" ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null };
   // Only the options that are set (a REDIS_URL carries its own credentials).
   const node: RedisOptions = {
     connectTimeout: 2_000,

@@ -22,7 +22,13 @@ export async function search(db: Database, q: string) {
 /** Each event of the entity with its deliveries (and their attempts), plus subscription URLs to name them. */
 async function eventsWithDeliveries(db: Database, entity: string, entityId: string) {
   const events = await entityEvents(db, entity, entityId);
-  const [deliveries, subscriptions] = await Promise.all([deliveriesOfEvents(db, events.map((e) => e.id)), listSubscriptions(db)]);
+  const [deliveries, subscriptions] = await Promise.all([
+    deliveriesOfEvents(
+      db,
+      events.map((e) => e.id),
+    ),
+    listSubscriptions(db),
+  ]);
   const byEvent = new Map<string, DeliveryView[]>();
   for (const d of deliveries) byEvent.set(d.eventId, [...(byEvent.get(d.eventId) ?? []), d]);
   return {
@@ -36,11 +42,19 @@ export async function reservationStory(db: Database, id: string) {
   if (!reservation) return null;
   const { events, subscriptionUrls } = await eventsWithDeliveries(db, "reservation", id);
   const byId = new Map(events.map((e) => [e.event.id, e]));
-  return { reservation, transitions: reservation.transitions.map((t) => ({ ...t, emitted: t.eventId ? (byId.get(t.eventId) ?? null) : null })), subscriptionUrls };
+  return {
+    reservation,
+    transitions: reservation.transitions.map((t) => ({ ...t, emitted: t.eventId ? (byId.get(t.eventId) ?? null) : null })),
+    subscriptionUrls,
+  };
 }
 
 /** A shipment's or rental's events (status changes and, for shipments, carrier events) with deliveries. */
-export async function trackedStory(db: Database, entity: "shipment" | "rental", id: string): Promise<{ events: { event: CloudEvent; deliveries: DeliveryView[] }[]; subscriptionUrls: Map<string, string> }> {
+export async function trackedStory(
+  db: Database,
+  entity: "shipment" | "rental",
+  id: string,
+): Promise<{ events: { event: CloudEvent; deliveries: DeliveryView[] }[]; subscriptionUrls: Map<string, string> }> {
   return eventsWithDeliveries(db, entity, id);
 }
 

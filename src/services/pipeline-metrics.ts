@@ -24,4 +24,3 @@ export async function recordPipelineMetrics(db: Database, metrics: Metrics, conf
   metrics.retentionHorizon.set({ kind: "events" }, config.RETENTION_EVENTS_MS / 1000);
   metrics.retentionHorizon.set({ kind: "inbound_deliveries" }, config.RETENTION_INBOUND_ROW_MS / 1000);
 }
-

@@ -79,7 +79,14 @@ async function statusHistory(db: Database, entity: "shipment" | "rental", entity
   const events = await entityEvents(db, entity, entityId, { statusOnly: true });
   return events.map((e) => {
     const data = e.data as unknown as { status: string; previousStatus: string | null; sequence: number; providerStatus: string };
-    return { eventId: e.id, status: data.status, previousStatus: data.previousStatus, providerStatus: data.providerStatus, sequence: data.sequence, time: e.time };
+    return {
+      eventId: e.id,
+      status: data.status,
+      previousStatus: data.previousStatus,
+      providerStatus: data.providerStatus,
+      sequence: data.sequence,
+      time: e.time,
+    };
   });
 }
 
@@ -93,7 +100,14 @@ export async function mfbOrderView(db: Database, orderId: string) {
     sequence: order.sequence,
     // From GET /orders/:id (null until fetched): how many parcels must be delivered, carrier, product, price.
     // The price as money (as events carry it), and MFB's price hash as sent.
-    order: { parcelCount: order.parcelCount, carrier: order.carrier, product: order.product, productName: order.productName, price: mfbMoney(order.price), priceAsSent: order.price },
+    order: {
+      parcelCount: order.parcelCount,
+      carrier: order.carrier,
+      product: order.product,
+      productName: order.productName,
+      price: mfbMoney(order.price),
+      priceAsSent: order.price,
+    },
     parcels: order.parcels.map((p) => ({
       parcelIndex: p.parcelIndex,
       status: p.status,
@@ -137,7 +151,9 @@ export async function greenflowBookingView(db: Database, code: string) {
 /** Registering while polling is off works (the item waits), but the answer says so. */
 export function pollingWarning(config: Config, provider: TrackedKind): { warning?: string } {
   const status = providerStatus(config).find((s) => s.provider === provider)!;
-  return status.enabled ? {} : { warning: `${provider === "mfb" ? "MyFlyingBox" : "GreenFlow"} polling is off: ${status.why}. The item is stored and will be polled once it is set.` };
+  return status.enabled
+    ? {}
+    : { warning: `${provider === "mfb" ? "MyFlyingBox" : "GreenFlow"} polling is off: ${status.why}. The item is stored and will be polled once it is set.` };
 }
 
 /**

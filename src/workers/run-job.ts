@@ -10,13 +10,13 @@ import { queuePrefix } from "../queues/queues.js";
 import type { Metrics } from "../observability/metrics.js";
 import { queueTelemetry } from "../queues/telemetry.js";
 
-export interface JobContext {
+interface JobContext {
   /** The BullMQ job (its id, attemptsMade), for the few handlers that need more than the payload. */
   job: Job;
   log: Logger;
 }
 
-export type JobHandler<K extends JobKey> = (data: JobData<K>, ctx: JobContext) => Promise<unknown>;
+type JobHandler<K extends JobKey> = (data: JobData<K>, ctx: JobContext) => Promise<unknown>;
 
 /** One handler for every job of queue Q, keyed by catalog key. */
 export type QueueHandlers<Q extends QueueName> = { [K in JobsOf<Q>]: JobHandler<K> };
@@ -50,7 +50,11 @@ export function createWorker<Q extends QueueName>(opts: {
       } catch (error) {
         const rateLimited = error instanceof RateLimitError;
         const expected = rateLimited || error instanceof ExpectedError || error instanceof ParkedFailure;
-        opts.metrics.jobsProcessed.inc({ queue: opts.queue, job: job.name, outcome: rateLimited ? "rate_limited" : error instanceof ParkedFailure ? "parked" : expected ? "retry" : "failed" });
+        opts.metrics.jobsProcessed.inc({
+          queue: opts.queue,
+          job: job.name,
+          outcome: rateLimited ? "rate_limited" : error instanceof ParkedFailure ? "parked" : expected ? "retry" : "failed",
+        });
         if (!expected) log.error({ err: error }, "job failed");
         throw error;
       } finally {

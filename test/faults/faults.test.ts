@@ -2,14 +2,24 @@
 // something on purpose and then checks the end state in Postgres and at a verifying subscriber.
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorld, expectExactlyOnce, expectWalksInOrder, reservationIds, SECRET, sendWebhooks, signedWebhook, subscribeAll, until, type World } from "./harness.js";
+import {
+  createWorld,
+  expectExactlyOnce,
+  expectWalksInOrder,
+  reservationIds,
+  SECRET,
+  sendWebhooks,
+  signedWebhook,
+  subscribeAll,
+  until,
+  type World,
+} from "./harness.js";
 
 let world: World | undefined;
 afterEach(async () => {
   await world?.close();
   world = undefined;
 });
-
 
 describe("fault injection", () => {
   it("Redis stopped in the middle of a burst of 2,000 webhooks, started again after 500 more were accepted", async () => {
@@ -89,11 +99,15 @@ describe("fault injection", () => {
     const ids = reservationIds(200, "sub");
     const sent = await sendWebhooks(w, ids, { concurrency: 10 });
     // Every event was offered at least twice and refused each time before the subscriber comes back.
-    await until(() => {
-      const refused = new Map<string, number>();
-      for (const a of w.subscriber.attempts) if (a.status === 503) refused.set(a.webhookId, (refused.get(a.webhookId) ?? 0) + 1);
-      return refused.size >= ids.length && [...refused.values()].every((n) => n >= 2);
-    }, "every event refused twice", 60_000);
+    await until(
+      () => {
+        const refused = new Map<string, number>();
+        for (const a of w.subscriber.attempts) if (a.status === 503) refused.set(a.webhookId, (refused.get(a.webhookId) ?? 0) + 1);
+        return refused.size >= ids.length && [...refused.values()].every((n) => n >= 2);
+      },
+      "every event refused twice",
+      60_000,
+    );
     expect(w.subscriber.received).toHaveLength(0);
     down = false;
     const verdict = await expectExactlyOnce(w, sent.accepted, 120_000);
@@ -147,7 +161,12 @@ describe("fault injection", () => {
     api.child.kill("SIGTERM");
     worker.child.kill("SIGTERM");
     const [apiCode, workerCode] = await Promise.all([api.exited, worker.exited]);
-    const tail = (p: { output: string }) => p.output.split("\n").filter((l) => /"level":(40|50|60)|shutdown/.test(l)).slice(-15).join("\n");
+    const tail = (p: { output: string }) =>
+      p.output
+        .split("\n")
+        .filter((l) => /"level":(40|50|60)|shutdown/.test(l))
+        .slice(-15)
+        .join("\n");
     expect(apiCode, `api exit; last lines:\n${tail(api)}`).toBe(0);
     expect(workerCode, `worker exit; last lines:\n${tail(worker)}`).toBe(0);
     // Exit 0 is "in time": past SHUTDOWN_TIMEOUT_MS a process logs "shutdown timed out" and exits 1.
@@ -172,7 +191,11 @@ describe("fault injection", () => {
     const statuses = new Map<string, number[]>();
     const note = (kind: string, status: number) => statuses.set(kind, [...(statuses.get(kind) ?? []), status]);
     const post = async (kind: string, body: string, signature?: string) => {
-      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(signature ? { "x-hub-signature": signature } : {}) }, body });
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(signature ? { "x-hub-signature": signature } : {}) },
+        body,
+      });
       note(kind, res.status);
       return res;
     };

@@ -29,7 +29,11 @@ describe("Flovi Partner API, real processes", () => {
     flovi.reservations.set("2200001", floviReservation("2200001", "sealed"));
     const sent = await sendWebhooks(w, ["2200001"], { states: ["created", "taken", "driving", "sealed"], concurrency: 1 });
     expect(sent.accepted.size).toBe(4);
-    await until(() => types("2200001").includes("reservation.updated") && types("2200001").includes("reservation.sealed"), "details and sealed delivered", 30_000);
+    await until(
+      () => types("2200001").includes("reservation.updated") && types("2200001").includes("reservation.sealed"),
+      "details and sealed delivered",
+      30_000,
+    );
 
     // Created three hours ago, and no webhook of it ever came: a second worker runs the schedule.
     flovi.reservations.set("2200002", floviReservation("2200002", "confirmed", { createdAt: new Date(Date.now() - 3 * 3_600_000).toISOString() }));
@@ -52,7 +56,14 @@ describe("Flovi Partner API, real processes", () => {
       expect(types(id).filter((t) => t === "reservation.final_costs_overdue").length).toBeLessThanOrEqual(1);
     }
     expect([...new Set(types("2200001"))].sort()).toEqual(
-      ["reservation.created", "reservation.driving", "reservation.final_costs_overdue", "reservation.sealed", "reservation.taken", "reservation.updated"].sort(),
+      [
+        "reservation.created",
+        "reservation.driving",
+        "reservation.final_costs_overdue",
+        "reservation.sealed",
+        "reservation.taken",
+        "reservation.updated",
+      ].sort(),
     );
   });
 });

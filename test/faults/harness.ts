@@ -269,12 +269,7 @@ export async function until(probe: () => boolean | Promise<boolean>, what: strin
  * delivery pending. A duplicate would need one of those, so what the subscriber has now is final.
  */
 export function settled(world: World, timeoutMs = 60_000): Promise<void> {
-  return until(
-    async () =>
-      (await count(world, BUSY_SQL).catch(() => 1)) === 0,
-    "the pipeline to settle",
-    timeoutMs,
-  );
+  return until(async () => (await count(world, BUSY_SQL).catch(() => 1)) === 0, "the pipeline to settle", timeoutMs);
 }
 
 /** Waits until every reservation's states arrived, then lists what is wrong: a state missing, twice, or out of sequence. */
@@ -325,13 +320,21 @@ export async function expectExactlyOnce(world: World, accepted: Map<string, stri
   const deadline = Date.now() + timeoutMs;
   const delivered = () => new Set(world.subscriber.received.map((r) => r.event.subject));
   for (;;) {
-    const processed = await count(world, "SELECT count(*) AS n FROM inbound_deliveries WHERE status = 'processed' AND id = ANY($1::uuid[])", [[...accepted.values()]]).catch(() => -1);
+    const processed = await count(world, "SELECT count(*) AS n FROM inbound_deliveries WHERE status = 'processed' AND id = ANY($1::uuid[])", [
+      [...accepted.values()],
+    ]).catch(() => -1);
     const got = delivered();
     if (processed === ids.length && ids.every((id) => got.has(`reservation/${id}`))) break;
     if (Date.now() > deadline) {
       const tails = [world.api, ...world.workers]
         .filter((p): p is Proc => p !== undefined)
-        .map((p) => p.output.split("\n").filter((l) => /"level":(40|50|60)/.test(l)).slice(-6).join("\n"));
+        .map((p) =>
+          p.output
+            .split("\n")
+            .filter((l) => /"level":(40|50|60)/.test(l))
+            .slice(-6)
+            .join("\n"),
+        );
       throw new Error(
         `not everything arrived: processed ${processed}/${ids.length}, delivered ${ids.filter((id) => got.has(`reservation/${id}`)).length}/${ids.length}\n${tails.join("\n---\n")}`,
       );

@@ -18,7 +18,10 @@ const STATES = ["created", "taken", "driving", "sealed", "final_costs"];
 function figures(name: string, w: World, sent: SendResult, faultAt: number, extra: Record<string, number>) {
   const byId = new Map<string, number>();
   for (const r of w.subscriber.received) byId.set(r.webhookId, (byId.get(r.webhookId) ?? 0) + 1);
-  const after = w.subscriber.received.map((r) => r.at).filter((at) => at >= faultAt).sort((a, b) => a - b);
+  const after = w.subscriber.received
+    .map((r) => r.at)
+    .filter((at) => at >= faultAt)
+    .sort((a, b) => a - b);
   let pause = after.length > 0 ? after[0]! - faultAt : 0;
   for (let i = 1; i < after.length; i++) pause = Math.max(pause, after[i]! - after[i - 1]!);
   const refusedAfter = sent.refusedAt.filter((at) => at >= faultAt);

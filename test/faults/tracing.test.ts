@@ -27,7 +27,8 @@ function collect(body: string) {
   for (const rs of payload.resourceSpans) {
     const attr = (key: string) => rs.resource.attributes?.find((a) => a.key === key)?.value;
     for (const scope of rs.scopeSpans) {
-      for (const span of scope.spans) spans.push({ ...span, pid: Number(attr("process.pid")?.intValue), role: String(attr("service.instance.role")?.stringValue) });
+      for (const span of scope.spans)
+        spans.push({ ...span, pid: Number(attr("process.pid")?.intValue), role: String(attr("service.instance.role")?.stringValue) });
     }
   }
 }
@@ -37,7 +38,14 @@ beforeAll(async () => {
     if (req.method === "POST" && req.path === "/v1/traces") collect(req.body);
     return { status: 200, body: {} };
   });
-  world = await createWorld({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_SERVICE_NAME: "hub-under-test" } });
+  world = await createWorld({
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+      OTEL_SERVICE_NAME: "hub-under-test",
+    },
+  });
   await world.startApi();
 }, 120_000);
 afterAll(async () => {
@@ -78,7 +86,11 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     // The subscriber's requests carry the trace: every attempt, in both processes.
     for (const request of tried()) expect(String(request.headers.traceparent)).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
 
-    await until(() => spans.some((s) => s.name === "webhook.deliver" && s.pid === second.child.pid && s.traceId === traceId), "the retry's span exported", 20_000);
+    await until(
+      () => spans.some((s) => s.name === "webhook.deliver" && s.pid === second.child.pid && s.traceId === traceId),
+      "the retry's span exported",
+      20_000,
+    );
     const inTrace = spans.filter((s) => s.traceId === traceId);
     const byName = (name: string) => inTrace.filter((s) => s.name === name);
 
@@ -132,14 +144,20 @@ describe("tracing off (no OTEL_* variables)", () => {
       const { body, signature } = signedWebhook("9100002");
       const sent = await fetch(`http://127.0.0.1:${quiet.apiPort}/webhooks/flovi`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-hub-signature": signature, traceparent: `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01` },
+        headers: {
+          "content-type": "application/json",
+          "x-hub-signature": signature,
+          traceparent: `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`,
+        },
         body,
       });
       expect(sent.status).toBe(202);
       await until(() => quiet.subscriber.received.length === 1, "delivered");
       expect(quiet.subscriber.server.requests.every((r) => r.headers.traceparent === undefined && r.headers.tracestate === undefined)).toBe(true);
       expect(receiver.requests.length).toBe(before);
-      const stored = await quiet.db.query("SELECT count(*)::int AS n FROM inbound_deliveries WHERE trace_context IS NOT NULL UNION ALL SELECT count(*)::int FROM events WHERE trace_context IS NOT NULL");
+      const stored = await quiet.db.query(
+        "SELECT count(*)::int AS n FROM inbound_deliveries WHERE trace_context IS NOT NULL UNION ALL SELECT count(*)::int FROM events WHERE trace_context IS NOT NULL",
+      );
       expect(stored.rows.map((r) => r.n)).toEqual([0, 0]);
       expect(quiet.api!.output).not.toContain("trace_id");
       // The worker serves its own metrics (delivery attempts are counted there) and readiness.
@@ -152,4 +170,3 @@ describe("tracing off (no OTEL_* variables)", () => {
     }
   });
 });
-

@@ -1,6 +1,14 @@
 // The environment that points a test context at the fake MyFlyingBox and GreenFlow servers, and the setup
 // of a test file that polls them.
-import { GREENFLOW_KEY, MFB_LOGIN, MFB_PASSWORD, startFakeGreenflow, startFakeMfb, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
+import {
+  GREENFLOW_KEY,
+  MFB_LOGIN,
+  MFB_PASSWORD,
+  startFakeGreenflow,
+  startFakeMfb,
+  type FakeGreenflow,
+  type FakeMfb,
+} from "../../scripts/lib/fakes/providers.js";
 import { createTestContext, type TestContext } from "./context.js";
 
 export function fakeProviderEnv(mfb: FakeMfb, greenflow: FakeGreenflow, extra: Record<string, string> = {}): Record<string, string> {

@@ -66,11 +66,17 @@ describe("admin CLI", () => {
     mkdirSync(path.join(dir, ".data"));
     writeFileSync(
       path.join(dir, ".data/dev.env"),
-      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\n${Object.entries(redisEnvFor({})).map(([k, v]) => `${k}=${v}\n`).join("")}QUEUE_PREFIX=${ctx.config.QUEUE_PREFIX}\n`,
+      `DEV_PID=1\nDATABASE_URL=${ctx.config.DATABASE_URL}\n${Object.entries(redisEnvFor({}))
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join("")}QUEUE_PREFIX=${ctx.config.QUEUE_PREFIX}\n`,
     );
     const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DATABASE_URL" && k !== "QUEUE_PREFIX" && !k.startsWith("REDIS_")));
     const loader = path.resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs");
-    const r = await run(process.execPath, ["--import", pathToFileURL(loader).href, path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues", "--json"], { env: bare, cwd: dir }).then(
+    const r = await run(
+      process.execPath,
+      ["--import", pathToFileURL(loader).href, path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues", "--json"],
+      { env: bare, cwd: dir },
+    ).then(
       (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
@@ -81,7 +87,10 @@ describe("admin CLI", () => {
   });
 
   it("lists subscriptions with their URLs and limits, and changes an endpoint's ordering and limits (audited)", async () => {
-    const created = await request(ctx.app).post("/subscriptions").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`).send({ url: "http://127.0.0.1:9/cli-hook", eventTypes: ["reservation.*"] });
+    const created = await request(ctx.app)
+      .post("/subscriptions")
+      .set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`)
+      .send({ url: "http://127.0.0.1:9/cli-hook", eventTypes: ["reservation.*"] });
     const id: string = created.body.id;
     const set = await cli("subscriptions", "set", id, "--ordering", "subject", "--max-in-flight", "3", "--rate", "7.5", "--json");
     expect(set.code, set.stderr).toBe(0);
@@ -118,7 +127,14 @@ describe("admin CLI", () => {
       expect((await cli("subscriptions", "delete", sub.id)).code).toBe(0);
       expect((await cli("subscriptions", "show", sub.id)).code).toBe(1);
       const actions = (await ctx.prisma.auditLog.findMany({ where: { target: sub.id }, orderBy: { id: "asc" } })).map((a) => a.action);
-      expect(actions).toEqual(["subscription.create", "subscription.test", "subscription.disable", "subscription.enable", "subscription.rotate-secret", "subscription.delete"]);
+      expect(actions).toEqual([
+        "subscription.create",
+        "subscription.test",
+        "subscription.disable",
+        "subscription.enable",
+        "subscription.rotate-secret",
+        "subscription.delete",
+      ]);
     } finally {
       await receiver.close();
     }
@@ -127,7 +143,10 @@ describe("admin CLI", () => {
   it("lists events and deliveries, retries one, registers and stops tracking, in words", async () => {
     const receiver = await startSubscriber();
     try {
-      const sub = JSON.parse((await cli("subscriptions", "create", receiver.url, "--events", "reservation.*", "--json")).stdout) as { id: string; secret: string };
+      const sub = JSON.parse((await cli("subscriptions", "create", receiver.url, "--events", "reservation.*", "--json")).stdout) as {
+        id: string;
+        secret: string;
+      };
       receiver.secrets.push(sub.secret);
       await postFlovi(ctx.app, statusChange("created", "cli-ev-1"));
       await eventually(async () => receiver.received.length === 1, 10_000, "delivered");
@@ -142,7 +161,9 @@ describe("admin CLI", () => {
       expect((await cli("deliveries", "show", delivery!.id)).stdout).toMatch(/ATTEMPT\s+AT\s+STATUS[\s\S]*\n1\s+\S+\s+204/);
       expect((await cli("deliveries", "retry", delivery!.id)).stdout).toBe(`delivery ${delivery!.id} queued to be sent again\n`);
       const order = "6e5698db-c07f-4a6e-85b2-768f474cd8c6";
-      expect((await cli("tracking", "register", "mfb", order, "--reference", "PO-CLI")).stdout).toMatch(/^MFB order 6e5698db-c07f-4a6e-85b2-768f474cd8c6 tracked/);
+      expect((await cli("tracking", "register", "mfb", order, "--reference", "PO-CLI")).stdout).toMatch(
+        /^MFB order 6e5698db-c07f-4a6e-85b2-768f474cd8c6 tracked/,
+      );
       expect((await cli("tracking", "list")).stdout).toMatch(/mfb\s+6e5698db-c07f-4a6e-85b2-768f474cd8c6\s+PO-CLI/);
       expect((await cli("tracking", "stop", "mfb", order)).stdout).toContain("polling stopped");
     } finally {
@@ -152,7 +173,9 @@ describe("admin CLI", () => {
 
   it("tail prints one line per inbound webhook and per delivery attempt as they happen", async () => {
     const receiver = await startSubscriber();
-    const sub = JSON.parse((await cli("subscriptions", "create", receiver.url, "--events", "reservation.*", "--allow-duplicate", "--json")).stdout) as { secret: string };
+    const sub = JSON.parse((await cli("subscriptions", "create", receiver.url, "--events", "reservation.*", "--allow-duplicate", "--json")).stdout) as {
+      secret: string;
+    };
     receiver.secrets.push(sub.secret);
     const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
     const child = spawn(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "tail"], { env });
@@ -161,7 +184,11 @@ describe("admin CLI", () => {
     try {
       await eventually(async () => out.includes("tailing"), 15_000, "tail started");
       await postFlovi(ctx.app, statusChange("created", "cli-tail-1"));
-      await eventually(async () => /OUT\s+reservation\.created reservation\/cli-tail-1 → 127\.0\.0\.1:\d+\s+204\s+\d+ ms\s+attempt 1/.test(out), 15_000, "attempt line");
+      await eventually(
+        async () => /OUT\s+reservation\.created reservation\/cli-tail-1 → 127\.0\.0\.1:\d+\s+204\s+\d+ ms\s+attempt 1/.test(out),
+        15_000,
+        "attempt line",
+      );
       expect(out).toMatch(/IN\s+flovi cli-tail-1\s+(received|processed)/);
     } finally {
       child.kill("SIGINT");
@@ -170,7 +197,15 @@ describe("admin CLI", () => {
   });
 
   it("a queue command with Redis away fails in seconds with a clear message; a Postgres-only command does not need Redis", async () => {
-    const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, REDIS_URL: "redis://127.0.0.1:1", REDIS_SENTINELS: "", REDIS_SENTINEL_MASTER: "", REDIS_CLUSTER_NODES: "", QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
+    const env = {
+      ...process.env,
+      DATABASE_URL: ctx.config.DATABASE_URL,
+      REDIS_URL: "redis://127.0.0.1:1",
+      REDIS_SENTINELS: "",
+      REDIS_SENTINEL_MASTER: "",
+      REDIS_CLUSTER_NODES: "",
+      QUEUE_PREFIX: ctx.config.QUEUE_PREFIX,
+    };
     const started = Date.now();
     const queues = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues"], { env }).then(
       () => ({ code: 0, stderr: "" }),
@@ -179,7 +214,9 @@ describe("admin CLI", () => {
     expect(queues.code).toBe(1);
     expect(queues.stderr).toContain("Redis is not reachable");
     expect(Date.now() - started).toBeLessThan(20_000);
-    const list = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "subscriptions", "list"], { env });
+    const list = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "subscriptions", "list"], {
+      env,
+    });
     expect(list.stdout.length).toBeGreaterThan(0);
   });
 });

@@ -64,10 +64,14 @@ describe("replaying what failed", () => {
     healthy = false;
     const { id: subscriptionId } = await subscribe(ctx.app, sub, ["reservation.created"]);
     await postFlovi(ctx.app, statusChange("created", `adm-${randomUUID().slice(0, 8)}`));
-    const failed = await eventually(async () => {
-      const res = await request(ctx.app).get("/admin/queues/webhook-deliveries/failed").set(auth);
-      return res.body.total >= 1 ? res.body : undefined;
-    }, 15_000, "a failed job");
+    const failed = await eventually(
+      async () => {
+        const res = await request(ctx.app).get("/admin/queues/webhook-deliveries/failed").set(auth);
+        return res.body.total >= 1 ? res.body : undefined;
+      },
+      15_000,
+      "a failed job",
+    );
     const job = failed.data[0];
     // Three attempts on the schedule, then parked as a failed job that names why.
     expect(job).toMatchObject({ name: "deliver", data: { parked: true, attempt: 3 }, failedReason: expect.stringContaining("HTTP 500") });
@@ -103,7 +107,10 @@ describe("replaying what failed", () => {
     await postFlovi(ctx.app, statusChange("created", `adm-${randomUUID().slice(0, 8)}`));
     await eventually(async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId, status: "failed" } })) === 2, 15_000, "two failed");
     healthy = true;
-    const recover = await request(ctx.app).post(`/admin/subscriptions/${subscriptionId}/recover`).set(auth).send({ since: new Date(Date.now() - 60_000).toISOString() });
+    const recover = await request(ctx.app)
+      .post(`/admin/subscriptions/${subscriptionId}/recover`)
+      .set(auth)
+      .send({ since: new Date(Date.now() - 60_000).toISOString() });
     expect(recover.body).toMatchObject({ requeued: 2, sentNow: 0 });
     await eventually(async () => sub.received.length === 4, 15_000, "recovered");
     expect(await audits("subscription.recover")).toHaveLength(1);
@@ -153,7 +160,14 @@ describe("replaying what failed", () => {
     const res = await postFlovi(ctx.app, statusChange("created", "adm-failed-one"));
     await eventually(async () => (await ctx.prisma.inboundDelivery.findUnique({ where: { id: res.body.id } }))?.status === "processed", 10_000, "processed");
     const other = await ctx.prisma.inboundDelivery.create({
-      data: { provider: "flovi", bodyDigest: randomUUID(), rawBody: Buffer.from(JSON.stringify(statusChange("taken", "adm-failed-one"))), headers: {}, status: "failed", statusReason: "database was down" },
+      data: {
+        provider: "flovi",
+        bodyDigest: randomUUID(),
+        rawBody: Buffer.from(JSON.stringify(statusChange("taken", "adm-failed-one"))),
+        headers: {},
+        status: "failed",
+        statusReason: "database was down",
+      },
     });
     const replay = await request(ctx.app).post(`/admin/webhooks/${other.id}/replay`).set(auth);
     expect(replay.body).toMatchObject({ result: "applied", outcome: "applied" });

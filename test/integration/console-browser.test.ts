@@ -55,7 +55,11 @@ describe("operator console in a browser", () => {
       await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id: reservation } }))?.state === state, 10_000, state);
     }
     // Every delivery has failed for good (three attempts each): nothing pending is left.
-    await eventually(async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "failed" } })) === 5, 20_000, "five failed deliveries");
+    await eventually(
+      async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "failed" } })) === 5,
+      20_000,
+      "five failed deliveries",
+    );
     sub.respond = () => ({ status: 204 });
 
     const page = await browser.newPage();
@@ -77,16 +81,25 @@ describe("operator console in a browser", () => {
     const failedRows = await page.$$("tr[data-delivery]");
     expect(failedRows).toHaveLength(5);
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-failed-deliveries.png"), fullPage: true });
-    const finalCosts = await ctx.prisma.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: subscription.id, event: { type: "reservation.final_costs" } } });
+    const finalCosts = await ctx.prisma.webhookDelivery.findFirstOrThrow({
+      where: { subscriptionId: subscription.id, event: { type: "reservation.final_costs" } },
+    });
     await Promise.all([page.waitForNavigation(), page.click(`tr[data-delivery="${finalCosts.id}"] button`)]);
-    expect(await page.$eval(".notice", (n) => n.textContent).catch(async () => `no notice on ${page.url()}: ${(await page.content()).slice(0, 600)}`)).toContain("queued again");
+    expect(
+      await page.$eval(".notice", (n) => n.textContent).catch(async () => `no notice on ${page.url()}: ${(await page.content()).slice(0, 600)}`),
+    ).toContain("queued again");
 
     // Back on the timeline, the delivery turns green once the subscriber has it.
     await eventually(
       async () => {
         await open(page, `${base}/admin/console/reservations/${reservation}`);
         const badge = await page.$(`tr[data-delivery="${finalCosts.id}"] .badge.status-succeeded`);
-        return badge ? page.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor, badge) : null;
+        return badge
+          ? page.evaluate(
+              (el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor,
+              badge,
+            )
+          : null;
       },
       15_000,
       "the re-sent delivery to succeed",
@@ -104,7 +117,11 @@ describe("operator console in a browser", () => {
     await Promise.all([page.waitForNavigation(), page.click("form[action$='/settings'] button")]);
     expect(await page.$eval(".notice", (n) => n.textContent)).toBe("settings saved");
     expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 4");
-    expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).toMatchObject({ ordering: "subject", maxInFlight: 4, rateLimitPerSecond: 10 });
+    expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).toMatchObject({
+      ordering: "subject",
+      maxInFlight: 4,
+      rateLimitPerSecond: 10,
+    });
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-subscription-lane.png"), fullPage: true });
     await page.close();
   });
@@ -147,7 +164,12 @@ describe("operator console in a browser", () => {
       await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/enable'] button`)]);
       expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("active");
       const actions = (await ctx.prisma.auditLog.findMany({ where: { target: created.id }, orderBy: { id: "asc" } })).map((a) => `${a.actor} ${a.action}`);
-      expect(actions).toEqual(["admin (console) subscription.create", "admin (console) subscription.test", "admin (console) subscription.disable", "admin (console) subscription.enable"]);
+      expect(actions).toEqual([
+        "admin (console) subscription.create",
+        "admin (console) subscription.test",
+        "admin (console) subscription.disable",
+        "admin (console) subscription.enable",
+      ]);
     } finally {
       await page.close();
       await receiver.close();

@@ -31,7 +31,10 @@ async function newSubscriber() {
 }
 
 async function subscribe(ctx: TestContext, sub: { url: string; secrets?: string[] }, body: Record<string, unknown>) {
-  const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: sub.url, eventTypes: ["reservation.*"], ...body });
+  const res = await request(ctx.app)
+    .post("/subscriptions")
+    .set(auth)
+    .send({ url: sub.url, eventTypes: ["reservation.*"], ...body });
   if (res.status !== 201) throw new Error(`subscribe failed: ${res.status} ${JSON.stringify(res.body)}`);
   sub.secrets?.push(res.body.secret);
   return res.body as { id: string; secret: string; ordering: string; maxInFlight: number; rateLimitPerSecond: number | null };
@@ -158,7 +161,11 @@ describe("circuit", () => {
     const failedFirst = new Set(sub.attempts.filter((a) => a.status === 503).map((a) => a.webhookId));
     await eventually(async () => sub.received.length === 12 - failedFirst.size, 15_000, "the rest delivered");
     // (The subscriber answers before the attempt is recorded: wait for the records.)
-    await eventually(async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "succeeded" } })) === 12 - failedFirst.size, 10_000, "recorded");
+    await eventually(
+      async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "succeeded" } })) === 12 - failedFirst.size,
+      10_000,
+      "recorded",
+    );
     expect(await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "pending", attempts: 0 } })).toBe(0);
   });
 });
@@ -225,8 +232,8 @@ describe("ordered mode", () => {
       // The unordered subscription beside it got everything too, and (refusals retried later) out of order.
       expect(plain.received).toHaveLength(200);
       expect(plainAttempts.filter((a) => a.status === 503).length).toBeGreaterThanOrEqual(60);
-      const outOfOrder = [...bySubject(plain.received.map((r) => ({ subject: r.event.subject, sequence: r.event.data.sequence }))).values()].filter(
-        (rows) => rows.some((r, i) => i > 0 && r.sequence < rows[i - 1]!.sequence),
+      const outOfOrder = [...bySubject(plain.received.map((r) => ({ subject: r.event.subject, sequence: r.event.data.sequence }))).values()].filter((rows) =>
+        rows.some((r, i) => i > 0 && r.sequence < rows[i - 1]!.sequence),
       );
       expect(outOfOrder.length).toBeGreaterThan(0);
     }, 90_000);
@@ -241,10 +248,14 @@ describe("ordered mode", () => {
     const { id } = await subscribe(ctx, sub, { ordering: "subject" });
     await walk(ctx, [stuck!, free!], ["created", "taken", "driving"]);
     await eventually(async () => sub.received.length === 3, 15_000, "the free subject's three events");
-    const detail = await eventually(async () => {
-      const res = await request(ctx.app).get(`/subscriptions/${id}`).set(auth);
-      return res.body.lane?.held === 2 ? res.body : undefined;
-    }, 10_000, "two held");
+    const detail = await eventually(
+      async () => {
+        const res = await request(ctx.app).get(`/subscriptions/${id}`).set(auth);
+        return res.body.lane?.held === 2 ? res.body : undefined;
+      },
+      10_000,
+      "two held",
+    );
     expect(detail.lane).toMatchObject({ held: 2, heldSubjects: 1, retrying: 1 });
     expect(new Date(detail.lane.heldSince).getTime()).toBeLessThanOrEqual(Date.now());
     // Only the head of the stuck subject was ever attempted.
@@ -255,7 +266,11 @@ describe("ordered mode", () => {
     const changed = await request(ctx.app).patch(`/subscriptions/${id}`).set(auth).send({ ordering: "none" });
     expect(changed.status).toBe(200);
     expect(changed.body.ordering).toBe("none");
-    await eventually(async () => sub.server.requests.some((r) => JSON.parse(r.body).subject === `reservation/${stuck}` && JSON.parse(r.body).data.sequence === 3), 10_000, "released");
+    await eventually(
+      async () => sub.server.requests.some((r) => JSON.parse(r.body).subject === `reservation/${stuck}` && JSON.parse(r.body).data.sequence === 3),
+      10_000,
+      "released",
+    );
   });
 });
 
@@ -267,16 +282,24 @@ describe("one attempt path", () => {
     sub.respond = (_req, attempt) => (attempt === 1 ? { status: 503 } : { status: 204 });
     await subscribe(ctx, sub, {});
     await walk(ctx, reservations(1, "handover"), ["created"]);
-    const delivery = await eventually(async () => ctx.prisma.webhookDelivery.findFirst({ where: { attempts: 1, status: "pending" } }), 10_000, "first attempt recorded");
+    const delivery = await eventually(
+      async () => ctx.prisma.webhookDelivery.findFirst({ where: { attempts: 1, status: "pending" } }),
+      10_000,
+      "first attempt recorded",
+    );
     expect(delivery).toMatchObject({ scheduleStep: 1 });
     await first.close();
     await ctx.startWorker();
     await eventually(async () => sub.received.length === 1, 10_000, "the retry, by the other process");
     // The subscriber has it; the attempt is recorded just after its answer.
-    const done = await eventually(async () => {
-      const row = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
-      return row.status === "succeeded" ? row : undefined;
-    }, 10_000, "the retry recorded");
+    const done = await eventually(
+      async () => {
+        const row = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
+        return row.status === "succeeded" ? row : undefined;
+      },
+      10_000,
+      "the retry recorded",
+    );
     expect(done).toMatchObject({ status: "succeeded", attempts: 2, scheduleStep: 2, leasedUntil: null });
   });
 });
@@ -291,7 +314,11 @@ describe("operators", () => {
     const { id } = await subscribe(ctx, sub, { ordering: "subject" });
     const [reservation] = reservations(1, "now");
     await walk(ctx, [reservation!], ["created", "taken"]);
-    const waiting = await eventually(async () => ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: id, status: "pending", attempts: 1 } }), 10_000, "a retry an hour away");
+    const waiting = await eventually(
+      async () => ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: id, status: "pending", attempts: 1 } }),
+      10_000,
+      "a retry an hour away",
+    );
     const held = await ctx.prisma.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: id, status: "held" } });
     const refused = await request(ctx.app).post(`/admin/deliveries/${held.id}/retry`).set(auth);
     expect(refused.status).toBe(409);
@@ -313,7 +340,11 @@ describe("operators", () => {
     const { id } = await subscribe(ctx, sub, {});
     const [reservation] = reservations(1, "turn");
     await walk(ctx, [reservation!], ["created", "taken", "driving"]);
-    await eventually(async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "pending", attempts: 1 } })) === 3, 10_000, "three retries an hour away");
+    await eventually(
+      async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, status: "pending", attempts: 1 } })) === 3,
+      10_000,
+      "three retries an hour away",
+    );
     expect(await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: id, subject: { not: null } } })).toBe(0);
     expect((await request(ctx.app).patch(`/subscriptions/${id}`).set(auth).send({ ordering: "subject" })).status).toBe(200);
     const rows = await ctx.prisma.webhookDelivery.findMany({ where: { subscriptionId: id, status: "pending" }, select: { subject: true } });
@@ -329,25 +360,33 @@ describe("subscription input", () => {
 
   it("an unknown field is a 400 that names it and lists the allowed ones; nothing is created", async () => {
     const before = await ctx.prisma.subscription.count();
-    const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"], ordring: "subject" });
+    const res = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"], ordring: "subject" });
     expect(res.status).toBe(400);
-    expect(res.body.message).toBe('invalid request body: unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, allowDuplicate');
-    expect(res.body.issues).toEqual([{ path: "", message: 'unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, allowDuplicate' }]);
+    expect(res.body.message).toBe(
+      'invalid request body: unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, allowDuplicate',
+    );
+    expect(res.body.issues).toEqual([
+      { path: "", message: 'unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, allowDuplicate' },
+    ]);
     expect(await ctx.prisma.subscription.count()).toBe(before);
   });
 
-  it.each([
-    [{ ordering: "random" }],
-    [{ maxInFlight: 0 }],
-    [{ maxInFlight: 1.5 }],
-    [{ rateLimitPerSecond: -1 }],
-  ])("refuses %j", async (extra) => {
-    const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"], ...extra });
+  it.each([[{ ordering: "random" }], [{ maxInFlight: 0 }], [{ maxInFlight: 1.5 }], [{ rateLimitPerSecond: -1 }]])("refuses %j", async (extra) => {
+    const res = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"], ...extra });
     expect(res.status).toBe(400);
   });
 
   it("PATCH changes only the fields named, is audited, and refuses unknown fields and empty bodies", async () => {
-    const created = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/y", eventTypes: ["*"], description: "d" });
+    const created = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url: "http://127.0.0.1:9/y", eventTypes: ["*"], description: "d" });
     expect(created.body).toMatchObject({ ordering: "none", maxInFlight: 64, rateLimitPerSecond: null });
     const id = created.body.id;
     const changed = await request(ctx.app).patch(`/subscriptions/${id}`).set(auth).send({ maxInFlight: 3, rateLimitPerSecond: 2.5, ordering: "subject" });

@@ -37,12 +37,19 @@ const nextReservation = () => `d-${++reservationCounter}-${randomUUID().slice(0,
 
 describe("subscriptions API", () => {
   it("creates with a whsec_ secret shown once, lists, reads and deletes", async () => {
-    const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/x", eventTypes: ["reservation.*"], description: "ops" });
+    const res = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url: "http://127.0.0.1:9/x", eventTypes: ["reservation.*"], description: "ops" });
     expect(res.status).toBe(201);
     expect(res.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     expect(Buffer.from(res.body.secret.slice(6), "base64").length).toBeGreaterThanOrEqual(24);
     const list = await request(ctx.app).get("/subscriptions").set(auth);
-    expect(list.body.data.find((s: { id: string }) => s.id === res.body.id)).toMatchObject({ url: "http://127.0.0.1:9/x", eventTypes: ["reservation.*"], status: "active" });
+    expect(list.body.data.find((s: { id: string }) => s.id === res.body.id)).toMatchObject({
+      url: "http://127.0.0.1:9/x",
+      eventTypes: ["reservation.*"],
+      status: "active",
+    });
     expect(JSON.stringify(list.body)).not.toContain(res.body.secret);
     const one = await request(ctx.app).get(`/subscriptions/${res.body.id}`).set(auth);
     expect(one.body).toMatchObject({ id: res.body.id, description: "ops" });
@@ -65,7 +72,13 @@ describe("subscriptions API", () => {
 
   it("answers 401 without the token", async () => {
     expect((await request(ctx.app).get("/subscriptions")).status).toBe(401);
-    expect((await request(ctx.app).post("/subscriptions").send({ url: "http://x", eventTypes: ["*"] })).status).toBe(401);
+    expect(
+      (
+        await request(ctx.app)
+          .post("/subscriptions")
+          .send({ url: "http://x", eventTypes: ["*"] })
+      ).status,
+    ).toBe(401);
   });
 });
 
@@ -74,13 +87,37 @@ describe("in production, private targets are refused unless allow-listed", () =>
     const prod = await createTestContext({ NODE_ENV: "production" });
     const allowed = await createTestContext({ NODE_ENV: "production", SUBSCRIPTION_ALLOWED_HOSTS: "127.0.0.0/8,internal.example" });
     try {
-      for (const url of ["http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://[::127.0.0.1]/x", "http://localhost/x"]) {
-        const res = await request(prod.app).post("/subscriptions").set(auth).send({ url, eventTypes: ["*"] });
+      for (const url of [
+        "http://127.0.0.1:8080/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://[::127.0.0.1]/x",
+        "http://localhost/x",
+      ]) {
+        const res = await request(prod.app)
+          .post("/subscriptions")
+          .set(auth)
+          .send({ url, eventTypes: ["*"] });
         expect(res.status, url).toBe(400);
         expect(res.body.error).toBe("target_not_allowed");
       }
-      expect((await request(allowed.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:8080/x", eventTypes: ["*"] })).status).toBe(201);
-      expect((await request(allowed.app).post("/subscriptions").set(auth).send({ url: "http://10.1.2.3/x", eventTypes: ["*"] })).status).toBe(400);
+      expect(
+        (
+          await request(allowed.app)
+            .post("/subscriptions")
+            .set(auth)
+            .send({ url: "http://127.0.0.1:8080/x", eventTypes: ["*"] })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await request(allowed.app)
+            .post("/subscriptions")
+            .set(auth)
+            .send({ url: "http://10.1.2.3/x", eventTypes: ["*"] })
+        ).status,
+      ).toBe(400);
     } finally {
       await prod.close();
       await allowed.close();
@@ -109,19 +146,29 @@ describe("webhook delivery", () => {
     await deliverProcessed(statusChange("created", other));
     await deliverProcessed(statusChange("cancelled", other, { cancellation_reason: "SCHEDULE_ISSUE" }));
 
-    await eventually(async () => all.received.length >= 7 && reservations.received.length >= 7 && cancelledOnly.received.length >= 1, 15_000, "deliveries").catch((error: Error) => {
+    await eventually(
+      async () => all.received.length >= 7 && reservations.received.length >= 7 && cancelledOnly.received.length >= 1,
+      15_000,
+      "deliveries",
+    ).catch((error: Error) => {
       throw new Error(`${error.message}: all=${all.received.length} reservations=${reservations.received.length} cancelled=${cancelledOnly.received.length}`);
     });
     await ctx.settled(); // nothing left that could send a duplicate
     expect([all.received.length, reservations.received.length, cancelledOnly.received.length]).toEqual([7, 7, 1]);
-    const types = all.received.filter((r) => r.event.subject === `reservation/${id}`).map((r) => r.event.type).sort();
+    const types = all.received
+      .filter((r) => r.event.subject === `reservation/${id}`)
+      .map((r) => r.event.type)
+      .sort();
     expect(types).toEqual(["reservation.created", "reservation.driving", "reservation.final_costs", "reservation.sealed", "reservation.taken"]);
     for (const r of all.received) expect(r.webhookId).toBe(r.event.id);
     expect(cancelledOnly.received[0]!.event).toMatchObject({ type: "reservation.cancelled", data: { details: { cancellationReason: "SCHEDULE_ISSUE" } } });
     const request0 = all.server.requests.find((r) => r.path === "/hooks")!;
     expect(request0.headers["content-type"]).toBe("application/cloudevents+json; charset=utf-8");
     // Per-subject sequence lets a consumer restore order whatever the arrival order.
-    const sequences = all.received.filter((r) => r.event.subject === `reservation/${id}`).map((r) => r.event.data.sequence).sort();
+    const sequences = all.received
+      .filter((r) => r.event.subject === `reservation/${id}`)
+      .map((r) => r.event.data.sequence)
+      .sort();
     expect(sequences).toEqual([1, 2, 3, 4, 5]);
   });
 
@@ -135,10 +182,14 @@ describe("webhook delivery", () => {
     expect(ids.size).toBe(1);
     expect(sub.attempts.map((a) => a.status)).toEqual([500, 500, 500, 200]);
     // The subscriber answers before the service records the attempt: wait for the record.
-    const d = await eventually(async () => {
-      const deliveries = await request(ctx.app).get(`/subscriptions/${subscriptionId}/deliveries`).set(auth);
-      return deliveries.body.data[0]?.status === "succeeded" ? deliveries.body.data[0] : undefined;
-    }, 5_000, "delivery recorded");
+    const d = await eventually(
+      async () => {
+        const deliveries = await request(ctx.app).get(`/subscriptions/${subscriptionId}/deliveries`).set(auth);
+        return deliveries.body.data[0]?.status === "succeeded" ? deliveries.body.data[0] : undefined;
+      },
+      5_000,
+      "delivery recorded",
+    );
     expect(d).toMatchObject({ status: "succeeded", attempts: 4, lastStatusCode: 200 });
     expect(d.attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 500, 200]);
     expect(d.attemptLog[0].responseExcerpt).toContain('"oops":1');
@@ -161,14 +212,21 @@ describe("webhook delivery", () => {
     sub.respond = () => ({ status: 410 });
     const { id } = await subscribe(ctx.app, sub, ["reservation.created"]);
     await postFlovi(ctx.app, statusChange("created", nextReservation()));
-    const disabled = await eventually(async () => {
-      const s = await ctx.prisma.subscription.findUnique({ where: { id } });
-      return s?.status === "disabled" ? s : undefined;
-    }, 15_000, "disabled");
+    const disabled = await eventually(
+      async () => {
+        const s = await ctx.prisma.subscription.findUnique({ where: { id } });
+        return s?.status === "disabled" ? s : undefined;
+      },
+      15_000,
+      "disabled",
+    );
     expect(disabled.disabledReason).toContain("410");
     expect(sub.attempts).toHaveLength(1);
     const operatorEvent = await ctx.prisma.event.findFirst({ where: { type: "subscription.disabled", entityId: id } });
-    expect(operatorEvent?.envelope).toMatchObject({ source: "logistics-event-hub", data: { status: "disabled", details: { reason: expect.stringContaining("410") } } });
+    expect(operatorEvent?.envelope).toMatchObject({
+      source: "logistics-event-hub",
+      data: { status: "disabled", details: { reason: expect.stringContaining("410") } },
+    });
   });
 
   it("disables an endpoint automatically after the configured number of failures", async () => {
@@ -233,7 +291,18 @@ describe("webhook delivery", () => {
     // Committed exactly as a worker would, but nobody nudges the relay afterwards.
     await withTransaction(ctx.db, (sql) =>
       writeEvents(sql, [
-        { entity: "reservation", entityId, type: "created", status: "created", previousStatus: null, providerStatus: "created", sequence: 1, time: new Date(), timeSource: "hub", dedupeKey: `crash:${entityId}` },
+        {
+          entity: "reservation",
+          entityId,
+          type: "created",
+          status: "created",
+          previousStatus: null,
+          providerStatus: "created",
+          sequence: 1,
+          time: new Date(),
+          timeSource: "hub",
+          dedupeKey: `crash:${entityId}`,
+        },
       ]),
     );
     await eventually(async () => sub.received.some((r) => r.event.subject === `reservation/${entityId}`), 15_000, "relayed by the sweep");
@@ -244,7 +313,11 @@ describe("GET /events", () => {
   it("returns the log oldest first with a stable cursor and filters", async () => {
     const id = nextReservation();
     for (const state of ["created", "taken", "driving"]) await deliverProcessed(statusChange(state, id));
-    await eventually(async () => (await ctx.prisma.event.count({ where: { subject: `reservation/${id}`, position: { not: null } } })) === 3, 10_000, "3 relayed");
+    await eventually(
+      async () => (await ctx.prisma.event.count({ where: { subject: `reservation/${id}`, position: { not: null } } })) === 3,
+      10_000,
+      "3 relayed",
+    );
 
     const first = await request(ctx.app).get(`/events?subject=reservation/${id}&limit=2`).set(auth);
     expect(first.status).toBe(200);
@@ -282,7 +355,17 @@ describe("GET /events", () => {
               sequence: 1,
               time: new Date(),
               timeSource: "hub",
-              details: { bookingCode: entityId, localNumber: null, gdsStatus: null, changed: "status", pickupDate: null, dropoffDate: null, pickupAt: null, dropoffAt: null, timeZone: "UTC" },
+              details: {
+                bookingCode: entityId,
+                localNumber: null,
+                gdsStatus: null,
+                changed: "status",
+                pickupDate: null,
+                dropoffDate: null,
+                pickupAt: null,
+                dropoffAt: null,
+                timeZone: "UTC",
+              },
               dedupeKey: `order:${entityId}`,
             },
           ]),
@@ -290,7 +373,11 @@ describe("GET /events", () => {
       ),
     ]);
     await ctx.settled();
-    const rows = await ctx.prisma.event.findMany({ where: { position: { not: null } }, orderBy: { position: "asc" }, select: { position: true, relayedAt: true } });
+    const rows = await ctx.prisma.event.findMany({
+      where: { position: { not: null } },
+      orderBy: { position: "asc" },
+      select: { position: true, relayedAt: true },
+    });
     const positions = rows.map((r) => Number(r.position));
     expect(positions.length).toBeGreaterThanOrEqual(24);
     expect(positions).toEqual(positions.map((_, i) => i + 1));

@@ -23,7 +23,10 @@ afterAll(async () => {
 });
 
 const subscribe = async (s: Subscriber, eventTypes: string[], extra: Record<string, unknown> = {}) => {
-  const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: s.url, eventTypes, ...extra });
+  const res = await request(ctx.app)
+    .post("/subscriptions")
+    .set(auth)
+    .send({ url: s.url, eventTypes, ...extra });
   if (res.status === 201) s.secrets.push(res.body.secret);
   return res;
 };
@@ -31,8 +34,23 @@ const subscribe = async (s: Subscriber, eventTypes: string[], extra: Record<stri
 function capturingApp(config = ctx.config) {
   const stream = new PassThrough();
   const lines: Record<string, unknown>[] = [];
-  stream.on("data", (b: Buffer) => lines.push(...b.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
-  const app = buildApp({ config, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: createLogger({ level: "info", destination: stream }), metrics: ctx.metrics });
+  stream.on("data", (b: Buffer) =>
+    lines.push(
+      ...b
+        .toString()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    ),
+  );
+  const app = buildApp({
+    config,
+    db: ctx.db,
+    redis: ctx.redis,
+    queues: ctx.queues,
+    log: createLogger({ level: "info", destination: stream }),
+    metrics: ctx.metrics,
+  });
   return { app, lines };
 }
 
@@ -103,7 +121,10 @@ describe("easy mistakes are caught", () => {
     expect(res.status).toBe(202);
     expect(res.body.ignored).toBe(true);
     await new Promise((r) => setTimeout(r, 50));
-    expect(lines.find((l) => l.msg === "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)")).toMatchObject({ level: 30, reason: "unsupported_event" });
+    expect(lines.find((l) => l.msg === "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)")).toMatchObject({
+      level: 30,
+      reason: "unsupported_event",
+    });
   });
 });
 
@@ -155,18 +176,31 @@ describe("the console for a first day", () => {
       await own.startWorker();
       let down = true;
       receiver.respond = () => ({ status: down ? 503 : 204 });
-      const created = await request(own.app).post("/subscriptions").set(auth).send({ url: receiver.url, eventTypes: ["reservation.*"] });
+      const created = await request(own.app)
+        .post("/subscriptions")
+        .set(auth)
+        .send({ url: receiver.url, eventTypes: ["reservation.*"] });
       receiver.secrets.push(created.body.secret);
       await postFlovi(own.app, Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "fd-wait", state: "created" })));
-      const waiting = await eventually(async () => own.prisma.webhookDelivery.findFirst({ where: { subscriptionId: created.body.id, status: "pending", attempts: 1 } }), 10_000, "first attempt failed");
+      const waiting = await eventually(
+        async () => own.prisma.webhookDelivery.findFirst({ where: { subscriptionId: created.body.id, status: "pending", attempts: 1 } }),
+        10_000,
+        "first attempt failed",
+      );
       // The receiver is fixed; nobody wants to wait an hour.
       down = false;
       const page = await request(own.app).get(`/admin/console/subscriptions/${created.body.id}?status=pending`).set("authorization", basic);
       expect(page.text).toMatch(new RegExp(`data-delivery="${waiting.id}"[\\s\\S]*?Send now`));
-      const recovered = await request(own.app).post(`/admin/subscriptions/${created.body.id}/recover`).set(auth).send({ since: new Date(Date.now() - 60_000).toISOString() });
+      const recovered = await request(own.app)
+        .post(`/admin/subscriptions/${created.body.id}/recover`)
+        .set(auth)
+        .send({ since: new Date(Date.now() - 60_000).toISOString() });
       expect(recovered.body).toMatchObject({ requeued: 0, sentNow: 0 });
       expect(recovered.body.notes.join(" ")).toContain("includePending");
-      const now = await request(own.app).post(`/admin/subscriptions/${created.body.id}/recover`).set(auth).send({ since: new Date(Date.now() - 60_000).toISOString(), includePending: true });
+      const now = await request(own.app)
+        .post(`/admin/subscriptions/${created.body.id}/recover`)
+        .set(auth)
+        .send({ since: new Date(Date.now() - 60_000).toISOString(), includePending: true });
       expect(now.body).toMatchObject({ sentNow: 1 });
       await eventually(async () => receiver.received.some((r) => r.event.subject === "reservation/fd-wait"), 10_000, "sent now, received");
     } finally {

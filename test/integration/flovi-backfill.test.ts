@@ -24,8 +24,7 @@ beforeEach(async () => {
 });
 
 const client = () => createFloviClient({ baseUrl: flovi.url, apiKey: FLOVI_API_KEY, timeoutMs: 2_000 });
-const backfill = (maxPagesPerRun = 10) =>
-  backfillFromList({ db: ctx.db, client: client(), log: ctx.log, lookbackMs: 365 * 86_400_000, maxPagesPerRun });
+const backfill = (maxPagesPerRun = 10) => backfillFromList({ db: ctx.db, client: client(), log: ctx.log, lookbackMs: 365 * 86_400_000, maxPagesPerRun });
 const eventsOf = (id: string) => ctx.prisma.event.findMany({ where: { entity: "reservation", entityId: id }, orderBy: { sequence: "asc" } });
 
 describe("backfill through GET /customers/v2/reservations", () => {
@@ -34,7 +33,10 @@ describe("backfill through GET /customers/v2/reservations", () => {
     for (let pass = 0; pass < 3; pass++) await backfill();
     const events = await eventsOf("7000001");
     expect(events.map((e) => e.type)).toEqual(["reservation.created"]);
-    expect((events[0]!.envelope as { data: { details: unknown; externalId: string } }).data).toMatchObject({ externalId: "WO-7000001", details: { source: "reconciliation" } });
+    expect((events[0]!.envelope as { data: { details: unknown; externalId: string } }).data).toMatchObject({
+      externalId: "WO-7000001",
+      details: { source: "reconciliation" },
+    });
     const reservation = await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "7000001" }, include: { transitions: true } });
     expect(reservation.transitions).toHaveLength(1); // passes that saw nothing new wrote nothing
     await eventually(async () => sub.received.some((r) => r.event.subject === "reservation/7000001"), 10_000, "delivered");
@@ -62,7 +64,9 @@ describe("backfill through GET /customers/v2/reservations", () => {
     const lists = flovi.server.requests.filter((r) => r.path === "/customers/v2/reservations");
     expect(lists.map((r) => Number(r.query.get("limit")))).toEqual([100, 100, 100]);
     expect(lists.map((r) => r.query.get("start"))).toEqual([null, "8000150", "8000050"]);
-    const { rows } = await ctx.pool.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE entity = 'reservation' AND entity_id::bigint BETWEEN 8000000 AND 8000249");
+    const { rows } = await ctx.pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM events WHERE entity = 'reservation' AND entity_id::bigint BETWEEN 8000000 AND 8000249",
+    );
     expect(Number(rows[0]!.n)).toBe(250);
   });
 
@@ -79,13 +83,23 @@ describe("backfill through GET /customers/v2/reservations", () => {
 
   it("429 pauses it until Retry-After and keeps the page to resume from; 401 stops the run", async () => {
     for (let i = 0; i < 150; i++) flovi.reservations.set(String(6_000_000 + i), floviReservation(String(6_000_000 + i), "confirmed"));
-    flovi.failNext({ ...floviError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded", "/customers/v2/reservations"), headers: { "retry-after": "120" } }, 1, /reservations$/);
+    flovi.failNext(
+      { ...floviError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded", "/customers/v2/reservations"), headers: { "retry-after": "120" } },
+      1,
+      /reservations$/,
+    );
     const limited = await backfill();
     expect(limited).toMatchObject({ pages: 0, stoppedBy: "TOO_MANY_REQUESTS" });
     expect(limited.pausedUntil!.getTime()).toBeGreaterThan(Date.now() + 100_000);
     expect(await backfill()).toMatchObject({ pages: 0, stoppedBy: "RATE_LIMITED" }); // paused: no call at all
     await ctx.pool.query("DELETE FROM provider_states");
-    const refused = await backfillFromList({ db: ctx.db, client: createFloviClient({ baseUrl: flovi.url, apiKey: "wrong", timeoutMs: 2_000 }), log: ctx.log, lookbackMs: 1e12, maxPagesPerRun: 10 });
+    const refused = await backfillFromList({
+      db: ctx.db,
+      client: createFloviClient({ baseUrl: flovi.url, apiKey: "wrong", timeoutMs: 2_000 }),
+      log: ctx.log,
+      lookbackMs: 1e12,
+      maxPagesPerRun: 10,
+    });
     expect(refused).toMatchObject({ pages: 0, stoppedBy: "UNAUTHORIZED" });
     expect(await backfill()).toMatchObject({ discovered: 150, passEnded: true });
   });
@@ -115,7 +129,11 @@ describe("backfill through GET /customers/v2/reservations", () => {
       expect(result).toMatchObject({ seen: 1, discovered: 0 });
       expect(await own.prisma.reservation.findUnique({ where: { id: "7200001" } })).toBeNull();
       await own.startWorker();
-      await eventually(async () => (await own.prisma.reservation.findUnique({ where: { id: "7200001" } }))?.state === "created", 10_000, "the drain applied it");
+      await eventually(
+        async () => (await own.prisma.reservation.findUnique({ where: { id: "7200001" } }))?.state === "created",
+        10_000,
+        "the drain applied it",
+      );
     } finally {
       await own.close();
     }
@@ -123,7 +141,8 @@ describe("backfill through GET /customers/v2/reservations", () => {
 
   it("a pass ends at reservations created before the look-back", async () => {
     flovi.reservations.set("5000002", floviReservation("5000002", "confirmed", { createdAt: new Date().toISOString() }));
-    for (let i = 0; i < 150; i++) flovi.reservations.set(String(5_000_000 - i), floviReservation(String(5_000_000 - i), "sealed", { createdAt: "2025-01-01T00:00:00Z" }));
+    for (let i = 0; i < 150; i++)
+      flovi.reservations.set(String(5_000_000 - i), floviReservation(String(5_000_000 - i), "sealed", { createdAt: "2025-01-01T00:00:00Z" }));
     const result = await backfillFromList({ db: ctx.db, client: client(), log: ctx.log, lookbackMs: 30 * 86_400_000, maxPagesPerRun: 10 });
     // The first page holds the new one and 99 old ones; the second is all old: the pass ends there.
     expect(result).toMatchObject({ pages: 2, passEnded: true });

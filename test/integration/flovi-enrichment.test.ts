@@ -18,7 +18,8 @@ beforeAll(async () => {
 });
 afterAll(() => close());
 
-const events = (id: string) => sub.received.filter((r) => r.event.subject === `reservation/${id}`).sort((a, b) => a.event.data.sequence - b.event.data.sequence);
+const events = (id: string) =>
+  sub.received.filter((r) => r.event.subject === `reservation/${id}`).sort((a, b) => a.event.data.sequence - b.event.data.sequence);
 const lookups = (id: string) => flovi.server.requests.filter((r) => r.path === `/customers/v2/reservation/${id}`).length;
 
 describe("reservation details from the Partner API", () => {
@@ -45,7 +46,8 @@ describe("reservation details from the Partner API", () => {
     await postFlovi(ctx.app, statusChange("taken", "3100001"));
     await postFlovi(ctx.app, statusChange("driving", "3100001"));
     await eventually(async () => events("3100001").length === 4, 10_000, "taken and driving delivered");
-    for (const later of events("3100001").slice(2)) expect(later.event.data.details).toMatchObject({ route: { distanceMeters: 182000 }, schedule: { departAtLatest: "2026-11-02T10:00:00.000Z" } });
+    for (const later of events("3100001").slice(2))
+      expect(later.event.data.details).toMatchObject({ route: { distanceMeters: 182000 }, schedule: { departAtLatest: "2026-11-02T10:00:00.000Z" } });
     await ctx.settled();
     expect(lookups("3100001")).toBe(1); // once per reservation
     expect(events("3100001").filter((r) => r.event.type === "reservation.updated")).toHaveLength(1);
@@ -63,10 +65,21 @@ describe("reservation details from the Partner API", () => {
 
   it("a cancellation learnt from the API has no reason; the webhook that brings it later sends a reservation.updated with the reason", async () => {
     flovi.reservations.set("3100500", floviReservation("3100500", "cancelled"));
-    await backfillFromList({ db: ctx.db, client: createFloviClient({ baseUrl: flovi.url, apiKey: FLOVI_API_KEY, timeoutMs: 2_000 }), log: ctx.log, lookbackMs: 1e12, maxPagesPerRun: 10 });
+    await backfillFromList({
+      db: ctx.db,
+      client: createFloviClient({ baseUrl: flovi.url, apiKey: FLOVI_API_KEY, timeoutMs: 2_000 }),
+      log: ctx.log,
+      lookbackMs: 1e12,
+      maxPagesPerRun: 10,
+    });
     await eventually(async () => events("3100500").some((r) => r.event.type === "reservation.cancelled"), 10_000, "cancelled delivered");
     await postFlovi(ctx.app, statusChange("cancelled", "3100500", { cancellation_reason: "NO_DRIVER_WAS_FOUND" }));
-    await eventually(async () => events("3100500").some((r) => r.event.type === "reservation.updated" && (r.event.data.details as { cancellationReason?: string }).cancellationReason), 10_000, "reason delivered");
+    await eventually(
+      async () =>
+        events("3100500").some((r) => r.event.type === "reservation.updated" && (r.event.data.details as { cancellationReason?: string }).cancellationReason),
+      10_000,
+      "reason delivered",
+    );
     const withReason = events("3100500").find((r) => (r.event.data.details as { cancellationReason?: string }).cancellationReason)!;
     expect(withReason.event.data).toMatchObject({ status: "cancelled", previousStatus: "cancelled", details: { cancellationReason: "NO_DRIVER_WAS_FOUND" } });
     expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "3100500" } })).cancellationReason).toBe("NO_DRIVER_WAS_FOUND");

@@ -158,7 +158,11 @@ describe("processing", () => {
       const bare = createHmac("sha256", "second-secret").update(body).digest("hex");
       const res = await postFlovi(ctx.app, body, { signature: bare });
       expect(res.status).toBe(202);
-      await eventually(async () => sub.received.some((r) => r.event.subject === "reservation/r-bare-hex" && r.event.type === "reservation.created"), 10_000, "delivered");
+      await eventually(
+        async () => sub.received.some((r) => r.event.subject === "reservation/r-bare-hex" && r.event.type === "reservation.created"),
+        10_000,
+        "delivered",
+      );
     } finally {
       await sub.close();
       await worker.close();

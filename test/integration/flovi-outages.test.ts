@@ -13,7 +13,10 @@ describe("Redis down at the door", () => {
   it("still answers 202 (stored in Postgres), and the sweeper enqueues it once Redis is back", async () => {
     const redis: LocalServer = await privateRedis();
     const ctx: TestContext = await createTestContext({ REDIS_URL: redis.url });
-    cleanup.push(() => redis.stop(), () => ctx.close());
+    cleanup.push(
+      () => redis.stop(),
+      () => ctx.close(),
+    );
 
     await redis.stop();
     // The producer connection has no offline queue: a command fails at once instead of waiting for Redis.
@@ -35,7 +38,10 @@ describe("Postgres down at the door", () => {
   it("answers 503 with Retry-After and stores nothing, then recovers", async () => {
     const { server, databaseUrl } = await privatePostgres();
     const ctx = await createTestContext({ DATABASE_URL: databaseUrl });
-    cleanup.push(() => server.stop(), () => ctx.close());
+    cleanup.push(
+      () => server.stop(),
+      () => ctx.close(),
+    );
 
     await server.stop();
     const body = statusChange("created", "r-pg-down");
@@ -46,10 +52,14 @@ describe("Postgres down at the door", () => {
     expect(await ctx.queues.get("flovi-events").count()).toBe(0);
 
     await server.start();
-    const retried = await eventually(async () => {
-      const r = await postFlovi(ctx.app, body);
-      return r.status === 202 ? r : undefined;
-    }, 15_000, "202 after Postgres returns");
+    const retried = await eventually(
+      async () => {
+        const r = await postFlovi(ctx.app, body);
+        return r.status === 202 ? r : undefined;
+      },
+      15_000,
+      "202 after Postgres returns",
+    );
     expect(retried.body.duplicate).toBe(false); // the 503 stored nothing
   });
 });

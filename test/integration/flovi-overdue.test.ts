@@ -71,7 +71,9 @@ describe("reservation.final_costs_overdue", () => {
     expect(await ctx.prisma.event.count({ where: { entityId: "4711001", type: "reservation.final_costs_overdue" } })).toBe(1);
     expect(await ctx.prisma.event.count({ where: { entityId: "4711002", type: "reservation.final_costs_overdue" } })).toBe(0);
 
-    const page = await request(ctx.app).get("/admin/console/reservations/4711001").set("authorization", `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`);
+    const page = await request(ctx.app)
+      .get("/admin/console/reservations/4711001")
+      .set("authorization", `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`);
     expect(page.text).toContain("data-overdue");
     const view = await request(ctx.app).get("/reservations/4711001").set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`);
     expect(view.body.finalCostsOverdueAt).toBeTruthy();

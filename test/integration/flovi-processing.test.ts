@@ -34,7 +34,13 @@ describe("reservation state from Flovi deliveries", () => {
       }),
     );
     const rows = await events(id);
-    expect(rows.map((e) => e.type)).toEqual(["reservation.created", "reservation.taken", "reservation.driving", "reservation.sealed", "reservation.final_costs"]);
+    expect(rows.map((e) => e.type)).toEqual([
+      "reservation.created",
+      "reservation.taken",
+      "reservation.driving",
+      "reservation.sealed",
+      "reservation.final_costs",
+    ]);
     expect(rows.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5]);
     const last = rows.at(-1)!.envelope as Record<string, any>;
     expect(last).toMatchObject({
@@ -57,7 +63,13 @@ describe("reservation state from Flovi deliveries", () => {
       },
     });
     const reservation = await view(id);
-    expect(reservation).toMatchObject({ state: "final_costs", externalId: "WO-77", finalCosts: { amount: 210.5, currency: "EUR", amountMinor: 21050 }, finalCostsAsSent: { price: 210.5 }, vehicles: [{ regNo: "ABC-123" }] });
+    expect(reservation).toMatchObject({
+      state: "final_costs",
+      externalId: "WO-77",
+      finalCosts: { amount: 210.5, currency: "EUR", amountMinor: 21050 },
+      finalCostsAsSent: { price: 210.5 },
+      vehicles: [{ regNo: "ABC-123" }],
+    });
     expect(reservation.transitions.map((t: { to: string }) => t.to)).toEqual(["created", "taken", "driving", "sealed", "final_costs"]);
     expect(reservation.events).toHaveLength(5);
   });
@@ -81,10 +93,18 @@ describe("reservation state from Flovi deliveries", () => {
     await deliver(statusChange("final_costs", id, { price: 35, currency: "EUR" }));
     const rows = await events(id);
     expect(rows.map((e) => e.type)).toEqual(["reservation.taken", "reservation.cancelled", "reservation.final_costs"]);
-    expect((rows[1]!.envelope as any).data).toMatchObject({ status: "cancelled", phase: "cancelled", details: { cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED" } });
+    expect((rows[1]!.envelope as any).data).toMatchObject({
+      status: "cancelled",
+      phase: "cancelled",
+      details: { cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED" },
+    });
     expect((rows[2]!.envelope as any).data).toMatchObject({ status: "final_costs", previousStatus: "cancelled", phase: "cancelled" });
     const reservation = await view(id);
-    expect(reservation).toMatchObject({ state: "cancelled", cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED", finalCosts: { amount: 35, currency: "EUR", amountMinor: 3500 } });
+    expect(reservation).toMatchObject({
+      state: "cancelled",
+      cancellationReason: "DRIVER_CANCELED_OR_NOT_ARRIVED",
+      finalCosts: { amount: 35, currency: "EUR", amountMinor: 3500 },
+    });
     expect(reservation.transitions.map((t: { outcome: string }) => t.outcome)).toEqual(["applied", "applied", "ignored_after_terminal", "costs_after_cancel"]);
   });
 

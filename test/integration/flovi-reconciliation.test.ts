@@ -12,7 +12,17 @@ const statuses = new Map<string, { status: number; body: unknown; headers?: Reco
 
 /** Flovi's documented error envelope, all six fields. */
 function floviError(statusCode: number, errorCode: string, message: string | string[], path = "/customers/v2/reservation") {
-  return { status: statusCode, body: { statusCode, errorCode, timestamp: new Date().toISOString(), path, correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`, message } };
+  return {
+    status: statusCode,
+    body: {
+      statusCode,
+      errorCode,
+      timestamp: new Date().toISOString(),
+      path,
+      correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`,
+      message,
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -115,7 +125,10 @@ describe("reconciliation against the Flovi Partner API", () => {
     await seed("900007", "created");
     await seed("900008", "taken");
     await ctx.prisma.reservation.update({ where: { id: "900007" }, data: { lastChangedAt: new Date(Date.now() - 5 * 3600_000) } });
-    statuses.set("900007", floviError(403, "FORBIDDEN", "The API key is valid but you do not have permission to access the requested resource or customer store."));
+    statuses.set(
+      "900007",
+      floviError(403, "FORBIDDEN", "The API key is valid but you do not have permission to access the requested resource or customer store."),
+    );
     statuses.set("900008", { status: 200, body: reservationBody("900008", "sealed") });
     const result = await reconcile();
     expect(result.stoppedBy).toBeUndefined();
@@ -152,17 +165,26 @@ describe("reconciliation against the Flovi Partner API", () => {
 
 describe("the scheduled reconciler", () => {
   it("runs on its job scheduler and applies what the API knows", async () => {
-    const scheduled = await createTestContext({ FLOVI_API_BASE_URL: flovi.url, FLOVI_API_KEY: API_KEY, FLOVI_RECONCILE_AFTER_MS: "1000", FLOVI_RECONCILE_INTERVAL_MS: "300" });
+    const scheduled = await createTestContext({
+      FLOVI_API_BASE_URL: flovi.url,
+      FLOVI_API_KEY: API_KEY,
+      FLOVI_RECONCILE_AFTER_MS: "1000",
+      FLOVI_RECONCILE_INTERVAL_MS: "300",
+    });
     try {
       await scheduled.startWorker();
       // Scripted before the reservation exists: a look-up answered 404 would stop looking it up for good.
       statuses.set("910001", { status: 200, body: reservationBody("910001", "cancelled") });
       await postFlovi(scheduled.app, statusChange("created", "910001"));
       await eventually(() => scheduled.prisma.reservation.findUnique({ where: { id: "910001" } }), 10_000, "created");
-      const done = await eventually(async () => {
-        const r = await scheduled.prisma.reservation.findUnique({ where: { id: "910001" } });
-        return r?.state === "cancelled" ? r : undefined;
-      }, 15_000, "reconciled by the scheduler");
+      const done = await eventually(
+        async () => {
+          const r = await scheduled.prisma.reservation.findUnique({ where: { id: "910001" } });
+          return r?.state === "cancelled" ? r : undefined;
+        },
+        15_000,
+        "reconciled by the scheduler",
+      );
       expect(done.lastReconciledAt).toBeInstanceOf(Date);
     } finally {
       await scheduled.close();

@@ -24,7 +24,13 @@ describe("odd side fields never cost a state", () => {
     ["a time without offset", "t-nooffset", { state: "taken", occurredAt: "2026-11-20 10:00:00" }, "reservation.taken", "occurredAt:no_offset"],
     ["an empty externalId", "t-emptyext", { state: "created", externalId: "" }, "reservation.created", "externalId:empty"],
     ["an empty cancellation reason", "t-emptyreason", { state: "cancelled", cancellation_reason: "" }, "reservation.cancelled", "cancellationReason:empty"],
-    ["an unknown cancellation reason", "t-oddreason", { state: "cancelled", cancellation_reason: "WEATHER" }, "reservation.cancelled", "cancellationReason:unknown_reason"],
+    [
+      "an unknown cancellation reason",
+      "t-oddreason",
+      { state: "cancelled", cancellation_reason: "WEATHER" },
+      "reservation.cancelled",
+      "cancellationReason:unknown_reason",
+    ],
   ])("%s: 202 with the warning, the state reaches the subscriber", async (_name, id, fields, type, warning) => {
     const res = await postFlovi(ctx.app, { event: "reservation_status_change", reservationId: id, ...fields });
     expect(res.status).toBe(202);
@@ -55,7 +61,9 @@ describe("odd side fields never cost a state", () => {
   it("the console shows each warning on the reservation's timeline, and /metrics counts them", async () => {
     await postFlovi(ctx.app, { event: "reservation_status_change", reservationId: "t-console", state: "created", occurredAt: "2026-11-20 10:00:00" });
     await delivered("t-console", "reservation.created");
-    const page = await request(ctx.app).get("/admin/console/reservations/t-console").set("authorization", `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`);
+    const page = await request(ctx.app)
+      .get("/admin/console/reservations/t-console")
+      .set("authorization", `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`);
     expect(page.status).toBe(200);
     expect(page.text).toContain('data-warning="occurredAt:no_offset"');
     expect(page.text).toContain("the receipt time was used");

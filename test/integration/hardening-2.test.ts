@@ -21,7 +21,7 @@ afterAll(() => ctx.close());
 async function session(app = ctx.app, path = "/admin/console") {
   const res = await request(app).get(path).set("authorization", basic);
   const cookie = String(res.headers["set-cookie"]).split(";")[0]!;
-  const token = /<meta name="console-token" content="([^"]+)">/.exec(res.text)?.[1]!;
+  const token = /<meta name="console-token" content="([^"]+)">/.exec(res.text)![1]!;
   return { cookie, token, setCookie: String(res.headers["set-cookie"]) };
 }
 
@@ -43,7 +43,11 @@ describe("Bull Board changes nothing unaudited", () => {
       ["delete", "/admin/ui/api/queues/flovi-events/bb-probe"],
     ];
     for (const [method, path, body] of writes) {
-      const res = await (request(ctx.app) as any)[method](path).set("authorization", basic).set("sec-fetch-site", "same-origin").send(body ?? {});
+      const res = await (request(ctx.app) as any)
+        [method](path)
+        .set("authorization", basic)
+        .set("sec-fetch-site", "same-origin")
+        .send(body ?? {});
       expect(res.status, `${method} ${path}`).toBe(405);
     }
     expect(await queue.isPaused()).toBe(false);
@@ -90,7 +94,12 @@ describe("the console's back address can only name a console page", () => {
     const forged = await request(ctx.app).get("/admin/console?notice=Your%20session%20expired%3A%20log%20in%20at%20evil.example").set("authorization", basic);
     expect(forged.text).not.toContain("evil.example");
     const { cookie, token } = await session();
-    const done = await request(ctx.app).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("cookie", cookie).type("form").send({ _csrf: token, back: "/admin/console/providers" });
+    const done = await request(ctx.app)
+      .post("/admin/console/providers/mfb/resume")
+      .set("authorization", basic)
+      .set("cookie", cookie)
+      .type("form")
+      .send({ _csrf: token, back: "/admin/console/providers" });
     const shown = await request(ctx.app).get(done.headers.location!).set("authorization", basic);
     expect(shown.text).toMatch(/class="notice"/);
     const tampered = done.headers.location!.replace(/notice=[^&]+/, "notice=log%20in%20at%20evil.example");
@@ -101,7 +110,10 @@ describe("the console's back address can only name a console page", () => {
 describe("secrets in URLs", () => {
   it("a subscription URL's query values are masked in the API, the audit log and the console; delivery uses the whole URL", async () => {
     const url = "http://127.0.0.1:9/hooks?token=receiver-secret-123&team=ops";
-    const created = await request(ctx.app).post("/subscriptions").set(auth).send({ url, eventTypes: ["reservation.*"] });
+    const created = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url, eventTypes: ["reservation.*"] });
     expect(created.status).toBe(201);
     expect(created.body.url).toBe("http://127.0.0.1:9/hooks?token=***&team=***");
     const audit = await ctx.prisma.auditLog.findFirstOrThrow({ where: { action: "subscription.create", target: created.body.id } });
@@ -117,7 +129,14 @@ describe("secrets in URLs", () => {
     const stream = new PassThrough();
     const lines: string[] = [];
     stream.on("data", (b: Buffer) => lines.push(b.toString()));
-    const app = buildApp({ config: ctx.config, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: createLogger({ level: "info", destination: stream }), metrics: ctx.metrics });
+    const app = buildApp({
+      config: ctx.config,
+      db: ctx.db,
+      redis: ctx.redis,
+      queues: ctx.queues,
+      log: createLogger({ level: "info", destination: stream }),
+      metrics: ctx.metrics,
+    });
     await request(app).get(`/events?token=${TEST_ADMIN_TOKEN}&limit=1`).set(auth);
     await new Promise((r) => setTimeout(r, 50));
     const line = lines.find((l) => l.includes("/events"))!;
@@ -128,14 +147,26 @@ describe("secrets in URLs", () => {
 
 describe("behind a TLS-terminating proxy (TRUST_PROXY)", () => {
   it("console writes pass the same-origin check and the session cookie is Secure", async () => {
-    const behind = buildApp({ config: { ...ctx.config, TRUST_PROXY: "loopback" }, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
+    const behind = buildApp({
+      config: { ...ctx.config, TRUST_PROXY: "loopback" },
+      db: ctx.db,
+      redis: ctx.redis,
+      queues: ctx.queues,
+      log: ctx.log,
+      metrics: ctx.metrics,
+    });
     const viaProxy = (r: request.Test) => r.set("x-forwarded-proto", "https").set("x-forwarded-host", "hub.example.com");
     const page = await viaProxy(request(behind).get("/admin/console").set("authorization", basic));
     expect(String(page.headers["set-cookie"])).toMatch(/;\s*Secure/i);
     const cookie = String(page.headers["set-cookie"]).split(";")[0]!;
     const token = /<meta name="console-token" content="([^"]+)">/.exec(page.text)![1]!;
     const post = await viaProxy(
-      request(behind).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("cookie", cookie).set("origin", "https://hub.example.com").set("sec-fetch-site", "same-origin"),
+      request(behind)
+        .post("/admin/console/providers/mfb/resume")
+        .set("authorization", basic)
+        .set("cookie", cookie)
+        .set("origin", "https://hub.example.com")
+        .set("sec-fetch-site", "same-origin"),
     )
       .type("form")
       .send({ _csrf: token, back: "/admin/console/providers" });
@@ -143,14 +174,24 @@ describe("behind a TLS-terminating proxy (TRUST_PROXY)", () => {
     // Without TRUST_PROXY the same request is refused, and the headers are not believed.
     const direct = await viaProxy(request(ctx.app).get("/admin/console").set("authorization", basic));
     expect(String(direct.headers["set-cookie"])).not.toMatch(/;\s*Secure/i);
-    const refused = await viaProxy(request(ctx.app).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("origin", "https://hub.example.com")).type("form").send({});
+    const refused = await viaProxy(
+      request(ctx.app).post("/admin/console/providers/mfb/resume").set("authorization", basic).set("origin", "https://hub.example.com"),
+    )
+      .type("form")
+      .send({});
     expect(refused.status).toBe(403);
   });
 });
 
 describe("large bodies", () => {
   it("the console shows the first part of a long body, with a link to the whole one (redacted)", async () => {
-    const body = JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-long", state: "created", notes: "n".repeat(40_000), customer: { lastName: "Doe" } });
+    const body = JSON.stringify({
+      event: "reservation_status_change",
+      reservationId: "hb2-long",
+      state: "created",
+      notes: "n".repeat(40_000),
+      customer: { lastName: "Doe" },
+    });
     const stored = await postFlovi(ctx.app, Buffer.from(body));
     expect(stored.status).toBe(202);
     await ctx.startWorker();
@@ -165,7 +206,6 @@ describe("large bodies", () => {
     expect(whole.text).not.toContain("Doe");
   });
 });
-
 
 describe("the api's own limits", () => {
   it("HTTP_HEADERS_TIMEOUT_MS holds within a second or two for a client trickling its headers", async () => {
@@ -197,7 +237,10 @@ describe("the api's own limits", () => {
       // The operators' only connection is busy for 3 s (a page of a thousand subscriptions, say).
       const busy = poolOf(operatorDb).query("SELECT pg_sleep(3)");
       await new Promise((r) => setTimeout(r, 100));
-      const page = request(app).get("/admin/console/subscriptions").set("authorization", basic).then((r) => ({ status: r.status, at: Date.now() }));
+      const page = request(app)
+        .get("/admin/console/subscriptions")
+        .set("authorization", basic)
+        .then((r) => ({ status: r.status, at: Date.now() }));
       const t0 = Date.now();
       const accepted = await postFlovi(app, Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-pool", state: "created" })));
       expect(accepted.status).toBe(202);
@@ -212,7 +255,12 @@ describe("the api's own limits", () => {
   });
 
   it("the subscriptions page is paginated: 50 per page, a link to the next", async () => {
-    for (let i = 0; i < 60; i++) await request(ctx.app).post("/subscriptions").set(auth).send({ url: `http://127.0.0.1:9/page/${i}`, eventTypes: ["rental.reserved"] }).expect(201);
+    for (let i = 0; i < 60; i++)
+      await request(ctx.app)
+        .post("/subscriptions")
+        .set(auth)
+        .send({ url: `http://127.0.0.1:9/page/${i}`, eventTypes: ["rental.reserved"] })
+        .expect(201);
     const first = await request(ctx.app).get("/admin/console/subscriptions").set("authorization", basic);
     expect((first.text.match(/<tr data-subscription=/g) ?? []).length).toBe(50);
     const next = /<a rel="next" href="([^"]+)"/.exec(first.text)![1]!.replaceAll("&amp;", "&");
@@ -225,24 +273,43 @@ describe("the api's own limits", () => {
 
 describe("cheap refusal of a sender of wrong signatures", () => {
   it("after the limit, that address is refused unread (429, Retry-After) while a good signer elsewhere is not", async () => {
-    const app = buildApp({ config: { ...ctx.config, WEBHOOK_BAD_SIGNATURE_LIMIT: 5, TRUST_PROXY: "loopback" }, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
+    const app = buildApp({
+      config: { ...ctx.config, WEBHOOK_BAD_SIGNATURE_LIMIT: 5, TRUST_PROXY: "loopback" },
+      db: ctx.db,
+      redis: ctx.redis,
+      queues: ctx.queues,
+      log: ctx.log,
+      metrics: ctx.metrics,
+    });
     const big = Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-bad", state: "created", pad: "p".repeat(200_000) }));
     const from = (address: string) => (r: request.Test) => r.set("x-forwarded-for", address);
     const attacker = from("203.0.113.7");
     for (let i = 0; i < 5; i++) {
-      const res = await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", `sha256=${"0".repeat(64)}`)).send(big);
+      const res = await attacker(
+        request(app)
+          .post("/webhooks/flovi")
+          .set("x-hub-signature", `sha256=${"0".repeat(64)}`),
+      ).send(big);
       expect(res.status).toBe(401);
     }
-    const refused = await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", `sha256=${"0".repeat(64)}`)).send(big);
+    const refused = await attacker(
+      request(app)
+        .post("/webhooks/flovi")
+        .set("x-hub-signature", `sha256=${"0".repeat(64)}`),
+    ).send(big);
     expect(refused.status).toBe(429);
     expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
     expect(refused.body.error).toBe("too_many_bad_signatures");
     // Even a correct signature from that address waits out the block (Flovi retries a 429)...
     const goodBody = JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-good", state: "created" });
     const sign = (body: string) => `sha256=${createHmac("sha256", TEST_SECRET).update(body).digest("hex")}`;
-    expect((await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", sign(goodBody)).type("application/json")).send(goodBody)).status).toBe(429);
+    expect((await attacker(request(app).post("/webhooks/flovi").set("x-hub-signature", sign(goodBody)).type("application/json")).send(goodBody)).status).toBe(
+      429,
+    );
     // ...while Flovi's own address is never affected.
-    const flovi = await from("198.51.100.20")(request(app).post("/webhooks/flovi").set("x-hub-signature", sign(goodBody)).type("application/json")).send(goodBody);
+    const flovi = await from("198.51.100.20")(request(app).post("/webhooks/flovi").set("x-hub-signature", sign(goodBody)).type("application/json")).send(
+      goodBody,
+    );
     expect(flovi.status).toBe(202);
     expect(await ctx.prisma.inboundDelivery.count({ where: { orderingKey: "hb2-bad" } })).toBe(0);
   });

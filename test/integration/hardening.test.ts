@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-const queued = async () => (await ctx.queues.get("flovi-events").getJobCounts("waiting", "active", "delayed", "completed", "failed"));
+const queued = async () => await ctx.queues.get("flovi-events").getJobCounts("waiting", "active", "delayed", "completed", "failed");
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 describe("the ingress refuses bodies that can never be processed", () => {
@@ -43,7 +43,10 @@ describe("the ingress refuses bodies that can never be processed", () => {
 
 describe("cheap refusals", () => {
   it("a request without a signature is refused before its body is read, and says the header is missing", async () => {
-    const res = await request(ctx.app).post("/webhooks/flovi").set("content-type", "application/json").send({ big: "x".repeat(100_000) });
+    const res = await request(ctx.app)
+      .post("/webhooks/flovi")
+      .set("content-type", "application/json")
+      .send({ big: "x".repeat(100_000) });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: "missing_signature", message: "x-hub-signature is missing" });
     expect(res.headers.connection).toBe("close");
@@ -84,7 +87,12 @@ describe("no 500 from a path, query or body value", () => {
   for (const [method, path, body] of probes) {
     it(`${method} ${path.replace(nul, "%00")} ${body ? JSON.stringify(body).slice(0, 60) : ""}: 400 naming the problem`, async () => {
       const before = await ctx.prisma.subscription.count();
-      const req = method === "GET" ? request(ctx.app).get(path) : request(ctx.app).post(path).send(body as object);
+      const req =
+        method === "GET"
+          ? request(ctx.app).get(path)
+          : request(ctx.app)
+              .post(path)
+              .send(body as object);
       const res = await req.set(auth);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: "invalid_characters", message: expect.stringMatching(/NUL|surrogate/) });
@@ -98,7 +106,16 @@ describe("no unaudited change", () => {
     const before = await ctx.prisma.subscription.count();
     await expect(
       audited(ctx.db, ctx.log, async (tx) => {
-        const created = await insertSubscription(tx, { id: randomUUID(), url: "http://127.0.0.1:9/x", eventTypes: ["*"], description: null, secret: "whsec_x", ordering: "none", maxInFlight: 16, rateLimitPerSecond: null });
+        const created = await insertSubscription(tx, {
+          id: randomUUID(),
+          url: "http://127.0.0.1:9/x",
+          eventTypes: ["*"],
+          description: null,
+          secret: "whsec_x",
+          ordering: "none",
+          maxInFlight: 16,
+          rateLimitPerSecond: null,
+        });
         // jsonb refuses \u0000: the audit insert fails.
         return { result: created, audit: { actor: "test", action: "subscription.create", target: created.id, details: { bad: "\u0000" } } };
       }),
@@ -107,7 +124,10 @@ describe("no unaudited change", () => {
   });
 
   it("each subscription change writes its audit row", async () => {
-    const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"] });
+    const res = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"] });
     expect(res.status).toBe(201);
     await request(ctx.app).post(`/subscriptions/${res.body.id}/disable`).set(auth).expect(200);
     await request(ctx.app).delete(`/subscriptions/${res.body.id}`).set(auth).expect(204);

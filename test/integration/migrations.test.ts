@@ -19,7 +19,9 @@ describe("migrations", () => {
       const second = await migrate(url, migrations);
       expect(second.applied).toEqual([]);
       expect(second.alreadyApplied).toEqual(first.applied);
-      const { rows } = await client.query(`SELECT migration_name, checksum, finished_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`);
+      const { rows } = await client.query(
+        `SELECT migration_name, checksum, finished_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`,
+      );
       expect(rows.map((r) => r.migration_name)).toEqual(first.applied);
       for (const row of rows) {
         expect(row.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -57,9 +59,19 @@ describe("schema and SQL agree on every model", () => {
     const delivery = await p.inboundDelivery.create({
       data: { provider: "flovi", bodyDigest: "d".repeat(64), rawBody: Buffer.from("{}"), headers: { a: "b" }, status: "received" },
     });
-    const reservation = await p.reservation.create({ data: { id: "schema-r", state: "created", lastChangedAt: new Date(), finalCosts: { price: 1 }, vehicles: [] } });
+    const reservation = await p.reservation.create({
+      data: { id: "schema-r", state: "created", lastChangedAt: new Date(), finalCosts: { price: 1 }, vehicles: [] },
+    });
     const transition = await p.reservationTransition.create({
-      data: { reservationId: reservation.id, toState: "created", outcome: "applied", source: "webhook", occurredAt: new Date(), receivedAt: new Date(), deliveryId: delivery.id },
+      data: {
+        reservationId: reservation.id,
+        toState: "created",
+        outcome: "applied",
+        source: "webhook",
+        occurredAt: new Date(),
+        receivedAt: new Date(),
+        deliveryId: delivery.id,
+      },
     });
     const event = await p.event.create({
       data: {
@@ -82,8 +94,12 @@ describe("schema and SQL agree on every model", () => {
     const wd = await p.webhookDelivery.create({ data: { id: "00000000-0000-4000-8000-000000000003", eventId: event.id, subscriptionId: subscription.id } });
     const attempt = await p.deliveryAttempt.create({ data: { deliveryId: wd.id, attempt: 1, attemptedAt: new Date(), durationMs: 3, statusCode: 200 } });
     const order = await p.mfbOrder.create({ data: { id: "00000000-0000-4000-8000-000000000004", reference: "ref" } });
-    const parcel = await p.mfbParcel.create({ data: { orderId: order.id, parcelIndex: 0, status: "created", lastCode: "shipment_created", lastEventAt: new Date() } });
-    const trackingEvent = await p.mfbTrackingEvent.create({ data: { orderId: order.id, parcelIndex: 0, code: "picked_up", happenedAt: new Date(), label: { en: "x" } } });
+    const parcel = await p.mfbParcel.create({
+      data: { orderId: order.id, parcelIndex: 0, status: "created", lastCode: "shipment_created", lastEventAt: new Date() },
+    });
+    const trackingEvent = await p.mfbTrackingEvent.create({
+      data: { orderId: order.id, parcelIndex: 0, code: "picked_up", happenedAt: new Date(), label: { en: "x" } },
+    });
     const booking = await p.greenflowBooking.create({ data: { bookingCode: "BR-1", lastname: "Silva" } });
     const providerState = await p.providerState.create({ data: { provider: "mfb", pausedUntil: new Date(), pauseReason: "x" } });
     const audit = await p.auditLog.create({ data: { actor: "admin", action: "test", target: "x", details: { a: 1 } } });

@@ -32,14 +32,25 @@ describe("a newcomer's first hour", () => {
   });
 
   it("a typo in eventTypes is a 400 that lists what is valid", async () => {
-    const res = await request(ctx.app).post("/subscriptions").set(auth).send({ url: "http://127.0.0.1:9/x", eventTypes: ["reservation.sealed", "foo.bar"] });
+    const res = await request(ctx.app)
+      .post("/subscriptions")
+      .set(auth)
+      .send({ url: "http://127.0.0.1:9/x", eventTypes: ["reservation.sealed", "foo.bar"] });
     expect(res.status).toBe(400);
     const message = res.body.issues[0].message as string;
     expect(message).toContain('unknown event type "foo.bar"');
     expect(message).toContain("reservation.final_costs");
     expect(message).toContain("shipment.tracking_event");
     for (const ok of ["*", "shipment.*", "rental.returned", "subscription.disabled"]) {
-      expect((await request(ctx.app).post("/subscriptions").set(auth).send({ url: `http://127.0.0.1:9/x/${encodeURIComponent(ok)}`, eventTypes: [ok] })).status, ok).toBe(201);
+      expect(
+        (
+          await request(ctx.app)
+            .post("/subscriptions")
+            .set(auth)
+            .send({ url: `http://127.0.0.1:9/x/${encodeURIComponent(ok)}`, eventTypes: [ok] })
+        ).status,
+        ok,
+      ).toBe(201);
     }
   });
 

@@ -15,7 +15,7 @@ let close: () => Promise<void>;
 let scraped: string;
 
 /** The metric names a PromQL expression reads (functions, keywords, labels, durations and numbers left out). */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, "") // label values
     .replace(/\{[^}]*\}/g, " ") // label matchers
@@ -75,6 +75,8 @@ describe("metrics the alerts and the dashboard rely on", () => {
 
   it("the name check itself catches a misspelt metric", () => {
     expect(metricNames('sum by (outcome) (rate(webhook_delivery_atempts_total{outcome!="succeeded"}[5m])) > 0.5')).toEqual(["webhook_delivery_atempts_total"]);
-    expect(metricNames("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))")).toEqual(["http_request_duration_seconds_bucket"]);
+    expect(metricNames("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))")).toEqual([
+      "http_request_duration_seconds_bucket",
+    ]);
   });
 });

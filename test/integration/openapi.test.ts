@@ -53,7 +53,17 @@ describe("OpenAPI document", () => {
 
   it("declares the interface's fixed endpoints", async () => {
     const doc = (await request(ctx.app).get("/openapi.json")).body as { paths: Record<string, unknown> };
-    for (const path of ["/webhooks/flovi", "/healthz", "/readyz", "/metrics", "/events", "/subscriptions", "/admin/queues", "/admin/webhooks/{id}/replay", "/admin/deliveries/{id}/retry"]) {
+    for (const path of [
+      "/webhooks/flovi",
+      "/healthz",
+      "/readyz",
+      "/metrics",
+      "/events",
+      "/subscriptions",
+      "/admin/queues",
+      "/admin/webhooks/{id}/replay",
+      "/admin/deliveries/{id}/retry",
+    ]) {
       expect(doc.paths).toHaveProperty([path]);
     }
   });

@@ -50,10 +50,14 @@ describe("ordered processing", () => {
   it("stale means received after a higher state, and is history only", async () => {
     const id = `ord-stale-${randomUUID().slice(0, 6)}`;
     for (const state of ["created", "driving", "taken"]) expect((await postFlovi(ctx.app, statusChange(state, id))).status).toBe(202);
-    const rows = await eventually(async () => {
-      const t = await ctx.prisma.reservationTransition.findMany({ where: { reservationId: id }, orderBy: { id: "asc" } });
-      return t.length === 3 ? t : undefined;
-    }, 10_000, "three transitions");
+    const rows = await eventually(
+      async () => {
+        const t = await ctx.prisma.reservationTransition.findMany({ where: { reservationId: id }, orderBy: { id: "asc" } });
+        return t.length === 3 ? t : undefined;
+      },
+      10_000,
+      "three transitions",
+    );
     expect(rows.map((t) => [t.toState, t.outcome])).toEqual([
       ["created", "applied"],
       ["driving", "applied"],
@@ -82,10 +86,14 @@ describe("ordered processing", () => {
     await postFlovi(ctx.app, statusChange("taken", id));
     await postFlovi(ctx.app, statusChange("created", other));
 
-    const failed = await eventually(async () => {
-      const row = await ctx.prisma.inboundDelivery.findUnique({ where: { id: stored!.id } });
-      return row?.status === "failed" ? row : undefined;
-    }, 15_000, "the poison row set aside");
+    const failed = await eventually(
+      async () => {
+        const row = await ctx.prisma.inboundDelivery.findUnique({ where: { id: stored!.id } });
+        return row?.status === "failed" ? row : undefined;
+      },
+      15_000,
+      "the poison row set aside",
+    );
     expect(failed.statusReason).toContain("could not be applied");
     await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id } }))?.state === "taken", 10_000, "the next row applied");
     await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id: other } }))?.state === "created", 10_000, "other reservation applied");

@@ -5,14 +5,7 @@ import { claimDue } from "../../src/db/tracked-items.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { startProviderContext, type ProviderContext } from "../helpers/providers.js";
 import { startSubscriber, subscribe } from "../helpers/subscriber.js";
-import {
-  GREENFLOW_KEY,
-  mfbEvent,
-  startFakeGreenflow,
-  startFakeMfb,
-  type FakeGreenflow,
-  type FakeMfb,
-} from "../../scripts/lib/fakes/providers.js";
+import { GREENFLOW_KEY, mfbEvent, startFakeGreenflow, startFakeMfb, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 let fakes: ProviderContext;
@@ -22,7 +15,12 @@ let ctx: TestContext;
 const providerEnv = () => fakes.env();
 
 beforeAll(async () => {
-  fakes = await startProviderContext({ MFB_POLL_INTERVAL_MS: "300", GREENFLOW_POLL_INTERVAL_MS: "300", POLL_SWEEP_INTERVAL_MS: "150", PROVIDER_TIMEOUT_MS: "500" });
+  fakes = await startProviderContext({
+    MFB_POLL_INTERVAL_MS: "300",
+    GREENFLOW_POLL_INTERVAL_MS: "300",
+    POLL_SWEEP_INTERVAL_MS: "150",
+    PROVIDER_TIMEOUT_MS: "500",
+  });
   ({ mfb, greenflow, ctx } = fakes);
 });
 afterAll(() => fakes.close());
@@ -30,8 +28,7 @@ afterAll(() => fakes.close());
 const t = (minute: number) => new Date(Date.UTC(2026, 5, 1, 8, minute)).toISOString();
 const track = (app = ctx.app, orderId: string, reference?: string) => request(app).post("/tracking/mfb-orders").set(auth).send({ orderId, reference });
 const orderView = async (id: string, app = ctx.app) => (await request(app).get(`/tracking/mfb-orders/${id}`).set(auth)).body;
-const eventTypes = async (entityId: string) =>
-  (await ctx.prisma.event.findMany({ where: { entityId }, orderBy: { sequence: "asc" } })).map((e) => e.type);
+const eventTypes = async (entityId: string) => (await ctx.prisma.event.findMany({ where: { entityId }, orderBy: { sequence: "asc" } })).map((e) => e.type);
 
 describe("tracking registration API", () => {
   it("validates input with a clear 400", async () => {
@@ -77,7 +74,11 @@ describe("MFB tracking", () => {
       ["delivered", 50, "delivered"],
     ] as const) {
       events.push(mfbEvent(code, t(minute), { location: { city: "NICE", country: "FR" } }));
-      await eventually(async () => (await orderView(id)).status === status && (await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: id } })) === events.length, 10_000, status);
+      await eventually(
+        async () => (await orderView(id)).status === status && (await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: id } })) === events.length,
+        10_000,
+        status,
+      );
     }
     const view = await orderView(id);
     expect(view.polling).toMatchObject({ active: false, stoppedReason: "delivered", nextPollAt: null, consecutiveFailures: 0 });
@@ -86,10 +87,23 @@ describe("MFB tracking", () => {
     expect(view.history.map((h: { status: string }) => h.status)).toEqual(["created", "picked_up", "in_transit", "out_for_delivery", "delivered"]);
     const types = await eventTypes(id);
     expect(types.filter((x) => x === "shipment.tracking_event")).toHaveLength(6);
-    expect(types.filter((x) => x !== "shipment.tracking_event")).toEqual(["shipment.created", "shipment.picked_up", "shipment.in_transit", "shipment.out_for_delivery", "shipment.delivered"]);
+    expect(types.filter((x) => x !== "shipment.tracking_event")).toEqual([
+      "shipment.created",
+      "shipment.picked_up",
+      "shipment.in_transit",
+      "shipment.out_for_delivery",
+      "shipment.delivered",
+    ]);
     const delivered = await ctx.prisma.event.findFirstOrThrow({ where: { entityId: id, type: "shipment.delivered" } });
-    expect(delivered.envelope).toMatchObject({ source: "myflyingbox", subject: `shipment/${id}`, data: { externalId: "PO-42", phase: "completed", previousStatus: "out_for_delivery" } });
-    const tracking = await ctx.prisma.event.findFirstOrThrow({ where: { entityId: id, providerStatus: undefined, type: "shipment.tracking_event" }, orderBy: { sequence: "desc" } });
+    expect(delivered.envelope).toMatchObject({
+      source: "myflyingbox",
+      subject: `shipment/${id}`,
+      data: { externalId: "PO-42", phase: "completed", previousStatus: "out_for_delivery" },
+    });
+    const tracking = await ctx.prisma.event.findFirstOrThrow({
+      where: { entityId: id, providerStatus: undefined, type: "shipment.tracking_event" },
+      orderBy: { sequence: "desc" },
+    });
     expect((tracking.envelope as any).data.details).toMatchObject({ parcelIndex: 0, code: "delivered", label: "Delivered", location: { city: "NICE" } });
     const polls = mfb.pollsOf(id);
     // Two sweeps after the stop (or the delivery), and nothing queued: a poll would have happened by now.
@@ -102,12 +116,19 @@ describe("MFB tracking", () => {
     const id = randomUUID();
     const p0 = [mfbEvent("shipment_created", t(0)), mfbEvent("picked_up", t(5))];
     const p1 = [mfbEvent("shipment_created", t(0)), mfbEvent("picked_up", t(6))];
-    mfb.orders.set(id, [{ parcel_index: 0, events: p0 }, { parcel_index: 1, events: p1 }]);
+    mfb.orders.set(id, [
+      { parcel_index: 0, events: p0 },
+      { parcel_index: 1, events: p1 },
+    ]);
     await track(ctx.app, id);
     await eventually(async () => (await orderView(id)).status === "picked_up", 10_000, "picked up");
     p0.push(mfbEvent("delivered", t(30)));
     p1.push(mfbEvent("in_transit", t(31)));
-    await eventually(async () => (await orderView(id)).parcels.map((p: { status: string }) => p.status).join() === "delivered,in_transit", 10_000, "parcel 0 delivered");
+    await eventually(
+      async () => (await orderView(id)).parcels.map((p: { status: string }) => p.status).join() === "delivered,in_transit",
+      10_000,
+      "parcel 0 delivered",
+    );
     expect((await orderView(id)).status).toBe("in_transit");
     expect((await orderView(id)).polling.active).toBe(true);
     p1.push(mfbEvent("delivered", t(90)));
@@ -132,7 +153,9 @@ describe("MFB tracking", () => {
     await eventually(async () => mfb.pollsOf(id) >= 3, 10_000, "more polls");
     expect(await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: id } })).toBe(6);
     expect((await eventTypes(id)).filter((x) => x === "shipment.tracking_event")).toHaveLength(6);
-    const times = (await ctx.prisma.event.findMany({ where: { entityId: id, type: "shipment.tracking_event" }, orderBy: { sequence: "asc" } })).map((e) => e.time.getTime());
+    const times = (await ctx.prisma.event.findMany({ where: { entityId: id, type: "shipment.tracking_event" }, orderBy: { sequence: "asc" } })).map((e) =>
+      e.time.getTime(),
+    );
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
@@ -148,7 +171,9 @@ describe("MFB tracking", () => {
     await eventually(async () => (await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: id } })) === 3, 10_000, "3 stored");
     const view = await orderView(id);
     expect(view.status).toBe("created");
-    const unknown = await ctx.prisma.event.findFirstOrThrow({ where: { entityId: id, type: "shipment.tracking_event", envelope: { path: ["data", "providerStatus"], equals: "unknown" } } });
+    const unknown = await ctx.prisma.event.findFirstOrThrow({
+      where: { entityId: id, type: "shipment.tracking_event", envelope: { path: ["data", "providerStatus"], equals: "unknown" } },
+    });
     expect((unknown.envelope as any).data.details.label).toBe("Held at customs for inspection");
     expect(view.polling.consecutiveFailures).toBe(0);
   });
@@ -301,7 +326,10 @@ describe("GreenFlow bookings", () => {
     expect(JSON.stringify(body)).not.toContain("Silva");
     const events = await ctx.prisma.event.findMany({ where: { entity: "rental", entityId: "BR-1234567" }, orderBy: { sequence: "asc" } });
     expect(events.map((e) => e.type)).toEqual(["rental.reserved", "rental.cancelled"]);
-    expect(events[1]!.envelope).toMatchObject({ source: "greenflow", data: { phase: "cancelled", providerStatus: "CANCELLED", previousStatus: "reserved", details: { gdsStatus: "XX" } } });
+    expect(events[1]!.envelope).toMatchObject({
+      source: "greenflow",
+      data: { phase: "cancelled", providerStatus: "CANCELLED", previousStatus: "reserved", details: { gdsStatus: "XX" } },
+    });
     const lookup = greenflow.server.requests.find((r) => r.path === "/api/v1/bookings/BR-1234567")!;
     expect(lookup.query.get("lastname")).toBe("Silva");
     expect(lookup.headers.authorization).toBe(`Bearer ${GREENFLOW_KEY}`);
@@ -310,12 +338,20 @@ describe("GreenFlow bookings", () => {
   it("stops on 404 (mismatched lastname) and keeps the item on 422", async () => {
     greenflow.bookings.set("BR-777", { lastname: "Silva", status: "RESERVED" });
     await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-777", lastname: "Souza" });
-    await eventually(async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "BR-777" } }))?.stoppedReason === "not_found", 10_000, "stopped");
+    await eventually(
+      async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "BR-777" } }))?.stoppedReason === "not_found",
+      10_000,
+      "stopped",
+    );
 
     greenflow.bookings.set("GFC000422AB", { lastname: "Lima", status: "RESERVED" });
     greenflow.failures.set("GFC000422AB", [{ status: 422, body: { error: { message: "RATE NOT AVAILABLE FOR THIS CAR CLASS" } } }]);
     await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "GFC000422AB", lastname: "Lima" });
-    await eventually(async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "GFC000422AB" } }))?.status === "reserved", 15_000, "recovered after 422");
+    await eventually(
+      async () => (await ctx.prisma.greenflowBooking.findUnique({ where: { bookingCode: "GFC000422AB" } }))?.status === "reserved",
+      15_000,
+      "recovered after 422",
+    );
     const row = await ctx.prisma.greenflowBooking.findUniqueOrThrow({ where: { bookingCode: "GFC000422AB" } });
     expect(row.active).toBe(true);
   });
@@ -330,7 +366,13 @@ describe("delivery of shipment and rental events", () => {
       const events = [mfbEvent("shipment_created", t(0))];
       mfb.orders.set(id, [{ parcel_index: 0, events }]);
       await track(ctx.app, id);
-      for (const [code, minute] of [["picked_up", 5], ["in_transit", 10], ["delivery_in_progress", 15], ["delivery_exception", 20], ["delivered", 30]] as const) {
+      for (const [code, minute] of [
+        ["picked_up", 5],
+        ["in_transit", 10],
+        ["delivery_in_progress", 15],
+        ["delivery_exception", 20],
+        ["delivered", 30],
+      ] as const) {
         await eventually(async () => (await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: id } })) === events.length, 10_000, "caught up");
         events.push(mfbEvent(code, t(minute)));
       }
@@ -338,7 +380,9 @@ describe("delivery of shipment and rental events", () => {
       await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-DLV-1", lastname: "Costa" });
       await eventually(async () => sub.received.some((r) => r.event.type === "rental.reserved"), 10_000, "reserved delivered");
       greenflow.bookings.set("BR-DLV-1", { lastname: "Costa", status: "CANCELLED" });
-      const expected = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered", "tracking_event"].map((s) => `shipment.${s}`).concat(["rental.reserved", "rental.cancelled"]);
+      const expected = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered", "tracking_event"]
+        .map((s) => `shipment.${s}`)
+        .concat(["rental.reserved", "rental.cancelled"]);
       await eventually(async () => expected.every((type) => sub.received.some((r) => r.event.type === type)), 20_000, "every type delivered");
       for (const r of sub.received) expect(r.webhookId).toBe(r.event.id);
     } finally {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
-import { mfbEvent, startFakeGreenflow, startFakeMfb, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
+import { mfbEvent, type FakeGreenflow, type FakeMfb } from "../../scripts/lib/fakes/providers.js";
 import { startProviderContext, type ProviderContext } from "../helpers/providers.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -55,10 +55,14 @@ describe("MyFlyingBox", () => {
     mfb.foreign.add(foreign);
     mfb.orders.set(ours, [{ parcel_index: 0, events: [mfbEvent("shipment_created", t(1))] }]);
     await request(ctx.app).post("/tracking/mfb-orders").set(auth).send({ orderId: foreign }).expect(201);
-    const stopped = await eventually(async () => {
-      const v = await view(foreign);
-      return v.polling.active === false ? v : undefined;
-    }, 8_000, "the foreign order stopped");
+    const stopped = await eventually(
+      async () => {
+        const v = await view(foreign);
+        return v.polling.active === false ? v : undefined;
+      },
+      8_000,
+      "the foreign order stopped",
+    );
     expect(stopped.polling.stoppedReason).toBe("access_denied");
     expect(stopped.polling.lastError).toContain("our credentials work");
     expect(await ctx.prisma.providerState.findUnique({ where: { provider: "mfb" } })).toBeNull(); // not paused
@@ -80,10 +84,14 @@ describe("MyFlyingBox", () => {
       },
     ]);
     await request(ctx.app).post("/tracking/mfb-orders").set(auth).send({ orderId }).expect(201);
-    const v = await eventually(async () => {
-      const body = await view(orderId);
-      return body.status === "in_transit" ? body : undefined;
-    }, 8_000, "in transit");
+    const v = await eventually(
+      async () => {
+        const body = await view(orderId);
+        return body.status === "in_transit" ? body : undefined;
+      },
+      8_000,
+      "in transit",
+    );
     expect(v.parcels[0].events.map((e: { code: string }) => e.code)).toEqual(["shipment_created", "picked_up", "in_transit"]);
     const tracking = (await events(orderId)).filter((e) => e.type === "shipment.tracking_event").map((e) => (e.envelope as any).data.details);
     // The time without offset is read as UTC, and kept as sent.
@@ -97,26 +105,43 @@ describe("MyFlyingBox", () => {
     mfb.orderDetails.set(orderId, {
       id: orderId,
       parcels: [{ weight: "3" }, { weight: "1.75" }],
-      offer: { product: { code: "ups_standard", carrier_code: "ups", name: "Standard" }, total_price: { currency: "EUR", amount: 12.9, amount_in_cents: 1290 } },
+      offer: {
+        product: { code: "ups_standard", carrier_code: "ups", name: "Standard" },
+        total_price: { currency: "EUR", amount: 12.9, amount_in_cents: 1290 },
+      },
     });
     // Tracking lists only the first parcel ("even if some packages are missing in the response").
     mfb.orders.set(orderId, [{ parcel_index: 0, events: [mfbEvent("shipment_created", t(1)), mfbEvent("delivered", t(30))] }]);
     await request(ctx.app).post("/tracking/mfb-orders").set(auth).send({ orderId }).expect(201);
-    const first = await eventually(async () => {
-      const body = await view(orderId);
-      return body.order.parcelCount === 2 && body.polling.lastPolledAt ? body : undefined;
-    }, 8_000, "details fetched and polled");
-    expect(first.order).toMatchObject({ parcelCount: 2, carrier: "ups", product: "ups_standard", price: { amount: 12.9, currency: "EUR", amountMinor: 1290 }, priceAsSent: { amount_in_cents: 1290 } });
+    const first = await eventually(
+      async () => {
+        const body = await view(orderId);
+        return body.order.parcelCount === 2 && body.polling.lastPolledAt ? body : undefined;
+      },
+      8_000,
+      "details fetched and polled",
+    );
+    expect(first.order).toMatchObject({
+      parcelCount: 2,
+      carrier: "ups",
+      product: "ups_standard",
+      price: { amount: 12.9, currency: "EUR", amountMinor: 1290 },
+      priceAsSent: { amount_in_cents: 1290 },
+    });
     expect(first.polling.active).toBe(true);
     expect(first.status).not.toBe("delivered");
     mfb.orders.set(orderId, [
       { parcel_index: 0, events: [mfbEvent("shipment_created", t(1)), mfbEvent("delivered", t(30))] },
       { parcel_index: 1, events: [mfbEvent("shipment_created", t(2)), mfbEvent("delivered", t(40))] },
     ]);
-    const done = await eventually(async () => {
-      const body = await view(orderId);
-      return body.status === "delivered" ? body : undefined;
-    }, 8_000, "delivered");
+    const done = await eventually(
+      async () => {
+        const body = await view(orderId);
+        return body.status === "delivered" ? body : undefined;
+      },
+      8_000,
+      "delivered",
+    );
     expect(done.polling).toMatchObject({ active: false, stoppedReason: "delivered" });
     const delivered = (await events(orderId)).find((e) => e.type === "shipment.delivered")!;
     expect((delivered.envelope as any).data.details).toMatchObject({ carrier: "ups", product: "ups_standard", parcelCount: 2 });
@@ -130,16 +155,25 @@ describe("MyFlyingBox", () => {
       const orderId = randomUUID();
       mfb.orders.set(orderId, [{ parcel_index: 0, events: [] }]);
       await request(stale.app).post("/tracking/mfb-orders").set(auth).send({ orderId }).expect(201);
-      const order = await eventually(async () => {
-        const row = await stale.prisma.mfbOrder.findUnique({ where: { id: orderId } });
-        return row && !row.active ? row : undefined;
-      }, 15_000, "stopped");
+      const order = await eventually(
+        async () => {
+          const row = await stale.prisma.mfbOrder.findUnique({ where: { id: orderId } });
+          return row && !row.active ? row : undefined;
+        },
+        15_000,
+        "stopped",
+      );
       expect(order.stoppedReason).toBe("no_movement");
       expect(order.quietPolls).toBeGreaterThanOrEqual(2);
       // Subscribers are told: one shipment.tracking_stopped with the reason, in the same transaction as the stop.
       const stopped = await stale.prisma.event.findMany({ where: { entityId: orderId, type: "shipment.tracking_stopped" } });
       expect(stopped).toHaveLength(1);
-      expect((stopped[0]!.envelope as any).data).toMatchObject({ status: "unknown", phase: "exception", timeSource: "hub", details: { reason: "no_movement" } });
+      expect((stopped[0]!.envelope as any).data).toMatchObject({
+        status: "unknown",
+        phase: "exception",
+        timeSource: "hub",
+        details: { reason: "no_movement" },
+      });
       // Polls spread out: 200 ms, then 400, 800 (the ceiling), 800… — far fewer than one per 200 ms over 3 s.
       expect(mfb.pollsOf(orderId)).toBeLessThan(3_000 / 200);
     } finally {
@@ -154,10 +188,14 @@ describe("GreenFlow", () => {
     await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-GDS-1", lastname: "Silva" }).expect(201);
     await eventually(async () => (await events("BR-GDS-1")).length === 1, 8_000, "reserved");
     greenflow.bookings.set("BR-GDS-1", { lastname: "Silva", status: "RESERVED", gdsStatus: "CONFIRMED" });
-    const all = await eventually(async () => {
-      const rows = await events("BR-GDS-1");
-      return rows.length === 2 ? rows : undefined;
-    }, 8_000, "gds change emitted");
+    const all = await eventually(
+      async () => {
+        const rows = await events("BR-GDS-1");
+        return rows.length === 2 ? rows : undefined;
+      },
+      8_000,
+      "gds change emitted",
+    );
     const second = (all[1]!.envelope as any).data;
     expect(second).toMatchObject({ status: "reserved", previousStatus: "reserved", sequence: 2 });
     expect(second.details).toMatchObject({ changed: "gds_status", gdsStatus: "CONFIRMED", previousGdsStatus: "RESERVED" });
@@ -168,14 +206,25 @@ describe("GreenFlow", () => {
   it("a status word the documentation does not define is kept, surfaced, and polled with backoff", async () => {
     greenflow.bookings.set("BR-ODD-1", { lastname: "Silva", status: "ON_HOLD_BY_DESK" });
     await request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode: "BR-ODD-1", lastname: "Silva" }).expect(201);
-    const [event] = await eventually(async () => {
-      const rows = await events("BR-ODD-1");
-      return rows.length === 1 ? rows : undefined;
-    }, 8_000, "event");
-    expect((event!.envelope as any)).toMatchObject({ type: "rental.on_hold_by_desk", data: { providerStatus: "ON_HOLD_BY_DESK", details: { undocumentedStatus: true } } });
+    const [event] = await eventually(
+      async () => {
+        const rows = await events("BR-ODD-1");
+        return rows.length === 1 ? rows : undefined;
+      },
+      8_000,
+      "event",
+    );
+    expect(event!.envelope as any).toMatchObject({
+      type: "rental.on_hold_by_desk",
+      data: { providerStatus: "ON_HOLD_BY_DESK", details: { undocumentedStatus: true } },
+    });
     const providers = (await request(ctx.app).get("/admin/providers").set(auth)).body.data;
     expect(providers.find((p: { provider: string }) => p.provider === "greenflow").undocumentedStatuses).toEqual([{ status: "on_hold_by_desk", bookings: 1 }]);
-    await eventually(async () => (await ctx.prisma.greenflowBooking.findUniqueOrThrow({ where: { bookingCode: "BR-ODD-1" } })).quietPolls >= 2, 8_000, "backing off");
+    await eventually(
+      async () => (await ctx.prisma.greenflowBooking.findUniqueOrThrow({ where: { bookingCode: "BR-ODD-1" } })).quietPolls >= 2,
+      8_000,
+      "backing off",
+    );
     const metrics = (await request(ctx.app).get("/metrics")).text;
     expect(metrics).toContain('provider_undocumented_status_total{provider="greenflow",status="on_hold_by_desk"}');
   });

@@ -88,4 +88,3 @@ describe("Redis connections", () => {
     await servesWebhooks(env);
   });
 });
-

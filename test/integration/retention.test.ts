@@ -33,10 +33,14 @@ const ago = (days: number) => new Date(Date.now() - days * DAY);
 async function delivered(reservationId: string) {
   const res = await postFlovi(ctx.app, statusChange("created", reservationId));
   const event = await eventually(() => ctx.prisma.event.findFirst({ where: { entityId: reservationId } }), 10_000, "event");
-  const delivery = await eventually(async () => {
-    const d = await ctx.prisma.webhookDelivery.findFirst({ where: { eventId: event.id } });
-    return d?.status === "succeeded" ? d : undefined;
-  }, 10_000, "delivered");
+  const delivery = await eventually(
+    async () => {
+      const d = await ctx.prisma.webhookDelivery.findFirst({ where: { eventId: event.id } });
+      return d?.status === "succeeded" ? d : undefined;
+    },
+    10_000,
+    "delivered",
+  );
   return { inboundId: res.body.id as string, eventId: event.id, deliveryId: delivery.id, body: statusChange };
 }
 
@@ -110,7 +114,9 @@ describe("retention", () => {
     await prune();
     expect(await ctx.prisma.event.findUnique({ where: { id: old.eventId } })).toBeNull();
     expect(await ctx.prisma.event.findUnique({ where: { id: keptByDelivery.eventId } })).not.toBeNull();
-    const expired = await request(ctx.app).get(`/events?after=${(position - 1n).toString()}`).set(auth);
+    const expired = await request(ctx.app)
+      .get(`/events?after=${(position - 1n).toString()}`)
+      .set(auth);
     expect(expired.status).toBe(410);
     expect(expired.body).toMatchObject({ error: "cursor_expired", message: expect.stringContaining("90 days") });
     expect((await request(ctx.app).get("/events").set(auth)).status).toBe(200);
@@ -124,7 +130,9 @@ describe("retention", () => {
     await ctx.prisma.mfbTrackingEvent.create({ data: { orderId: finished, parcelIndex: 0, code: "delivered", happenedAt: ago(182), label: {} } });
     await ctx.prisma.mfbParcel.create({ data: { orderId: finished, parcelIndex: 0, status: "delivered", lastCode: "delivered", lastEventAt: ago(182) } });
     await ctx.prisma.mfbOrder.create({ data: { id: active, createdAt: ago(400) } });
-    await ctx.prisma.greenflowBooking.create({ data: { bookingCode: "BR-RET-1", lastname: "x", active: false, stoppedReason: "cancelled", stoppedAt: ago(181) } });
+    await ctx.prisma.greenflowBooking.create({
+      data: { bookingCode: "BR-RET-1", lastname: "x", active: false, stoppedReason: "cancelled", stoppedAt: ago(181) },
+    });
     await prune();
     expect(await ctx.prisma.mfbOrder.findUnique({ where: { id: finished } })).toBeNull();
     expect(await ctx.prisma.mfbTrackingEvent.count({ where: { orderId: finished } })).toBe(0);

@@ -33,7 +33,11 @@ describe("graceful shutdown", () => {
     const again = running.stop("test again"); // safe to call twice: same shutdown
     expect(again).toBe(stopping);
     // The job is blocked on the row lock (mid-transaction) while shutdown waits for it.
-    await eventually(async () => (await blocker.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted")).rows[0]!.waiting > 0, 10_000, "the job waiting on the lock");
+    await eventually(
+      async () => (await blocker.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted")).rows[0]!.waiting > 0,
+      10_000,
+      "the job waiting on the lock",
+    );
     await blocker.query("COMMIT");
     await blocker.end();
 
@@ -98,7 +102,15 @@ describe("logger", () => {
   it("redacts secrets and personal fields", async () => {
     const lines: string[] = [];
     const log = createLogger({ level: "info", destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
-    log.info({ req: { headers: { authorization: "Bearer abc", "x-hub-signature": "sha256=ff" } }, customer: { lastname: "Silva" }, booking: { lastname: "Silva", email: "a@b.c" }, order: { recipient: { name: "Jane Roe", phone: "+331" } } }, "x");
+    log.info(
+      {
+        req: { headers: { authorization: "Bearer abc", "x-hub-signature": "sha256=ff" } },
+        customer: { lastname: "Silva" },
+        booking: { lastname: "Silva", email: "a@b.c" },
+        order: { recipient: { name: "Jane Roe", phone: "+331" } },
+      },
+      "x",
+    );
     const text = lines.join("");
     expect(text).not.toContain("Bearer abc");
     expect(text).not.toContain("sha256=ff");

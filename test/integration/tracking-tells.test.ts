@@ -18,7 +18,12 @@ let ctx: TestContext;
 let sub: Subscriber;
 
 beforeAll(async () => {
-  fakes = await startProviderContext({ MFB_POLL_INTERVAL_MS: "300", GREENFLOW_POLL_INTERVAL_MS: "300", POLL_SWEEP_INTERVAL_MS: "150", PROVIDER_TIMEOUT_MS: "500" });
+  fakes = await startProviderContext({
+    MFB_POLL_INTERVAL_MS: "300",
+    GREENFLOW_POLL_INTERVAL_MS: "300",
+    POLL_SWEEP_INTERVAL_MS: "150",
+    PROVIDER_TIMEOUT_MS: "500",
+  });
   ({ mfb, greenflow, ctx } = fakes);
   sub = await startSubscriber();
   await subscribe(ctx.app, sub, ["shipment.*", "rental.*"]);
@@ -31,11 +36,18 @@ afterAll(async () => {
 const t = (minute: number) => new Date(Date.UTC(2026, 5, 1, 4, minute)).toISOString();
 const trackOrder = (orderId: string) => request(ctx.app).post("/tracking/mfb-orders").set(auth).send({ orderId });
 const trackBooking = (bookingCode: string, lastname = "Silva", extra: Record<string, unknown> = {}) =>
-  request(ctx.app).post("/tracking/greenflow-bookings").set(auth).send({ bookingCode, lastname, ...extra });
+  request(ctx.app)
+    .post("/tracking/greenflow-bookings")
+    .set(auth)
+    .send({ bookingCode, lastname, ...extra });
 const receivedFor = (subject: string) => sub.received.filter((r) => r.event.subject === subject);
-const receivedTypes = (subject: string) => receivedFor(subject).sort((a, b) => a.event.data.sequence - b.event.data.sequence).map((r) => r.event.type);
+const receivedTypes = (subject: string) =>
+  receivedFor(subject)
+    .sort((a, b) => a.event.data.sequence - b.event.data.sequence)
+    .map((r) => r.event.type);
 const detailsOf = (r: { event: { data: { [k: string]: unknown } } }) => r.event.data.details as Record<string, any>;
-const stoppedEvent = (subject: string) => eventually(async () => receivedFor(subject).find((r) => r.event.type.endsWith(".tracking_stopped")), 10_000, `${subject} tracking_stopped`);
+const stoppedEvent = (subject: string) =>
+  eventually(async () => receivedFor(subject).find((r) => r.event.type.endsWith(".tracking_stopped")), 10_000, `${subject} tracking_stopped`);
 
 describe("tracking_stopped: polling never ends silently", () => {
   it("MFB order not found: shipment.tracking_stopped, reason not_found, status unknown", async () => {
@@ -79,7 +91,11 @@ describe("tracking_stopped: polling never ends silently", () => {
     mfb.orders.set(id, [{ parcel_index: 0, events: [mfbEvent("shipment_created", t(0)), mfbEvent("picked_up", t(5))] }]);
     await eventually(async () => receivedTypes(subject).includes("shipment.picked_up"), 10_000, "picked up after resuming");
     expect(receivedTypes(subject).filter((type) => type === "shipment.tracking_stopped")).toHaveLength(1);
-    expect(receivedFor(subject).map((r) => r.event.data.sequence).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    expect(
+      receivedFor(subject)
+        .map((r) => r.event.data.sequence)
+        .sort((a, b) => a - b),
+    ).toEqual([1, 2, 3, 4, 5]);
   });
 
   it("GreenFlow: a 404 on the first read is not_found; a 404 after earlier reads is gone", async () => {
@@ -97,7 +113,10 @@ describe("tracking_stopped: polling never ends silently", () => {
     const gone = await stoppedEvent("rental/BR-404002");
     expect(gone.event.data).toMatchObject({ status: "reserved", phase: "booked", sequence: 2 });
     expect(detailsOf(gone)).toMatchObject({ reason: "gone", localNumber: "GFCBR404002" });
-    expect((await request(ctx.app).get("/tracking/greenflow-bookings/BR-404002").set(auth)).body.polling).toMatchObject({ active: false, stoppedReason: "gone" });
+    expect((await request(ctx.app).get("/tracking/greenflow-bookings/BR-404002").set(auth)).body.polling).toMatchObject({
+      active: false,
+      stoppedReason: "gone",
+    });
   });
 });
 
@@ -115,13 +134,20 @@ describe("one GreenFlow booking, one identity", () => {
     greenflow.bookings.set("BR-5550001", { lastname: "Silva", status: "CANCELLED", localNumber: "GFC555AAA" });
     await eventually(async () => receivedTypes("rental/BR-5550001").includes("rental.cancelled"), 10_000, "cancelled");
     await ctx.settled();
-    const cancellations = sub.received.filter((r) => r.event.type === "rental.cancelled" && (detailsOf(r).localNumber === "GFC555AAA" || r.event.subject === "rental/GFC555AAA"));
+    const cancellations = sub.received.filter(
+      (r) => r.event.type === "rental.cancelled" && (detailsOf(r).localNumber === "GFC555AAA" || r.event.subject === "rental/GFC555AAA"),
+    );
     expect(cancellations).toHaveLength(1);
     expect(cancellations[0]!.event.data).toMatchObject({ entityId: "BR-5550001", externalId: "GFC555AAA" });
     // Either code reads the one booking; the console's search finds it by both.
     for (const code of ["BR-5550001", "GFC555AAA"]) {
-      expect((await request(ctx.app).get(`/tracking/greenflow-bookings/${code}`).set(auth)).body).toMatchObject({ bookingCode: "BR-5550001", status: "cancelled" });
-      const page = await request(ctx.app).get(`/admin/console?q=${code}`).set("authorization", `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`);
+      expect((await request(ctx.app).get(`/tracking/greenflow-bookings/${code}`).set(auth)).body).toMatchObject({
+        bookingCode: "BR-5550001",
+        status: "cancelled",
+      });
+      const page = await request(ctx.app)
+        .get(`/admin/console?q=${code}`)
+        .set("authorization", `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`);
       expect(page.text).toContain("BR-5550001");
     }
   });
@@ -129,7 +155,11 @@ describe("one GreenFlow booking, one identity", () => {
   it("registered by both codes before the first poll: the two rows fold into one, and nothing is emitted twice", async () => {
     greenflow.bookings.set("BR-5550002", { lastname: "Silva", status: "RESERVED", localNumber: "GFC555BBB" });
     await Promise.all([trackBooking("GFC555BBB"), trackBooking("BR-5550002")]);
-    await eventually(async () => (await ctx.prisma.greenflowBooking.count({ where: { bookingCode: { in: ["BR-5550002", "GFC555BBB"] } } })) === 1, 10_000, "one row");
+    await eventually(
+      async () => (await ctx.prisma.greenflowBooking.count({ where: { bookingCode: { in: ["BR-5550002", "GFC555BBB"] } } })) === 1,
+      10_000,
+      "one row",
+    );
     await eventually(async () => receivedTypes("rental/BR-5550002").includes("rental.reserved"), 10_000, "reserved");
     greenflow.bookings.set("BR-5550002", { lastname: "Silva", status: "CANCELLED", localNumber: "GFC555BBB" });
     await eventually(async () => receivedTypes("rental/BR-5550002").includes("rental.cancelled"), 10_000, "cancelled");
@@ -144,7 +174,12 @@ describe("GreenFlow local times", () => {
     greenflow.bookings.set("BR-7770001", { lastname: "Silva", status: "RESERVED", pickupDate: "2026-05-15 10:00:00", dropoffDate: "2026-05-18T10:00:00" });
     await trackBooking("BR-7770001", "Silva", { timeZone: "Asia/Tokyo" }).expect(201);
     const reserved = await eventually(async () => receivedFor("rental/BR-7770001").find((r) => r.event.type === "rental.reserved"), 10_000, "reserved");
-    expect(detailsOf(reserved)).toMatchObject({ pickupDate: "2026-05-15 10:00:00", pickupAt: "2026-05-15T01:00:00.000Z", dropoffAt: "2026-05-18T01:00:00.000Z", timeZone: "Asia/Tokyo" });
+    expect(detailsOf(reserved)).toMatchObject({
+      pickupDate: "2026-05-15 10:00:00",
+      pickupAt: "2026-05-15T01:00:00.000Z",
+      dropoffAt: "2026-05-18T01:00:00.000Z",
+      timeZone: "Asia/Tokyo",
+    });
 
     const bad = await trackBooking("BR-7770002", "Silva", { timeZone: "Mars/Olympus_Mons" });
     expect(bad.status).toBe(400);
@@ -165,7 +200,9 @@ describe("carrier messages", () => {
     mfb.orders.set(id, [{ parcel_index: 0, events: customs }]);
     await trackOrder(id).expect(201);
     await eventually(async () => receivedTypes(subject).filter((type) => type === "shipment.tracking_event").length === 3, 10_000, "three carrier events");
-    const labels = receivedFor(subject).filter((r) => r.event.type === "shipment.tracking_event").map((r) => detailsOf(r).label);
+    const labels = receivedFor(subject)
+      .filter((r) => r.event.type === "shipment.tracking_event")
+      .map((r) => detailsOf(r).label);
     expect(labels).toEqual(expect.arrayContaining(["Held at customs", "Duties requested from recipient"]));
 
     const exception = mfbEvent("delivery_exception", t(50), {
@@ -190,10 +227,20 @@ describe("the catalog, as subscribers get it", () => {
     const catalog = await request(ctx.app).get("/schemas/events.json").expect(200);
     const ajv = new Ajv2020.default({ strict: false });
     ajv.addFormat("date-time", true).addFormat("uuid", true);
-    const validators = new Map<string, ReturnType<typeof ajv.compile>>(catalog.body.types.map((t: { type: string; schema: object }) => [t.type, ajv.compile(t.schema)]));
+    const validators = new Map<string, ReturnType<typeof ajv.compile>>(
+      catalog.body.types.map((t: { type: string; schema: object }) => [t.type, ajv.compile(t.schema)]),
+    );
     const events = await ctx.prisma.event.findMany({ where: { entity: { in: ["shipment", "rental"] } } });
     const types = new Set(events.map((e) => e.type));
-    for (const type of ["shipment.tracking_stopped", "rental.tracking_stopped", "shipment.tracking_event", "shipment.exception", "rental.reserved", "rental.cancelled"]) expect(types).toContain(type);
+    for (const type of [
+      "shipment.tracking_stopped",
+      "rental.tracking_stopped",
+      "shipment.tracking_event",
+      "shipment.exception",
+      "rental.reserved",
+      "rental.cancelled",
+    ])
+      expect(types).toContain(type);
     for (const event of events) {
       const validate = validators.get(event.type) ?? validators.get("rental.<status>")!;
       expect(validate(event.envelope), `${event.type}: ${ajv.errorsText(validate.errors)}`).toBe(true);

@@ -30,12 +30,16 @@ describe("configuration", () => {
 
   it("caps the delivery retry schedule at the attempts the job catalog allows", () => {
     expect(loadConfig({ ...base, DELIVERY_RETRY_SCHEDULE: Array(20).fill("1s").join(",") }).DELIVERY_RETRY_SCHEDULE).toHaveLength(20);
-    expect(problems({ ...base, DELIVERY_RETRY_SCHEDULE: Array(21).fill("1s").join(",") })).toEqual([expect.stringMatching(/^DELIVERY_RETRY_SCHEDULE.*at most 20 steps/)]);
+    expect(problems({ ...base, DELIVERY_RETRY_SCHEDULE: Array(21).fill("1s").join(",") })).toEqual([
+      expect.stringMatching(/^DELIVERY_RETRY_SCHEDULE.*at most 20 steps/),
+    ]);
   });
 
   it("names every missing required variable", () => {
     expect(problems({ REDIS_URL: "redis://127.0.0.1:6379" })).toEqual(["DATABASE_URL is required"]);
-    expect(problems({ DATABASE_URL: base.DATABASE_URL })).toEqual([expect.stringMatching(/^REDIS_URL is required \(or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES\)/)]);
+    expect(problems({ DATABASE_URL: base.DATABASE_URL })).toEqual([
+      expect.stringMatching(/^REDIS_URL is required \(or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES\)/),
+    ]);
   });
 
   it("rejects malformed values with the variable's name", () => {
@@ -78,12 +82,29 @@ describe("Redis topology", () => {
     });
     const sentinel = loadConfig({ ...db, REDIS_SENTINELS: "10.0.0.1:26379, sentinel-b:26380,[::1]:26381", REDIS_SENTINEL_MASTER: "hub", REDIS_PASSWORD: "pw" });
     expect(redisSettings(sentinel)).toEqual({
-      topology: { kind: "sentinel", master: "hub", sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "sentinel-b", port: 26380 }, { host: "::1", port: 26381 }] },
+      topology: {
+        kind: "sentinel",
+        master: "hub",
+        sentinels: [
+          { host: "10.0.0.1", port: 26379 },
+          { host: "sentinel-b", port: 26380 },
+          { host: "::1", port: 26381 },
+        ],
+      },
       password: "pw",
       tls: false,
     });
     const cluster = loadConfig({ ...db, REDIS_CLUSTER_NODES: "10.0.0.1:7000,10.0.0.2:7000", REDIS_TLS: "true" });
-    expect(redisSettings(cluster)).toMatchObject({ topology: { kind: "cluster", nodes: [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }] }, tls: true });
+    expect(redisSettings(cluster)).toMatchObject({
+      topology: {
+        kind: "cluster",
+        nodes: [
+          { host: "10.0.0.1", port: 7000 },
+          { host: "10.0.0.2", port: 7000 },
+        ],
+      },
+      tls: true,
+    });
     expect(describeRedis(redisSettings(cluster))).toBe("cluster 10.0.0.1:7000,10.0.0.2:7000");
     // Credentials never reach the description that logs print.
     expect(describeRedis(redisSettings(loadConfig({ ...db, REDIS_URL: "redis://user:secret@cache:6379" })))).toBe("single redis://cache:6379");
@@ -94,11 +115,17 @@ describe("Redis topology", () => {
       "REDIS_CLUSTER_NODES cannot be combined with REDIS_URL: set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES",
     ]);
     expect(problems({ ...db, REDIS_SENTINELS: "a:26379" })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS/)]);
-    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_SENTINEL_MASTER: "hub" })).toEqual([expect.stringMatching(/^REDIS_SENTINELS is required with REDIS_SENTINEL_MASTER/)]);
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_SENTINEL_MASTER: "hub" })).toEqual([
+      expect.stringMatching(/^REDIS_SENTINELS is required with REDIS_SENTINEL_MASTER/),
+    ]);
     expect(problems({ ...db, REDIS_CLUSTER_NODES: "a:7000,b" })).toEqual(['REDIS_CLUSTER_NODES "b" is not host:port (e.g. 10.0.0.5:6379, [::1]:6379)']);
     expect(problems({ ...db, REDIS_CLUSTER_NODES: "a:70000" })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES "a:70000" is not host:port/)]);
-    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_PASSWORD: "pw" })).toEqual([expect.stringMatching(/^REDIS_URL carries its own credentials and TLS/)]);
-    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_TLS_CA_FILE: "/ca.pem" })).toEqual([expect.stringMatching(/^REDIS_TLS_CA_FILE is only read with TLS on/)]);
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_PASSWORD: "pw" })).toEqual([
+      expect.stringMatching(/^REDIS_URL carries its own credentials and TLS/),
+    ]);
+    expect(problems({ ...db, REDIS_URL: "redis://a:6379", REDIS_TLS_CA_FILE: "/ca.pem" })).toEqual([
+      expect.stringMatching(/^REDIS_TLS_CA_FILE is only read with TLS on/),
+    ]);
     expect(problems({ ...db, REDIS_CLUSTER_NODES: "a:7000", REDIS_TLS: "maybe" })).toEqual(["REDIS_TLS must be true or false"]);
   });
 });
@@ -107,6 +134,8 @@ describe("migration settings", () => {
   it("migrate through DATABASE_DIRECT_URL when a pooler sits in DATABASE_URL", () => {
     const pooled = "postgresql://u@pgbouncer:6432/db";
     expect(loadMigrationConfig({ DATABASE_URL: pooled }).DATABASE_DIRECT_URL).toBeUndefined();
-    expect(loadMigrationConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: "postgresql://u@postgres:5432/db" }).DATABASE_DIRECT_URL).toBe("postgresql://u@postgres:5432/db");
+    expect(loadMigrationConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: "postgresql://u@postgres:5432/db" }).DATABASE_DIRECT_URL).toBe(
+      "postgresql://u@postgres:5432/db",
+    );
   });
 });

@@ -23,7 +23,8 @@ describe("decideAttempt", () => {
     expect(decideAttempt(outcome(500), at(1), schedule, now, () => 0.5)).toEqual({ kind: "retry", delayMs: 1_000 });
     expect(decideAttempt(outcome(500), at(2), schedule, now, () => 0)).toEqual({ kind: "retry", delayMs: 9_000 });
   });
-  it("Retry-After on a 503 replaces the step", () => expect(decideAttempt(outcome(503, { retryAfterMs: 7_000 }), at(1), schedule, now)).toEqual({ kind: "retry", delayMs: 7_000 }));
+  it("Retry-After on a 503 replaces the step", () =>
+    expect(decideAttempt(outcome(503, { retryAfterMs: 7_000 }), at(1), schedule, now)).toEqual({ kind: "retry", delayMs: 7_000 }));
   it("429 throttles for Retry-After (at least a second), using no step of the schedule", () => {
     expect(decideAttempt(outcome(429, { retryAfterMs: 7_000 }), at(1), schedule, now)).toEqual({ kind: "throttled", delayMs: 7_000 });
     expect(decideAttempt(outcome(429), at(1), schedule, now, () => 0.5)).toEqual({ kind: "throttled", delayMs: 1_000 });
@@ -41,8 +42,19 @@ describe("decideAttempt", () => {
   it("the record says what the decision means, and where the schedule stands", () => {
     const t = new Date(1_000_000);
     const delivery = { webhookDeliveryId: "d", subscriptionId: "s", leaseToken: "l", scheduleStep: 1, scheduleStartedAt: new Date(0) };
-    expect(attemptRecord(delivery, 2, t, outcome(500), { kind: "retry", delayMs: 500 })).toMatchObject({ status: "pending", attempt: 2, nextAttemptAt: new Date(1_000_500), scheduleStep: 2, throttled: false });
-    expect(attemptRecord(delivery, 2, t, outcome(429), { kind: "throttled", delayMs: 3_000 })).toMatchObject({ status: "pending", nextAttemptAt: new Date(1_003_000), scheduleStep: 1, throttled: true });
+    expect(attemptRecord(delivery, 2, t, outcome(500), { kind: "retry", delayMs: 500 })).toMatchObject({
+      status: "pending",
+      attempt: 2,
+      nextAttemptAt: new Date(1_000_500),
+      scheduleStep: 2,
+      throttled: false,
+    });
+    expect(attemptRecord(delivery, 2, t, outcome(429), { kind: "throttled", delayMs: 3_000 })).toMatchObject({
+      status: "pending",
+      nextAttemptAt: new Date(1_003_000),
+      scheduleStep: 1,
+      throttled: true,
+    });
     expect(attemptRecord(delivery, 1, t, outcome(200), { kind: "delivered" })).toMatchObject({ status: "succeeded", nextAttemptAt: null, leaseToken: "l" });
   });
 });
@@ -81,9 +93,14 @@ describe("runChanges: a batch of attempts and each subscription's failure run", 
 describe("disableReason", () => {
   const settings = { disableAfterMs: 60_000, disableAfterFailures: 3 };
   const now = new Date(100_000);
-  it("410 disables at once", () => expect(disableReason({ id: "s", consecutiveFailures: 1, failingSince: now, status: "active" }, true, settings, now)).toBe("endpoint answered 410 Gone"));
-  it("N failures in a row", () => expect(disableReason({ id: "s", consecutiveFailures: 3, failingSince: now, status: "active" }, false, settings, now)).toBe("3 consecutive failed attempts"));
-  it("failing for too long", () => expect(disableReason({ id: "s", consecutiveFailures: 1, failingSince: new Date(0), status: "active" }, false, settings, now)).toContain("failing since"));
+  it("410 disables at once", () =>
+    expect(disableReason({ id: "s", consecutiveFailures: 1, failingSince: now, status: "active" }, true, settings, now)).toBe("endpoint answered 410 Gone"));
+  it("N failures in a row", () =>
+    expect(disableReason({ id: "s", consecutiveFailures: 3, failingSince: now, status: "active" }, false, settings, now)).toBe(
+      "3 consecutive failed attempts",
+    ));
+  it("failing for too long", () =>
+    expect(disableReason({ id: "s", consecutiveFailures: 1, failingSince: new Date(0), status: "active" }, false, settings, now)).toContain("failing since"));
   it("not yet, or not active", () => {
     expect(disableReason({ id: "s", consecutiveFailures: 1, failingSince: now, status: "active" }, false, settings, now)).toBeNull();
     expect(disableReason({ id: "s", consecutiveFailures: 9, failingSince: new Date(0), status: "disabled" }, true, settings, now)).toBeNull();

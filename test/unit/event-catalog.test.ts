@@ -26,7 +26,15 @@ describe("the event catalog", () => {
   it("has one entry per type, each with a schema its own example passes", () => {
     const types = EVENT_CATALOG.map((e) => e.type);
     expect(new Set(types).size).toBe(types.length);
-    for (const type of ["reservation.final_costs", "reservation.updated", "shipment.tracking_event", "shipment.tracking_stopped", "rental.tracking_stopped", "rental.reserved", "subscription.disabled"]) {
+    for (const type of [
+      "reservation.final_costs",
+      "reservation.updated",
+      "shipment.tracking_event",
+      "shipment.tracking_stopped",
+      "rental.tracking_stopped",
+      "rental.reserved",
+      "subscription.disabled",
+    ]) {
       expect(types).toContain(type);
     }
     for (const entry of EVENT_CATALOG) expect(eventSchemaProblem(exampleEvent(entry)), entry.type).toBeNull();

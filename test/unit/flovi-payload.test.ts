@@ -31,7 +31,10 @@ describe("Flovi payload parsing (fixtures)", () => {
   });
 
   it("reads a reservation nested under data", () => {
-    expect(parseFloviBody(fixture("driving-nested.json"))).toMatchObject({ kind: "status_change", change: { state: "driving", reservationId: "1234567890123" } });
+    expect(parseFloviBody(fixture("driving-nested.json"))).toMatchObject({
+      kind: "status_change",
+      change: { state: "driving", reservationId: "1234567890123" },
+    });
   });
 
   it("keeps costs and vehicles of final_costs", () => {
@@ -50,7 +53,10 @@ describe("Flovi payload parsing (fixtures)", () => {
   });
 
   it("keeps the cancellation reason", () => {
-    expect(parseFloviBody(fixture("cancelled.json"))).toMatchObject({ kind: "status_change", change: { state: "cancelled", cancellationReason: "NO_DRIVER_WAS_FOUND" } });
+    expect(parseFloviBody(fixture("cancelled.json"))).toMatchObject({
+      kind: "status_change",
+      change: { state: "cancelled", cancellationReason: "NO_DRIVER_WAS_FOUND" },
+    });
   });
 
   it.each(CANCELLATION_REASONS)("keeps the documented cancellation reason %s", (reason) => {
@@ -62,7 +68,10 @@ describe("Flovi payload parsing (fixtures)", () => {
 
   it("ignores a test ping and other events", () => {
     expect(parseFloviBody(fixture("ping.json"))).toEqual({ kind: "ignored", reason: "not_a_status_change" });
-    expect(parseFloviBody(Buffer.from('{"event":"invoice_created","state":"created","reservationId":"1"}'))).toEqual({ kind: "ignored", reason: "unsupported_event" });
+    expect(parseFloviBody(Buffer.from('{"event":"invoice_created","state":"created","reservationId":"1"}'))).toEqual({
+      kind: "ignored",
+      reason: "unsupported_event",
+    });
     expect(parseFloviBody(Buffer.from("[1,2]"))).toEqual({ kind: "ignored", reason: "not_a_status_change" });
   });
 
@@ -88,7 +97,11 @@ describe("Flovi payload parsing (fixtures)", () => {
 
     it.each([
       ["a time without offset", { state: "taken", occurredAt: "2026-11-20 10:00:00" }, { field: "occurredAt", problem: "no_offset", fallback: "receipt_time" }],
-      ["an ISO time without offset", { state: "taken", occurredAt: "2026-11-20T10:00:00" }, { field: "occurredAt", problem: "no_offset", fallback: "receipt_time" }],
+      [
+        "an ISO time without offset",
+        { state: "taken", occurredAt: "2026-11-20T10:00:00" },
+        { field: "occurredAt", problem: "no_offset", fallback: "receipt_time" },
+      ],
       ["an unparsable time", { state: "taken", occurredAt: "yesterday" }, { field: "occurredAt", problem: "unparsable", fallback: "receipt_time" }],
       ["a time past 9999", { state: "taken", occurredAt: 1e20 }, { field: "occurredAt", problem: "out_of_range", fallback: "receipt_time" }],
       ["a time that is an object", { state: "taken", occurredAt: { at: 1 } }, { field: "occurredAt", problem: "wrong_type", fallback: "receipt_time" }],
@@ -96,9 +109,17 @@ describe("Flovi payload parsing (fixtures)", () => {
       ["an oversized externalId", { state: "created", externalId: "W".repeat(201) }, { field: "externalId", problem: "too_long", fallback: "null" }],
       ["an externalId that is a list", { state: "created", externalId: ["a"] }, { field: "externalId", problem: "wrong_type", fallback: "null" }],
       ["an empty cancellation reason", { state: "cancelled", cancellation_reason: "" }, { field: "cancellationReason", problem: "empty", fallback: "null" }],
-      ["an unknown cancellation reason", { state: "cancelled", cancellation_reason: "WEATHER" }, { field: "cancellationReason", problem: "unknown_reason", fallback: "kept" }],
+      [
+        "an unknown cancellation reason",
+        { state: "cancelled", cancellation_reason: "WEATHER" },
+        { field: "cancellationReason", problem: "unknown_reason", fallback: "kept" },
+      ],
       ["vehicles that are a string", { state: "sealed", vehicles: "VW Golf" }, { field: "vehicles", problem: "wrong_type", fallback: "null" }],
-      ["fields nobody documented", { state: "driving", driverMood: "fine", eta: 5 }, { field: "fields", problem: "unexpected_fields", fallback: "ignored", raw: "driverMood,eta" }],
+      [
+        "fields nobody documented",
+        { state: "driving", driverMood: "fine", eta: 5 },
+        { field: "fields", problem: "unexpected_fields", fallback: "ignored", raw: "driverMood,eta" },
+      ],
     ])("%s: the state is kept, the field falls back and says so", (_name, body, warning) => {
       const change = parse(body);
       expect(change.state).toBe(body.state);

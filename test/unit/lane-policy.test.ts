@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { planClaims } from "../../src/delivery/lane-policy.js";
 
-const capacity = (total: number, free: number, activeLanes: number, inFlight: Record<string, number> = {}) => ({ total, free, activeLanes, inFlight: (id: string) => inFlight[id] ?? 0 });
+const capacity = (total: number, free: number, activeLanes: number, inFlight: Record<string, number> = {}) => ({
+  total,
+  free,
+  activeLanes,
+  inFlight: (id: string) => inFlight[id] ?? 0,
+});
 const wants = (requests: ReturnType<typeof planClaims>) => Object.fromEntries(requests.map((r) => [r.subscriptionId, r.want]));
 
 describe("planClaims: fair shares of a process's slots", () => {

@@ -15,7 +15,7 @@ describe("log redaction", () => {
     const err = Object.assign(new Error("duplicate key value violates unique constraint"), {
       code: "23505",
       detail: "Key (email)=(jane.doe@example.com) already exists.",
-      where: "SQL function \"f\" statement 1 with lastname Doe",
+      where: 'SQL function "f" statement 1 with lastname Doe',
     });
     log.error({ err }, "job failed");
     await new Promise((r) => setImmediate(r));

@@ -24,7 +24,11 @@ describe("money, one shape", () => {
   });
 
   it("MFB: integer cents win, as MFB advises", () => {
-    expect(mfbMoney({ formatted: "€351.24", currency: "EUR", amount: 351.24, amount_in_cents: 35124 })).toEqual({ amount: 351.24, currency: "EUR", amountMinor: 35124 });
+    expect(mfbMoney({ formatted: "€351.24", currency: "EUR", amount: 351.24, amount_in_cents: 35124 })).toEqual({
+      amount: 351.24,
+      currency: "EUR",
+      amountMinor: 35124,
+    });
     expect(mfbMoney({ currency: "EUR", amount_in_cents: 5650 })).toEqual({ amount: 56.5, currency: "EUR", amountMinor: 5650 });
     expect(mfbMoney(null)).toBeNull();
   });

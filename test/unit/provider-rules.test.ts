@@ -15,7 +15,9 @@ describe("Flovi payload", () => {
     expect(parseFloviBody(body({ event: "booking_created", reservationId: "r1", state: "created" }))).toEqual({ kind: "ignored", reason: "unsupported_event" });
   });
   it("reads vehicle as well as vehicles", () => {
-    expect(parseFloviBody(body({ reservationId: "r1", state: "created", vehicle: { regNo: "ABC-123" } }))).toMatchObject({ change: { vehicles: [{ regNo: "ABC-123" }] } });
+    expect(parseFloviBody(body({ reservationId: "r1", state: "created", vehicle: { regNo: "ABC-123" } }))).toMatchObject({
+      change: { vehicles: [{ regNo: "ABC-123" }] },
+    });
   });
 });
 
@@ -53,7 +55,9 @@ describe("GreenFlow", () => {
 describe("poll scheduling", () => {
   const mid = () => 0.5; // no jitter
   it("after two quiet polls, each further quiet poll doubles the wait, up to the ceiling", () => {
-    expect([0, 1, 2, 3, 4, 5, 10].map((quiet) => nextPollDelayMs(1_000, { quiet, ceilingMs: 5_000 }, mid))).toEqual([1_000, 1_000, 1_000, 2_000, 4_000, 5_000, 5_000]);
+    expect([0, 1, 2, 3, 4, 5, 10].map((quiet) => nextPollDelayMs(1_000, { quiet, ceilingMs: 5_000 }, mid))).toEqual([
+      1_000, 1_000, 1_000, 2_000, 4_000, 5_000, 5_000,
+    ]);
   });
   it("a poll interval shorter than the sweep interval sets the sweep", () => {
     expect(sweepEvery(30_000, 1_000)).toBe(1_000);

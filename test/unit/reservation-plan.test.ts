@@ -6,7 +6,17 @@ let n = 0;
 function report(reservationId: string, state: ReservationState, extra: Partial<Report["change"]> = {}): Report {
   n += 1;
   return {
-    change: { reservationId, externalId: null, state, cancellationReason: null, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)), costs: null, vehicles: null, warnings: [], ...extra },
+    change: {
+      reservationId,
+      externalId: null,
+      state,
+      cancellationReason: null,
+      occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)),
+      costs: null,
+      vehicles: null,
+      warnings: [],
+      ...extra,
+    },
     source: "webhook",
     receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)),
     inboundDeliveryId: `d-${n}`,
@@ -18,7 +28,10 @@ function report(reservationId: string, state: ReservationState, extra: Partial<R
 
 describe("planReports folds reports in receipt order", () => {
   it("a whole walk in one batch: five events with sequence 1..5 and one reservation write", () => {
-    const plan = planReports(["created", "taken", "driving", "sealed", "final_costs"].map((s) => report("r1", s as ReservationState)), []);
+    const plan = planReports(
+      ["created", "taken", "driving", "sealed", "final_costs"].map((s) => report("r1", s as ReservationState)),
+      [],
+    );
     expect(plan.events.map((e) => [e.envelope.type, e.envelope.data.sequence, e.envelope.data.previousStatus])).toEqual([
       ["reservation.created", 1, null],
       ["reservation.taken", 2, "created"],
@@ -33,7 +46,9 @@ describe("planReports folds reports in receipt order", () => {
   });
 
   it("continues from the stored state, and marks a lower state received later as stale", () => {
-    const current: ReservationSnapshot[] = [{ id: "r2", state: "driving", externalId: "WO-1", sequence: 3, cancellationReason: null, lastChangedAt: new Date(0) }];
+    const current: ReservationSnapshot[] = [
+      { id: "r2", state: "driving", externalId: "WO-1", sequence: 3, cancellationReason: null, lastChangedAt: new Date(0) },
+    ];
     const plan = planReports([report("r2", "taken"), report("r2", "sealed")], current);
     expect(plan.transitions.map((t) => [t.fromState, t.toState, t.outcome])).toEqual([
       ["driving", "taken", "stale"],
@@ -55,7 +70,20 @@ describe("planReports folds reports in receipt order", () => {
 
   it("final costs: a nested total, a breakdown, a zero-decimal currency; what cannot be money is passed on as sent", () => {
     const nested = planReports(
-      [report("r7", "final_costs", { costs: { finalCosts: { price: "154.20", currency: "eur", priceBreakdown: [{ type: "base", amount: 120, label: "Base" }, { type: "fuel", amount: 34.2, label: "Fuel" }] } } })],
+      [
+        report("r7", "final_costs", {
+          costs: {
+            finalCosts: {
+              price: "154.20",
+              currency: "eur",
+              priceBreakdown: [
+                { type: "base", amount: 120, label: "Base" },
+                { type: "fuel", amount: 34.2, label: "Fuel" },
+              ],
+            },
+          },
+        }),
+      ],
       [],
     );
     expect(nested.events[0]!.envelope.data.details.finalCosts).toEqual({
@@ -83,7 +111,10 @@ describe("planReports folds reports in receipt order", () => {
   });
 
   it("keeps reservations apart within one batch", () => {
-    const plan = planReports([report("a", "created"), report("b", "created"), report("a", "taken"), report("b", "cancelled", { cancellationReason: "OTHER_REASON" })], []);
+    const plan = planReports(
+      [report("a", "created"), report("b", "created"), report("a", "taken"), report("b", "cancelled", { cancellationReason: "OTHER_REASON" })],
+      [],
+    );
     expect(plan.reservations.map((r) => [r.id, r.state, r.sequence, r.cancellationReason])).toEqual([
       ["a", "taken", 2, null],
       ["b", "cancelled", 2, "OTHER_REASON"],

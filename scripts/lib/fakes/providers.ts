@@ -158,11 +158,14 @@ export async function startFakeGreenflow(opts: SimulateOptions = {}): Promise<Fa
 }
 
 /** A booking's local number: the one a test set, else one derived from its code (GFC + the code's digits and letters). */
-export function localNumberOf(code: string, booking: { localNumber?: string }): string {
+function localNumberOf(code: string, booking: { localNumber?: string }): string {
   return booking.localNumber ?? `GFC${code.replace(/[^A-Za-z0-9]/g, "").toUpperCase()}`;
 }
 
-function greenflowAnswer(code: string, booking: { status: string; gdsStatus?: string; localNumber?: string; pickupDate?: string; dropoffDate?: string }): Reply {
+function greenflowAnswer(
+  code: string,
+  booking: { status: string; gdsStatus?: string; localNumber?: string; pickupDate?: string; dropoffDate?: string },
+): Reply {
   return {
     status: 200,
     body: {
@@ -223,7 +226,20 @@ export function floviReservation(id: string, status: string, extra: Partial<Flov
       arriveAtEarliest: "2026-11-02T12:00:00.000Z",
       arriveAtLatest: "2026-11-02T14:00:00.000Z",
     },
-    vehicle: { regNo: "AB-12-CD", make: "Toyota", model: "Corolla", year: 2022, vin: null, fuelType: "gasoline", fastCharge: false, isElectric: false, vehicleType: "car", transmission: "manual", fuel: "full", testPlates: false },
+    vehicle: {
+      regNo: "AB-12-CD",
+      make: "Toyota",
+      model: "Corolla",
+      year: 2022,
+      vin: null,
+      fuelType: "gasoline",
+      fastCharge: false,
+      isElectric: false,
+      vehicleType: "car",
+      transmission: "manual",
+      fuel: "full",
+      testPlates: false,
+    },
     returnDrive: null,
     ...extra,
   };
@@ -241,7 +257,17 @@ export interface FakeFlovi {
 
 /** Flovi's documented error envelope, all six fields. */
 export function floviError(statusCode: number, errorCode: string, message: string | string[], path: string): Reply {
-  return { status: statusCode, body: { statusCode, errorCode, timestamp: new Date().toISOString(), path, correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`, message } };
+  return {
+    status: statusCode,
+    body: {
+      statusCode,
+      errorCode,
+      timestamp: new Date().toISOString(),
+      path,
+      correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`,
+      message,
+    },
+  };
 }
 
 /**
@@ -264,7 +290,8 @@ export async function startFakeFlovi(): Promise<FakeFlovi> {
       const limit = req.query.has("limit") ? Number(req.query.get("limit")) : 20;
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) return floviError(400, "VALIDATION_ERROR", ["limit must not be greater than 100"], req.path);
       const status = req.query.get("status");
-      if (status && !["confirmed", "sealed", "cancelled", "driving"].includes(status)) return floviError(400, "VALIDATION_ERROR", ["status must be one of confirmed, sealed, cancelled, driving"], req.path);
+      if (status && !["confirmed", "sealed", "cancelled", "driving"].includes(status))
+        return floviError(400, "VALIDATION_ERROR", ["status must be one of confirmed, sealed, cancelled, driving"], req.path);
       const start = req.query.get("start");
       const all = [...reservations.values()]
         .filter((r) => !status || r.status === status)

@@ -8,7 +8,7 @@ export class Markup {
 }
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 function render(value: unknown): string {
   if (value === null || value === undefined || value === false) return "";
@@ -26,4 +26,5 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Marku
   return new Markup(out);
 }
 
-export const time = (d: Date | null | undefined) => (d ? html`<time datetime="${d}">${d.toISOString().replace("T", " ").slice(0, 23)}Z</time>` : html`<span class="muted">—</span>`);
+export const time = (d: Date | null | undefined) =>
+  d ? html`<time datetime="${d}">${d.toISOString().replace("T", " ").slice(0, 23)}Z</time>` : html`<span class="muted">—</span>`;

@@ -39,25 +39,46 @@ export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): vo
     const text = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
     const parsed = subscriptionInput.safeParse({
       url: text(form.url),
-      eventTypes: text(form.eventTypes)?.split(/[\s,]+/).filter(Boolean),
+      eventTypes: text(form.eventTypes)
+        ?.split(/[\s,]+/)
+        .filter(Boolean),
       ...(text(form.description) ? { description: text(form.description) } : {}),
       ...(text(form.ordering) ? { ordering: text(form.ordering) } : {}),
     });
     if (!parsed.success) return kit.back(req, res, `not created: ${parsed.error.issues.map((i) => `${i.path.join(".") || "form"}: ${i.message}`).join("; ")}`);
     const result = await subscriptions.create(svc, ACTOR, parsed.data);
     if (result.kind === "invalid_target") return kit.back(req, res, `not created: ${result.reason}`);
-    if (result.kind === "duplicate") return kit.back(req, res, `not created: subscription ${result.existing.id} already sends ${result.existing.eventTypes.join(", ")} to this URL; change that one instead`);
-    secretPage(req, res, `Subscription created: ${maskUrl(result.subscription.url)}`, result.subscription.id, result.subscription.secret, `id ${result.subscription.id}; event types ${result.subscription.eventTypes.join(", ")}.`);
+    if (result.kind === "duplicate")
+      return kit.back(
+        req,
+        res,
+        `not created: subscription ${result.existing.id} already sends ${result.existing.eventTypes.join(", ")} to this URL; change that one instead`,
+      );
+    secretPage(
+      req,
+      res,
+      `Subscription created: ${maskUrl(result.subscription.url)}`,
+      result.subscription.id,
+      result.subscription.secret,
+      `id ${result.subscription.id}; event types ${result.subscription.eventTypes.join(", ")}.`,
+    );
   });
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/test`, kit.verify, async (req, res) => {
     const outcome = known(req) ? await sendTestEvent({ ...svc, timeoutMs: deps.config.DELIVERY_TIMEOUT_MS }, ACTOR, id(req)) : null;
     if (!outcome) return kit.back(req, res, `no subscription ${id(req)}`);
     const said = outcome.statusCode !== null ? `answered ${outcome.statusCode}` : `did not answer (${outcome.error})`;
-    kit.back(req, res, `test event ${outcome.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${outcome.durationMs} ms${outcome.excerpt ? ` · ${outcome.excerpt.slice(0, 120)}` : ""}`);
+    kit.back(
+      req,
+      res,
+      `test event ${outcome.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${outcome.durationMs} ms${outcome.excerpt ? ` · ${outcome.excerpt.slice(0, 120)}` : ""}`,
+    );
   });
 
-  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+  for (const [action, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
     router.post(`${CONSOLE_PATH}/subscriptions/:id/${action}`, kit.verify, async (req, res) => {
       const updated = known(req) ? await subscriptions.setEnabled(svc, ACTOR, id(req), enabled) : null;
       kit.back(req, res, updated ? `subscription ${action}d` : `no subscription ${id(req)}`);
@@ -67,7 +88,14 @@ export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): vo
   router.post(`${CONSOLE_PATH}/subscriptions/:id/rotate-secret`, kit.verify, async (req, res) => {
     const rotated = known(req) ? await subscriptions.rotate(svc, ACTOR, id(req), deps.config.SECRET_ROTATION_GRACE_MS) : null;
     if (!rotated) return kit.back(req, res, `no subscription ${id(req)}`);
-    secretPage(req, res, "New secret", id(req), rotated.secret, `Deliveries are signed with the previous secret too until ${rotated.subscription.previousSecretExpiresAt?.toISOString()}, so the receiver can switch without losing any.`);
+    secretPage(
+      req,
+      res,
+      "New secret",
+      id(req),
+      rotated.secret,
+      `Deliveries are signed with the previous secret too until ${rotated.subscription.previousSecretExpiresAt?.toISOString()}, so the receiver can switch without losing any.`,
+    );
   });
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/delete`, kit.verify, async (req, res) => {

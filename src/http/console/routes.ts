@@ -55,7 +55,9 @@ const deliveryCursor = z
 export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const router = Router();
   const csrf = createCsrf(deps.config.ADMIN_TOKEN ?? "");
-  const noticeKey = createHmac("sha256", deps.config.ADMIN_TOKEN ?? "").update("console-notice").digest();
+  const noticeKey = createHmac("sha256", deps.config.ADMIN_TOKEN ?? "")
+    .update("console-notice")
+    .digest();
   const noticeSignature = (text: string) => createHmac("sha256", noticeKey).update(text).digest("base64url").slice(0, 22);
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
   const db = deps.db;
@@ -70,7 +72,10 @@ export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
   // A notice is shown only when the console wrote it: its redirect signs it (`ns`), so a link cannot make
   // the console announce a text of someone else's.
   const context = (req: Request, res: Response): PageContext => {
-    const notice = typeof req.query.notice === "string" && typeof req.query.ns === "string" && noticeSignature(req.query.notice) === req.query.ns ? req.query.notice : undefined;
+    const notice =
+      typeof req.query.notice === "string" && typeof req.query.ns === "string" && noticeSignature(req.query.notice) === req.query.ns
+        ? req.query.notice
+        : undefined;
     return { csrf: csrf.token(req, res), back: backPath(req.originalUrl), notice };
   };
   const back = (req: Request, res: Response, notice: string) => {
@@ -101,13 +106,21 @@ export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
         "Event hub",
         html`${form}
 <h2>Endpoints that need a look</h2>
-${look.endpoints.length === 0 ? html`<p class="muted" data-all-well>every endpoint is active and delivering</p>` : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
-${look.endpoints.map((e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${maskUrl(e.url)}</a></td><td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`)}</table>`}
+${
+  look.endpoints.length === 0
+    ? html`<p class="muted" data-all-well>every endpoint is active and delivering</p>`
+    : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
+${look.endpoints.map((e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${maskUrl(e.url)}</a></td><td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`)}</table>`
+}
 <h2>Providers</h2>
 ${look.pausedProviders.length === 0 ? html`<p class="muted">no provider paused</p>` : html`<ul>${look.pausedProviders.map((p) => html`<li data-paused="${p.provider}"><a href="${CONSOLE_PATH}/providers">${p.provider}</a> paused until ${time(p.until)} <span class="muted">${p.reason ?? ""}</span></li>`)}</ul>`}
 <h2>Last inbound webhooks</h2>
-${look.lastInbound.length === 0 ? html`<p class="muted">none received yet</p>` : html`<table><tr><th>received</th><th>reservation</th><th>status</th><th>body</th></tr>
-${look.lastInbound.map((i) => html`<tr data-inbound="${i.id}"><td>${time(i.receivedAt)}</td><td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td><td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td></tr>`)}</table>`}`,
+${
+  look.lastInbound.length === 0
+    ? html`<p class="muted">none received yet</p>`
+    : html`<table><tr><th>received</th><th>reservation</th><th>status</th><th>body</th></tr>
+${look.lastInbound.map((i) => html`<tr data-inbound="${i.id}"><td>${time(i.receivedAt)}</td><td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td><td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td></tr>`)}</table>`
+}`,
       );
     }
     const found = await consoleData.search(db, q);
@@ -146,9 +159,17 @@ ${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="mu
     );
   });
 
-  for (const [kind, entity] of [["shipments", "shipment"], ["rentals", "rental"]] as const) {
+  for (const [kind, entity] of [
+    ["shipments", "shipment"],
+    ["rentals", "rental"],
+  ] as const) {
     router.get(`${CONSOLE_PATH}/${kind}/:id`, async (req, res) => {
-      const view = entity === "shipment" ? (uuid.safeParse(req.params.id).success ? await mfbOrderView(db, req.params.id) : null) : await greenflowBookingView(db, req.params.id);
+      const view =
+        entity === "shipment"
+          ? uuid.safeParse(req.params.id).success
+            ? await mfbOrderView(db, req.params.id)
+            : null
+          : await greenflowBookingView(db, req.params.id);
       if (!view) throw new HttpError(404, "not_found", `no ${entity} ${req.params.id}`);
       const story = await consoleData.trackedStory(db, entity, req.params.id);
       const ctx = context(req, res);
@@ -159,7 +180,10 @@ ${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="mu
         html`<p>status ${badge(view.status ?? "none")} · polling ${view.polling.active ? "active" : `stopped (${view.polling.stoppedReason ?? ""})`} · last poll ${time(view.polling.lastPolledAt)}${view.polling.lastError ? html` · <span class="error">${view.polling.lastError}</span>` : ""}</p>
 <h2>Timeline (${story.events.length} events, via poll)</h2>
 ${story.events.map(
-  ({ event, deliveries }) => html`<section class="transition" data-type="${event.type}"><strong>${event.type}</strong> <span class="muted">${time(new Date(event.time))} · ${event.id}</span>
+  ({
+    event,
+    deliveries,
+  }) => html`<section class="transition" data-type="${event.type}"><strong>${event.type}</strong> <span class="muted">${time(new Date(event.time))} · ${event.id}</span>
 <details><summary>event</summary><pre class="json">${JSON.stringify(event.data, null, 2)}</pre></details>${deliveriesTable(ctx, deliveries, story.subscriptionUrls)}</section>`,
 )}`,
       );
@@ -188,7 +212,9 @@ ${button(
 )}</details>
 <table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
 ${rows.map(
-  (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${maskUrl(s.url)}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
+  (
+    s,
+  ) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${maskUrl(s.url)}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
 <td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
 )}</table>${rows.length === PAGE && last ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${last.createdAt.toISOString()}~${last.id}">next ${PAGE}</a></p>` : ""}`,
@@ -228,17 +254,25 @@ ${button(
 )}
 <h2>Endpoint</h2>
 <p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${
-        s.status === "active" ? button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/disable`, "Disable") : button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/enable`, "Enable")
+        s.status === "active"
+          ? button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/disable`, "Disable")
+          : button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/enable`, "Enable")
       } ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/rotate-secret`, "Rotate secret")} ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/delete`, "Delete")}</p>
 <p class="muted">The test sends a signed <code>hub.test</code> to this endpoint only. Rotating shows the new secret once; deliveries are signed with the old one too for SECRET_ROTATION_GRACE_MS.</p>
 <h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC), and optionally send the ones waiting for their next attempt now:</p>
 ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> <label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `)}
 <h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
-${deliveries.length === 0 ? html`<p class="muted">no ${status} deliveries</p>` : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
+${
+  deliveries.length === 0
+    ? html`<p class="muted">no ${status} deliveries</p>`
+    : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
 ${deliveries.map(
-  (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
+  (
+    d,
+  ) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
 <td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td><td>${d.status === "failed" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
-)}</table>`}
+)}</table>`
+}
 ${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.createdAt.toISOString()}~${last.id}">older →</a></p>` : ""}`,
     );
   });
@@ -265,8 +299,12 @@ ${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${
       "Inbound webhooks",
       html`<h2>${["failed", "rejected", "ignored"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
 ${status === "ignored" ? html`<p class="muted">Signed and stored, but not a reservation status change (another event name, the dashboard's test ping): answered 202, never applied.</p>` : ""}
-${rows.length === 0 ? html`<p class="muted">no ${status} inbound webhooks</p>` : html`<table><tr><th>delivery</th><th>received</th><th>reason</th><th>times processed</th><th>body</th><th></th></tr>
-${rows.map((r) => html`<tr data-inbound="${r.id}"><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.statusReason ?? ""}</td><td>${r.processCount}</td><td><a href="${CONSOLE_PATH}/inbound/${r.id}/body">${r.bodyBytes} bytes</a></td><td>${button(ctx, `${CONSOLE_PATH}/inbound/${r.id}/replay`, "Replay")}</td></tr>`)}</table>`}
+${
+  rows.length === 0
+    ? html`<p class="muted">no ${status} inbound webhooks</p>`
+    : html`<table><tr><th>delivery</th><th>received</th><th>reason</th><th>times processed</th><th>body</th><th></th></tr>
+${rows.map((r) => html`<tr data-inbound="${r.id}"><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.statusReason ?? ""}</td><td>${r.processCount}</td><td><a href="${CONSOLE_PATH}/inbound/${r.id}/body">${r.bodyBytes} bytes</a></td><td>${button(ctx, `${CONSOLE_PATH}/inbound/${r.id}/replay`, "Replay")}</td></tr>`)}</table>`
+}
 ${last && rows.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.receivedAt.toISOString()}">older →</a></p>` : ""}`,
     );
   });
@@ -281,7 +319,9 @@ ${last && rows.length === PAGE ? html`<p class="pager"><a href="?status=${status
       "Providers",
       html`<table><tr><th>provider</th><th>polling</th><th>paused until</th><th>why</th><th></th></tr>
 ${rows.map(
-  (p) => html`<tr data-provider="${p.provider}"><td>${p.provider === "mfb" ? "MyFlyingBox" : "GreenFlow"}</td><td>${p.enabled ? badge("active") : html`${badge("disabled")} <span class="muted">${p.why}</span>`}</td>
+  (
+    p,
+  ) => html`<tr data-provider="${p.provider}"><td>${p.provider === "mfb" ? "MyFlyingBox" : "GreenFlow"}</td><td>${p.enabled ? badge("active") : html`${badge("disabled")} <span class="muted">${p.why}</span>`}</td>
 <td>${p.paused ? time(p.pausedUntil) : html`<span class="muted">not paused</span>`}</td><td>${p.pauseReason ?? ""}</td><td>${p.paused ? button(ctx, `${CONSOLE_PATH}/providers/${p.provider}/resume`, "Resume") : ""}</td></tr>`,
 )}</table>`,
     );
@@ -324,9 +364,14 @@ ${rows.map(
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/recover`, csrf.verify, async (req, res) => {
     // datetime-local sends no offset: the form says UTC.
-    const since = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/).safeParse(req.body?.since);
+    const since = z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/)
+      .safeParse(req.body?.since);
     if (!since.success) return back(req, res, "give a date and time to recover from");
-    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`), { includePending: req.body?.includePending === "yes" });
+    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`), {
+      includePending: req.body?.includePending === "yes",
+    });
     back(
       req,
       res,
@@ -341,12 +386,22 @@ ${rows.map(
   router.post(`${CONSOLE_PATH}/inbound/:id/replay`, csrf.verify, async (req, res) => {
     if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no inbound delivery ${String(req.params.id)}`);
     const result = await admin.replayWebhook(svc, actor, String(req.params.id));
-    back(req, res, result.kind === "replayed" ? `replayed: ${result.result}${"outcome" in result && result.outcome ? ` (${result.outcome})` : ""}${"reason" in result && result.reason ? ` (${result.reason})` : ""}` : `no inbound delivery ${String(req.params.id)}`);
+    back(
+      req,
+      res,
+      result.kind === "replayed"
+        ? `replayed: ${result.result}${"outcome" in result && result.outcome ? ` (${result.outcome})` : ""}${"reason" in result && result.reason ? ` (${result.reason})` : ""}`
+        : `no inbound delivery ${String(req.params.id)}`,
+    );
   });
 
   router.post(`${CONSOLE_PATH}/providers/:provider/resume`, csrf.verify, async (req, res) => {
     const result = await admin.resumeProviderPolling(svc, actor, String(req.params.provider));
-    back(req, res, result.kind === "resumed" ? `${String(req.params.provider)} resumed; ${result.rescheduled} items due now` : `no provider ${String(req.params.provider)}`);
+    back(
+      req,
+      res,
+      result.kind === "resumed" ? `${String(req.params.provider)} resumed; ${result.rescheduled} items due now` : `no provider ${String(req.params.provider)}`,
+    );
   });
 
   // --- errors: a page, not JSON, for a person at a browser ---------------------------------------------------
@@ -359,7 +414,15 @@ ${rows.map(
     const message = known?.message ?? `internal error (request ${String(req.id)}); the log has the details`;
     // No session is started here: an error page has no buttons, and a 401 must not hand out a cookie.
     res.status(status).set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
-    res.type("html").send(layout(`${status} ${known?.code.replace(/_/g, " ") ?? "internal error"}`, { csrf: "", back: CONSOLE_PATH }, html`<p class="error" data-error="${known?.code ?? "internal_error"}">${message}</p><p><a href="${CONSOLE_PATH}">Search</a></p>`));
+    res
+      .type("html")
+      .send(
+        layout(
+          `${status} ${known?.code.replace(/_/g, " ") ?? "internal error"}`,
+          { csrf: "", back: CONSOLE_PATH },
+          html`<p class="error" data-error="${known?.code ?? "internal_error"}">${message}</p><p><a href="${CONSOLE_PATH}">Search</a></p>`,
+        ),
+      );
   };
   router.use(CONSOLE_PATH, errorPage);
 

@@ -27,7 +27,7 @@ export function button(ctx: PageContext, action: string, label: string, extra: M
 export const badge = (status: string) => html`<span class="badge status-${status}">${status}</span>`;
 
 /** A page shows this much of a stored body; the rest is behind a link to the whole (redacted the same way). */
-export const BODY_SHOWN_CHARS = 16_384;
+const BODY_SHOWN_CHARS = 16_384;
 
 /** A stored body as an operator may see it: redacted as the logs are; null when it is not JSON. */
 export function displayBody(raw: Buffer): string | null {
@@ -49,7 +49,9 @@ export function deliveriesTable(ctx: PageContext, deliveries: DeliveryView[], su
   if (deliveries.length === 0) return html`<p class="muted">no deliveries (no subscription matched, or not relayed yet)</p>`;
   return html`<table class="deliveries"><thead><tr><th>subscriber</th><th>status</th><th>attempts</th><th></th></tr></thead><tbody>
 ${deliveries.map(
-  (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td><a href="/admin/console/subscriptions/${d.subscriptionId}">${subscriptionUrls.get(d.subscriptionId) ?? d.subscriptionId}</a></td>
+  (
+    d,
+  ) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td><a href="/admin/console/subscriptions/${d.subscriptionId}">${subscriptionUrls.get(d.subscriptionId) ?? d.subscriptionId}</a></td>
 <td>${badge(d.status)}</td><td>${attemptList(d)}</td>
 <td>${d.status === "failed" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
 )}</tbody></table>`;
@@ -58,9 +60,10 @@ ${deliveries.map(
 function attemptList(d: DeliveryView): Markup {
   if (d.attemptLog.length === 0) return html`<span class="muted">none yet</span>`;
   return html`<ol class="attempts">${d.attemptLog.map(
-    (a) => html`<li>${time(a.attemptedAt)} · ${a.statusCode ?? "no response"} · ${a.durationMs} ms${a.error ? html` · <span class="error">${a.error}</span>` : ""}${
-      a.responseExcerpt ? html`<br><code class="excerpt">${a.responseExcerpt}</code>` : ""
-    }</li>`,
+    (a) =>
+      html`<li>${time(a.attemptedAt)} · ${a.statusCode ?? "no response"} · ${a.durationMs} ms${a.error ? html` · <span class="error">${a.error}</span>` : ""}${
+        a.responseExcerpt ? html`<br><code class="excerpt">${a.responseExcerpt}</code>` : ""
+      }</li>`,
   )}</ol>`;
 }
 

@@ -22,7 +22,7 @@ import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../
 import { markManyLookedUpIn } from "../../db/reservations.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
 import { withTransaction } from "../../db/sql.js";
-import { FloviApiError, MAX_PAGE, type FloviClient, type FloviReservation } from "./client.js";
+import { FloviApiError, MAX_PAGE, type FloviClient, type FloviReservation, type ReservationPage } from "./client.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
 import { API_STATUS, apiReport, FLOVI_API, pauseFloviApi } from "./reconcile.js";
@@ -61,7 +61,7 @@ export async function backfillFromList(deps: {
   const cutoff = Date.now() - deps.lookbackMs;
 
   while (result.pages < deps.maxPagesPerRun) {
-    let page;
+    let page: ReservationPage;
     try {
       page = await deps.client.listReservations({ start, limit: MAX_PAGE });
     } catch (error) {
@@ -113,7 +113,9 @@ async function applyPage(
     const byId = new Map(current.map((r) => [r.id, r]));
     // Webhooks stored but not applied yet come first: the drain applies them in receipt order.
     const waiting = await keysWithWaitingDeliveries(sql, "flovi", ids);
-    const createdAtOf = new Map(usable.filter((r) => r.createdAt && Number.isFinite(Date.parse(r.createdAt))).map((r) => [r.reservationId, Date.parse(r.createdAt!)]));
+    const createdAtOf = new Map(
+      usable.filter((r) => r.createdAt && Number.isFinite(Date.parse(r.createdAt))).map((r) => [r.reservationId, Date.parse(r.createdAt!)]),
+    );
     // Only what moves a reservation is planned: a page seen again must not add a transition row per pass.
     const reports: Report[] = usable
       .map((r) => apiReport(r, API_STATUS[r.status.toLowerCase()]!, now))

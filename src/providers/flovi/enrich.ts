@@ -27,7 +27,7 @@ export type EnrichOutcome = "enriched" | "unchanged" | "unavailable" | "disabled
 export class EnrichLater extends Error {}
 
 /** The reservation's details as events carry them: the documented fields the API returned, nothing else. */
-export function reservationDetails(found: FloviReservation): Record<string, unknown> {
+function reservationDetails(found: FloviReservation): Record<string, unknown> {
   const source = found as Record<string, unknown>;
   return Object.fromEntries(DETAIL_FIELDS.filter((k) => source[k] !== undefined && source[k] !== null).map((k) => [k, source[k]]));
 }
@@ -68,11 +68,15 @@ export async function enrichReservation(
     const known = current.details ?? {};
     await storeReservationDetailsIn(sql, id, details, null);
     if (DETAIL_FIELDS.every((k) => isDeepStrictEqual(known[k], details![k]))) return { kind: "unchanged" as const };
-    const committed = await writeSameStatusEvent(sql, { ...current, details: { ...known, ...details } }, {
-      type: "updated",
-      details: { updated: DETAIL_FIELDS.filter((k) => details![k] !== undefined) },
-      dedupeKey: `flovi:details:${id}:${current.sequence + 1}`,
-    });
+    const committed = await writeSameStatusEvent(
+      sql,
+      { ...current, details: { ...known, ...details } },
+      {
+        type: "updated",
+        details: { updated: DETAIL_FIELDS.filter((k) => details![k] !== undefined) },
+        dedupeKey: `flovi:details:${id}:${current.sequence + 1}`,
+      },
+    );
     return { kind: "enriched" as const, committed };
   });
   if (outcome.kind === "enriched") {

@@ -18,7 +18,7 @@ import { planInbox, planReports, type InboxPlan, type ReportPlan } from "./plan.
 import type { InboundOutcome } from "../../domain/reservation-plan.js";
 import { traceInboxBatch, type TracedBatch } from "./trace-batch.js";
 
-export interface DrainResult {
+interface DrainResult {
   applied: number;
   events: number;
   /** Rows set aside as `failed` because they could not be written. */
@@ -26,7 +26,7 @@ export interface DrainResult {
 }
 
 /** First attempts claimed inside the drain's transaction: started once it commits, dropped if it does not. */
-export interface ClaimWithin {
+interface ClaimWithin {
   start(): void;
   abandon(): void;
 }
@@ -247,7 +247,10 @@ async function applyIn(sql: Sql, inboundDeliveryId: string, force: boolean): Pro
       return { kind: "rejected", reason: verdict.reason } as const;
     }
     const reservationId = verdict.change.reservationId;
-    const plan = row.status === "received" && row.orderingKey === reservationId ? await planWaitingUpTo(sql, reservationId, inboundDeliveryId) : await planOne(sql, row.id, verdict, row);
+    const plan =
+      row.status === "received" && row.orderingKey === reservationId
+        ? await planWaitingUpTo(sql, reservationId, inboundDeliveryId)
+        : await planOne(sql, row.id, verdict, row);
     const deliveries = await writeReportPlan(sql, plan);
     const outcome = plan.inbound.find((o) => o.id === inboundDeliveryId)?.reason ?? "processed";
     return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, outcome } as const;

@@ -58,7 +58,7 @@ export async function flagOverdueFinalCosts(deps: {
       await lockReservations(sql, [id]);
       const [current] = await loadReservationSnapshots(sql, [id]);
       // Final costs may have arrived meanwhile: only a reservation still sealed is overdue.
-      if (!current || current.state !== "sealed" || current.lastChangedAt >= sealedBefore) return null;
+      if (current?.state !== "sealed" || current.lastChangedAt >= sealedBefore) return null;
       const written = await writeSameStatusEvent(sql, current, {
         type: "final_costs_overdue",
         details: { sealedAt: current.lastChangedAt.toISOString(), overdueAfterMs: deps.overdueMs, ...price },

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { CANCELLATION_REASONS, isReservationState, type ReservationState } from "../../domain/reservation.js";
 import { unstorableValue } from "../../lib/text.js";
 
-export const FLOVI_EVENT_NAME = "reservation_status_change";
+const FLOVI_EVENT_NAME = "reservation_status_change";
 
 export interface StatusChange {
   reservationId: string;
@@ -42,14 +42,16 @@ export type PayloadVerdict =
 
 // Ids are BigInt-sized strings at Flovi: a JSON number beyond 2^53 has already lost digits when parsed, so it
 // is refused (send it as a string) rather than stored rounded.
-const id = z.union([
-  z.string().trim().min(1).max(200),
-  z
-    .number()
-    .nonnegative()
-    .refine(Number.isInteger, "must be an integer")
-    .refine(Number.isSafeInteger, "a number beyond 2^53 loses digits in JSON: send the id as a string"),
-]).transform(String);
+const id = z
+  .union([
+    z.string().trim().min(1).max(200),
+    z
+      .number()
+      .nonnegative()
+      .refine(Number.isInteger, "must be an integer")
+      .refine(Number.isSafeInteger, "a number beyond 2^53 loses digits in JSON: send the id as a string"),
+  ])
+  .transform(String);
 // Epoch seconds or milliseconds, or an ISO string; the instant must fall between 1970 and 9999 (Postgres and
 // JavaScript both hold it, and no real status change lies outside it).
 const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59);
@@ -80,7 +82,7 @@ const KNOWN_KEYS = new Set([
   "vehicle",
 ]);
 
-const rawText = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value) ?? String(value)).slice(0, 100);
+const rawText = (value: unknown) => (typeof value === "string" ? value : (JSON.stringify(value) ?? String(value))).slice(0, 100);
 
 /** An instant, or why not: epoch seconds or milliseconds, or ISO 8601 with an offset. */
 function readTime(value: unknown): Date | PayloadWarning["problem"] {
@@ -103,7 +105,10 @@ function readText(value: unknown): string | PayloadWarning["problem"] {
 }
 
 function normalizeState(word: string): string {
-  return word.trim().toLowerCase().replace(/[\s-]+/g, "_");
+  return word
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, "_");
 }
 
 function camel(key: string): string {

@@ -4,12 +4,15 @@
 // order, so a report is `stale` only when a higher state was *received* before it.
 import { randomUUID } from "node:crypto";
 import { createEvent } from "../../domain/event-catalog.js";
-import type { CloudEvent } from "../../domain/events.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
 import { floviCosts } from "./costs.js";
 import { parseFloviBody, type StatusChange } from "./payload.js";
 
-export type { InboxRow, ReservationSnapshot, ReservationWrite, TransitionWrite, EventWrite, InboundOutcome, ReportPlan } from "../../domain/reservation-plan.js";
+export type {
+  InboxRow,
+  ReservationSnapshot,
+  ReportPlan,
+} from "../../domain/reservation-plan.js";
 import type { InboundOutcome, InboxRow, ReportPlan, ReservationSnapshot, ReservationWrite } from "../../domain/reservation-plan.js";
 
 export interface InboxPlan extends ReportPlan {

@@ -3,9 +3,7 @@
 // both forms verify (docs/security.md). Either way the 32-byte digest is compared in constant time.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export type SignatureCheck =
-  | { ok: true }
-  | { ok: false; reason: "missing_signature" | "malformed_signature" | "unsupported_algorithm" | "signature_mismatch" };
+export type SignatureCheck = { ok: true } | { ok: false; reason: "missing_signature" | "malformed_signature" | "unsupported_algorithm" | "signature_mismatch" };
 
 const DIGEST_BYTES = 32;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;

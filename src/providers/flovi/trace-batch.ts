@@ -15,7 +15,11 @@ export interface TracedBatch {
 
 export function traceInboxBatch(rows: InboxRow[]): TracedBatch {
   if (!tracingOn() || rows.length === 0) return { rows, end: () => undefined };
-  const batch = tracer.startSpan("flovi.inbox.apply_batch", { attributes: { "hub.batch.size": rows.length }, links: rows.flatMap((r) => linkTo(r.traceContext)) }, context.active());
+  const batch = tracer.startSpan(
+    "flovi.inbox.apply_batch",
+    { attributes: { "hub.batch.size": rows.length }, links: rows.flatMap((r) => linkTo(r.traceContext)) },
+    context.active(),
+  );
   const spans = new Map<string, Span>();
   const traced = rows.map((row) => {
     const span = tracer.startSpan(

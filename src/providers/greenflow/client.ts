@@ -4,7 +4,7 @@ import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
 import { classifyStatus, providerFetch, ProviderError } from "../provider-error.js";
 
-export const bookingSchema = z.object({
+const bookingSchema = z.object({
   uuid: z.string().optional(),
   booking_code: z.string(),
   local_number: z.string().nullable().optional(),
@@ -40,7 +40,12 @@ export function createGreenflowClient(opts: { baseUrl: string; apiKey: string; t
       const body = await readJson(response);
       if (!response.ok) {
         const detail = response.status === 404 ? "booking not found (another tenant's, or the lastname does not match)" : (errorMessage(body) ?? "no details");
-        throw new ProviderError(classifyStatus(response.status), response.status, `greenflow ${response.status}: ${detail}`, parseRetryAfter(response.headers.get("retry-after")));
+        throw new ProviderError(
+          classifyStatus(response.status),
+          response.status,
+          `greenflow ${response.status}: ${detail}`,
+          parseRetryAfter(response.headers.get("retry-after")),
+        );
       }
       const parsed = bookingSchema.safeParse((body as { data?: unknown } | undefined)?.data);
       if (!parsed.success) throw new ProviderError("unexpected", response.status, `greenflow booking response unreadable: ${parsed.error.issues[0]?.message}`);

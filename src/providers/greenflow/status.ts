@@ -4,7 +4,10 @@ import { TZDate } from "@date-fns/tz";
 // and DELETE /bookings/{code} cancelling upstream; other words are lower-cased into `rental.<status>`.
 
 export function normalizeRentalStatus(status: string): string {
-  return status.trim().toLowerCase().replace(/[\s-]+/g, "_");
+  return status
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, "_");
 }
 
 /**

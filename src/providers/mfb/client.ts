@@ -32,7 +32,9 @@ function classifyMfbError(status: number, type: string): ProviderFailure {
   return status === 404 ? "unexpected" : classifyStatus(status);
 }
 
-const price = z.object({ formatted: z.string().optional(), currency: z.string().optional(), amount: z.number().optional(), amount_in_cents: z.number().optional() }).passthrough();
+const price = z
+  .object({ formatted: z.string().optional(), currency: z.string().optional(), amount: z.number().optional(), amount_in_cents: z.number().optional() })
+  .passthrough();
 
 const orderSchema = z
   .object({

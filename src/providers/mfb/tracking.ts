@@ -74,7 +74,7 @@ export function readTracking(data: unknown): { parcels: ParcelTracking[]; skippe
   return { parcels, skipped };
 }
 
-export const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
+const SHIPMENT_STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "exception", "delivered"] as const;
 export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
 
 /** Documented codes → normalized status. `unknown` and codes added later map to nothing: they change no status. */
