@@ -1,7 +1,7 @@
 // The console's endpoint management: create, send a test, disable and enable, rotate the secret, delete.
 // Every button calls the same audited service as the JSON API and the CLI (actor "admin (console)"). A new
 // secret is shown once, on the page that answers the button, never in a URL.
-import type { Request, RequestHandler, Response, Router } from "express";
+import type { Request, Response, Router } from "express";
 import { z } from "zod";
 import * as subscriptions from "../../delivery/subscriptions.js";
 import { subscriptionInput } from "../../delivery/subscriptions.js";
@@ -9,14 +9,9 @@ import { subscriptionServiceDeps } from "../../delivery/settings.js";
 import { sendTestEvent } from "../../delivery/test-event.js";
 import type { AppDeps } from "../deps.js";
 import { CONSOLE_PATH } from "./csrf.js";
-import { html, type Markup } from "./html.js";
+import type { ConsoleKit } from "./kit.js";
+import { html } from "./html.js";
 import { maskUrl } from "../../lib/text.js";
-
-export interface ConsoleKit {
-  verify: RequestHandler;
-  page(req: Request, res: Response, title: string, body: Markup): void;
-  back(req: Request, res: Response, notice: string): void;
-}
 
 const ACTOR = "admin (console)";
 const uuid = z.uuid();

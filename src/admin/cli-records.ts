@@ -1,0 +1,182 @@
+import { eventById } from "../db/events.js";
+import { tailAfter, tailStart } from "../db/tail.js";
+import { deliveryWithAttempts } from "../db/webhook-deliveries.js";
+import { listTracked } from "../db/tracked-items.js";
+import * as subscriptions from "../delivery/subscriptions.js";
+import { eventLog } from "../services/read-model.js";
+import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
+import { registerGreenflowBooking, registerMfbOrder, stopByOperator } from "../services/tracking.js";
+import { record, table, tailLine } from "./cli-format.js";
+import * as admin from "./service.js";
+import { adminDeps, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
+
+export async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Result> {
+  switch (sub) {
+    case "list": {
+      const subscription = str(io.values.subscription);
+      if (!subscription) return usage("deliveries list: give --subscription <id>");
+      const rows = await subscriptions.deliveries({ db: io.db() }, subscription, { status: str(io.values.status), limit: number(io, "limit", 50) });
+      if (!rows) return { ok: false, text: `no subscription ${subscription}` };
+      return {
+        ok: true,
+        data: rows,
+        text: table(
+          rows.map((d) => ({
+            id: d.id,
+            event: d.eventType,
+            subject: d.subject,
+            status: d.status,
+            attempts: d.attempts,
+            "next attempt": d.nextAttemptAt,
+            error: d.lastError,
+          })),
+          "no deliveries",
+        ),
+      };
+    }
+    case "show": {
+      if (!id) return usage("deliveries show: name the delivery");
+      const d = /^[0-9a-f-]{36}$/i.test(id) ? await deliveryWithAttempts(io.db(), id) : null;
+      if (!d) return { ok: false, text: `no delivery ${id}` };
+      return {
+        ok: true,
+        data: d,
+        text: `${record({ id: d.id, event: `${d.eventType} ${d.subject} (${d.eventId})`, subscription: d.subscriptionId, status: d.status, "next attempt": d.nextAttemptAt, created: d.createdAt })}\n${table(
+          d.attemptLog.map((a) => ({
+            attempt: a.attempt,
+            at: a.attemptedAt,
+            status: a.statusCode,
+            ms: a.durationMs,
+            error: a.error,
+            answer: a.responseExcerpt?.slice(0, 60),
+          })),
+          "no attempts yet",
+        )}`,
+      };
+    }
+    case "retry":
+      if (!id) return usage("deliveries retry: name the delivery");
+      return outcome(await admin.retryDelivery(adminDeps(io), io.actor, id), ["queued"]);
+    default:
+      return usage(`unknown deliveries command: ${sub ?? "(none)"}`);
+  }
+}
+
+export async function eventCommand(io: Io, [sub, id]: string[]): Promise<Result> {
+  switch (sub) {
+    case "list": {
+      const type = str(io.values.type);
+      if (type !== undefined && !isKnownEventPattern(type))
+        return usage(`events list: unknown event type ${JSON.stringify(type)}; valid: ${validEventPatterns()}`);
+      const page = await eventLog(io.db(), {
+        type: str(io.values.type),
+        subject: str(io.values.subject),
+        after: str(io.values.after),
+        limit: number(io, "limit", 50),
+      });
+      if (page.kind === "cursor_expired")
+        return { ok: false, data: page, text: `events up to position ${page.prunedThrough} were pruned: list again without --after` };
+      const events = page.data as { id: string; type: string; subject: string; time: string; data: { status: string; sequence: number } }[];
+      return {
+        ok: true,
+        data: page,
+        text: `${table(
+          events.map((e) => ({ id: e.id, time: e.time, type: e.type, subject: e.subject, seq: e.data.sequence })),
+          "no events",
+        )}${page.hasMore ? `\nmore: --after ${page.cursor}` : ""}`,
+      };
+    }
+    case "show": {
+      if (!id) return usage("events show: name the event");
+      const event = /^[0-9a-f-]{36}$/i.test(id) ? await eventById(io.db(), id) : null;
+      return event ? { ok: true, data: event, text: JSON.stringify(event, null, 2) } : { ok: false, text: `no event ${id}` };
+    }
+    default:
+      return usage(`unknown events command: ${sub ?? "(none)"}`);
+  }
+}
+
+export async function trackingCommand(io: Io, [sub, provider, id]: string[]): Promise<Result> {
+  const deps = () => ({
+    db: io.db(),
+    log: io.log,
+    config: io.config,
+    get queues() {
+      return io.queues();
+    },
+  });
+  switch (sub) {
+    case "list": {
+      const rows = await listTracked(io.db(), { active: io.values.active === true, limit: number(io, "limit", 50) });
+      return {
+        ok: true,
+        data: rows,
+        text: table(
+          rows.map((r) => ({
+            provider: r.provider,
+            id: r.key,
+            reference: r.secondary,
+            status: r.status,
+            polling: r.active ? "active" : `stopped (${r.stoppedReason})`,
+            "next poll": r.nextPollAt,
+          })),
+          "nothing tracked yet",
+        ),
+      };
+    }
+    case "register": {
+      if (provider === "mfb" && id) {
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+          return usage(`tracking register mfb: ${id} is not an MFB order id (a UUID such as eb27ff8e-b353-4a3f-8e7e-69576e64ee1a)`);
+        const { created, view } = await registerMfbOrder(deps(), { orderId: id, reference: str(io.values.reference) });
+        return { ok: true, data: view, text: `MFB order ${id} ${created ? "tracked" : "already tracked"}; status ${view.status ?? "not read yet"}` };
+      }
+      if (provider === "greenflow" && id) {
+        const lastname = str(io.values.lastname);
+        if (!lastname) return usage("tracking register greenflow: give --lastname (GreenFlow needs it to read the booking)");
+        const { created, view } = await registerGreenflowBooking(deps(), { bookingCode: id, lastname, timeZone: str(io.values["time-zone"]) });
+        return {
+          ok: true,
+          data: view,
+          text: `GreenFlow booking ${view.bookingCode} ${created ? "tracked" : "already tracked"}; status ${view.status ?? "not read yet"}`,
+        };
+      }
+      return usage("tracking register: mfb <orderId> or greenflow <code> --lastname L");
+    }
+    case "stop": {
+      if ((provider !== "mfb" && provider !== "greenflow") || !id) return usage("tracking stop: mfb <orderId> or greenflow <code>");
+      const key = await stopByOperator({ db: io.db(), log: io.log }, io.actor, provider, id);
+      return key
+        ? {
+            ok: true,
+            data: { stopped: key },
+            text: `${provider} ${key}: polling stopped (subscribers get ${provider === "mfb" ? "shipment" : "rental"}.tracking_stopped)`,
+          }
+        : { ok: false, text: `${provider} ${id} is not tracked` };
+    }
+    default:
+      return usage(`unknown tracking command: ${sub ?? "(none)"}`);
+  }
+}
+
+/** Streams until interrupted: one line per stored inbound webhook and per delivery attempt. */
+export async function tail(io: Io): Promise<Result> {
+  const db = io.db();
+  let cursor = await tailStart(db);
+  if (!io.values.json) io.write("tailing inbound webhooks (IN) and delivery attempts (OUT); Ctrl-C stops");
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  while (!stopped) {
+    const { inbound, attempts } = await tailAfter(db, cursor);
+    const items = [...inbound, ...attempts].sort((a, b) => a.at.getTime() - b.at.getTime());
+    for (const item of items) io.write(io.values.json ? JSON.stringify(item) : tailLine(item));
+    if (inbound.length > 0) cursor = { ...cursor, inbound: inbound.at(-1)!.seq };
+    if (attempts.length > 0) cursor = { ...cursor, attempt: attempts.at(-1)!.id };
+    if (inbound.length < 500 && attempts.length < 500) await new Promise((r) => setTimeout(r, 500));
+  }
+  return { ok: true };
+}

@@ -1,0 +1,121 @@
+import * as subscriptions from "../delivery/subscriptions.js";
+import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
+import { subscriptionServiceDeps } from "../delivery/settings.js";
+import { sendTestEvent } from "../delivery/test-event.js";
+import { record, subscriptionRows, table } from "./cli-format.js";
+import { type Io, type Result, str, usage } from "./cli-io.js";
+
+export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]): Promise<Result> {
+  const v = io.values;
+  const svc = subscriptionServiceDeps({ db: io.db(), log: io.log }, io.config);
+  const missing = (what: string): Result => usage(`subscriptions ${sub}: name the ${what}`);
+  const notFound = (): Result => ({ ok: false, data: { error: "not_found", id }, text: `no subscription ${id}` });
+  const events = str(v.events)
+    ?.split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
+  switch (sub) {
+    case "list": {
+      const rows = (await subscriptions.list(svc)).map(subscriptionView);
+      return {
+        ok: true,
+        data: rows,
+        text: table(subscriptionRows(rows), "no subscriptions yet: create one with `subscriptions create <url> --events reservation.*`"),
+      };
+    }
+    case "show": {
+      if (!id) return missing("subscription");
+      const found = await subscriptions.detail(svc, id);
+      if (!found) return notFound();
+      const s = subscriptionView(found.subscription);
+      const data = { ...s, deliveries: found.counts, lane: found.lane };
+      return {
+        ok: true,
+        data,
+        text: record({
+          id: s.id,
+          url: s.url,
+          status: s.status,
+          events: s.eventTypes,
+          ordering: s.ordering,
+          "max in flight": s.maxInFlight,
+          rate: s.rateLimitPerSecond ?? "none",
+          "failure run": s.consecutiveFailures,
+          deliveries: Object.entries(found.counts).map(([k, n]) => `${k} ${n}`),
+          lane: Object.entries(found.lane).map(([k, n]) => `${k} ${String(n)}`),
+        }),
+      };
+    }
+    case "create": {
+      if (!id) return missing("URL");
+      const input = subscriptionInput.safeParse({
+        url: id,
+        eventTypes: events,
+        ...(str(v.description) ? { description: str(v.description) } : {}),
+        ...(str(v.ordering) ? { ordering: str(v.ordering) } : {}),
+        ...(v["allow-duplicate"] ? { allowDuplicate: true } : {}),
+      });
+      if (!input.success)
+        return usage(
+          `subscriptions create: ${input.error.issues.map((i) => `${i.path.join(".") === "eventTypes" ? "--events" : i.path.join(".")}: ${i.message}`).join("; ")}`,
+        );
+      const r = await subscriptions.create(svc, io.actor, input.data);
+      if (r.kind === "invalid_target") return { ok: false, data: r, text: `refused: ${r.reason}` };
+      if (r.kind === "duplicate")
+        return {
+          ok: false,
+          data: { kind: "duplicate", existing: subscriptionView(r.existing) },
+          text: `subscription ${r.existing.id} already sends ${r.existing.eventTypes.join(", ")} to this URL: change it with \`subscriptions set ${r.existing.id} --events ...\`, or add --allow-duplicate for a second endpoint with its own secret`,
+        };
+      const view = { ...subscriptionView(r.subscription), secret: r.subscription.secret };
+      return {
+        ok: true,
+        data: view,
+        text: `${record({ id: view.id, url: view.url, events: view.eventTypes })}\nsecret: ${view.secret}\n(shown once: give it to the receiver, which verifies every delivery with it)`,
+      };
+    }
+    case "set": {
+      if (!id) return missing("subscription");
+      const change: Record<string, unknown> = { ordering: str(v.ordering), description: str(v.description), eventTypes: events };
+      if (str(v["max-in-flight"]) !== undefined) change.maxInFlight = Number(v["max-in-flight"]);
+      if (str(v.rate) !== undefined) change.rateLimitPerSecond = v.rate === "none" ? null : Number(v.rate);
+      const parsed = subscriptionChange.safeParse(Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)));
+      if (!parsed.success) return usage(`subscriptions set: ${parsed.error.issues.map((i) => `${i.path.join(".") || "options"}: ${i.message}`).join("; ")}`);
+      const updated = await subscriptions.change(svc, io.actor, id, parsed.data);
+      return updated ? { ok: true, data: subscriptionView(updated), text: `subscription ${id} updated` } : notFound();
+    }
+    case "disable":
+    case "enable": {
+      if (!id) return missing("subscription");
+      const updated = await subscriptions.setEnabled(svc, io.actor, id, sub === "enable");
+      return updated ? { ok: true, data: subscriptionView(updated), text: `subscription ${id} ${sub}d` } : notFound();
+    }
+    case "delete": {
+      if (!id) return missing("subscription");
+      return (await subscriptions.remove(svc, io.actor, id)) ? { ok: true, data: { deleted: id }, text: `subscription ${id} deleted` } : notFound();
+    }
+    case "rotate-secret": {
+      if (!id) return missing("subscription");
+      const rotated = await subscriptions.rotate(svc, io.actor, id, io.config.SECRET_ROTATION_GRACE_MS);
+      if (!rotated) return notFound();
+      return {
+        ok: true,
+        data: { ...subscriptionView(rotated.subscription), secret: rotated.secret },
+        text: `new secret: ${rotated.secret}\n(shown once; deliveries are signed with the old one too until ${rotated.subscription.previousSecretExpiresAt?.toISOString()})`,
+      };
+    }
+    case "test": {
+      if (!id) return missing("subscription");
+      const result = await sendTestEvent({ ...svc, timeoutMs: io.config.DELIVERY_TIMEOUT_MS }, io.actor, id);
+      if (!result) return notFound();
+      const said = result.statusCode !== null ? `answered ${result.statusCode}` : `no answer (${result.error})`;
+      return {
+        ok: result.delivered,
+        data: result,
+        text: `${result.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${result.durationMs} ms (event ${result.eventId})${result.excerpt ? `\n  ${result.excerpt.slice(0, 200)}` : ""}`,
+      };
+    }
+    default:
+      return usage(`unknown subscriptions command: ${sub ?? "(none)"}${rest.length ? "" : ""}`);
+  }
+}

@@ -1,0 +1,37 @@
+// The admin CLI's usage text (docs/cli.md says the same at length).
+export const USAGE = `usage: npm run admin -- <command> [options]        (--json: the data, for scripts)
+
+subscriptions
+  subscriptions list                                   every endpoint: id, status, URL, event types, limits
+  subscriptions show <id>                              one endpoint, its deliveries by status and its lane
+  subscriptions create <url> --events a.*,b.c [--description S] [--ordering subject] [--allow-duplicate]
+  subscriptions set <id> [--events ...] [--ordering none|subject] [--max-in-flight N] [--rate N|none] [--description S]
+  subscriptions disable|enable|delete <id>
+  subscriptions rotate-secret <id>                     a new secret; the old one is still signed with for a grace period
+  subscriptions test <id>                              send a signed hub.test to that endpoint and show the outcome
+deliveries
+  deliveries list --subscription <id> [--status pending|held|succeeded|failed|cancelled] [--limit N]
+  deliveries show <webhookDeliveryId>                  one delivery with every attempt (status, latency, error, answer)
+  deliveries retry <webhookDeliveryId>                 send again; one waiting for its next attempt is sent now
+  recover <subscriptionId> --since ISO [--include-pending]   re-send failed deliveries (and send waiting ones now)
+events
+  events list [--type T] [--subject S] [--after CURSOR] [--limit N]
+  events show <eventId>
+tracking
+  tracking list [--active] [--limit N]
+  tracking register mfb <orderId> [--reference R]
+  tracking register greenflow <code> --lastname L [--time-zone Zone]
+  tracking stop mfb|greenflow <id>
+inbound webhooks, queues, audit
+  webhooks [--status S] [--limit N]                    stored inbound deliveries
+  replay-webhook <inboundDeliveryId>                   process a stored inbound delivery again
+  queues                                               every queue with its counts
+  failed <queue> [--limit N] [--start N]               failed jobs of a queue
+  retry <queue> <jobId> | remove <queue> <jobId>       one failed job
+  retry-failed <queue> [--name N] [--since ISO] [--reason-contains S]
+  audit [--limit N]                                    the audit log, newest first
+  tail                                                 inbound webhooks and delivery attempts as they happen (Ctrl-C)
+
+Exit codes: 0 done, 1 refused or not found, 2 usage, 78 configuration.
+Configured by the environment like the service (DATABASE_URL, REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES,
+QUEUE_PREFIX, ...); beside a running \`npm run dev\`, by the settings it wrote to .data/dev.env.`;

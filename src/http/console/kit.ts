@@ -1,0 +1,22 @@
+// What every console page module shares: the page and redirect helpers routes.ts builds (ConsoleKit), the
+// content security policy, and links between pages.
+import type { Request, RequestHandler, Response } from "express";
+import { CONSOLE_PATH } from "./csrf.js";
+import { html, type Markup } from "./html.js";
+import type { PageContext } from "./views.js";
+
+export const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export interface ConsoleKit {
+  verify: RequestHandler;
+  page(req: Request, res: Response, title: string, body: Markup): void;
+  back(req: Request, res: Response, notice: string): void;
+  context(req: Request, res: Response): PageContext;
+}
+
+/** `reservation/4711` → a link to that story. */
+export function entityLink(subject: string) {
+  const [entity, id] = subject.split("/", 2) as [string, string | undefined];
+  const path = { reservation: "reservations", shipment: "shipments", rental: "rentals" }[entity];
+  return path && id ? html`<a href="${CONSOLE_PATH}/${path}/${encodeURIComponent(id)}">${subject}</a>` : html`${subject}`;
+}

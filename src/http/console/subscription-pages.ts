@@ -1,0 +1,172 @@
+import type { Router } from "express";
+import { z } from "zod";
+import * as admin from "../../admin/service.js";
+import * as consoleData from "../../services/console.js";
+import * as subscriptions from "../../delivery/subscriptions.js";
+import { subscriptionChange } from "../../delivery/subscriptions.js";
+import type { AppDeps } from "../deps.js";
+import { HttpError } from "../errors.js";
+import { maskUrl } from "../../lib/text.js";
+import { CONSOLE_PATH } from "./csrf.js";
+import { html, time } from "./html.js";
+import { badge, button } from "./views.js";
+import type { ConsoleKit } from "./kit.js";
+import { entityLink } from "./kit.js";
+
+const PAGE = 50;
+const uuid = z.uuid();
+/** Keyset cursor for deliveries: `<created_at ISO>~<id>` of the last row shown. */
+const deliveryCursor = z
+  .string()
+  .regex(/^[0-9T:.\-Z]{20,30}~[0-9a-f-]{36}$/)
+  .transform((v) => {
+    const [at, id] = v.split("~") as [string, string];
+    return { createdAt: new Date(at), id };
+  })
+  .refine((c) => !Number.isNaN(c.createdAt.getTime()), "a cursor from this page");
+
+export function subscriptionPages(router: Router, deps: AppDeps, kit: ConsoleKit): void {
+  const { page, back, context } = kit;
+  const db = deps.db;
+  const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
+  const actor = "admin (console)";
+  // --- subscriptions ---------------------------------------------------------------------------------------
+  router.get(`${CONSOLE_PATH}/subscriptions`, async (req, res) => {
+    const after = deliveryCursor.optional().catch(undefined).parse(req.query.after);
+    const rows = await consoleData.subscriptionsOverview(db, { limit: PAGE, after });
+    const last = rows.at(-1);
+    const ctx = context(req, res);
+    page(
+      req,
+      res,
+      "Subscriptions",
+      html`<details${rows.length === 0 ? html` open` : ""}><summary>New subscription</summary>
+${button(
+  ctx,
+  `${CONSOLE_PATH}/subscriptions`,
+  "Create",
+  html`<label>URL <input type="url" name="url" size="40" required placeholder="https://receiver.example.com/hooks"></label>
+<label>event types <input type="text" name="eventTypes" size="30" required placeholder="reservation.*, shipment.delivered"></label>
+<label>description <input type="text" name="description" size="20"></label>
+<label>ordering <select name="ordering"><option value="none">none</option><option value="subject">subject</option></select></label> `,
+)}</details>
+<table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
+${rows.map(
+  (
+    s,
+  ) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${maskUrl(s.url)}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
+<td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
+<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
+)}</table>${rows.length === PAGE && last ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${last.createdAt.toISOString()}~${last.id}">next ${PAGE}</a></p>` : ""}`,
+    );
+  });
+
+  router.get(`${CONSOLE_PATH}/subscriptions/:id`, async (req, res) => {
+    const status = z.enum(["failed", "pending", "held", "succeeded"]).catch("failed").parse(req.query.status);
+    const before = deliveryCursor.optional().catch(undefined).parse(req.query.before);
+    const found = uuid.safeParse(req.params.id).success ? await consoleData.subscriptionFailures(db, req.params.id, { status, limit: PAGE, before }) : null;
+    if (!found) throw new HttpError(404, "not_found", `no subscription ${req.params.id}`);
+    const { subscription: s, deliveries, lane } = found;
+    const ctx = context(req, res);
+    const last = deliveries.at(-1);
+    const since = new Date(Date.now() - 24 * 3600_000).toISOString().slice(0, 16);
+    page(
+      req,
+      res,
+      `Subscription ${maskUrl(s.url)}`,
+      html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")} · failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
+${s.description ? html`<p class="muted">${s.description}</p>` : ""}
+<h2>Delivery lane</h2>
+<table class="lane"><tr><th>in flight</th><th>waiting</th><th>retrying</th><th>held back (ordered mode)</th><th>paused</th></tr>
+<tr data-lane="${s.id}"><td>${lane.inFlight} of at most ${s.maxInFlight}</td><td>${lane.waiting}</td><td>${lane.retrying}</td>
+<td>${lane.held > 0 ? html`${lane.held} deliveries of ${lane.heldSubjects} subject${lane.heldSubjects === 1 ? "" : "s"}, since ${time(lane.heldSince)}` : html`<span class="muted">none</span>`}</td>
+<td>${lane.pausedUntil ? html`until ${time(lane.pausedUntil)} <span class="muted">${lane.pauseReason ?? ""}</span>` : html`<span class="muted">no</span>`}</td></tr></table>
+<p>Ordering <strong>${s.ordering === "subject" ? "per subject (one event of a subject at a time, in log order)" : "none"}</strong> · at most ${s.maxInFlight} in flight · ${s.rateLimitPerSecond === null ? "no rate limit" : html`at most ${s.rateLimitPerSecond} per second`}</p>
+${button(
+  ctx,
+  `${CONSOLE_PATH}/subscriptions/${s.id}/settings`,
+  "Save settings",
+  html`<label>event types <input type="text" name="eventTypes" size="40" value="${s.eventTypes.join(", ")}" required></label>
+<label>description <input type="text" name="description" size="30" value="${s.description ?? ""}"></label><br>
+<label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option><option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
+<label>max in flight <input type="number" name="maxInFlight" min="1" max="1000" step="1" value="${s.maxInFlight}" required></label>
+<label>requests per second <input type="number" name="rateLimitPerSecond" min="0" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
+)}
+<h2>Endpoint</h2>
+<p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${
+        s.status === "active"
+          ? button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/disable`, "Disable")
+          : button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/enable`, "Enable")
+      } ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/rotate-secret`, "Rotate secret")} ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/delete`, "Delete")}</p>
+<p class="muted">The test sends a signed <code>hub.test</code> to this endpoint only. Rotating shows the new secret once; deliveries are signed with the old one too for SECRET_ROTATION_GRACE_MS.</p>
+<h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC), and optionally send the ones waiting for their next attempt now:</p>
+${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> <label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `)}
+<h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
+${
+  deliveries.length === 0
+    ? html`<p class="muted">no ${status} deliveries</p>`
+    : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
+${deliveries.map(
+  (
+    d,
+  ) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
+<td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td><td>${d.status === "failed" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
+)}</table>`
+}
+${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.createdAt.toISOString()}~${last.id}">older →</a></p>` : ""}`,
+    );
+  });
+
+  router.post(`${CONSOLE_PATH}/deliveries/:id/resend`, kit.verify, async (req, res) => {
+    if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no delivery ${String(req.params.id)}`);
+    const result = await admin.retryDelivery(svc, actor, String(req.params.id));
+    const notice = {
+      not_found: `no delivery ${String(req.params.id)}`,
+      in_progress: "an attempt of this delivery is under way",
+      held: "held behind an earlier event of its subject (ordered mode); it goes out right after that one",
+      subscription_inactive: "enable the subscription first",
+      queued: result.kind === "queued" && result.sendNow ? `delivery ${String(req.params.id)} is sent now` : `delivery ${String(req.params.id)} queued again`,
+    }[result.kind];
+    back(req, res, notice);
+  });
+
+  router.post(`${CONSOLE_PATH}/subscriptions/:id/settings`, kit.verify, async (req, res) => {
+    const id = String(req.params.id);
+    if (!uuid.safeParse(id).success) throw new HttpError(404, "not_found", `no subscription ${id}`);
+    // A form sends text; an empty rate means no limit. The JSON API's schema then validates as for a PATCH.
+    const form = req.body ?? {};
+    const number = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v);
+    const list = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.split(/[\s,]+/).filter(Boolean) : undefined);
+    const parsed = subscriptionChange.safeParse({
+      eventTypes: list(form.eventTypes),
+      ...(typeof form.description === "string" ? { description: form.description.trim() === "" ? null : form.description.trim() } : {}),
+      ordering: form.ordering,
+      maxInFlight: number(form.maxInFlight),
+      rateLimitPerSecond: form.rateLimitPerSecond === "" || form.rateLimitPerSecond === "0" ? null : number(form.rateLimitPerSecond),
+    });
+    if (!parsed.success) return back(req, res, `not saved: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const updated = await subscriptions.change({ db, log: deps.log }, actor, id, parsed.data);
+    back(req, res, updated ? "settings saved" : `no subscription ${id}`);
+  });
+
+  router.post(`${CONSOLE_PATH}/subscriptions/:id/recover`, kit.verify, async (req, res) => {
+    // datetime-local sends no offset: the form says UTC.
+    const since = z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/)
+      .safeParse(req.body?.since);
+    if (!since.success) return back(req, res, "give a date and time to recover from");
+    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`), {
+      includePending: req.body?.includePending === "yes",
+    });
+    back(
+      req,
+      res,
+      result.kind === "queued"
+        ? [`${result.requeued} failed deliveries queued again, ${result.sentNow} waiting ones sent now`, ...result.notes].join("; ")
+        : result.kind === "subscription_inactive"
+          ? "enable the subscription first"
+          : `no subscription ${String(req.params.id)}`,
+    );
+  });
+}
