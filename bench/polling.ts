@@ -5,7 +5,8 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadConfig, redisSettings } from "../src/config/env.js";
+import { loadConfig } from "../src/config/env.js";
+import { redisSettings } from "../src/config/redis-settings.js";
 import { createDatabase } from "../src/db/client.js";
 import { createLogger } from "../src/observability/logger.js";
 import { createMetrics } from "../src/observability/metrics.js";

@@ -3,7 +3,8 @@
 import type { Worker } from "bullmq";
 import type { RedisClient } from "./queues/redis.js";
 import type { Logger } from "pino";
-import { providerEnabled, type Config } from "./config/env.js";
+import type { Config } from "./config/env.js";
+import { providerEnabled } from "./config/providers.js";
 import type { Database } from "./db/client.js";
 import { createAttemptRecorder, type FailedDelivery } from "./delivery/attempt-recorder.js";
 import { createDeliveryPump, type DeliveryPump } from "./delivery/pump.js";

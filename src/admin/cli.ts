@@ -3,7 +3,8 @@
 // scripts. A command opens only the connections it needs: most need Postgres alone, never a queue.
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { ConfigError, describeRedis, loadConfig, redisSettings, type Config } from "../config/env.js";
+import { ConfigError, loadConfig, type Config } from "../config/env.js";
+import { describeRedis, redisSettings } from "../config/redis-settings.js";
 import { loadDevSettings } from "../config/dev-settings.js";
 import { createDatabase, type Database } from "../db/client.js";
 import { createLogger } from "../observability/logger.js";

@@ -9,7 +9,8 @@ import { clearPause, providerPauses } from "../db/provider-state.js";
 import { getSubscription } from "../db/subscriptions.js";
 import { makeParkedDue, undocumentedStatusCounts } from "../db/tracked-items.js";
 import { failedDeliveryIdsSince, findDelivery, makeDueNow, markPendingAgain, sendWaitingNow } from "../db/webhook-deliveries.js";
-import { providerStatus, type Config } from "../config/env.js";
+import type { Config } from "../config/env.js";
+import { providerStatus } from "../config/providers.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { Queues } from "../queues/queues.js";
 

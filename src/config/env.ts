@@ -1,81 +1,10 @@
 // The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
 import { z } from "zod";
 import { isTimeZone } from "../lib/time-zone.js";
+import { csv, DAY, durationList, durationMs, flag, HOUR, hostPortList, httpUrl, MINUTE, optionalString, positiveInt, SECOND } from "./env-parsers.js";
 
 /** The most steps DELIVERY_RETRY_SCHEDULE may have. */
 const MAX_DELIVERY_STEPS = 20;
-
-const csv = z
-  .string()
-  .optional()
-  .transform((value) =>
-    (value ?? "")
-      .split(",")
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  );
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value));
-
-const durationMs = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
-
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
-
-interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** "10.0.0.1:26379,redis-b:26379,[::1]:26379" → [{ host, port }]. */
-const hostPortList = csv.transform((parts, ctx) => {
-  const out: HostPort[] = [];
-  for (const part of parts) {
-    const match = /^(?:\[([^\]]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(part);
-    const port = match ? Number(match[3]) : 0;
-    if (!match || port < 1 || port > 65_535) {
-      ctx.addIssue({ code: "custom", message: `"${part}" is not host:port (e.g. 10.0.0.5:6379, [::1]:6379)` });
-      return z.NEVER;
-    }
-    out.push({ host: match[1] ?? match[2]!, port });
-  }
-  return out;
-});
-
-const flag = z
-  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
-  .optional()
-  .transform((value) => value === "true" || value === "1" || value === "yes");
-
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-
-/** "0,5s,5m,30m,2h" → milliseconds. */
-const durationList = z.string().transform((value, ctx) => {
-  const units: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
-  const out: number[] = [];
-  for (const raw of value
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
-    if (!match) {
-      ctx.addIssue({ code: "custom", message: `"${raw}" is not a duration like 500ms, 5s, 5m, 2h` });
-      return z.NEVER;
-    }
-    out.push(Number(match[1]) * units[match[2] ?? "ms"]!);
-  }
-  if (out.length === 0) {
-    ctx.addIssue({ code: "custom", message: "needs at least one duration" });
-    return z.NEVER;
-  }
-  return out;
-});
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -264,47 +193,6 @@ const configSchema = envSchema.superRefine((c, ctx) => {
   }
 });
 
-type RedisTopology = { kind: "single"; url: string } | { kind: "sentinel"; sentinels: HostPort[]; master: string } | { kind: "cluster"; nodes: HostPort[] };
-
-export interface RedisSettings {
-  topology: RedisTopology;
-  username?: string;
-  password?: string;
-  sentinelPassword?: string;
-  tls: boolean;
-  caFile?: string;
-}
-
-/** The Redis connection the configuration chose (validated: exactly one topology). */
-export function redisSettings(c: Config): RedisSettings {
-  const topology: RedisTopology =
-    c.REDIS_URL !== undefined
-      ? { kind: "single", url: c.REDIS_URL }
-      : c.REDIS_SENTINELS.length > 0
-        ? { kind: "sentinel", sentinels: c.REDIS_SENTINELS, master: c.REDIS_SENTINEL_MASTER ?? "" }
-        : { kind: "cluster", nodes: c.REDIS_CLUSTER_NODES };
-  return {
-    topology,
-    username: c.REDIS_USERNAME,
-    password: c.REDIS_PASSWORD,
-    sentinelPassword: c.REDIS_SENTINEL_PASSWORD,
-    tls: c.REDIS_TLS || (c.REDIS_URL ?? "").startsWith("rediss:"),
-    caFile: c.REDIS_TLS_CA_FILE,
-  };
-}
-
-/** Where Redis is, for logs and the console: addresses only, never credentials. */
-export function describeRedis(settings: RedisSettings): string {
-  const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(",");
-  const t = settings.topology;
-  if (t.kind === "single") {
-    const url = new URL(t.url);
-    return `single ${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
-  }
-  return t.kind === "sentinel" ? `sentinel ${t.master}@${list(t.sentinels)}` : `cluster ${list(t.nodes)}`;
-}
-
-/** Webhook secrets shorter than this are accepted but reported as weak (at start and in /readyz). */
 export const MIN_SECRET_LENGTH = 16;
 
 export function weakSecrets(config: Pick<Config, "FLOVI_WEBHOOK_SECRET">): number {
@@ -337,33 +225,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return parsed.data;
 }
 
-export const providerEnabled = {
-  floviLookups: (c: Config) => c.FLOVI_API_KEY !== undefined,
-  mfb: (c: Config) => c.MFB_LOGIN !== undefined && c.MFB_PASSWORD !== undefined,
-  greenflow: (c: Config) => c.GREENFLOW_API_KEY !== undefined,
-};
-
-export interface ProviderStatus {
-  provider: "mfb" | "greenflow" | "flovi-api";
-  enabled: boolean;
-  /** Why it is off, in words an operator can act on. */
-  why: string | null;
-}
-
-/** Which providers this process polls (or looks up), and why not. */
-export function providerStatus(c: Config): ProviderStatus[] {
-  return [
-    { provider: "mfb", enabled: providerEnabled.mfb(c), why: providerEnabled.mfb(c) ? null : "MFB_LOGIN and MFB_PASSWORD are not both set" },
-    { provider: "greenflow", enabled: providerEnabled.greenflow(c), why: providerEnabled.greenflow(c) ? null : "GREENFLOW_API_KEY is not set" },
-    {
-      provider: "flovi-api",
-      enabled: providerEnabled.floviLookups(c),
-      why: providerEnabled.floviLookups(c) ? null : "FLOVI_API_KEY is not set (reconciliation off)",
-    },
-  ];
-}
-
-/** The migration runner needs only the database: Postgres itself (DATABASE_DIRECT_URL) when a pooler is in front. */
 export function loadMigrationConfig(env: Record<string, string | undefined>): { DATABASE_URL: string; DATABASE_DIRECT_URL?: string; MIGRATIONS_DIR: string } {
   const parsed = envSchema
     .pick({ DATABASE_URL: true, DATABASE_DIRECT_URL: true })

@@ -3,7 +3,8 @@
 import { Worker } from "bullmq";
 import type { RedisClient } from "../queues/redis.js";
 import type { Logger } from "pino";
-import { providerEnabled, type Config } from "../config/env.js";
+import type { Config } from "../config/env.js";
+import { providerEnabled } from "../config/providers.js";
 import type { Database } from "../db/client.js";
 import type { Relay } from "../delivery/relay.js";
 import type { Metrics } from "../observability/metrics.js";

@@ -5,19 +5,18 @@ import type { Database } from "../db/client.js";
 import { writeEvents } from "../db/outbox.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { withTransaction, type Sql } from "../db/sql.js";
+import { findMfbOrder, updatePollState } from "../db/tracked-items.js";
 import {
-  findMfbOrder,
   insertTrackingEvents,
   lockMfbOrder,
   saveMfbOrderDetails,
   saveMfbPoll,
   trackingEventsOf,
-  updatePollState,
   upsertParcels,
   type LockedMfbOrder,
   type MfbPollResult,
   type StoredTrackingEvent,
-} from "../db/tracked-items.js";
+} from "../db/mfb-polls.js";
 import type { NewEvent } from "../domain/events.js";
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import { englishLabel, foldParcels, isFinal, statusOfCode, type ParcelTracking, type ShipmentStatus } from "../providers/mfb/tracking.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
-import type { RedisSettings } from "../config/env.js";
+import type { RedisSettings } from "../config/redis-settings.js";
 
 /** A connection to whichever topology the configuration chose; BullMQ takes either. */
 export type RedisClient = Redis | Cluster;

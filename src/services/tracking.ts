@@ -2,7 +2,8 @@
 // stop. Registration queues the first poll at once; the rules for when a registration resumes polling live
 // here, the rows in db/tracked-items.ts.
 import type { Logger } from "pino";
-import { providerStatus, type Config } from "../config/env.js";
+import type { Config } from "../config/env.js";
+import { providerStatus } from "../config/providers.js";
 import { audited } from "../db/audit.js";
 import type { Database } from "../db/client.js";
 import { entityEvents } from "../db/events.js";
@@ -12,7 +13,6 @@ import {
   findTracked,
   insertGreenflowBooking,
   insertMfbOrder,
-  mfbOrderRecord,
   resumeGreenflowBooking,
   resumeMfbOrder,
   setGreenflowTimeZone,
@@ -22,6 +22,7 @@ import {
   type MfbOrder,
   type TrackedKind,
 } from "../db/tracked-items.js";
+import { mfbOrderRecord } from "../db/mfb-polls.js";
 import { mfbMoney } from "../domain/money.js";
 import { stopTracking } from "../polling/stop.js";
 import type { Queues } from "../queues/queues.js";

@@ -3,7 +3,8 @@
 import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { loadConfig, redisSettings, type Config } from "../../src/config/env.js";
+import { loadConfig, type Config } from "../../src/config/env.js";
+import { redisSettings } from "../../src/config/redis-settings.js";
 import { createDatabase as openDatabase } from "../../src/db/client.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createMetrics } from "../../src/observability/metrics.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, describeRedis, loadConfig, loadMigrationConfig, redisSettings } from "../../src/config/env.js";
+import { ConfigError, loadConfig, loadMigrationConfig } from "../../src/config/env.js";
+import { describeRedis, redisSettings } from "../../src/config/redis-settings.js";
 import { queuePrefix } from "../../src/queues/queues.js";
 
 const base = { DATABASE_URL: "postgresql://u:p@127.0.0.1:5432/db", REDIS_URL: "redis://127.0.0.1:6379" };
