@@ -1,4 +1,5 @@
 import { table } from "./cli-format.js";
+import * as queueActions from "./queue-actions.js";
 import * as admin from "./service.js";
 import { adminDeps, date, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
 import { subscriptionCommand } from "./cli-subscriptions.js";
@@ -24,7 +25,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     case "tail":
       return tail(io);
     case "queues": {
-      const rows = await admin.queueOverview(adminDeps(io));
+      const rows = await queueActions.queueOverview(adminDeps(io));
       return {
         ok: true,
         data: rows,
@@ -36,7 +37,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     }
     case "failed": {
       if (!args[0]) return usage("failed: name the queue");
-      const r = await admin.failedJobs(adminDeps(io), args[0], number(io, "start", 0), number(io, "limit", 50));
+      const r = await queueActions.failedJobs(adminDeps(io), args[0], number(io, "start", 0), number(io, "limit", 50));
       if (r.kind !== "ok") return outcome(r, []);
       return {
         ok: true,
@@ -52,16 +53,17 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
       if (!args[0] || !args[1]) return usage(`${command}: name the queue and the job`);
       const deps = adminDeps(io);
       return command === "retry"
-        ? outcome(await admin.retryJob(deps, io.actor, args[0], args[1]), ["retried"])
-        : outcome(await admin.removeJob(deps, io.actor, args[0], args[1]), ["removed"]);
+        ? outcome(await queueActions.retryJob(deps, io.actor, args[0], args[1]), ["retried"])
+        : outcome(await queueActions.removeJob(deps, io.actor, args[0], args[1]), ["removed"]);
     }
     case "retry-failed": {
       if (!args[0]) return usage("retry-failed: name the queue");
       const since = date(str(v.since));
       if (since === null) return usage(`not a date: ${String(v.since)}`);
-      return outcome(await admin.retryFailed(adminDeps(io), io.actor, args[0], { name: str(v.name), since, failedReasonContains: str(v["reason-contains"]) }), [
-        "retried",
-      ]);
+      return outcome(
+        await queueActions.retryFailed(adminDeps(io), io.actor, args[0], { name: str(v.name), since, failedReasonContains: str(v["reason-contains"]) }),
+        ["retried"],
+      );
     }
     case "webhooks": {
       const rows = await admin.listInbound(adminDeps(io), { status: str(v.status), limit: number(io, "limit", 50) });

@@ -1,3 +1,4 @@
+// `deliveries …`, `events …`, `tracking …` and `tail`: the admin CLI's commands on what the hub recorded.
 import { eventById } from "../db/events.js";
 import { tailAfter, tailStart } from "../db/tail.js";
 import { deliveryWithAttempts } from "../db/webhook-deliveries.js";

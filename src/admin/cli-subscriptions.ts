@@ -1,3 +1,4 @@
+// `subscriptions …`: the admin CLI's endpoint commands, through the same audited services as the API.
 import * as subscriptions from "../delivery/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
 import { subscriptionServiceDeps } from "../delivery/settings.js";

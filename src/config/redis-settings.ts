@@ -2,10 +2,7 @@
 import type { Config } from "./env.js";
 import type { HostPort } from "./env-parsers.js";
 
-type RedisTopology =
-  | { kind: "single"; url: string }
-  | { kind: "sentinel"; sentinels: HostPort[]; master: string }
-  | { kind: "cluster"; nodes: HostPort[] };
+type RedisTopology = { kind: "single"; url: string } | { kind: "sentinel"; sentinels: HostPort[]; master: string } | { kind: "cluster"; nodes: HostPort[] };
 
 export interface RedisSettings {
   topology: RedisTopology;

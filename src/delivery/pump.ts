@@ -29,49 +29,13 @@ import {
   type LaneRequest,
   type LaneRow,
 } from "../db/delivery-lanes.js";
-import { eventTraceContext } from "../db/events.js";
 import type { Metrics } from "../observability/metrics.js";
-import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, tracingOn, type Span } from "../observability/trace.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
-import { attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
-import { send } from "./deliver.js";
+import type { DeliverySettings } from "./decisions.js";
+import { runAttempt } from "./attempt.js";
+import { createLaneTimers } from "./lane-timers.js";
+import type { ClaimWithin, DeliveryPump, PumpSettings } from "./pump-types.js";
 import { planClaims } from "./lane-policy.js";
-
-export interface PumpSettings {
-  /** A lane whose last N attempts all failed probes its endpoint one request at a time (0: never)... */
-  circuitAfterFailures: number;
-  /** ...one per this many ms. */
-  circuitProbeMs: number;
-  /** Attempts in flight in this process at most, shared fairly by the lanes with work. */
-  capacity: number;
-  /** How often to look for lanes with due work that nobody nudged. */
-  pollIntervalMs: number;
-  /** One readable info line per attempt (event type, endpoint host, status, latency): LOG_DELIVERY_OUTCOMES. */
-  logOutcomes?: boolean;
-}
-
-/** A claim made inside a writer's transaction: start its attempts once the transaction committed. */
-interface ClaimWithin {
-  start(): void;
-  /** The transaction rolled back: its leases never existed. */
-  abandon(): void;
-}
-
-export interface DeliveryPump {
-  /** These lanes have new work: claim for them soon. */
-  nudge(subscriptionIds: Iterable<string>): void;
-  /**
-   * Claims these lanes' due deliveries inside the caller's transaction (the one that wrote them): the first
-   * attempts start right after its commit, with no claim of their own.
-   */
-  claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin>;
-  /** Claims for every lane with due work now (what the poll does). */
-  poll(): Promise<void>;
-  /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */
-  idle(): Promise<void>;
-  /** Stops claiming; resolves once the attempts under way are recorded. */
-  close(): Promise<void>;
-}
 
 /** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
@@ -87,7 +51,8 @@ export function createDeliveryPump(deps: {
   recorder: AttemptRecorder;
   settings: PumpSettings;
 }): DeliveryPump {
-  const { db, log, metrics, delivery, recorder, settings } = deps;
+  const { db, log, delivery, recorder, settings } = deps;
+  const attemptDeps = { ...deps, logOutcomes: settings.logOutcomes ?? false };
   // A lease outlives any attempt (its timeout) and its record by a wide margin: only a process that died (or
   // lost its database for that long) lets one run out, and then any worker attempts the delivery again.
   const leaseMs = delivery.timeoutMs + LEASE_MARGIN_MS;
@@ -95,7 +60,7 @@ export function createDeliveryPump(deps: {
   /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
   const more = new Set<string>();
   const local = new Map<string, number>();
-  const timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]));
   const attempts = new Set<Promise<void>>();
   let total = 0;
   let claiming: Promise<void> | undefined;
@@ -108,20 +73,9 @@ export function createDeliveryPump(deps: {
   pollTimer.unref();
 
   /** Claim for the lane at `at` (the earliest of the times asked for). */
-  function later(subscriptionId: string, at: Date) {
-    const existing = timers.get(subscriptionId);
-    if (closed || (existing && existing.at <= at.getTime())) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(
-      () => {
-        timers.delete(subscriptionId);
-        nudge([subscriptionId]);
-      },
-      Math.max(1, at.getTime() - Date.now()),
-    );
-    timer.unref();
-    timers.set(subscriptionId, { timer, at: at.getTime() });
-  }
+  const later = (subscriptionId: string, at: Date) => {
+    if (!closed) timers.at(subscriptionId, at);
+  };
 
   function nudge(ids: Iterable<string>) {
     if (closed) return;
@@ -243,46 +197,7 @@ export function createDeliveryPump(deps: {
   }
 
   async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
-    if (!tracingOn()) return attemptIn(claimed, lane, null);
-    // Every attempt (first or retry, in whichever worker) is a span of the trace that wrote its event.
-    const parent = contextOf(recentEventTrace(claimed.eventId) ?? (await eventTraceContext(db, claimed.eventId)));
-    const attributes = {
-      "hub.webhook_delivery_id": claimed.webhookDeliveryId,
-      "hub.event_id": claimed.eventId,
-      "hub.subscription_id": lane.subscriptionId,
-      "hub.attempt": claimed.attempts + 1,
-    };
-    return inSpan("webhook.deliver", { parent, kind: SpanKind.CLIENT, attributes }, (span) => attemptIn(claimed, lane, span));
-  }
-
-  async function attemptIn(claimed: ClaimedDelivery, lane: LaneRow, span: Span | null) {
-    const now = new Date();
-    const outcome = await send(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null);
-    const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date());
-    span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
-    await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);
-    const outcomeLabel = decision.kind === "delivered" ? "succeeded" : decision.kind;
-    metrics.deliveries.inc({ outcome: outcomeLabel });
-    metrics.deliveryAttempts.inc({ subscription_id: lane.subscriptionId, outcome: outcomeLabel });
-    const fields = {
-      webhookDeliveryId: claimed.webhookDeliveryId,
-      eventId: claimed.eventId,
-      subscriptionId: lane.subscriptionId,
-      attempt: claimed.attempts + 1,
-      statusCode: outcome.statusCode,
-    };
-    if (settings.logOutcomes)
-      log.info(
-        { ...fields, durationMs: Math.round(outcome.durationMs) },
-        outcomeLine(claimed, lane, outcome.statusCode, outcome.error, decision.kind, outcome.durationMs),
-      );
-    else if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
-    else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");
-    else
-      log.info(
-        { ...fields, error: outcome.error, nextDelayMs: decision.delayMs },
-        decision.kind === "throttled" ? "subscriber asked to slow down" : "webhook delivery attempt failed",
-      );
+    const decision = await runAttempt(attemptDeps, claimed, lane);
     if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
     // Ordered mode: the record released the next delivery of this subject, due now.
     else if (lane.ordered) dirty.add(lane.subscriptionId);
@@ -314,30 +229,8 @@ export function createDeliveryPump(deps: {
     async close() {
       closed = true;
       clearInterval(pollTimer);
-      for (const { timer } of timers.values()) clearTimeout(timer);
       timers.clear();
       await idle();
     },
   };
-}
-
-/** `reservation.created reservation/4711 → hooks.example.com: 204 in 12 ms (attempt 1)`, for people watching. */
-function outcomeLine(claimed: ClaimedDelivery, lane: LaneRow, statusCode: number | null, error: string | null, kind: string, durationMs: number): string {
-  let type = "event";
-  let subject = claimed.eventId;
-  try {
-    const event = JSON.parse(claimed.body) as { type?: string; subject?: string };
-    type = event.type ?? type;
-    subject = event.subject ?? subject;
-  } catch {
-    // the body is the envelope we wrote: always JSON
-  }
-  let host = "?";
-  try {
-    host = new URL(lane.url).host;
-  } catch {
-    // a URL that does not parse was refused before any attempt
-  }
-  const answer = statusCode !== null ? String(statusCode) : (error ?? "no answer");
-  return `${type} ${subject} → ${host}: ${answer} in ${Math.round(durationMs)} ms (attempt ${claimed.attempts + 1}${kind === "delivered" ? "" : `, ${kind}`})`;
 }

@@ -1,6 +1,6 @@
 import type { Config } from "../config/env.js";
 import type { DeliverySettings } from "./decisions.js";
-import type { PumpSettings } from "./pump.js";
+import type { PumpSettings } from "./pump-types.js";
 import { createDeliveryClient } from "./http-client.js";
 import type { TargetPolicy } from "./target-policy.js";
 

@@ -4,6 +4,7 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import { Router, type RequestHandler } from "express";
 import { z } from "zod";
+import * as queueActions from "../admin/queue-actions.js";
 import * as admin from "../admin/service.js";
 import type { AppDeps } from "./deps.js";
 import { sameOriginOnly } from "./auth.js";
@@ -36,23 +37,23 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const actor = (req: { actor?: string }) => req.actor ?? "admin";
 
   router.get("/admin/queues", async (_req, res) => {
-    res.json({ data: await admin.queueOverview(svc) });
+    res.json({ data: await queueActions.queueOverview(svc) });
   });
 
   router.get("/admin/queues/:queue/failed", async (req, res) => {
     const q = parseInput(page, req.query, "query");
-    const result = orNotFound(await admin.failedJobs(svc, req.params.queue, q.start, q.limit));
+    const result = orNotFound(await queueActions.failedJobs(svc, req.params.queue, q.start, q.limit));
     res.json({ data: result.jobs, total: result.total, start: result.start, limit: q.limit });
   });
 
   router.post("/admin/queues/:queue/jobs/:jobId/retry", async (req, res) => {
-    const result = orNotFound(await admin.retryJob(svc, actor(req), req.params.queue, req.params.jobId));
+    const result = orNotFound(await queueActions.retryJob(svc, actor(req), req.params.queue, req.params.jobId));
     if (result.kind === "not_failed") throw new HttpError(409, "job_not_failed", `job is ${result.state}, not failed`);
     res.json({ retried: result.jobId });
   });
 
   router.delete("/admin/queues/:queue/jobs/:jobId", async (req, res) => {
-    const result = orNotFound(await admin.removeJob(svc, actor(req), req.params.queue, req.params.jobId));
+    const result = orNotFound(await queueActions.removeJob(svc, actor(req), req.params.queue, req.params.jobId));
     if (result.kind === "not_failed") throw new HttpError(409, "job_not_failed", `job is ${result.state}; only failed jobs can be removed`);
     res.json({ removed: result.jobId });
   });
@@ -60,7 +61,7 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   router.post("/admin/queues/:queue/retry-failed", async (req, res) => {
     const filter = parseInput(retryFailedBody, req.body);
     const result = orNotFound(
-      await admin.retryFailed(svc, actor(req), req.params.queue, { ...filter, since: filter.since ? new Date(filter.since) : undefined }),
+      await queueActions.retryFailed(svc, actor(req), req.params.queue, { ...filter, since: filter.since ? new Date(filter.since) : undefined }),
     );
     res.json({ retried: result.retried });
   });

@@ -1,3 +1,4 @@
+// The console's inbound webhooks: failed, rejected and ignored ones, each stored body, and replay.
 import type { Router } from "express";
 import { z } from "zod";
 import * as admin from "../../admin/service.js";

@@ -1,3 +1,4 @@
+// The console's providers page: polling state and pauses, and resume.
 import type { Router } from "express";
 import * as admin from "../../admin/service.js";
 import type { AppDeps } from "../deps.js";

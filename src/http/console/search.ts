@@ -1,3 +1,4 @@
+// The console's landing page: what needs a look, and the search by any id.
 import type { Router } from "express";
 import * as consoleData from "../../services/console.js";
 import type { AppDeps } from "../deps.js";

@@ -1,3 +1,4 @@
+// One entity's story on the console: a reservation, a shipment or a rental, every state with its deliveries.
 import type { Router } from "express";
 import { z } from "zod";
 import * as consoleData from "../../services/console.js";

@@ -1,3 +1,5 @@
+// The console's subscriptions: the paginated overview, one endpoint's page, and its buttons (re-send,
+// settings, recover).
 import type { Router } from "express";
 import { z } from "zod";
 import * as admin from "../../admin/service.js";

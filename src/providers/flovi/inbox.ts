@@ -8,15 +8,15 @@
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.js";
 import type { NewDelivery } from "../../db/fan-out.js";
-import { claimInboxKeys, loadInbox, loadInbound, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
-import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
+import { claimInboxKeys, loadInbox, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
+import { writeReportPlan } from "../../db/reservation-writes.js";
 import { withTransaction, type Sql } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
 import { coalesce } from "../../lib/coalesce.js";
-import { parseFloviBody } from "./payload.js";
-import { planInbox, planReports, type InboxPlan, type ReportPlan } from "./plan.js";
+import { planInbox, type InboxPlan } from "./plan.js";
 import type { InboundOutcome } from "../../domain/reservation-plan.js";
 import { traceInboxBatch, type TracedBatch } from "./trace-batch.js";
+import { applyStoredDelivery } from "./apply-stored.js";
 
 interface DrainResult {
   applied: number;
@@ -202,88 +202,4 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
     },
     idle: runner.idle,
   };
-}
-
-export type ApplyResult =
-  | { kind: "applied"; events: CloudEvent[]; deliveries: NewDelivery[]; outcome: string }
-  | { kind: "already_done"; status: string }
-  | { kind: "not_found" }
-  | { kind: "rejected"; reason: string };
-
-/**
- * Applies one stored delivery now (admin replay; rows filed under another key). A waiting (`received`) row is
- * applied together with the rows of its reservation received before it, in order. With `force`, a row that
- * was rejected or set aside as failed is applied again; one already applied stays applied.
- */
-export async function applyStoredDelivery(
-  deps: { db: Database },
-  inboundDeliveryId: string,
-  opts: {
-    force?: boolean;
-    /** Runs in the same transaction, after the outcome is known (the admin replay's audit row). */
-    audit?: (sql: Sql, outcome: { kind: string; outcome?: string }) => Promise<void>;
-  } = {},
-): Promise<ApplyResult> {
-  const result = await withTransaction(deps.db, async (sql) => {
-    const outcome = await applyIn(sql, inboundDeliveryId, opts.force ?? false);
-    if (opts.audit && outcome.kind !== "not_found") await opts.audit(sql, { kind: outcome.kind, outcome: "outcome" in outcome ? outcome.outcome : undefined });
-    return outcome;
-  });
-  return result;
-}
-
-async function applyIn(sql: Sql, inboundDeliveryId: string, force: boolean): Promise<ApplyResult> {
-  {
-    const peek = await loadInbound(sql, inboundDeliveryId);
-    if (!peek) return { kind: "not_found" } as const;
-    const verdict = parseFloviBody(peek.rawBody);
-    // The reservation's lock first, then the row's: the order a drain takes them in.
-    if (verdict.kind === "status_change") await lockReservations(sql, [verdict.change.reservationId]);
-    const row = (await loadInbound(sql, inboundDeliveryId, true))!;
-    const runnable = row.status === "received" || (force && (row.status === "failed" || row.status === "rejected"));
-    if (!runnable) return { kind: "already_done", status: row.status } as const;
-    if (verdict.kind !== "status_change") {
-      await markInbound(sql, inboundDeliveryId, verdict.kind === "ignored" ? "ignored" : "rejected", verdict.reason);
-      return { kind: "rejected", reason: verdict.reason } as const;
-    }
-    const reservationId = verdict.change.reservationId;
-    const plan =
-      row.status === "received" && row.orderingKey === reservationId
-        ? await planWaitingUpTo(sql, reservationId, inboundDeliveryId)
-        : await planOne(sql, row.id, verdict, row);
-    const deliveries = await writeReportPlan(sql, plan);
-    const outcome = plan.inbound.find((o) => o.id === inboundDeliveryId)?.reason ?? "processed";
-    return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, outcome } as const;
-  }
-}
-
-async function planWaitingUpTo(sql: Sql, reservationId: string, inboundDeliveryId: string): Promise<ReportPlan> {
-  const { rows, reservations } = await loadInbox(sql, [reservationId], 10_000);
-  const upTo = rows.findIndex((r) => r.id === inboundDeliveryId);
-  return planInbox(rows.slice(0, upTo + 1), reservations);
-}
-
-async function planOne(
-  sql: Sql,
-  inboundDeliveryId: string,
-  verdict: Extract<ReturnType<typeof parseFloviBody>, { kind: "status_change" }>,
-  row: { receivedAt: Date; requestId: string | null; traceContext?: Record<string, string> | null },
-): Promise<ReportPlan> {
-  const reservations = await loadReservationSnapshots(sql, [verdict.change.reservationId]);
-  return planReports(
-    [
-      {
-        change: verdict.change,
-        source: "webhook",
-        receivedAt: row.receivedAt,
-        inboundDeliveryId,
-        dedupeKey: `flovi:delivery:${inboundDeliveryId}`,
-        lastPayload: verdict.body,
-        requestId: row.requestId,
-        // A replay continues the trace of the request that stored the delivery.
-        traceContext: row.traceContext ?? null,
-      },
-    ],
-    reservations,
-  );
 }

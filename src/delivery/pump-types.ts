@@ -1,0 +1,38 @@
+// What the delivery pump (./pump.ts) is set with and what it offers its callers.
+import type { Sql } from "../db/sql.js";
+
+export interface PumpSettings {
+  /** A lane whose last N attempts all failed probes its endpoint one request at a time (0: never)... */
+  circuitAfterFailures: number;
+  /** ...one per this many ms. */
+  circuitProbeMs: number;
+  /** Attempts in flight in this process at most, shared fairly by the lanes with work. */
+  capacity: number;
+  /** How often to look for lanes with due work that nobody nudged. */
+  pollIntervalMs: number;
+  /** One readable info line per attempt (event type, endpoint host, status, latency): LOG_DELIVERY_OUTCOMES. */
+  logOutcomes?: boolean;
+}
+
+/** A claim made inside a writer's transaction: start its attempts once the transaction committed. */
+export interface ClaimWithin {
+  start(): void;
+  /** The transaction rolled back: its leases never existed. */
+  abandon(): void;
+}
+
+export interface DeliveryPump {
+  /** These lanes have new work: claim for them soon. */
+  nudge(subscriptionIds: Iterable<string>): void;
+  /**
+   * Claims these lanes' due deliveries inside the caller's transaction (the one that wrote them): the first
+   * attempts start right after its commit, with no claim of their own.
+   */
+  claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin>;
+  /** Claims for every lane with due work now (what the poll does). */
+  poll(): Promise<void>;
+  /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */
+  idle(): Promise<void>;
+  /** Stops claiming; resolves once the attempts under way are recorded. */
+  close(): Promise<void>;
+}
