@@ -1,4 +1,6 @@
-// How a provider call failed, in the terms the pollers act on.
+// How a provider call failed, in the terms its callers act on: one error type and one fetch path for Flovi,
+// MyFlyingBox and GreenFlow alike. `kind` is what to do; `code` and `correlationId` are the provider's own
+// words for it (Flovi's errorCode, MFB's error type), for logs and operators.
 export type ProviderFailure =
   /** Credentials refused: pause every poll of this provider, burn no retries. */
   | "auth"
@@ -16,14 +18,27 @@ export type ProviderFailure =
   | "unexpected";
 
 export class ProviderError extends Error {
+  /** The provider's error code when it gave one; else `HTTP_<status>`, or NETWORK_ERROR for no answer. */
+  readonly code: string;
+  /** The provider's id for this failure, when it gave one (Flovi's correlationId). */
+  readonly correlationId: string | null;
+
   constructor(
     readonly kind: ProviderFailure,
     readonly httpStatus: number | null,
     message: string,
     readonly retryAfterMs: number | null = null,
+    said: { code?: string; correlationId?: string | null } = {},
   ) {
     super(message);
     this.name = "ProviderError";
+    this.code = said.code ?? (httpStatus !== null ? `HTTP_${httpStatus}` : kind === "transient" ? "NETWORK_ERROR" : kind.toUpperCase());
+    this.correlationId = said.correlationId ?? null;
+  }
+
+  /** The fields a log line about it carries. */
+  get logFields(): { statusCode: number | null; errorCode: string; correlationId: string | null } {
+    return { statusCode: this.httpStatus, errorCode: this.code, correlationId: this.correlationId };
   }
 }
 

@@ -159,7 +159,13 @@ describe("reconciliation against the Flovi Partner API", () => {
 
   it("the client surfaces Flovi's error envelope with its correlationId", async () => {
     const client = createFloviClient({ baseUrl: flovi.url, apiKey: "wrong", timeoutMs: 2_000 });
-    await expect(client.getReservation("1")).rejects.toMatchObject({ statusCode: 401, errorCode: "UNAUTHORIZED", correlationId: "c-401" });
+    await expect(client.getReservation("1")).rejects.toMatchObject({
+      name: "ProviderError",
+      kind: "auth",
+      httpStatus: 401,
+      code: "UNAUTHORIZED",
+      correlationId: "c-401",
+    });
   });
 });
 

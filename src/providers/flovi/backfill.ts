@@ -22,7 +22,8 @@ import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../
 import { markManyLookedUpIn } from "../../db/reservations.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
 import { withTransaction } from "../../db/sql.js";
-import { FloviApiError, MAX_PAGE, type FloviClient, type FloviReservation, type ReservationPage } from "./client.js";
+import { MAX_PAGE, type FloviClient, type FloviReservation, type ReservationPage } from "./client.js";
+import { ProviderError } from "../provider-error.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
 import { API_STATUS, apiReport, FLOVI_API, pauseFloviApi } from "./reconcile.js";
@@ -65,16 +66,16 @@ export async function backfillFromList(deps: {
     try {
       page = await deps.client.listReservations({ start, limit: MAX_PAGE });
     } catch (error) {
-      if (!(error instanceof FloviApiError)) throw error;
-      const fields = { start, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
-      if (error.statusCode === 429) {
+      if (!(error instanceof ProviderError)) throw error;
+      const fields = { start, ...error.logFields };
+      if (error.kind === "rate_limited") {
         const until = await pauseFloviApi(deps.db, error);
         deps.log.warn({ ...fields, pausedUntil: until }, "flovi backfill rate limited; resuming after Retry-After");
-        return { ...result, stoppedBy: error.errorCode, pausedUntil: until };
+        return { ...result, stoppedBy: error.code, pausedUntil: until };
       }
-      if (error.statusCode === 401) deps.log.error(fields, "flovi refused the API key; backfill stopped (check FLOVI_API_KEY)");
+      if (error.kind === "auth") deps.log.error(fields, "flovi refused the API key; backfill stopped (check FLOVI_API_KEY)");
       else deps.log.warn({ ...fields, err: error.message }, "flovi reservation list failed; the pass resumes from this page next run");
-      return { ...result, stoppedBy: error.errorCode };
+      return { ...result, stoppedBy: error.code };
     }
     result.pages += 1;
     result.seen += page.data.length;

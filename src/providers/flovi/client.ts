@@ -3,18 +3,19 @@
 import { z } from "zod";
 import { readJson } from "../../lib/read-json.js";
 import { parseRetryAfter } from "../../lib/retry-after.js";
+import { ProviderError, type ProviderFailure, providerFetch } from "../provider-error.js";
 
-export class FloviApiError extends Error {
-  constructor(
-    readonly statusCode: number | null,
-    readonly errorCode: string,
-    readonly correlationId: string | null,
-    message: string,
-    readonly retryAfterMs: number | null = null,
-  ) {
-    super(message);
-    this.name = "FloviApiError";
-  }
+/**
+ * What a Flovi answer means for the caller. Unlike MFB's and GreenFlow's, a 403 here is about one
+ * reservation (this key may not read it), not the credentials: `forbidden`, not `auth`.
+ */
+function floviFailure(status: number): ProviderFailure {
+  if (status === 401) return "auth";
+  if (status === 403) return "forbidden";
+  if (status === 404) return "not_found";
+  if (status === 429) return "rate_limited";
+  if (status >= 500) return "transient";
+  return "unexpected";
 }
 
 /** Flovi's error envelope: statusCode, errorCode, timestamp, path, correlationId, message (string or list). */
@@ -63,31 +64,19 @@ export interface FloviClient {
 
 export function createFloviClient(opts: { baseUrl: string; apiKey: string | undefined; timeoutMs: number }): FloviClient {
   const base = opts.baseUrl.replace(/\/+$/, "");
-  /** One GET; every failure is a FloviApiError with Flovi's own error code and correlation id. */
+  /** One GET; every failure is a ProviderError with Flovi's own error code and correlation id. */
   async function get(path: string): Promise<{ status: number; body: unknown }> {
-    if (!opts.apiKey) throw new FloviApiError(null, "NOT_CONFIGURED", null, "FLOVI_API_KEY is not set");
-    let response: Response;
-    try {
-      response = await fetch(`${base}${path}`, {
-        headers: { "x-api-key": opts.apiKey, accept: "application/json" },
-        signal: AbortSignal.timeout(opts.timeoutMs),
-        redirect: "error",
-      });
-    } catch (error) {
-      throw new FloviApiError(null, "NETWORK_ERROR", null, (error as Error).message);
-    }
+    if (!opts.apiKey) throw new ProviderError("unexpected", null, "FLOVI_API_KEY is not set", null, { code: "NOT_CONFIGURED" });
+    const response = await providerFetch(`${base}${path}`, { headers: { "x-api-key": opts.apiKey, accept: "application/json" } }, opts.timeoutMs);
     const body = await readJson(response);
     if (!response.ok) {
       const envelope = errorEnvelope.safeParse(body);
       const e = envelope.success ? envelope.data : {};
       const message = Array.isArray(e.message) ? e.message.join("; ") : (e.message ?? `HTTP ${response.status}`);
-      throw new FloviApiError(
-        response.status,
-        e.errorCode ?? `HTTP_${response.status}`,
-        e.correlationId ?? null,
-        message,
-        parseRetryAfter(response.headers.get("retry-after")),
-      );
+      throw new ProviderError(floviFailure(response.status), response.status, message, parseRetryAfter(response.headers.get("retry-after")), {
+        code: e.errorCode,
+        correlationId: e.correlationId ?? null,
+      });
     }
     return { status: response.status, body };
   }
@@ -96,7 +85,8 @@ export function createFloviClient(opts: { baseUrl: string; apiKey: string | unde
     async getReservation(id) {
       const { status, body } = await get(`/customers/v2/reservation/${encodeURIComponent(id)}`);
       const parsed = reservationSchema.safeParse(body);
-      if (!parsed.success) throw new FloviApiError(status, "INVALID_RESPONSE", null, "reservation response did not match the documented shape");
+      if (!parsed.success)
+        throw new ProviderError("unexpected", status, "reservation response did not match the documented shape", null, { code: "INVALID_RESPONSE" });
       return parsed.data;
     },
     async listReservations({ start, limit = MAX_PAGE, status }) {
@@ -105,7 +95,8 @@ export function createFloviClient(opts: { baseUrl: string; apiKey: string | unde
       if (status) query.set("status", status);
       const { status: code, body } = await get(`/customers/v2/reservations?${query}`);
       const parsed = pageSchema.safeParse(body);
-      if (!parsed.success) throw new FloviApiError(code, "INVALID_RESPONSE", null, "reservation list did not match the documented shape");
+      if (!parsed.success)
+        throw new ProviderError("unexpected", code, "reservation list did not match the documented shape", null, { code: "INVALID_RESPONSE" });
       return { data: parsed.data.data, nextStart: parsed.data.nextStart ?? null };
     },
   };

@@ -14,7 +14,8 @@ import { providerPausedUntil } from "../../db/provider-state.js";
 import { loadReservationSnapshots, lockReservations } from "../../db/reservation-writes.js";
 import { storeReservationDetailsIn } from "../../db/reservations.js";
 import { withTransaction } from "../../db/sql.js";
-import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
+import type { FloviClient, FloviReservation } from "./client.js";
+import { ProviderError } from "../provider-error.js";
 import type { Committed } from "./inbox.js";
 import { FLOVI_API, pauseFloviApi } from "./reconcile.js";
 import { writeSameStatusEvent } from "./side-event.js";
@@ -44,18 +45,18 @@ export async function enrichReservation(
   try {
     details = reservationDetails(await deps.client.getReservation(id));
   } catch (error) {
-    if (!(error instanceof FloviApiError)) throw error;
-    const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
-    if (error.statusCode === 429) {
+    if (!(error instanceof ProviderError)) throw error;
+    const fields = { reservationId: id, ...error.logFields };
+    if (error.kind === "rate_limited") {
       const until = await pauseFloviApi(deps.db, error);
       throw new EnrichLater(`rate limited until ${until.toISOString()}`);
     }
-    if (error.statusCode !== 404 && error.statusCode !== 403) {
+    if (error.kind !== "not_found" && error.kind !== "forbidden") {
       deps.log.warn(fields, "flovi reservation details look-up failed; retried later");
-      throw new EnrichLater(`${error.errorCode}: ${error.message}`);
+      throw new EnrichLater(`${error.code}: ${error.message}`);
     }
     deps.log.warn(fields, "flovi will not tell this reservation's details; events go on without them");
-    unavailable = `${error.errorCode}: ${error.message}`.slice(0, 500);
+    unavailable = `${error.code}: ${error.message}`.slice(0, 500);
   }
   const outcome = await withTransaction(deps.db, async (sql) => {
     await lockReservations(sql, [id]);

@@ -12,7 +12,8 @@ import { providerPausedUntil } from "../../db/provider-state.js";
 import { loadReservationSnapshots, lockReservations } from "../../db/reservation-writes.js";
 import { markFinalCostsOverdueIn, overdueFinalCostsCandidates } from "../../db/reservations.js";
 import { withTransaction } from "../../db/sql.js";
-import { FloviApiError, type FloviClient } from "./client.js";
+import type { FloviClient } from "./client.js";
+import { ProviderError } from "../provider-error.js";
 import type { Committed } from "./inbox.js";
 import { FLOVI_API, pauseFloviApi, priceDetails } from "./reconcile.js";
 import { writeSameStatusEvent } from "./side-event.js";
@@ -41,14 +42,14 @@ export async function flagOverdueFinalCosts(deps: {
         const found = await deps.client.getReservation(id);
         price = priceDetails(found);
       } catch (error) {
-        if (!(error instanceof FloviApiError)) throw error;
-        const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
-        if (error.statusCode === 429) {
+        if (!(error instanceof ProviderError)) throw error;
+        const fields = { reservationId: id, ...error.logFields };
+        if (error.kind === "rate_limited") {
           const until = await pauseFloviApi(deps.db, error);
           deps.log.warn({ ...fields, pausedUntil: until }, "flovi rate limited the overdue final costs look-up; the rest wait for the next run");
-          return { ...result, stoppedBy: error.errorCode };
+          return { ...result, stoppedBy: error.code };
         }
-        if (error.statusCode !== 404 && error.statusCode !== 403) {
+        if (error.kind !== "not_found" && error.kind !== "forbidden") {
           deps.log.warn(fields, "flovi look-up for overdue final costs failed; tried again next run");
           continue;
         }

@@ -14,7 +14,8 @@ import { withTransaction } from "../../db/sql.js";
 import { decideTransition, isReservationState, type ReservationState } from "../../domain/reservation.js";
 import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
 import { markLookedUp, markLookedUpIn, reconcileCandidates } from "../../db/reservations.js";
-import { FloviApiError, type FloviClient, type FloviReservation } from "./client.js";
+import type { FloviClient, FloviReservation } from "./client.js";
+import { ProviderError } from "../provider-error.js";
 import { floviApiPrice } from "./costs.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
@@ -67,8 +68,8 @@ export const FLOVI_API = "flovi-api";
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
 /** Flovi answered 429: every Flovi API call (look-ups, backfill, details, overdue) waits until its Retry-After (60 s without one). */
-export function pauseFloviApi(db: Database, error: FloviApiError): Promise<Date> {
-  return pauseProvider(db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.errorCode}: ${error.message}`);
+export function pauseFloviApi(db: Database, error: ProviderError): Promise<Date> {
+  return pauseProvider(db, FLOVI_API, error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, `${error.code}: ${error.message}`);
 }
 
 export interface ReconcileResult {
@@ -102,26 +103,26 @@ export async function reconcileReservations(deps: {
     try {
       found = await deps.client.getReservation(id);
     } catch (error) {
-      if (!(error instanceof FloviApiError)) throw error;
-      const fields = { reservationId: id, statusCode: error.statusCode, errorCode: error.errorCode, correlationId: error.correlationId };
-      if (error.statusCode === 429) {
+      if (!(error instanceof ProviderError)) throw error;
+      const fields = { reservationId: id, ...error.logFields };
+      if (error.kind === "rate_limited") {
         const until = await pauseFloviApi(deps.db, error);
         deps.log.warn({ ...fields, pausedUntil: until }, "flovi reconciliation rate limited; resuming after Retry-After");
-        return { ...result, stoppedBy: error.errorCode, pausedUntil: until };
+        return { ...result, stoppedBy: error.code, pausedUntil: until };
       }
-      if (error.statusCode === 401) {
+      if (error.kind === "auth") {
         deps.log.error(fields, "flovi refused the API key; reconciliation stopped (check FLOVI_API_KEY)");
-        return { ...result, stoppedBy: error.errorCode };
+        return { ...result, stoppedBy: error.code };
       }
       result.checked += 1;
-      if (error.statusCode === 403) {
+      if (error.kind === "forbidden") {
         // This key may not read this reservation (or its store): the others may still be readable.
         deps.log.warn(fields, "flovi forbids this reservation's look-up; skipped");
         await touch(id);
         result.skipped += 1;
-      } else if (error.statusCode === 404) {
+      } else if (error.kind === "not_found") {
         deps.log.warn(fields, "flovi does not know this reservation; it is not looked up again");
-        await touch(id, `${error.errorCode}: ${error.message}`.slice(0, 500));
+        await touch(id, `${error.code}: ${error.message}`.slice(0, 500));
         result.stopped += 1;
       } else {
         deps.log.warn(fields, "flovi reservation look-up failed");
