@@ -249,7 +249,7 @@ export async function seedDeliveredEvents(q: (text: string, params?: unknown[]) 
          SELECT gen_random_uuid(), ev.id, $4::uuid, 'succeeded', 1, 204, ev.created_at, ev.created_at, ev.created_at FROM ev
          RETURNING id, created_at
        )
-       INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code)
+       INSERT INTO delivery_attempts (webhook_delivery_id, attempt, attempted_at, duration_ms, status_code)
        SELECT dl.id, 1, dl.created_at, 12, 204 FROM dl`,
       [from, to, total, subscriptionId],
     );

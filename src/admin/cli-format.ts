@@ -46,8 +46,8 @@ export function outcomeMessage(result: { kind: string; [k: string]: unknown }): 
         ].join("\n");
       }
       return result.sendNow
-        ? `delivery ${String(result.deliveryId)} was waiting for its next attempt: sent now`
-        : `delivery ${String(result.deliveryId)} queued to be sent again`;
+        ? `delivery ${String(result.webhookDeliveryId)} was waiting for its next attempt: sent now`
+        : `delivery ${String(result.webhookDeliveryId)} queued to be sent again`;
     case "in_progress":
       return "an attempt of this delivery is under way; its outcome decides what comes next";
     case "held":

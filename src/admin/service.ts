@@ -71,10 +71,12 @@ export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliv
       const done = await makeDueNow(sql, webhookDeliveryId);
       return { result: done, audit: done ? { actor, action: "delivery.send-now", target: webhookDeliveryId, details } : null };
     });
-    return due ? ({ kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: true } as const) : ({ kind: "in_progress" } as const);
+    return due
+      ? ({ kind: "queued", webhookDeliveryId, deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: true } as const)
+      : ({ kind: "in_progress" } as const);
   }
   await resend(deps, [webhookDeliveryId], { actor, action: "delivery.retry", target: webhookDeliveryId, details });
-  return { kind: "queued", deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: false } as const;
+  return { kind: "queued", webhookDeliveryId, deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: false } as const;
 }
 
 /**

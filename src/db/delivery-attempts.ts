@@ -38,7 +38,7 @@ WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[], $11::uuid[])
          AS t(delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt, status, next_attempt_at, schedule_step, lease_token)
 ), attempt_rows AS (
-  INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
+  INSERT INTO delivery_attempts (webhook_delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
   SELECT delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt FROM input
 ), delivery_rows AS (
   UPDATE webhook_deliveries d

@@ -33,7 +33,7 @@ const COLUMNS = unnestLayout({
     source: ["text", (x) => x.source],
     occurred_at: ["timestamptz", (x) => iso(x.occurredAt)],
     received_at: ["timestamptz", (x) => iso(x.receivedAt)],
-    delivery_id: ["uuid", (x) => x.inboundDeliveryId],
+    inbound_delivery_id: ["uuid", (x) => x.inboundDeliveryId],
     event_id: ["uuid", (x) => x.eventId],
   }),
   inbound: columnsFor<Plan["inbound"][number]>({

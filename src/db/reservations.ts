@@ -12,7 +12,8 @@ interface PayloadWarningView {
   raw: string;
 }
 
-export async function getReservationView(db: Database, id: string) {
+/** A reservation with its transitions (each with its inbound delivery's payload warnings) and its events' envelopes, in order. */
+export async function reservationRecord(db: Database, id: string) {
   const reservation = await prismaOf(db).reservation.findUnique({
     where: { id },
     include: { transitions: { orderBy: { id: "asc" }, include: { delivery: { select: { warnings: true } } } } },
@@ -23,35 +24,10 @@ export async function getReservationView(db: Database, id: string) {
     orderBy: { sequence: "asc" },
     select: { envelope: true },
   });
-  return {
-    reservationId: reservation.id,
-    externalId: reservation.externalId,
-    state: reservation.state,
-    cancellationReason: reservation.cancellationReason,
-    finalCosts: reservation.finalCosts,
-    vehicles: reservation.vehicles,
-    sequence: reservation.sequence,
-    lastChangedAt: reservation.lastChangedAt,
-    lastReconciledAt: reservation.lastReconciledAt,
-    /** When reservation.final_costs_overdue was emitted; null when final costs came in time (or not yet due). */
-    finalCostsOverdueAt: reservation.finalCostsOverdueAt,
-    createdAt: reservation.createdAt,
-    updatedAt: reservation.updatedAt,
-    transitions: reservation.transitions.map((t) => ({
-      from: t.fromState,
-      to: t.toState,
-      outcome: t.outcome,
-      source: t.source,
-      occurredAt: t.occurredAt,
-      receivedAt: t.receivedAt,
-      deliveryId: t.deliveryId,
-      eventId: t.eventId,
-      // Side fields of that delivery that could not be used as sent, and the fallback applied (docs/events.md).
-      warnings: t.delivery?.warnings ?? [],
-    })),
-    events: events.map((e) => e.envelope),
-  };
+  return { reservation, events: events.map((e) => e.envelope) };
 }
+
+export type ReservationRecord = NonNullable<Awaited<ReturnType<typeof reservationRecord>>>;
 
 /**
  * Reservations not settled whose last change is older than `cutoff` and that were not looked up since (index:

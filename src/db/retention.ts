@@ -71,7 +71,7 @@ async function pruneDeliveries(db: Database, cutoff: Date, batch: number, status
     const ids = (await sql.query<{ id: string }>(PICK_DELIVERIES, [cutoff, batch, statuses])).map((r) => r.id);
     if (ids.length === 0) return { rows: 0, bytes: 0 };
     const attempts = await sql.query<{ size: number }>(
-      "DELETE FROM delivery_attempts a WHERE a.delivery_id = ANY($1::uuid[]) RETURNING pg_column_size(a.*) AS size",
+      "DELETE FROM delivery_attempts a WHERE a.webhook_delivery_id = ANY($1::uuid[]) RETURNING pg_column_size(a.*) AS size",
       [ids],
     );
     const deliveries = await sql.query<{ size: number }>(

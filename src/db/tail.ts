@@ -50,10 +50,10 @@ export async function tailAfter(db: Database, cursor: TailCursor, limit = 500): 
       [cursor.inbound, limit],
     ),
     onPool(db).query<TailAttempt>(
-      `SELECT 'attempt' AS kind, a.id::text AS id, a.attempted_at AS at, a.delivery_id AS "webhookDeliveryId", a.attempt, a.status_code AS "statusCode",
+      `SELECT 'attempt' AS kind, a.id::text AS id, a.attempted_at AS at, a.webhook_delivery_id AS "webhookDeliveryId", a.attempt, a.status_code AS "statusCode",
               a.duration_ms AS "durationMs", a.error, e.type AS "eventType", e.subject, d.subscription_id AS "subscriptionId", s.url
          FROM delivery_attempts a
-         JOIN webhook_deliveries d ON d.id = a.delivery_id
+         JOIN webhook_deliveries d ON d.id = a.webhook_delivery_id
          JOIN events e ON e.id = d.event_id
          JOIN subscriptions s ON s.id = d.subscription_id
         WHERE a.id > $1::bigint ORDER BY a.id LIMIT $2`,

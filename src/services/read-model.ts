@@ -2,7 +2,7 @@
 // a reservation's view. Routes call these; the statements live in src/db.
 import type { Database } from "../db/client.js";
 import { eventPage } from "../db/events.js";
-import { getReservationView } from "../db/reservations.js";
+import { type ReservationRecord, reservationRecord } from "../db/reservations.js";
 import { oldestKept, prunedThrough } from "../db/retention.js";
 import { floviCosts } from "../providers/flovi/costs.js";
 
@@ -22,12 +22,48 @@ export async function eventLog(db: Database, q: { type?: string; subject?: strin
   return { kind: "page", data: page.map((r) => r.envelope), cursor: last !== undefined ? last.toString() : (q.after ?? null), hasMore: rows.length > q.limit };
 }
 
-/** A reservation's view: its final costs as money (as events carry them), the fields as Flovi sent them beside. */
+/**
+ * A reservation as GET /reservations/:id shows it: its state, its final costs as money (as events carry
+ * them) with the fields as Flovi sent them beside, every transition, every event.
+ */
 export async function reservationView(db: Database, id: string) {
-  const view = await getReservationView(db, id);
-  if (!view) return null;
-  const raw = view.finalCosts as Record<string, unknown> | null;
-  return { ...view, finalCosts: raw ? floviCosts(raw) : null, finalCostsAsSent: raw };
+  const record = await reservationRecord(db, id);
+  return record ? toReservationView(record) : null;
+}
+
+function toReservationView({ reservation: r, events }: ReservationRecord) {
+  const raw = r.finalCosts as Record<string, unknown> | null;
+  return {
+    reservationId: r.id,
+    externalId: r.externalId,
+    state: r.state,
+    cancellationReason: r.cancellationReason,
+    finalCosts: raw ? floviCosts(raw) : null,
+    finalCostsAsSent: raw,
+    vehicles: r.vehicles,
+    sequence: r.sequence,
+    lastChangedAt: r.lastChangedAt,
+    lastReconciledAt: r.lastReconciledAt,
+    /** When reservation.final_costs_overdue was emitted; null when final costs came in time (or not yet due). */
+    finalCostsOverdueAt: r.finalCostsOverdueAt,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    transitions: r.transitions.map((t) => ({
+      from: t.fromState,
+      to: t.toState,
+      outcome: t.outcome,
+      source: t.source,
+      occurredAt: t.occurredAt,
+      receivedAt: t.receivedAt,
+      inboundDeliveryId: t.inboundDeliveryId,
+      /** Deprecated: the same as inboundDeliveryId, kept for one release (docs/api.md). */
+      deliveryId: t.inboundDeliveryId,
+      eventId: t.eventId,
+      // Side fields of that delivery that could not be used as sent, and the fallback applied (docs/events.md).
+      warnings: t.delivery?.warnings ?? [],
+    })),
+    events,
+  };
 }
 
 export async function retentionOverview(db: Database) {

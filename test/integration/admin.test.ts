@@ -97,6 +97,7 @@ describe("replaying what failed", () => {
     // Re-send the succeeded delivery: it arrives again with the same webhook-id.
     const resend = await request(ctx.app).post(`/admin/deliveries/${delivery.id}/retry`).set(auth);
     expect(resend.status).toBe(202);
+    expect(resend.body).toMatchObject({ webhookDeliveryId: delivery.id, deliveryId: delivery.id });
     await eventually(async () => sub.received.length === 2, 15_000, "re-sent");
     expect(sub.received[1]!.webhookId).toBe(sub.received[0]!.webhookId);
     expect(await audits("delivery.retry")).toHaveLength(1);

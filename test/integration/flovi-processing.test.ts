@@ -72,6 +72,10 @@ describe("reservation state from Flovi deliveries", () => {
     });
     expect(reservation.transitions.map((t: { to: string }) => t.to)).toEqual(["created", "taken", "driving", "sealed", "final_costs"]);
     expect(reservation.events).toHaveLength(5);
+    // Each transition names the stored webhook that caused it; the old field name stays for one release.
+    const stored = await ctx.prisma.inboundDelivery.findMany({ where: { orderingKey: id }, orderBy: { seq: "asc" }, select: { id: true } });
+    expect(reservation.transitions.map((t: { inboundDeliveryId: string }) => t.inboundDeliveryId)).toEqual(stored.map((d) => d.id));
+    for (const t of reservation.transitions) expect(t.deliveryId).toBe(t.inboundDeliveryId);
   });
 
   it("records an older state arriving late as stale and emits nothing", async () => {

@@ -70,7 +70,7 @@ describe("schema and SQL agree on every model", () => {
         source: "webhook",
         occurredAt: new Date(),
         receivedAt: new Date(),
-        deliveryId: delivery.id,
+        inboundDeliveryId: delivery.id,
       },
     });
     const event = await p.event.create({
@@ -92,7 +92,7 @@ describe("schema and SQL agree on every model", () => {
       data: { id: "00000000-0000-4000-8000-000000000002", url: "http://127.0.0.1:1/x", eventTypes: ["*"], secret: "whsec_x" },
     });
     const wd = await p.webhookDelivery.create({ data: { id: "00000000-0000-4000-8000-000000000003", eventId: event.id, subscriptionId: subscription.id } });
-    const attempt = await p.deliveryAttempt.create({ data: { deliveryId: wd.id, attempt: 1, attemptedAt: new Date(), durationMs: 3, statusCode: 200 } });
+    const attempt = await p.deliveryAttempt.create({ data: { webhookDeliveryId: wd.id, attempt: 1, attemptedAt: new Date(), durationMs: 3, statusCode: 200 } });
     const order = await p.mfbOrder.create({ data: { id: "00000000-0000-4000-8000-000000000004", reference: "ref" } });
     const parcel = await p.mfbParcel.create({
       data: { orderId: order.id, parcelIndex: 0, status: "created", lastCode: "shipment_created", lastEventAt: new Date() },

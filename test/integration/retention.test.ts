@@ -97,7 +97,7 @@ describe("retention", () => {
     await sql("UPDATE webhook_deliveries SET created_at = $1 WHERE id = ANY($2::uuid[])", ago(31), [ok.deliveryId, failed.deliveryId]);
     await prune();
     expect(await ctx.prisma.webhookDelivery.findUnique({ where: { id: ok.deliveryId } })).toBeNull();
-    expect(await ctx.prisma.deliveryAttempt.count({ where: { deliveryId: ok.deliveryId } })).toBe(0);
+    expect(await ctx.prisma.deliveryAttempt.count({ where: { webhookDeliveryId: ok.deliveryId } })).toBe(0);
     expect(await ctx.prisma.webhookDelivery.findUnique({ where: { id: failed.deliveryId } })).not.toBeNull();
     await sql("UPDATE webhook_deliveries SET created_at = $1 WHERE id = $2::uuid", ago(91), failed.deliveryId);
     await prune();
