@@ -4,7 +4,6 @@ import type { Worker } from "bullmq";
 import type { RedisClient } from "./queues/redis.js";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
-import { providerEnabled } from "./config/providers.js";
 import type { Database } from "./db/client.js";
 import { createAttemptRecorder, type FailedDelivery } from "./delivery/attempt-recorder.js";
 import { createDeliveryPump } from "./delivery/pump.js";
@@ -23,10 +22,10 @@ import { reservationsWithoutDetails } from "./db/reservations.js";
 import { reconcileReservations } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
 import { pruneAll, retentionSettings } from "./maintenance/prune.js";
-import { jobs, type JobKey } from "./queues/catalog.js";
 import { ExpectedError, ParkedFailure } from "./queues/errors.js";
 import type { Queues } from "./queues/queues.js";
 import { createWorker } from "./workers/run-job.js";
+import { keepSchedulers } from "./workers/schedulers.js";
 
 export interface WorkerDeps {
   config: Config;
@@ -172,18 +171,8 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     ...polling.createWorkers(common),
   ];
 
-  await registerSchedulers(deps);
-  // Redis may come back empty (restarted without persistence, failed over): put the schedulers back.
-  let connectedOnce = false;
-  const onReady = () => {
-    if (!connectedOnce) {
-      connectedOnce = true;
-      return;
-    }
-    registerSchedulers(deps).catch((error: unknown) => log.warn({ err: error }, "could not re-register job schedulers"));
-  };
-  if (deps.redis.status === "ready") connectedOnce = true;
-  deps.redis.on("ready", onReady);
+  // The job schedulers that drive the sweeps; put back whenever Redis comes back empty.
+  const schedulers = await keepSchedulers({ config, queues, redis: deps.redis, log });
 
   let closing: Promise<void> | undefined;
   const idle = async () => {
@@ -198,7 +187,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     idle,
     close() {
       closing ??= (async () => {
-        deps.redis.off("ready", onReady);
+        schedulers.stop();
         await Promise.allSettled(workers.map((w) => w.close()));
         await inbox.idle();
         await relay.idle();
@@ -208,30 +197,4 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       return closing;
     },
   };
-}
-
-/** How often a provider's sweep runs: POLL_SWEEP_INTERVAL_MS, or the poll interval when that is shorter (never under 250 ms). */
-export function sweepEvery(sweepMs: number, pollIntervalMs: number): number {
-  return Math.max(250, Math.min(sweepMs, pollIntervalMs));
-}
-
-async function registerSchedulers({ config, queues }: WorkerDeps) {
-  const maintenance = queues.get("maintenance");
-  const schedule = async (key: JobKey, everyMs: number, enabled = true) => {
-    const def = jobs[key];
-    if (!enabled || everyMs <= 0) {
-      await maintenance.removeJobScheduler(def.name);
-      return;
-    }
-    await maintenance.upsertJobScheduler(def.name, { every: everyMs }, { name: def.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
-  };
-  await schedule("sweepInbound", config.INBOUND_SWEEP_INTERVAL_MS);
-  await schedule("relayOutbox", config.OUTBOX_SWEEP_INTERVAL_MS);
-  await schedule("pruneStorage", config.RETENTION_PRUNE_INTERVAL_MS);
-  await schedule("reconcileReservations", config.FLOVI_RECONCILE_INTERVAL_MS, providerEnabled.floviLookups(config));
-  // Overdue final costs need no API key (the price is added when there is one).
-  await schedule("flagOverdueFinalCosts", config.FLOVI_RECONCILE_INTERVAL_MS);
-  // A poll interval shorter than the sweep interval is honoured: the sweep runs at least that often.
-  await schedule("sweepMfb", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.MFB_POLL_INTERVAL_MS), providerEnabled.mfb(config));
-  await schedule("sweepGreenflow", sweepEvery(config.POLL_SWEEP_INTERVAL_MS, config.GREENFLOW_POLL_INTERVAL_MS), providerEnabled.greenflow(config));
 }

@@ -66,7 +66,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
       );
     }
     case "webhooks": {
-      const rows = await admin.listInbound(adminDeps(io), { status: str(v.status), limit: number(io, "limit", 50) });
+      const { data: rows } = await admin.inboundPage(adminDeps(io), { status: str(v.status), limit: number(io, "limit", 50) });
       return {
         ok: true,
         data: rows,
@@ -87,7 +87,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
       return outcome(await admin.recoverSubscription(adminDeps(io), io.actor, args[0], since, { includePending: v["include-pending"] === true }), ["queued"]);
     }
     case "audit": {
-      const rows = await admin.auditLog(adminDeps(io), { limit: number(io, "limit", 50) });
+      const { data: rows } = await admin.auditPage(adminDeps(io), { limit: number(io, "limit", 50) });
       return {
         ok: true,
         data: rows,

@@ -46,8 +46,11 @@ export async function replayWebhook(deps: AdminDeps, actor: string, inboundDeliv
   } as const;
 }
 
-export function listInbound(deps: Pick<AdminDeps, "db">, opts: { status?: string; limit: number; before?: Date }) {
-  return listInboundRows(deps.db, opts);
+/** Stored Flovi deliveries, newest first; `nextBefore` (their receipt time) asks for the page after, when this one is full. */
+export async function inboundPage(deps: Pick<AdminDeps, "db">, opts: { status?: string; limit: number; before?: Date }) {
+  const data = await listInboundRows(deps.db, opts);
+  const last = data.at(-1);
+  return { data, nextBefore: data.length === opts.limit && last ? last.receivedAt.toISOString() : null };
 }
 
 /**
@@ -154,6 +157,9 @@ export async function providersOverview(deps: Pick<AdminDeps, "db">, config: Con
   });
 }
 
-export function auditLog(deps: Pick<AdminDeps, "db">, opts: { start?: number; limit: number }) {
-  return listAudit(deps.db, opts);
+/** The audit log, newest first; `nextStart` asks for the page after, when this one is full. */
+export async function auditPage(deps: Pick<AdminDeps, "db">, opts: { start?: number; limit: number }) {
+  const rows = await listAudit(deps.db, opts);
+  const data = rows.map((r) => ({ id: r.id.toString(), actor: r.actor, action: r.action, target: r.target, details: r.details, createdAt: r.createdAt }));
+  return { data, nextStart: data.length === opts.limit ? (opts.start ?? 0) + data.length : null };
 }

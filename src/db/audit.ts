@@ -43,21 +43,7 @@ export function logAudit(log: Logger, entry: AuditEntry): void {
   log.info({ audit: { actor: entry.actor, action: entry.action, target: entry.target, ...entry.details } }, "admin action");
 }
 
-export interface AuditRow {
-  id: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  details: unknown;
-  createdAt: Date;
-}
-
 /** Newest first. */
-export async function listAudit(db: Database, opts: { limit: number; start?: number }): Promise<AuditRow[]> {
-  const rows = await prismaOf(db).auditLog.findMany({
-    orderBy: { id: "desc" },
-    skip: opts.start ?? 0,
-    take: opts.limit,
-  });
-  return rows.map((r) => ({ id: r.id.toString(), actor: r.actor, action: r.action, target: r.target, details: r.details, createdAt: r.createdAt }));
+export function listAudit(db: Database, opts: { limit: number; start?: number }) {
+  return prismaOf(db).auditLog.findMany({ orderBy: { id: "desc" }, skip: opts.start ?? 0, take: opts.limit });
 }

@@ -68,7 +68,7 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.get("/admin/webhooks", async (req, res) => {
     const q = parseInput(inboundQuery, req.query, "query");
-    res.json({ data: await admin.listInbound(svc, { status: q.status, limit: q.limit, before: q.before ? new Date(q.before) : undefined }) });
+    res.json(await admin.inboundPage(svc, { status: q.status, limit: q.limit, before: q.before ? new Date(q.before) : undefined }));
   });
 
   router.post("/admin/webhooks/:id/replay", async (req, res) => {
@@ -119,7 +119,7 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.get("/admin/audit", async (req, res) => {
     const q = parseInput(page, req.query, "query");
-    res.json({ data: await admin.auditLog(svc, { start: q.start, limit: q.limit }) });
+    res.json(await admin.auditPage(svc, { start: q.start, limit: q.limit }));
   });
 
   // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password), and

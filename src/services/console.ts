@@ -2,8 +2,9 @@
 // inbound webhooks that did not apply. Actions go through the admin service, as the JSON API's do.
 import type { Database } from "../db/client.js";
 import { maskUrl } from "../lib/text.js";
+import { redactForDisplay } from "../observability/logger.js";
 import { entityEvents } from "../db/events.js";
-import { inboundBody, listInbound } from "../db/inbound-deliveries.js";
+import { inboundBody } from "../db/inbound-deliveries.js";
 import { attention } from "../db/attention.js";
 import { reservationTimeline, searchReservations } from "../db/reservations.js";
 import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/subscriptions.js";
@@ -58,7 +59,18 @@ export async function trackedStory(
   return eventsWithDeliveries(db, entity, id);
 }
 
-export const subscriptionsOverview = subscriptionOverview;
+/**
+ * One page of the subscriptions overview (URLs masked: a query may carry a token), with the cursor of the
+ * next page when this one is full.
+ */
+export async function subscriptionsPage(db: Database, opts: { limit: number; after?: { createdAt: Date; id: string } }) {
+  const rows = await subscriptionOverview(db, opts);
+  const last = rows.at(-1);
+  return {
+    rows: rows.map((r) => ({ ...r, url: maskUrl(r.url) })),
+    next: rows.length === opts.limit && last ? `${last.createdAt.toISOString()}~${last.id}` : null,
+  };
+}
 
 export async function subscriptionFailures(db: Database, id: string, opts: { status: string; limit: number; before?: { createdAt: Date; id: string } }) {
   const subscription = await getSubscription(db, id);
@@ -67,12 +79,28 @@ export async function subscriptionFailures(db: Database, id: string, opts: { sta
   return { subscription, deliveries, lane };
 }
 
-/** The landing page: endpoints failing, disabled, paused or holding back; paused providers; the last webhooks. */
-export const needsALook = attention;
+/** The landing page: endpoints failing, disabled, paused or holding back (URLs masked); paused providers; the last webhooks. */
+export async function needsALook(db: Database) {
+  const look = await attention(db);
+  return { ...look, endpoints: look.endpoints.map((e) => ({ ...e, url: maskUrl(e.url) })) };
+}
 
-/** A stored delivery's whole body (the console shows the first part of a long one). */
-export const storedBody = inboundBody;
+/** A stored body as an operator may see it: JSON pretty-printed and redacted as the logs are; null when it is not JSON. */
+export function displayBody(raw: Buffer): string | null {
+  try {
+    return JSON.stringify(redactForDisplay(JSON.parse(raw.toString("utf8"))), null, 2);
+  } catch {
+    return null;
+  }
+}
 
-export function inboundNeedingAttention(db: Database, status: "failed" | "rejected" | "ignored", limit: number, before?: Date) {
-  return listInbound(db, { status, limit, before });
+export type StoredBody = { kind: "unknown" } | { kind: "pruned" } | { kind: "shown"; text: string; json: boolean };
+
+/** A stored delivery's whole body as an operator may see it (the console shows the first part of a long one). */
+export async function storedBody(db: Database, id: string): Promise<StoredBody> {
+  const found = await inboundBody(db, id);
+  if (!found) return { kind: "unknown" };
+  if (!found.body) return { kind: "pruned" };
+  const shown = displayBody(found.body);
+  return shown === null ? { kind: "shown", text: `(not JSON, ${found.body.length} bytes)`, json: false } : { kind: "shown", text: shown, json: true };
 }

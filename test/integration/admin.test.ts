@@ -154,6 +154,18 @@ describe("replaying what failed", () => {
     const rows = await request(ctx.app).get("/admin/audit").set(auth);
     expect(rows.body.data.filter((r: { action: string }) => r.action === "webhook.replay")).toHaveLength(2);
     expect(rows.body.data[0]).toMatchObject({ actor: "admin", target: expect.any(String) });
+
+    // Pages: a full page says where the next one starts; the pages together are the whole list, once each.
+    const all = (await request(ctx.app).get("/admin/webhooks?limit=100").set(auth)).body.data.map((d: { id: string }) => d.id);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const first = await request(ctx.app).get("/admin/webhooks?limit=1").set(auth);
+    expect(first.body.nextBefore).toEqual(expect.any(String));
+    const second = await request(ctx.app).get(`/admin/webhooks?limit=1&before=${encodeURIComponent(first.body.nextBefore)}`).set(auth);
+    expect([...first.body.data, ...second.body.data].map((d: { id: string }) => d.id)).toEqual(all.slice(0, 2));
+    const auditFirst = await request(ctx.app).get("/admin/audit?limit=1").set(auth);
+    expect(auditFirst.body.nextStart).toBe(1);
+    const auditSecond = await request(ctx.app).get("/admin/audit?limit=1&start=1").set(auth);
+    expect(auditSecond.body.data[0].id).toBe(rows.body.data[1].id);
   });
 
   it("a webhook stored while processing was broken is replayed once the cause is fixed", async () => {

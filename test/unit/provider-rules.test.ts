@@ -3,7 +3,7 @@ import { parseFloviBody } from "../../src/providers/flovi/payload.js";
 import { rentalTimeToIso, isKnownRentalStatus } from "../../src/providers/greenflow/status.js";
 import { foldParcels, isFinal, parseHappenedAt } from "../../src/providers/mfb/tracking.js";
 import { nextPollDelayMs } from "../../src/polling/schedule.js";
-import { sweepEvery } from "../../src/worker.js";
+import { sweepEvery } from "../../src/workers/schedulers.js";
 
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 

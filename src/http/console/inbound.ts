@@ -7,7 +7,7 @@ import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
-import { button, displayBody } from "./views.js";
+import { button } from "./views.js";
 import { CSP, type ConsoleKit } from "./kit.js";
 
 const PAGE = 50;
@@ -20,20 +20,18 @@ export function inboundPages(router: Router, deps: AppDeps, kit: ConsoleKit): vo
   const actor = "admin (console)";
   // --- inbound webhooks ------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/inbound/:id/body`, async (req, res) => {
-    const found = uuid.safeParse(req.params.id).success ? await consoleData.storedBody(db, req.params.id) : null;
-    if (!found) throw new HttpError(404, "not_found", `no inbound delivery ${req.params.id}`);
+    const found = uuid.safeParse(req.params.id).success ? await consoleData.storedBody(db, req.params.id) : ({ kind: "unknown" } as const);
+    if (found.kind === "unknown") throw new HttpError(404, "not_found", `no inbound delivery ${req.params.id}`);
     res.set("cache-control", "no-store").set("content-security-policy", CSP).set("x-content-type-options", "nosniff");
-    if (!found.body) return res.type("text/plain").send("body pruned (past its retention)");
-    const shown = displayBody(found.body);
-    res.type(shown === null ? "text/plain" : "application/json").send(shown ?? `(not JSON, ${found.body.length} bytes)`);
+    if (found.kind === "pruned") return res.type("text/plain").send("body pruned (past its retention)");
+    res.type(found.json ? "application/json" : "text/plain").send(found.text);
   });
 
   router.get(`${CONSOLE_PATH}/inbound`, async (req, res) => {
     const status = z.enum(["failed", "rejected", "ignored"]).catch("failed").parse(req.query.status);
     const before = z.iso.datetime({ offset: true }).optional().catch(undefined).parse(req.query.before);
-    const rows = await consoleData.inboundNeedingAttention(db, status, PAGE, before ? new Date(before) : undefined);
+    const { data: rows, nextBefore } = await admin.inboundPage(svc, { status, limit: PAGE, before: before ? new Date(before) : undefined });
     const ctx = context(req, res);
-    const last = rows.at(-1);
     page(
       req,
       res,
@@ -46,7 +44,7 @@ ${
     : html`<table><tr><th>delivery</th><th>received</th><th>reason</th><th>times processed</th><th>body</th><th></th></tr>
 ${rows.map((r) => html`<tr data-inbound="${r.id}"><td>${r.id}</td><td>${time(r.receivedAt)}</td><td>${r.statusReason ?? ""}</td><td>${r.processCount}</td><td><a href="${CONSOLE_PATH}/inbound/${r.id}/body">${r.bodyBytes} bytes</a></td><td>${button(ctx, `${CONSOLE_PATH}/inbound/${r.id}/replay`, "Replay")}</td></tr>`)}</table>`
 }
-${last && rows.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.receivedAt.toISOString()}">older →</a></p>` : ""}`,
+${nextBefore ? html`<p class="pager"><a href="?status=${status}&before=${nextBefore}">older →</a></p>` : ""}`,
     );
   });
 

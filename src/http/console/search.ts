@@ -28,7 +28,7 @@ ${
   look.endpoints.length === 0
     ? html`<p class="muted" data-all-well>every endpoint is active and delivering</p>`
     : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
-${look.endpoints.map((e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${maskUrl(e.url)}</a></td><td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`)}</table>`
+${look.endpoints.map((e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${e.url}</a></td><td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`)}</table>`
 }
 <h2>Providers</h2>
 ${look.pausedProviders.length === 0 ? html`<p class="muted">no provider paused</p>` : html`<ul>${look.pausedProviders.map((p) => html`<li data-paused="${p.provider}"><a href="${CONSOLE_PATH}/providers">${p.provider}</a> paused until ${time(p.until)} <span class="muted">${p.reason ?? ""}</span></li>`)}</ul>`}

@@ -35,8 +35,7 @@ export function subscriptionPages(router: Router, deps: AppDeps, kit: ConsoleKit
   // --- subscriptions ---------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/subscriptions`, async (req, res) => {
     const after = deliveryCursor.optional().catch(undefined).parse(req.query.after);
-    const rows = await consoleData.subscriptionsOverview(db, { limit: PAGE, after });
-    const last = rows.at(-1);
+    const { rows, next } = await consoleData.subscriptionsPage(db, { limit: PAGE, after });
     const ctx = context(req, res);
     page(
       req,
@@ -56,10 +55,10 @@ ${button(
 ${rows.map(
   (
     s,
-  ) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${maskUrl(s.url)}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
+  ) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td><td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
 <td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
-)}</table>${rows.length === PAGE && last ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${last.createdAt.toISOString()}~${last.id}">next ${PAGE}</a></p>` : ""}`,
+)}</table>${next ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${next}">next ${PAGE}</a></p>` : ""}`,
     );
   });
 

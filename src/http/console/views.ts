@@ -1,5 +1,5 @@
 // The console's pages. Every value is escaped by `html`; raw provider payloads are redacted as the logs are.
-import { redactForDisplay } from "../../observability/logger.js";
+import { displayBody } from "../../services/console.js";
 import type { DeliveryView } from "../../services/console.js";
 import { html, time, type Markup } from "./html.js";
 
@@ -28,15 +28,6 @@ export const badge = (status: string) => html`<span class="badge status-${status
 
 /** A page shows this much of a stored body; the rest is behind a link to the whole (redacted the same way). */
 const BODY_SHOWN_CHARS = 16_384;
-
-/** A stored body as an operator may see it: redacted as the logs are; null when it is not JSON. */
-export function displayBody(raw: Buffer): string | null {
-  try {
-    return JSON.stringify(redactForDisplay(JSON.parse(raw.toString("utf8"))), null, 2);
-  } catch {
-    return null;
-  }
-}
 
 export function prettyBody(raw: Buffer | null, fullHref: string): Markup {
   if (!raw) return html`<p class="muted">body pruned (past its retention)</p>`;
