@@ -28,7 +28,7 @@ module.exports = {
     {
       name: "http-goes-through-services",
       severity: "error",
-      comment: "Routes parse and answer; what they do lives in services (src/services, src/admin, src/delivery, providers' ingress). Types only from src/db.",
+      comment: "Routes parse and answer; what they do lives in services (src/services; the Flovi ingress in providers). Types only from src/db.",
       from: { path: "^src/http/" },
       // The Database handle itself is passed through (its type); nothing else of src/db.
       to: { path: "^src/db/", pathNot: "^src/db/client\\.ts$" },
@@ -39,6 +39,13 @@ module.exports = {
       comment: "http is the top layer: no service, provider or db module imports it.",
       from: { path: "^src/", pathNot: "^src/(http/|app\\.ts|main\\.ts|runtime\\.ts)" },
       to: { path: "^src/(http/|app\\.ts)" },
+    },
+    {
+      name: "the-cli-is-a-leaf",
+      severity: "error",
+      comment: "src/admin is the admin CLI: it calls services, and nothing calls it (operator actions live in src/services).",
+      from: { path: "^src/", pathNot: "^src/admin/" },
+      to: { path: "^src/admin/" },
     },
     {
       name: "providers-never-import-polling",

@@ -1,6 +1,6 @@
 import { table } from "./cli-format.js";
-import * as queueActions from "./queue-actions.js";
-import * as admin from "./service.js";
+import * as queueActions from "../services/queue-actions.js";
+import * as admin from "../services/admin.js";
 import { adminDeps, date, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
 import { subscriptionCommand } from "./cli-subscriptions.js";
 import { deliveryCommand, eventCommand, tail, trackingCommand } from "./cli-records.js";

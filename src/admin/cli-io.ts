@@ -4,7 +4,7 @@ import type { Config } from "../config/env.js";
 import type { Database } from "../db/client.js";
 import type { Queues } from "../queues/queues.js";
 import { outcomeMessage } from "./cli-format.js";
-import type * as admin from "./service.js";
+import type * as admin from "../services/admin.js";
 
 export interface Io {
   config: Config;

@@ -3,12 +3,12 @@ import { eventById } from "../db/events.js";
 import { tailAfter, tailStart } from "../db/tail.js";
 import { deliveryWithAttempts } from "../db/webhook-deliveries.js";
 import { listTracked } from "../db/tracked-items.js";
-import * as subscriptions from "../delivery/subscriptions.js";
+import * as subscriptions from "../services/subscriptions.js";
 import { eventLog } from "../services/read-model.js";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { registerGreenflowBooking, registerMfbOrder, stopByOperator } from "../services/tracking.js";
 import { record, table, tailLine } from "./cli-format.js";
-import * as admin from "./service.js";
+import * as admin from "../services/admin.js";
 import { adminDeps, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
 
 export async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Result> {

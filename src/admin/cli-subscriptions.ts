@@ -1,8 +1,8 @@
 // `subscriptions …`: the admin CLI's endpoint commands, through the same audited services as the API.
-import * as subscriptions from "../delivery/subscriptions.js";
-import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
+import * as subscriptions from "../services/subscriptions.js";
+import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
 import { subscriptionServiceDeps } from "../delivery/settings.js";
-import { sendTestEvent } from "../delivery/test-event.js";
+import { sendTestEvent } from "../services/test-event.js";
 import { record, subscriptionRows, table } from "./cli-format.js";
 import { type Io, type Result, str, usage } from "./cli-io.js";
 

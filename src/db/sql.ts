@@ -1,6 +1,8 @@
 // The one way to run a transaction (`withTransaction`), and `Sql`, the handle every writer takes: a pg
-// client inside that transaction, or the pool for a statement on its own (`onPool`). Raw SQL serves the
-// writes and the hot paths, where Prisma's per-query overhead dominated; Prisma serves simple reads.
+// client inside that transaction, or the pool for a statement on its own (`onPool`).
+// Prisma or SQL, the one rule (docs/architecture.md): Prisma for one row found by its key (a read, or an
+// update of plain fields) and simple lists; SQL for everything else: writes of many rows or with conditions,
+// anything inside a transaction, locks, and the hot paths, where Prisma's per-query cost showed.
 import type pg from "pg";
 import type { Database } from "./client.js";
 import { poolOf } from "./clients.js";

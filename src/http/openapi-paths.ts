@@ -1,5 +1,5 @@
 // The OpenAPI paths of the ingress, health, schemas, tracking, subscriptions and the event log.
-import { subscriptionChange, subscriptionInput } from "../delivery/subscriptions.js";
+import { subscriptionChange, subscriptionInput } from "../services/subscriptions.js";
 import { authErrors, body, error, ok, pathParam, queryParam, ref, secured, toSchema } from "./openapi-parts.js";
 
 export function publicPaths() {

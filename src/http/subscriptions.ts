@@ -1,10 +1,10 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "./deps.js";
-import * as subscriptions from "../delivery/subscriptions.js";
-import { subscriptionChange, subscriptionInput, subscriptionView } from "../delivery/subscriptions.js";
+import * as subscriptions from "../services/subscriptions.js";
+import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
 import { subscriptionServiceDeps } from "../delivery/settings.js";
-import { sendTestEvent } from "../delivery/test-event.js";
+import { sendTestEvent } from "../services/test-event.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 

@@ -160,7 +160,9 @@ describe("replaying what failed", () => {
     expect(all.length).toBeGreaterThanOrEqual(2);
     const first = await request(ctx.app).get("/admin/webhooks?limit=1").set(auth);
     expect(first.body.nextBefore).toEqual(expect.any(String));
-    const second = await request(ctx.app).get(`/admin/webhooks?limit=1&before=${encodeURIComponent(first.body.nextBefore)}`).set(auth);
+    const second = await request(ctx.app)
+      .get(`/admin/webhooks?limit=1&before=${encodeURIComponent(first.body.nextBefore)}`)
+      .set(auth);
     expect([...first.body.data, ...second.body.data].map((d: { id: string }) => d.id)).toEqual(all.slice(0, 2));
     const auditFirst = await request(ctx.app).get("/admin/audit?limit=1").set(auth);
     expect(auditFirst.body.nextStart).toBe(1);

@@ -1,7 +1,7 @@
 // The console's inbound webhooks: failed, rejected and ignored ones, each stored body, and replay.
 import type { Router } from "express";
 import { z } from "zod";
-import * as admin from "../../admin/service.js";
+import * as admin from "../../services/admin.js";
 import * as consoleData from "../../services/console.js";
 import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";

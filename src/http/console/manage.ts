@@ -3,10 +3,10 @@
 // secret is shown once, on the page that answers the button, never in a URL.
 import type { Request, Response, Router } from "express";
 import { z } from "zod";
-import * as subscriptions from "../../delivery/subscriptions.js";
-import { subscriptionInput } from "../../delivery/subscriptions.js";
+import * as subscriptions from "../../services/subscriptions.js";
+import { subscriptionInput } from "../../services/subscriptions.js";
 import { subscriptionServiceDeps } from "../../delivery/settings.js";
-import { sendTestEvent } from "../../delivery/test-event.js";
+import { sendTestEvent } from "../../services/test-event.js";
 import type { AppDeps } from "../deps.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import type { ConsoleKit } from "./kit.js";

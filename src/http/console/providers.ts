@@ -1,6 +1,6 @@
 // The console's providers page: polling state and pauses, and resume.
 import type { Router } from "express";
-import * as admin from "../../admin/service.js";
+import * as admin from "../../services/admin.js";
 import type { AppDeps } from "../deps.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";

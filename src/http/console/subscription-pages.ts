@@ -2,10 +2,10 @@
 // settings, recover).
 import type { Router } from "express";
 import { z } from "zod";
-import * as admin from "../../admin/service.js";
+import * as admin from "../../services/admin.js";
 import * as consoleData from "../../services/console.js";
-import * as subscriptions from "../../delivery/subscriptions.js";
-import { subscriptionChange } from "../../delivery/subscriptions.js";
+import * as subscriptions from "../../services/subscriptions.js";
+import { subscriptionChange } from "../../services/subscriptions.js";
 import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { maskUrl } from "../../lib/text.js";

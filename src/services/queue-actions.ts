@@ -2,7 +2,7 @@
 // Each is audited before it acts (auditFirst); the admin HTTP API and the CLI call them.
 import { appendAudit, type AuditEntry, logAudit } from "../db/audit.js";
 import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
-import type { AdminDeps } from "./service.js";
+import type { AdminDeps } from "./admin.js";
 const STATES = ["waiting", "active", "delayed", "failed", "completed", "prioritized", "waiting-children"] as const;
 
 function isQueueName(name: string): name is QueueName {

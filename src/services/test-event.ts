@@ -9,10 +9,10 @@ import type { Database } from "../db/client.js";
 import { onPool } from "../db/sql.js";
 import { createEvent } from "../domain/event-catalog.js";
 import type { Logger } from "pino";
-import { send } from "./deliver.js";
-import { createDeliveryClient } from "./http-client.js";
+import { send } from "../delivery/deliver.js";
+import { createDeliveryClient } from "../delivery/http-client.js";
 import { findSubscription } from "./subscriptions.js";
-import type { TargetPolicy } from "./target-policy.js";
+import type { TargetPolicy } from "../delivery/target-policy.js";
 
 export interface TestOutcome {
   eventId: string;

@@ -20,7 +20,7 @@ import {
   type Subscription,
 } from "../db/subscriptions.js";
 import { isKnownEventPattern, patternsOverlap, validEventPatterns } from "../domain/events.js";
-import { checkTarget, type TargetPolicy } from "./target-policy.js";
+import { checkTarget, type TargetPolicy } from "../delivery/target-policy.js";
 
 const eventTypes = z
   .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
