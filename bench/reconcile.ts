@@ -7,7 +7,7 @@ import { createDatabase } from "../src/db/client.js";
 import { createLogger } from "../src/observability/logger.js";
 import { backfillFromList } from "../src/providers/flovi/backfill.js";
 import { createFloviClient } from "../src/providers/flovi/client.js";
-import { reconcileReservations } from "../src/providers/flovi/reconcile.js";
+import { reconcileReservations, reconcileStore } from "../src/providers/flovi/reconcile.js";
 import { floviReservation, startFakeFlovi, FLOVI_API_KEY } from "../scripts/lib/fakes/providers.js";
 import { benchServices, loadAverage, machine } from "./lib.js";
 import { poolOf } from "../src/db/clients.js";
@@ -35,7 +35,7 @@ async function seed(offset: number) {
 
 async function lookUpsUntilDone(): Promise<void> {
   for (;;) {
-    const r = await reconcileReservations({ db, client, log, silentForMs: 2 * 3600_000 });
+    const r = await reconcileReservations({ store: reconcileStore(db), client, log, silentForMs: 2 * 3600_000 });
     if (r.checked === 0) return;
   }
 }

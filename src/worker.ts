@@ -19,7 +19,7 @@ import { backfillFromList } from "./providers/flovi/backfill.js";
 import { flagOverdueFinalCosts } from "./providers/flovi/overdue.js";
 import { EnrichLater, enrichReservation } from "./providers/flovi/enrich.js";
 import { reservationsWithoutDetails } from "./db/reservations.js";
-import { reconcileReservations } from "./providers/flovi/reconcile.js";
+import { reconcileReservations, reconcileStore } from "./providers/flovi/reconcile.js";
 import { createPollingHandlers } from "./polling/handlers.js";
 import { pruneAll, retentionSettings } from "./maintenance/prune.js";
 import { ExpectedError, ParkedFailure } from "./queues/errors.js";
@@ -116,7 +116,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
             silentForMs: config.FLOVI_RECONCILE_AFTER_MS,
           });
           const lookups = await reconcileReservations({
-            db,
+            store: reconcileStore(db),
             client: flovi,
             log: jobLog,
             onCommitted: dispatchCommitted,

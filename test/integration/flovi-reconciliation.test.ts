@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
-import { reconcileReservations } from "../../src/providers/flovi/reconcile.js";
+import { reconcileReservations, reconcileStore } from "../../src/providers/flovi/reconcile.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
@@ -64,7 +64,7 @@ const reservationBody = (id: string, status: string) => ({
 
 function reconcile(apiKey = API_KEY) {
   return reconcileReservations({
-    db: ctx.db,
+    store: reconcileStore(ctx.db),
     client: createFloviClient({ baseUrl: flovi.url, apiKey, timeoutMs: 2_000 }),
     log: ctx.log,
     silentForMs: 60_000,

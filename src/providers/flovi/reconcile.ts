@@ -81,23 +81,60 @@ export interface ReconcileResult {
   pausedUntil?: Date;
 }
 
+/**
+ * What reconciliation needs of the database, and nothing more: a unit test gives it a fake, the worker
+ * `reconcileStore(db)`.
+ */
+export interface ReconcileStore {
+  /** Until when Flovi's API is paused (a 429 earlier), or null. */
+  pausedUntil(): Promise<Date | null>;
+  /** Pauses every Flovi API call after a 429; answers until when. */
+  pause(error: ProviderError): Promise<Date>;
+  /** Reservations not settled, silent since `cutoff` and not looked up since. */
+  candidates(cutoff: Date, limit: number): Promise<string[]>;
+  /** Looked up now; with a reason, never again. */
+  markLookedUp(id: string, stoppedReason?: string): Promise<void>;
+  /**
+   * In one transaction under the reservation's lock: marks it looked up and, when the API's state moves it
+   * on, writes that transition and its event. Answers what was written, or null.
+   */
+  applyApiState(id: string, found: FloviReservation, mapped: ReservationState | undefined): Promise<Committed | null>;
+}
+
+export function reconcileStore(db: Database): ReconcileStore {
+  return {
+    pausedUntil: () => providerPausedUntil(db, FLOVI_API),
+    pause: (error) => pauseFloviApi(db, error),
+    candidates: (cutoff, limit) => reconcileCandidates(db, cutoff, limit),
+    markLookedUp: (id, stoppedReason) => markLookedUp(db, id, stoppedReason),
+    applyApiState: (id, found, mapped) =>
+      withTransaction(db, async (sql) => {
+        await lockReservations(sql, [id]);
+        await markLookedUpIn(sql, id);
+        const [current] = await loadReservationSnapshots(sql, [id]);
+        if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return null;
+        const plan = planReports([apiReport({ ...found, reservationId: id }, mapped, new Date())], [current]);
+        const deliveries = await writeReportPlan(sql, plan);
+        return { events: plan.events.map((e) => e.envelope), deliveries };
+      }),
+  };
+}
+
 export async function reconcileReservations(deps: {
-  db: Database;
+  store: ReconcileStore;
   client: FloviClient;
   log: Logger;
   /** Called after each commit with what it emitted (the worker dispatches it). */
   onCommitted?: (committed: Committed) => void;
   silentForMs: number;
 }): Promise<ReconcileResult> {
+  const { store } = deps;
   const result: ReconcileResult = { checked: 0, updated: 0, skipped: 0, stopped: 0 };
   if (!deps.client.enabled) return result;
-  const pausedUntil = await providerPausedUntil(deps.db, FLOVI_API);
+  const pausedUntil = await store.pausedUntil();
   if (pausedUntil) return { ...result, stoppedBy: "RATE_LIMITED", pausedUntil };
 
-  const cutoff = new Date(Date.now() - deps.silentForMs);
-  const candidates = await reconcileCandidates(deps.db, cutoff, BATCH);
-  const touch = (id: string, stoppedReason?: string) => markLookedUp(deps.db, id, stoppedReason);
-
+  const candidates = await store.candidates(new Date(Date.now() - deps.silentForMs), BATCH);
   for (const id of candidates) {
     let found: FloviReservation;
     try {
@@ -106,7 +143,7 @@ export async function reconcileReservations(deps: {
       if (!(error instanceof ProviderError)) throw error;
       const fields = { reservationId: id, ...error.logFields };
       if (error.kind === "rate_limited") {
-        const until = await pauseFloviApi(deps.db, error);
+        const until = await store.pause(error);
         deps.log.warn({ ...fields, pausedUntil: until }, "flovi reconciliation rate limited; resuming after Retry-After");
         return { ...result, stoppedBy: error.code, pausedUntil: until };
       }
@@ -118,30 +155,21 @@ export async function reconcileReservations(deps: {
       if (error.kind === "forbidden") {
         // This key may not read this reservation (or its store): the others may still be readable.
         deps.log.warn(fields, "flovi forbids this reservation's look-up; skipped");
-        await touch(id);
+        await store.markLookedUp(id);
         result.skipped += 1;
       } else if (error.kind === "not_found") {
         deps.log.warn(fields, "flovi does not know this reservation; it is not looked up again");
-        await touch(id, `${error.code}: ${error.message}`.slice(0, 500));
+        await store.markLookedUp(id, `${error.code}: ${error.message}`.slice(0, 500));
         result.stopped += 1;
       } else {
         deps.log.warn(fields, "flovi reservation look-up failed");
-        await touch(id);
+        await store.markLookedUp(id);
       }
       continue;
     }
     result.checked += 1;
-    const status = found.status.toLowerCase();
-    const mapped = API_STATUS[status];
-    const committed = await withTransaction(deps.db, async (sql) => {
-      await lockReservations(sql, [id]);
-      await markLookedUpIn(sql, id);
-      const [current] = await loadReservationSnapshots(sql, [id]);
-      if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return null;
-      const plan = planReports([apiReport({ ...found, reservationId: id }, mapped, new Date())], [current]);
-      const deliveries = await writeReportPlan(sql, plan);
-      return { events: plan.events.map((e) => e.envelope), deliveries };
-    });
+    const mapped = API_STATUS[found.status.toLowerCase()];
+    const committed = await store.applyApiState(id, found, mapped);
     if (committed) {
       deps.onCommitted?.(committed);
       result.updated += 1;
