@@ -2,7 +2,6 @@
 import type { Router } from "express";
 import * as consoleData from "../../services/console.js";
 import type { AppDeps } from "../deps.js";
-import { maskUrl } from "../../lib/text.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
 import { badge } from "./views.js";
