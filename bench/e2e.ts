@@ -29,9 +29,13 @@ const tracing = args.has("tracing");
 type Row = Record<string, string | number>;
 
 function countSpans(body: string, into: Map<string, number>): void {
-  const request = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: { name: string }[] }[] }[] };
-  for (const resource of request.resourceSpans ?? [])
-    for (const scope of resource.scopeSpans ?? []) for (const span of scope.spans ?? []) into.set(span.name, (into.get(span.name) ?? 0) + 1);
+  type Resource = { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans?: { spans?: { name: string }[] }[] };
+  const request = JSON.parse(body) as { resourceSpans?: Resource[] };
+  for (const resource of request.resourceSpans ?? []) {
+    const role = resource.resource?.attributes?.find((a) => a.key === "service.instance.role")?.value.stringValue ?? "?";
+    for (const scope of resource.scopeSpans ?? [])
+      for (const span of scope.spans ?? []) into.set(`${role}: ${span.name}`, (into.get(`${role}: ${span.name}`) ?? 0) + 1);
+  }
 }
 
 async function run(index: number): Promise<Row[]> {
@@ -164,7 +168,7 @@ async function run(index: number): Promise<Row[]> {
     if (spanNames.size > 0) {
       const events = seen.size;
       console.log(`spans per delivered event (all phases and the warm-up, ${events} events):`);
-      console.table([...spanNames].sort((a, b) => b[1] - a[1]).map(([name, n]) => ({ span: name, "per event": (n / events).toFixed(2) })));
+      console.table([...spanNames].sort((a, b) => b[1] - a[1]).map(([name, n]) => ({ "process: span": name, "per event": (n / events).toFixed(2) })));
     }
     return rows;
   } finally {

@@ -40,17 +40,34 @@ export interface PolledItem {
 
 const PROVIDER_NAME: Record<TrackedKind, string> = { mfb: "MyFlyingBox", greenflow: "GreenFlow" };
 
+type PollStateChange = Parameters<typeof updatePollState>[3];
+
+/** What a failed poll changes, and nothing more: a unit test gives it a fake, the pollers `pollFailureStore(db)`. */
+export interface PollFailureStore {
+  /** Pauses every poll of the provider for `ms`; answers until when. */
+  pauseProvider(provider: TrackedKind, ms: number, reason: string): Promise<Date>;
+  updatePollState(provider: TrackedKind, key: string, change: PollStateChange): Promise<void>;
+  /** Stops polling the item and writes its `tracking_stopped` event, in one transaction; false when it was stopped already. */
+  stop(input: { kind: TrackedKind; key: string; reason: TrackingStopReason; message: string; lastError: string | null }): Promise<boolean>;
+}
+
+export function pollFailureStore(db: Database): PollFailureStore {
+  return {
+    pauseProvider: (provider, ms, reason) => pauseProvider(db, provider, ms, reason),
+    updatePollState: (provider, key, change) => updatePollState(db, provider, key, change),
+    stop: (input) => withTransaction(db, (sql) => stopTracking(sql, input)),
+  };
+}
+
 export async function recordPollFailure(
-  deps: { db: Database; log: Logger; settings: PollSettings },
+  deps: { store: PollFailureStore; log: Logger; settings: PollSettings },
   item: PolledItem,
   error: ProviderError,
 ): Promise<PollOutcome> {
-  const { db, log, settings } = deps;
-  const update = (change: Parameters<typeof updatePollState>[3]) => updatePollState(db, item.provider, item.key, change);
+  const { store, log, settings } = deps;
+  const update = (change: PollStateChange) => store.updatePollState(item.provider, item.key, change);
   const stop = async (reason: TrackingStopReason, message: string): Promise<PollOutcome> => {
-    const stopped = await withTransaction(db, (sql) =>
-      stopTracking(sql, { kind: item.provider, key: item.key, reason, message, lastError: error.message.slice(0, 500) }),
-    );
+    const stopped = await store.stop({ kind: item.provider, key: item.key, reason, message, lastError: error.message.slice(0, 500) });
     log.warn({ provider: item.provider, item: item.key, reason }, "polling stopped");
     return { kind: "stopped", reason, newEvents: stopped ? 1 : 0 };
   };
@@ -58,7 +75,7 @@ export async function recordPollFailure(
   switch (error.kind) {
     case "access_denied": // not refined by the poller: treat as credentials (the safe side)
     case "auth": {
-      const until = await pauseProvider(db, item.provider, settings.pauseMs, error.message);
+      const until = await store.pauseProvider(item.provider, settings.pauseMs, error.message);
       await update({ nextPollAt: until, lastError: error.message });
       log.error({ provider: item.provider, httpStatus: error.httpStatus, pausedUntil: until }, item.authMessage);
       return { kind: "paused", until };

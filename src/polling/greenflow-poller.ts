@@ -8,7 +8,7 @@ import { adoptBookingCode, findGreenflowBooking, updatePollState } from "../db/t
 import { lockGreenflowBooking, saveGreenflowPoll } from "../db/greenflow-polls.js";
 import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
 import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../providers/greenflow/status.js";
-import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
+import { type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
 import { ProviderError } from "../providers/provider-error.js";
 import { nextPollDelayMs } from "./schedule.js";
 
@@ -35,7 +35,7 @@ export async function pollGreenflowBooking(
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     return recordPollFailure(
-      deps,
+      { store: pollFailureStore(deps.db), log: deps.log, settings: deps.settings },
       {
         provider: GREENFLOW,
         key,

@@ -10,7 +10,7 @@ import { insertTrackingEvents, lockMfbOrder, saveMfbOrderDetails, saveMfbPoll, t
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import type { ParcelTracking } from "../providers/mfb/tracking.js";
 import { ProviderError } from "../providers/provider-error.js";
-import { recordPollFailure, type PollOutcome, type PollSettings } from "./failures.js";
+import { type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
 import { planTrackingPoll } from "./mfb-poll-plan.js";
 
 export const MFB = "mfb" as const;
@@ -39,7 +39,7 @@ export async function pollMfbOrder(deps: { db: Database; client: MfbClient; log:
     tracking = await deps.client.getTracking(orderId);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    return recordPollFailure(deps, item, await refineAccessDenied(deps.client, error));
+    return recordPollFailure({ store: pollFailureStore(db), log, settings }, item, await refineAccessDenied(deps.client, error));
   }
   if (tracking.skipped > 0) log.warn({ orderId, skipped: tracking.skipped }, "mfb tracking events without a code or a readable time were left out");
 
