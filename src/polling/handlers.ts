@@ -14,7 +14,7 @@ import type { Queues } from "../queues/queues.js";
 import { createWorker, type QueueHandlers } from "../workers/run-job.js";
 import { GREENFLOW, pollGreenflowBooking } from "./greenflow-poller.js";
 import type { PollOutcome } from "./failures.js";
-import { MFB, pollMfbOrder } from "./mfb-poller.js";
+import { MFB, mfbPollStore, pollMfbOrder } from "./mfb-poller.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { claimDue, type TrackedKind } from "../db/tracked-items.js";
 import { inSpan, linkToActive, ROOT_CONTEXT, tracingOn } from "../observability/trace.js";
@@ -120,6 +120,7 @@ export function createPollingHandlers(deps: PollingDeps) {
     const workers: Worker[] = [];
     if (mfb) {
       const client = mfb;
+      const mfbStore = mfbPollStore(db);
       const worker: Worker = createWorker({
         ...common,
         queue: "mfb-polls",
@@ -129,7 +130,9 @@ export function createPollingHandlers(deps: PollingDeps) {
             settle(
               MFB,
               () => worker,
-              await ownTrace("mfb.poll", { "hub.mfb_order_id": orderId }, () => pollMfbOrder({ db, client, log: jobLog, settings: mfbSettings }, orderId)),
+              await ownTrace("mfb.poll", { "hub.mfb_order_id": orderId }, () =>
+                pollMfbOrder({ store: mfbStore, client, log: jobLog, settings: mfbSettings }, orderId),
+              ),
             ),
         },
       });

@@ -10,18 +10,49 @@ import { insertTrackingEvents, lockMfbOrder, saveMfbOrderDetails, saveMfbPoll, t
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
 import type { ParcelTracking } from "../providers/mfb/tracking.js";
 import { ProviderError } from "../providers/provider-error.js";
-import { type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
+import { type PollFailureStore, type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
 import { planTrackingPoll } from "./mfb-poll-plan.js";
 
 export const MFB = "mfb" as const;
 
-export async function pollMfbOrder(deps: { db: Database; client: MfbClient; log: Logger; settings: PollSettings }, orderId: string): Promise<PollOutcome> {
-  const { db, log, settings } = deps;
-  const order = await findMfbOrder(db, orderId);
+/**
+ * What one MFB poll needs of the database, and nothing more: a unit test gives it a fake, the worker
+ * `mfbPollStore(db)`.
+ */
+export interface MfbPollStore {
+  order(orderId: string): Promise<{ active: boolean; consecutiveFailures: number; detailsFetchedAt: Date | null } | null>;
+  /** Until when MFB polling is paused (refused credentials), or null. */
+  pausedUntil(): Promise<Date | null>;
+  /** The order's next poll, not before `at` (while MFB is paused). */
+  pollNotBefore(orderId: string, at: Date): Promise<void>;
+  saveDetails(orderId: string, details: MfbOrderDetails): Promise<void>;
+  /** In one transaction under the order's lock: store the new carrier events, apply the plan, write its events. */
+  applyTracking(orderId: string, parcels: ParcelTracking[], settings: PollSettings): Promise<PollOutcome>;
+  failures: PollFailureStore;
+}
+
+export function mfbPollStore(db: Database): MfbPollStore {
+  return {
+    order: (orderId) => findMfbOrder(db, orderId),
+    pausedUntil: () => providerPausedUntil(db, MFB),
+    pollNotBefore: (orderId, at) => updatePollState(db, MFB, orderId, { nextPollAt: at }),
+    saveDetails: (orderId, d) =>
+      saveMfbOrderDetails(db, orderId, { parcelCount: d.parcelCount, carrier: d.carrier, product: d.product, productName: d.productName, price: d.price }),
+    applyTracking: (orderId, parcels, settings) => withTransaction(db, (sql) => applyTracking(sql, orderId, parcels, settings)),
+    failures: pollFailureStore(db),
+  };
+}
+
+export async function pollMfbOrder(
+  deps: { store: MfbPollStore; client: MfbClient; log: Logger; settings: PollSettings },
+  orderId: string,
+): Promise<PollOutcome> {
+  const { store, log, settings } = deps;
+  const order = await store.order(orderId);
   if (!order?.active) return { kind: "skipped", reason: order ? "inactive" : "unknown" };
-  const pausedUntil = await providerPausedUntil(db, MFB);
+  const pausedUntil = await store.pausedUntil();
   if (pausedUntil) {
-    await updatePollState(db, MFB, orderId, { nextPollAt: pausedUntil });
+    await store.pollNotBefore(orderId, pausedUntil);
     return { kind: "paused", until: pausedUntil };
   }
 
@@ -39,11 +70,11 @@ export async function pollMfbOrder(deps: { db: Database; client: MfbClient; log:
     tracking = await deps.client.getTracking(orderId);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    return recordPollFailure({ store: pollFailureStore(db), log, settings }, item, await refineAccessDenied(deps.client, error));
+    return recordPollFailure({ store: store.failures, log, settings }, item, await refineAccessDenied(deps.client, error));
   }
   if (tracking.skipped > 0) log.warn({ orderId, skipped: tracking.skipped }, "mfb tracking events without a code or a readable time were left out");
 
-  const outcome = await withTransaction(db, (sql) => applyTracking(sql, orderId, tracking.parcels, settings));
+  const outcome = await store.applyTracking(orderId, tracking.parcels, settings);
   if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ orderId, newEvents: outcome.newEvents, status: outcome.status }, "mfb tracking updated");
   if (outcome.kind === "stopped") log.warn({ orderId, reason: outcome.reason }, "mfb order stopped: no tracking movement");
   return outcome;
@@ -67,7 +98,7 @@ async function refineAccessDenied(client: MfbClient, error: ProviderError): Prom
     : new ProviderError("auth", error.httpStatus, error.message);
 }
 
-async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: Logger }, orderId: string) {
+async function fetchOrderDetails(deps: { store: MfbPollStore; client: MfbClient; log: Logger }, orderId: string) {
   let details: MfbOrderDetails;
   try {
     details = await deps.client.getOrder(orderId);
@@ -79,13 +110,7 @@ async function fetchOrderDetails(deps: { db: Database; client: MfbClient; log: L
     }
     throw error;
   }
-  await saveMfbOrderDetails(deps.db, orderId, {
-    parcelCount: details.parcelCount,
-    carrier: details.carrier,
-    product: details.product,
-    productName: details.productName,
-    price: details.price,
-  });
+  await deps.store.saveDetails(orderId, details);
 }
 
 /** I/O: lock the order, store what MFB reported, apply the pure plan, write its events and the order. */
