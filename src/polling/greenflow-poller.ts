@@ -5,27 +5,70 @@ import { writeEvents } from "../db/outbox.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { withTransaction } from "../db/sql.js";
 import { adoptBookingCode, findGreenflowBooking, updatePollState } from "../db/tracked-items.js";
-import { lockGreenflowBooking, saveGreenflowPoll } from "../db/greenflow-polls.js";
+import { type LockedBooking, lockGreenflowBooking, saveGreenflowPoll } from "../db/greenflow-polls.js";
 import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
-import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../providers/greenflow/status.js";
-import { type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
+import { type PollFailureStore, type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
+import { type BookingPollPlan, planBookingPoll } from "./greenflow-poll-plan.js";
 import { ProviderError } from "../providers/provider-error.js";
-import { nextPollDelayMs } from "./schedule.js";
 
 export const GREENFLOW = "greenflow" as const;
 
+/**
+ * What one GreenFlow poll needs of the database, and nothing more: a unit test gives it a fake, the worker
+ * `greenflowPollStore(db)`.
+ */
+export interface GreenflowPollStore {
+  booking(code: string): Promise<{
+    bookingCode: string;
+    active: boolean;
+    lastname: string;
+    consecutiveFailures: number;
+    status: string | null;
+    timeZone: string | null;
+  } | null>;
+  /** Until when GreenFlow polling is paused (a refused API key), or null. */
+  pausedUntil(): Promise<Date | null>;
+  /** The booking's next poll, not before `at` (while GreenFlow is paused). */
+  pollNotBefore(key: string, at: Date): Promise<void>;
+  /**
+   * In one transaction: a booking registered by its local number takes GreenFlow's booking_code (or folds
+   * into the row that has it: `merged`); then, under the row's lock, writes what `plan` decides from it.
+   */
+  apply(key: string, bookingCode: string, plan: (row: LockedBooking) => BookingPollPlan): Promise<PollOutcome>;
+  failures: PollFailureStore;
+}
+
+export function greenflowPollStore(db: Database): GreenflowPollStore {
+  return {
+    booking: (code) => findGreenflowBooking(db, code),
+    pausedUntil: () => providerPausedUntil(db, GREENFLOW),
+    pollNotBefore: (key, at) => updatePollState(db, GREENFLOW, key, { nextPollAt: at }),
+    apply: (key, bookingCode, plan) =>
+      withTransaction(db, async (sql): Promise<PollOutcome> => {
+        if (bookingCode !== key && (await adoptBookingCode(sql, key, bookingCode)) === "merged") return { kind: "skipped", reason: "merged" };
+        const row = await lockGreenflowBooking(sql, bookingCode);
+        if (!row?.active) return { kind: "skipped", reason: "inactive" };
+        const planned = plan(row);
+        if (planned.event) await writeEvents(sql, [planned.event]);
+        await saveGreenflowPoll(sql, bookingCode, planned.poll);
+        return planned.outcome;
+      }),
+    failures: pollFailureStore(db),
+  };
+}
+
 export async function pollGreenflowBooking(
-  deps: { db: Database; client: GreenflowClient; log: Logger; settings: PollSettings; timeZone: string },
+  deps: { store: GreenflowPollStore; client: GreenflowClient; log: Logger; settings: PollSettings; timeZone: string },
   /** The booking's code as queued: its booking_code, or the local number it was registered by. */
   code: string,
 ): Promise<PollOutcome> {
-  const { db, log, settings } = deps;
-  const booking = await findGreenflowBooking(db, code);
+  const { store, log, settings } = deps;
+  const booking = await store.booking(code);
   if (!booking?.active) return { kind: "skipped", reason: booking ? "inactive" : "unknown" };
   const key = booking.bookingCode;
-  const pausedUntil = await providerPausedUntil(db, GREENFLOW);
+  const pausedUntil = await store.pausedUntil();
   if (pausedUntil) {
-    await updatePollState(db, GREENFLOW, key, { nextPollAt: pausedUntil });
+    await store.pollNotBefore(key, pausedUntil);
     return { kind: "paused", until: pausedUntil };
   }
 
@@ -35,7 +78,7 @@ export async function pollGreenflowBooking(
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     return recordPollFailure(
-      { store: pollFailureStore(deps.db), log: deps.log, settings: deps.settings },
+      { store: store.failures, log, settings },
       {
         provider: GREENFLOW,
         key,
@@ -48,75 +91,13 @@ export async function pollGreenflowBooking(
     );
   }
   const timeZone = booking.timeZone ?? deps.timeZone;
-  const status = normalizeRentalStatus(data.status);
-  const gdsStatus = data.gds?.status ?? null;
-  const final = isFinalRentalStatus(status);
-  const unknown = !isKnownRentalStatus(status);
   const bookingCode = data.booking_code;
-  const outcome = await withTransaction(db, async (sql) => {
-    // Registered by its local number: the row takes GreenFlow's booking_code (or folds into the row that has it).
-    if (bookingCode !== key && (await adoptBookingCode(sql, key, bookingCode)) === "merged") return { kind: "skipped", reason: "merged" } as const;
-    const row = await lockGreenflowBooking(sql, bookingCode);
-    if (!row?.active) return { kind: "skipped", reason: "inactive" } as const;
-    // A change of the booking's status, or of its GDS status alone (the status staying the same), is news.
-    const gdsChanged = row.status !== null && gdsStatus !== row.gds_status;
-    const changed = row.status !== status || gdsChanged;
-    const sequence = changed ? row.sequence + 1 : row.sequence;
-    if (changed) {
-      await writeEvents(sql, [
-        {
-          entity: "rental",
-          entityId: bookingCode,
-          externalId: data.local_number ?? null,
-          type: status,
-          status,
-          previousStatus: row.status,
-          providerStatus: data.status,
-          sequence,
-          time: new Date(),
-          timeSource: "hub",
-          details: {
-            bookingCode: data.booking_code,
-            localNumber: data.local_number ?? null,
-            gdsStatus,
-            ...(gdsChanged ? { previousGdsStatus: row.gds_status } : {}),
-            changed: row.status !== status ? "status" : "gds_status",
-            // As GreenFlow sends them (no offset), and as instants read in the booking's zone.
-            pickupDate: data.pickup_date ?? null,
-            dropoffDate: data.dropoff_date ?? null,
-            pickupAt: rentalTimeToIso(data.pickup_date, timeZone),
-            dropoffAt: rentalTimeToIso(data.dropoff_date, timeZone),
-            timeZone,
-            ...(unknown ? { undocumentedStatus: true } : {}),
-          },
-          dedupeKey: `greenflow:${bookingCode}:${sequence}:${status}:${gdsStatus ?? ""}`,
-        },
-      ]);
-    }
-    const now = new Date();
-    // Unchanged, or a status nobody documented: wait longer each time, up to the ceiling.
-    const quiet = changed && !unknown ? 0 : row.quiet_polls + 1;
-    await saveGreenflowPoll(sql, bookingCode, {
-      status,
-      gdsStatus,
-      uuid: data.uuid ?? null,
-      localNumber: data.local_number ?? null,
-      pickupDate: data.pickup_date ?? null,
-      dropoffDate: data.dropoff_date ?? null,
-      sequence,
-      polledAt: now,
-      unknownStatus: unknown,
-      quietPolls: quiet,
-      nextPollAt: final
-        ? null
-        : new Date(now.getTime() + nextPollDelayMs(settings.intervalMs, { moving: isMovingRentalStatus(status), quiet, ceilingMs: settings.ceilingMs })),
-      stoppedReason: final ? status : null,
-    });
-    return { kind: "polled", newEvents: changed ? 1 : 0, status, final, undocumented: unknown } as const;
-  });
+  const outcome = await store.apply(key, bookingCode, (row) => planBookingPoll({ row, data, timeZone, settings, now: new Date() }));
   if (outcome.kind === "skipped" && outcome.reason === "merged")
     log.info({ bookingCode, registeredAs: key }, "greenflow booking registered by both codes: tracked once, under its booking code");
-  if (outcome.kind === "polled" && outcome.newEvents > 0) log.info({ bookingCode, status, gdsStatus }, "greenflow booking status changed");
-  if (unknown) log.warn({ bookingCode, status }, "greenflow sent a status its documentation does not define; kept and polled with backoff");
+  if (outcome.kind === "polled" && outcome.newEvents > 0)
+    log.info({ bookingCode, status: outcome.status, gdsStatus: data.gds?.status ?? null }, "greenflow booking status changed");
+  if (outcome.kind === "polled" && outcome.undocumented)
+    log.warn({ bookingCode, status: outcome.status }, "greenflow sent a status its documentation does not define; kept and polled with backoff");
   return outcome;
 }

@@ -12,7 +12,7 @@ import { createGreenflowClient } from "../providers/greenflow/client.js";
 import { createMfbClient } from "../providers/mfb/client.js";
 import type { Queues } from "../queues/queues.js";
 import { createWorker, type QueueHandlers } from "../workers/run-job.js";
-import { GREENFLOW, pollGreenflowBooking } from "./greenflow-poller.js";
+import { GREENFLOW, greenflowPollStore, pollGreenflowBooking } from "./greenflow-poller.js";
 import type { PollOutcome } from "./failures.js";
 import { MFB, mfbPollStore, pollMfbOrder } from "./mfb-poller.js";
 import { providerPausedUntil } from "../db/provider-state.js";
@@ -140,6 +140,7 @@ export function createPollingHandlers(deps: PollingDeps) {
     }
     if (greenflow) {
       const client = greenflow;
+      const greenflowStore = greenflowPollStore(db);
       const worker: Worker = createWorker({
         ...common,
         queue: "greenflow-polls",
@@ -150,7 +151,10 @@ export function createPollingHandlers(deps: PollingDeps) {
               GREENFLOW,
               () => worker,
               await ownTrace("greenflow.poll", { "hub.booking_code": bookingCode }, () =>
-                pollGreenflowBooking({ db, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE }, bookingCode),
+                pollGreenflowBooking(
+                  { store: greenflowStore, client, log: jobLog, settings: greenflowSettings, timeZone: config.GREENFLOW_TIME_ZONE },
+                  bookingCode,
+                ),
               ),
             ),
         },
