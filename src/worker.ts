@@ -14,6 +14,7 @@ import { releaseHeadsOfSubjects } from "./db/delivery-lanes.js";
 import { findDelivery, resendFailed } from "./db/webhook-deliveries.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createFloviInbox, type Committed } from "./providers/flovi/inbox.js";
+import { inboxStore } from "./providers/flovi/inbox-store.js";
 import { createFloviClient } from "./providers/flovi/client.js";
 import { backfillFromList } from "./providers/flovi/backfill.js";
 import { flagOverdueFinalCosts } from "./providers/flovi/overdue.js";
@@ -73,7 +74,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     }
     if (!claimed) pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
-  const inbox = createFloviInbox({ db, log, onCommitted: dispatchCommitted, claimWithin: pump.claimWithin });
+  const inbox = createFloviInbox({ store: inboxStore(db, pump.claimWithin), log, onCommitted: dispatchCommitted });
   const flovi = createFloviClient({ baseUrl: config.FLOVI_API_BASE_URL, apiKey: config.FLOVI_API_KEY, timeoutMs: config.PROVIDER_TIMEOUT_MS });
   const common = { connection: deps.redis, prefix: queues.prefix, log, metrics, lockMs: config.JOB_LOCK_MS };
   const polling = createPollingHandlers({ config, db, queues, log, metrics, relay });

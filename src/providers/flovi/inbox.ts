@@ -1,34 +1,20 @@
 // The Flovi inbox: stored deliveries are applied in receipt order, one reservation at a time, many
 // reservations per transaction. Any number of worker processes may drain at once; each reservation is held
-// by one of them (advisory lock) while its waiting rows are applied.
-//
-// A drain pass is one transaction of five statements: BEGIN, claim keys, load rows (with their reservations),
-// write everything (reservations, transitions, outcomes, events with positions, fan-out), claim the new
-// deliveries for their first attempts (delivery/pump.ts), COMMIT. The attempts start after the commit.
+// by one of them (advisory lock) while its waiting rows are applied. A pass is one transaction
+// (./inbox-store.ts); the attempts of the deliveries it wrote start after its commit. A batch Postgres
+// refuses on its data is applied again key by key, then row by row, and only the rows that cannot be
+// written are set aside.
 import type { Logger } from "pino";
-import type { Database } from "../../db/client.js";
 import type { NewDelivery } from "../../db/fan-out.js";
-import { claimInboxKeys, loadInbox, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
-import { writeReportPlan } from "../../db/reservation-writes.js";
-import { withTransaction, type Sql } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
 import { coalesce } from "../../lib/coalesce.js";
-import { planInbox, type InboxPlan } from "./plan.js";
-import type { InboundOutcome } from "../../domain/reservation-plan.js";
-import { traceInboxBatch, type TracedBatch } from "./trace-batch.js";
-import { applyStoredDelivery } from "./apply-stored.js";
+import type { InboxStore, Pass } from "./inbox-store.js";
 
 interface DrainResult {
   applied: number;
   events: number;
   /** Rows set aside as `failed` because they could not be written. */
   failed: number;
-}
-
-/** First attempts claimed inside the drain's transaction: started once it commits, dropped if it does not. */
-interface ClaimWithin {
-  start(): void;
-  abandon(): void;
 }
 
 export interface Committed {
@@ -39,15 +25,11 @@ export interface Committed {
 }
 
 export interface FloviInboxDeps {
-  db: Database;
+  /** What a pass does to the database (inboxStore(db, pump.claimWithin) in the worker). */
+  store: InboxStore;
   log: Logger;
   /** Called after each commit with what it emitted. */
   onCommitted?: (committed: Committed) => void;
-  /**
-   * Claims the new deliveries' lanes inside the drain's transaction (delivery/pump.ts `claimWithin`), so
-   * their first attempts start the moment it commits.
-   */
-  claimWithin?: (sql: Sql, subscriptionIds: Set<string>) => Promise<ClaimWithin>;
   /** Rows per transaction at most. */
   batchSize?: number;
 }
@@ -65,14 +47,6 @@ const CONTENDED_RETRIES = 25;
 const REMEMBERED = 20_000;
 const NOTHING: DrainResult = { applied: 0, events: 0, failed: 0 };
 const CONTENDED_PAUSE_MS = 2;
-
-interface Pass {
-  applied: number;
-  contended: number;
-  plan?: InboxPlan;
-  deliveries: NewDelivery[];
-  claim?: ClaimWithin;
-}
 
 /** Postgres refused the data (SQLSTATE classes 22, 23, 54): retrying the same rows cannot succeed. */
 function isDataError(error: unknown): error is Error & { code: string } {
@@ -92,49 +66,24 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
     }
   };
 
-  async function pass(keys: string[] | undefined, limit: number): Promise<Pass> {
-    let leases: ClaimWithin | undefined;
-    let traced: TracedBatch | undefined;
-    let outcomes: InboundOutcome[] = [];
-    try {
-      return await withTransaction(deps.db, async (sql) => {
-        const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
-        if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, deliveries: [] };
-        const loaded = await loadInbox(sql, claim.locked, limit);
-        traced = traceInboxBatch(loaded.rows);
-        const plan = planInbox(traced.rows, loaded.reservations);
-        const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
-        outcomes = plan.inbound;
-        const lanes = new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId));
-        if (lanes.size > 0 && deps.claimWithin) leases = await deps.claimWithin(sql, lanes);
-        return { applied: loaded.rows.length - plan.misfiled.length, contended: claim.contended, plan, deliveries, claim: leases };
-      });
-    } catch (error) {
-      leases?.abandon();
-      traced?.end([], error);
-      traced = undefined;
-      throw error;
-    } finally {
-      traced?.end(outcomes);
-    }
-  }
+  const pass = (keys: string[] | undefined, limit: number) => deps.store.pass(keys, limit);
 
   async function afterCommit(result: Pass) {
-    if (result.plan) remember(result.plan.inbound.map((o) => o.id));
+    remember(result.outcomeIds);
     result.claim?.start();
-    if (result.plan && (result.plan.events.length > 0 || result.deliveries.length > 0)) {
-      deps.onCommitted?.({ events: result.plan.events.map((e) => e.envelope), deliveries: result.deliveries, claimed: result.claim !== undefined });
+    if (result.events.length > 0 || result.deliveries.length > 0) {
+      deps.onCommitted?.({ events: result.events, deliveries: result.deliveries, claimed: result.claim !== undefined });
     }
     // Rows stored before ordering keys existed and filed under another key: applied one by one.
-    for (const row of result.plan?.misfiled ?? []) {
-      const replayed = await applyStoredDelivery({ db: deps.db }, row.id);
+    for (const id of result.misfiled) {
+      const replayed = await deps.store.applyOne(id);
       if (replayed.kind === "applied") deps.onCommitted?.({ events: replayed.events, deliveries: replayed.deliveries });
     }
   }
 
   /** A batch failed on its data: apply key by key, and within a failing key row by row, setting aside what fails. */
   async function isolate(total: DrainResult) {
-    const keys = await withTransaction(deps.db, async (sql) => (await claimInboxKeys(sql, "flovi", batchSize)).locked);
+    const keys = await deps.store.claimKeys(batchSize);
     for (const key of keys) {
       try {
         const result = await pass([key], batchSize);
@@ -152,9 +101,9 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
           total.applied += result.applied;
         } catch (error) {
           if (!isDataError(error)) throw error;
-          const id = await withTransaction(deps.db, (sql) => oldestWaiting(sql, key));
+          const id = await deps.store.oldestWaiting(key);
           if (!id) break;
-          await withTransaction(deps.db, (sql) => markInbound(sql, id, "failed", `could not be applied: ${error.message}`.slice(0, 500)));
+          await deps.store.setAside(id, `could not be applied: ${error.message}`.slice(0, 500));
           total.failed += 1;
           deps.log.error({ inboundDeliveryId: id, reservationId: key, err: error }, "flovi delivery set aside: it cannot be applied");
         }
@@ -176,7 +125,7 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
       }
       await afterCommit(result);
       total.applied += result.applied;
-      total.events += result.plan?.events.length ?? 0;
+      total.events += result.events.length;
       if (result.applied >= batchSize) continue;
       // Another process holds some waiting reservation: it may have loaded before our rows committed, so
       // try again as soon as it is likely done rather than leave them to the sweeper.

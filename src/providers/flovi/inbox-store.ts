@@ -1,0 +1,96 @@
+// What the Flovi inbox's drain (./inbox.ts) does to the database, behind a small interface: one pass is one
+// transaction of five statements (BEGIN, claim keys, load rows with their reservations, write everything:
+// reservations, transitions, outcomes, events with positions, fan-out; claim the new deliveries' first
+// attempts), COMMIT. A unit test gives the drain a fake of it; the worker `inboxStore(db, …)`.
+import type { Database } from "../../db/client.js";
+import type { NewDelivery } from "../../db/fan-out.js";
+import { claimInboxKeys, loadInbox, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
+import { writeReportPlan } from "../../db/reservation-writes.js";
+import { type Sql, withTransaction } from "../../db/sql.js";
+import type { CloudEvent } from "../../domain/events.js";
+import type { InboundOutcome } from "../../domain/reservation-plan.js";
+import { type ApplyResult, applyStoredDelivery } from "./apply-stored.js";
+import { planInbox } from "./plan.js";
+import { type TracedBatch, traceInboxBatch } from "./trace-batch.js";
+
+/** First attempts claimed inside the drain's transaction: started once it commits, dropped if it does not. */
+export interface ClaimWithin {
+  start(): void;
+  abandon(): void;
+}
+
+/** One committed pass. */
+export interface Pass {
+  /** Rows applied (with any outcome: applied, stale, repeated, rejected…). */
+  applied: number;
+  /** Waiting reservations another process held. */
+  contended: number;
+  /** The inbound deliveries this pass gave an outcome. */
+  outcomeIds: string[];
+  events: CloudEvent[];
+  deliveries: NewDelivery[];
+  /** Rows filed under another key (stored before ordering keys existed): to be applied one by one. */
+  misfiled: string[];
+  /** Their first attempts, claimed in the pass's transaction: start them now that it committed. */
+  claim?: ClaimWithin;
+}
+
+export interface InboxStore {
+  /** One transaction: claim waiting reservations (or lock the given ones), apply up to `limit` rows in order. Rolls back on any error. */
+  pass(keys: string[] | undefined, limit: number): Promise<Pass>;
+  /** Waiting reservations this process may take now (their keys). */
+  claimKeys(limit: number): Promise<string[]>;
+  /** The reservation's oldest waiting delivery. */
+  oldestWaiting(key: string): Promise<string | null>;
+  /** Sets a delivery aside as failed, with the reason. */
+  setAside(inboundDeliveryId: string, reason: string): Promise<void>;
+  /** Applies one stored delivery on its own. */
+  applyOne(inboundDeliveryId: string): Promise<ApplyResult>;
+}
+
+export function inboxStore(
+  db: Database,
+  /** Claims the new deliveries' lanes inside the pass's transaction (delivery/pump.ts `claimWithin`). */
+  claimWithin?: (sql: Sql, subscriptionIds: Set<string>) => Promise<ClaimWithin>,
+): InboxStore {
+  return {
+    async pass(keys, limit) {
+      let leases: ClaimWithin | undefined;
+      let traced: TracedBatch | undefined;
+      let outcomes: InboundOutcome[] = [];
+      try {
+        return await withTransaction(db, async (sql): Promise<Pass> => {
+          const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
+          if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, outcomeIds: [], events: [], deliveries: [], misfiled: [] };
+          const loaded = await loadInbox(sql, claim.locked, limit);
+          traced = traceInboxBatch(loaded.rows);
+          const plan = planInbox(traced.rows, loaded.reservations);
+          const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
+          outcomes = plan.inbound;
+          const lanes = new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId));
+          if (lanes.size > 0 && claimWithin) leases = await claimWithin(sql, lanes);
+          return {
+            applied: loaded.rows.length - plan.misfiled.length,
+            contended: claim.contended,
+            outcomeIds: plan.inbound.map((o) => o.id),
+            events: plan.events.map((e) => e.envelope),
+            deliveries,
+            misfiled: plan.misfiled.map((r) => r.id),
+            claim: leases,
+          };
+        });
+      } catch (error) {
+        leases?.abandon();
+        traced?.end([], error);
+        traced = undefined;
+        throw error;
+      } finally {
+        traced?.end(outcomes);
+      }
+    },
+    claimKeys: (limit) => withTransaction(db, async (sql) => (await claimInboxKeys(sql, "flovi", limit)).locked),
+    oldestWaiting: (key) => withTransaction(db, (sql) => oldestWaiting(sql, key)),
+    setAside: (id, reason) => withTransaction(db, (sql) => markInbound(sql, id, "failed", reason)),
+    applyOne: (id) => applyStoredDelivery({ db }, id),
+  };
+}
