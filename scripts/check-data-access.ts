@@ -1,22 +1,15 @@
 // Runs the data-access scan (scripts/lib/data-access.ts) over src outside src/db and src/generated; the
 // other half of the rule, that only src/db imports Prisma or pg, is .dependency-cruiser.cjs. Exits 1 and
 // lists each violation.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { typeScriptFiles } from "./lib/source-files.js";
 import { findViolations } from "./lib/data-access.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const ALLOWED = /^src\/(db|generated)\//;
 
-function* files(dir: string): Generator<string> {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* files(path);
-    else if (entry.name.endsWith(".ts")) yield path;
-  }
-}
-
-const violations = [...files(join(ROOT, "src"))]
+const violations = [...typeScriptFiles(join(ROOT, "src"))]
   .map((file) => relative(ROOT, file))
   .filter((rel) => !ALLOWED.test(rel))
   .flatMap((rel) => findViolations(rel, readFileSync(join(ROOT, rel), "utf8")));

@@ -1,20 +1,13 @@
 // No module in src/ (the generated Prisma client aside) is longer than 250 lines: past that, a file holds
 // more than one concern and is split by concern (docs/architecture.md). Exits 1 and lists the long ones.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { typeScriptFiles } from "./lib/source-files.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const LIMIT = 250;
 
-function* files(dir: string): Generator<string> {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* files(path);
-    else if (entry.name.endsWith(".ts")) yield path;
-  }
-}
-
-const long = [...files(join(ROOT, "src"))]
+const long = [...typeScriptFiles(join(ROOT, "src"))]
   .map((file) => ({ file: relative(ROOT, file), lines: readFileSync(file, "utf8").trimEnd().split("\n").length }))
   .filter(({ file, lines }) => !file.startsWith("src/generated/") && lines > LIMIT)
   .sort((a, b) => b.lines - a.lines);

@@ -1,10 +1,11 @@
 // The data-access scan (CI's second net behind the types): planted violations in the shapes the code base
 // really uses are each found, on the right line; look-alikes in comments, prose and URLs are not; and src/
 // as it stands is clean.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findViolations, splitSource } from "../../scripts/lib/data-access.js";
+import { typeScriptFiles } from "../../scripts/lib/source-files.js";
 import { createDatabase, type Database } from "../../src/db/client.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -75,11 +76,7 @@ describe("the data-access scan", () => {
   });
 
   it("finds nothing in src/ outside src/db as it stands", () => {
-    const walk = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
-    const files = walk(join(ROOT, "src"))
-      .map((f) => relative(ROOT, f))
-      .filter((f) => !/^src\/(db|generated)\//.test(f));
+    const files = [...typeScriptFiles(join(ROOT, "src"))].map((f) => relative(ROOT, f)).filter((f) => !/^src\/(db|generated)\//.test(f));
     expect(files.length).toBeGreaterThan(50);
     expect(files.flatMap((f) => findViolations(f, readFileSync(join(ROOT, f), "utf8")))).toEqual([]);
   });
