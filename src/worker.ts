@@ -6,7 +6,9 @@ import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
 import { createAttemptRecorder, type FailedDelivery } from "./delivery/attempt-recorder.js";
+import { runAttempt } from "./delivery/attempt.js";
 import { createDeliveryPump } from "./delivery/pump.js";
+import { pumpStore } from "./delivery/pump-store.js";
 import type { DeliveryPump } from "./delivery/pump-types.js";
 import { deliverySettings, pumpSettings } from "./delivery/settings.js";
 import { createRelay, type Relay } from "./delivery/relay.js";
@@ -61,7 +63,16 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       .catch((error: unknown) => log.warn({ err: error }, "could not park failed deliveries as jobs; they stay failed in the database"));
   };
   const recorder = createAttemptRecorder({ db, log, settings, onFailed: park });
-  const pump = createDeliveryPump({ db, log, metrics, delivery: settings, recorder, settings: pumpSettings(config) });
+  const pumpOptions = pumpSettings(config);
+  const attemptDeps = { db, log, metrics, delivery: settings, recorder, logOutcomes: pumpOptions.logOutcomes ?? false };
+  const pump = createDeliveryPump({
+    store: pumpStore(db),
+    log,
+    attempt: (claimed, lane) => runAttempt(attemptDeps, claimed, lane),
+    recorded: () => recorder.idle(),
+    attemptTimeoutMs: settings.timeoutMs,
+    settings: pumpOptions,
+  });
   const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
   const dispatchCommitted = ({ events, deliveries, claimed }: Committed) => {
     for (const event of events) metrics.eventsEmitted.inc({ type: event.type });

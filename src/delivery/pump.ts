@@ -18,21 +18,10 @@
 // leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { Database } from "../db/client.js";
-import { onPool, type Sql } from "../db/sql.js";
-import {
-  activeLanes as lanesStillActive,
-  claimDeliveries,
-  lanesWithDueWork,
-  type ClaimedDelivery,
-  type ClaimResult,
-  type LaneRequest,
-  type LaneRow,
-} from "../db/delivery-lanes.js";
-import type { Metrics } from "../observability/metrics.js";
-import type { AttemptRecorder } from "./attempt-recorder.js";
-import type { DeliverySettings } from "./decisions.js";
-import { runAttempt } from "./attempt.js";
+import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
+import type { Sql } from "../db/sql.js";
+import type { PumpStore } from "./pump-store.js";
+import type { AttemptDecision } from "./decisions.js";
 import { createLaneTimers } from "./lane-timers.js";
 import type { ClaimWithin, DeliveryPump, PumpSettings } from "./pump-types.js";
 import { planClaims } from "./lane-policy.js";
@@ -44,18 +33,20 @@ const LEASE_MARGIN_MS = 15_000;
 const CONTENDED_RETRY_MS = 5;
 
 export function createDeliveryPump(deps: {
-  db: Database;
+  store: PumpStore;
   log: Logger;
-  metrics: Metrics;
-  delivery: DeliverySettings;
-  recorder: AttemptRecorder;
+  /** One attempt, sent, decided and recorded (./attempt.ts `runAttempt` in the worker). */
+  attempt: (claimed: ClaimedDelivery, lane: LaneRow) => Promise<AttemptDecision>;
+  /** Resolves when every attempt this process made is recorded (the attempt recorder's group commit). */
+  recorded: () => Promise<void>;
+  /** An attempt's timeout: a lease outlives it. */
+  attemptTimeoutMs: number;
   settings: PumpSettings;
 }): DeliveryPump {
-  const { db, log, delivery, recorder, settings } = deps;
-  const attemptDeps = { ...deps, logOutcomes: settings.logOutcomes ?? false };
+  const { store, log, settings } = deps;
   // A lease outlives any attempt (its timeout) and its record by a wide margin: only a process that died (or
   // lost its database for that long) lets one run out, and then any worker attempts the delivery again.
-  const leaseMs = delivery.timeoutMs + LEASE_MARGIN_MS;
+  const leaseMs = deps.attemptTimeoutMs + LEASE_MARGIN_MS;
   const dirty = new Set<string>();
   /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
   const more = new Set<string>();
@@ -127,7 +118,7 @@ export function createDeliveryPump(deps: {
     // disabled, deleted or paused (the poll finds them when they have due work again).
     const skipped = requests.map((r) => r.subscriptionId).filter((id) => !lanesById.has(id));
     if (skipped.length === 0) return;
-    lanesStillActive(db, skipped).then(
+    store.activeLanes(skipped).then(
       (ids) => {
         for (const id of ids) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
       },
@@ -142,7 +133,7 @@ export function createDeliveryPump(deps: {
     for (const id of lanes) dirty.delete(id);
     const requests = plan(lanes, free);
     if (requests.length === 0) return;
-    started(requests, await claimDeliveries(onPool(db), requests, randomUUID(), claimSettings()));
+    started(requests, await store.claim(requests, randomUUID(), claimSettings()));
   }
 
   async function claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin> {
@@ -154,7 +145,7 @@ export function createDeliveryPump(deps: {
     total += reserved;
     let result: ClaimResult;
     try {
-      result = await claimDeliveries(sql, requests, randomUUID(), claimSettings());
+      result = await store.claim(requests, randomUUID(), claimSettings(), sql);
     } catch (error) {
       total -= reserved;
       throw error;
@@ -197,7 +188,7 @@ export function createDeliveryPump(deps: {
   }
 
   async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
-    const decision = await runAttempt(attemptDeps, claimed, lane);
+    const decision = await deps.attempt(claimed, lane);
     if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
     // Ordered mode: the record released the next delivery of this subject, due now.
     else if (lane.ordered) dirty.add(lane.subscriptionId);
@@ -206,7 +197,7 @@ export function createDeliveryPump(deps: {
   async function poll() {
     if (closed) return;
     try {
-      nudge(await lanesWithDueWork(db));
+      nudge(await store.lanesWithDueWork());
     } catch (error) {
       log.warn({ err: error }, "could not look for due deliveries; the next poll retries");
     }
@@ -218,7 +209,7 @@ export function createDeliveryPump(deps: {
       if (pending.length === 0) break;
       await Promise.allSettled(pending);
     }
-    await recorder.idle();
+    await deps.recorded();
   }
 
   return {

@@ -1,0 +1,158 @@
+// The delivery pump's scheduling, without a database or a subscriber: the store is an in-memory fake of the
+// small interface the pump takes (lanes with due deliveries, leased as each lane's room allows), and an
+// attempt is a function answering a decision. What is checked is the pump's own logic: this process's
+// capacity, a retry claimed again at its time, ordered mode's next delivery claimed when the previous ends,
+// a claim inside a writer's transaction started only on commit. (delivery*.test.ts run it for real.)
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../../src/db/delivery-lanes.js";
+import type { Sql } from "../../src/db/sql.js";
+import type { AttemptDecision } from "../../src/delivery/decisions.js";
+import { createDeliveryPump } from "../../src/delivery/pump.js";
+import type { PumpStore } from "../../src/delivery/pump-store.js";
+
+const log = pino({ level: "silent" });
+const settings = { circuitAfterFailures: 0, circuitProbeMs: 1_000, capacity: 4, pollIntervalMs: 60_000 };
+
+function lane(id: string, ordered = false): LaneRow {
+  return {
+    subscriptionId: id,
+    room: 0,
+    nextAt: null,
+    ordered,
+    url: `http://127.0.0.1/${id}`,
+    secret: "whsec_x",
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+  } as LaneRow;
+}
+
+/** Deliveries waiting per lane; a claim leases up to what was asked, in order. */
+function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean } = {}) {
+  const queue = new Map(Object.entries(waiting).map(([id, n]) => [id, Array.from({ length: n }, (_, i) => `${id}-${i + 1}`)]));
+  const inSql: string[] = [];
+  let claims = 0;
+  const store: PumpStore = {
+    async claim(requests: LaneRequest[], leaseToken: string, _s, sql?: Sql): Promise<ClaimResult> {
+      claims += 1;
+      if (sql) inSql.push(...requests.map((r) => r.subscriptionId));
+      const lanes: LaneRow[] = [];
+      const claimed: ClaimedDelivery[] = [];
+      for (const r of requests) {
+        const left = queue.get(r.subscriptionId) ?? [];
+        // Ordered mode: one delivery of the subject at a time.
+        const room = Math.min(r.want, opts.ordered ? 1 : left.length);
+        lanes.push({ ...lane(r.subscriptionId, opts.ordered), room });
+        for (const id of left.splice(0, room))
+          claimed.push({
+            webhookDeliveryId: id,
+            subscriptionId: r.subscriptionId,
+            eventId: `event-${id}`,
+            attempts: 0,
+            scheduleStep: 0,
+            scheduleStartedAt: new Date(),
+            body: "{}",
+            leaseToken,
+          } as ClaimedDelivery);
+      }
+      return { lanes, claimed };
+    },
+    lanesWithDueWork: async () => [...queue].filter(([, left]) => left.length > 0).map(([id]) => id),
+    activeLanes: async (ids) => ids,
+  };
+  return { store, queue, inSql, claims: () => claims };
+}
+
+/** Attempts that end when told to; records the most in flight at once. */
+function attempts(decide: (id: string, tries: number) => AttemptDecision = () => ({ kind: "delivered" }) as AttemptDecision) {
+  const done: string[] = [];
+  const tries = new Map<string, number>();
+  let inFlight = 0;
+  let most = 0;
+  const attempt = async (claimed: ClaimedDelivery) => {
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight -= 1;
+    const n = (tries.get(claimed.webhookDeliveryId) ?? 0) + 1;
+    tries.set(claimed.webhookDeliveryId, n);
+    const decision = decide(claimed.webhookDeliveryId, n);
+    if (decision.kind === "delivered") done.push(claimed.webhookDeliveryId);
+    return decision;
+  };
+  return { attempt, done, tries, most: () => most };
+}
+
+const pumpWith = (store: PumpStore, attempt: (c: ClaimedDelivery, l: LaneRow) => Promise<AttemptDecision>, capacity = settings.capacity) =>
+  createDeliveryPump({ store, log, attempt, recorded: async () => undefined, attemptTimeoutMs: 1_000, settings: { ...settings, capacity } });
+
+describe("the delivery pump", () => {
+  it("sends every due delivery of every nudged lane, never more at once than its capacity", async () => {
+    const fake = fakeStore({ a: 6, b: 6, c: 6 });
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt, 4);
+    pump.nudge(["a", "b", "c"]);
+    await pump.idle();
+    await pump.close();
+    expect(run.done.sort()).toHaveLength(18);
+    expect(run.most()).toBeLessThanOrEqual(4);
+    expect(run.most()).toBeGreaterThan(1);
+  });
+
+  it("claims a retry again at its time", async () => {
+    const fake = fakeStore({ a: 1 });
+    const run = attempts((_id, n) => (n === 1 ? ({ kind: "retry", delayMs: 30 } as AttemptDecision) : ({ kind: "delivered" } as AttemptDecision)));
+    const pump = pumpWith(fake.store, run.attempt);
+    // The fake gives the delivery back once it is due again, as the database does after a retry's record.
+    const original = fake.store.claim;
+    let returned = false;
+    fake.store.claim = async (requests, token, s, sql) => {
+      if (run.tries.get("a-1") === 1 && !returned) {
+        returned = true;
+        fake.queue.get("a")!.push("a-1");
+      }
+      return original(requests, token, s, sql);
+    };
+    pump.nudge(["a"]);
+    for (let i = 0; i < 100 && run.done.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await pump.close();
+    expect(run.tries.get("a-1")).toBe(2);
+    expect(run.done).toEqual(["a-1"]);
+  });
+
+  it("in ordered mode, sends a lane's deliveries one after the other, each claimed when the previous ends", async () => {
+    const fake = fakeStore({ a: 3 }, { ordered: true });
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt);
+    pump.nudge(["a"]);
+    for (let i = 0; i < 100 && run.done.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await pump.close();
+    expect(run.done).toEqual(["a-1", "a-2", "a-3"]);
+    expect(run.most()).toBe(1);
+  });
+
+  it("a claim inside a writer's transaction starts its attempts only once told the transaction committed", async () => {
+    const fake = fakeStore({ a: 2 });
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt);
+    const sql = { query: async () => [] } as Sql;
+    const claim = await pump.claimWithin(sql, ["a"]);
+    expect(fake.inSql).toEqual(["a"]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(run.tries.size).toBe(0);
+    claim.start();
+    await pump.idle();
+    await pump.close();
+    expect(run.done.sort()).toEqual(["a-1", "a-2"]);
+  });
+
+  it("the poll finds lanes nobody nudged", async () => {
+    const fake = fakeStore({ quiet: 2 });
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt);
+    await pump.poll();
+    await pump.idle();
+    await pump.close();
+    expect(run.done.sort()).toEqual(["quiet-1", "quiet-2"]);
+  });
+});
