@@ -42,7 +42,14 @@ export async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Resu
       return {
         ok: true,
         data: d,
-        text: `${record({ id: d.id, event: `${d.eventType} ${d.subject} (${d.eventId})`, subscription: d.subscriptionId, status: d.status, "next attempt": d.nextAttemptAt, created: d.createdAt })}\n${table(
+        text: `${record({
+          id: d.id,
+          event: `${d.eventType} ${d.subject} (${d.eventId})`,
+          subscription: d.subscriptionId,
+          status: d.status,
+          "next attempt": d.nextAttemptAt,
+          created: d.createdAt,
+        })}\n${table(
           d.attemptLog.map((a) => ({
             attempt: a.attempt,
             at: a.attemptedAt,

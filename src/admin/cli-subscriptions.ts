@@ -56,23 +56,24 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
         ...(str(v.ordering) ? { ordering: str(v.ordering) } : {}),
         ...(v["allow-duplicate"] ? { allowDuplicate: true } : {}),
       });
-      if (!input.success)
-        return usage(
-          `subscriptions create: ${input.error.issues.map((i) => `${i.path.join(".") === "eventTypes" ? "--events" : i.path.join(".")}: ${i.message}`).join("; ")}`,
-        );
+      if (!input.success) return usage(`subscriptions create: ${input.error.issues.map((i) => `${optionName(i.path.join("."))}: ${i.message}`).join("; ")}`);
       const r = await subscriptions.create(svc, io.actor, input.data);
       if (r.kind === "invalid_target") return { ok: false, data: r, text: `refused: ${r.reason}` };
       if (r.kind === "duplicate")
         return {
           ok: false,
           data: { kind: "duplicate", existing: subscriptionView(r.existing) },
-          text: `subscription ${r.existing.id} already sends ${r.existing.eventTypes.join(", ")} to this URL: change it with \`subscriptions set ${r.existing.id} --events ...\`, or add --allow-duplicate for a second endpoint with its own secret`,
+          text:
+            `subscription ${r.existing.id} already sends ${r.existing.eventTypes.join(", ")} to this URL: change it with \`subscriptions set ` +
+            `${r.existing.id} --events ...\`, or add --allow-duplicate for a second endpoint with its own secret`,
         };
       const view = { ...subscriptionView(r.subscription), secret: r.subscription.secret };
       return {
         ok: true,
         data: view,
-        text: `${record({ id: view.id, url: view.url, events: view.eventTypes })}\nsecret: ${view.secret}\n(shown once: give it to the receiver, which verifies every delivery with it)`,
+        text:
+          `${record({ id: view.id, url: view.url, events: view.eventTypes })}\nsecret: ${view.secret}\n(shown once: give it to the receiver, ` +
+          `which verifies every delivery with it)`,
       };
     }
     case "set": {
@@ -102,7 +103,9 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
       return {
         ok: true,
         data: { ...subscriptionView(rotated.subscription), secret: rotated.secret },
-        text: `new secret: ${rotated.secret}\n(shown once; deliveries are signed with the old one too until ${rotated.subscription.previousSecretExpiresAt?.toISOString()})`,
+        text:
+          `new secret: ${rotated.secret}\n(shown once; deliveries are signed with the old one too until ` +
+          `${rotated.subscription.previousSecretExpiresAt?.toISOString()})`,
       };
     }
     case "test": {
@@ -113,10 +116,15 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
       return {
         ok: result.delivered,
         data: result,
-        text: `${result.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${result.durationMs} ms (event ${result.eventId})${result.excerpt ? `\n  ${result.excerpt.slice(0, 200)}` : ""}`,
+        text:
+          `${result.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${result.durationMs} ms (event ` +
+          `${result.eventId})${result.excerpt ? `\n  ${result.excerpt.slice(0, 200)}` : ""}`,
       };
     }
     default:
       return usage(`unknown subscriptions command: ${sub ?? "(none)"}${rest.length ? "" : ""}`);
   }
 }
+
+/** A field of the subscription input as the CLI's option names it. */
+const optionName = (field: string) => (field === "eventTypes" ? "--events" : field);

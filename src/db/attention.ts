@@ -24,13 +24,15 @@ export async function attention(db: Database): Promise<Attention> {
     sql.query<Attention["endpoints"][number]>(
       `SELECT s.id, s.url, CASE WHEN s.status = 'active' AND s.paused_until > now() THEN 'paused' ELSE s.status END AS status,
               s.disabled_reason AS reason, s.consecutive_failures AS failures, s.failing_since AS "failingSince",
-              (SELECT count(*)::int FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'failed' AND d.created_at > now() - interval '24 hours') AS "failedLastDay",
+              (SELECT count(*)::int FROM webhook_deliveries d
+                  WHERE d.subscription_id = s.id AND d.status = 'failed' AND d.created_at > now() - interval '24 hours') AS "failedLastDay",
               (SELECT count(*)::int FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'held') AS held
          FROM subscriptions s
         WHERE s.deleted_at IS NULL
           AND (s.status <> 'active' OR s.paused_until > now() OR s.consecutive_failures > 0
                OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'held')
-               OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'failed' AND d.created_at > now() - interval '24 hours'))
+               OR EXISTS (SELECT 1 FROM webhook_deliveries d
+                   WHERE d.subscription_id = s.id AND d.status = 'failed' AND d.created_at > now() - interval '24 hours'))
         ORDER BY s.consecutive_failures DESC, s.created_at
         LIMIT 20`,
     ),

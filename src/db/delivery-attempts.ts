@@ -35,7 +35,8 @@ export interface SubscriptionRun {
 
 const RECORD = `
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[], $11::uuid[])
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],
+      $10::int[], $11::uuid[])
          AS t(delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt, status, next_attempt_at, schedule_step, lease_token)
 ), attempt_rows AS (
   INSERT INTO delivery_attempts (webhook_delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
@@ -133,7 +134,8 @@ export async function recordAttempts(db: Database, records: AttemptRecord[]): Pr
 export async function disableSubscription(db: Database, id: string, reason: string, at: Date): Promise<boolean> {
   return withTransaction(db, async (sql) => {
     const changed = await sql.query(
-      "UPDATE subscriptions SET status = 'disabled', disabled_reason = $2, disabled_at = $3, updated_at = now() WHERE id = $1 AND status = 'active' RETURNING id",
+      `UPDATE subscriptions SET status = 'disabled', disabled_reason = $2, disabled_at = $3, updated_at = now()
+          WHERE id = $1 AND status = 'active' RETURNING id`,
       [id, reason, at],
     );
     if (changed.length === 0) return false;

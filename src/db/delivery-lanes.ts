@@ -172,7 +172,8 @@ export async function orderWaiting(sql: Sql, subscriptionId: string): Promise<vo
 /** A subscription left ordered mode: what it held waits no more (in the caller's transaction). */
 export async function releaseAllHeld(sql: Sql, subscriptionId: string): Promise<void> {
   await sql.query(
-    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now() WHERE subscription_id = $1 AND status = 'held'",
+    `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now()
+        WHERE subscription_id = $1 AND status = 'held'`,
     [subscriptionId],
   );
 }
@@ -180,7 +181,8 @@ export async function releaseAllHeld(sql: Sql, subscriptionId: string): Promise<
 /** A deleted subscription's waiting deliveries will never be sent: cancelled (in the caller's transaction). */
 export async function cancelWaiting(sql: Sql, subscriptionId: string): Promise<void> {
   await sql.query(
-    "UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'subscription deleted', completed_at = now(), updated_at = now() WHERE subscription_id = $1 AND status IN ('pending', 'held')",
+    `UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'subscription deleted', completed_at = now(), updated_at = now()
+        WHERE subscription_id = $1 AND status IN ('pending', 'held')`,
     [subscriptionId],
   );
 }

@@ -37,7 +37,8 @@ export interface LockedMfbOrder {
 
 export async function lockMfbOrder(sql: Sql, orderId: string): Promise<LockedMfbOrder | null> {
   const [order] = await sql.query<LockedMfbOrder>(
-    "SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at, price FROM mfb_orders WHERE id = $1 FOR UPDATE",
+    `SELECT status, sequence, active, reference, parcel_count, carrier, product, quiet_polls, last_movement_at, created_at, price
+        FROM mfb_orders WHERE id = $1 FOR UPDATE`,
     [orderId],
   );
   return order ?? null;

@@ -12,7 +12,8 @@ const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
 
 const INSERT = `
 INSERT INTO events (id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
-SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequence::int, t.time::timestamptz, t.dedupe_key, t.envelope::jsonb, t.request_id, $12::jsonb
+SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequence::int, t.time::timestamptz, t.dedupe_key, t.envelope::jsonb,
+    t.request_id, $12::jsonb
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
        AS t(id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id)`;
 

@@ -25,7 +25,8 @@ SELECT
   (SELECT COALESCE(json_agg(provider), '[]') FROM provider_states WHERE paused_until > now()) AS paused,
   (SELECT json_build_array(
      json_build_object('provider', 'mfb', 'count', (SELECT count(*)::int FROM mfb_orders WHERE active AND next_poll_at < now() - make_interval(secs => $1))),
-     json_build_object('provider', 'greenflow', 'count', (SELECT count(*)::int FROM greenflow_bookings WHERE active AND next_poll_at < now() - make_interval(secs => $1))))) AS overdue,
+     json_build_object('provider', 'greenflow', 'count', (SELECT count(*)::int FROM greenflow_bookings
+         WHERE active AND next_poll_at < now() - make_interval(secs => $1))))) AS overdue,
   COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(created_at) FROM events)), 0)::float8 AS event_age,
   COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(received_at) FROM inbound_deliveries)), 0)::float8 AS inbound_age`;
 

@@ -94,7 +94,8 @@ WITH reservation_rows AS (
   RETURNING last_position - cardinality(${eventIds}) AS base
 ), event_rows AS (
   INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
-  SELECT e.id, head.base + e.ord, now(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope, e.request_id, e.trace_context
+  SELECT e.id, head.base + e.ord, now(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope,
+      e.request_id, e.trace_context
     FROM ${COLUMNS.unnest("events")} WITH ORDINALITY AS e(${COLUMNS.names("events")}, ord)
          CROSS JOIN head
   RETURNING id, type, subject, position

@@ -128,7 +128,8 @@ export async function updateSecret(sql: Sql, id: string, secret: string, previou
 export async function updateEnabled(sql: Sql, id: string, enabled: boolean): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
     enabled
-      ? `UPDATE subscriptions SET status = 'active', disabled_reason = NULL, disabled_at = NULL, failing_since = NULL, consecutive_failures = 0, updated_at = now()
+      ? `UPDATE subscriptions SET status = 'active', disabled_reason = NULL, disabled_at = NULL, failing_since = NULL, consecutive_failures = 0,
+          updated_at = now()
           WHERE id = $1 RETURNING ${COLUMNS}`
       : `UPDATE subscriptions SET status = 'disabled', disabled_reason = 'disabled by an operator', disabled_at = now(), updated_at = now()
           WHERE id = $1 RETURNING ${COLUMNS}`,

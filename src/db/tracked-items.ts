@@ -13,7 +13,8 @@ const CLAIM: Record<TrackedKind, string> = {
          WHERE id IN (SELECT id FROM mfb_orders WHERE active AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id::text AS key`,
   greenflow: `UPDATE greenflow_bookings SET next_poll_at = now() + ($2::int * interval '1 millisecond'), updated_at = now()
-               WHERE booking_code IN (SELECT booking_code FROM greenflow_bookings WHERE active AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+               WHERE booking_code IN (SELECT booking_code FROM greenflow_bookings
+                   WHERE active AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
               RETURNING booking_code AS key`,
 };
 
@@ -117,7 +118,8 @@ export async function adoptBookingCode(sql: Sql, registeredKey: string, bookingC
     );
     if (!gone?.n) {
       await sql.query(
-        `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, local_number = NULL, stopped_reason = 'merged', stopped_at = now(), updated_at = now()
+        `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, local_number = NULL, stopped_reason = 'merged', stopped_at = now(),
+            updated_at = now()
           WHERE booking_code = $1`,
         [registeredKey],
       );
@@ -136,7 +138,8 @@ const STOP: Record<TrackedKind, string> = {
   greenflow: `UPDATE greenflow_bookings SET active = false, next_poll_at = NULL, stopped_reason = $2, stopped_at = now(), last_error = COALESCE($3, last_error),
                      last_polled_at = CASE WHEN $3::text IS NULL THEN last_polled_at ELSE now() END, sequence = sequence + 1, updated_at = now()
                WHERE booking_code = $1 AND active
-              RETURNING booking_code AS key, status, sequence, local_number AS external_id, local_number, NULL::text AS carrier, NULL::text AS product, NULL::jsonb AS price`,
+              RETURNING booking_code AS key, status, sequence, local_number AS external_id, local_number, NULL::text AS carrier,
+                  NULL::text AS product, NULL::jsonb AS price`,
 };
 
 /** What a stopped item was left with: its event's sequence (already taken), status and identity. */
@@ -162,9 +165,10 @@ export async function stopTrackedIn(sql: Sql, kind: TrackedKind, key: string, re
 }
 
 const DUE_NOW: Record<TrackedKind, string> = {
-  mfb: "WITH u AS (UPDATE mfb_orders SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
-  greenflow:
-    "WITH u AS (UPDATE greenflow_bookings SET next_poll_at = now(), updated_at = now() WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u",
+  mfb: `WITH u AS (UPDATE mfb_orders SET next_poll_at = now(), updated_at = now()
+      WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u`,
+  greenflow: `WITH u AS (UPDATE greenflow_bookings SET next_poll_at = now(), updated_at = now()
+        WHERE active AND next_poll_at > now() RETURNING 1) SELECT count(*)::int AS n FROM u`,
 };
 
 /** Items parked until a provider pause's end are due again now (in the resume's transaction); how many. */
@@ -215,7 +219,8 @@ export interface TrackedListItem {
 export async function listTracked(db: Database, opts: { active?: boolean; limit: number }): Promise<TrackedListItem[]> {
   return onPool(db).query<TrackedListItem>(
     `SELECT * FROM (
-       SELECT 'mfb' AS provider, id::text AS key, reference AS secondary, status, active, stopped_reason AS "stoppedReason", next_poll_at AS "nextPollAt", created_at FROM mfb_orders
+       SELECT 'mfb' AS provider, id::text AS key, reference AS secondary, status, active, stopped_reason AS "stoppedReason",
+           next_poll_at AS "nextPollAt", created_at FROM mfb_orders
         WHERE NOT $1::boolean OR active
        UNION ALL
        SELECT 'greenflow', booking_code, local_number, status, active, stopped_reason, next_poll_at, created_at FROM greenflow_bookings

@@ -82,7 +82,8 @@ export async function sendWaitingNow(sql: Sql, subscriptionId: string, since: Da
           AND (leased_until IS NULL OR leased_until <= now())
        RETURNING 1)
      SELECT (SELECT count(*)::int FROM due) AS sent_now,
-            (SELECT count(*)::int FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'pending' AND created_at >= $2 AND leased_until > now()) AS in_flight`,
+            (SELECT count(*)::int FROM webhook_deliveries
+                WHERE subscription_id = $1 AND status = 'pending' AND created_at >= $2 AND leased_until > now()) AS in_flight`,
     [subscriptionId, since],
   );
   return { sentNow: row?.sent_now ?? 0, inFlight: row?.in_flight ?? 0 };

@@ -88,5 +88,7 @@ function outcomeLine(claimed: ClaimedDelivery, lane: LaneRow, statusCode: number
     // a URL that does not parse was refused before any attempt
   }
   const answer = statusCode !== null ? String(statusCode) : (error ?? "no answer");
-  return `${type} ${subject} → ${host}: ${answer} in ${Math.round(durationMs)} ms (attempt ${claimed.attempts + 1}${kind === "delivered" ? "" : `, ${kind}`})`;
+  return (
+    `${type} ${subject} → ${host}: ${answer} in ${Math.round(durationMs)} ms (attempt ` + `${claimed.attempts + 1}${kind === "delivered" ? "" : `, ${kind}`})`
+  );
 }

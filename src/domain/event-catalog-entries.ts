@@ -1,20 +1,18 @@
 // The event catalog's entries: every event type the hub emits, with when, what `time` is, its schema and an
 // example (./event-catalog.ts serves and checks them).
 import { z } from "zod";
-import { RESERVATION_STATES } from "./reservation.js";
-import { apiFacts, rentalExample, reservationPrevious } from "./event-examples.js";
+import { apiFacts, rentalExample } from "./event-examples.js";
+import { reservationEntries } from "./event-reservation-entries.js";
 import {
   type CatalogEntry,
   SHIPMENT_STATUSES,
   either,
   envelope,
-  finalCostsDetails,
   hub,
   overdueDetails,
   provider,
   rentalStatusDetails,
   rentalStoppedDetails,
-  reservationDetails,
   reservationState,
   reservationUpdatedDetails,
   shipmentStatusDetails,
@@ -22,48 +20,17 @@ import {
   trackingEventDetails,
 } from "./event-schemas.js";
 
-const RESERVATION_TIME =
-  "Flovi's time of the change when the webhook carried a usable one (`timeSource: provider`); otherwise when the hub received it or, for states learnt from the Partner API, when it looked them up (`timeSource: hub`)";
-const reservationEntries: CatalogEntry[] = RESERVATION_STATES.map((state) => ({
-  type: `reservation.${state}`,
-  entity: "reservation",
-  when:
-    state === "final_costs"
-      ? "Flovi reported the final costs (about two weeks after `sealed`). `details.finalCosts` is the money."
-      : state === "cancelled"
-        ? "Flovi cancelled the reservation. `details.cancellationReason` says why (null when Flovi gave no reason; a later `reservation.updated` brings it)."
-        : `Flovi reported the state \`${state}\` (from a webhook, or from the Partner API when a webhook was missed).`,
-  time: RESERVATION_TIME,
-  schema: envelope("reservation", `reservation.${state}`, z.literal(state), state === "final_costs" ? finalCostsDetails : reservationDetails, either),
-  exampleDetails:
-    state === "final_costs"
-      ? {
-          ...apiFacts,
-          finalCosts: {
-            amount: 154.2,
-            currency: "EUR",
-            amountMinor: 15420,
-            breakdown: [
-              { type: "base", label: "Base price", amount: 120, currency: "EUR", amountMinor: 12000 },
-              { type: "fuel", label: "Fuel", amount: 34.2, currency: "EUR", amountMinor: 3420 },
-            ],
-          },
-        }
-      : state === "cancelled"
-        ? { ...apiFacts, cancellationReason: "customer_cancelled" }
-        : apiFacts,
-  exampleStatus: state,
-  examplePrevious: reservationPrevious[state] ?? null,
-  exampleTimeSource: "provider",
-}));
-
 export const catalogEntries: CatalogEntry[] = [
   ...reservationEntries,
   {
     type: "reservation.updated",
     entity: "reservation",
-    when: "The reservation's details arrived or changed while its state did not: the Partner API's schedule, route, origin, destination or vehicle after the first event, or a cancellation's reason after the cancellation. `details.updated` names what.",
-    time: "when the hub learnt it (`timeSource: hub`); for a cancellation's reason brought by a webhook, that webhook's time when it had one (`timeSource: provider`)",
+    when:
+      "The reservation's details arrived or changed while its state did not: the Partner API's schedule, route, origin, destination or vehicle " +
+      "after the first event, or a cancellation's reason after the cancellation. `details.updated` names what.",
+    time:
+      "when the hub learnt it (`timeSource: hub`); for a cancellation's reason brought by a webhook, that webhook's time when it had one " +
+      "(`timeSource: provider`)",
     schema: envelope("reservation", "reservation.updated", reservationState, reservationUpdatedDetails, either),
     exampleDetails: { ...apiFacts, updated: ["reservationType", "schedule", "route"] },
     exampleStatus: "created",
@@ -73,7 +40,9 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "reservation.final_costs_overdue",
     entity: "reservation",
-    when: "A sealed reservation has had no `final_costs` for FLOVI_FINAL_COSTS_OVERDUE_MS (16 days). Emitted once; `details.price` is the Partner API's billed price when it answered. A later `final_costs` is applied as usual.",
+    when:
+      "A sealed reservation has had no `final_costs` for FLOVI_FINAL_COSTS_OVERDUE_MS (16 days). Emitted once; `details.price` is the Partner " +
+      "API's billed price when it answered. A later `final_costs` is applied as usual.",
     time: "when the hub flagged it (`timeSource: hub`)",
     schema: envelope("reservation", "reservation.final_costs_overdue", reservationState, overdueDetails, hub),
     exampleDetails: {
@@ -89,7 +58,9 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "shipment.tracking_event",
     entity: "shipment",
-    when: "Every new carrier event of an MFB order, whatever its code (`unknown` and codes added later included). Two messages with the same time are two events; a re-read of one is not a new one.",
+    when:
+      "Every new carrier event of an MFB order, whatever its code (`unknown` and codes added later included). Two messages with the same time are " +
+      "two events; a re-read of one is not a new one.",
     time: "the carrier's time of the event (`timeSource: provider`)",
     schema: envelope("shipment", "shipment.tracking_event", z.enum(SHIPMENT_STATUSES), trackingEventDetails, provider),
     exampleDetails: {
@@ -116,7 +87,8 @@ export const catalogEntries: CatalogEntry[] = [
       entity: "shipment",
       when:
         status === "exception"
-          ? "A parcel's latest carrier event is a delivery exception (the order's status while any parcel is in exception). `details.exceptionReason` is MFB's reason."
+          ? "A parcel's latest carrier event is a delivery exception (the order's status while any parcel is in exception). `details.exceptionReason` " +
+            "is MFB's reason."
           : status === "delivered"
             ? "Every parcel of the order is delivered (with the parcel count known, that many). Polling ends."
             : `The order's status, folded over its parcels (the least advanced one), became \`${status}\`.`,
@@ -137,7 +109,9 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "shipment.tracking_stopped",
     entity: "shipment",
-    when: "Polling of an MFB order ended before it was delivered: `details.reason` says why (not_found, access_denied, no_movement, stopped_by_operator). Registering it again resumes polling; nothing is emitted until a status changes.",
+    when:
+      "Polling of an MFB order ended before it was delivered: `details.reason` says why (not_found, access_denied, no_movement, " +
+      "stopped_by_operator). Registering it again resumes polling; nothing is emitted until a status changes.",
     time: "when the hub stopped it (`timeSource: hub`)",
     schema: envelope("shipment", "shipment.tracking_stopped", z.string(), shipmentStoppedDetails, hub),
     exampleDetails: {
@@ -168,7 +142,9 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "rental.tracking_stopped",
     entity: "rental",
-    when: "Polling of a GreenFlow booking ended short of a final status: `not_found` (404 on the first read: wrong lastname, another tenant's booking), `gone` (404 after earlier reads), `stopped_by_operator`. Registering it again (with a corrected lastname) resumes polling.",
+    when:
+      "Polling of a GreenFlow booking ended short of a final status: `not_found` (404 on the first read: wrong lastname, another tenant's " +
+      "booking), `gone` (404 after earlier reads), `stopped_by_operator`. Registering it again (with a corrected lastname) resumes polling.",
     time: "when the hub stopped it (`timeSource: hub`)",
     schema: envelope("rental", "rental.tracking_stopped", z.string(), rentalStoppedDetails, hub),
     exampleDetails: {
@@ -185,7 +161,9 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "rental.<status>",
     entity: "rental",
-    when: "Any other GreenFlow status, lower-cased (pending, confirmed, picked_up, returned, …, or a word GreenFlow's documentation does not define: then `details.undocumentedStatus` is true). A change of `gds.status` alone is emitted under the unchanged status with `details.changed: gds_status`.",
+    when:
+      "Any other GreenFlow status, lower-cased (pending, confirmed, picked_up, returned, …, or a word GreenFlow's documentation does not define: " +
+      "then `details.undocumentedStatus` is true). A change of `gds.status` alone is emitted under the unchanged status with `details.changed: gds_status`.",
     time: "when a poll saw the change (`timeSource: hub`)",
     schema: envelope("rental", /^rental\.[a-z][a-z0-9_]*$/, z.string().regex(/^[a-z][a-z0-9_]*$/), rentalStatusDetails, hub),
     exampleDetails: rentalExample("PICKED_UP"),
@@ -196,7 +174,9 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "subscription.disabled",
     entity: "subscription",
-    when: "The hub disabled a subscription: its endpoint failed without a success for DELIVERY_DISABLE_AFTER_MS, or DELIVERY_DISABLE_AFTER_FAILURES times in a row, or answered 410 Gone. Delivered to the other subscriptions that ask for it.",
+    when:
+      "The hub disabled a subscription: its endpoint failed without a success for DELIVERY_DISABLE_AFTER_MS, or DELIVERY_DISABLE_AFTER_FAILURES " +
+      "times in a row, or answered 410 Gone. Delivered to the other subscriptions that ask for it.",
     time: "when it was disabled (`timeSource: hub`)",
     schema: envelope("subscription", "subscription.disabled", z.literal("disabled"), z.strictObject({ reason: z.string().describe("why, in words") }), hub),
     exampleDetails: { reason: "20 consecutive failed deliveries" },
@@ -207,7 +187,10 @@ export const catalogEntries: CatalogEntry[] = [
   {
     type: "hub.test",
     entity: "hub",
-    when: "Sent on request (POST /subscriptions/:id/test, the CLI's `subscriptions test`, the console's Send test button) to that one endpoint, signed with its secret like every delivery, to check the URL and the signature. Never written to the event log nor sent to any other subscription; `data.entityId` is the subscription's id.",
+    when:
+      "Sent on request (POST /subscriptions/:id/test, the CLI's `subscriptions test`, the console's Send test button) to that one endpoint, " +
+      "signed with its secret like every delivery, to check the URL and the signature. Never written to the event log nor sent to any other " +
+      "subscription; `data.entityId` is the subscription's id.",
     time: "when it was sent (`timeSource: hub`)",
     schema: envelope(
       "hub",

@@ -99,7 +99,8 @@ export function eventCatalogDocument() {
     $id: "logistics-event-hub/events.json",
     title: "Logistics event hub: event catalog",
     description:
-      "Every event type the hub emits: when, what `time` means, its JSON Schema (envelope, data and data.details; draft 2020-12) and an example. New optional fields may be added: accept properties you do not know.",
+      "Every event type the hub emits: when, what `time` means, its JSON Schema (envelope, data and data.details; draft 2020-12) and an example. New " +
+      "optional fields may be added: accept properties you do not know.",
     envelope: "/schemas/event.json",
     types: catalogEntries.map((entry) => ({
       type: entry.type,

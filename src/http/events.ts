@@ -22,8 +22,9 @@ const eventsQuery = z.object({
 });
 
 /**
- * The normalized event log, oldest first, as far back as RETENTION_EVENTS_MS (a cursor older than that: 410). Positions are assigned by the relay in commit order, so paging
- * with `after=<cursor>` never skips an event that committed late. Events appear once relayed (milliseconds).
+ * The normalized event log, oldest first, as far back as RETENTION_EVENTS_MS (a cursor older than that: 410).
+ * Positions are assigned by the relay in commit order, so paging with `after=<cursor>` never skips an event
+ * that committed late. Events appear once relayed (milliseconds).
  */
 export function eventRoutes(deps: Pick<AppDeps, "db" | "config">): Router {
   const router = Router();
@@ -34,7 +35,8 @@ export function eventRoutes(deps: Pick<AppDeps, "db" | "config">): Router {
       throw new HttpError(
         410,
         "cursor_expired",
-        `events up to position ${page.prunedThrough} were pruned (kept ${Math.round(deps.config.RETENTION_EVENTS_MS / 86_400_000)} days); page again without a cursor, from the oldest event kept`,
+        `events up to position ${page.prunedThrough} were pruned (kept ${Math.round(deps.config.RETENTION_EVENTS_MS / 86_400_000)} days); page again ` +
+          `without a cursor, from the oldest event kept`,
       );
     }
     res.json({ data: page.data, cursor: page.cursor, hasMore: page.hasMore });

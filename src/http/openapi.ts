@@ -10,7 +10,8 @@ export function openApiDocument() {
       title: "Logistics event hub",
       version: "1.0.0",
       description:
-        "Flovi webhooks in; MyFlyingBox and GreenFlow polled; normalized CloudEvents out over Standard Webhooks. Every endpoint but the ingress, health, metrics and this document needs `Authorization: Bearer <ADMIN_TOKEN>`.",
+        "Flovi webhooks in; MyFlyingBox and GreenFlow polled; normalized CloudEvents out over Standard Webhooks. Every endpoint but the ingress, " +
+        "health, metrics and this document needs `Authorization: Bearer <ADMIN_TOKEN>`.",
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" }, hubSignature: { type: "apiKey", in: "header", name: "x-hub-signature" } },

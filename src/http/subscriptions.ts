@@ -26,7 +26,9 @@ export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">)
       throw new HttpError(
         409,
         "duplicate_subscription",
-        `subscription ${result.existing.id} already sends ${result.existing.eventTypes.join(", ")} to this URL (its receiver verifies with that subscription's secret): change it with PATCH /subscriptions/${result.existing.id}, or send "allowDuplicate": true to add a second endpoint with a secret of its own`,
+        `subscription ${result.existing.id} already sends ${result.existing.eventTypes.join(", ")} to this URL (its receiver verifies with that ` +
+          `subscription's secret): change it with PATCH /subscriptions/${result.existing.id}, or send "allowDuplicate": true to add a second endpoint ` +
+          `with a secret of its own`,
         { existing: subscriptionView(result.existing) },
       );
     }
