@@ -26,7 +26,8 @@ export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): vo
       res,
       title,
       html`<p>Give this secret to the receiver: it verifies every delivery with it (any Standard Webhooks library). It is shown <strong>once</strong>.</p>
-<pre class="json" data-secret>${secret}</pre><p class="muted">${note}</p><p><a href="${CONSOLE_PATH}/subscriptions/${subscriptionId}">Back to the subscription</a></p>`,
+<pre class="json" data-secret>${secret}</pre><p class="muted">${note}</p>
+<p><a href="${CONSOLE_PATH}/subscriptions/${subscriptionId}">Back to the subscription</a></p>`,
     );
 
   router.post(`${CONSOLE_PATH}/subscriptions`, kit.verify, async (req, res) => {

@@ -21,10 +21,10 @@ export function providerPages(router: Router, deps: AppDeps, kit: ConsoleKit): v
       "Providers",
       html`<table><tr><th>provider</th><th>polling</th><th>paused until</th><th>why</th><th></th></tr>
 ${rows.map(
-  (
-    p,
-  ) => html`<tr data-provider="${p.provider}"><td>${p.provider === "mfb" ? "MyFlyingBox" : "GreenFlow"}</td><td>${p.enabled ? badge("active") : html`${badge("disabled")} <span class="muted">${p.why}</span>`}</td>
-<td>${p.paused ? time(p.pausedUntil) : html`<span class="muted">not paused</span>`}</td><td>${p.pauseReason ?? ""}</td><td>${p.paused ? button(ctx, `${CONSOLE_PATH}/providers/${p.provider}/resume`, "Resume") : ""}</td></tr>`,
+  (p) => html`<tr data-provider="${p.provider}"><td>${p.provider === "mfb" ? "MyFlyingBox" : "GreenFlow"}</td>
+<td>${p.enabled ? badge("active") : html`${badge("disabled")} <span class="muted">${p.why}</span>`}</td>
+<td>${p.paused ? time(p.pausedUntil) : html`<span class="muted">not paused</span>`}</td><td>${p.pauseReason ?? ""}</td>
+<td>${p.paused ? button(ctx, `${CONSOLE_PATH}/providers/${p.provider}/resume`, "Resume") : ""}</td></tr>`,
 )}</table>`,
     );
   });

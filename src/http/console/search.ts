@@ -27,7 +27,10 @@ ${
   look.endpoints.length === 0
     ? html`<p class="muted" data-all-well>every endpoint is active and delivering</p>`
     : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
-${look.endpoints.map((e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${e.url}</a></td><td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`)}</table>`
+${look.endpoints.map(
+  (e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${e.url}</a></td>
+<td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`,
+)}</table>`
 }
 <h2>Providers</h2>
 ${look.pausedProviders.length === 0 ? html`<p class="muted">no provider paused</p>` : html`<ul>${look.pausedProviders.map((p) => html`<li data-paused="${p.provider}"><a href="${CONSOLE_PATH}/providers">${p.provider}</a> paused until ${time(p.until)} <span class="muted">${p.reason ?? ""}</span></li>`)}</ul>`}
@@ -36,7 +39,10 @@ ${
   look.lastInbound.length === 0
     ? html`<p class="muted">none received yet</p>`
     : html`<table><tr><th>received</th><th>reservation</th><th>status</th><th>body</th></tr>
-${look.lastInbound.map((i) => html`<tr data-inbound="${i.id}"><td>${time(i.receivedAt)}</td><td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td><td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td></tr>`)}</table>`
+${look.lastInbound.map(
+  (i) => html`<tr data-inbound="${i.id}"><td>${time(i.receivedAt)}</td>
+<td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td><td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td></tr>`,
+)}</table>`
 }`,
       );
     }
@@ -47,9 +53,33 @@ ${look.lastInbound.map((i) => html`<tr data-inbound="${i.id}"><td>${time(i.recei
       res,
       `Search: ${q}`,
       html`${form}${none ? html`<p class="muted">nothing matches ${q}</p>` : ""}
-${found.reservations.length ? html`<h2>Reservations</h2><table><tr><th>id</th><th>external id</th><th>state</th><th>last change</th></tr>${found.reservations.map((r) => html`<tr><td><a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(r.id)}">${r.id}</a></td><td>${r.externalId ?? ""}</td><td>${badge(r.state)}</td><td>${time(r.lastChangedAt)}</td></tr>`)}</table>` : ""}
-${found.orders.length ? html`<h2>MFB orders</h2><table><tr><th>order</th><th>reference</th><th>status</th><th>polling</th></tr>${found.orders.map((o) => html`<tr><td><a href="${CONSOLE_PATH}/shipments/${o.id}">${o.id}</a></td><td>${o.reference ?? ""}</td><td>${o.status ?? "—"}</td><td>${o.active ? "active" : "stopped"}</td></tr>`)}</table>` : ""}
-${found.bookings.length ? html`<h2>GreenFlow bookings</h2><table><tr><th>booking</th><th>local number</th><th>status</th><th>polling</th></tr>${found.bookings.map((b) => html`<tr><td><a href="${CONSOLE_PATH}/rentals/${encodeURIComponent(b.bookingCode)}">${b.bookingCode}</a></td><td>${b.localNumber ?? ""}</td><td>${b.status ?? "—"}</td><td>${b.active ? "active" : "stopped"}</td></tr>`)}</table>` : ""}`,
+${
+  found.reservations.length
+    ? html`<h2>Reservations</h2><table><tr><th>id</th><th>external id</th><th>state</th><th>last change</th>
+</tr>${found.reservations.map(
+        (r) => html`<tr><td><a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(r.id)}">${r.id}</a></td>
+<td>${r.externalId ?? ""}</td><td>${badge(r.state)}</td><td>${time(r.lastChangedAt)}</td></tr>`,
+      )}</table>`
+    : ""
+}
+${
+  found.orders.length
+    ? html`<h2>MFB orders</h2><table><tr><th>order</th><th>reference</th><th>status</th><th>polling</th>
+</tr>${found.orders.map(
+        (o) => html`<tr><td><a href="${CONSOLE_PATH}/shipments/${o.id}">${o.id}</a></td><td>${o.reference ?? ""}</td>
+<td>${o.status ?? "—"}</td><td>${o.active ? "active" : "stopped"}</td></tr>`,
+      )}</table>`
+    : ""
+}
+${
+  found.bookings.length
+    ? html`<h2>GreenFlow bookings</h2><table><tr><th>booking</th><th>local number</th><th>status</th><th>polling</th>
+</tr>${found.bookings.map(
+        (b) => html`<tr><td><a href="${CONSOLE_PATH}/rentals/${encodeURIComponent(b.bookingCode)}">${b.bookingCode}</a></td>
+<td>${b.localNumber ?? ""}</td><td>${b.status ?? "—"}</td><td>${b.active ? "active" : "stopped"}</td></tr>`,
+      )}</table>`
+    : ""
+}`,
     );
   });
 }
