@@ -29,7 +29,8 @@ ${
     : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
 ${look.endpoints.map(
   (e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${e.url}</a></td>
-<td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td><td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`,
+<td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td>
+<td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`,
 )}</table>`
 }
 <h2>Providers</h2>
@@ -41,7 +42,9 @@ ${
     : html`<table><tr><th>received</th><th>reservation</th><th>status</th><th>body</th></tr>
 ${look.lastInbound.map(
   (i) => html`<tr data-inbound="${i.id}"><td>${time(i.receivedAt)}</td>
-<td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td><td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td></tr>`,
+<td>${i.reservationId ? html`<a href="${CONSOLE_PATH}/reservations/${encodeURIComponent(i.reservationId)}">${i.reservationId}</a>` : ""}</td>
+<td>${badge(i.status)}${i.reason ? html` <span class="muted">${i.reason}</span>` : ""}</td><td><a href="${CONSOLE_PATH}/inbound/${i.id}/body">body</a></td>
+</tr>`,
 )}</table>`
 }`,
       );

@@ -55,7 +55,8 @@ ${button(
 ${rows.map(
   (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td>
 <td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
-<td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td><td>${time(s.lastSuccessAt)}</td>
+<td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td>
+<td>${time(s.lastSuccessAt)}</td>
 <td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
 )}</table>${next ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${next}">next ${PAGE}</a></p>` : ""}`,
     );

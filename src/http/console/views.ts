@@ -33,7 +33,8 @@ export function prettyBody(raw: Buffer | null, fullHref: string): Markup {
   if (!raw) return html`<p class="muted">body pruned (past its retention)</p>`;
   const shown = displayBody(raw) ?? `(not JSON, ${raw.length} bytes)`;
   if (shown.length <= BODY_SHOWN_CHARS) return html`<pre class="json">${shown}</pre>`;
-  return html`<pre class="json">${shown.slice(0, BODY_SHOWN_CHARS)}</pre><p class="muted">first ${BODY_SHOWN_CHARS} of ${shown.length} characters · <a href="${fullHref}">the whole body</a> (${raw.length} bytes)</p>`;
+  return html`<pre class="json">${shown.slice(0, BODY_SHOWN_CHARS)}</pre>
+<p class="muted">first ${BODY_SHOWN_CHARS} of ${shown.length} characters · <a href="${fullHref}">the whole body</a> (${raw.length} bytes)</p>`;
 }
 
 export function deliveriesTable(ctx: PageContext, deliveries: DeliveryView[], subscriptionUrls: Map<string, string>): Markup {
