@@ -37,7 +37,12 @@ export function inboundPages(router: Router, deps: AppDeps, kit: ConsoleKit): vo
       res,
       "Inbound webhooks",
       html`<h2>${["failed", "rejected", "ignored"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
-${status === "ignored" ? html`<p class="muted">Signed and stored, but not a reservation status change (another event name, the dashboard's test ping): answered 202, never applied.</p>` : ""}
+${
+  status === "ignored"
+    ? html`<p class="muted">Signed and stored, but not a reservation status change (another event name, the dashboard's test ping):
+answered 202, never applied.</p>`
+    : ""
+}
 ${
   rows.length === 0
     ? html`<p class="muted">no ${status} inbound webhooks</p>`
@@ -59,7 +64,8 @@ ${nextBefore ? html`<p class="pager"><a href="?status=${status}&before=${nextBef
       req,
       res,
       result.kind === "replayed"
-        ? `replayed: ${result.result}${"outcome" in result && result.outcome ? ` (${result.outcome})` : ""}${"reason" in result && result.reason ? ` (${result.reason})` : ""}`
+        ? `replayed: ${result.result}${"outcome" in result && result.outcome ? ` (${result.outcome})` : ""}` +
+            `${"reason" in result && result.reason ? ` (${result.reason})` : ""}`
         : `no inbound delivery ${String(req.params.id)}`,
     );
   });

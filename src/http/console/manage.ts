@@ -67,7 +67,8 @@ export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): vo
     kit.back(
       req,
       res,
-      `test event ${outcome.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${outcome.durationMs} ms${outcome.excerpt ? ` · ${outcome.excerpt.slice(0, 120)}` : ""}`,
+      `test event ${outcome.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${outcome.durationMs} ms` +
+        `${outcome.excerpt ? ` · ${outcome.excerpt.slice(0, 120)}` : ""}`,
     );
   });
 
@@ -90,7 +91,8 @@ export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): vo
       "New secret",
       id(req),
       rotated.secret,
-      `Deliveries are signed with the previous secret too until ${rotated.subscription.previousSecretExpiresAt?.toISOString()}, so the receiver can switch without losing any.`,
+      `Deliveries are signed with the previous secret too until ${rotated.subscription.previousSecretExpiresAt?.toISOString()}, ` +
+        "so the receiver can switch without losing any.",
     );
   });
 

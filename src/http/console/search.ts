@@ -13,7 +13,8 @@ export function searchPage(router: Router, deps: AppDeps, kit: ConsoleKit): void
   // --- search ---------------------------------------------------------------------------------------------
   router.get(CONSOLE_PATH, async (req, res) => {
     const q = typeof req.query.q === "string" ? req.query.q.trim().slice(0, 200) : "";
-    const form = html`<form method="get" action="${CONSOLE_PATH}" role="search"><input type="search" name="q" value="${q}" autofocus placeholder="reservation id or external id, MFB order id or reference, GreenFlow booking code"> <button type="submit">Search</button></form>`;
+    const form = html`<form method="get" action="${CONSOLE_PATH}" role="search"><input type="search" name="q" value="${q}" autofocus
+ placeholder="reservation id or external id, MFB order id or reference, GreenFlow booking code"> <button type="submit">Search</button></form>`;
     if (!q) {
       // What needs a look, before anyone knows an id.
       const look = await consoleData.needsALook(db);
@@ -34,7 +35,14 @@ ${look.endpoints.map(
 )}</table>`
 }
 <h2>Providers</h2>
-${look.pausedProviders.length === 0 ? html`<p class="muted">no provider paused</p>` : html`<ul>${look.pausedProviders.map((p) => html`<li data-paused="${p.provider}"><a href="${CONSOLE_PATH}/providers">${p.provider}</a> paused until ${time(p.until)} <span class="muted">${p.reason ?? ""}</span></li>`)}</ul>`}
+${
+  look.pausedProviders.length === 0
+    ? html`<p class="muted">no provider paused</p>`
+    : html`<ul>${look.pausedProviders.map(
+        (p) => html`<li data-paused="${p.provider}"><a href="${CONSOLE_PATH}/providers">${p.provider}</a> paused until ${time(p.until)}
+<span class="muted">${p.reason ?? ""}</span></li>`,
+      )}</ul>`
+}
 <h2>Last inbound webhooks</h2>
 ${
   look.lastInbound.length === 0

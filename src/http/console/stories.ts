@@ -14,6 +14,34 @@ import type { ConsoleKit } from "./kit.js";
 const FALLBACK_WORDS: Record<string, string> = { receipt_time: "the receipt time was used", null: "left empty", kept: "kept as sent", ignored: "ignored" };
 const uuid = z.uuid();
 
+type Story = NonNullable<Awaited<ReturnType<typeof consoleData.reservationStory>>>;
+type Inbound = NonNullable<Story["transitions"][number]["inbound"]>;
+
+/** What the reservation's heading adds when it applies: cancelled, no longer looked up, final costs overdue. */
+function storyNotes(r: Story["reservation"]) {
+  return html`${r.cancellationReason ? html` · cancelled: ${r.cancellationReason}` : ""}${
+    r.reconcileStoppedReason ? html` · not looked up: ${r.reconcileStoppedReason}` : ""
+  }${
+    r.finalCostsOverdueAt && r.state === "sealed"
+      ? html` · <strong data-overdue>final costs overdue</strong>
+(flagged ${time(r.finalCostsOverdueAt)})`
+      : ""
+  }`;
+}
+
+/** A side field of the delivery that could not be used as sent, and the fallback applied. */
+function warningItem(w: Inbound["warnings"][number]) {
+  return html`<li data-warning="${w.field}:${w.problem}">⚠ ${w.field}: ${w.problem.replaceAll("_", " ")} → ${FALLBACK_WORDS[w.fallback] ?? w.fallback}
+<span class="muted">(sent: <code>${w.raw}</code>)</span></li>`;
+}
+
+/** The stored delivery behind a transition, its body pretty-printed and redacted. */
+function storedDelivery(inbound: Inbound) {
+  const status = `${inbound.status}${inbound.statusReason ? `: ${inbound.statusReason}` : ""}`;
+  return html`<details><summary>stored delivery ${inbound.id} (${status})</summary>
+${prettyBody(inbound.rawBody, `${CONSOLE_PATH}/inbound/${inbound.id}/body`)}</details>`;
+}
+
 export function storyPages(router: Router, deps: AppDeps, kit: ConsoleKit): void {
   const { page, context } = kit;
   const db = deps.db;
@@ -27,14 +55,20 @@ export function storyPages(router: Router, deps: AppDeps, kit: ConsoleKit): void
       req,
       res,
       `Reservation ${r.id}`,
-      html`<p>state ${badge(r.state)} · external id ${r.externalId ?? "—"} · last change ${time(r.lastChangedAt)}${r.cancellationReason ? html` · cancelled: ${r.cancellationReason}` : ""}${r.reconcileStoppedReason ? html` · not looked up: ${r.reconcileStoppedReason}` : ""}${r.finalCostsOverdueAt && r.state === "sealed" ? html` · <strong data-overdue>final costs overdue</strong> (flagged ${time(r.finalCostsOverdueAt)})` : ""}</p>
+      html`<p>state ${badge(r.state)} · external id ${r.externalId ?? "—"} · last change ${time(r.lastChangedAt)}${storyNotes(r)}</p>
 <h2>Timeline (${story.transitions.length} reports)</h2>
 ${story.transitions.map(
   (t) => html`<section class="transition${t.outcome === "applied" ? "" : " quiet"}" data-state="${t.toState}" data-outcome="${t.outcome}">
-<strong>${t.fromState ?? "∅"} → ${t.toState}</strong> ${badge(t.outcome)} <span class="muted">via ${t.source} · occurred ${time(t.occurredAt)} · received ${time(t.receivedAt)}</span>
-${t.inbound && t.inbound.warnings.length > 0 ? html`<ul class="warnings">${t.inbound.warnings.map((w) => html`<li data-warning="${w.field}:${w.problem}">⚠ ${w.field}: ${w.problem.replaceAll("_", " ")} → ${FALLBACK_WORDS[w.fallback] ?? w.fallback} <span class="muted">(sent: <code>${w.raw}</code>)</span></li>`)}</ul>` : ""}
-${t.inbound ? html`<details><summary>stored delivery ${t.inbound.id} (${t.inbound.status}${t.inbound.statusReason ? `: ${t.inbound.statusReason}` : ""})</summary>${prettyBody(t.inbound.rawBody, `${CONSOLE_PATH}/inbound/${t.inbound.id}/body`)}</details>` : ""}
-${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="muted">${t.emitted.event.id}</span></p>${deliveriesTable(ctx, t.emitted.deliveries, story.subscriptionUrls)}` : html`<p class="muted">no event (${t.outcome})</p>`}
+<strong>${t.fromState ?? "∅"} → ${t.toState}</strong> ${badge(t.outcome)}
+<span class="muted">via ${t.source} · occurred ${time(t.occurredAt)} · received ${time(t.receivedAt)}</span>
+${t.inbound && t.inbound.warnings.length > 0 ? html`<ul class="warnings">${t.inbound.warnings.map(warningItem)}</ul>` : ""}
+${t.inbound ? storedDelivery(t.inbound) : ""}
+${
+  t.emitted
+    ? html`<p>event <code>${t.emitted.event.type}</code> <span class="muted">${t.emitted.event.id}</span></p>
+${deliveriesTable(ctx, t.emitted.deliveries, story.subscriptionUrls)}`
+    : html`<p class="muted">no event (${t.outcome})</p>`
+}
 </section>`,
 )}`,
     );
@@ -58,14 +92,14 @@ ${t.emitted ? html`<p>event <code>${t.emitted.event.type}</code> <span class="mu
         req,
         res,
         `${entity === "shipment" ? "MFB order" : "GreenFlow booking"} ${req.params.id}`,
-        html`<p>status ${badge(view.status ?? "none")} · polling ${view.polling.active ? "active" : `stopped (${view.polling.stoppedReason ?? ""})`} · last poll ${time(view.polling.lastPolledAt)}${view.polling.lastError ? html` · <span class="error">${view.polling.lastError}</span>` : ""}</p>
+        html`<p>status ${badge(view.status ?? "none")} · polling ${view.polling.active ? "active" : `stopped (${view.polling.stoppedReason ?? ""})`}
+· last poll ${time(view.polling.lastPolledAt)}${view.polling.lastError ? html` · <span class="error">${view.polling.lastError}</span>` : ""}</p>
 <h2>Timeline (${story.events.length} events, via poll)</h2>
 ${story.events.map(
-  ({
-    event,
-    deliveries,
-  }) => html`<section class="transition" data-type="${event.type}"><strong>${event.type}</strong> <span class="muted">${time(new Date(event.time))} · ${event.id}</span>
-<details><summary>event</summary><pre class="json">${JSON.stringify(event.data, null, 2)}</pre></details>${deliveriesTable(ctx, deliveries, story.subscriptionUrls)}</section>`,
+  ({ event, deliveries }) => html`<section class="transition" data-type="${event.type}"><strong>${event.type}</strong>
+<span class="muted">${time(new Date(event.time))} · ${event.id}</span>
+<details><summary>event</summary><pre class="json">${JSON.stringify(event.data, null, 2)}</pre></details>
+${deliveriesTable(ctx, deliveries, story.subscriptionUrls)}</section>`,
 )}`,
       );
     });

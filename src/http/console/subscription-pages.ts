@@ -11,7 +11,7 @@ import { HttpError } from "../errors.js";
 import { maskUrl } from "../../lib/text.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
-import { badge, button } from "./views.js";
+import { badge, button, resendButton } from "./views.js";
 import type { ConsoleKit } from "./kit.js";
 import { entityLink } from "./kit.js";
 
@@ -57,7 +57,8 @@ ${rows.map(
 <td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td>
 <td>${time(s.lastSuccessAt)}</td>
-<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
+<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}
+${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
 )}</table>${next ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${next}">next ${PAGE}</a></p>` : ""}`,
     );
   });
@@ -70,39 +71,59 @@ ${rows.map(
     const { subscription: s, deliveries, lane } = found;
     const ctx = context(req, res);
     const last = deliveries.at(-1);
+    const older = last && deliveries.length === PAGE ? `?status=${status}&before=${last.createdAt.toISOString()}~${last.id}` : null;
     const since = new Date(Date.now() - 24 * 3600_000).toISOString().slice(0, 16);
     page(
       req,
       res,
       `Subscription ${maskUrl(s.url)}`,
-      html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")} · failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
+      html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")}
+· failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
 ${s.description ? html`<p class="muted">${s.description}</p>` : ""}
 <h2>Delivery lane</h2>
 <table class="lane"><tr><th>in flight</th><th>waiting</th><th>retrying</th><th>held back (ordered mode)</th><th>paused</th></tr>
 <tr data-lane="${s.id}"><td>${lane.inFlight} of at most ${s.maxInFlight}</td><td>${lane.waiting}</td><td>${lane.retrying}</td>
-<td>${lane.held > 0 ? html`${lane.held} deliveries of ${lane.heldSubjects} subject${lane.heldSubjects === 1 ? "" : "s"}, since ${time(lane.heldSince)}` : html`<span class="muted">none</span>`}</td>
-<td>${lane.pausedUntil ? html`until ${time(lane.pausedUntil)} <span class="muted">${lane.pauseReason ?? ""}</span>` : html`<span class="muted">no</span>`}</td></tr></table>
-<p>Ordering <strong>${s.ordering === "subject" ? "per subject (one event of a subject at a time, in log order)" : "none"}</strong> · at most ${s.maxInFlight} in flight · ${s.rateLimitPerSecond === null ? "no rate limit" : html`at most ${s.rateLimitPerSecond} per second`}</p>
+<td>${
+        lane.held > 0
+          ? html`${lane.held} deliveries of ${lane.heldSubjects} subject${lane.heldSubjects === 1 ? "" : "s"}, since ${time(lane.heldSince)}`
+          : html`<span class="muted">none</span>`
+      }</td>
+<td>${lane.pausedUntil ? html`until ${time(lane.pausedUntil)} <span class="muted">${lane.pauseReason ?? ""}</span>` : html`<span class="muted">no</span>`}</td>
+</tr></table>
+<p>Ordering <strong>${s.ordering === "subject" ? "per subject (one event of a subject at a time, in log order)" : "none"}</strong>
+· at most ${s.maxInFlight} in flight · ${s.rateLimitPerSecond === null ? "no rate limit" : html`at most ${s.rateLimitPerSecond} per second`}</p>
 ${button(
   ctx,
   `${CONSOLE_PATH}/subscriptions/${s.id}/settings`,
   "Save settings",
   html`<label>event types <input type="text" name="eventTypes" size="40" value="${s.eventTypes.join(", ")}" required></label>
 <label>description <input type="text" name="description" size="30" value="${s.description ?? ""}"></label><br>
-<label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option><option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
+<label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option>
+<option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
 <label>max in flight <input type="number" name="maxInFlight" min="1" max="1000" step="1" value="${s.maxInFlight}" required></label>
-<label>requests per second <input type="number" name="rateLimitPerSecond" min="0" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
+<label>requests per second
+<input type="number" name="rateLimitPerSecond" min="0" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
 )}
 <h2>Endpoint</h2>
 <p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${
         s.status === "active"
           ? button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/disable`, "Disable")
           : button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/enable`, "Enable")
-      } ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/rotate-secret`, "Rotate secret")} ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/delete`, "Delete")}</p>
-<p class="muted">The test sends a signed <code>hub.test</code> to this endpoint only. Rotating shows the new secret once; deliveries are signed with the old one too for SECRET_ROTATION_GRACE_MS.</p>
+      } ${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/rotate-secret`, "Rotate secret")}
+${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/delete`, "Delete")}</p>
+<p class="muted">The test sends a signed <code>hub.test</code> to this endpoint only. Rotating shows the new secret once;
+deliveries are signed with the old one too for SECRET_ROTATION_GRACE_MS.</p>
 <h2>Recover</h2><p>Re-send every failed delivery created since a time (UTC), and optionally send the ones waiting for their next attempt now:</p>
-${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/recover`, "Recover since…", html`<input type="datetime-local" name="since" value="${since}" required> <label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `)}
-<h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) => (st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `))}</h2>
+${button(
+  ctx,
+  `${CONSOLE_PATH}/subscriptions/${s.id}/recover`,
+  "Recover since…",
+  html`<input type="datetime-local" name="since" value="${since}" required>
+<label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `,
+)}
+<h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) =>
+        st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `,
+      )}</h2>
 ${
   deliveries.length === 0
     ? html`<p class="muted">no ${status} deliveries</p>`
@@ -111,10 +132,10 @@ ${deliveries.map(
   (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td>
 <td>${badge(d.status)}</td><td>${d.attempts}</td>
 <td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td>
-<td>${d.status === "failed" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `${CONSOLE_PATH}/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
+<td>${resendButton(ctx, d)}</td></tr>`,
 )}</table>`
 }
-${last && deliveries.length === PAGE ? html`<p class="pager"><a href="?status=${status}&before=${last.createdAt.toISOString()}~${last.id}">older →</a></p>` : ""}`,
+${older ? html`<p class="pager"><a href="${older}">older →</a></p>` : ""}`,
     );
   });
 

@@ -15,13 +15,21 @@ export function layout(title: string, ctx: PageContext, body: Markup): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="console-token" content="${ctx.csrf}"><title>${title} · event hub console</title><link rel="stylesheet" href="/admin/console/console.css"></head>
 <body><header><a class="brand" href="/admin/console">event hub console</a>
-<nav><a href="/admin/console">Search</a><a href="/admin/console/subscriptions">Subscriptions</a><a href="/admin/console/inbound">Inbound webhooks</a><a href="/admin/console/providers">Providers</a><a href="/admin/ui">Queues</a></nav></header>
+<nav><a href="/admin/console">Search</a><a href="/admin/console/subscriptions">Subscriptions</a>
+<a href="/admin/console/inbound">Inbound webhooks</a><a href="/admin/console/providers">Providers</a><a href="/admin/ui">Queues</a></nav></header>
 <main>${ctx.notice ? html`<p class="notice" role="status">${ctx.notice}</p>` : ""}<h1>${title}</h1>${body}</main></body></html>`.text;
 }
 
 /** A POST button carrying the session token and the page to return to. */
+/** A failed delivery's Re-send, a waiting one's Send now. */
+export function resendButton(ctx: PageContext, d: { id: string; status: string }) {
+  if (d.status === "failed") return button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send");
+  return d.status === "pending" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send now") : "";
+}
+
 export function button(ctx: PageContext, action: string, label: string, extra: Markup | string = "") {
-  return html`<form method="post" action="${action}" class="inline"><input type="hidden" name="_csrf" value="${ctx.csrf}"><input type="hidden" name="back" value="${ctx.back}">${extra}<button type="submit">${label}</button></form>`;
+  return html`<form method="post" action="${action}" class="inline"><input type="hidden" name="_csrf" value="${ctx.csrf}">
+<input type="hidden" name="back" value="${ctx.back}">${extra}<button type="submit">${label}</button></form>`;
 }
 
 export const badge = (status: string) => html`<span class="badge status-${status}">${status}</span>`;
@@ -41,11 +49,10 @@ export function deliveriesTable(ctx: PageContext, deliveries: DeliveryView[], su
   if (deliveries.length === 0) return html`<p class="muted">no deliveries (no subscription matched, or not relayed yet)</p>`;
   return html`<table class="deliveries"><thead><tr><th>subscriber</th><th>status</th><th>attempts</th><th></th></tr></thead><tbody>
 ${deliveries.map(
-  (
-    d,
-  ) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td><a href="/admin/console/subscriptions/${d.subscriptionId}">${subscriptionUrls.get(d.subscriptionId) ?? d.subscriptionId}</a></td>
+  (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}">
+<td><a href="/admin/console/subscriptions/${d.subscriptionId}">${subscriptionUrls.get(d.subscriptionId) ?? d.subscriptionId}</a></td>
 <td>${badge(d.status)}</td><td>${attemptList(d)}</td>
-<td>${d.status === "failed" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send") : d.status === "pending" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send now") : ""}</td></tr>`,
+<td>${resendButton(ctx, d)}</td></tr>`,
 )}</tbody></table>`;
 }
 
@@ -53,9 +60,8 @@ function attemptList(d: DeliveryView): Markup {
   if (d.attemptLog.length === 0) return html`<span class="muted">none yet</span>`;
   return html`<ol class="attempts">${d.attemptLog.map(
     (a) =>
-      html`<li>${time(a.attemptedAt)} · ${a.statusCode ?? "no response"} · ${a.durationMs} ms${a.error ? html` · <span class="error">${a.error}</span>` : ""}${
-        a.responseExcerpt ? html`<br><code class="excerpt">${a.responseExcerpt}</code>` : ""
-      }</li>`,
+      html`<li>${time(a.attemptedAt)} · ${a.statusCode ?? "no response"} · ${a.durationMs} ms
+${a.error ? html` · <span class="error">${a.error}</span>` : ""}${a.responseExcerpt ? html`<br><code class="excerpt">${a.responseExcerpt}</code>` : ""}</li>`,
   )}</ol>`;
 }
 
@@ -64,7 +70,8 @@ export const CONSOLE_CSS = `
 body{margin:0}header{display:flex;gap:2rem;align-items:center;padding:.6rem 1.2rem;background:#1f2937;color:#fff}
 header a{color:#fff;text-decoration:none}header nav{display:flex;gap:1.2rem}.brand{font-weight:600}
 main{padding:1rem 1.5rem;max-width:1200px}h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.6rem}
-table{border-collapse:collapse;width:100%;background:#fff;margin:.4rem 0}th,td{border-bottom:1px solid #e3e6ea;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
+table{border-collapse:collapse;width:100%;background:#fff;margin:.4rem 0}
+th,td{border-bottom:1px solid #e3e6ea;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
 th{background:#eef0f3}.badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;font-size:.8rem;background:#e3e6ea}
 .status-succeeded,.status-applied,.status-processed,.status-active{background:#c9f0d3;color:#0b5d22}
 .status-failed,.status-rejected,.status-disabled{background:#fbd0d0;color:#8a1010}
