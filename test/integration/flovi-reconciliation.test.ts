@@ -2,35 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { reconcileReservations, reconcileStore } from "../../src/providers/flovi/reconcile.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
-import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
+import { startFakeServer, type FakeServer, type Reply } from "../../scripts/lib/fakes/http-server.js";
+import { floviError } from "../../scripts/lib/fakes/providers.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 
 const API_KEY = "flo_partner_test_key";
 let ctx: TestContext;
 let flovi: FakeServer;
-const statuses = new Map<string, { status: number; body: unknown; headers?: Record<string, string> }>();
+const statuses = new Map<string, Reply>();
 
-/** Flovi's documented error envelope, all six fields. */
-function floviError(statusCode: number, errorCode: string, message: string | string[], path = "/customers/v2/reservation") {
-  return {
-    status: statusCode,
-    body: {
-      statusCode,
-      errorCode,
-      timestamp: new Date().toISOString(),
-      path,
-      correlationId: `c-${statusCode}-${Math.random().toString(16).slice(2, 10)}`,
-      message,
-    },
-  };
-}
+const RESERVATION_PATH = "/customers/v2/reservation";
 
 beforeAll(async () => {
   flovi = await startFakeServer((req) => {
     const match = /^\/customers\/v2\/reservation\/([^/]+)$/.exec(req.path);
     if (req.headers["x-api-key"] !== API_KEY) {
       const e = floviError(401, "UNAUTHORIZED", "The x-api-key header is missing, expired, or invalid.", req.path);
-      return { ...e, body: { ...e.body, correlationId: "c-401" } };
+      return { ...e, body: { ...(e.body as object), correlationId: "c-401" } };
     }
     const scripted = match ? statuses.get(decodeURIComponent(match[1]!)) : undefined;
     return scripted ?? floviError(404, "NOT_FOUND", "Reservation not found", req.path);
@@ -127,7 +115,7 @@ describe("reconciliation against the Flovi Partner API", () => {
     await ctx.prisma.reservation.update({ where: { id: "900007" }, data: { lastChangedAt: new Date(Date.now() - 5 * 3600_000) } });
     statuses.set(
       "900007",
-      floviError(403, "FORBIDDEN", "The API key is valid but you do not have permission to access the requested resource or customer store."),
+      floviError(403, "FORBIDDEN", "The API key is valid but you do not have permission to access the requested resource or customer store.", RESERVATION_PATH),
     );
     statuses.set("900008", { status: 200, body: reservationBody("900008", "sealed") });
     const result = await reconcile();
@@ -142,8 +130,11 @@ describe("reconciliation against the Flovi Partner API", () => {
   it("a 429 ends the run, and no run starts before its Retry-After", async () => {
     await seed("900005", "created");
     await seed("900006", "created");
-    statuses.set("900005", { ...floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold."), headers: { "retry-after": "30" } });
-    statuses.set("900006", floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold."));
+    statuses.set("900005", {
+      ...floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold.", RESERVATION_PATH),
+      headers: { "retry-after": "30" },
+    });
+    statuses.set("900006", floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold.", RESERVATION_PATH));
     const before = Date.now();
     const result = await reconcile();
     expect(result.stoppedBy).toBe("RATE_LIMITED");
