@@ -5,7 +5,7 @@ import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { backfillFromList } from "../../src/providers/flovi/backfill.js";
 import { floviError, floviReservation, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
-import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { ageReservation, postFlovi, statusChange } from "../helpers/flovi.js";
 import { contextWithFloviApi, type Subscriber } from "../helpers/subscriber.js";
 
 let ctx: TestContext;
@@ -115,7 +115,7 @@ describe("backfill through GET /customers/v2/reservations", () => {
     expect((await ctx.prisma.reservation.findUniqueOrThrow({ where: { id: "7100002" } })).state).toBe("created");
     // An hour later (as far as the hub can tell), both are taken from the list.
     flovi.reservations.set("7100001", floviReservation("7100001", "sealed", { createdAt: new Date(Date.now() - 2 * 3_600_000).toISOString() }));
-    await ctx.prisma.reservation.update({ where: { id: "7100002" }, data: { lastChangedAt: new Date(Date.now() - 2 * 3_600_000) } });
+    await ageReservation(ctx.db, "7100002", new Date(Date.now() - 2 * 3_600_000));
     expect(await quiet()).toMatchObject({ discovered: 1, moved: 1 });
   });
 

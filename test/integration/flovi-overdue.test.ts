@@ -5,7 +5,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { floviReservation, startFakeFlovi, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
-import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { ageReservation, postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
 
 const DAY = 86_400_000;
@@ -36,7 +36,7 @@ async function sealed(ctx: TestContext, id: string, daysAgo: number) {
   // this helper ages it (the schedule runs every 200 ms).
   for (const state of ["created", "taken", "driving", "sealed"]) await postFlovi(ctx.app, statusChange(state, id, { occurredAt: new Date().toISOString() }));
   await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id } }))?.state === "sealed", 10_000, `${id} sealed`);
-  await ctx.prisma.reservation.update({ where: { id }, data: { lastChangedAt: new Date(Date.now() - daysAgo * DAY) } });
+  await ageReservation(ctx.db, id, new Date(Date.now() - daysAgo * DAY));
 }
 
 const received = (id: string, type: string) => sub.received.filter((r) => r.event.subject === `reservation/${id}` && r.event.type === type);

@@ -4,7 +4,7 @@ import { reconcileReservations, reconcileStore } from "../../src/providers/flovi
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { startFakeServer, type FakeServer, type Reply } from "../../scripts/lib/fakes/http-server.js";
 import { floviError } from "../../scripts/lib/fakes/providers.js";
-import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { ageReservation, postFlovi, statusChange } from "../helpers/flovi.js";
 
 const API_KEY = "flo_partner_test_key";
 let ctx: TestContext;
@@ -36,7 +36,7 @@ async function seed(id: string, state: string) {
   await postFlovi(ctx.app, statusChange(state, id));
   await eventually(() => ctx.prisma.reservation.findUnique({ where: { id } }), 10_000, `reservation ${id}`);
   // Silent for two hours.
-  await ctx.prisma.reservation.update({ where: { id }, data: { lastChangedAt: new Date(Date.now() - 2 * 3600_000) } });
+  await ageReservation(ctx.db, id, new Date(Date.now() - 2 * 3600_000));
 }
 
 const reservationBody = (id: string, status: string) => ({
