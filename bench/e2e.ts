@@ -7,6 +7,7 @@
 //   on another topology: --redis cluster|sentinel (3-master Cluster, or primary + replica + 3 sentinels),
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
+//   --saturation 0 leaves out the saturation phase (a profile of the steady rates alone).
 //   --tracing: OpenTelemetry on in the api and worker processes, exporting OTLP/HTTP to a receiver this bench
 //   starts (its CPU is the bench's, not the service's). With OTEL_EXPORTER_OTLP_PROTOCOL=http/json the
 //   receiver reads the spans and the bench prints how many of each name one event costs.
@@ -154,7 +155,7 @@ async function run(index: number): Promise<Row[]> {
     for (const until = Date.now() + 30_000; seen.size < warm && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     const rows: Row[] = [];
     for (const rate of rates) rows.push(await phase(`${rate}/s`, { overallRate: rate, connections: 50 }));
-    rows.push(await phase("saturation", { connections: 50 }));
+    if (args.get("saturation") !== "0") rows.push(await phase("saturation", { connections: 50 }));
     console.table(rows);
     if (args.has("statements")) {
       const top = await stats.query<{ calls: string; query: string }>(

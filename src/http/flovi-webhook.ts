@@ -6,7 +6,7 @@ import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.
 import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
 import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
 import { createRefusalBox } from "./refusal-box.js";
-import { carrierOf, incomingContext, inSpan, tracingOn } from "../observability/trace.js";
+import { carrierOf, inRequestSpan, tracingOn } from "../observability/trace.js";
 
 export interface FloviWebhookDeps {
   writer: InboundWriter;
@@ -57,10 +57,10 @@ export function floviWebhookRoutes(deps: FloviWebhookDeps): Router {
       }),
     );
     const request = { body, signature: req.get("x-hub-signature"), headers, requestId: String(req.id) };
-    // Tracing on: one span for the receipt, continuing the caller's traceparent; its context is stored with the
-    // delivery so that the drain, in any worker and after any restart, continues the same trace.
+    // Tracing on: the request's server span (continuing the caller's traceparent) says what became of it; its
+    // context is stored with the delivery so that the drain, in any worker and after any restart, continues it.
     const outcome = tracingOn()
-      ? await inSpan("flovi.webhook.receive", { ...incomingContext(req.headers), attributes: { "hub.provider": "flovi" } }, async (span) => {
+      ? await inRequestSpan({ method: "POST", route: "/webhooks/flovi", headers: req.headers }, { "hub.provider": "flovi" }, async (span) => {
           const received = await receiveFloviWebhook(deps, { ...request, traceContext: carrierOf() });
           span.setAttributes({ "hub.outcome": received.kind, ...("id" in received ? { "hub.inbound_delivery_id": received.id } : {}) });
           return received;

@@ -53,12 +53,25 @@ export function contextOf(carrier: TraceCarrier | null | undefined): Context {
 }
 
 /**
- * The parent for a span handling an incoming request: the HTTP instrumentation's server span when it made
- * one, else the request's own `traceparent` (a trace the caller started), else a new trace.
+ * Runs `fn` in the span of an incoming request. That is the HTTP instrumentation's server span when it made
+ * one (a second span for the same request would repeat it at a cost per request); otherwise (the HTTP
+ * instrumentation left out) a server span the hub starts, named by the route, continuing the request's own
+ * `traceparent` (a trace the caller started), else a new trace.
  */
-export function incomingContext(headers: Record<string, string | string[] | undefined>): { parent: Context; kind: SpanKind } {
-  if (trace.getSpan(context.active())?.isRecording()) return { parent: context.active(), kind: SpanKind.INTERNAL };
-  return { parent: propagation.extract(ROOT_CONTEXT, headers), kind: SpanKind.SERVER };
+export async function inRequestSpan<T>(
+  request: { method: string; route: string; headers: Record<string, string | string[] | undefined> },
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const server = trace.getSpan(context.active());
+  // A span the sampler left out is annotated too (a no-op): the trace stays left out end to end.
+  if (server && isSpanContextValid(server.spanContext())) {
+    server.setAttributes(attributes);
+    return fn(server);
+  }
+  const { method, route, headers } = request;
+  const parent = propagation.extract(ROOT_CONTEXT, headers);
+  return inSpan(`${method} ${route}`, { parent, kind: SpanKind.SERVER, attributes: { "http.request.method": method, "http.route": route, ...attributes } }, fn);
 }
 
 /** A link to a stored carrier's span, when it names one. */

@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import { queueTelemetry } from "./telemetry.js";
+import { queueTelemetry, traceAdd } from "./telemetry.js";
 import type { RedisClient } from "./redis.js";
 import { withTimeout } from "../lib/timeout.js";
 import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./catalog.js";
@@ -41,7 +41,7 @@ export function createQueues(opts: {
 }): Queues {
   const queues = new Map<QueueName, Queue>(
     QUEUE_NAMES.map((name) => {
-      const queue = new Queue(name, { connection: opts.connection, prefix: queuePrefix(opts.prefix, name), ...queueTelemetry() });
+      const queue = new Queue(name, { connection: opts.connection, prefix: queuePrefix(opts.prefix, name), ...queueTelemetry(name) });
       queue.on("error", opts.onError ?? (() => undefined));
       return [name, queue];
     }),
@@ -70,7 +70,11 @@ export function createQueues(opts: {
     all: () => [...queues.values()],
     async enqueue(key, data, options) {
       const { def, payload, opts: jobOpts } = prepare(key, data, options);
-      const job = await withTimeout(get(def.queue).add(def.name, payload, jobOpts), addTimeoutMs, "redis enqueue timed out");
+      const job = await withTimeout(
+        traceAdd(def.queue, () => get(def.queue).add(def.name, payload, jobOpts)),
+        addTimeoutMs,
+        "redis enqueue timed out",
+      );
       return job.id ?? jobOpts.jobId;
     },
     async enqueueMany(key, items, options) {
@@ -78,7 +82,7 @@ export function createQueues(opts: {
       const prepared = items.map((item) => prepare(key, item, options));
       const def = jobs[key];
       await withTimeout(
-        get(def.queue).addBulk(prepared.map((p) => ({ name: def.name, data: p.payload, opts: p.opts }))),
+        traceAdd(def.queue, () => get(def.queue).addBulk(prepared.map((p) => ({ name: def.name, data: p.payload, opts: p.opts })))),
         addTimeoutMs * 5,
         "redis enqueue timed out",
       );

@@ -1,10 +1,11 @@
 // BullMQ's OpenTelemetry spans (bullmq-otel), only with tracing on: a job added inside a traced request or
 // job carries its context in Redis, and its processing continues that trace in whichever worker runs it.
-import { type Context, SpanKind, trace } from "@opentelemetry/api";
+import { type Context, context, SpanKind, trace } from "@opentelemetry/api";
 import { suppressTracing, unsuppressTracing } from "@opentelemetry/core";
 import type { Telemetry } from "bullmq";
 import { BullMQOtel } from "bullmq-otel";
 import { tracingOn } from "../observability/trace.js";
+import type { QueueName } from "./catalog.js";
 
 let telemetry: Telemetry | undefined;
 let off = false;
@@ -14,11 +15,24 @@ export function disableQueueTelemetry(): void {
   off = true;
 }
 
+/**
+ * Queues whose jobs carry no trace. A `flovi-events` job only rings the inbox: the trace travels with the
+ * stored delivery (its drain continues it, replays and sweeps included), and one job add is batched for many
+ * requests, so its span would file every job of the batch under one request's trace.
+ */
+const UNTRACED: ReadonlySet<QueueName> = new Set(["flovi-events"]);
+
 /** The `telemetry` option for a Queue or a Worker: set when tracing is on, absent (no cost) otherwise. */
-export function queueTelemetry(): { telemetry?: Telemetry } {
-  if (!tracingOn() || off) return {};
+export function queueTelemetry(queue: QueueName): { telemetry?: Telemetry } {
+  if (!tracingOn() || off || UNTRACED.has(queue)) return {};
   telemetry ??= quietInside(new BullMQOtel({ tracerName: "logistics-event-hub" }));
   return { telemetry };
+}
+
+/** Runs a job add: for a queue whose jobs carry no trace, with tracing suppressed (no span per Redis command). */
+export function traceAdd<T>(queue: QueueName, add: () => Promise<T>): Promise<T> {
+  if (!tracingOn() || !UNTRACED.has(queue)) return add();
+  return context.with(suppressTracing(context.active()), add);
 }
 
 const isProcessSpan = (ctx: Context) => (trace.getSpan(ctx) as { kind?: SpanKind } | undefined)?.kind === SpanKind.CONSUMER;

@@ -66,7 +66,7 @@ export function createWorker<Q extends QueueName>(opts: {
       prefix: queuePrefix(opts.prefix, opts.queue),
       concurrency: 4,
       autorun: true,
-      ...queueTelemetry(),
+      ...queueTelemetry(opts.queue),
       ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}),
       ...opts.options,
     },

@@ -65,7 +65,7 @@ export function inboxStore(
           const loaded = await loadInbox(sql, claim.locked, limit);
           traced = traceInboxBatch(loaded.rows);
           const plan = planInbox(traced.rows, loaded.reservations);
-          const deliveries = plan.inbound.length > 0 ? await writeReportPlan(sql, plan) : [];
+          const deliveries = plan.inbound.length > 0 ? await traced.within(() => writeReportPlan(sql, plan)) : [];
           outcomes = plan.inbound;
           const lanes = new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId));
           if (lanes.size > 0 && claimWithin) leases = await claimWithin(sql, lanes);

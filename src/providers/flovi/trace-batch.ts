@@ -9,12 +9,14 @@ import { carrierOf, contextOf, linkTo, tracer, tracingOn } from "../../observabi
 export interface TracedBatch {
   /** The rows, each carrying its apply span's context. */
   rows: InboxRow[];
+  /** Runs `fn` under the batch span: the batch's write statements are its children. */
+  within<T>(fn: () => Promise<T>): Promise<T>;
   /** Records each delivery's outcome on its span and ends every span. */
   end(outcomes: readonly InboundOutcome[], error?: unknown): void;
 }
 
 export function traceInboxBatch(rows: InboxRow[]): TracedBatch {
-  if (!tracingOn() || rows.length === 0) return { rows, end: () => undefined };
+  if (!tracingOn() || rows.length === 0) return { rows, within: (fn) => fn(), end: () => undefined };
   const batch = tracer.startSpan(
     "flovi.inbox.apply_batch",
     { attributes: { "hub.batch.size": rows.length }, links: rows.flatMap((r) => linkTo(r.traceContext)) },
@@ -32,6 +34,7 @@ export function traceInboxBatch(rows: InboxRow[]): TracedBatch {
   });
   return {
     rows: traced,
+    within: (fn) => context.with(trace.setSpan(context.active(), batch), fn),
     end(outcomes, error) {
       for (const outcome of outcomes) spans.get(outcome.id)?.setAttributes({ "hub.outcome": outcome.status, "hub.outcome.reason": outcome.reason });
       for (const span of spans.values()) {
