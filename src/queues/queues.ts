@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import { queueTelemetry, traceAdd } from "./telemetry.js";
+import { queueTelemetry, addWithQueueTracing } from "./telemetry.js";
 import type { RedisClient } from "./redis.js";
 import { withTimeout } from "../lib/timeout.js";
 import { jobs, QUEUE_NAMES, type JobData, type JobKey, type QueueName } from "./catalog.js";
@@ -71,7 +71,7 @@ export function createQueues(opts: {
     async enqueue(key, data, options) {
       const { def, payload, opts: jobOpts } = prepare(key, data, options);
       const job = await withTimeout(
-        traceAdd(def.queue, () => get(def.queue).add(def.name, payload, jobOpts)),
+        addWithQueueTracing(def.queue, () => get(def.queue).add(def.name, payload, jobOpts)),
         addTimeoutMs,
         "redis enqueue timed out",
       );
@@ -82,7 +82,7 @@ export function createQueues(opts: {
       const prepared = items.map((item) => prepare(key, item, options));
       const def = jobs[key];
       await withTimeout(
-        traceAdd(def.queue, () => get(def.queue).addBulk(prepared.map((p) => ({ name: def.name, data: p.payload, opts: p.opts })))),
+        addWithQueueTracing(def.queue, () => get(def.queue).addBulk(prepared.map((p) => ({ name: def.name, data: p.payload, opts: p.opts })))),
         addTimeoutMs * 5,
         "redis enqueue timed out",
       );

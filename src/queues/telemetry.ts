@@ -29,8 +29,8 @@ export function queueTelemetry(queue: QueueName): { telemetry?: Telemetry } {
   return { telemetry };
 }
 
-/** Runs a job add: for a queue whose jobs carry no trace, with tracing suppressed (no span per Redis command). */
-export function traceAdd<T>(queue: QueueName, add: () => Promise<T>): Promise<T> {
+/** Runs a job add as its queue is traced: for one whose jobs carry no trace, suppressed (no span per Redis command). */
+export function addWithQueueTracing<T>(queue: QueueName, add: () => Promise<T>): Promise<T> {
   if (!tracingOn() || !UNTRACED.has(queue)) return add();
   return context.with(suppressTracing(context.active()), add);
 }
