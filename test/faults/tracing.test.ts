@@ -154,8 +154,12 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
       body,
     });
     expect(sent.status).toBe(202);
-    await until(() => spans.some((s) => s.name === "flovi.delivery.apply" && s.traceId === traceId), "the apply span exported", 20_000);
-
+    // Each process exports on its own schedule: wait for the api's span and the worker's.
+    await until(
+      () => spans.some((s) => s.role === "api" && s.parentSpanId === parentId) && spans.some((s) => s.name === "flovi.delivery.apply" && s.traceId === traceId),
+      "the api's server span and the worker's apply span exported",
+      20_000,
+    );
     const inTrace = spans.filter((s) => s.traceId === traceId);
     const server = inTrace.filter((s) => s.role === "api" && s.parentSpanId === parentId);
     expect(server.map((s) => [s.name, s.kind])).toEqual([["POST /webhooks/flovi", 2]]);
