@@ -121,20 +121,14 @@ export interface DeliveryView {
 
 const deliveryInclude = { attemptLog: { orderBy: { id: "asc" as const } }, event: { select: { type: true, subject: true } } };
 
-function deliveryView(d: {
-  id: string;
-  eventId: string;
-  subscriptionId: string;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  nextAttemptAt: Date | null;
-  createdAt: Date;
-  completedAt: Date | null;
+/** A delivery row as Prisma reads it with `deliveryInclude`: its event's type and subject nested, attempts with every column. */
+type DeliveryRow = Omit<DeliveryView, "eventType" | "subject" | "attemptLog"> & {
   event: { type: string; subject: string };
-  attemptLog: { attempt: number; attemptedAt: Date; durationMs: number; statusCode: number | null; error: string | null; responseExcerpt: string | null }[];
-}): DeliveryView {
+  attemptLog: AttemptView[];
+};
+
+// Field by field: a row has columns (its lease token, log position) that never belong in the view.
+function deliveryView(d: DeliveryRow): DeliveryView {
   return {
     id: d.id,
     eventId: d.eventId,

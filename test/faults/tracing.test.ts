@@ -54,6 +54,20 @@ afterAll(async () => {
   await receiver?.close();
 });
 
+/** A signed Flovi webhook sent with a new trace's `traceparent` (the caller's span): its ids, once answered 202. */
+async function sendTraced(reservationId: string): Promise<{ traceId: string; parentId: string; deliveryId: string }> {
+  const traceId = randomBytes(16).toString("hex");
+  const parentId = randomBytes(8).toString("hex");
+  const { body, signature } = signedWebhook(reservationId);
+  const sent = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-hub-signature": signature, traceparent: `00-${traceId}-${parentId}-01` },
+    body,
+  });
+  expect(sent.status).toBe(202);
+  return { traceId, parentId, deliveryId: ((await sent.json()) as { id: string }).id };
+}
+
 const attribute = (span: ExportedSpan, key: string) => span.attributes?.find((a) => a.key === key)?.value.stringValue;
 
 describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
@@ -64,16 +78,7 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     let refusing = true;
     world.subscriber.respond = () => ({ status: refusing ? 503 : 204 });
 
-    const traceId = randomBytes(16).toString("hex");
-    const parentId = randomBytes(8).toString("hex");
-    const { body, signature } = signedWebhook("9100001");
-    const sent = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-hub-signature": signature, traceparent: `00-${traceId}-${parentId}-01` },
-      body,
-    });
-    expect(sent.status).toBe(202);
-    const deliveryId = ((await sent.json()) as { id: string }).id;
+    const { traceId, parentId, deliveryId } = await sendTraced("9100001");
 
     const tried = () => world.subscriber.server.requests.filter((r) => r.path === new URL(world.subscriber.url).pathname);
     await until(() => tried().length >= 1, "a first attempt");
@@ -145,15 +150,7 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     world.api!.child.kill("SIGTERM");
     await world.api!.exited;
     await world.startApi({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: "http,express" });
-    const traceId = randomBytes(16).toString("hex");
-    const parentId = randomBytes(8).toString("hex");
-    const { body, signature } = signedWebhook("9100003");
-    const sent = await fetch(`http://127.0.0.1:${world.apiPort}/webhooks/flovi`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-hub-signature": signature, traceparent: `00-${traceId}-${parentId}-01` },
-      body,
-    });
-    expect(sent.status).toBe(202);
+    const { traceId, parentId } = await sendTraced("9100003");
     // Each process exports on its own schedule: wait for the api's span and the worker's.
     await until(
       () => spans.some((s) => s.role === "api" && s.parentSpanId === parentId) && spans.some((s) => s.name === "flovi.delivery.apply" && s.traceId === traceId),
