@@ -72,3 +72,27 @@ export const durationList = z.string().transform((value, ctx) => {
   }
   return out;
 });
+
+/**
+ * "https://gateway.example.com=1024,http://10.0.0.5:8080=16" → origin → limit. A destination is an endpoint's
+ * origin (scheme, host, port); the port may be left out where it is the scheme's default.
+ */
+export const destinationLimits = csv.transform((parts, ctx) => {
+  const out = new Map<string, number>();
+  for (const part of parts) {
+    const at = part.lastIndexOf("=");
+    const limit = Number(part.slice(at + 1));
+    let origin: string | null = null;
+    try {
+      origin = at > 0 ? new URL(part.slice(0, at)).origin : null;
+    } catch {
+      origin = null;
+    }
+    if (!origin || origin === "null" || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+      ctx.addIssue({ code: "custom", message: `"${part}" is not origin=limit (e.g. https://gateway.example.com=1024, a limit of 1 to 100000)` });
+      return z.NEVER;
+    }
+    out.set(origin, limit);
+  }
+  return out;
+});

@@ -1,7 +1,7 @@
 // The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
 import { z } from "zod";
 import { isTimeZone } from "../lib/time-zone.js";
-import { csv, DAY, durationList, durationMs, flag, HOUR, hostPortList, httpUrl, MINUTE, optionalString, positiveInt, SECOND } from "./env-parsers.js";
+import { csv, DAY, destinationLimits, durationList, durationMs, flag, HOUR, hostPortList, httpUrl, MINUTE, optionalString, positiveInt, SECOND } from "./env-parsers.js";
 
 /** The most steps DELIVERY_RETRY_SCHEDULE may have. */
 const MAX_DELIVERY_STEPS = 20;
@@ -112,8 +112,15 @@ export const envSchema = z.object({
   SECRET_ROTATION_GRACE_MS: durationMs(24 * HOUR),
   /** A new subscription's in-flight limit when its body names none (docs/delivery.md). */
   DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(64),
-  /** Attempts in flight in one worker process at most, shared fairly by the subscriptions with work. */
-  DELIVERY_CONCURRENCY: positiveInt(256),
+  /**
+   * Requests open at once in one worker process at most, shared fairly by destination, then by subscription.
+   * A slow answer holds a socket and some memory, nothing scarcer: the bound is memory and file descriptors.
+   */
+  DELIVERY_CONCURRENCY: positiveInt(2048),
+  /** A destination's (an endpoint origin's) requests open at once in one worker process at most... */
+  DELIVERY_DESTINATION_MAX_IN_FLIGHT: positiveInt(256),
+  /** ...unless named here: `origin=limit,…` (a gateway that fronts many teams). */
+  DELIVERY_DESTINATION_LIMITS: destinationLimits,
   /** How often each worker looks for deliveries that came due (retries, other processes' work, expired leases). */
   DELIVERY_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(500),
   /** After this many consecutive failed attempts a subscription is probed one request at a time (0: never). */

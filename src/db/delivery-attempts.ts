@@ -48,7 +48,12 @@ WITH input AS (
          completed_at = CASE WHEN i.status = 'pending' THEN NULL ELSE i.attempted_at END, updated_at = now()
     FROM input i
    WHERE d.id = i.delivery_id AND d.lease_token IS NOT DISTINCT FROM i.lease_token
-  RETURNING d.id, d.subscription_id, d.subject, d.status
+  RETURNING d.id, d.subscription_id, d.subject, d.status, d.slot, i.lease_token
+), freed AS (
+  -- The attempt's slot of its lane's in-flight limit is free again (only while this attempt still held it).
+  UPDATE delivery_slots sl SET lease_token = NULL, leased_until = NULL
+    FROM delivery_rows r
+   WHERE sl.subscription_id = r.subscription_id AND sl.slot = r.slot AND sl.lease_token = r.lease_token
 ), released AS (
   -- Ordered mode: a delivery that is done (delivered or failed for good) releases the next of its subject,
   -- unless an earlier one of the subject is still unfinished.

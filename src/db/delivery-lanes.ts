@@ -1,8 +1,9 @@
 // Delivery lanes: every subscription is a lane with its own in-flight limit, rate limit and ordering mode,
 // shared by every worker process through Postgres (docs/delivery.md). A claim is one call of the
-// `claim_deliveries` function (its migration says how): it locks the lanes no other process is claiming for,
-// then, under those locks, leases the due deliveries each lane's limits allow, so the in-flight limit and the
-// rate limit hold across processes. A lease ends when the attempt is recorded (db/delivery-attempts.ts); a
+// `claim_deliveries` function (prisma/migrations/20261203000000_delivery_v3 says how): it takes free slots of
+// each lane's in-flight limit and due deliveries with SKIP LOCKED, so claims for one lane never wait on each
+// other, and the in-flight limit holds across processes; only a rate-limited (or probing) lane takes turns on
+// its limiter. A lease ends when the attempt is recorded (db/delivery-attempts.ts); a
 // lease that runs out (the process died mid-attempt) makes the delivery claimable again by any process.
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
@@ -54,6 +55,8 @@ export interface ClaimSettings {
   circuitAfterFailures: number;
   /** ...one per this many ms. */
   circuitProbeMs: number;
+  /** The claim's clock (tests pass their own); the database's when absent. */
+  now?: Date;
 }
 
 interface ClaimRow {
@@ -78,13 +81,14 @@ interface ClaimRow {
  * (`onPool`), or inside the transaction that just wrote the deliveries (the leases commit with them).
  */
 export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseToken: string, settings: ClaimSettings): Promise<ClaimResult> {
-  const rows = await sql.query<ClaimRow>("SELECT * FROM claim_deliveries($1::uuid[], $2::int[], $3, $4::uuid, $5, $6)", [
+  const rows = await sql.query<ClaimRow>("SELECT * FROM claim_deliveries($1::uuid[], $2::int[], $3, $4::uuid, $5, $6, COALESCE($7::timestamptz, now()))", [
     requests.map((r) => r.subscriptionId),
     requests.map((r) => r.want),
     settings.leaseMs,
     leaseToken,
     settings.circuitAfterFailures,
     settings.circuitProbeMs,
+    settings.now?.toISOString() ?? null,
   ]);
   const lanes: LaneRow[] = [];
   const claimed: ClaimedDelivery[] = [];
@@ -116,13 +120,13 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
   return { lanes, claimed };
 }
 
-/** Of these lanes, those that are active and not paused: the ones a claim skipped were being claimed elsewhere. */
-export async function activeLanes(db: Database, subscriptionIds: string[]): Promise<string[]> {
-  const rows = await onPool(db).query<{ id: string }>(
-    "SELECT id FROM subscriptions WHERE id = ANY($1::uuid[]) AND status = 'active' AND deleted_at IS NULL AND (paused_until IS NULL OR paused_until <= now())",
+/** Of these lanes, those that may send now (active, not deleted, not paused), with their URLs. */
+export async function activeLanes(db: Database, subscriptionIds: string[]): Promise<{ subscriptionId: string; url: string }[]> {
+  return onPool(db).query<{ subscriptionId: string; url: string }>(
+    `SELECT id AS "subscriptionId", url FROM subscriptions
+      WHERE id = ANY($1::uuid[]) AND status = 'active' AND deleted_at IS NULL AND (paused_until IS NULL OR paused_until <= now())`,
     [subscriptionIds],
   );
-  return rows.map((r) => r.id);
 }
 
 /**

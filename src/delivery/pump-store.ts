@@ -10,8 +10,8 @@ export interface PumpStore {
   claim(requests: LaneRequest[], leaseToken: string, settings: ClaimSettings, sql?: Sql): Promise<ClaimResult>;
   /** Lanes (subscription ids) with a delivery due now. */
   lanesWithDueWork(): Promise<string[]>;
-  /** Which of these lanes may send now (active, not deleted, not paused). */
-  activeLanes(subscriptionIds: string[]): Promise<string[]>;
+  /** Which of these lanes may send now (active, not deleted, not paused), with their URLs (their destinations). */
+  activeLanes(subscriptionIds: string[]): Promise<{ subscriptionId: string; url: string }[]>;
 }
 
 export function pumpStore(db: Database): PumpStore {

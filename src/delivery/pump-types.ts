@@ -6,8 +6,10 @@ export interface PumpSettings {
   circuitAfterFailures: number;
   /** ...one per this many ms. */
   circuitProbeMs: number;
-  /** Attempts in flight in this process at most, shared fairly by the lanes with work. */
+  /** Requests open at once in this process at most, shared fairly by destination, then by lane. */
   capacity: number;
+  /** A destination's (an endpoint origin's) requests open at once in this process at most. */
+  destinationLimit: (destination: string) => number;
   /** How often to look for lanes with due work that nobody nudged. */
   pollIntervalMs: number;
   /** One readable info line per attempt (event type, endpoint host, status, latency): LOG_DELIVERY_OUTCOMES. */

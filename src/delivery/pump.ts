@@ -2,13 +2,14 @@
 // processes:
 //   claim    lease due deliveries of the lanes that have work (db/delivery-lanes.ts), as many as each
 //            lane's in-flight limit, rate limit and ordering mode allow, and a fair share of this process's
-//            capacity (delivery/lane-policy.ts)
+//            requests: by destination first (the endpoint's origin), then by lane (delivery/lane-policy.ts)
 //   send     sign and POST (delivery/deliver.ts)
 //   decide   pure: delivered, retry after a delay, throttled (429) or failed for good (delivery/decisions.ts)
 //   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
 //            next delivery of the subject in ordered mode
 // The backlog lives in Postgres: this process holds only what it has in flight, so a dead endpoint with
-// 100,000 deliveries waiting costs no memory, and a slow lane holds only its own slots.
+// 100,000 deliveries waiting costs no memory, and a slow host holds only its own budget of open requests,
+// however many subscriptions point at it.
 //
 // First attempts of the Flovi inbox's deliveries are claimed inside the drain's own transaction
 // (`claimWithin`), so they start the moment it commits. Otherwise a lane is claimed for when something says it
@@ -24,13 +25,16 @@ import type { PumpStore } from "./pump-store.js";
 import type { AttemptDecision } from "./decisions.js";
 import { createLaneTimers } from "./lane-timers.js";
 import type { ClaimWithin, DeliveryPump, PumpSettings } from "./pump-types.js";
-import { planClaims } from "./lane-policy.js";
+import { type Deferral, destinationOf, planClaims } from "./lane-policy.js";
 
 /** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
 
 /** Retry a lane whose claim another process held after this long. */
 const CONTENDED_RETRY_MS = 5;
+
+/** Lanes asked for in one claim at most (the rest stay in line for the next round, which follows at once). */
+const MAX_LANES_PER_CLAIM = 200;
 
 export function createDeliveryPump(deps: {
   store: PumpStore;
@@ -50,7 +54,12 @@ export function createDeliveryPump(deps: {
   const dirty = new Set<string>();
   /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
   const more = new Set<string>();
+  /** Per destination, lanes with work waiting for the destination's budget (first in line first). */
+  const waitingAt = new Map<string, Set<string>>();
+  /** Each known lane's destination (refreshed by every claim: a subscription's URL can change). */
+  const destinations = new Map<string, string>();
   const local = new Map<string, number>();
+  const localAt = new Map<string, number>();
   const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]));
   const attempts = new Set<Promise<void>>();
   let total = 0;
@@ -84,19 +93,66 @@ export function createDeliveryPump(deps: {
       });
   }
 
+  const count = (map: Map<string, number>, key: string, by: number) => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n > 0) map.set(key, n);
+    else map.delete(key);
+  };
+
+  /** Learns the destinations of lanes not seen yet; lanes that may not send now (inactive, paused) are dropped. */
+  async function known(lanes: string[]): Promise<string[]> {
+    const unknown = lanes.filter((id) => !destinations.has(id));
+    if (unknown.length > 0) for (const lane of await store.activeLanes(unknown)) destinations.set(lane.subscriptionId, destinationOf(lane.url));
+    return lanes.filter((id) => destinations.has(id));
+  }
+
+  function waitFor(destination: string, id: string) {
+    let line = waitingAt.get(destination);
+    if (!line) waitingAt.set(destination, (line = new Set()));
+    line.delete(id);
+    line.add(id);
+  }
+
   /** This process's fair share for each lane (delivery/lane-policy.ts); lanes that get none wait their turn. */
   function plan(lanes: string[], free: number): LaneRequest[] {
-    const activeLanes = new Set([...local.keys(), ...lanes, ...dirty]).size;
-    const requests = planClaims(lanes, { total: settings.capacity, free, activeLanes, inFlight: (id) => local.get(id) ?? 0 }).filter((r) => r.want > 0);
-    const asked = new Set(requests.map((r) => r.subscriptionId));
-    for (const id of lanes) {
-      if (asked.has(id)) continue;
-      // At its share of this process's slots: one of its own attempts ending asks again. Holding none, it got
-      // nothing only because the lanes before it took the free slots: in line for the next.
-      if (local.has(id)) more.add(id);
-      else dirty.add(id);
+    const destinationOfLane = (id: string) => destinations.get(id)!;
+    const activeAt = new Map<string, number>();
+    for (const id of new Set([...local.keys(), ...lanes])) count(activeAt, destinationOfLane(id), 1);
+    for (const [destination, line] of waitingAt) count(activeAt, destination, line.size);
+    const planned = planClaims(lanes, {
+      total: settings.capacity,
+      free,
+      destinationOf: destinationOfLane,
+      destinationLimit: settings.destinationLimit,
+      activeDestinations: activeAt.size,
+      activeLanesAt: (destination) => activeAt.get(destination) ?? 0,
+      inFlight: (id) => local.get(id) ?? 0,
+      inFlightAt: (destination) => localAt.get(destination) ?? 0,
+    });
+    for (const p of planned) if (p.deferred) defer(p.subscriptionId, p.deferred);
+    return planned.filter((p) => p.want > 0);
+  }
+
+  /** A lane that got nothing this round: who will ask for it again. */
+  function defer(id: string, why: Deferral) {
+    // At its share with attempts of its own in flight: one of them ending asks again.
+    if (why === "at-share" && local.has(id)) more.add(id);
+    // Its destination's budget is used up: an attempt to that destination ending lets it in, in turn.
+    else if (why !== "process-full") waitFor(destinations.get(id)!, id);
+    // Every request of this process is open: any attempt ending asks again.
+    else dirty.add(id);
+  }
+
+  /** An attempt to this destination ended: the lanes waiting for its budget come back in line, as many as it has room for. */
+  function admit(destination: string) {
+    const line = waitingAt.get(destination);
+    if (!line) return;
+    const room = Math.max(1, settings.destinationLimit(destination) - (localAt.get(destination) ?? 0));
+    for (const id of [...line].slice(0, room)) {
+      line.delete(id);
+      dirty.add(id);
     }
-    return requests;
+    if (line.size === 0) waitingAt.delete(destination);
   }
 
   const claimSettings = () => ({ leaseMs, circuitAfterFailures: settings.circuitAfterFailures, circuitProbeMs: settings.circuitProbeMs });
@@ -106,21 +162,23 @@ export function createDeliveryPump(deps: {
     const got = new Map<string, number>();
     for (const c of result.claimed) got.set(c.subscriptionId, (got.get(c.subscriptionId) ?? 0) + 1);
     for (const lane of result.lanes) {
-      // Took all it could (its share here, its limit in every process, its rate): more may be waiting, so
-      // one of its attempts ending asks again. Took less: nothing more was due.
+      destinations.set(lane.subscriptionId, destinationOf(lane.url));
+      // Took all it could (its share here, its free slots in every process, its rate): more may be waiting,
+      // so one of its attempts ending asks again. Took less: nothing more was due.
       if ((got.get(lane.subscriptionId) ?? 0) >= lane.room) more.add(lane.subscriptionId);
       else more.delete(lane.subscriptionId);
       if (lane.nextAt) later(lane.subscriptionId, lane.nextAt);
     }
     const lanesById = new Map(result.lanes.map((l) => [l.subscriptionId, l]));
     for (const claimed of result.claimed) start(claimed, lanesById.get(claimed.subscriptionId)!);
-    // Lanes the claim could not lock: another process was claiming for them (ask again soon) or they are
+    // Lanes the claim skipped: a rate-limited lane whose limiter another claim held (ask again soon), or
     // disabled, deleted or paused (the poll finds them when they have due work again).
     const skipped = requests.map((r) => r.subscriptionId).filter((id) => !lanesById.has(id));
     if (skipped.length === 0) return;
+    for (const id of skipped) destinations.delete(id);
     store.activeLanes(skipped).then(
-      (ids) => {
-        for (const id of ids) later(id, new Date(Date.now() + CONTENDED_RETRY_MS));
+      (lanes) => {
+        for (const lane of lanes) later(lane.subscriptionId, new Date(Date.now() + CONTENDED_RETRY_MS));
       },
       (error: unknown) => log.warn({ err: error }, "could not look up skipped lanes; the next poll finds them"),
     );
@@ -129,25 +187,32 @@ export function createDeliveryPump(deps: {
   async function claimRound() {
     const free = settings.capacity - total;
     // Round robin: lanes not served this round stay first in line for the next.
-    const lanes = [...dirty].slice(0, free);
+    const lanes = [...dirty].slice(0, Math.min(free, MAX_LANES_PER_CLAIM));
     for (const id of lanes) dirty.delete(id);
-    const requests = plan(lanes, free);
+    const requests = plan(await known(lanes), settings.capacity - total);
     if (requests.length === 0) return;
     started(requests, await store.claim(requests, randomUUID(), claimSettings()));
   }
 
   async function claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin> {
     const lanes = [...new Set(subscriptionIds)];
-    const requests = closed ? [] : plan(lanes, settings.capacity - total);
+    const requests = closed ? [] : plan(await known(lanes), settings.capacity - total);
     if (requests.length === 0) return { start: kick, abandon: () => nudge(lanes) };
-    // The slots are this claim's until its transaction ends: no other claim of this process takes them.
-    const reserved = requests.reduce((n, r) => n + r.want, 0);
-    total += reserved;
+    // The requests are this claim's until its transaction ends: no other claim of this process takes them.
+    const reserved = requests.map((r) => ({ lane: r.subscriptionId, destination: destinations.get(r.subscriptionId)!, n: r.want }));
+    const hold = (sign: 1 | -1) => {
+      for (const r of reserved) {
+        total += sign * r.n;
+        count(local, r.lane, sign * r.n);
+        count(localAt, r.destination, sign * r.n);
+      }
+    };
+    hold(1);
     let result: ClaimResult;
     try {
       result = await store.claim(requests, randomUUID(), claimSettings(), sql);
     } catch (error) {
-      total -= reserved;
+      hold(-1);
       throw error;
     }
     let settled = false;
@@ -155,22 +220,24 @@ export function createDeliveryPump(deps: {
       start() {
         if (settled) return;
         settled = true;
-        total -= reserved;
+        hold(-1);
         started(requests, result);
         kick();
       },
       abandon() {
         if (settled) return;
         settled = true;
-        total -= reserved;
+        hold(-1);
         nudge(lanes);
       },
     };
   }
 
   function start(claimed: ClaimedDelivery, lane: LaneRow) {
+    const destination = destinationOf(lane.url);
     total += 1;
-    local.set(lane.subscriptionId, (local.get(lane.subscriptionId) ?? 0) + 1);
+    count(local, lane.subscriptionId, 1);
+    count(localAt, destination, 1);
     const running: Promise<void> = attempt(claimed, lane)
       .catch((error: unknown) =>
         log.warn({ err: error, webhookDeliveryId: claimed.webhookDeliveryId }, "delivery attempt not recorded; its lease runs out and it is attempted again"),
@@ -178,10 +245,10 @@ export function createDeliveryPump(deps: {
       .finally(() => {
         attempts.delete(running);
         total -= 1;
-        const n = (local.get(lane.subscriptionId) ?? 1) - 1;
-        if (n > 0) local.set(lane.subscriptionId, n);
-        else local.delete(lane.subscriptionId);
+        count(local, lane.subscriptionId, -1);
+        count(localAt, destination, -1);
         if (more.has(lane.subscriptionId)) dirty.add(lane.subscriptionId);
+        admit(destination);
         kick();
       });
     attempts.add(running);

@@ -22,8 +22,8 @@ export function deliverySettings(config: Config): DeliverySettings {
     disableAfterMs: config.DELIVERY_DISABLE_AFTER_MS,
     disableAfterFailures: config.DELIVERY_DISABLE_AFTER_FAILURES,
     targetPolicy: policy,
-    // Lanes bound what is in flight; the agent must never queue an attempt behind another lane's.
-    client: createDeliveryClient(policy, { maxSockets: config.DELIVERY_CONCURRENCY }),
+    // The pump bounds what is open per destination; the agent must never queue an attempt behind another's.
+    client: createDeliveryClient(policy, { maxSockets: Math.max(config.DELIVERY_DESTINATION_MAX_IN_FLIGHT, ...config.DELIVERY_DESTINATION_LIMITS.values()) }),
   };
 }
 
@@ -31,6 +31,7 @@ export function deliverySettings(config: Config): DeliverySettings {
 export function pumpSettings(config: Config): PumpSettings {
   return {
     capacity: config.DELIVERY_CONCURRENCY,
+    destinationLimit: (destination) => config.DELIVERY_DESTINATION_LIMITS.get(destination) ?? config.DELIVERY_DESTINATION_MAX_IN_FLIGHT,
     pollIntervalMs: config.DELIVERY_POLL_INTERVAL_MS,
     circuitAfterFailures: config.DELIVERY_CIRCUIT_AFTER_FAILURES,
     circuitProbeMs: config.DELIVERY_CIRCUIT_PROBE_MS,

@@ -12,7 +12,9 @@ import { createDeliveryPump } from "../../src/delivery/pump.js";
 import type { PumpStore } from "../../src/delivery/pump-store.js";
 
 const log = pino({ level: "silent" });
-const settings = { circuitAfterFailures: 0, circuitProbeMs: 1_000, capacity: 4, pollIntervalMs: 60_000 };
+const settings = { circuitAfterFailures: 0, circuitProbeMs: 1_000, capacity: 4, pollIntervalMs: 60_000, destinationLimit: () => 1_000 };
+/** Lanes named `slow-…` point at one host, every other lane at a host of its own. */
+const urlOf = (id: string) => (id.startsWith("slow-") ? `http://slow.test/${id}` : `http://${id}.test/hooks`);
 
 function lane(id: string, ordered = false): LaneRow {
   return {
@@ -20,7 +22,7 @@ function lane(id: string, ordered = false): LaneRow {
     room: 0,
     nextAt: null,
     ordered,
-    url: `http://127.0.0.1/${id}`,
+    url: urlOf(id),
     secret: "whsec_x",
     previousSecret: null,
     previousSecretExpiresAt: null,
@@ -58,7 +60,7 @@ function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean } 
       return { lanes, claimed };
     },
     lanesWithDueWork: async () => [...queue].filter(([, left]) => left.length > 0).map(([id]) => id),
-    activeLanes: async (ids) => ids,
+    activeLanes: async (ids) => ids.map((id) => ({ subscriptionId: id, url: urlOf(id) })),
   };
   return { store, queue, inSql, claims: () => claims };
 }
@@ -83,8 +85,12 @@ function attempts(decide: (id: string, tries: number) => AttemptDecision = () =>
   return { attempt, done, tries, most: () => most };
 }
 
-const pumpWith = (store: PumpStore, attempt: (c: ClaimedDelivery, l: LaneRow) => Promise<AttemptDecision>, capacity = settings.capacity) =>
-  createDeliveryPump({ store, log, attempt, recorded: async () => undefined, attemptTimeoutMs: 1_000, settings: { ...settings, capacity } });
+const pumpWith = (
+  store: PumpStore,
+  attempt: (c: ClaimedDelivery, l: LaneRow) => Promise<AttemptDecision>,
+  capacity = settings.capacity,
+  destinationLimit = settings.destinationLimit,
+) => createDeliveryPump({ store, log, attempt, recorded: async () => undefined, attemptTimeoutMs: 1_000, settings: { ...settings, capacity, destinationLimit } });
 
 describe("the delivery pump", () => {
   it("sends every due delivery of every nudged lane, never more at once than its capacity", async () => {
@@ -144,6 +150,38 @@ describe("the delivery pump", () => {
     await pump.idle();
     await pump.close();
     expect(run.done.sort()).toEqual(["a-1", "a-2"]);
+  });
+
+  it("200 lanes at one hanging host hold only that host's budget: a lane elsewhere is served at once", async () => {
+    const slow = Array.from({ length: 200 }, (_, i) => `slow-${i}`);
+    const fake = fakeStore({ ...Object.fromEntries(slow.map((id) => [id, 3])), healthy: 5 });
+    let release!: () => void;
+    const hanging = new Promise<void>((r) => (release = r));
+    const open = new Map<string, number>();
+    let mostAtSlow = 0;
+    const done: string[] = [];
+    const attempt = async (claimed: ClaimedDelivery, lane: LaneRow) => {
+      const host = new URL(lane.url).host;
+      open.set(host, (open.get(host) ?? 0) + 1);
+      mostAtSlow = Math.max(mostAtSlow, open.get("slow.test") ?? 0);
+      if (host === "slow.test") await hanging;
+      else await new Promise((r) => setTimeout(r, 1));
+      open.set(host, open.get(host)! - 1);
+      done.push(claimed.webhookDeliveryId);
+      return { kind: "delivered" } as AttemptDecision;
+    };
+    // 64 requests in this process, 16 per destination: the 200 slow lanes come first in line.
+    const pump = pumpWith(fake.store, attempt, 64, () => 16);
+    pump.nudge([...slow, "healthy"]);
+    for (let i = 0; i < 100 && done.filter((id) => id.startsWith("healthy")).length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(done.filter((id) => id.startsWith("healthy"))).toHaveLength(5);
+    expect(open.get("slow.test")).toBe(16);
+    release();
+    for (let i = 0; i < 300 && done.length < 605; i++) await new Promise((r) => setTimeout(r, 10));
+    await pump.close();
+    // Every slow lane got its turn, never more than the host's budget at once.
+    expect(done).toHaveLength(605);
+    expect(mostAtSlow).toBe(16);
   });
 
   it("the poll finds lanes nobody nudged", async () => {

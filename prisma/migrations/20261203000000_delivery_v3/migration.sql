@@ -1,0 +1,154 @@
+-- Delivery v3 (docs/delivery.md): a busy lane never waits on itself. A claim no longer locks the lane's
+-- subscription row: a lane's in-flight limit is a set of slot rows, and a claim takes free slots and due
+-- deliveries with SKIP LOCKED, so any number of claims for one lane (in one process or many, inside a
+-- writer's transaction or on their own) run side by side and never take the same slot or delivery. Only
+-- a rate-limited or probing lane still takes turns, on its limiter's state (the subscription row).
+
+-- A lane's slots: one row per request it may have open (slot < max_in_flight counts; rows above a lowered
+-- limit stay unused). A slot is taken while its lease runs; a lease that ran out (a process that died)
+-- frees it for the next claim.
+CREATE TABLE "delivery_slots" (
+    "subscription_id" UUID NOT NULL REFERENCES "subscriptions"("id") ON DELETE CASCADE,
+    "slot" INTEGER NOT NULL,
+    "lease_token" UUID,
+    "leased_until" TIMESTAMPTZ(3),
+    CONSTRAINT "delivery_slots_pkey" PRIMARY KEY ("subscription_id", "slot")
+);
+
+INSERT INTO "delivery_slots" ("subscription_id", "slot")
+SELECT s."id", g FROM "subscriptions" s CROSS JOIN LATERAL generate_series(0, s."max_in_flight" - 1) g;
+
+-- Every writer of subscriptions (the API, the CLI, a restore) gets the slots its limit needs.
+CREATE FUNCTION "delivery_slots_fill"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO delivery_slots (subscription_id, slot)
+  SELECT NEW.id, g FROM generate_series(0, NEW.max_in_flight - 1) g
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER "subscriptions_delivery_slots" AFTER INSERT OR UPDATE OF "max_in_flight" ON "subscriptions"
+    FOR EACH ROW EXECUTE FUNCTION "delivery_slots_fill"();
+
+-- The slot a leased delivery holds (null when none).
+ALTER TABLE "webhook_deliveries" ADD COLUMN "slot" INTEGER;
+
+-- Rate limits have bounds a timer can wait for: at least one request per 1,000 s.
+ALTER TABLE "subscriptions" DROP CONSTRAINT "subscriptions_rate_limit_check";
+UPDATE "subscriptions" SET "rate_limit_per_second" = 0.001 WHERE "rate_limit_per_second" < 0.001;
+ALTER TABLE "subscriptions" ADD CONSTRAINT "subscriptions_rate_limit_check"
+    CHECK ("rate_limit_per_second" IS NULL OR ("rate_limit_per_second" >= 0.001 AND "rate_limit_per_second" <= 10000));
+
+-- The subscriptions overview counts a page's deliveries by status: one index probe per subscription and status.
+CREATE INDEX "webhook_deliveries_subscription_status_idx" ON "webhook_deliveries"("subscription_id", "status");
+
+DROP FUNCTION "claim_deliveries"(UUID[], INTEGER[], DOUBLE PRECISION, UUID, INTEGER, DOUBLE PRECISION);
+
+-- One claim of the delivery pump (src/db/delivery-lanes.ts), in one round trip, at p_now (the tests pass
+-- their own). For each lane asked for (p_ids, with how many this worker process would take: p_wants):
+--   1. read its settings (no lock); a lane disabled, deleted or paused is skipped;
+--   2. a rate-limited or probing lane (the circuit: its last p_circuit_after attempts failed; one request per
+--      p_probe_ms, one at a time) locks its limiter (the subscription row, SKIP LOCKED: a lane another claim
+--      is limiting right now is skipped, and the pump asks again a few ms later) and computes how many may
+--      start now (GCRA, a burst of one second's worth);
+--   3. takes free slots (SKIP LOCKED), at most what it wants and its rate allows;
+--   4. leases that many due deliveries (SKIP LOCKED), oldest due first, log order among equals; in ordered
+--      mode only a subject's first unfinished delivery, none while one of the subject is in flight, and
+--      (a transaction-scoped advisory lock per subject) none of a subject another claim is leasing now.
+-- Returns one row per lane it served (room: how many slots it could take; next_at: when its rate allows
+-- the next, if the rate held it back; ordered: its mode) and one row per leased delivery with its slot and
+-- the body to send (the event's envelope as JSON text, as stored).
+CREATE FUNCTION "claim_deliveries"(p_ids UUID[], p_wants INTEGER[], p_lease_ms DOUBLE PRECISION, p_token UUID, p_circuit_after INTEGER,
+                                   p_probe_ms DOUBLE PRECISION, p_now TIMESTAMPTZ DEFAULT now())
+RETURNS TABLE (lane_id UUID, room INTEGER, next_at TIMESTAMPTZ, ordered BOOLEAN, url TEXT, secret TEXT, previous_secret TEXT, previous_secret_expires_at TIMESTAMPTZ,
+               delivery_id UUID, event_id UUID, attempts INTEGER, schedule_step INTEGER, schedule_started_at TIMESTAMPTZ, slot INTEGER, body TEXT)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+  v_lease TIMESTAMPTZ := p_now + make_interval(secs => p_lease_ms / 1000);
+  v_now_ms DOUBLE PRECISION := extract(epoch FROM p_now) * 1000;
+  s RECORD;
+  v_want INTEGER;
+  v_probing BOOLEAN;
+  v_max INTEGER;
+  v_rate DOUBLE PRECISION;
+  v_tat TIMESTAMPTZ;
+  v_start_ms DOUBLE PRECISION;
+  v_interval DOUBLE PRECISION;
+  v_burst DOUBLE PRECISION;
+  v_by_rate INTEGER;
+  v_slots INTEGER[];
+  v_room INTEGER;
+  v_got INTEGER;
+  v_next TIMESTAMPTZ;
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+    v_want := p_wants[i];
+    SELECT x.id, x.url, x.secret, x.previous_secret, x.previous_secret_expires_at, x.ordering = 'subject' AS is_ordered, x.max_in_flight,
+           x.rate_limit_per_second, x.consecutive_failures
+      INTO s FROM subscriptions x
+     WHERE x.id = p_ids[i] AND x.status = 'active' AND x.deleted_at IS NULL AND (x.paused_until IS NULL OR x.paused_until <= p_now);
+    CONTINUE WHEN NOT FOUND OR v_want <= 0;
+
+    v_probing := p_circuit_after > 0 AND s.consecutive_failures >= p_circuit_after;
+    v_max := CASE WHEN v_probing THEN 1 ELSE s.max_in_flight END;
+    v_rate := CASE WHEN v_probing THEN least(coalesce(s.rate_limit_per_second, 1000 / p_probe_ms), 1000 / p_probe_ms) ELSE s.rate_limit_per_second END;
+    v_by_rate := v_want;
+    v_next := NULL;
+    IF v_rate IS NOT NULL THEN
+      SELECT x.rate_tat INTO v_tat FROM subscriptions x WHERE x.id = s.id FOR NO KEY UPDATE SKIP LOCKED;
+      CONTINUE WHEN NOT FOUND;
+      v_start_ms := greatest(coalesce(extract(epoch FROM v_tat) * 1000, 0), v_now_ms);
+      v_interval := 1000 / v_rate;
+      -- A probe is one request: no burst while the circuit is open.
+      v_burst := CASE WHEN v_probing THEN 1 ELSE greatest(1, floor(v_rate)) END;
+      v_by_rate := least(v_want, greatest(0, floor((v_now_ms + v_burst * v_interval - v_start_ms) / v_interval + 1e-9))::int);
+      IF v_by_rate < v_want THEN
+        v_next := CASE WHEN v_by_rate = 0 THEN to_timestamp((v_start_ms - (v_burst - 1) * v_interval) / 1000)
+                       ELSE p_now + make_interval(secs => v_interval / 1000) END;
+      END IF;
+    END IF;
+
+    SELECT array_agg(f.slot ORDER BY f.slot) INTO v_slots FROM (
+      SELECT ds.slot FROM delivery_slots ds
+       WHERE ds.subscription_id = s.id AND ds.slot < v_max AND (ds.leased_until IS NULL OR ds.leased_until <= p_now)
+       ORDER BY ds.slot LIMIT v_by_rate
+       FOR UPDATE SKIP LOCKED) f;
+    v_room := coalesce(array_length(v_slots, 1), 0);
+
+    RETURN QUERY SELECT s.id, v_room, v_next, s.is_ordered, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
+                        NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::int, NULL::text;
+    CONTINUE WHEN v_room = 0;
+
+    RETURN QUERY
+    WITH picked AS (
+      SELECT p.id, v_slots[row_number() OVER (ORDER BY p.next_attempt_at, p.position)] AS slot FROM (
+        SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
+         WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= p_now
+           AND (d.leased_until IS NULL OR d.leased_until <= p_now)
+           AND (NOT s.is_ordered OR (
+                 NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                              WHERE o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.status IN ('pending', 'held') AND o.id <> d.id
+                                AND (o.position < d.position OR o.leased_until > p_now))
+                 AND pg_try_advisory_xact_lock(hashtextextended('delivery-subject:' || d.subscription_id::text || ':' || coalesce(d.subject, ''), 0))))
+         ORDER BY d.next_attempt_at, d.position
+         LIMIT v_room
+         -- A row an attempt recorder is writing right now (a lease that ran out) is left for the next claim.
+         FOR UPDATE OF d SKIP LOCKED) p
+    ), leased AS (
+      UPDATE webhook_deliveries d SET leased_until = v_lease, lease_token = p_token, slot = picked.slot
+        FROM picked WHERE d.id = picked.id
+      RETURNING d.id, d.event_id, d.subscription_id, d.attempts, d.schedule_step, COALESCE(d.schedule_started_at, d.created_at) AS started, d.slot
+    ), taken AS (
+      UPDATE delivery_slots ds SET lease_token = p_token, leased_until = v_lease
+        FROM leased l WHERE ds.subscription_id = l.subscription_id AND ds.slot = l.slot
+    )
+    SELECT l.subscription_id, NULL::int, NULL::timestamptz, NULL::boolean, NULL, NULL, NULL, NULL::timestamptz,
+           l.id, l.event_id, l.attempts, l.schedule_step, l.started, l.slot, e.envelope::text
+      FROM leased l JOIN events e ON e.id = l.event_id;
+    GET DIAGNOSTICS v_got = ROW_COUNT;
+
+    IF v_rate IS NOT NULL AND v_got > 0 THEN
+      UPDATE subscriptions x SET rate_tat = to_timestamp((v_start_ms + v_got * v_interval) / 1000) WHERE x.id = s.id;
+    END IF;
+  END LOOP;
+END $$;
