@@ -1,7 +1,21 @@
 // The one schema over the environment. main.ts parses it once at boot; nothing else reads process.env.
 import { z } from "zod";
 import { isTimeZone } from "../lib/time-zone.js";
-import { csv, DAY, destinationLimits, durationList, durationMs, flag, HOUR, hostPortList, httpUrl, MINUTE, optionalString, positiveInt, SECOND } from "./env-parsers.js";
+import {
+  csv,
+  DAY,
+  destinationLimits,
+  durationList,
+  durationMs,
+  flag,
+  HOUR,
+  hostPortList,
+  httpUrl,
+  MINUTE,
+  optionalString,
+  positiveInt,
+  SECOND,
+} from "./env-parsers.js";
 
 /** The most steps DELIVERY_RETRY_SCHEDULE may have. */
 const MAX_DELIVERY_STEPS = 20;

@@ -5,7 +5,7 @@ import { createEvent } from "../domain/event-catalog.js";
 import type { CloudEvent, NewEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
 import { fanOutCte } from "./fan-out.js";
-import { onPool, type Sql } from "./sql.js";
+import { type Sql, withTransaction } from "./sql.js";
 import { carrierOf, rememberEventTrace } from "../observability/trace.js";
 
 const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
@@ -46,35 +46,57 @@ export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: stri
   return envelopes;
 }
 
+// Positions are given in the order events were produced: oldest transaction first (created_at), and within
+// each entity strictly by `sequence` (an entity's k-th slot in the batch takes its k-th lowest sequence), so
+// one transaction that wrote several events of one entity puts them in the log in sequence order whatever
+// their ids. An event waits for the next batch while an earlier event of its entity is unpositioned and not in
+// this one. The caller holds the head's lock before this statement takes its snapshot (see relayBatch).
 const RELAY = `
 WITH pending AS (
-  SELECT id, created_at FROM events WHERE position IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+  SELECT id, created_at, entity, entity_id, sequence FROM events WHERE position IS NULL ORDER BY created_at, id LIMIT $1
+), ready AS (
+  SELECT p.* FROM pending p
+   WHERE NOT EXISTS (SELECT 1 FROM events o
+                      WHERE o.position IS NULL AND o.entity = p.entity AND o.entity_id = p.entity_id AND o.sequence < p.sequence
+                        AND o.id NOT IN (SELECT id FROM pending))
+), slots AS (
+  SELECT id, entity, entity_id,
+         row_number() OVER (ORDER BY created_at, id) AS ord,
+         row_number() OVER (PARTITION BY entity, entity_id ORDER BY created_at, id) AS nth_slot,
+         row_number() OVER (PARTITION BY entity, entity_id ORDER BY sequence) AS nth_sequence
+    FROM ready
 ), numbered AS (
-  SELECT id, row_number() OVER (ORDER BY created_at, id) AS ord FROM pending
+  SELECT b.id, a.ord FROM slots a JOIN slots b ON b.entity = a.entity AND b.entity_id = a.entity_id AND b.nth_sequence = a.nth_slot
 ), head AS (
-  UPDATE event_log_head SET last_position = last_position + (SELECT count(*) FROM pending)
-   WHERE id = 1 AND EXISTS (SELECT 1 FROM pending)
-  RETURNING last_position - (SELECT count(*) FROM pending) AS base
+  UPDATE event_log_head SET last_position = last_position + (SELECT count(*) FROM numbered)
+   WHERE id = 1 AND EXISTS (SELECT 1 FROM numbered)
+  RETURNING last_position - (SELECT count(*) FROM numbered) AS base
 ), positioned AS (
   UPDATE events e SET position = head.base + n.ord, relayed_at = now()
     FROM numbered n, head WHERE e.id = n.id
   RETURNING e.id, e.type, e.subject, e.position, e.request_id
 ), ${fanOutCte("positioned")}
-SELECT (SELECT count(*) FROM positioned)::int AS relayed, f.id AS delivery_id, f.subscription_id
+SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM positioned)::int AS positioned, f.id AS delivery_id, f.subscription_id
   FROM (SELECT 1) one LEFT JOIN (fan_out f JOIN positioned p ON p.id = f.event_id) ON true`;
 
 /**
- * One relay batch, in one statement: up to `batch` unpositioned events get their log positions from the
- * event_log_head row (whose lock orders every assignment, so positions grow in commit order) and one delivery
- * row per matching active subscription.
+ * One relay batch: up to `batch` unpositioned events get their log positions from the event_log_head row and
+ * one delivery row per matching active subscription. The head's lock is taken first, in its own statement, so
+ * relays (and the Flovi inbox, which positions its own events under the same lock) take turns, and the
+ * statement's snapshot, taken after the lock, sees every event committed before it: no relay positions an
+ * entity's later event while another holds an earlier one, and positions grow in commit order.
  */
 export async function relayBatch(
   db: Database,
   batch: number,
-): Promise<{ relayed: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
-  const rows = await onPool(db).query<{ relayed: number; delivery_id: string | null; subscription_id: string | null }>(RELAY, [batch]);
+): Promise<{ relayed: number; pending: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
+  const rows = await withTransaction(db, async (sql) => {
+    await sql.query("SELECT 1 FROM event_log_head WHERE id = 1 FOR UPDATE");
+    return sql.query<{ relayed: number; positioned: number; delivery_id: string | null; subscription_id: string | null }>(RELAY, [batch]);
+  });
   return {
-    relayed: rows[0]?.relayed ?? 0,
+    relayed: rows[0]?.positioned ?? 0,
+    pending: rows[0]?.relayed ?? 0,
     deliveries: rows.flatMap((r) => (r.delivery_id && r.subscription_id ? [{ webhookDeliveryId: r.delivery_id, subscriptionId: r.subscription_id }] : [])),
   };
 }

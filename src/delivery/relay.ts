@@ -3,9 +3,9 @@
 // subscription, then tells the delivery pump which lanes have new work. (The inbox positions and fans out its
 // own events in its write statement.)
 //
-// One statement per batch (db/outbox.ts `relayBatch`): positions come from the event_log_head row, whose lock
-// orders every position assignment, so positions grow in commit order and GET /events never skips an event
-// that commits late.
+// One statement per batch (db/outbox.ts `relayBatch`), under the event_log_head row's lock, which orders every
+// position assignment: positions grow in commit order, each entity's events in `sequence` order, and GET
+// /events never skips an event that commits late.
 // Dispatch: the writer calls nudge() after its commit (fast path), and a job scheduler runs the relay every
 // few seconds (the safety net for a process that died before its nudge).
 import type { Logger } from "pino";
@@ -31,11 +31,12 @@ export function createRelay(deps: {
   async function relayAll(): Promise<number> {
     let total = 0;
     for (;;) {
-      const { relayed, deliveries } = await relayBatch(deps.db, BATCH);
+      const { relayed, pending, deliveries } = await relayBatch(deps.db, BATCH);
       total += relayed;
       // Were this process to die now, the deliveries are due rows: any worker's poll claims them.
       if (deliveries.length > 0) deps.onDeliveries(new Set(deliveries.map((d) => d.subscriptionId)));
-      if (relayed < BATCH) return total;
+      // A full batch may have more behind it; one whose events all waited for an earlier one is done for now.
+      if (pending < BATCH || relayed === 0) return total;
     }
   }
 

@@ -2,9 +2,7 @@ import { describe, expect, it } from "vitest";
 import { destinationOf, planClaims, type Capacity } from "../../src/delivery/lane-policy.js";
 
 /** Lanes named `<host>/<name>`: the destination is the part before the slash. */
-const capacity = (
-  opts: { total: number; free: number; limit?: number; inFlight?: Record<string, number>; lanesAt?: Record<string, number> },
-): Capacity => {
+const capacity = (opts: { total: number; free: number; limit?: number; inFlight?: Record<string, number>; lanesAt?: Record<string, number> }): Capacity => {
   const inFlight = opts.inFlight ?? {};
   const host = (id: string) => id.split("/")[0]!;
   const lanesAt = opts.lanesAt ?? {};

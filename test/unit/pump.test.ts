@@ -90,7 +90,8 @@ const pumpWith = (
   attempt: (c: ClaimedDelivery, l: LaneRow) => Promise<AttemptDecision>,
   capacity = settings.capacity,
   destinationLimit = settings.destinationLimit,
-) => createDeliveryPump({ store, log, attempt, recorded: async () => undefined, attemptTimeoutMs: 1_000, settings: { ...settings, capacity, destinationLimit } });
+) =>
+  createDeliveryPump({ store, log, attempt, recorded: async () => undefined, attemptTimeoutMs: 1_000, settings: { ...settings, capacity, destinationLimit } });
 
 describe("the delivery pump", () => {
   it("sends every due delivery of every nudged lane, never more at once than its capacity", async () => {

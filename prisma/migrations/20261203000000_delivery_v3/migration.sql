@@ -66,6 +66,9 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   v_lease TIMESTAMPTZ := p_now + make_interval(secs => p_lease_ms / 1000);
   v_now_ms DOUBLE PRECISION := extract(epoch FROM p_now) * 1000;
+  -- Due times are stored to the millisecond, rounded: a delivery written as due now() in this very transaction
+  -- may read up to half a millisecond later than now(). Compared at the column's precision it is due.
+  v_due TIMESTAMPTZ := p_now::timestamptz(3);
   s RECORD;
   v_want INTEGER;
   v_probing BOOLEAN;
@@ -123,7 +126,7 @@ BEGIN
     WITH picked AS (
       SELECT p.id, v_slots[row_number() OVER (ORDER BY p.next_attempt_at, p.position)] AS slot FROM (
         SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
-         WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= p_now
+         WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= v_due
            AND (d.leased_until IS NULL OR d.leased_until <= p_now)
            AND (NOT s.is_ordered OR (
                  NOT EXISTS (SELECT 1 FROM webhook_deliveries o

@@ -1,0 +1,286 @@
+// The claim and the record, tested where they live: the `claim_deliveries` function and the attempts'
+// record statement on a real Postgres, with the claim's clock passed in. No worker runs here (nothing else
+// claims), and nothing waits on the wall clock: each case says what `now` is.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AttemptRecord, recordAttempts } from "../../src/db/delivery-attempts.js";
+import { type ClaimResult, claimDeliveries, type ClaimSettings } from "../../src/db/delivery-lanes.js";
+import { writeEvents } from "../../src/db/outbox.js";
+import { onPool, withTransaction } from "../../src/db/sql.js";
+import { createTestContext, type TestContext } from "../helpers/context.js";
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(async () => {
+  await ctx.close();
+});
+
+const T = new Date("2026-12-03T12:00:00.000Z");
+const at = (ms: number) => new Date(T.getTime() + ms);
+const LEASE_MS = 10_000;
+const settings = (now: Date, extra: Partial<ClaimSettings> = {}): ClaimSettings => ({
+  leaseMs: LEASE_MS,
+  circuitAfterFailures: 0,
+  circuitProbeMs: 1_000,
+  now,
+  ...extra,
+});
+
+async function lane(opts: { maxInFlight?: number; rate?: number | null; ordered?: boolean; failures?: number } = {}): Promise<string> {
+  const id = randomUUID();
+  await ctx.pool.query(
+    `INSERT INTO subscriptions (id, url, event_types, secret, max_in_flight, rate_limit_per_second, ordering, consecutive_failures, updated_at)
+     VALUES ($1, $2, '{reservation.*}', 'whsec_x', $3, $4, $5, $6, now())`,
+    [id, `http://127.0.0.1:9/${id}`, opts.maxInFlight ?? 64, opts.rate ?? null, opts.ordered ? "subject" : "none", opts.failures ?? 0],
+  );
+  return id;
+}
+
+let position = 0;
+/** One delivery per subject given (an event each), due at T, in log order. */
+async function deliveries(subscriptionId: string, subjects: (string | null)[], status: "pending" | "held" = "pending"): Promise<string[]> {
+  const ids: string[] = [];
+  for (const subject of subjects) {
+    const entityId = randomUUID();
+    const [event] = await withTransaction(ctx.db, (sql) =>
+      writeEvents(sql, [
+        {
+          entity: "reservation",
+          entityId,
+          type: "created",
+          status: "created",
+          previousStatus: null,
+          providerStatus: "created",
+          sequence: 1,
+          time: T,
+          timeSource: "hub",
+          dedupeKey: `claim-sql:${entityId}`,
+        },
+      ]),
+    );
+    const id = randomUUID();
+    await ctx.pool.query(
+      `INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7, now())`,
+      [id, event!.id, subscriptionId, status, subject, ++position, T],
+    );
+    ids.push(id);
+  }
+  return ids;
+}
+
+const claim = (subscriptionId: string, want: number, s: ClaimSettings, sql = onPool(ctx.db)) =>
+  claimDeliveries(sql, [{ subscriptionId, want }], randomUUID(), s);
+const claimedIds = (r: ClaimResult) => r.claimed.map((c) => c.webhookDeliveryId);
+
+function record(c: ClaimResult["claimed"][number], status: "succeeded" | "pending" | "failed", attemptedAt: Date): AttemptRecord {
+  return {
+    webhookDeliveryId: c.webhookDeliveryId,
+    subscriptionId: c.subscriptionId,
+    leaseToken: c.leaseToken,
+    attempt: c.attempts + 1,
+    attemptedAt,
+    durationMs: 1,
+    statusCode: status === "succeeded" ? 204 : 500,
+    error: null,
+    excerpt: null,
+    status,
+    nextAttemptAt: status === "pending" ? attemptedAt : null,
+    scheduleStep: c.scheduleStep + 1,
+    throttled: false,
+  };
+}
+
+describe("claim_deliveries: in-flight slots and leases", () => {
+  it("leases no more than the lane's limit; a lease that ran out frees its slot and its delivery", async () => {
+    const sub = await lane({ maxInFlight: 2 });
+    const ids = await deliveries(sub, [null, null, null]);
+    const first = await claim(sub, 10, settings(T));
+    expect(claimedIds(first)).toEqual(ids.slice(0, 2));
+    expect(first.lanes[0]!.room).toBe(2);
+    // Both slots taken: nothing, however much is asked.
+    expect((await claim(sub, 10, settings(at(LEASE_MS - 1)))).claimed).toEqual([]);
+    // The process holding them died: at the lease's end both slots and both deliveries are free again.
+    expect(claimedIds(await claim(sub, 10, settings(at(LEASE_MS))))).toEqual(ids.slice(0, 2));
+  });
+
+  it("a delivery written due now() in the claim's own transaction is due, whatever the sub-millisecond rounding", async () => {
+    const sub = await lane();
+    const [id] = await deliveries(sub, [null]);
+    // Stored to the millisecond: now() = …00.0006 was written as …00.001, half a millisecond "later".
+    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = '2026-12-03T12:00:00.0006Z'::timestamptz WHERE id = $1", [id]);
+    const rows = await ctx.pool.query<{ delivery_id: string | null }>(
+      "SELECT delivery_id FROM claim_deliveries($1::uuid[], '{5}'::int[], 10000, gen_random_uuid(), 0, 1000, '2026-12-03T12:00:00.0006Z'::timestamptz)",
+      [[sub]],
+    );
+    expect(rows.rows.map((r) => r.delivery_id).filter(Boolean)).toEqual([id]);
+  });
+
+  it("recording an attempt frees its slot at once; a late record of a lease taken over changes nothing", async () => {
+    const sub = await lane({ maxInFlight: 1 });
+    const [a, b] = await deliveries(sub, [null, null]);
+    const first = await claim(sub, 5, settings(T));
+    expect(claimedIds(first)).toEqual([a]);
+    await recordAttempts(ctx.db, [record(first.claimed[0]!, "succeeded", T)]);
+    const second = await claim(sub, 5, settings(at(1)));
+    expect(claimedIds(second)).toEqual([b]);
+    // A record under a lease that is no longer the delivery's (it ran out and was claimed again) is ignored:
+    // it neither changes the delivery nor frees the slot the new lease holds.
+    await recordAttempts(ctx.db, [record({ ...second.claimed[0]!, leaseToken: randomUUID() }, "succeeded", at(2))]);
+    const [row] = await ctx.pool.query<{ status: string }>("SELECT status FROM webhook_deliveries WHERE id = $1", [b]).then((r) => r.rows);
+    expect(row!.status).toBe("pending");
+    expect((await claim(sub, 5, settings(at(3)))).claimed).toEqual([]);
+  });
+
+  it("two claims of one busy lane in open transactions never wait on each other and never take the same slot or delivery", async () => {
+    const sub = await lane({ maxInFlight: 4 });
+    const ids = await deliveries(sub, [null, null, null, null, null, null]);
+    const client = await ctx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      // Were the second claim to wait for the first's locks, it would fail here instead of answering.
+      await client.query("SET LOCAL lock_timeout = '2s'");
+      const first = await claimDeliveries(
+        { query: async (text, values) => (await client.query(text, values)).rows },
+        [{ subscriptionId: sub, want: 3 }],
+        randomUUID(),
+        settings(T),
+      );
+      const second = await withTransaction(ctx.db, async (sql) => {
+        await sql.query("SET LOCAL lock_timeout = '2s'");
+        return claim(sub, 3, settings(T), sql);
+      });
+      expect(claimedIds(first)).toEqual(ids.slice(0, 3));
+      expect(claimedIds(second)).toEqual([ids[3]]);
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    const slots = await ctx.pool.query<{ slot: number }>(
+      "SELECT slot FROM webhook_deliveries WHERE subscription_id = $1 AND leased_until IS NOT NULL ORDER BY slot",
+      [sub],
+    );
+    expect(slots.rows.map((r) => r.slot)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("a lowered limit counts only its first slots; a raised one gets its slots from the trigger", async () => {
+    const sub = await lane({ maxInFlight: 3 });
+    await deliveries(sub, [null, null, null, null, null]);
+    await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 1 WHERE id = $1", [sub]);
+    expect((await claim(sub, 5, settings(T))).claimed).toHaveLength(1);
+    await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 5 WHERE id = $1", [sub]);
+    expect((await claim(sub, 5, settings(at(1)))).claimed).toHaveLength(4);
+  });
+});
+
+describe("claim_deliveries: rate limit (GCRA, a burst of one second's worth)", () => {
+  it("2/s: a burst of 2, then one each 500 ms, and the lane is told when", async () => {
+    const sub = await lane({ rate: 2 });
+    await deliveries(sub, [null, null, null, null, null, null]);
+    expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(2);
+    const early = await claim(sub, 10, settings(at(499)));
+    expect(early.claimed).toEqual([]);
+    expect(early.lanes[0]!.nextAt?.toISOString()).toBe(at(500).toISOString());
+    expect((await claim(sub, 10, settings(at(500)))).claimed).toHaveLength(1);
+    expect((await claim(sub, 10, settings(at(999)))).claimed).toHaveLength(0);
+    expect((await claim(sub, 10, settings(at(1000)))).claimed).toHaveLength(1);
+  });
+
+  it("the lowest rate (0.001/s): one request, then the next 1,000 s later", async () => {
+    const sub = await lane({ rate: 0.001 });
+    await deliveries(sub, [null, null]);
+    expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(1);
+    const held = await claim(sub, 10, settings(at(1)));
+    expect(held.claimed).toEqual([]);
+    expect(held.lanes[0]!.nextAt?.toISOString()).toBe(at(1_000_000).toISOString());
+    expect((await claim(sub, 10, settings(at(1_000_000)))).claimed).toHaveLength(1);
+  });
+
+  it("a rate-limited lane whose limiter another claim holds is skipped, not waited for", async () => {
+    const sub = await lane({ rate: 100 });
+    await deliveries(sub, [null, null]);
+    const client = await ctx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT 1 FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE", [sub]);
+      const skipped = await claim(sub, 10, settings(T));
+      expect(skipped).toEqual({ lanes: [], claimed: [] });
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+    expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(2);
+  });
+});
+
+describe("claim_deliveries: the circuit", () => {
+  it("a lane whose last 5 attempts failed is probed one request at a time, one per probe interval", async () => {
+    const sub = await lane({ failures: 5 });
+    await deliveries(sub, [null, null, null]);
+    const s = (now: Date) => settings(now, { circuitAfterFailures: 5, circuitProbeMs: 1_000 });
+    const probe = await claim(sub, 10, s(T));
+    expect(probe.claimed).toHaveLength(1);
+    await recordAttempts(ctx.db, [record(probe.claimed[0]!, "pending", T)]);
+    // Its slot is free again, but the next probe is due a probe interval later.
+    const early = await claim(sub, 10, s(at(999)));
+    expect(early.claimed).toEqual([]);
+    expect(early.lanes[0]!.nextAt?.toISOString()).toBe(at(1000).toISOString());
+    expect((await claim(sub, 10, s(at(1000)))).claimed).toHaveLength(1);
+  });
+});
+
+describe("claim_deliveries: ordered mode", () => {
+  it("only a subject's first unfinished delivery, none while one of its subject is in flight; other subjects go on", async () => {
+    const sub = await lane({ ordered: true });
+    const [s1, s2] = await deliveries(sub, ["reservation/s", "reservation/s"]);
+    const [r1] = await deliveries(sub, ["reservation/r"]);
+    const first = await claim(sub, 10, settings(T));
+    expect(claimedIds(first).sort()).toEqual([s1, r1].sort());
+    expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+    await recordAttempts(
+      ctx.db,
+      first.claimed.map((c) => record(c, "succeeded", at(2))),
+    );
+    expect(claimedIds(await claim(sub, 10, settings(at(3))))).toEqual([s2]);
+  });
+
+  it("a re-sent old event goes first; the subject's next waits until it is done", async () => {
+    const sub = await lane({ ordered: true });
+    const [head] = await deliveries(sub, ["reservation/q"]);
+    const [old] = await deliveries(sub, [null]);
+    // An operator re-sent an older event of the subject: it is due, with a lower log position than the head.
+    await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/q', position = 0 WHERE id = $1", [old]);
+    expect(claimedIds(await claim(sub, 10, settings(T)))).toEqual([old]);
+    expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+    void head;
+  });
+
+  it("two claims in open transactions never lease two deliveries of one subject", async () => {
+    const sub = await lane({ ordered: true });
+    const [head] = await deliveries(sub, ["reservation/p"]);
+    const [old] = await deliveries(sub, [null]);
+    await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/p', position = 0, status = 'succeeded' WHERE id = $1", [old]);
+    const client = await ctx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const first = await claimDeliveries(
+        { query: async (text, values) => (await client.query(text, values)).rows },
+        [{ subscriptionId: sub, want: 10 }],
+        randomUUID(),
+        settings(T),
+      );
+      expect(claimedIds(first)).toEqual([head]);
+      // Meanwhile an operator re-sends the subject's older event. The first claim's lease is not committed
+      // yet, so the row still looks idle: the subject's lock is what keeps the second claim off the subject.
+      await ctx.pool.query("UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1", [old]);
+      expect((await claim(sub, 10, settings(T))).claimed).toEqual([]);
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    // Committed, the head's lease holds the subject: still nothing until it is done.
+    expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+  });
+});
