@@ -5,7 +5,8 @@ import type { RedisClient } from "./queues/redis.js";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { Database } from "./db/client.js";
-import { createAttemptRecorder, type FailedDelivery } from "./delivery/attempt-recorder.js";
+import { createAttemptRecorder } from "./delivery/attempt-recorder.js";
+import { park, unpark } from "./delivery/parking.js";
 import { runAttempt } from "./delivery/attempt.js";
 import { createDeliveryPump } from "./delivery/pump.js";
 import { pumpStore } from "./delivery/pump-store.js";
@@ -53,16 +54,15 @@ export interface WorkerRuntime {
 export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const { config, db, queues, log, metrics } = deps;
   const settings = deliverySettings(config);
-  // A delivery that failed for good is parked as a failed job, where operators replay failures from.
-  const park = (failed: FailedDelivery[]) => {
-    queues
-      .enqueueMany(
-        "deliverWebhook",
-        failed.map((f) => ({ webhookDeliveryId: f.webhookDeliveryId, attempt: f.attempt, reason: f.reason.slice(0, 2000) })),
-      )
-      .catch((error: unknown) => log.warn({ err: error }, "could not park failed deliveries as jobs; they stay failed in the database"));
-  };
-  const recorder = createAttemptRecorder({ db, log, settings, onFailed: park });
+  // A delivery that failed for good is parked as a failed job, where operators replay failures from; once it
+  // succeeds (re-sent by any path), its parked job goes.
+  const recorder = createAttemptRecorder({
+    db,
+    log,
+    settings,
+    onFailed: (failed) => park(queues, failed, log),
+    onResentDelivered: (delivered) => void unpark(queues, delivered, log),
+  });
   const pumpOptions = pumpSettings(config);
   const attemptDeps = { db, log, metrics, delivery: settings, recorder, logOutcomes: pumpOptions.logOutcomes ?? false };
   const pump = createDeliveryPump({

@@ -45,11 +45,11 @@ export function outcomeMessage(result: { kind: string; [k: string]: unknown }): 
           ...notes.map((n) => `  note: ${n}`),
         ].join("\n");
       }
-      return result.sendNow
-        ? `delivery ${String(result.webhookDeliveryId)} was waiting for its next attempt: sent now`
-        : `delivery ${String(result.webhookDeliveryId)} queued to be sent again`;
+      return deliveryQueued(result);
     case "in_progress":
       return "an attempt of this delivery is under way; its outcome decides what comes next";
+    case "already_delivered":
+      return `this delivery already succeeded${result.deliveredAt ? ` (at ${new Date(String(result.deliveredAt)).toISOString()})` : ""}; add --force to send it again`;
     case "held":
       return "the subscription is in ordered mode and an earlier event of this subject is not delivered yet; this one goes out right after it";
     case "subscription_inactive":
@@ -102,4 +102,13 @@ export function tailLine(
   }
   const result = item.statusCode !== null ? String(item.statusCode) : (item.error ?? "no answer");
   return `${at}  OUT  ${item.eventType} ${item.subject} → ${host}  ${result}  ${item.durationMs} ms  attempt ${item.attempt}  ${item.webhookDeliveryId}`;
+}
+
+/** What a re-send or send-now will really do: go out now, wait behind its subject's delivery, or for a pause. */
+function deliveryQueued(result: Record<string, unknown>): string {
+  const id = String(result.webhookDeliveryId);
+  const what = result.sendNow ? `delivery ${id} was waiting for its next attempt` : `delivery ${id} is queued to be sent again`;
+  if (result.outcome === "behind") return `${what}: it goes out right after delivery ${String(result.behind)} of its subject (ordered mode)`;
+  if (result.outcome === "paused") return `${what}: it goes out when the subscriber's pause ends (${new Date(String(result.pausedUntil)).toISOString()})`;
+  return `${what}: sent now`;
 }

@@ -64,7 +64,7 @@ export async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Resu
     }
     case "retry":
       if (!id) return usage("deliveries retry: name the delivery");
-      return outcome(await admin.retryDelivery(adminDeps(io), io.actor, id), ["queued"]);
+      return outcome(await admin.retryDelivery(adminDeps(io), io.actor, id, { force: io.values.force === true }), ["queued"]);
     default:
       return usage(`unknown deliveries command: ${sub ?? "(none)"}`);
   }

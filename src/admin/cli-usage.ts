@@ -12,7 +12,8 @@ subscriptions
 deliveries
   deliveries list --subscription <id> [--status pending|held|succeeded|failed|cancelled] [--limit N]
   deliveries show <webhookDeliveryId>                  one delivery with every attempt (status, latency, error, answer)
-  deliveries retry <webhookDeliveryId>                 send again; one waiting for its next attempt is sent now
+  deliveries retry <webhookDeliveryId> [--force]       send again; one waiting for its next attempt is sent now;
+                                                       one already delivered only with --force
   recover <subscriptionId> --since ISO [--include-pending]   re-send failed deliveries (and send waiting ones now)
 events
   events list [--type T] [--subject S] [--after CURSOR] [--limit N]

@@ -36,6 +36,7 @@ function parseCommandLine() {
         events: { type: "string" },
         "allow-duplicate": { type: "boolean" },
         "include-pending": { type: "boolean" },
+        force: { type: "boolean" },
         subscription: { type: "string" },
         type: { type: "string" },
         subject: { type: "string" },

@@ -150,35 +150,47 @@ export interface SubscriptionOverview {
   consecutiveFailures: number;
   failingSince: Date | null;
   createdAt: Date;
-  /** Deliveries that need a look, by status (pending, held, failed, cancelled: all of them). */
+  /** Deliveries that need a look, by status (pending, held, failed, cancelled), each counted up to OVERVIEW_COUNT_CAP + 1. */
   counts: Record<string, number>;
   succeededLastDay: number;
   lastSuccessAt: Date | null;
 }
 
-const OVERVIEW = `
-SELECT s.id, s.url, s.status, s.disabled_reason, s.consecutive_failures, s.failing_since, s.created_at,
-       COALESCE(c.counts, '{}'::json) AS counts, COALESCE(ok.n, 0) AS succeeded_last_day, l.at AS last_success_at
-  FROM subscriptions s
+/** A count on the overview stops here: a page costs the same with a million deliveries as with a hundred. */
+export const OVERVIEW_COUNT_CAP = 10_000;
+
+/**
+ * The page first (its subscriptions, by the keyset cursor), then the page's statistics: each count is one
+ * range of the index (subscription_id, status, created_at), read up to OVERVIEW_COUNT_CAP + 1 entries.
+ */
+export const OVERVIEW_SQL = `
+WITH page AS MATERIALIZED (
+  SELECT s.id, s.url, s.status, s.disabled_reason, s.consecutive_failures, s.failing_since, s.created_at
+    FROM subscriptions s
+   WHERE s.deleted_at IS NULL AND ($1::timestamptz IS NULL OR (s.created_at, s.id) > ($1::timestamptz, $2::uuid))
+   ORDER BY s.created_at, s.id
+   LIMIT $3
+)
+SELECT p.*, COALESCE(c.counts, '{}'::json) AS counts, ok.n AS succeeded_last_day, l.at AS last_success_at
+  FROM page p
   LEFT JOIN LATERAL (
-    SELECT json_object_agg(status, n) AS counts FROM (
-      SELECT d.status, count(*)::int AS n FROM webhook_deliveries d
-       WHERE d.subscription_id = s.id AND d.status IN ('pending', 'held', 'failed', 'cancelled') GROUP BY d.status) x) c ON true
-  LEFT JOIN LATERAL (
-    SELECT count(*)::int AS n FROM webhook_deliveries d
-     WHERE d.subscription_id = s.id AND d.status = 'succeeded' AND d.created_at > now() - interval '24 hours') ok ON true
+    SELECT json_object_agg(st.status, x.n) FILTER (WHERE x.n > 0) AS counts
+      FROM unnest(ARRAY['pending', 'held', 'failed', 'cancelled']) AS st(status)
+      CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = p.id AND d.status = st.status LIMIT ${OVERVIEW_COUNT_CAP + 1}) y) x) c ON true
+  CROSS JOIN LATERAL (
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM webhook_deliveries d
+       WHERE d.subscription_id = p.id AND d.status = 'succeeded' AND d.created_at > now() - interval '24 hours' LIMIT ${OVERVIEW_COUNT_CAP + 1}) y) ok
   LEFT JOIN LATERAL (
     SELECT d.completed_at AS at FROM webhook_deliveries d
-     WHERE d.subscription_id = s.id AND d.status = 'succeeded' ORDER BY d.created_at DESC LIMIT 1) l ON true
- WHERE s.deleted_at IS NULL AND ($1::timestamptz IS NULL OR (s.created_at, s.id) > ($1::timestamptz, $2::uuid))
- ORDER BY s.created_at, s.id
- LIMIT $3`;
+     WHERE d.subscription_id = p.id AND d.status = 'succeeded' ORDER BY d.created_at DESC LIMIT 1) l ON true
+ ORDER BY p.created_at, p.id`;
 
 /**
  * One page of live subscriptions (oldest first, after a keyset cursor), with their deliveries that need a look
- * counted, their successes of the last 24 hours and their last success, in one statement. Each count is one
- * range of the index (subscription_id, status, created_at), so a page costs the same with a million old
- * successes as with none, and a thousand subscriptions cost twenty small pages, not two thousand queries.
+ * counted, their successes of the last 24 hours and their last success, in one statement that reads the page
+ * first and the statistics of its rows only; a count past OVERVIEW_COUNT_CAP reads as OVERVIEW_COUNT_CAP + 1.
  */
 export async function subscriptionOverview(db: Database, opts: { limit: number; after?: { createdAt: Date; id: string } }): Promise<SubscriptionOverview[]> {
   const rows = await onPool(db).query<{
@@ -192,7 +204,7 @@ export async function subscriptionOverview(db: Database, opts: { limit: number; 
     counts: Record<string, number>;
     succeeded_last_day: number;
     last_success_at: Date | null;
-  }>(OVERVIEW, [opts.after?.createdAt ?? null, opts.after?.id ?? null, opts.limit]);
+  }>(OVERVIEW_SQL, [opts.after?.createdAt ?? null, opts.after?.id ?? null, opts.limit]);
   return rows.map((r) => ({
     id: r.id,
     url: r.url,

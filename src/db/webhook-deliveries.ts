@@ -10,6 +10,8 @@ export interface DeliverySummary {
   subscriptionId: string;
   status: string;
   lastError: string | null;
+  /** When it was delivered, failed for good or cancelled. */
+  completedAt: Date | null;
   /** An attempt is under way (in some worker process). */
   inFlight: boolean;
   subscriptionActive: boolean;
@@ -18,7 +20,7 @@ export interface DeliverySummary {
 export async function findDelivery(db: Database, webhookDeliveryId: string): Promise<DeliverySummary | null> {
   const [row] = await onPool(db).query<DeliverySummary>(
     `SELECT d.id, d.event_id AS "eventId", d.subscription_id AS "subscriptionId", d.status, d.last_error AS "lastError",
-            COALESCE(d.leased_until > now(), false) AS "inFlight",
+            d.completed_at AS "completedAt", COALESCE(d.leased_until > now(), false) AS "inFlight",
             (s.status = 'active' AND s.deleted_at IS NULL) AS "subscriptionActive"
        FROM webhook_deliveries d JOIN subscriptions s ON s.id = d.subscription_id
       WHERE d.id = $1::uuid`,
@@ -58,6 +60,28 @@ export async function markPendingAgain(sql: Sql, webhookDeliveryIds: string[]): 
 /** An operator retried a parked delivery job: the delivery is sent again if it is still failed. */
 export async function resendFailed(db: Database, webhookDeliveryIds: string[]): Promise<number> {
   return (await onPool(db).query(resend("'failed'"), [webhookDeliveryIds])).length;
+}
+
+/** What a delivery due now will wait for before it goes out, if anything. */
+export type DueOutlook = { kind: "sent_now" } | { kind: "behind"; webhookDeliveryId: string } | { kind: "paused"; until: Date };
+
+/**
+ * What a due delivery waits for: in ordered mode the unfinished delivery of its subject that goes first (an
+ * earlier one, or one in flight), or a pause its subscriber asked for (429); otherwise nothing.
+ */
+export async function dueOutlook(sql: Sql, webhookDeliveryId: string): Promise<DueOutlook> {
+  const [row] = await sql.query<{ behind: string | null; paused_until: Date | null }>(
+    `SELECT (SELECT o.id FROM webhook_deliveries o
+              WHERE s.ordering = 'subject' AND o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.id <> d.id
+                AND o.status IN ('pending', 'held') AND (o.position < d.position OR o.leased_until > now())
+              ORDER BY o.leased_until > now() DESC, o.position LIMIT 1) AS behind,
+            CASE WHEN s.paused_until > now() THEN s.paused_until END AS paused_until
+       FROM webhook_deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = $1`,
+    [webhookDeliveryId],
+  );
+  if (row?.behind) return { kind: "behind", webhookDeliveryId: row.behind };
+  if (row?.paused_until) return { kind: "paused", until: row.paused_until };
+  return { kind: "sent_now" };
 }
 
 /** A delivery waiting for its next attempt is due now (in the caller's transaction); false when it is not waiting. */

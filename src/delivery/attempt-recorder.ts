@@ -25,6 +25,11 @@ export function createAttemptRecorder(deps: {
   settings: DeliverySettings;
   /** Deliveries that failed for good, once recorded (the worker parks them where operators replay from). */
   onFailed?: (failed: FailedDelivery[]) => void;
+  /**
+   * Deliveries that succeeded after their schedule started over (a re-send: they may have been parked), once
+   * recorded: the worker removes their parked jobs.
+   */
+  onResentDelivered?: (delivered: { webhookDeliveryId: string; attempt: number }[]) => void;
 }): AttemptRecorder {
   const writer = createGroupWriter<{ record: AttemptRecord; decision: AttemptDecision }, void>(async (items) => {
     const runs = await recordAttempts(
@@ -45,6 +50,9 @@ export function createAttemptRecorder(deps: {
         : [],
     );
     if (failed.length > 0) deps.onFailed?.(failed);
+    // More attempts than steps of its current schedule: the schedule started over (or 429s came between).
+    const resent = items.filter(({ record, decision }) => decision.kind === "delivered" && record.attempt > record.scheduleStep);
+    if (resent.length > 0) deps.onResentDelivered?.(resent.map(({ record }) => ({ webhookDeliveryId: record.webhookDeliveryId, attempt: record.attempt })));
     return items.map(() => undefined);
   });
   return {

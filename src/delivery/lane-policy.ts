@@ -32,7 +32,7 @@ export interface PlannedClaim extends LaneRequest {
 }
 
 /** What a destination may have open in this process now: its limit, and no more than an equal share of the process. */
-export function destinationBudget(destination: string, capacity: Pick<Capacity, "total" | "destinationLimit" | "activeDestinations">): number {
+function destinationBudget(destination: string, capacity: Pick<Capacity, "total" | "destinationLimit" | "activeDestinations">): number {
   const share = Math.max(1, Math.floor(capacity.total / Math.max(1, capacity.activeDestinations)));
   return Math.min(capacity.destinationLimit(destination), share);
 }

@@ -26,6 +26,7 @@ import type { AttemptDecision } from "./decisions.js";
 import { createLaneTimers } from "./lane-timers.js";
 import type { ClaimWithin, DeliveryPump, PumpSettings } from "./pump-types.js";
 import { type Deferral, destinationOf, planClaims } from "./lane-policy.js";
+import { createLedger } from "./pump-ledger.js";
 
 /** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
@@ -54,15 +55,9 @@ export function createDeliveryPump(deps: {
   const dirty = new Set<string>();
   /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
   const more = new Set<string>();
-  /** Per destination, lanes with work waiting for the destination's budget (first in line first). */
-  const waitingAt = new Map<string, Set<string>>();
-  /** Each known lane's destination (refreshed by every claim: a subscription's URL can change). */
-  const destinations = new Map<string, string>();
-  const local = new Map<string, number>();
-  const localAt = new Map<string, number>();
+  const ledger = createLedger(settings.destinationLimit);
   const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]));
   const attempts = new Set<Promise<void>>();
-  let total = 0;
   let claiming: Promise<void> | undefined;
   let polling: Promise<void> | undefined;
   let closed = false;
@@ -84,7 +79,7 @@ export function createDeliveryPump(deps: {
   }
 
   function kick() {
-    if (claiming || closed || dirty.size === 0 || total >= settings.capacity) return;
+    if (claiming || closed || dirty.size === 0 || ledger.total >= settings.capacity) return;
     claiming = claimRound()
       .catch((error: unknown) => log.warn({ err: error }, "delivery claim failed; the next poll retries"))
       .finally(() => {
@@ -93,42 +88,16 @@ export function createDeliveryPump(deps: {
       });
   }
 
-  const count = (map: Map<string, number>, key: string, by: number) => {
-    const n = (map.get(key) ?? 0) + by;
-    if (n > 0) map.set(key, n);
-    else map.delete(key);
-  };
-
   /** Learns the destinations of lanes not seen yet; lanes that may not send now (inactive, paused) are dropped. */
   async function known(lanes: string[]): Promise<string[]> {
-    const unknown = lanes.filter((id) => !destinations.has(id));
-    if (unknown.length > 0) for (const lane of await store.activeLanes(unknown)) destinations.set(lane.subscriptionId, destinationOf(lane.url));
-    return lanes.filter((id) => destinations.has(id));
-  }
-
-  function waitFor(destination: string, id: string) {
-    let line = waitingAt.get(destination);
-    if (!line) waitingAt.set(destination, (line = new Set()));
-    line.delete(id);
-    line.add(id);
+    const unknown = lanes.filter((id) => !ledger.known(id));
+    if (unknown.length > 0) for (const lane of await store.activeLanes(unknown)) ledger.learn(lane.subscriptionId, lane.url);
+    return lanes.filter((id) => ledger.known(id));
   }
 
   /** This process's fair share for each lane (delivery/lane-policy.ts); lanes that get none wait their turn. */
-  function plan(lanes: string[], free: number): LaneRequest[] {
-    const destinationOfLane = (id: string) => destinations.get(id)!;
-    const activeAt = new Map<string, number>();
-    for (const id of new Set([...local.keys(), ...lanes])) count(activeAt, destinationOfLane(id), 1);
-    for (const [destination, line] of waitingAt) count(activeAt, destination, line.size);
-    const planned = planClaims(lanes, {
-      total: settings.capacity,
-      free,
-      destinationOf: destinationOfLane,
-      destinationLimit: settings.destinationLimit,
-      activeDestinations: activeAt.size,
-      activeLanesAt: (destination) => activeAt.get(destination) ?? 0,
-      inFlight: (id) => local.get(id) ?? 0,
-      inFlightAt: (destination) => localAt.get(destination) ?? 0,
-    });
+  function plan(lanes: string[]): LaneRequest[] {
+    const planned = planClaims(lanes, ledger.capacity(lanes, settings.capacity, settings.capacity - ledger.total));
     for (const p of planned) if (p.deferred) defer(p.subscriptionId, p.deferred);
     return planned.filter((p) => p.want > 0);
   }
@@ -136,23 +105,11 @@ export function createDeliveryPump(deps: {
   /** A lane that got nothing this round: who will ask for it again. */
   function defer(id: string, why: Deferral) {
     // At its share with attempts of its own in flight: one of them ending asks again.
-    if (why === "at-share" && local.has(id)) more.add(id);
+    if (why === "at-share" && ledger.hasOpen(id)) more.add(id);
     // Its destination's budget is used up: an attempt to that destination ending lets it in, in turn.
-    else if (why !== "process-full") waitFor(destinations.get(id)!, id);
+    else if (why !== "process-full") ledger.wait(id);
     // Every request of this process is open: any attempt ending asks again.
     else dirty.add(id);
-  }
-
-  /** An attempt to this destination ended: the lanes waiting for its budget come back in line, as many as it has room for. */
-  function admit(destination: string) {
-    const line = waitingAt.get(destination);
-    if (!line) return;
-    const room = Math.max(1, settings.destinationLimit(destination) - (localAt.get(destination) ?? 0));
-    for (const id of [...line].slice(0, room)) {
-      line.delete(id);
-      dirty.add(id);
-    }
-    if (line.size === 0) waitingAt.delete(destination);
   }
 
   const claimSettings = () => ({ leaseMs, circuitAfterFailures: settings.circuitAfterFailures, circuitProbeMs: settings.circuitProbeMs });
@@ -162,7 +119,7 @@ export function createDeliveryPump(deps: {
     const got = new Map<string, number>();
     for (const c of result.claimed) got.set(c.subscriptionId, (got.get(c.subscriptionId) ?? 0) + 1);
     for (const lane of result.lanes) {
-      destinations.set(lane.subscriptionId, destinationOf(lane.url));
+      ledger.learn(lane.subscriptionId, lane.url);
       // Took all it could (its share here, its free slots in every process, its rate): more may be waiting,
       // so one of its attempts ending asks again. Took less: nothing more was due.
       if ((got.get(lane.subscriptionId) ?? 0) >= lane.room) more.add(lane.subscriptionId);
@@ -175,7 +132,7 @@ export function createDeliveryPump(deps: {
     // disabled, deleted or paused (the poll finds them when they have due work again).
     const skipped = requests.map((r) => r.subscriptionId).filter((id) => !lanesById.has(id));
     if (skipped.length === 0) return;
-    for (const id of skipped) destinations.delete(id);
+    for (const id of skipped) ledger.forget(id);
     store.activeLanes(skipped).then(
       (lanes) => {
         for (const lane of lanes) later(lane.subscriptionId, new Date(Date.now() + CONTENDED_RETRY_MS));
@@ -185,27 +142,22 @@ export function createDeliveryPump(deps: {
   }
 
   async function claimRound() {
-    const free = settings.capacity - total;
     // Round robin: lanes not served this round stay first in line for the next.
-    const lanes = [...dirty].slice(0, Math.min(free, MAX_LANES_PER_CLAIM));
+    const lanes = [...dirty].slice(0, Math.min(settings.capacity - ledger.total, MAX_LANES_PER_CLAIM));
     for (const id of lanes) dirty.delete(id);
-    const requests = plan(await known(lanes), settings.capacity - total);
+    const requests = plan(await known(lanes));
     if (requests.length === 0) return;
     started(requests, await store.claim(requests, randomUUID(), claimSettings()));
   }
 
   async function claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin> {
     const lanes = [...new Set(subscriptionIds)];
-    const requests = closed ? [] : plan(await known(lanes), settings.capacity - total);
+    const requests = closed ? [] : plan(await known(lanes));
     if (requests.length === 0) return { start: kick, abandon: () => nudge(lanes) };
     // The requests are this claim's until its transaction ends: no other claim of this process takes them.
-    const reserved = requests.map((r) => ({ lane: r.subscriptionId, destination: destinations.get(r.subscriptionId)!, n: r.want }));
+    const reserved = requests.map((r) => ({ lane: r.subscriptionId, destination: ledger.destinationOf(r.subscriptionId), n: r.want }));
     const hold = (sign: 1 | -1) => {
-      for (const r of reserved) {
-        total += sign * r.n;
-        count(local, r.lane, sign * r.n);
-        count(localAt, r.destination, sign * r.n);
-      }
+      for (const r of reserved) ledger.open(r.lane, r.destination, sign * r.n);
     };
     hold(1);
     let result: ClaimResult;
@@ -235,20 +187,16 @@ export function createDeliveryPump(deps: {
 
   function start(claimed: ClaimedDelivery, lane: LaneRow) {
     const destination = destinationOf(lane.url);
-    total += 1;
-    count(local, lane.subscriptionId, 1);
-    count(localAt, destination, 1);
+    ledger.open(lane.subscriptionId, destination, 1);
     const running: Promise<void> = attempt(claimed, lane)
       .catch((error: unknown) =>
         log.warn({ err: error, webhookDeliveryId: claimed.webhookDeliveryId }, "delivery attempt not recorded; its lease runs out and it is attempted again"),
       )
       .finally(() => {
         attempts.delete(running);
-        total -= 1;
-        count(local, lane.subscriptionId, -1);
-        count(localAt, destination, -1);
+        ledger.open(lane.subscriptionId, destination, -1);
         if (more.has(lane.subscriptionId)) dirty.add(lane.subscriptionId);
-        admit(destination);
+        for (const id of ledger.admit(destination)) dirty.add(id);
         kick();
       });
     attempts.add(running);

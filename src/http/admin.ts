@@ -24,6 +24,8 @@ const inboundQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.iso.datetime({ offset: true }).optional(),
 });
+/** A re-send's options: `force` sends again a delivery that already succeeded. */
+const retryBody = z.object({ force: z.boolean().optional() }).strict();
 const recoverBody = z.object({ since: z.iso.datetime({ offset: true }), includePending: z.boolean().optional() });
 
 function orNotFound<T extends { kind: string }>(result: T): Exclude<T, { kind: "not_found" }> {
@@ -79,7 +81,12 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
 
   router.post("/admin/deliveries/:id/retry", async (req, res) => {
     if (!z.uuid().safeParse(req.params.id).success) throw new HttpError(404, "not_found", `no delivery ${req.params.id}`);
-    const result = orNotFound(await admin.retryDelivery(svc, actor(req), req.params.id));
+    const body = parseInput(retryBody, req.body ?? {});
+    const result = orNotFound(await admin.retryDelivery(svc, actor(req), req.params.id, { force: body.force }));
+    if (result.kind === "already_delivered")
+      throw new HttpError(409, "already_delivered", 'this delivery already succeeded; send {"force": true} to send it again', {
+        deliveredAt: result.deliveredAt?.toISOString() ?? null,
+      });
     if (result.kind === "in_progress")
       throw new HttpError(409, "delivery_in_progress", "an attempt of this delivery is under way; its outcome decides what comes next");
     if (result.kind === "held")

@@ -59,7 +59,12 @@ export function openApiDocument() {
             disabledReason: { type: ["string", "null"] },
             ordering: { enum: ["none", "subject"], description: "subject: one event of a subject at a time, in event-log order" },
             maxInFlight: { type: "integer", minimum: 1, maximum: 1000, description: "requests in flight to the endpoint at most, across every worker" },
-            rateLimitPerSecond: { type: ["number", "null"], description: "requests per second at most; null for no limit" },
+            rateLimitPerSecond: {
+              type: ["number", "null"],
+              minimum: 0.001,
+              maximum: 10000,
+              description: "requests per second at most (0.001 to 10000); null for no limit",
+            },
             secret: { type: "string", description: "whsec_…; only in the creation and rotation responses" },
             deliveries: { type: "object", description: "GET /subscriptions/{id} only: deliveries by status" },
             lane: {

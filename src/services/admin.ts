@@ -8,7 +8,7 @@ import { listInbound as listInboundRows } from "../db/inbound-deliveries.js";
 import { clearPause, providerPauses } from "../db/provider-state.js";
 import { getSubscription } from "../db/subscriptions.js";
 import { makeParkedDue, undocumentedStatusCounts } from "../db/tracked-items.js";
-import { failedDeliveryIdsSince, findDelivery, makeDueNow, markPendingAgain, sendWaitingNow } from "../db/webhook-deliveries.js";
+import { dueOutlook, failedDeliveryIdsSince, findDelivery, makeDueNow, markPendingAgain, sendWaitingNow } from "../db/webhook-deliveries.js";
 import type { Config } from "../config/env.js";
 import { providerStatus } from "../config/providers.js";
 import type { Queues } from "../queues/queues.js";
@@ -54,32 +54,35 @@ export async function inboundPage(deps: Pick<AdminDeps, "db">, opts: { status?: 
 }
 
 /**
- * Marks the deliveries due again (their schedule starts over) and writes the audit row, in one transaction.
- * The workers' delivery poll claims them within DELIVERY_POLL_INTERVAL_MS.
+ * Sends a delivery again; one waiting for its next attempt is sent now, one in flight or held (ordered mode) is
+ * left as it is, and one already delivered only when `force` says so. The answer says what will really happen:
+ * sent now, or waiting behind the delivery of its subject that goes first (ordered mode), or for a pause.
  */
-async function resend(deps: AdminDeps, webhookDeliveryIds: string[], entry: AuditEntry) {
-  await audited(deps.db, deps.log, async (sql) => ({ result: await markPendingAgain(sql, webhookDeliveryIds), audit: entry }));
-}
-
-/** Sends a delivery again; one waiting for its next attempt is sent now, one in flight or held (ordered mode) is left as it is. */
-export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliveryId: string) {
+export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliveryId: string, opts: { force?: boolean } = {}) {
   const delivery = await findDelivery(deps.db, webhookDeliveryId);
   if (!delivery) return { kind: "not_found", what: `delivery ${webhookDeliveryId}` } as const;
   if (!delivery.subscriptionActive) return { kind: "subscription_inactive" } as const;
   if (delivery.inFlight) return { kind: "in_progress" } as const;
   if (delivery.status === "held") return { kind: "held" } as const;
-  const details = { eventId: delivery.eventId, previousStatus: delivery.status };
-  if (delivery.status === "pending") {
-    const due = await audited(deps.db, deps.log, async (sql) => {
-      const done = await makeDueNow(sql, webhookDeliveryId);
-      return { result: done, audit: done ? { actor, action: "delivery.send-now", target: webhookDeliveryId, details } : null };
-    });
-    return due
-      ? ({ kind: "queued", webhookDeliveryId, deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: true } as const)
-      : ({ kind: "in_progress" } as const);
-  }
-  await resend(deps, [webhookDeliveryId], { actor, action: "delivery.retry", target: webhookDeliveryId, details });
-  return { kind: "queued", webhookDeliveryId, deliveryId: webhookDeliveryId, eventId: delivery.eventId, sendNow: false } as const;
+  if (delivery.status === "succeeded" && !opts.force) return { kind: "already_delivered", deliveredAt: delivery.completedAt } as const;
+  const details = { eventId: delivery.eventId, previousStatus: delivery.status, ...(opts.force ? { force: true } : {}) };
+  const sendNow = delivery.status === "pending";
+  const outlook = await audited(deps.db, deps.log, async (sql) => {
+    const done = sendNow ? await makeDueNow(sql, webhookDeliveryId) : (await markPendingAgain(sql, [webhookDeliveryId])) > 0;
+    const action = sendNow ? "delivery.send-now" : "delivery.retry";
+    return { result: done ? await dueOutlook(sql, webhookDeliveryId) : null, audit: done ? { actor, action, target: webhookDeliveryId, details } : null };
+  });
+  if (!outlook) return { kind: "in_progress" } as const;
+  return {
+    kind: "queued",
+    webhookDeliveryId,
+    deliveryId: webhookDeliveryId,
+    eventId: delivery.eventId,
+    sendNow,
+    outcome: outlook.kind,
+    ...(outlook.kind === "behind" ? { behind: outlook.webhookDeliveryId } : {}),
+    ...(outlook.kind === "paused" ? { pausedUntil: outlook.until } : {}),
+  } as const;
 }
 
 /**

@@ -8,6 +8,8 @@ import { inboundBody } from "../db/inbound-deliveries.js";
 import { attention } from "../db/attention.js";
 import { reservationTimeline, searchReservations } from "../db/reservations.js";
 import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/subscriptions.js";
+
+export { OVERVIEW_COUNT_CAP } from "../db/subscriptions.js";
 import { searchTracked } from "../db/tracked-items.js";
 import { deliveriesOfEvents, subscriptionDeliveries, type DeliveryView } from "../db/webhook-deliveries.js";
 import { laneStats } from "../db/delivery-lanes.js";

@@ -27,6 +27,9 @@ const eventTypes = z
   .min(1)
   .max(100);
 
+/** A rate limit's bounds (requests per second); the database's check holds the same. */
+const RATE_LIMIT = { min: 0.001, max: 10_000 } as const;
+
 /** The fields a subscription's owner sets (docs/delivery.md); limits default to the documented values. */
 const settingsShape = {
   description: z.string().max(500).nullable().optional(),
@@ -35,8 +38,13 @@ const settingsShape = {
   ordering: z.enum(["none", "subject"]).optional(),
   /** Requests in flight to the endpoint at most, across every worker process. */
   maxInFlight: z.number().int().min(1).max(1000).optional(),
-  /** Requests per second at most; null for no limit. */
-  rateLimitPerSecond: z.number().positive().max(10_000).nullable().optional(),
+  /** Requests per second at most (0.001, one per 1,000 s, to 10,000); null for no limit. */
+  rateLimitPerSecond: z
+    .number({ error: `must be a number of requests per second from ${RATE_LIMIT.min} to ${RATE_LIMIT.max}, or null for no limit` })
+    .min(RATE_LIMIT.min, `must be at least ${RATE_LIMIT.min} requests per second (one per 1,000 s) and at most ${RATE_LIMIT.max}, or null for no limit`)
+    .max(RATE_LIMIT.max, `must be at most ${RATE_LIMIT.max} requests per second and at least ${RATE_LIMIT.min}, or null for no limit`)
+    .nullable()
+    .optional(),
 };
 
 /** An unknown field is refused with the allowed ones listed: a typo must never pass silently. */

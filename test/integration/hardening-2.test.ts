@@ -3,7 +3,7 @@ import { createHmac } from "node:crypto";
 import { PassThrough } from "node:stream";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backPath } from "../../src/http/console/routes.js";
+import { backPath } from "../../src/http/console/kit.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { buildApp } from "../../src/app.js";
 import { createTestContext, TEST_ADMIN_TOKEN, TEST_SECRET, type TestContext } from "../helpers/context.js";

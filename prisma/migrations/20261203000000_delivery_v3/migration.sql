@@ -38,8 +38,8 @@ UPDATE "subscriptions" SET "rate_limit_per_second" = 0.001 WHERE "rate_limit_per
 ALTER TABLE "subscriptions" ADD CONSTRAINT "subscriptions_rate_limit_check"
     CHECK ("rate_limit_per_second" IS NULL OR ("rate_limit_per_second" >= 0.001 AND "rate_limit_per_second" <= 10000));
 
--- The subscriptions overview counts a page's deliveries by status: one index probe per subscription and status.
-CREATE INDEX "webhook_deliveries_subscription_status_idx" ON "webhook_deliveries"("subscription_id", "status");
+-- The subscriptions overview reads its page first, in creation order, live subscriptions only.
+CREATE INDEX "subscriptions_live_created_idx" ON "subscriptions"("created_at", "id") WHERE "deleted_at" IS NULL;
 
 DROP FUNCTION "claim_deliveries"(UUID[], INTEGER[], DOUBLE PRECISION, UUID, INTEGER, DOUBLE PRECISION);
 

@@ -20,3 +20,21 @@ export function entityLink(subject: string) {
   const path = { reservation: "reservations", shipment: "shipments", rental: "rentals" }[entity];
   return path && id ? html`<a href="${CONSOLE_PATH}/${path}/${encodeURIComponent(id)}">${subject}</a>` : html`${subject}`;
 }
+
+export const CONSOLE_ORIGIN = "http://console.invalid";
+
+/**
+ * Where a button returns: a console page, and nothing else. The value is resolved as a browser would
+ * (dot segments, `%2e`, backslashes, `//host`) before it is checked, and only its path and query are kept.
+ */
+export function backPath(value: unknown): string {
+  if (typeof value !== "string" || value.length > 2_000) return CONSOLE_PATH;
+  let url: URL;
+  try {
+    url = new URL(value, `${CONSOLE_ORIGIN}${CONSOLE_PATH}`);
+  } catch {
+    return CONSOLE_PATH;
+  }
+  const inConsole = url.origin === CONSOLE_ORIGIN && (url.pathname === CONSOLE_PATH || url.pathname.startsWith(`${CONSOLE_PATH}/`));
+  return inConsole ? `${url.pathname}${url.search}` : CONSOLE_PATH;
+}

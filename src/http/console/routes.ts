@@ -18,24 +18,7 @@ import { searchPage } from "./search.js";
 import { storyPages } from "./stories.js";
 import { subscriptionPages } from "./subscription-pages.js";
 import { CONSOLE_CSS, layout, type PageContext } from "./views.js";
-
-const CONSOLE_ORIGIN = "http://console.invalid";
-
-/**
- * Where a button returns: a console page, and nothing else. The value is resolved as a browser would
- * (dot segments, `%2e`, backslashes, `//host`) before it is checked, and only its path and query are kept.
- */
-export function backPath(value: unknown): string {
-  if (typeof value !== "string" || value.length > 2_000) return CONSOLE_PATH;
-  let url: URL;
-  try {
-    url = new URL(value, `${CONSOLE_ORIGIN}${CONSOLE_PATH}`);
-  } catch {
-    return CONSOLE_PATH;
-  }
-  const inConsole = url.origin === CONSOLE_ORIGIN && (url.pathname === CONSOLE_PATH || url.pathname.startsWith(`${CONSOLE_PATH}/`));
-  return inConsole ? `${url.pathname}${url.search}` : CONSOLE_PATH;
-}
+import { backPath, CONSOLE_ORIGIN } from "./kit.js";
 
 export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
   const router = Router();

@@ -10,10 +10,11 @@ import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { maskUrl } from "../../lib/text.js";
 import { CONSOLE_PATH } from "./csrf.js";
+import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
 import { badge, button, resendButton } from "./views.js";
 import type { ConsoleKit } from "./kit.js";
-import { entityLink } from "./kit.js";
+import { backPath, entityLink } from "./kit.js";
 
 const PAGE = 50;
 const uuid = z.uuid();
@@ -57,8 +58,8 @@ ${rows.map(
 <td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td>
 <td>${time(s.lastSuccessAt)}</td>
-<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${n} `)}
-${badge("succeeded")} <span class="muted">24 h</span> ${s.succeededLastDay}</td></tr>`,
+<td>${Object.entries(s.counts).map(([status, n]) => html`${badge(status)} ${capped(n)} `)}
+${badge("succeeded")} <span class="muted">24 h</span> ${capped(s.succeededLastDay)}</td></tr>`,
 )}</table>${next ? html`<p><a rel="next" href="${CONSOLE_PATH}/subscriptions?after=${next}">next ${PAGE}</a></p>` : ""}`,
     );
   });
@@ -102,7 +103,7 @@ ${button(
 <option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
 <label>max in flight <input type="number" name="maxInFlight" min="1" max="1000" step="1" value="${s.maxInFlight}" required></label>
 <label>requests per second
-<input type="number" name="rateLimitPerSecond" min="0" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
+<input type="number" name="rateLimitPerSecond" min="0.001" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
 )}
 <h2>Endpoint</h2>
 <p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${
@@ -140,15 +141,38 @@ ${older ? html`<p class="pager"><a href="${older}">older →</a></p>` : ""}`,
   });
 
   router.post(`${CONSOLE_PATH}/deliveries/:id/resend`, kit.verify, async (req, res) => {
-    if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no delivery ${String(req.params.id)}`);
-    const result = await admin.retryDelivery(svc, actor, String(req.params.id));
-    const notice = {
-      not_found: `no delivery ${String(req.params.id)}`,
-      in_progress: "an attempt of this delivery is under way",
-      held: "held behind an earlier event of its subject (ordered mode); it goes out right after that one",
-      subscription_inactive: "enable the subscription first",
-      queued: result.kind === "queued" && result.sendNow ? `delivery ${String(req.params.id)} is sent now` : `delivery ${String(req.params.id)} queued again`,
-    }[result.kind];
+    const id = String(req.params.id);
+    if (!uuid.safeParse(id).success) throw new HttpError(404, "not_found", `no delivery ${id}`);
+    const result = await admin.retryDelivery(svc, actor, id, { force: req.body?.force === "1" });
+    // Already delivered: a second request, confirmed on a page of its own, sends it again.
+    if (result.kind === "already_delivered") {
+      const ctx = { ...kit.context(req, res), back: backPath(req.body?.back) };
+      kit.page(
+        req,
+        res,
+        "Send again?",
+        html`<p>Delivery ${id} was delivered ${result.deliveredAt ? html`at ${time(result.deliveredAt)}` : ""}. Sending it again posts the same
+event (the same <code>webhook-id</code>) to the subscriber once more.</p>
+<p>${button(ctx, `${CONSOLE_PATH}/deliveries/${id}/resend`, "Send again", html`<input type="hidden" name="force" value="1">`)}
+<a href="${ctx.back}">Cancel</a></p>`,
+      );
+      return;
+    }
+    const queued = (r: Extract<typeof result, { kind: "queued" }>) =>
+      r.outcome === "behind"
+        ? `delivery ${id} waits behind delivery ${r.behind ?? "?"} of its subject (ordered mode); it goes out right after that one`
+        : r.outcome === "paused"
+          ? `delivery ${id} goes out when the subscriber's pause ends (${r.pausedUntil?.toISOString() ?? "?"})`
+          : `delivery ${id} is sent now`;
+    const notice =
+      result.kind === "queued"
+        ? queued(result)
+        : {
+            not_found: `no delivery ${id}`,
+            in_progress: "an attempt of this delivery is under way",
+            held: "held behind an earlier event of its subject (ordered mode); it goes out right after that one",
+            subscription_inactive: "enable the subscription first",
+          }[result.kind];
     back(req, res, notice);
   });
 
@@ -192,3 +216,6 @@ ${older ? html`<p class="pager"><a href="${older}">older →</a></p>` : ""}`,
     );
   });
 }
+
+/** An overview count: past the cap it reads "10,000+" (the statement stops counting there). */
+const capped = (n: number) => (n > OVERVIEW_COUNT_CAP ? `${OVERVIEW_COUNT_CAP.toLocaleString("en")}+` : String(n));

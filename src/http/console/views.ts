@@ -21,9 +21,10 @@ export function layout(title: string, ctx: PageContext, body: Markup): string {
 }
 
 /** A POST button carrying the session token and the page to return to. */
-/** A failed delivery's Re-send, a waiting one's Send now. */
+/** A failed delivery's Re-send, a waiting one's Send now, a delivered one's Send again (which asks to confirm). */
 export function resendButton(ctx: PageContext, d: { id: string; status: string }) {
   if (d.status === "failed") return button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send");
+  if (d.status === "succeeded") return button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send again…");
   return d.status === "pending" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send now") : "";
 }
 
