@@ -6,12 +6,17 @@
 //               ordered mode; delivered/s, p50/p99, arrivals out of order per subject
 //   backlog     100,000 deliveries waiting for a dead endpoint (seeded in SQL, as a long outage leaves them):
 //               worker RSS before and while the fast subscriber takes a steady rate, and its latency
-//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog --rates 50,300 --duration 10 --runs 3 --workers 1]
+//   crowd       per rate: the fast subscriber alone, then beside 1,000 subscriptions (--crowd N) pointing at one
+//               host that answers in 8 s (--crowd-delay-ms); its p50/p99 in both phases, the ratio, the most
+//               requests the slow host had open at once, and the worker's RSS then (--destination-limit N
+//               sets DELIVERY_DESTINATION_MAX_IN_FLIGHT, to see what thousands of open requests cost)
+//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd --rates 50,300 --duration 10 --runs 3 --workers 1]
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { loadAverage, machine, median, openLoop, percentile } from "./lib.js";
-import { startTopology, type Topology } from "./topology.js";
+import { ADMIN, startTopology, type Topology } from "./topology.js";
+import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const scenarios = (args.get("scenario") ?? "neighbour,ordered,backlog").split(",");
@@ -119,6 +124,56 @@ async function neighbour(): Promise<Row[]> {
   return rows;
 }
 
+/** 1,000 subscriptions at one host answering in 8 s beside the fast subscriber: fairness by destination. */
+async function crowd(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const size = Number(args.get("crowd") || 1000);
+  const delayMs = Number(args.get("crowd-delay-ms") || 8000);
+  const limit = args.get("destination-limit");
+  for (const rate of rates) {
+    const t = await startTopology({ workers, env: limit ? { DELIVERY_DESTINATION_MAX_IN_FLIGHT: limit } : {} });
+    let open = 0;
+    let mostOpen = 0;
+    const slow = await startFakeServer(async () => {
+      open += 1;
+      mostOpen = Math.max(mostOpen, open);
+      await new Promise((r) => setTimeout(r, delayMs));
+      open -= 1;
+      return { status: 204 };
+    });
+    try {
+      await warmUp(t, rate);
+      const alone = await phase(t, rate);
+      const rssAlone = rssMb(t.worker.pid!);
+      for (let i = 0; i < size; i++) {
+        const res = await fetch(`http://127.0.0.1:${t.apiPort}/subscriptions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+          body: JSON.stringify({ url: `${slow.url}/team-${i}`, eventTypes: ["reservation.*"] }),
+        });
+        if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${await res.text()}`);
+      }
+      const beside = await phase(t, rate);
+      rows.push({
+        scenario: `crowd ${rate}/s: ${size} subscriptions at one host answering in ${delayMs} ms`,
+        "alone p50": alone.p50,
+        "alone p99": alone.p99,
+        "beside p50": beside.p50,
+        "beside p99": beside.p99,
+        "p99 ratio": (beside.p99 / alone.p99).toFixed(2),
+        lost: alone.lost + beside.lost,
+        "slow host most open": mostOpen,
+        "worker RSS MB alone": rssAlone,
+        "worker RSS MB beside": rssMb(t.worker.pid!),
+      });
+    } finally {
+      await t.stop();
+      await slow.close();
+    }
+  }
+  return rows;
+}
+
 async function ordered(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const rate of rates) {
@@ -208,6 +263,7 @@ for (let i = 0; i < runs; i++) {
   if (scenarios.includes("neighbour")) rows.push(...(await neighbour()));
   if (scenarios.includes("ordered")) rows.push(...(await ordered()));
   if (scenarios.includes("backlog")) rows.push(...(await backlog()));
+  if (scenarios.includes("crowd")) rows.push(...(await crowd()));
   for (const row of rows) console.table([row]);
   all.push(rows);
 }

@@ -159,7 +159,10 @@ describe("admin CLI", () => {
       const [delivery] = JSON.parse(deliveries.stdout) as { id: string; status: string }[];
       expect(delivery!.status).toBe("succeeded");
       expect((await cli("deliveries", "show", delivery!.id)).stdout).toMatch(/ATTEMPT\s+AT\s+STATUS[\s\S]*\n1\s+\S+\s+204/);
-      expect((await cli("deliveries", "retry", delivery!.id)).stdout).toBe(`delivery ${delivery!.id} queued to be sent again\n`);
+      const again = await cli("deliveries", "retry", delivery!.id);
+      expect(again.code).not.toBe(0);
+      expect(again.stdout + again.stderr).toMatch(/this delivery already succeeded \(at \d{4}-\d\d-\d\dT.*Z\); add --force to send it again/);
+      expect((await cli("deliveries", "retry", delivery!.id, "--force")).stdout).toBe(`delivery ${delivery!.id} is queued to be sent again: sent now\n`);
       const order = "6e5698db-c07f-4a6e-85b2-768f474cd8c6";
       expect((await cli("tracking", "register", "mfb", order, "--reference", "PO-CLI")).stdout).toMatch(
         /^MFB order 6e5698db-c07f-4a6e-85b2-768f474cd8c6 tracked/,

@@ -94,8 +94,9 @@ describe("replaying what failed", () => {
     // Retrying again: the job is no longer failed.
     expect((await request(ctx.app).post(`/admin/queues/webhook-deliveries/jobs/${job.id}/retry`).set(auth)).status).toBe(409);
 
-    // Re-send the succeeded delivery: it arrives again with the same webhook-id.
-    const resend = await request(ctx.app).post(`/admin/deliveries/${delivery.id}/retry`).set(auth);
+    // Re-send the succeeded delivery: refused unless forced; forced, it arrives again with the same webhook-id.
+    expect((await request(ctx.app).post(`/admin/deliveries/${delivery.id}/retry`).set(auth)).body.error).toBe("already_delivered");
+    const resend = await request(ctx.app).post(`/admin/deliveries/${delivery.id}/retry`).set(auth).send({ force: true });
     expect(resend.status).toBe(202);
     expect(resend.body).toMatchObject({ webhookDeliveryId: delivery.id, deliveryId: delivery.id });
     await eventually(async () => sub.received.length === 2, 15_000, "re-sent");

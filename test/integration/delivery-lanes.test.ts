@@ -317,12 +317,16 @@ describe("operators", () => {
     const { id } = await subscribe(ctx, sub, { ordering: "subject" });
     const [reservation] = reservations(1, "now");
     await walk(ctx, [reservation!], ["created", "taken"]);
-    const waiting = await eventually(
-      async () => ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: id, status: "pending", attempts: 1 } }),
+    // A 202 means stored: the first event's attempt can end before the second is applied, so wait for both.
+    const { waiting, held } = await eventually(
+      async () => {
+        const waiting = await ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: id, status: "pending", attempts: 1 } });
+        const held = await ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: id, status: "held" } });
+        return waiting && held ? { waiting, held } : undefined;
+      },
       10_000,
-      "a retry an hour away",
+      "a retry an hour away, and the next event held behind it",
     );
-    const held = await ctx.prisma.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: id, status: "held" } });
     const refused = await request(ctx.app).post(`/admin/deliveries/${held.id}/retry`).set(auth);
     expect(refused.status).toBe(409);
     expect(refused.body.error).toBe("delivery_held");

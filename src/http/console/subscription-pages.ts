@@ -163,7 +163,7 @@ event (the same <code>webhook-id</code>) to the subscriber once more.</p>
         ? `delivery ${id} waits behind delivery ${r.behind ?? "?"} of its subject (ordered mode); it goes out right after that one`
         : r.outcome === "paused"
           ? `delivery ${id} goes out when the subscriber's pause ends (${r.pausedUntil?.toISOString() ?? "?"})`
-          : `delivery ${id} is sent now`;
+          : `delivery ${id} ${r.sendNow ? "is sent now" : "queued again: sent now"}`;
     const notice =
       result.kind === "queued"
         ? queued(result)
