@@ -2,7 +2,9 @@
 // real api and worker: the time each page takes to render, sequentially, as an operator's clicks would come.
 // A reservation walks created → final_costs through the webhook path first, so its story is real; its
 // subscriber fails, so the subscription has failed deliveries to page through.
-//   npm run bench:console [-- --events 1000000 --requests 200]
+// With --subscriptions N, N - 1 more subscriptions (pointing nowhere) stand beside it, two of them with 48,000
+// successes of the last 24 hours each (moved from the seeded ones), as a busy hub's overview has.
+//   npm run bench:console [-- --events 1000000 --requests 200 --subscriptions 1000]
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import pg from "pg";
@@ -12,6 +14,7 @@ import { ADMIN, SECRET, startTopology } from "./topology.js";
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const total = Number(args.get("events") ?? 1_000_000);
 const requests = Number(args.get("requests") ?? 200);
+const subscriptionCount = Number(args.get("subscriptions") || 1);
 
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 console.log(`machine: ${machine()}; load average before ${loadAverage()}`);
@@ -28,8 +31,22 @@ try {
   await seedDeliveredEvents(q, total, sub!.id);
   // A failing subscriber with 2,000 failed deliveries among the seeded ones, for the failed-deliveries pages.
   await q("UPDATE webhook_deliveries SET status = 'failed' WHERE id IN (SELECT id FROM webhook_deliveries ORDER BY created_at DESC LIMIT 2000)");
+  if (subscriptionCount > 1) {
+    const extra = await q<{ id: string }>(
+      `INSERT INTO subscriptions (id, url, event_types, secret, updated_at, created_at)
+       SELECT gen_random_uuid(), 'http://127.0.0.1:9/team-' || i, '{shipment.delivered}', 'whsec_bench', now(), now() + i * interval '1 ms'
+         FROM generate_series(1, $1::int) AS i RETURNING id`,
+      [subscriptionCount - 1],
+    );
+    for (const busy of extra.slice(0, 2))
+      await q(
+        `UPDATE webhook_deliveries SET subscription_id = $1, created_at = now() - random() * interval '23 hours'
+          WHERE id IN (SELECT id FROM webhook_deliveries WHERE subscription_id = $2 AND status = 'succeeded' LIMIT 48000)`,
+        [busy.id, sub!.id],
+      );
+  }
   await q("VACUUM ANALYZE");
-  console.log(`seeded ${total} events, deliveries and attempts in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${loadAverage()}`);
+  console.log(`seeded ${total} events, deliveries and attempts, ${subscriptionCount} subscriptions in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${loadAverage()}`);
 
   // One reservation through the webhook path (the subscriber's deliveries for it are real).
   for (const [i, state] of ["created", "taken", "driving", "sealed", "final_costs"].entries()) {

@@ -9,7 +9,6 @@ export interface Ledger {
   known(id: string): boolean;
   /** Learns (or updates: a subscription's URL can change) a lane's destination. */
   learn(id: string, url: string): void;
-  forget(id: string): void;
   destinationOf(id: string): string;
   /** Counts `n` more (or, negative, fewer) requests open for a lane. */
   open(id: string, destination: string, n: number): void;
@@ -41,7 +40,6 @@ export function createLedger(destinationLimit: (destination: string) => number):
     },
     known: (id) => destinations.has(id),
     learn: (id, url) => void destinations.set(id, destinationOf(url)),
-    forget: (id) => void destinations.delete(id),
     destinationOf: destinationOfLane,
     open(id, destination, n) {
       total += n;

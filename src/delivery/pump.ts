@@ -132,7 +132,6 @@ export function createDeliveryPump(deps: {
     // disabled, deleted or paused (the poll finds them when they have due work again).
     const skipped = requests.map((r) => r.subscriptionId).filter((id) => !lanesById.has(id));
     if (skipped.length === 0) return;
-    for (const id of skipped) ledger.forget(id);
     store.activeLanes(skipped).then(
       (lanes) => {
         for (const lane of lanes) later(lane.subscriptionId, new Date(Date.now() + CONTENDED_RETRY_MS));
@@ -159,12 +158,17 @@ export function createDeliveryPump(deps: {
     const hold = (sign: 1 | -1) => {
       for (const r of reserved) ledger.open(r.lane, r.destination, sign * r.n);
     };
+    // What the transaction held and did not lease goes back to its destinations' waiting lines.
+    const release = () => {
+      hold(-1);
+      for (const r of reserved) for (const id of ledger.admit(r.destination)) dirty.add(id);
+    };
     hold(1);
     let result: ClaimResult;
     try {
       result = await store.claim(requests, randomUUID(), claimSettings(), sql);
     } catch (error) {
-      hold(-1);
+      release();
       throw error;
     }
     let settled = false;
@@ -172,14 +176,14 @@ export function createDeliveryPump(deps: {
       start() {
         if (settled) return;
         settled = true;
-        hold(-1);
+        release();
         started(requests, result);
         kick();
       },
       abandon() {
         if (settled) return;
         settled = true;
-        hold(-1);
+        release();
         nudge(lanes);
       },
     };

@@ -50,11 +50,13 @@ DROP FUNCTION "claim_deliveries"(UUID[], INTEGER[], DOUBLE PRECISION, UUID, INTE
 --      p_probe_ms, one at a time) locks its limiter (the subscription row, SKIP LOCKED: a lane another claim
 --      is limiting right now is skipped, and the pump asks again a few ms later) and computes how many may
 --      start now (GCRA, a burst of one second's worth);
---   3. takes free slots (SKIP LOCKED), at most what it wants and its rate allows;
---   4. leases that many due deliveries (SKIP LOCKED), oldest due first, log order among equals; in ordered
---      mode only a subject's first unfinished delivery, none while one of the subject is in flight, and
---      (a transaction-scoped advisory lock per subject) none of a subject another claim is leasing now.
--- Returns one row per lane it served (room: how many slots it could take; next_at: when its rate allows
+--   3. takes due deliveries (SKIP LOCKED), at most what it wants and its rate allows, oldest due first, log
+--      order among equals; in ordered mode only a subject's first unfinished delivery, none while one of the
+--      subject is in flight, and (a transaction-scoped advisory lock per subject) none of a subject another
+--      claim is leasing now;
+--   4. takes as many free slots as those deliveries need (SKIP LOCKED) and leases one delivery per slot.
+-- Returns one row per lane it served (room: the slots it got when they were fewer than the due deliveries, else
+-- what it could ask for, so that a lane that got its room may have more waiting; next_at: when its rate allows
 -- the next, if the rate held it back; ordered: its mode) and one row per leased delivery with its slot and
 -- the body to send (the event's envelope as JSON text, as stored).
 CREATE FUNCTION "claim_deliveries"(p_ids UUID[], p_wants INTEGER[], p_lease_ms DOUBLE PRECISION, p_token UUID, p_circuit_after INTEGER,
@@ -79,6 +81,8 @@ DECLARE
   v_interval DOUBLE PRECISION;
   v_burst DOUBLE PRECISION;
   v_by_rate INTEGER;
+  v_ids UUID[];
+  v_picked INTEGER;
   v_slots INTEGER[];
   v_room INTEGER;
   v_got INTEGER;
@@ -111,32 +115,41 @@ BEGIN
       END IF;
     END IF;
 
-    SELECT array_agg(f.slot ORDER BY f.slot) INTO v_slots FROM (
-      SELECT ds.slot FROM delivery_slots ds
-       WHERE ds.subscription_id = s.id AND ds.slot < v_max AND (ds.leased_until IS NULL OR ds.leased_until <= p_now)
-       ORDER BY ds.slot LIMIT v_by_rate
-       FOR UPDATE SKIP LOCKED) f;
-    v_room := coalesce(array_length(v_slots, 1), 0);
+    -- The due deliveries first (as many as wanted and the rate allows), then only as many free slots as they
+    -- need: a claim locks what it leases, not the lane's every free slot.
+    SELECT array_agg(p.id ORDER BY p.next_attempt_at, p.position) INTO v_ids FROM (
+      SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
+       WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= v_due
+         AND (d.leased_until IS NULL OR d.leased_until <= p_now)
+         AND (NOT s.is_ordered OR (
+               NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                            WHERE o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.status IN ('pending', 'held') AND o.id <> d.id
+                              AND (o.position < d.position OR o.leased_until > p_now))
+               AND pg_try_advisory_xact_lock(hashtextextended('delivery-subject:' || d.subscription_id::text || ':' || coalesce(d.subject, ''), 0))))
+       ORDER BY d.next_attempt_at, d.position
+       LIMIT v_by_rate
+       -- A row an attempt recorder is writing right now (a lease that ran out) is left for the next claim.
+       FOR UPDATE OF d SKIP LOCKED) p;
+    v_picked := coalesce(array_length(v_ids, 1), 0);
+    v_slots := NULL;
+    IF v_picked > 0 THEN
+      SELECT array_agg(f.slot ORDER BY f.slot) INTO v_slots FROM (
+        SELECT ds.slot FROM delivery_slots ds
+         WHERE ds.subscription_id = s.id AND ds.slot < v_max AND (ds.leased_until IS NULL OR ds.leased_until <= p_now)
+         ORDER BY ds.slot LIMIT v_picked
+         FOR UPDATE SKIP LOCKED) f;
+    END IF;
+    v_got := least(v_picked, coalesce(array_length(v_slots, 1), 0));
+    -- Its room: the slots it got when they were short (more may be waiting), else what it could ask for.
+    v_room := CASE WHEN v_got < v_picked THEN v_got ELSE v_by_rate END;
 
     RETURN QUERY SELECT s.id, v_room, v_next, s.is_ordered, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
                         NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::int, NULL::text;
-    CONTINUE WHEN v_room = 0;
+    CONTINUE WHEN v_got = 0;
 
     RETURN QUERY
     WITH picked AS (
-      SELECT p.id, v_slots[row_number() OVER (ORDER BY p.next_attempt_at, p.position)] AS slot FROM (
-        SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
-         WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= v_due
-           AND (d.leased_until IS NULL OR d.leased_until <= p_now)
-           AND (NOT s.is_ordered OR (
-                 NOT EXISTS (SELECT 1 FROM webhook_deliveries o
-                              WHERE o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.status IN ('pending', 'held') AND o.id <> d.id
-                                AND (o.position < d.position OR o.leased_until > p_now))
-                 AND pg_try_advisory_xact_lock(hashtextextended('delivery-subject:' || d.subscription_id::text || ':' || coalesce(d.subject, ''), 0))))
-         ORDER BY d.next_attempt_at, d.position
-         LIMIT v_room
-         -- A row an attempt recorder is writing right now (a lease that ran out) is left for the next claim.
-         FOR UPDATE OF d SKIP LOCKED) p
+      SELECT u.id, v_slots[u.k] AS slot FROM unnest(v_ids[1:v_got]) WITH ORDINALITY AS u(id, k)
     ), leased AS (
       UPDATE webhook_deliveries d SET leased_until = v_lease, lease_token = p_token, slot = picked.slot
         FROM picked WHERE d.id = picked.id
@@ -148,7 +161,6 @@ BEGIN
     SELECT l.subscription_id, NULL::int, NULL::timestamptz, NULL::boolean, NULL, NULL, NULL, NULL::timestamptz,
            l.id, l.event_id, l.attempts, l.schedule_step, l.started, l.slot, e.envelope::text
       FROM leased l JOIN events e ON e.id = l.event_id;
-    GET DIAGNOSTICS v_got = ROW_COUNT;
 
     IF v_rate IS NOT NULL AND v_got > 0 THEN
       UPDATE subscriptions x SET rate_tat = to_timestamp((v_start_ms + v_got * v_interval) / 1000) WHERE x.id = s.id;
