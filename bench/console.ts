@@ -46,7 +46,9 @@ try {
       );
   }
   await q("VACUUM ANALYZE");
-  console.log(`seeded ${total} events, deliveries and attempts, ${subscriptionCount} subscriptions in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${loadAverage()}`);
+  console.log(
+    `seeded ${total} events, deliveries and attempts, ${subscriptionCount} subscriptions in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${loadAverage()}`,
+  );
 
   // One reservation through the webhook path (the subscriber's deliveries for it are real).
   for (const [i, state] of ["created", "taken", "driving", "sealed", "final_costs"].entries()) {

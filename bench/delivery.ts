@@ -91,6 +91,18 @@ async function explainLoss(t: Topology, missing: number) {
   }
 }
 
+/** The fast subscriber alone against beside someone else's trouble, in one run. */
+function comparison(alone: Awaited<ReturnType<typeof phase>>, beside: Awaited<ReturnType<typeof phase>>): Row {
+  return {
+    "alone p50": alone.p50,
+    "alone p99": alone.p99,
+    "beside p50": beside.p50,
+    "beside p99": beside.p99,
+    "p99 ratio": (beside.p99 / alone.p99).toFixed(2),
+    lost: alone.lost + beside.lost,
+  };
+}
+
 /** The first seconds at the rate measured next are not measured (JIT, caches, connection pools). */
 async function warmUp(t: Topology, rate: number) {
   await phase(t, rate, WARM_UP_S);
@@ -109,12 +121,7 @@ async function neighbour(): Promise<Row[]> {
       await t.deleteSubscription(slow.id);
       rows.push({
         scenario: `neighbour ${rate}/s`,
-        "alone p50": alone.p50,
-        "alone p99": alone.p99,
-        "beside p50": beside.p50,
-        "beside p99": beside.p99,
-        "p99 ratio": (beside.p99 / alone.p99).toFixed(2),
-        lost: alone.lost + beside.lost,
+        ...comparison(alone, beside),
         "slow got": `${slowGot}/${beside.accepted}`,
       });
     } finally {
@@ -156,12 +163,7 @@ async function crowd(): Promise<Row[]> {
       const beside = await phase(t, rate);
       rows.push({
         scenario: `crowd ${rate}/s: ${size} subscriptions at one host answering in ${delayMs} ms`,
-        "alone p50": alone.p50,
-        "alone p99": alone.p99,
-        "beside p50": beside.p50,
-        "beside p99": beside.p99,
-        "p99 ratio": (beside.p99 / alone.p99).toFixed(2),
-        lost: alone.lost + beside.lost,
+        ...comparison(alone, beside),
         "slow host most open": mostOpen,
         "worker RSS MB alone": rssAlone,
         "worker RSS MB beside": rssMb(t.worker.pid!),

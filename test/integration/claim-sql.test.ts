@@ -8,6 +8,7 @@ import { type ClaimResult, claimDeliveries, type ClaimSettings } from "../../src
 import { writeEvents } from "../../src/db/outbox.js";
 import { onPool, withTransaction } from "../../src/db/sql.js";
 import { createTestContext, type TestContext } from "../helpers/context.js";
+import { reservationCreated } from "../helpers/events.js";
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -44,22 +45,7 @@ async function deliveries(subscriptionId: string, subjects: (string | null)[], s
   const ids: string[] = [];
   for (const subject of subjects) {
     const entityId = randomUUID();
-    const [event] = await withTransaction(ctx.db, (sql) =>
-      writeEvents(sql, [
-        {
-          entity: "reservation",
-          entityId,
-          type: "created",
-          status: "created",
-          previousStatus: null,
-          providerStatus: "created",
-          sequence: 1,
-          time: T,
-          timeSource: "hub",
-          dedupeKey: `claim-sql:${entityId}`,
-        },
-      ]),
-    );
+    const [event] = await withTransaction(ctx.db, (sql) => writeEvents(sql, [reservationCreated(entityId, `claim-sql:${entityId}`, T)]));
     const id = randomUUID();
     await ctx.pool.query(
       `INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at)

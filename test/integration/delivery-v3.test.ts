@@ -6,12 +6,11 @@ import request from "supertest";
 import { afterAll, describe, expect, it } from "vitest";
 import { startFakeServer } from "../../scripts/lib/fakes/http-server.js";
 import { mfbEvent } from "../../scripts/lib/fakes/providers.js";
-import { writeEvents } from "../../src/db/outbox.js";
-import { relayBatch } from "../../src/db/outbox.js";
+import { relayBatch, writeEvents } from "../../src/db/outbox.js";
 import { OVERVIEW_SQL } from "../../src/db/subscriptions.js";
 import { withTransaction } from "../../src/db/sql.js";
-import type { NewEvent } from "../../src/domain/events.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { rentalConfirmed } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startProviderContext } from "../helpers/providers.js";
 import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
@@ -113,30 +112,7 @@ describe("the log holds each entity's events in sequence order", () => {
 
   it("two relays racing over one entity's events written by several transactions position them in sequence order", async () => {
     const ctx = await context();
-    const rental = (entityId: string, sequence: number): NewEvent => ({
-      entity: "rental",
-      entityId,
-      externalId: null,
-      type: "confirmed",
-      status: "confirmed",
-      previousStatus: null,
-      providerStatus: "CONFIRMED",
-      sequence,
-      time: new Date(),
-      timeSource: "hub",
-      details: {
-        bookingCode: entityId,
-        localNumber: null,
-        gdsStatus: null,
-        changed: "status",
-        pickupDate: null,
-        dropoffDate: null,
-        pickupAt: null,
-        dropoffAt: null,
-        timeZone: "UTC",
-      },
-      dedupeKey: `race:${entityId}:${sequence}`,
-    });
+    const rental = (entityId: string, sequence: number) => rentalConfirmed(entityId, sequence, `race:${entityId}:${sequence}`);
     for (let round = 0; round < 8; round++) {
       const entityId = `race-${round}-${randomUUID().slice(0, 6)}`;
       // Three transactions of two events each, ids random: nothing but the relay orders them.

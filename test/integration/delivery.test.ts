@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { writeEvents } from "../../src/db/outbox.js";
 import { withTransaction } from "../../src/db/sql.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { rentalConfirmed, reservationCreated } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
 
@@ -289,22 +290,7 @@ describe("webhook delivery", () => {
     await subscribe(ctx.app, sub, ["reservation.*"]);
     const entityId = nextReservation();
     // Committed exactly as a worker would, but nobody nudges the relay afterwards.
-    await withTransaction(ctx.db, (sql) =>
-      writeEvents(sql, [
-        {
-          entity: "reservation",
-          entityId,
-          type: "created",
-          status: "created",
-          previousStatus: null,
-          providerStatus: "created",
-          sequence: 1,
-          time: new Date(),
-          timeSource: "hub",
-          dedupeKey: `crash:${entityId}`,
-        },
-      ]),
-    );
+    await withTransaction(ctx.db, (sql) => writeEvents(sql, [reservationCreated(entityId, `crash:${entityId}`)]));
     await eventually(async () => sub.received.some((r) => r.event.subject === `reservation/${entityId}`), 15_000, "relayed by the sweep");
   });
 });
@@ -341,36 +327,7 @@ describe("GET /events", () => {
     const ids = Array.from({ length: 12 }, () => nextReservation());
     await Promise.all([
       ...ids.map((id) => postFlovi(ctx.app, statusChange("created", id))),
-      ...ids.map((entityId) =>
-        withTransaction(ctx.db, (sql) =>
-          writeEvents(sql, [
-            {
-              entity: "rental",
-              entityId,
-              externalId: null,
-              type: "confirmed",
-              status: "confirmed",
-              previousStatus: null,
-              providerStatus: "CONFIRMED",
-              sequence: 1,
-              time: new Date(),
-              timeSource: "hub",
-              details: {
-                bookingCode: entityId,
-                localNumber: null,
-                gdsStatus: null,
-                changed: "status",
-                pickupDate: null,
-                dropoffDate: null,
-                pickupAt: null,
-                dropoffAt: null,
-                timeZone: "UTC",
-              },
-              dedupeKey: `order:${entityId}`,
-            },
-          ]),
-        ),
-      ),
+      ...ids.map((entityId) => withTransaction(ctx.db, (sql) => writeEvents(sql, [rentalConfirmed(entityId, 1, `order:${entityId}`)]))),
     ]);
     await ctx.settled();
     const rows = await ctx.prisma.event.findMany({
