@@ -54,9 +54,10 @@ DROP FUNCTION "claim_deliveries"(UUID[], INTEGER[], DOUBLE PRECISION, UUID, INTE
 --      order among equals; in ordered mode only a subject's first unfinished delivery, none while one of the
 --      subject is in flight, and (a transaction-scoped advisory lock per subject) none of a subject another
 --      claim is leasing now;
---   4. takes as many free slots as those deliveries need (SKIP LOCKED) and leases one delivery per slot.
--- Returns one row per lane it served (room: the slots it got when they were fewer than the due deliveries, else
--- what it could ask for, so that a lane that got its room may have more waiting; next_at: when its rate allows
+--   4. takes as many free slots as those deliveries need (SKIP LOCKED) and leases one delivery per slot; it
+--      counts the free slots first, so a lane whose slots are all taken locks none of its backlog.
+-- Returns one row per lane it served (room: what it got when it took all it could, else what it could have asked
+-- for, so that a lane that got its room may have more waiting; next_at: when its rate allows
 -- the next, if the rate held it back; ordered: its mode) and one row per leased delivery with its slot and
 -- the body to send (the event's envelope as JSON text, as stored).
 CREATE FUNCTION "claim_deliveries"(p_ids UUID[], p_wants INTEGER[], p_lease_ms DOUBLE PRECISION, p_token UUID, p_circuit_after INTEGER,
@@ -82,6 +83,8 @@ DECLARE
   v_burst DOUBLE PRECISION;
   v_by_rate INTEGER;
   v_ids UUID[];
+  v_free INTEGER;
+  v_take INTEGER;
   v_picked INTEGER;
   v_slots INTEGER[];
   v_room INTEGER;
@@ -115,8 +118,12 @@ BEGIN
       END IF;
     END IF;
 
-    -- The due deliveries first (as many as wanted and the rate allows), then only as many free slots as they
-    -- need: a claim locks what it leases, not the lane's every free slot.
+    -- How many slots are free (read, not locked), then the due deliveries (as many as wanted, the rate allows
+    -- and slots are free), then only as many slots as they need: a claim locks what it leases, not the lane's
+    -- every free slot, nor its backlog while its slots are all taken.
+    SELECT count(*)::int INTO v_free FROM delivery_slots ds
+     WHERE ds.subscription_id = s.id AND ds.slot < v_max AND (ds.leased_until IS NULL OR ds.leased_until <= p_now);
+    v_take := least(v_by_rate, v_free);
     SELECT array_agg(p.id ORDER BY p.next_attempt_at, p.position) INTO v_ids FROM (
       SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
        WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= v_due
@@ -127,7 +134,7 @@ BEGIN
                               AND (o.position < d.position OR o.leased_until > p_now))
                AND pg_try_advisory_xact_lock(hashtextextended('delivery-subject:' || d.subscription_id::text || ':' || coalesce(d.subject, ''), 0))))
        ORDER BY d.next_attempt_at, d.position
-       LIMIT v_by_rate
+       LIMIT v_take
        -- A row an attempt recorder is writing right now (a lease that ran out) is left for the next claim.
        FOR UPDATE OF d SKIP LOCKED) p;
     v_picked := coalesce(array_length(v_ids, 1), 0);
@@ -140,8 +147,9 @@ BEGIN
          FOR UPDATE SKIP LOCKED) f;
     END IF;
     v_got := least(v_picked, coalesce(array_length(v_slots, 1), 0));
-    -- Its room: the slots it got when they were short (more may be waiting), else what it could ask for.
-    v_room := CASE WHEN v_got < v_picked THEN v_got ELSE v_by_rate END;
+    -- Its room: what it could ask for when fewer were due (nothing more is), else what it got (it took all it
+    -- could: what it wanted, what its slots or its rate allowed; more may be waiting).
+    v_room := CASE WHEN v_picked < v_take THEN v_by_rate ELSE v_got END;
 
     RETURN QUERY SELECT s.id, v_room, v_next, s.is_ordered, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
                         NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::int, NULL::text;
