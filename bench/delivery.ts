@@ -6,7 +6,7 @@
 //               ordered mode; delivered/s, p50/p99, arrivals out of order per subject
 //   backlog     100,000 deliveries waiting for a dead endpoint (seeded in SQL, as a long outage leaves them):
 //               worker RSS before and while the fast subscriber takes a steady rate, and its latency
-//   crowd       per rate: the fast subscriber alone, then beside 1,000 subscriptions (--crowd N) pointing at one
+//   crowd       per rate: the fast subscriber alone, then beside 1,000 subscriptions (--crowd-size N) pointing at one
 //               host that answers in 8 s (--crowd-delay-ms); its p50/p99 in both phases, the ratio, the most
 //               requests the slow host had open at once, and the worker's RSS then (--destination-limit N
 //               sets DELIVERY_DESTINATION_MAX_IN_FLIGHT, to see what thousands of open requests cost)
@@ -134,7 +134,7 @@ async function neighbour(): Promise<Row[]> {
 /** 1,000 subscriptions at one host answering in 8 s beside the fast subscriber: fairness by destination. */
 async function crowd(): Promise<Row[]> {
   const rows: Row[] = [];
-  const size = Number(args.get("crowd") || 1000);
+  const size = Number(args.get("crowd-size") || 1000);
   const delayMs = Number(args.get("crowd-delay-ms") || 8000);
   const limit = args.get("destination-limit");
   for (const rate of rates) {
