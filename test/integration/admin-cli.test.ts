@@ -26,7 +26,8 @@ function cli(...args: string[]) {
   );
 }
 
-describe("admin CLI", () => {
+// Each CLI call starts a process that compiles TypeScript (about 2-5 s here); the longer walks make a dozen.
+describe("admin CLI", { timeout: 90_000 }, () => {
   it("lists queues: a table for people, the data with --json", async () => {
     const r = await cli("queues");
     expect(r.code).toBe(0);
