@@ -183,12 +183,10 @@ SELECT p.*, COALESCE(c.counts, '{}'::json) AS counts, ok.n AS succeeded_last_day
       SELECT 1 FROM webhook_deliveries d
        WHERE d.subscription_id = p.id AND d.status = 'succeeded' AND d.created_at > now() - interval '24 hours' LIMIT ${OVERVIEW_COUNT_CAP + 1}) y) ok
   LEFT JOIN LATERAL (
-    -- Ordered by all three columns of (subscription_id, status, created_at), read backwards: only that index
-    -- gives this order. By created_at alone, the planner may walk (status, created_at) backwards and filter
-    -- on the subscription, which for one with no success at all reads every success of every subscription.
+    -- Through webhook_deliveries_succeeded_idx: without it, the planner may walk (status, created_at) backwards
+    -- and filter on the subscription, which for one with no success at all reads every success there is.
     SELECT d.completed_at AS at FROM webhook_deliveries d
-     WHERE d.subscription_id = p.id AND d.status = 'succeeded'
-     ORDER BY d.subscription_id DESC, d.status DESC, d.created_at DESC LIMIT 1) l ON true
+     WHERE d.subscription_id = p.id AND d.status = 'succeeded' ORDER BY d.created_at DESC LIMIT 1) l ON true
  ORDER BY p.created_at, p.id`;
 
 /**

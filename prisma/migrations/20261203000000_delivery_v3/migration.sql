@@ -38,8 +38,10 @@ UPDATE "subscriptions" SET "rate_limit_per_second" = 0.001 WHERE "rate_limit_per
 ALTER TABLE "subscriptions" ADD CONSTRAINT "subscriptions_rate_limit_check"
     CHECK ("rate_limit_per_second" IS NULL OR ("rate_limit_per_second" >= 0.001 AND "rate_limit_per_second" <= 10000));
 
--- The subscriptions overview reads its page first, in creation order, live subscriptions only.
+-- The subscriptions overview reads its page first, in creation order, live subscriptions only, then each
+-- subscription's last success: by this index, never by walking every success of every subscription.
 CREATE INDEX "subscriptions_live_created_idx" ON "subscriptions"("created_at", "id") WHERE "deleted_at" IS NULL;
+CREATE INDEX "webhook_deliveries_succeeded_idx" ON "webhook_deliveries"("subscription_id", "created_at") WHERE "status" = 'succeeded';
 
 DROP FUNCTION "claim_deliveries"(UUID[], INTEGER[], DOUBLE PRECISION, UUID, INTEGER, DOUBLE PRECISION);
 
