@@ -7,16 +7,12 @@
 //   decide   pure: delivered, retry after a delay, throttled (429) or failed for good (delivery/decisions.ts)
 //   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
 //            next delivery of the subject in ordered mode
-// The backlog lives in Postgres: this process holds only what it has in flight, so a dead endpoint with
-// 100,000 deliveries waiting costs no memory, and a slow host holds only its own budget of open requests,
-// however many subscriptions point at it.
-//
-// First attempts of the Flovi inbox's deliveries are claimed inside the drain's own transaction
-// (`claimWithin`), so they start the moment it commits. Otherwise a lane is claimed for when something says it
-// has work: the outbox relay that fanned out its deliveries (`nudge`), an attempt of this process ending
-// while the lane had more (or, in ordered mode, releasing the next of its subject), its rate limiter's next
-// slot or its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (retries, other processes' work,
-// leases that ran out).
+// The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
+// budget of open requests, however many subscriptions point at it. The Flovi inbox's first attempts are
+// claimed inside the drain's own transaction (`claimWithin`) and start the moment it commits. Otherwise a lane
+// is claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending while
+// the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or its
+// retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
@@ -146,7 +142,24 @@ export function createDeliveryPump(deps: {
     for (const id of lanes) dirty.delete(id);
     const requests = plan(await known(lanes));
     if (requests.length === 0) return;
-    started(requests, await store.claim(requests, randomUUID(), claimSettings()));
+    const release = reserve(requests);
+    let result: ClaimResult;
+    try {
+      result = await store.claim(requests, randomUUID(), claimSettings());
+    } finally {
+      release();
+    }
+    started(requests, result);
+  }
+
+  /** Holds what a claim asks for until it answers (or its transaction ends): no other claim plans with that room. */
+  function reserve(requests: LaneRequest[]): () => void {
+    const held = requests.map((r) => ({ lane: r.subscriptionId, destination: ledger.destinationOf(r.subscriptionId), n: r.want }));
+    for (const h of held) ledger.open(h.lane, h.destination, h.n);
+    return () => {
+      for (const h of held) ledger.open(h.lane, h.destination, -h.n);
+      for (const h of held) for (const id of ledger.admit(h.destination)) dirty.add(id);
+    };
   }
 
   async function claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin> {
@@ -154,16 +167,7 @@ export function createDeliveryPump(deps: {
     const requests = closed ? [] : plan(await known(lanes));
     if (requests.length === 0) return { start: kick, abandon: () => nudge(lanes) };
     // The requests are this claim's until its transaction ends: no other claim of this process takes them.
-    const reserved = requests.map((r) => ({ lane: r.subscriptionId, destination: ledger.destinationOf(r.subscriptionId), n: r.want }));
-    const hold = (sign: 1 | -1) => {
-      for (const r of reserved) ledger.open(r.lane, r.destination, sign * r.n);
-    };
-    // What the transaction held and did not lease goes back to its destinations' waiting lines.
-    const release = () => {
-      hold(-1);
-      for (const r of reserved) for (const id of ledger.admit(r.destination)) dirty.add(id);
-    };
-    hold(1);
+    const release = reserve(requests);
     let result: ClaimResult;
     try {
       result = await store.claim(requests, randomUUID(), claimSettings(), sql);

@@ -185,6 +185,36 @@ describe("the delivery pump", () => {
     expect(mostAtSlow).toBe(16);
   });
 
+  it("a claim under way holds its room: a writer's claim meanwhile never takes a host past its budget", async () => {
+    const slow = Array.from({ length: 40 }, (_, i) => `slow-${i}`);
+    const fake = fakeStore(Object.fromEntries(slow.map((id) => [id, 2])));
+    // Every claim takes a while to answer, as one over many lanes does.
+    const claim = fake.store.claim;
+    fake.store.claim = async (...args) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return claim(...args);
+    };
+    let open = 0;
+    let most = 0;
+    let release!: () => void;
+    const hanging = new Promise<void>((r) => (release = r));
+    const attempt = async () => {
+      most = Math.max(most, ++open);
+      await hanging;
+      open -= 1;
+      return { kind: "delivered" } as AttemptDecision;
+    };
+    const pump = pumpWith(fake.store, attempt, 1_000, () => 8);
+    pump.nudge(slow.slice(0, 20));
+    await new Promise((r) => setTimeout(r, 5));
+    const within = await pump.claimWithin({ query: async () => [] } as Sql, slow.slice(20));
+    within.start();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(most).toBe(8);
+    release();
+    await pump.close();
+  });
+
   it("the poll finds lanes nobody nudged", async () => {
     const fake = fakeStore({ quiet: 2 });
     const run = attempts();
