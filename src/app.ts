@@ -10,6 +10,7 @@ import { healthRoutes } from "./http/health.js";
 import { managementRoutes } from "./http/management.js";
 import { openApiDocument } from "./http/openapi.js";
 import { requestLogging, requestMetrics } from "./http/request-logging.js";
+import { requestSpans } from "./http/request-span.js";
 import { eventCatalogDocument } from "./domain/event-catalog.js";
 import { cloudEventJsonSchema } from "./domain/events.js";
 
@@ -30,6 +31,8 @@ export function buildApp(deps: AppDeps): Express {
     if (req.app.locals.draining) res.setHeader("connection", "close");
     next();
   });
+  // First of the per-request middleware: the request's log line and everything after run inside its span.
+  app.use(requestSpans());
   app.use(requestLogging(deps.log));
   app.use(requestMetrics(deps.metrics));
 

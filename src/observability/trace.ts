@@ -24,15 +24,22 @@ export type TraceCarrier = Record<string, string>;
 export const tracer = trace.getTracer("logistics-event-hub");
 
 let on = false;
+let hubServerSpans = false;
 
 /** Whether an SDK records spans in this process (OTEL_EXPORTER_OTLP_* set: src/observability/tracing.ts). */
 export function tracingOn(): boolean {
   return on;
 }
 
-/** Called once by the SDK's start. */
-export function markTracingOn(): void {
+/** Called once by the SDK's start; `hubServerSpans` when the HTTP instrumentation is left out. */
+export function markTracingOn(opts: { hubServerSpans: boolean }): void {
   on = true;
+  hubServerSpans = opts.hubServerSpans;
+}
+
+/** Whether the hub starts each incoming request's server span itself (tracing on, HTTP instrumentation out). */
+export function hubStartsServerSpans(): boolean {
+  return on && hubServerSpans;
 }
 
 /**

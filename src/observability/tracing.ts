@@ -9,10 +9,19 @@
 // in src/observability/trace.ts.
 import { register } from "node:module";
 import { createAddHookMessageChannel } from "import-in-the-middle";
+import { context, propagation, trace } from "@opentelemetry/api";
+import type { Instrumentation } from "@opentelemetry/instrumentation";
 import type { Role } from "../runtime.js";
 import { markTracingOn } from "./trace.js";
 import { disableQueueTelemetry } from "../queues/telemetry.js";
-import { attributeValueLengthLimit, redisStatement } from "./tracing-config.js";
+import {
+  attributeValueLengthLimit,
+  batchProcessorSettings,
+  enabledInstrumentations,
+  type InstrumentationName,
+  redisStatement,
+  samplerChoice,
+} from "./tracing-config.js";
 
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
@@ -20,81 +29,82 @@ const jsonProtocol = () => (process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? pr
 
 /** Starts the SDK; resolves with its shutdown (flushes what is buffered). */
 export async function startTracing(role: Role): Promise<{ shutdown(): Promise<void> }> {
+  // Read first: an unknown instrumentation or sampler stops the start with a message naming the known ones.
+  const enabled = enabledInstrumentations();
+  const sampling = samplerChoice();
   // ESM: the packages this service imports are hooked as they load (import-in-the-middle), CommonJS ones too.
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
 
   const [
-    { NodeTracerProvider, BatchSpanProcessor },
+    sdk,
+    { AsyncLocalStorageContextManager },
+    core,
     { OTLPTraceExporter },
-    { resourceFromAttributes },
+    { detectResources, envDetector, resourceFromAttributes },
     { registerInstrumentations },
-    http,
-    express,
-    pg,
-    ioredis,
-    undici,
   ] = await Promise.all([
-    import("@opentelemetry/sdk-trace-node"),
+    import("@opentelemetry/sdk-trace"),
+    import("@opentelemetry/context-async-hooks"),
+    import("@opentelemetry/core"),
     // OTLP/HTTP with protobuf bodies (the protocol's default), or JSON when OTEL_EXPORTER_OTLP_PROTOCOL says http/json.
     jsonProtocol() ? import("@opentelemetry/exporter-trace-otlp-http") : import("@opentelemetry/exporter-trace-otlp-proto"),
     import("@opentelemetry/resources"),
     import("@opentelemetry/instrumentation"),
-    import("@opentelemetry/instrumentation-http"),
-    import("@opentelemetry/instrumentation-express"),
-    import("@opentelemetry/instrumentation-pg"),
-    import("@opentelemetry/instrumentation-ioredis"),
-    import("@opentelemetry/instrumentation-undici"),
   ]);
-  const provider = new NodeTracerProvider({
-    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES still apply on top (the SDK reads them).
+  const root =
+    sampling.kind === "always_on"
+      ? new sdk.AlwaysOnSampler()
+      : sampling.kind === "always_off"
+        ? new sdk.AlwaysOffSampler()
+        : new sdk.TraceIdRatioBasedSampler(sampling.ratio);
+  const provider = new sdk.TracerProvider({
+    // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME apply on top (the environment detector reads them).
     resource: resourceFromAttributes({
-      "service.name": process.env.OTEL_SERVICE_NAME ?? "logistics-event-hub",
+      "service.name": "logistics-event-hub",
       "service.instance.role": role,
       "process.pid": process.pid,
-    }),
+    }).merge(detectResources({ detectors: [envDetector] })),
+    sampler: sampling.parentBased ? new sdk.ParentBasedSampler({ root }) : root,
     // Attribute values are cut at 1 KiB by default: the drain's write statement alone is 4 KB of SQL text,
     // sent with every batch.
     spanLimits: { attributeValueLengthLimit: attributeValueLengthLimit() },
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...batchProcessorSettings() })],
   });
-  provider.register();
-  // OTEL_NODE_DISABLED_INSTRUMENTATIONS (comma-separated: http, express, pg, ioredis, undici, bullmq) leaves
-  // some out, as the OpenTelemetry Node distribution's variable of that name does.
-  const disabled = new Set(
-    (process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
-  const instrumentations = [
-    [
-      "http",
-      () =>
-        new http.HttpInstrumentation({
-          ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0]!),
-          // A webhook attempt is already a client span (`webhook.deliver`) whose traceparent the request
-          // carries: a second span for the same request would add nothing but cost.
-          ignoreOutgoingRequestHook: (req) => req.headers !== undefined && !Array.isArray(req.headers) && "traceparent" in req.headers,
-        }),
-    ],
+  // The trace SDK 3.x registers nothing itself: the context manager, W3C propagation and the provider.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+  propagation.setGlobalPropagator(new core.CompositePropagator({ propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()] }));
+  trace.setGlobalTracerProvider(provider);
+
+  const makers: Record<Exclude<InstrumentationName, "bullmq">, () => Promise<Instrumentation>> = {
+    http: async () => {
+      const http = await import("@opentelemetry/instrumentation-http");
+      return new http.HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0]!),
+        // A webhook attempt is already a client span (`webhook.deliver`) whose traceparent the request
+        // carries: a second span for the same request would add nothing but cost.
+        ignoreOutgoingRequestHook: (req) => req.headers !== undefined && !Array.isArray(req.headers) && "traceparent" in req.headers,
+      });
+    },
     // Express names the HTTP server span by its route (`POST /webhooks/flovi`); it makes no spans of its own:
     // a span per middleware, router or handler layer repeated the server span and the hub's own span under
     // it, and cost a sixth of the tracing's CPU in the api.
-    [
-      "express",
-      () =>
-        new express.ExpressInstrumentation({
-          ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE, express.ExpressLayerType.ROUTER, express.ExpressLayerType.REQUEST_HANDLER],
-        }),
-    ],
-    ["pg", () => new pg.PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true })],
-    ["ioredis", () => new ioredis.IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement })],
-    ["undici", () => new undici.UndiciInstrumentation()],
-  ] as const;
-  registerInstrumentations({ tracerProvider: provider, instrumentations: instrumentations.filter(([name]) => !disabled.has(name)).map(([, make]) => make()) });
-  if (disabled.has("bullmq")) disableQueueTelemetry();
+    express: async () => {
+      const express = await import("@opentelemetry/instrumentation-express");
+      return new express.ExpressInstrumentation({
+        ignoreLayersType: [express.ExpressLayerType.MIDDLEWARE, express.ExpressLayerType.ROUTER, express.ExpressLayerType.REQUEST_HANDLER],
+      });
+    },
+    pg: async () => new (await import("@opentelemetry/instrumentation-pg")).PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+    ioredis: async () =>
+      new (await import("@opentelemetry/instrumentation-ioredis")).IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement }),
+    undici: async () => new (await import("@opentelemetry/instrumentation-undici")).UndiciInstrumentation(),
+  };
+  const chosen = [...enabled].filter((name): name is keyof typeof makers => name !== "bullmq");
+  registerInstrumentations({ tracerProvider: provider, instrumentations: await Promise.all(chosen.map((name) => makers[name]())) });
+  if (!enabled.has("bullmq")) disableQueueTelemetry();
   await waitForAllMessagesAcknowledged();
-  markTracingOn();
+  // Without the HTTP instrumentation the hub starts each request's server span itself.
+  markTracingOn({ hubServerSpans: !enabled.has("http") });
   return { shutdown: () => provider.shutdown() };
 }

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../../scripts/lib/fakes/http-server.js";
 import { freePort } from "../../scripts/lib/local-services.js";
-import { createWorld, signedWebhook, subscribeAll, until, type World } from "./harness.js";
+import { ADMIN, createWorld, signedWebhook, subscribeAll, until, type World } from "./harness.js";
 
 interface ExportedSpan {
   traceId: string;
@@ -145,11 +145,28 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
   });
 
-  // Last: it replaces the api whose log lines the test above reads.
-  it("with the HTTP and Express instrumentations left out (the lean profile), the ingress starts the server span itself", async () => {
+  it("in the default profile an operator's request is traced too: one server span named by its route", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const parentId = randomBytes(8).toString("hex");
+    const listed = await fetch(`http://127.0.0.1:${world.apiPort}/subscriptions?limit=5`, {
+      headers: { authorization: `Bearer ${ADMIN}`, traceparent: `00-${traceId}-${parentId}-01` },
+    });
+    expect(listed.status).toBe(200);
+    await until(() => spans.some((s) => s.traceId === traceId && s.parentSpanId === parentId), "the operator request's span exported", 20_000);
+    const server = spans.filter((s) => s.traceId === traceId && s.parentSpanId === parentId);
+    expect(server.map((s) => [s.name, s.kind, s.role])).toEqual([["GET /subscriptions", 2, "api"]]);
+    expect(attribute(server[0]!, "http.route")).toBe("/subscriptions");
+    // The hub's own span (the default profile leaves the HTTP instrumentation out): none of its attributes.
+    expect(server[0]!.attributes?.some((a) => a.key === "network.peer.address" || a.key === "net.peer.ip")).toBe(false);
+    // Its statements are its children.
+    expect(spans.some((s) => s.parentSpanId === server[0]!.spanId && s.name.startsWith("pg.query"))).toBe(true);
+  });
+
+  // Last: it replaces the api whose log lines the tests above read.
+  it("with every instrumentation (OTEL_NODE_ENABLED_INSTRUMENTATIONS), the HTTP instrumentation's span is the request's only one", async () => {
     world.api!.child.kill("SIGTERM");
     await world.api!.exited;
-    await world.startApi({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: "http,express" });
+    await world.startApi({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: "http,express,pg,ioredis,undici,bullmq" });
     const { traceId, parentId } = await sendTraced("9100003");
     // Each process exports on its own schedule: wait for the api's span and the worker's.
     await until(
@@ -162,7 +179,8 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     expect(server.map((s) => [s.name, s.kind])).toEqual([["POST /webhooks/flovi", 2]]);
     expect(attribute(server[0]!, "http.route")).toBe("/webhooks/flovi");
     expect(attribute(server[0]!, "hub.outcome")).toBe("accepted");
-    // The libraries left in still trace under it (the stored insert); the drain continues it.
+    // The HTTP instrumentation's own attributes: the hub's span would not carry these.
+    expect(server[0]!.attributes?.some((a) => a.key === "network.peer.address" || a.key === "net.peer.ip")).toBe(true);
     expect(inTrace.some((s) => s.parentSpanId === server[0]!.spanId && s.name.startsWith("pg.query"))).toBe(true);
     expect(inTrace.find((s) => s.name === "flovi.delivery.apply")!.parentSpanId).toBe(server[0]!.spanId);
   });

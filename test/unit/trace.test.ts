@@ -1,16 +1,21 @@
 // The hub's span helpers against a real SDK (spans kept in memory): an incoming request is one span, the
 // HTTP instrumentation's when there is one, else one the hub starts continuing the caller's traceparent.
 import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { carrierOf, contextOf, inRequestSpan } from "../../src/observability/trace.js";
 
 const exporter = new InMemorySpanExporter();
-let provider: NodeTracerProvider;
+let provider: TracerProvider;
 
 beforeAll(() => {
-  provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  provider.register();
+  provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  // What the SDK's start registers (src/observability/tracing.ts).
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(provider);
 });
 afterAll(async () => {
   await provider.shutdown();
