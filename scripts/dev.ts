@@ -100,7 +100,18 @@ async function main() {
   env.PORT = String(port);
 
   if (simulate) {
-    const [mfb, greenflow] = await Promise.all([startFakeMfb({ simulate: true }), startFakeGreenflow({ simulate: true })]);
+    // DEV_SIMULATE_MFB_PORT / DEV_SIMULATE_GREENFLOW_PORT pin their ports (default 3101 and 3102), so a
+    // provider URL written down yesterday still works today.
+    const mfbPort = Number(env.DEV_SIMULATE_MFB_PORT ?? 3101);
+    const greenflowPort = Number(env.DEV_SIMULATE_GREENFLOW_PORT ?? 3102);
+    for (const [p, name] of [
+      [mfbPort, "DEV_SIMULATE_MFB_PORT"],
+      [greenflowPort, "DEV_SIMULATE_GREENFLOW_PORT"],
+    ] as const) {
+      if (!Number.isInteger(p) || p < 0 || p > 65535) refuse(`${name} must be a port number (0: any free port), not ${JSON.stringify(String(p))}`);
+      if (p > 0 && !(await portFree(p, "127.0.0.1"))) refuse(`port ${p} (simulated provider) is in use: set ${name} to a free port (0: any free one)`);
+    }
+    const [mfb, greenflow] = await Promise.all([startFakeMfb({ simulate: true, port: mfbPort }), startFakeGreenflow({ simulate: true, port: greenflowPort })]);
     started.push({ stop: () => mfb.close() }, { stop: () => greenflow.close() });
     Object.assign(env, {
       MFB_API_BASE_URL: mfb.url,

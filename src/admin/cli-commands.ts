@@ -84,7 +84,8 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     case "recover": {
       const since = date(str(v.since));
       if (!args[0] || !since) return usage("recover: name the subscription and give --since <ISO time>");
-      return outcome(await admin.recoverSubscription(adminDeps(io), io.actor, args[0], since, { includePending: v["include-pending"] === true }), ["queued"]);
+      const options = { includePending: v["include-pending"] === true, includePendingName: "--include-pending" };
+      return outcome(await admin.recoverSubscription(adminDeps(io), io.actor, args[0], since, options), ["queued"]);
     }
     case "audit": {
       const { data: rows } = await admin.auditPage(adminDeps(io), { limit: number(io, "limit", 50) });

@@ -1,6 +1,6 @@
 // How the admin CLI speaks to people: tables with aligned columns and sentences instead of internal objects.
 // `--json` prints the objects themselves (for scripts); this module is only the human side.
-import { maskUrl } from "../lib/text.js";
+import { maskUrl, plural } from "../lib/text.js";
 
 export type Cell = string | number | boolean | null | undefined | Date;
 
@@ -59,6 +59,58 @@ export function outcomeMessage(result: { kind: string; [k: string]: unknown }): 
     default:
       return JSON.stringify(result);
   }
+}
+
+/** `subscriptions show`: labels a person reads, times in ISO 8601 (UTC), counts in sentences. */
+export function subscriptionDetail(
+  s: {
+    id: string;
+    url: string;
+    status: string;
+    eventTypes: string[];
+    ordering: string;
+    maxInFlight: number;
+    rateLimitPerSecond: number | null;
+    consecutiveFailures: number;
+    failingSince?: Date | string | null;
+  },
+  counts: Record<string, number>,
+  lane: {
+    inFlight: number;
+    waiting: number;
+    retrying: number;
+    held: number;
+    heldSubjects: number;
+    heldSince: Date | null;
+    pausedUntil: Date | null;
+    pauseReason: string | null;
+  },
+  probeAfter: number,
+): string {
+  const failures =
+    s.consecutiveFailures === 0
+      ? "none (the last attempt succeeded)"
+      : `${s.consecutiveFailures} attempts in a row${s.failingSince ? ` since ${cell(new Date(s.failingSince))}` : ""}` +
+        (probeAfter > 0 && s.consecutiveFailures >= probeAfter ? "; probed one request at a time until one succeeds" : "; a success resets it");
+  const byStatus = Object.entries(counts).map(([status, n]) => `${status} ${n}`);
+  return record({
+    id: s.id,
+    url: maskUrl(s.url),
+    status: s.status,
+    "event types": s.eventTypes,
+    ordering: s.ordering === "subject" ? "by subject (one at a time per subject, in order)" : "none (in parallel)",
+    "max in flight": s.maxInFlight,
+    "rate limit": s.rateLimitPerSecond === null ? "none" : `${s.rateLimitPerSecond} per second`,
+    "failed attempts": failures,
+    deliveries: byStatus.length > 0 ? byStatus.join(", ") : "none yet",
+    "in flight now": lane.inFlight,
+    "due, waiting": lane.waiting,
+    "retrying later": lane.retrying,
+    ...(lane.held > 0
+      ? { held: `${plural(lane.held, "delivery", "deliveries")} of ${plural(lane.heldSubjects, "subject")} since ${cell(lane.heldSince)}` }
+      : {}),
+    ...(lane.pausedUntil ? { paused: `until ${cell(lane.pausedUntil)}${lane.pauseReason ? ` (${lane.pauseReason})` : ""}` } : {}),
+  });
 }
 
 export function subscriptionRows(

@@ -1,6 +1,6 @@
 // `deliveries …`, `events …`, `tracking …` and `tail`: the admin CLI's commands on what the hub recorded.
 import { eventById } from "../db/events.js";
-import { tailAfter, tailStart } from "../db/tail.js";
+import { tailAfter, tailStart, type TailCursor } from "../db/tail.js";
 import { deliveryWithAttempts } from "../db/webhook-deliveries.js";
 import { listTracked } from "../db/tracked-items.js";
 import * as subscriptions from "../services/subscriptions.js";
@@ -167,24 +167,80 @@ export async function trackingCommand(io: Io, [sub, provider, id]: string[]): Pr
   }
 }
 
-/** Streams until interrupted: one line per stored inbound webhook and per delivery attempt. */
+/**
+ * Streams until interrupted: one line per stored inbound webhook and per delivery attempt. Its first line is
+ * written once the starting point is taken, so everything stored after that line is shown. When the database
+ * goes away (the service stopped) it says so once, keeps its place and retries until it is back.
+ */
 export async function tail(io: Io): Promise<Result> {
   const db = io.db();
-  let cursor = await tailStart(db);
-  if (!io.values.json) io.write("tailing inbound webhooks (IN) and delivery attempts (OUT); Ctrl-C stops");
   let stopped = false;
+  let wake: () => void = () => {};
   const stop = () => {
     stopped = true;
+    wake();
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  const where = databaseName(io.config.DATABASE_URL);
+  let down: Date | null = null;
+  /** One database read; on failure a single line (not one per retry) and null. */
+  const attempt = async <T>(read: () => Promise<T>): Promise<T | null> => {
+    try {
+      const value = await read();
+      if (down) process.stderr.write(`${where} is reachable again (it was away since ${down.toISOString()}); continuing where tail stopped\n`);
+      down = null;
+      return value;
+    } catch (error) {
+      if (!down) {
+        down = new Date();
+        process.stderr.write(`${where} is not reachable (${shortError(error)}): is the service stopped? retrying every ${RETRY_MS / 1000} s; Ctrl-C stops\n`);
+      }
+      await pause(RETRY_MS);
+      return null;
+    }
+  };
+  let cursor: TailCursor | null = null;
+  while (!stopped && !cursor) cursor = await attempt(() => tailStart(db));
+  if (!cursor) return { ok: true };
+  if (!io.values.json) io.write("tailing inbound webhooks (IN) and delivery attempts (OUT); Ctrl-C stops");
   while (!stopped) {
-    const { inbound, attempts } = await tailAfter(db, cursor);
+    const read = await attempt(() => tailAfter(db, cursor!));
+    if (!read) continue;
+    const { inbound, attempts } = read;
     const items = [...inbound, ...attempts].sort((a, b) => a.at.getTime() - b.at.getTime());
     for (const item of items) io.write(io.values.json ? JSON.stringify(item) : tailLine(item));
     if (inbound.length > 0) cursor = { ...cursor, inbound: inbound.at(-1)!.seq };
     if (attempts.length > 0) cursor = { ...cursor, attempt: attempts.at(-1)!.id };
-    if (inbound.length < 500 && attempts.length < 500) await new Promise((r) => setTimeout(r, 500));
+    if (inbound.length < 500 && attempts.length < 500) await pause(POLL_MS);
   }
   return { ok: true };
+}
+
+const POLL_MS = 500;
+const RETRY_MS = 2_000;
+
+/** "Postgres at host:port/db", never the credentials. */
+function databaseName(url: string): string {
+  try {
+    const u = new URL(url);
+    return `Postgres at ${u.host}${u.pathname}`;
+  } catch {
+    return "Postgres";
+  }
+}
+
+/** The first line of an error (Prisma's are several), with its code when it has one. */
+function shortError(error: unknown): string {
+  const e = error as { message?: string; code?: string };
+  const line = (e.message ?? String(error)).split("\n").find((l) => l.trim()) ?? "";
+  return e.code && !line.includes(e.code) ? `${e.code}: ${line.trim()}` : line.trim();
 }

@@ -3,7 +3,7 @@ import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
 import { subscriptionServiceDeps } from "../delivery/settings.js";
 import { sendTestEvent } from "../services/test-event.js";
-import { record, subscriptionRows, table } from "./cli-format.js";
+import { record, subscriptionDetail, subscriptionRows, table } from "./cli-format.js";
 import { type Io, type Result, str, usage } from "./cli-io.js";
 
 export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]): Promise<Result> {
@@ -33,18 +33,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
       return {
         ok: true,
         data,
-        text: record({
-          id: s.id,
-          url: s.url,
-          status: s.status,
-          events: s.eventTypes,
-          ordering: s.ordering,
-          "max in flight": s.maxInFlight,
-          rate: s.rateLimitPerSecond ?? "none",
-          "failure run": s.consecutiveFailures,
-          deliveries: Object.entries(found.counts).map(([k, n]) => `${k} ${n}`),
-          lane: Object.entries(found.lane).map(([k, n]) => `${k} ${String(n)}`),
-        }),
+        text: subscriptionDetail(s, found.counts, found.lane, io.config.DELIVERY_CIRCUIT_AFTER_FAILURES),
       };
     }
     case "create": {
@@ -82,7 +71,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
       if (str(v["max-in-flight"]) !== undefined) change.maxInFlight = Number(v["max-in-flight"]);
       if (str(v.rate) !== undefined) change.rateLimitPerSecond = v.rate === "none" ? null : Number(v.rate);
       const parsed = subscriptionChange.safeParse(Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)));
-      if (!parsed.success) return usage(`subscriptions set: ${parsed.error.issues.map((i) => `${i.path.join(".") || "options"}: ${i.message}`).join("; ")}`);
+      if (!parsed.success) return usage(`subscriptions set: ${parsed.error.issues.map((i) => `${optionName(i.path.join("."))}: ${i.message}`).join("; ")}`);
       const updated = await subscriptions.change(svc, io.actor, id, parsed.data);
       return updated ? { ok: true, data: subscriptionView(updated), text: `subscription ${id} updated` } : notFound();
     }
@@ -127,4 +116,13 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
 }
 
 /** A field of the subscription input as the CLI's option names it. */
-const optionName = (field: string) => (field === "eventTypes" ? "--events" : field);
+/** The CLI flag for an API field named in a validation message. */
+const FLAGS: Record<string, string> = {
+  eventTypes: "--events",
+  maxInFlight: "--max-in-flight",
+  rateLimitPerSecond: "--rate",
+  ordering: "--ordering",
+  description: "--description",
+  url: "the URL",
+};
+const optionName = (field: string) => FLAGS[field] ?? (field || "options");

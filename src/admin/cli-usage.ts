@@ -1,5 +1,5 @@
 // The admin CLI's usage text (docs/cli.md says the same at length).
-export const USAGE = `usage: npm run admin -- <command> [options]        (--json: the data, for scripts)
+export const USAGE = `usage: hub <command> [options]   (npx hub …, or npm run admin -- …; --json: the data, for scripts)
 
 subscriptions
   subscriptions list                                   every endpoint: id, status, URL, event types, limits
@@ -36,3 +36,21 @@ inbound webhooks, queues, audit
 Exit codes: 0 done, 1 refused or not found, 2 usage, 78 configuration.
 Configured by the environment like the service (DATABASE_URL, REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES,
 QUEUE_PREFIX, ...); beside a running \`npm run dev\`, by the settings it wrote to .data/dev.env.`;
+
+/**
+ * What a usage mistake prints after its one line: the usage of that command only (its lines above), or the
+ * list of commands when the command itself is unknown.
+ */
+export function usageFor(command: string | undefined, sub?: string): string {
+  const lines = USAGE.split("\n");
+  const linesOf = (name: string) => lines.filter((line) => line.startsWith(`  ${name} `) || line === `  ${name}` || line.startsWith(`  ${name}|`));
+  const narrow = sub ? linesOf(`${command} ${sub}`) : [];
+  const own = narrow.length > 0 ? narrow : command ? linesOf(command) : [];
+  if (own.length > 0) {
+    // A line continued below (indented further, no command of its own) belongs to the one above it.
+    const withContinuations = lines.filter((line, i) => own.includes(line) || (/^ {20,}\S/.test(line) && own.includes(lines[i - 1]!)));
+    return `usage:\n${withContinuations.join("\n")}\n(hub --help: every command)`;
+  }
+  const commands = [...new Set(lines.filter((l) => /^ {2}[a-z]/.test(l)).map((l) => l.trim().split(/[ |]/)[0]))];
+  return `commands: ${commands.join(", ")}\n(hub --help: every command with its options)`;
+}

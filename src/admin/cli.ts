@@ -11,6 +11,7 @@ import { createLogger } from "../observability/logger.js";
 import { createQueues, type Queues } from "../queues/queues.js";
 import { createRedis, pingRedis, type RedisClient } from "../queues/redis.js";
 import { runCommand, USAGE, type Io } from "./cli-commands.js";
+import { usageFor } from "./cli-usage.js";
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`);
@@ -49,7 +50,7 @@ function parseCommandLine() {
       },
     });
   } catch (error) {
-    return fail(`${(error as Error).message}\n\n${USAGE}`);
+    return fail(`${(error as Error).message}\n(hub --help: every command with its options)`);
   }
 }
 const { positionals, values } = parseCommandLine();
@@ -97,7 +98,7 @@ const io: Io = {
 let exitCode = 0;
 try {
   const result = await runCommand(io, positionals);
-  if (result.usage) fail(`${result.text}\n\n${USAGE}`);
+  if (result.usage) fail(`${result.text}\n${usageFor(positionals[0], positionals[1])}`);
   if (result.text !== undefined || result.data !== undefined) io.write(values.json ? JSON.stringify(result.data ?? null, null, 2) : (result.text ?? ""));
   exitCode = result.ok ? 0 : 1;
 } catch (error) {

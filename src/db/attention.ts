@@ -3,7 +3,7 @@ import type { Database } from "./client.js";
 import { onPool } from "./sql.js";
 
 export interface Attention {
-  /** Subscriptions that are disabled, paused, failing, or holding deliveries back. */
+  /** Subscriptions that are disabled, paused, failing, retrying deliveries or holding them back. */
   endpoints: {
     id: string;
     url: string;
@@ -12,6 +12,8 @@ export interface Attention {
     failures: number;
     failingSince: Date | null;
     failedLastDay: number;
+    /** Pending after at least one failed attempt (counted up to 10,001). */
+    retrying: number;
     held: number;
   }[];
   pausedProviders: { provider: string; until: Date; reason: string | null }[];
@@ -26,11 +28,14 @@ export async function attention(db: Database): Promise<Attention> {
               s.disabled_reason AS reason, s.consecutive_failures AS failures, s.failing_since AS "failingSince",
               (SELECT count(*)::int FROM webhook_deliveries d
                   WHERE d.subscription_id = s.id AND d.status = 'failed' AND d.created_at > now() - interval '24 hours') AS "failedLastDay",
+              (SELECT count(*)::int FROM (SELECT 1 FROM webhook_deliveries d
+                  WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.attempts > 0 LIMIT 10001) r) AS retrying,
               (SELECT count(*)::int FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'held') AS held
          FROM subscriptions s
         WHERE s.deleted_at IS NULL
           AND (s.status <> 'active' OR s.paused_until > now() OR s.consecutive_failures > 0
                OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'held')
+               OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.attempts > 0)
                OR EXISTS (SELECT 1 FROM webhook_deliveries d
                    WHERE d.subscription_id = s.id AND d.status = 'failed' AND d.created_at > now() - interval '24 hours'))
         ORDER BY s.consecutive_failures DESC, s.created_at

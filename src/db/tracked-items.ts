@@ -204,7 +204,7 @@ export async function searchTracked(db: Database, q: string, limit = 20) {
   return { orders, bookings };
 }
 
-export interface TrackedListItem {
+interface TrackedListItem {
   provider: TrackedKind;
   key: string;
   /** MFB: the partner's reference; GreenFlow: the local number. */

@@ -9,7 +9,10 @@ export interface DeliverySummary {
   eventId: string;
   subscriptionId: string;
   status: string;
+  attempts: number;
+  lastStatusCode: number | null;
   lastError: string | null;
+  nextAttemptAt: Date | null;
   /** When it was delivered, failed for good or cancelled. */
   completedAt: Date | null;
   /** An attempt is under way (in some worker process). */
@@ -19,8 +22,8 @@ export interface DeliverySummary {
 
 export async function findDelivery(db: Database, webhookDeliveryId: string): Promise<DeliverySummary | null> {
   const [row] = await onPool(db).query<DeliverySummary>(
-    `SELECT d.id, d.event_id AS "eventId", d.subscription_id AS "subscriptionId", d.status, d.last_error AS "lastError",
-            d.completed_at AS "completedAt", COALESCE(d.leased_until > now(), false) AS "inFlight",
+    `SELECT d.id, d.event_id AS "eventId", d.subscription_id AS "subscriptionId", d.status, d.attempts,
+            d.last_status_code AS "lastStatusCode", d.last_error AS "lastError", d.next_attempt_at AS "nextAttemptAt", d.completed_at AS "completedAt", COALESCE(d.leased_until > now(), false) AS "inFlight",
             (s.status = 'active' AND s.deleted_at IS NULL) AS "subscriptionActive"
        FROM webhook_deliveries d JOIN subscriptions s ON s.id = d.subscription_id
       WHERE d.id = $1::uuid`,

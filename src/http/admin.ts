@@ -1,13 +1,10 @@
 // The admin API: inspect and replay failed work. Every mutating call writes an audit row.
-import { createBullBoard } from "@bull-board/api";
-import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
-import { ExpressAdapter } from "@bull-board/express";
 import { Router, type RequestHandler } from "express";
 import { z } from "zod";
 import * as queueActions from "../services/queue-actions.js";
 import * as admin from "../services/admin.js";
 import type { AppDeps } from "./deps.js";
-import { sameOriginOnly } from "./auth.js";
+import { queueBoard } from "./queue-board.js";
 import { HttpError } from "./errors.js";
 import { retentionOverview } from "../services/read-model.js";
 import { retentionSettings } from "../maintenance/prune.js";
@@ -129,27 +126,7 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
     res.json(await admin.auditPage(svc, { start: q.start, limit: q.limit }));
   });
 
-  // Bull Board: every queue, behind the same token (a browser may send it as the Basic-auth password), and
-  // read-only: its own buttons would change queues without an audit row. Every change goes through the audited
-  // admin API, CLI and console (retry, retry all failed, remove); Bull Board answers 405 to any write.
-  const board = new ExpressAdapter();
-  board.setBasePath("/admin/ui");
-  createBullBoard({
-    queues: deps.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
-    serverAdapter: board,
-    // The console tells the story of one reservation, parcel or rental; Bull Board shows the queues.
-    options: { uiConfig: { boardTitle: "Event hub queues", miscLinks: [{ text: "Operator console", url: "/admin/console" }] } },
-  });
-  const ui = board.getRouter() as Router & { disable?: (setting: string) => void };
-  ui.disable?.("x-powered-by"); // Bull Board mounts an Express app of its own
-  // And whatever route a Bull Board version adds: no write reaches it.
-  const readOnly: RequestHandler = (req, _res, next) =>
-    ["GET", "HEAD", "OPTIONS"].includes(req.method)
-      ? next()
-      : next(
-          new HttpError(405, "read_only", "the queue board is read-only: retry or remove jobs with the audited admin API, CLI or console (docs/security.md)"),
-        );
-  router.use("/admin/ui", auth, sameOriginOnly, readOnly, ui);
+  router.use(queueBoard(deps, auth));
 
   return router;
 }

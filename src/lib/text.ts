@@ -59,3 +59,6 @@ export function maskUrl(value: string): string {
   const base = relative ? url.pathname : `${url.origin}${url.pathname}`;
   return query ? `${base}?${query}` : base;
 }
+
+/** `1 delivery`, `3 deliveries`. */
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;

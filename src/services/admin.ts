@@ -79,6 +79,7 @@ export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliv
     deliveryId: webhookDeliveryId,
     eventId: delivery.eventId,
     sendNow,
+    attemptsBefore: delivery.attempts,
     outcome: outlook.kind,
     ...(outlook.kind === "behind" ? { behind: outlook.webhookDeliveryId } : {}),
     ...(outlook.kind === "paused" ? { pausedUntil: outlook.until } : {}),
@@ -86,11 +87,34 @@ export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliv
 }
 
 /**
+ * Waits (at most `ms`) for the attempt after `attemptsBefore` to be recorded, so that a person who pressed
+ * "Send now" sees its outcome rather than the delivery still pending; the delivery as it stands then, or null
+ * when no attempt was recorded in time.
+ */
+export async function awaitNextAttempt(deps: Pick<AdminDeps, "db">, webhookDeliveryId: string, attemptsBefore: number, ms: number) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const delivery = await findDelivery(deps.db, webhookDeliveryId);
+    if (!delivery) return null;
+    if (delivery.attempts > attemptsBefore && !delivery.inFlight) return delivery;
+    if (Date.now() >= until) return null;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Svix's "recover": re-send every failed delivery of a subscription since a time; with `includePending`, also
  * send now the ones waiting for their next attempt (after fixing a receiver, nobody wants to wait the
  * schedule). The answer says what was done, and why the rest was not.
  */
-export async function recoverSubscription(deps: AdminDeps, actor: string, subscriptionId: string, since: Date, opts: { includePending?: boolean } = {}) {
+export async function recoverSubscription(
+  deps: AdminDeps,
+  actor: string,
+  subscriptionId: string,
+  since: Date,
+  // `includePendingName`: what the caller calls that option, for the note (the CLI's flag is --include-pending).
+  opts: { includePending?: boolean; includePendingName?: string } = {},
+) {
   // A malformed id names nothing; a database that is down is an error (a 5xx), never a "not found".
   const subscription = UUID.test(subscriptionId) ? await getSubscription(deps.db, subscriptionId) : null;
   if (!subscription) return { kind: "not_found", what: `subscription ${subscriptionId}` } as const;
@@ -111,7 +135,9 @@ export async function recoverSubscription(deps: AdminDeps, actor: string, subscr
   });
   const notes = [
     ...(failed.length === 0 ? [`no failed deliveries since ${since.toISOString()}`] : []),
-    ...(!opts.includePending ? ["deliveries waiting for their next attempt keep their schedule (ask for includePending to send them now)"] : []),
+    ...(!opts.includePending
+      ? [`deliveries waiting for their next attempt keep their schedule (with ${opts.includePendingName ?? "includePending"} they are sent now)`]
+      : []),
     ...(waiting.inFlight > 0 ? [`${waiting.inFlight} in flight right now: their outcome decides what comes next`] : []),
   ];
   return { kind: "queued", requeued: failed.length, sentNow: waiting.sentNow, inFlight: waiting.inFlight, notes } as const;

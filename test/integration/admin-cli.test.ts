@@ -1,8 +1,8 @@
 import { execFile, spawn } from "node:child_process";
+import net from "node:net";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
@@ -18,15 +18,19 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
+const BIN = path.resolve(import.meta.dirname, "../../bin/hub.mjs");
+const cliEnv = () => ({ ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX });
+
+/** The CLI as people run it: its bin (`npx hub`), compiled and bundled, in a process of its own. */
 function cli(...args: string[]) {
-  const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
-  return run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), ...args], { env }).then(
+  // Elsewhere than this checkout, whose .data/dev.env (a running `npm run dev`) would otherwise be read.
+  return run(process.execPath, [BIN, ...args], { env: cliEnv(), cwd: tmpdir() }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
 }
 
-// Each CLI call starts a process that compiles TypeScript (about 2-5 s here); the longer walks make a dozen.
+// Each CLI call starts a process (a fraction of a second; the first may build the bundle); the longer walks make a dozen.
 describe("admin CLI", { timeout: 90_000 }, () => {
   it("lists queues: a table for people, the data with --json", async () => {
     const r = await cli("queues");
@@ -53,13 +57,24 @@ describe("admin CLI", { timeout: 90_000 }, () => {
     expect((await cli("failed", "nope")).code).toBe(1);
     const usage = await cli("frobnicate");
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/^unknown command: frobnicate\n\nusage: npm run admin/);
+    // An unknown command: the commands there are, in a line, not the whole manual.
+    expect(usage.stderr).toMatch(/^unknown command: frobnicate\ncommands: subscriptions, deliveries, recover, events, tracking, webhooks, /);
+    expect(usage.stderr.trim().split("\n")).toHaveLength(3);
+    // A known command used wrongly: its own usage only.
+    const recover = await cli("recover");
+    expect(recover.code).toBe(2);
+    expect(recover.stderr.trim().split("\n")).toEqual([
+      "recover: name the subscription and give --since <ISO time>",
+      "usage:",
+      expect.stringMatching(/^ {2}recover <subscriptionId> --since ISO \[--include-pending\]/),
+      "(hub --help: every command)",
+    ]);
     const missing = await cli("tracking", "register", "mfb", "12345");
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("a UUID such as");
     const option = await cli("queues", "--frobnicate");
     expect(option.code).toBe(2);
-    expect(option.stderr).toMatch(/^Unknown option '--frobnicate'/);
+    expect(option.stderr).toMatch(/^Unknown option '--frobnicate'.*\n\(hub --help: every command with its options\)\n$/);
   });
 
   it("beside a running npm run dev, uses the settings it wrote to .data/dev.env", async () => {
@@ -72,12 +87,7 @@ describe("admin CLI", { timeout: 90_000 }, () => {
         .join("")}QUEUE_PREFIX=${ctx.config.QUEUE_PREFIX}\n`,
     );
     const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DATABASE_URL" && k !== "QUEUE_PREFIX" && !k.startsWith("REDIS_")));
-    const loader = path.resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs");
-    const r = await run(
-      process.execPath,
-      ["--import", pathToFileURL(loader).href, path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues", "--json"],
-      { env: bare, cwd: dir },
-    ).then(
+    const r = await run(process.execPath, [BIN, "queues", "--json"], { env: bare, cwd: dir }).then(
       (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
@@ -103,7 +113,7 @@ describe("admin CLI", { timeout: 90_000 }, () => {
     expect(JSON.parse(show.stdout)).toMatchObject({ id, lane: { inFlight: 0, held: 0 } });
     const bad = await cli("subscriptions", "set", id, "--max-in-flight", "0");
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("maxInFlight");
+    expect(bad.stderr).toContain("--max-in-flight: Too small");
     expect(await ctx.prisma.auditLog.count({ where: { action: "subscription.update", target: id, actor: { startsWith: "cli:" } } })).toBe(1);
   });
 
@@ -181,12 +191,17 @@ describe("admin CLI", { timeout: 90_000 }, () => {
       secret: string;
     };
     receiver.secrets.push(sub.secret);
-    const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
-    const child = spawn(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "tail"], { env });
+    const child = spawn(process.execPath, [BIN, "tail"], { env: cliEnv(), cwd: tmpdir() });
     let out = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    // The webhook goes in the moment the first line is out: tail shows everything after that line.
+    const firstLine = new Promise<void>((resolve) =>
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+        if (out.includes("tailing")) resolve();
+      }),
+    );
     try {
-      await eventually(async () => out.includes("tailing"), 15_000, "tail started");
+      await firstLine;
       await postFlovi(ctx.app, statusChange("created", "cli-tail-1"));
       await eventually(
         async () => /OUT\s+reservation\.created reservation\/cli-tail-1 → 127\.0\.0\.1:\d+\s+204\s+\d+ ms\s+attempt 1/.test(out),
@@ -211,16 +226,86 @@ describe("admin CLI", { timeout: 90_000 }, () => {
       QUEUE_PREFIX: ctx.config.QUEUE_PREFIX,
     };
     const started = Date.now();
-    const queues = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "queues"], { env }).then(
+    const queues = await run(process.execPath, [BIN, "queues"], { env, cwd: tmpdir() }).then(
       () => ({ code: 0, stderr: "" }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(queues.code).toBe(1);
     expect(queues.stderr).toContain("Redis is not reachable");
     expect(Date.now() - started).toBeLessThan(20_000);
-    const list = await run(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "../../src/admin/cli.ts"), "subscriptions", "list"], {
-      env,
-    });
+    const list = await run(process.execPath, [BIN, "subscriptions", "list"], { env, cwd: tmpdir() });
     expect(list.stdout.length).toBeGreaterThan(0);
+  });
+  it("subscriptions show speaks in labels and ISO 8601 times; recover names its flag", async () => {
+    const sub = JSON.parse(
+      (await cli("subscriptions", "create", "http://127.0.0.1:9/cli-show", "--events", "reservation.*", "--ordering", "subject", "--json")).stdout,
+    ) as {
+      id: string;
+    };
+    // One failed attempt, as the delivery client records it.
+    await ctx.prisma.subscription.update({ where: { id: sub.id }, data: { consecutiveFailures: 2, failingSince: new Date("2026-12-03T10:00:00Z") } });
+    const shown = await cli("subscriptions", "show", sub.id);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^failed attempts: +2 attempts in a row since 2026-12-03T10:00:00Z; a success resets it$/m);
+    expect(shown.stdout).toMatch(/^ordering: +by subject/m);
+    expect(shown.stdout).toMatch(/^rate limit: +none$/m);
+    expect(shown.stdout).not.toMatch(/GMT|Coordinated Universal Time|consecutiveFailures|heldSince|inFlight/);
+    // --json keeps the raw fields.
+    expect(JSON.parse((await cli("subscriptions", "show", sub.id, "--json")).stdout)).toMatchObject({ consecutiveFailures: 2, lane: { inFlight: 0 } });
+    const recovered = await cli("recover", sub.id, "--since", "2026-01-01T00:00:00Z");
+    expect(recovered.stdout).toContain("(with --include-pending they are sent now)");
+    expect(recovered.stdout).not.toContain("includePending");
+  });
+
+  it("tail says once when the database goes away, keeps its place, and goes on when it is back", async () => {
+    // tail reaches Postgres through a proxy this test can cut and restore (the service stopping, then starting).
+    const target = new URL(ctx.config.DATABASE_URL);
+    const sockets = new Set<net.Socket>();
+    const listen = (port: number) =>
+      new Promise<net.Server>((resolve) => {
+        const proxy = net.createServer((client) => {
+          const upstream = net.connect(Number(target.port), target.hostname);
+          for (const s of [client, upstream]) {
+            sockets.add(s);
+            s.on("error", () => s.destroy());
+            s.on("close", () => sockets.delete(s));
+          }
+          client.pipe(upstream).pipe(client);
+        });
+        proxy.listen(port, "127.0.0.1", () => resolve(proxy));
+      });
+    let proxy = await listen(0);
+    const port = (proxy.address() as net.AddressInfo).port;
+    const viaProxy = new URL(ctx.config.DATABASE_URL);
+    viaProxy.host = `127.0.0.1:${port}`;
+    const child = spawn(process.execPath, [BIN, "tail"], { env: { ...cliEnv(), DATABASE_URL: viaProxy.toString() }, cwd: tmpdir() });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    try {
+      await eventually(async () => out.includes("tailing"), 15_000, "tail started");
+      // The database goes away: one line that says so, and tail keeps running.
+      const closed = new Promise((resolve) => proxy.close(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
+      await eventually(
+        async () => /Postgres at 127\.0\.0\.1:\d+\/\S+ is not reachable \(.*\): is the service stopped\? retrying every 2 s/.test(err),
+        15_000,
+        "unreachable",
+      );
+      await postFlovi(ctx.app, statusChange("created", "cli-tail-gap"));
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(child.exitCode).toBeNull();
+      expect(err.match(/is not reachable/g)).toHaveLength(1);
+      // Back: what was stored meanwhile is shown, nothing skipped.
+      proxy = await listen(port);
+      await eventually(async () => /IN\s+flovi cli-tail-gap\s/.test(out), 20_000, "the webhook stored while tail was cut off");
+      expect(err).toMatch(/is reachable again \(it was away since \d{4}-\d\d-\d\dT[\d:.]+Z\); continuing where tail stopped/);
+    } finally {
+      child.kill("SIGINT");
+      proxy.close();
+      for (const s of sockets) s.destroy();
+    }
   });
 });

@@ -22,7 +22,8 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-export async function startFakeServer(route: Route = () => ({ status: 404 })): Promise<FakeServer> {
+/** An HTTP server on 127.0.0.1 answering by `route`; on `port` when given (a clash rejects), else a free one. */
+export async function startFakeServer(route: Route = () => ({ status: 404 }), port = 0): Promise<FakeServer> {
   let current = route;
   const requests: RecordedRequest[] = [];
   const server = http.createServer((req, res) => {
@@ -53,10 +54,12 @@ export async function startFakeServer(route: Route = () => ({ status: 404 })): P
     });
   });
   server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     handle(next) {
       current = next;

@@ -56,6 +56,8 @@ function simulatedParcel(firstSeen: number, now: number, stepMs: number) {
 export interface SimulateOptions {
   simulate?: boolean;
   stepMs?: number;
+  /** Listen on this port (0 or absent: a free one). */
+  port?: number;
 }
 
 export async function startFakeMfb(opts: SimulateOptions = {}): Promise<FakeMfb> {
@@ -108,7 +110,7 @@ export async function startFakeMfb(opts: SimulateOptions = {}): Promise<FakeMfb>
     const parcels = fake.orders.get(id);
     if (!parcels) return failure(404, "resource_not_found", "Order not found");
     return { status: 200, body: { status: "success", self: `${self}.json`, data: parcels } };
-  });
+  }, opts.port ?? 0);
   fake.url = `${fake.server.url}/v2`;
   return fake;
 }
@@ -152,7 +154,7 @@ export async function startFakeGreenflow(opts: SimulateOptions = {}): Promise<Fa
     // The seed documents the 404 ("Cross-tenant booking or mismatched lastname") but not its body: this one is assumed.
     if (!found || found[1].lastname !== req.query.get("lastname")) return { status: 404, body: { message: "Booking not found" } };
     return greenflowAnswer(found[0], found[1]);
-  });
+  }, opts.port ?? 0);
   fake.url = `${fake.server.url}/api/v1`;
   return fake;
 }

@@ -7,6 +7,9 @@ import { html, time } from "./html.js";
 import { badge } from "./views.js";
 import type { ConsoleKit } from "./kit.js";
 
+/** A count capped at 10,001 reads as "10,000+". */
+const count = (n: number) => (n > 10_000 ? "10,000+" : String(n));
+
 export function searchPage(router: Router, deps: AppDeps, kit: ConsoleKit): void {
   const { page } = kit;
   const db = deps.db;
@@ -27,11 +30,11 @@ export function searchPage(router: Router, deps: AppDeps, kit: ConsoleKit): void
 ${
   look.endpoints.length === 0
     ? html`<p class="muted" data-all-well>every endpoint is active and delivering</p>`
-    : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>held back</th></tr>
+    : html`<table><tr><th>endpoint</th><th>status</th><th>failure run</th><th>failed (24 h)</th><th>retrying</th><th>held back</th></tr>
 ${look.endpoints.map(
   (e) => html`<tr data-attention="${e.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${e.id}">${e.url}</a></td>
 <td>${badge(e.status)}${e.reason ? html` <span class="muted">${e.reason}</span>` : ""}</td>
-<td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td>${e.failedLastDay || ""}</td><td>${e.held || ""}</td></tr>`,
+<td>${e.failures > 0 ? html`${e.failures} since ${time(e.failingSince)}` : ""}</td><td data-failed-day>${e.failedLastDay}</td><td data-retrying>${count(e.retrying)}</td><td>${e.held}</td></tr>`,
 )}</table>`
 }
 <h2>Providers</h2>

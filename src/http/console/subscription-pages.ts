@@ -8,7 +8,7 @@ import * as subscriptions from "../../services/subscriptions.js";
 import { subscriptionChange } from "../../services/subscriptions.js";
 import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
-import { maskUrl } from "../../lib/text.js";
+import { maskUrl, plural } from "../../lib/text.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
@@ -17,6 +17,8 @@ import type { ConsoleKit } from "./kit.js";
 import { backPath, entityLink } from "./kit.js";
 
 const PAGE = 50;
+/** How long "Send now" waits for the attempt's outcome before showing the page again. */
+const SEND_NOW_WAIT_MS = 5_000;
 const uuid = z.uuid();
 /** Keyset cursor for deliveries: `<created_at ISO>~<id>` of the last row shown. */
 const deliveryCursor = z
@@ -86,7 +88,7 @@ ${s.description ? html`<p class="muted">${s.description}</p>` : ""}
 <tr data-lane="${s.id}"><td>${lane.inFlight} of at most ${s.maxInFlight}</td><td>${lane.waiting}</td><td>${lane.retrying}</td>
 <td>${
         lane.held > 0
-          ? html`${lane.held} deliveries of ${lane.heldSubjects} subject${lane.heldSubjects === 1 ? "" : "s"}, since ${time(lane.heldSince)}`
+          ? html`${plural(lane.held, "delivery", "deliveries")} of ${plural(lane.heldSubjects, "subject")}, since ${time(lane.heldSince)}`
           : html`<span class="muted">none</span>`
       }</td>
 <td>${lane.pausedUntil ? html`until ${time(lane.pausedUntil)} <span class="muted">${lane.pauseReason ?? ""}</span>` : html`<span class="muted">no</span>`}</td>
@@ -128,11 +130,13 @@ ${button(
 ${
   deliveries.length === 0
     ? html`<p class="muted">no ${status} deliveries</p>`
-    : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>last error</th><th></th></tr>
+    : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>next attempt</th>
+<th>last error</th><th></th></tr>
 ${deliveries.map(
   (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td>
 <td>${badge(d.status)}</td><td>${d.attempts}</td>
-<td>${d.lastStatusCode ?? ""} ${d.lastError ?? ""}</td>
+<td data-next-attempt>${d.status === "pending" && d.nextAttemptAt ? time(d.nextAttemptAt) : ""}</td>
+<td data-last-error>${d.status === "succeeded" ? "" : (d.lastError ?? "")}</td>
 <td>${resendButton(ctx, d)}</td></tr>`,
 )}</table>`
 }
@@ -158,15 +162,22 @@ event (the same <code>webhook-id</code>) to the subscriber once more.</p>
       );
       return;
     }
-    const queued = (r: Extract<typeof result, { kind: "queued" }>) =>
-      r.outcome === "behind"
-        ? `delivery ${id} waits behind delivery ${r.behind ?? "?"} of its subject (ordered mode); it goes out right after that one`
-        : r.outcome === "paused"
-          ? `delivery ${id} goes out when the subscriber's pause ends (${r.pausedUntil?.toISOString() ?? "?"})`
-          : `delivery ${id} ${r.sendNow ? "is sent now" : "queued again: sent now"}`;
+    const queued = async (r: Extract<typeof result, { kind: "queued" }>) => {
+      if (r.outcome === "behind")
+        return `delivery ${id} waits behind delivery ${r.behind ?? "?"} of its subject (ordered mode); it goes out right after that one`;
+      if (r.outcome === "paused") return `delivery ${id} goes out when the subscriber's pause ends (${r.pausedUntil?.toISOString() ?? "?"})`;
+      // Sent now: wait a moment for the attempt, so the page shows what became of it rather than "pending".
+      const after = await admin.awaitNextAttempt(svc, id, r.attemptsBefore, SEND_NOW_WAIT_MS);
+      if (!after) return `delivery ${id} is being sent now; its outcome is not in yet (refresh in a moment)`;
+      if (after.status === "succeeded") return `delivery ${id} delivered (${after.lastStatusCode ?? "ok"})`;
+      const why = after.lastError ?? (after.lastStatusCode ? `HTTP ${after.lastStatusCode}` : "no answer");
+      return after.status === "pending" && after.nextAttemptAt
+        ? `delivery ${id} was sent and failed (${why}); next attempt at ${after.nextAttemptAt.toISOString()}`
+        : `delivery ${id} was sent and failed (${why}); it is now ${after.status}`;
+    };
     const notice =
       result.kind === "queued"
-        ? queued(result)
+        ? await queued(result)
         : {
             not_found: `no delivery ${id}`,
             in_progress: "an attempt of this delivery is under way",

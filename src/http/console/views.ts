@@ -82,7 +82,7 @@ label{margin-right:.8rem}input[type=number]{width:6rem}
 .muted{color:#6b7280}.error{color:#8a1010}.notice{background:#e0ecff;padding:.5rem .8rem;border-radius:.3rem}
 pre.json{background:#0f172a;color:#e2e8f0;padding:.6rem;border-radius:.3rem;overflow:auto;max-height:24rem;font-size:.8rem}
 code.excerpt{font-size:.75rem;color:#374151}ol.attempts{margin:0;padding-left:1.2rem}
-form.inline{display:inline}button{cursor:pointer;padding:.2rem .7rem}input[type=search]{width:28rem;padding:.3rem}
+form.inline{display:inline}button{cursor:pointer;padding:.2rem .7rem}input[type=search]{width:min(48rem,100%);padding:.3rem;box-sizing:border-box}
 .transition{background:#fff;border:1px solid #e3e6ea;border-radius:.3rem;padding:.6rem .8rem;margin:.6rem 0}
 .transition.quiet{opacity:.75}.pager{margin:.8rem 0}
 `;
