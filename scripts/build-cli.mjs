@@ -1,9 +1,10 @@
-// Bundles the admin CLI (src/admin/cli.ts) into one ES module, dist/cli/hub.mjs, with esbuild: one file to
-// read and compile instead of some hundreds of modules to resolve, which is most of a command's start-up.
+// Bundles the admin CLI (src/admin/cli.ts) into dist/cli/hub.mjs with esbuild, plus one chunk per command
+// group it loads on demand: a few files to read and compile instead of some hundreds of modules to resolve,
+// which was most of a command's start-up.
 // Prisma's client stays outside (it loads its query compiler beside itself). `npm run build` runs this;
 // bin/hub.mjs calls buildCliIfStale() before every command in a checkout.
 //   node scripts/build-cli.mjs      build now
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,9 +37,14 @@ export function cliIsStale(root) {
 
 export async function buildCli(root) {
   const { build } = await import("esbuild");
+  const outdir = path.join(root, "dist/cli");
+  rmSync(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: [path.join(root, "src/admin/cli.ts")],
-    outfile: path.join(root, "dist/cli/hub.mjs"),
+    entryPoints: { hub: path.join(root, "src/admin/cli.ts") },
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    // A chunk per dynamic import: a command loads the modules it uses, not every command's.
+    splitting: true,
     bundle: true,
     platform: "node",
     format: "esm",

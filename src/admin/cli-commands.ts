@@ -1,31 +1,34 @@
 import { table } from "./cli-format.js";
-import * as queueActions from "../services/queue-actions.js";
-import * as admin from "../services/admin.js";
 import { adminDeps, date, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
-import { subscriptionCommand } from "./cli-subscriptions.js";
-import { deliveryCommand, eventCommand, tail, trackingCommand } from "./cli-records.js";
 import { USAGE } from "./cli-usage.js";
 
+// Each command loads only the modules it uses (the CLI is bundled with one chunk per dynamic import): a
+// command's start-up is most of its time.
+const queueActionsModule = () => import("../services/queue-actions.js");
+const adminModule = () => import("../services/admin.js");
+const records = () => import("./cli-records.js");
+
 export { USAGE, type Io, type Result };
+
+const QUEUE_COMMANDS = new Set(["queues", "failed", "retry", "remove", "retry-failed"]);
 
 export async function runCommand(io: Io, positionals: string[]): Promise<Result> {
   const [command, ...args] = positionals;
   const v = io.values;
-  if (["queues", "failed", "retry", "remove", "retry-failed"].includes(command ?? "") || (command === "tracking" && args[0] === "register"))
-    await io.queuesReady();
+  if (QUEUE_COMMANDS.has(command ?? "") || (command === "tracking" && args[0] === "register")) await io.queuesReady();
   switch (command) {
     case "subscriptions":
-      return subscriptionCommand(io, args);
+      return (await import("./cli-subscriptions.js")).subscriptionCommand(io, args);
     case "deliveries":
-      return deliveryCommand(io, args);
+      return (await records()).deliveryCommand(io, args);
     case "events":
-      return eventCommand(io, args);
+      return (await records()).eventCommand(io, args);
     case "tracking":
-      return trackingCommand(io, args);
+      return (await records()).trackingCommand(io, args);
     case "tail":
-      return tail(io);
+      return (await records()).tail(io);
     case "queues": {
-      const rows = await queueActions.queueOverview(adminDeps(io));
+      const rows = await (await queueActionsModule()).queueOverview(adminDeps(io));
       return {
         ok: true,
         data: rows,
@@ -37,7 +40,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     }
     case "failed": {
       if (!args[0]) return usage("failed: name the queue");
-      const r = await queueActions.failedJobs(adminDeps(io), args[0], number(io, "start", 0), number(io, "limit", 50));
+      const r = await (await queueActionsModule()).failedJobs(adminDeps(io), args[0], number(io, "start", 0), number(io, "limit", 50));
       if (r.kind !== "ok") return outcome(r, []);
       return {
         ok: true,
@@ -53,20 +56,24 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
       if (!args[0] || !args[1]) return usage(`${command}: name the queue and the job`);
       const deps = adminDeps(io);
       return command === "retry"
-        ? outcome(await queueActions.retryJob(deps, io.actor, args[0], args[1]), ["retried"])
-        : outcome(await queueActions.removeJob(deps, io.actor, args[0], args[1]), ["removed"]);
+        ? outcome(await (await queueActionsModule()).retryJob(deps, io.actor, args[0], args[1]), ["retried"])
+        : outcome(await (await queueActionsModule()).removeJob(deps, io.actor, args[0], args[1]), ["removed"]);
     }
     case "retry-failed": {
       if (!args[0]) return usage("retry-failed: name the queue");
       const since = date(str(v.since));
       if (since === null) return usage(`not a date: ${String(v.since)}`);
       return outcome(
-        await queueActions.retryFailed(adminDeps(io), io.actor, args[0], { name: str(v.name), since, failedReasonContains: str(v["reason-contains"]) }),
+        await (await queueActionsModule()).retryFailed(adminDeps(io), io.actor, args[0], {
+          name: str(v.name),
+          since,
+          failedReasonContains: str(v["reason-contains"]),
+        }),
         ["retried"],
       );
     }
     case "webhooks": {
-      const { data: rows } = await admin.inboundPage(adminDeps(io), { status: str(v.status), limit: number(io, "limit", 50) });
+      const { data: rows } = await (await adminModule()).inboundPage(adminDeps(io), { status: str(v.status), limit: number(io, "limit", 50) });
       return {
         ok: true,
         data: rows,
@@ -78,17 +85,17 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     }
     case "replay-webhook":
       if (!args[0]) return usage("replay-webhook: name the inbound delivery");
-      return outcome(await admin.replayWebhook(adminDeps(io), io.actor, args[0]), ["replayed"]);
+      return outcome(await (await adminModule()).replayWebhook(adminDeps(io), io.actor, args[0]), ["replayed"]);
     case "retry-delivery":
-      return deliveryCommand(io, ["retry", ...args]);
+      return (await records()).deliveryCommand(io, ["retry", ...args]);
     case "recover": {
       const since = date(str(v.since));
       if (!args[0] || !since) return usage("recover: name the subscription and give --since <ISO time>");
       const options = { includePending: v["include-pending"] === true, includePendingName: "--include-pending" };
-      return outcome(await admin.recoverSubscription(adminDeps(io), io.actor, args[0], since, options), ["queued"]);
+      return outcome(await (await adminModule()).recoverSubscription(adminDeps(io), io.actor, args[0], since, options), ["queued"]);
     }
     case "audit": {
-      const { data: rows } = await admin.auditPage(adminDeps(io), { limit: number(io, "limit", 50) });
+      const { data: rows } = await (await adminModule()).auditPage(adminDeps(io), { limit: number(io, "limit", 50) });
       return {
         ok: true,
         data: rows,

@@ -8,10 +8,10 @@ import { describeRedis, redisSettings } from "../config/redis-settings.js";
 import { loadDevSettings } from "../config/dev-settings.js";
 import { createDatabase, type Database } from "../db/client.js";
 import { createLogger } from "../observability/logger.js";
-import { createQueues, type Queues } from "../queues/queues.js";
-import { createRedis, pingRedis, type RedisClient } from "../queues/redis.js";
-import { runCommand, USAGE, type Io } from "./cli-commands.js";
-import { usageFor } from "./cli-usage.js";
+import type { Queues } from "../queues/queues.js";
+import type { RedisClient } from "../queues/redis.js";
+import type { Io } from "./cli-commands.js";
+import { USAGE, usageFor } from "./cli-usage.js";
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`);
@@ -54,7 +54,11 @@ function parseCommandLine() {
   }
 }
 const { positionals, values } = parseCommandLine();
-if (positionals.length === 0 || values.help) fail(USAGE, positionals.length === 0 ? 2 : 0);
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (positionals.length === 0) fail(USAGE);
 
 // Beside a running `npm run dev`, its connection settings (.data/dev.env) fill what the environment lacks.
 const devSettings = loadDevSettings();
@@ -80,16 +84,19 @@ const io: Io = {
     db ??= createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });
     return db;
   },
+  // Loaded by queuesReady() only (BullMQ and ioredis are a good part of a start-up), which every command that
+  // touches a queue awaits first.
   queues: () => {
-    redis ??= createRedis(redisSettings(config), "worker");
-    queues ??= createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
+    if (!queues) throw new Error("internal: the queues are opened by queuesReady() first");
     return queues;
   },
   write: (text) => process.stdout.write(`${text}\n`),
   // A command that needs the queues fails in seconds with a clear message when Redis is away, never hangs.
   async queuesReady() {
-    io.queues();
-    await pingRedis(redis!, 5_000).catch((error: unknown) => {
+    const [{ createQueues }, { createRedis, pingRedis }] = await Promise.all([import("../queues/queues.js"), import("../queues/redis.js")]);
+    redis ??= createRedis(redisSettings(config), "worker");
+    queues ??= createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
+    await pingRedis(redis, 5_000).catch((error: unknown) => {
       throw new Error(`Redis is not reachable (${describeRedis(redisSettings(config))}): ${(error as Error).message}`);
     });
   },
@@ -97,6 +104,7 @@ const io: Io = {
 
 let exitCode = 0;
 try {
+  const { runCommand } = await import("./cli-commands.js");
   const result = await runCommand(io, positionals);
   if (result.usage) fail(`${result.text}\n${usageFor(positionals[0], positionals[1])}`);
   if (result.text !== undefined || result.data !== undefined) io.write(values.json ? JSON.stringify(result.data ?? null, null, 2) : (result.text ?? ""));
