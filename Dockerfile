@@ -13,6 +13,8 @@ RUN npm ci --no-audit --no-fund
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY bin ./bin
+COPY scripts/build-cli.mjs ./scripts/build-cli.mjs
 RUN npm run db:generate \
  && npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
@@ -32,6 +34,9 @@ RUN apt-get update \
 COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist/src ./dist/src
+# The admin CLI: `docker compose exec api node bin/hub.mjs <command>` (docs/cli.md).
+COPY --from=build --chown=node:node /app/dist/cli ./dist/cli
+COPY --from=build --chown=node:node /app/bin ./bin
 COPY --from=build --chown=node:node /app/prisma ./prisma
 USER node
 EXPOSE 3000

@@ -29,7 +29,13 @@ for (let run = 1; run <= runs; run++) {
   const order = run % 2 === 1 ? sides : [...sides].reverse();
   for (const side of order) {
     console.log(`\n=== run ${run}/${runs}, ${side.name} (${side.dir}); load average before ${loadAverage()}`);
-    const result = spawnSync("npm", ["run", "-s", script, "--", ...passed], { cwd: side.dir, stdio: "inherit" });
+    // Each side on its own runtime: npm put this checkout's node_modules/.bin (where its Node may be) first
+    // on PATH; the other checkout's npm puts its own there instead.
+    const PATH = (process.env.PATH ?? "")
+      .split(path.delimiter)
+      .filter((dir) => !dir.endsWith(`${path.sep}node_modules${path.sep}.bin`))
+      .join(path.delimiter);
+    const result = spawnSync("npm", ["run", "-s", script, "--", ...passed], { cwd: side.dir, stdio: "inherit", env: { ...process.env, PATH } });
     if (result.status !== 0) console.log(`=== ${side.name} exited ${result.status}`);
   }
 }
