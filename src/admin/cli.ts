@@ -1,6 +1,7 @@
 // The admin CLI (docs/cli.md): `npx hub <command>` or `npm run admin -- <command>` (bin/hub.mjs runs this file,
 // bundled into dist/cli/ by scripts/build-cli.mjs; `node bin/hub.mjs <command>` in the image). The same
-// actions and audit rows as the admin API; tables and sentences for people, `--json` for scripts. A command opens only the connections it needs: most need Postgres alone, never a queue.
+// actions and audit rows as the admin API; tables and sentences for people, `--json` for scripts. A command
+// opens only the connections it needs: most need Postgres alone, never a queue.
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config/env.js";
