@@ -1,5 +1,6 @@
 // How the admin CLI speaks to people: tables with aligned columns and sentences instead of internal objects.
 // `--json` prints the objects themselves (for scripts); this module is only the human side.
+import type { LaneStats } from "../db/delivery-lanes.js";
 import { maskUrl, plural } from "../lib/text.js";
 
 export type Cell = string | number | boolean | null | undefined | Date;
@@ -75,16 +76,7 @@ export function subscriptionDetail(
     failingSince?: Date | string | null;
   },
   counts: Record<string, number>,
-  lane: {
-    inFlight: number;
-    waiting: number;
-    retrying: number;
-    held: number;
-    heldSubjects: number;
-    heldSince: Date | null;
-    pausedUntil: Date | null;
-    pauseReason: string | null;
-  },
+  lane: LaneStats,
   probeAfter: number,
 ): string {
   const failures =

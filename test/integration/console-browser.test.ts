@@ -2,72 +2,44 @@
 // worker, Postgres and Redis: log in, find a reservation that went created → final_costs, see its five
 // states, watch a subscriber fail, press Re-send once it has recovered, and see the delivery turn green.
 // UPDATE_SCREENSHOTS=1 writes the two pictures in docs/console.md.
-import { existsSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { open, startConsoleBrowser, type ConsoleBrowser } from "../helpers/console-browser.js";
+import { eventually } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
+import { startSubscriber, subscribe } from "../helpers/subscriber.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const STATES = ["created", "taken", "driving", "sealed", "final_costs"];
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(import.meta.dirname, "../../docs/img") : undefined;
 
-let ctx: TestContext;
-let server: http.Server;
-let base: string;
-let browser: Browser;
-let sub: Subscriber;
+let world: ConsoleBrowser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  ctx = await createTestContext({ DELIVERY_RETRY_SCHEDULE: "0,100ms,100ms", DELIVERY_DISABLE_AFTER_FAILURES: "0" });
-  await ctx.startWorker();
-  server = http.createServer(ctx.app);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sub = await startSubscriber();
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  world = await startConsoleBrowser({ DELIVERY_RETRY_SCHEDULE: "0,100ms,100ms", DELIVERY_DISABLE_AFTER_FAILURES: "0" });
 }, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
-  await sub?.close();
-  await ctx?.close();
-});
-
-async function open(page: Page, url: string) {
-  const res = await page.goto(url, { waitUntil: "domcontentloaded" });
-  expect(res?.status()).toBe(200);
-}
+afterAll(() => world?.close());
 
 describe("operator console in a browser", () => {
   it("shows a reservation's five states and re-sends a failed delivery until it is green", async () => {
     const reservation = "4711";
-    const subscription = await subscribe(ctx.app, sub, ["reservation.*"]);
-    sub.respond = () => ({ status: 503, body: "billing is down" });
+    const subscription = await subscribe(world.ctx.app, world.sub, ["reservation.*"]);
+    world.sub.respond = () => ({ status: 503, body: "billing is down" });
     for (const state of STATES) {
-      await postFlovi(ctx.app, statusChange(state, reservation, state === "final_costs" ? { costs: { total: 120.5, currency: "EUR" } } : {}));
-      await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id: reservation } }))?.state === state, 10_000, state);
+      await postFlovi(world.ctx.app, statusChange(state, reservation, state === "final_costs" ? { costs: { total: 120.5, currency: "EUR" } } : {}));
+      await eventually(async () => (await world.ctx.prisma.reservation.findUnique({ where: { id: reservation } }))?.state === state, 10_000, state);
     }
     // Every delivery has failed for good (three attempts each): nothing pending is left.
     await eventually(
-      async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "failed" } })) === 5,
+      async () => (await world.ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "failed" } })) === 5,
       20_000,
       "five failed deliveries",
     );
-    sub.respond = () => ({ status: 204 });
+    world.sub.respond = () => ({ status: 204 });
 
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    await page.authenticate({ username: "operator", password: TEST_ADMIN_TOKEN });
+    const page = await world.operatorPage();
 
     // Log in and search.
-    await open(page, `${base}/admin/console`);
+    await open(page, `${world.base}/admin/console`);
     await page.type("input[name=q]", reservation);
     await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
     await Promise.all([page.waitForNavigation(), page.click(`a[href="/admin/console/reservations/${reservation}"]`)]);
@@ -77,11 +49,11 @@ describe("operator console in a browser", () => {
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-timeline.png"), fullPage: true });
 
     // The subscription's failed deliveries, and Re-send on the final_costs one.
-    await open(page, `${base}/admin/console/subscriptions/${subscription.id}`);
+    await open(page, `${world.base}/admin/console/subscriptions/${subscription.id}`);
     const failedRows = await page.$$("tr[data-delivery]");
     expect(failedRows).toHaveLength(5);
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-failed-deliveries.png"), fullPage: true });
-    const finalCosts = await ctx.prisma.webhookDelivery.findFirstOrThrow({
+    const finalCosts = await world.ctx.prisma.webhookDelivery.findFirstOrThrow({
       where: { subscriptionId: subscription.id, event: { type: "reservation.final_costs" } },
     });
     await Promise.all([page.waitForNavigation(), page.click(`tr[data-delivery="${finalCosts.id}"] button`)]);
@@ -92,7 +64,7 @@ describe("operator console in a browser", () => {
     // Back on the timeline, the delivery turns green once the subscriber has it.
     await eventually(
       async () => {
-        await open(page, `${base}/admin/console/reservations/${reservation}`);
+        await open(page, `${world.base}/admin/console/reservations/${reservation}`);
         const badge = await page.$(`tr[data-delivery="${finalCosts.id}"] .badge.status-succeeded`);
         return badge
           ? page.evaluate(
@@ -104,11 +76,11 @@ describe("operator console in a browser", () => {
       15_000,
       "the re-sent delivery to succeed",
     ).then((colour) => expect(colour).toBe("rgb(201, 240, 211)"));
-    expect(sub.received.filter((r) => r.event.type === "reservation.final_costs")).toHaveLength(1);
-    expect(await ctx.prisma.auditLog.count({ where: { action: "delivery.retry", target: finalCosts.id, actor: "admin (console)" } })).toBe(1);
+    expect(world.sub.received.filter((r) => r.event.type === "reservation.final_costs")).toHaveLength(1);
+    expect(await world.ctx.prisma.auditLog.count({ where: { action: "delivery.retry", target: finalCosts.id, actor: "admin (console)" } })).toBe(1);
 
     // The subscription's lane: its backlog and limits, changed through the form.
-    await open(page, `${base}/admin/console/subscriptions/${subscription.id}`);
+    await open(page, `${world.base}/admin/console/subscriptions/${subscription.id}`);
     expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 64");
     await page.select("select[name=ordering]", "subject");
     await page.$eval("input[name=maxInFlight]", (input) => ((input as unknown as { value: string }).value = ""));
@@ -117,7 +89,7 @@ describe("operator console in a browser", () => {
     await Promise.all([page.waitForNavigation(), page.click("form[action$='/settings'] button")]);
     expect(await page.$eval(".notice", (n) => n.textContent)).toBe("settings saved");
     expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 4");
-    expect(await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).toMatchObject({
+    expect(await world.ctx.prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).toMatchObject({
       ordering: "subject",
       maxInFlight: 4,
       rateLimitPerSecond: 10,
@@ -128,18 +100,16 @@ describe("operator console in a browser", () => {
 
   it("a first day: the landing page says what needs a look; an endpoint is created, tested, disabled and enabled from the console", async () => {
     const receiver = await startSubscriber();
-    const page = await browser.newPage();
+    const page = await world.operatorPage();
     try {
-      await page.setViewport({ width: 1280, height: 900 });
-      await page.authenticate({ username: "operator", password: TEST_ADMIN_TOKEN });
       // GET / takes a browser to the console, whose landing page lists what needs a look.
-      await open(page, `${base}/`);
+      await open(page, `${world.base}/`);
       expect(new URL(page.url()).pathname).toBe("/admin/console");
       expect(await page.$$eval("h2", (h) => h.map((e) => e.textContent))).toEqual(["Endpoints that need a look", "Providers", "Last inbound webhooks"]);
       if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, "console-landing.png"), fullPage: true });
 
       // Create an endpoint: the secret is shown once, on the page that answers.
-      await open(page, `${base}/admin/console/subscriptions`);
+      await open(page, `${world.base}/admin/console/subscriptions`);
       await page.click("details summary");
       await page.type("input[name=url]", receiver.url);
       await page.type("input[name=eventTypes]", "reservation.*, shipment.delivered");
@@ -147,11 +117,11 @@ describe("operator console in a browser", () => {
       const secret = await page.$eval("pre[data-secret]", (p) => p.textContent ?? "");
       expect(secret).toMatch(/^whsec_/);
       receiver.secrets.push(secret);
-      const created = await ctx.prisma.subscription.findFirstOrThrow({ where: { url: receiver.url } });
+      const created = await world.ctx.prisma.subscription.findFirstOrThrow({ where: { url: receiver.url } });
       expect(created.eventTypes).toEqual(["reservation.*", "shipment.delivered"]);
 
       // Send a test: the receiver verifies it with that secret; the notice says what the endpoint answered.
-      await open(page, `${base}/admin/console/subscriptions/${created.id}`);
+      await open(page, `${world.base}/admin/console/subscriptions/${created.id}`);
       await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/test'] button`)]);
       expect(await page.$eval(".notice", (n) => n.textContent)).toMatch(/^test event delivered: the endpoint answered 204 in \d+ ms/);
       expect(receiver.received.map((r) => r.event.type)).toEqual(["hub.test"]);
@@ -160,10 +130,12 @@ describe("operator console in a browser", () => {
       // Disable, then enable again.
       await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/disable'] button`)]);
       expect(await page.$eval(".notice", (n) => n.textContent)).toBe("subscription disabled");
-      expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("disabled");
+      expect((await world.ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("disabled");
       await Promise.all([page.waitForNavigation(), page.click(`form[action$='/subscriptions/${created.id}/enable'] button`)]);
-      expect((await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("active");
-      const actions = (await ctx.prisma.auditLog.findMany({ where: { target: created.id }, orderBy: { id: "asc" } })).map((a) => `${a.actor} ${a.action}`);
+      expect((await world.ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } })).status).toBe("active");
+      const actions = (await world.ctx.prisma.auditLog.findMany({ where: { target: created.id }, orderBy: { id: "asc" } })).map(
+        (a) => `${a.actor} ${a.action}`,
+      );
       expect(actions).toEqual([
         "admin (console) subscription.create",
         "admin (console) subscription.test",

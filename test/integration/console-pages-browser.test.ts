@@ -3,83 +3,50 @@
 // shows what became of the attempt; the landing page counts failures and retries with numbers, zeros
 // included; the search box shows its whole hint; Bull Board loads nothing from the internet and links back to
 // the console where it can be seen.
-import { existsSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { open, startConsoleBrowser, type ConsoleBrowser } from "../helpers/console-browser.js";
+import { eventually, TEST_ADMIN_TOKEN } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { startSubscriber, subscribe, type Subscriber } from "../helpers/subscriber.js";
+import { subscribe } from "../helpers/subscriber.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-let ctx: TestContext;
-let server: http.Server;
-let base: string;
-let browser: Browser;
-let sub: Subscriber;
+let world: ConsoleBrowser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   // A failed first attempt waits an hour for the next one: it stays pending, with a time to show.
-  ctx = await createTestContext({ DELIVERY_RETRY_SCHEDULE: "0,1h", DELIVERY_DISABLE_AFTER_FAILURES: "0", DELIVERY_CIRCUIT_AFTER_FAILURES: "0" });
-  await ctx.startWorker();
-  server = http.createServer(ctx.app);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sub = await startSubscriber();
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  world = await startConsoleBrowser({ DELIVERY_RETRY_SCHEDULE: "0,1h", DELIVERY_DISABLE_AFTER_FAILURES: "0", DELIVERY_CIRCUIT_AFTER_FAILURES: "0" });
 }, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
-  await sub?.close();
-  await ctx?.close();
-});
-
-async function operatorPage(): Promise<Page> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1280, height: 900 });
-  await page.authenticate({ username: "operator", password: TEST_ADMIN_TOKEN });
-  return page;
-}
-
-async function open(page: Page, url: string) {
-  const res = await page.goto(url, { waitUntil: "domcontentloaded" });
-  expect(res?.status()).toBe(200);
-}
+afterAll(() => world?.close());
 
 const text = (page: Page, selector: string) => page.$eval(selector, (el) => (el.textContent ?? "").replace(/\s+/g, " ").trim());
 
 describe("console pages in a browser", () => {
   it("a pending delivery shows its next attempt and its error once; Send now shows the attempt's outcome; the landing counts it", async () => {
-    const subscription = await subscribe(ctx.app, sub, ["reservation.*"]);
-    await request(ctx.app)
+    const subscription = await subscribe(world.ctx.app, world.sub, ["reservation.*"]);
+    await request(world.ctx.app)
       .patch(`/subscriptions/${subscription.id}`)
       .set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`)
       .send({ ordering: "subject" })
       .expect(200);
-    sub.respond = () => ({ status: 500, body: "billing is down" });
-    await postFlovi(ctx.app, statusChange("created", "5150"));
-    await postFlovi(ctx.app, statusChange("taken", "5150"));
+    world.sub.respond = () => ({ status: 500, body: "billing is down" });
+    await postFlovi(world.ctx.app, statusChange("created", "5150"));
+    await postFlovi(world.ctx.app, statusChange("taken", "5150"));
     // The first event failed once and waits an hour; the second is held behind it (ordered mode).
     const first = await eventually(
-      async () => ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: subscription.id, status: "pending", attempts: 1 } }),
+      async () => world.ctx.prisma.webhookDelivery.findFirst({ where: { subscriptionId: subscription.id, status: "pending", attempts: 1 } }),
       10_000,
       "a failed first attempt",
     );
     await eventually(
-      async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "held" } })) === 1,
+      async () => (await world.ctx.prisma.webhookDelivery.count({ where: { subscriptionId: subscription.id, status: "held" } })) === 1,
       10_000,
       "held",
     );
 
-    const page = await operatorPage();
+    const page = await world.operatorPage();
     try {
-      await open(page, `${base}/admin/console/subscriptions/${subscription.id}?status=pending`);
+      await open(page, `${world.base}/admin/console/subscriptions/${subscription.id}?status=pending`);
       const row = `tr[data-delivery="${first.id}"]`;
       expect(await text(page, `${row} td[data-last-error]`)).toBe("HTTP 500");
       const next = await page.$eval(`${row} td[data-next-attempt] time`, (t) => t.getAttribute("datetime") ?? "");
@@ -87,17 +54,17 @@ describe("console pages in a browser", () => {
       expect(await text(page, `tr[data-lane="${subscription.id}"]`)).toContain("1 delivery of 1 subject");
 
       // The landing page: the endpoint needs a look; no failure in 24 h reads 0, the retrying delivery is counted.
-      await open(page, `${base}/admin/console`);
+      await open(page, `${world.base}/admin/console`);
       const attention = `tr[data-attention="${subscription.id}"]`;
       expect(await text(page, `${attention} td[data-failed-day]`)).toBe("0");
       expect(await text(page, `${attention} td[data-retrying]`)).toBe("1");
 
       // The subscriber recovers; Send now answers with what the attempt did, and the pending list no longer has it.
-      sub.respond = () => ({ status: 204 });
-      await open(page, `${base}/admin/console/subscriptions/${subscription.id}?status=pending`);
+      world.sub.respond = () => ({ status: 204 });
+      await open(page, `${world.base}/admin/console/subscriptions/${subscription.id}?status=pending`);
       await Promise.all([page.waitForNavigation(), page.click(`${row} button`)]);
       expect(await text(page, ".notice")).toBe(`delivery ${first.id} delivered (204)`);
-      await open(page, `${base}/admin/console/subscriptions/${subscription.id}?status=pending`);
+      await open(page, `${world.base}/admin/console/subscriptions/${subscription.id}?status=pending`);
       expect(await page.$(row)).toBeNull();
     } finally {
       await page.close();
@@ -105,9 +72,9 @@ describe("console pages in a browser", () => {
   });
 
   it("the search box shows its whole hint", async () => {
-    const page = await operatorPage();
+    const page = await world.operatorPage();
     try {
-      await open(page, `${base}/admin/console`);
+      await open(page, `${world.base}/admin/console`);
       const fit = await page.$eval("input[name=q]", (input) => {
         const el = input as unknown as { placeholder: string; clientWidth: number };
         const style = (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(input) as Record<string, string>;
@@ -130,15 +97,15 @@ describe("console pages in a browser", () => {
   });
 
   it("Bull Board loads nothing from the internet and shows the link back to the console in plain sight", async () => {
-    const page = await operatorPage();
+    const page = await world.operatorPage();
     const origins = new Set<string>();
     page.on("request", (r) => origins.add(new URL(r.url()).origin));
     try {
-      await open(page, `${base}/admin/ui`);
+      await open(page, `${world.base}/admin/ui`);
       await page.waitForSelector("#hub-console-link", { visible: true });
       // Let the board's own scripts render (and ask for whatever they would).
       await page.waitForNetworkIdle({ idleTime: 300, timeout: 10_000 });
-      expect([...origins].filter((o) => o !== base && !o.startsWith("data:"))).toEqual([]);
+      expect([...origins].filter((o) => o !== world.base && !o.startsWith("data:"))).toEqual([]);
       // Visible, in the top bar, and not covered by anything of the board's.
       const box = (await (await page.$("#hub-console-link"))!.boundingBox())!;
       expect(box.y).toBeLessThan(60);
