@@ -1,6 +1,6 @@
 // The layer rules, checked in CI (`npm run check:architecture`). A webhook travels
-//   http → services / providers (ingress, inbox) → domain (pure) and db (every statement)
-// and delivery, polling and maintenance are services the worker runs. docs/architecture.md draws it.
+//   http → services / pipeline (ingress, inbox) → providers (clients) → domain (pure) and db (every statement)
+// and delivery, the pipeline and maintenance are what the worker runs. docs/architecture.md draws it.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -28,7 +28,7 @@ module.exports = {
     {
       name: "http-goes-through-services",
       severity: "error",
-      comment: "Routes parse and answer; what they do lives in services (src/services; the Flovi ingress in providers). Types only from src/db.",
+      comment: "Routes parse and answer; what they do lives in services (src/services; the Flovi ingress in src/pipeline). Types only from src/db.",
       from: { path: "^src/http/" },
       // The Database handle itself is passed through (its type); nothing else of src/db.
       to: { path: "^src/db/", pathNot: "^src/db/client\\.ts$" },
@@ -48,11 +48,19 @@ module.exports = {
       to: { path: "^src/admin/" },
     },
     {
-      name: "providers-never-import-polling",
+      name: "providers-are-clients",
       severity: "error",
-      comment: "Provider clients and their rules know nothing of the schedules that call them.",
+      comment:
+        "src/providers holds the providers' clients and the shapes of what they send: it knows nothing of the pipeline that uses them, nor of anything above.",
       from: { path: "^src/providers/" },
-      to: { path: "^src/(polling|services|admin|delivery|workers|worker\\.ts)" },
+      to: { path: "^src/(pipeline|services|admin|delivery|queues|workers|worker\\.ts|runtime\\.ts|http)" },
+    },
+    {
+      name: "pipeline-stays-below-services",
+      severity: "error",
+      comment: "src/pipeline (receipt to outbox) is called by the worker, the ingress route and the services, never the other way round.",
+      from: { path: "^src/pipeline/" },
+      to: { path: "^src/(services|admin|http|workers|worker\\.ts|runtime\\.ts|app\\.ts)" },
     },
     {
       name: "domain-is-pure",
@@ -66,7 +74,7 @@ module.exports = {
       severity: "error",
       comment: "src/db serves every layer and depends on none above it (domain types and lib helpers only).",
       from: { path: "^src/db/" },
-      to: { path: "^src/(http|services|admin|delivery|polling|providers|queues|workers|maintenance)/" },
+      to: { path: "^src/(http|services|admin|delivery|pipeline|providers|queues|workers|maintenance)/" },
     },
   ],
   options: {

@@ -5,9 +5,9 @@
 //   npm run bench:reconcile [-- --reservations 1000]
 import { createDatabase } from "../src/db/client.js";
 import { createLogger } from "../src/observability/logger.js";
-import { backfillFromList } from "../src/providers/flovi/backfill.js";
+import { backfillFromList } from "../src/pipeline/flovi/backfill.js";
 import { createFloviClient } from "../src/providers/flovi/client.js";
-import { reconcileReservations, reconcileStore } from "../src/providers/flovi/reconcile.js";
+import { reconcileReservations, reconcileStore } from "../src/pipeline/flovi/reconcile.js";
 import { floviReservation, startFakeFlovi, FLOVI_API_KEY } from "../scripts/lib/fakes/providers.js";
 import { benchServices, loadAverage, machine } from "./lib.js";
 import { poolOf } from "../src/db/clients.js";

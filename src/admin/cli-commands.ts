@@ -1,6 +1,5 @@
 import { table } from "./cli-format.js";
 import { adminDeps, date, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
-import { USAGE } from "./cli-usage.js";
 
 // Each command loads only the modules it uses (the CLI is bundled with one chunk per dynamic import): a
 // command's start-up is most of its time.
@@ -8,7 +7,7 @@ const queueActionsModule = () => import("../services/queue-actions.js");
 const adminModule = () => import("../services/admin.js");
 const records = () => import("./cli-records.js");
 
-export { USAGE, type Io, type Result };
+export type { Io, Result };
 
 const QUEUE_COMMANDS = new Set(["queues", "failed", "retry", "remove", "retry-failed"]);
 

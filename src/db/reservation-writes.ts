@@ -1,4 +1,4 @@
-// Applies a reservation plan (providers/flovi/plan.ts) in ONE statement: reservations, transitions, the
+// Applies a reservation plan (pipeline/flovi/plan.ts) in ONE statement: reservations, transitions, the
 // deliveries' outcomes, events with their log positions, and the fan-out to subscriptions. The caller
 // holds the reservations' advisory locks in the same transaction.
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";

@@ -1,4 +1,4 @@
-// What applying reservation reports writes: the shapes the pure fold (providers/flovi/plan.ts) produces and
+// What applying reservation reports writes: the shapes the pure fold (pipeline/flovi/plan.ts) produces and
 // db/reservation-writes.ts stores. Types only.
 import type { CloudEvent } from "./events.js";
 import type { ReservationState, TransitionOutcome } from "./reservation.js";

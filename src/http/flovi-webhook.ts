@@ -1,8 +1,8 @@
 import express, { Router, type RequestHandler } from "express";
 import type { Logger } from "pino";
-import type { InboundWriter } from "../providers/flovi/ingress.js";
+import type { InboundWriter } from "../pipeline/flovi/ingress.js";
 import type { Metrics } from "../observability/metrics.js";
-import { receiveFloviWebhook, STORED_HEADERS } from "../providers/flovi/ingress.js";
+import { receiveFloviWebhook, STORED_HEADERS } from "../pipeline/flovi/ingress.js";
 import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
 import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
 import { createRefusalBox } from "./refusal-box.js";

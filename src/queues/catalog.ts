@@ -32,7 +32,7 @@ const keep = { removeOnComplete: { age: 3600, count: 5000 }, removeOnFail: { age
 
 export const jobs = {
   /**
-   * A stored Flovi delivery is waiting: drain the inbox (providers/flovi/inbox.ts). The drain applies every
+   * A stored Flovi delivery is waiting: drain the inbox (pipeline/flovi/inbox.ts). The drain applies every
    * waiting delivery in receipt order, so this job may find its own already applied by another; a failed
    * drain is retried, and the rows stay `received` (the inbound sweep drains too) whatever happens to the job.
    */
@@ -67,7 +67,7 @@ export const jobs = {
     jobId: () => "reconcile-reservations",
     options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
   }),
-  /** Fetch a reservation's details from Flovi's Partner API once, after its first report (providers/flovi/enrich.ts). */
+  /** Fetch a reservation's details from Flovi's Partner API once, after its first report (pipeline/flovi/enrich.ts). */
   enrichReservation: defineJob({
     queue: "maintenance",
     name: "enrich-reservation",

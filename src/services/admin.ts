@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { audited, listAudit, logAudit, writeAudit, type AuditEntry } from "../db/audit.js";
-import { applyStoredDelivery } from "../providers/flovi/apply-stored.js";
+import { applyStoredDelivery } from "../pipeline/flovi/apply-stored.js";
 import { listInbound as listInboundRows } from "../db/inbound-deliveries.js";
 import { clearPause, providerPauses } from "../db/provider-state.js";
 import { getSubscription } from "../db/subscriptions.js";

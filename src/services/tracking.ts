@@ -24,7 +24,7 @@ import {
 } from "../db/tracked-items.js";
 import { mfbOrderRecord } from "../db/mfb-polls.js";
 import { mfbMoney } from "../domain/money.js";
-import { stopTracking } from "../polling/stop.js";
+import { stopTracking } from "../pipeline/polling/stop.js";
 import type { Queues } from "../queues/queues.js";
 
 export interface TrackingDeps {

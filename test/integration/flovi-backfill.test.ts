@@ -2,7 +2,7 @@
 // the Partner API v2 document: newest first, `start`/`nextStart`, `limit` ≤ 100), each state emitted once.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
-import { backfillFromList } from "../../src/providers/flovi/backfill.js";
+import { backfillFromList } from "../../src/pipeline/flovi/backfill.js";
 import { floviError, floviReservation, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { ageReservation, postFlovi, statusChange } from "../helpers/flovi.js";

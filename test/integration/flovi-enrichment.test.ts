@@ -2,7 +2,7 @@
 // from the Partner API (a fake built from the document) once; one reservation.updated brings them, and every
 // later event carries them. A reason that arrives after a reconciled cancellation reaches subscribers too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backfillFromList } from "../../src/providers/flovi/backfill.js";
+import { backfillFromList } from "../../src/pipeline/flovi/backfill.js";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
 import { floviReservation, FLOVI_API_KEY, type FakeFlovi } from "../../scripts/lib/fakes/providers.js";
 import { eventually, type TestContext } from "../helpers/context.js";

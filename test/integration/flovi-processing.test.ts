@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { applyStoredDelivery } from "../../src/providers/flovi/apply-stored.js";
+import { applyStoredDelivery } from "../../src/pipeline/flovi/apply-stored.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 

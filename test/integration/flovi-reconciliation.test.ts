@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFloviClient } from "../../src/providers/flovi/client.js";
-import { reconcileReservations, reconcileStore } from "../../src/providers/flovi/reconcile.js";
+import { reconcileReservations, reconcileStore } from "../../src/pipeline/flovi/reconcile.js";
 import { createTestContext, eventually, type TestContext } from "../helpers/context.js";
 import { startFakeServer, type FakeServer, type Reply } from "../../scripts/lib/fakes/http-server.js";
 import { floviError } from "../../scripts/lib/fakes/providers.js";

@@ -1,7 +1,7 @@
 // The pure half of a GreenFlow poll: which answers are news, what the event says, and when to look again.
 import { describe, expect, it } from "vitest";
 import type { LockedBooking } from "../../src/db/greenflow-polls.js";
-import { planBookingPoll } from "../../src/polling/greenflow-poll-plan.js";
+import { planBookingPoll } from "../../src/pipeline/polling/greenflow-poll-plan.js";
 import type { GreenflowBookingData } from "../../src/providers/greenflow/client.js";
 
 const settings = { intervalMs: 60_000, pauseMs: 300_000, ceilingMs: 3_600_000, staleAfterMs: Number.POSITIVE_INFINITY };

@@ -5,9 +5,9 @@
 // this process just applied. (flovi-processing.test.ts and the ordering suites run it for real.)
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import type { ApplyResult } from "../../src/providers/flovi/apply-stored.js";
-import { type Committed, createFloviInbox } from "../../src/providers/flovi/inbox.js";
-import type { InboxStore, Pass } from "../../src/providers/flovi/inbox-store.js";
+import type { ApplyResult } from "../../src/pipeline/flovi/apply-stored.js";
+import { type Committed, createFloviInbox } from "../../src/pipeline/flovi/inbox.js";
+import type { InboxStore, Pass } from "../../src/pipeline/flovi/inbox-store.js";
 
 const log = pino({ level: "silent" });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planTrackingPoll, type FreshEvent } from "../../src/polling/mfb-poll-plan.js";
+import { planTrackingPoll, type FreshEvent } from "../../src/pipeline/polling/mfb-poll-plan.js";
 
 const settings = { intervalMs: 60_000, pauseMs: 0, ceilingMs: 3_600_000, staleAfterMs: 7 * 86_400_000 };
 const now = new Date("2026-03-01T12:00:00Z");

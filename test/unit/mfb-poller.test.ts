@@ -2,8 +2,8 @@
 // the small interfaces pollMfbOrder takes. (polling.test.ts and provider-fidelity.test.ts run it for real.)
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import type { PollFailureStore, PollOutcome } from "../../src/polling/failures.js";
-import { type MfbPollStore, pollMfbOrder } from "../../src/polling/mfb-poller.js";
+import type { PollFailureStore, PollOutcome } from "../../src/pipeline/polling/failures.js";
+import { type MfbPollStore, pollMfbOrder } from "../../src/pipeline/polling/mfb-poller.js";
 import type { MfbClient, MfbOrderDetails, MfbTracking } from "../../src/providers/mfb/client.js";
 import { ProviderError } from "../../src/providers/provider-error.js";
 

@@ -2,7 +2,7 @@
 // recordPollFailure takes. (polling.test.ts and tracking-tells.test.ts run the same paths for real.)
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { type PolledItem, type PollFailureStore, recordPollFailure } from "../../src/polling/failures.js";
+import { type PolledItem, type PollFailureStore, recordPollFailure } from "../../src/pipeline/polling/failures.js";
 import { ProviderError } from "../../src/providers/provider-error.js";
 
 const log = pino({ level: "silent" });

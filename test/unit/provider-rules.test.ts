@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseFloviBody } from "../../src/providers/flovi/payload.js";
 import { rentalTimeToIso, isKnownRentalStatus } from "../../src/providers/greenflow/status.js";
 import { foldParcels, isFinal, parseHappenedAt } from "../../src/providers/mfb/tracking.js";
-import { nextPollDelayMs } from "../../src/polling/schedule.js";
+import { nextPollDelayMs } from "../../src/pipeline/polling/schedule.js";
 import { sweepEvery } from "../../src/workers/schedulers.js";
 
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));

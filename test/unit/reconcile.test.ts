@@ -3,7 +3,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { FloviClient, FloviReservation } from "../../src/providers/flovi/client.js";
-import { type ReconcileStore, reconcileReservations } from "../../src/providers/flovi/reconcile.js";
+import { type ReconcileStore, reconcileReservations } from "../../src/pipeline/flovi/reconcile.js";
 import { ProviderError } from "../../src/providers/provider-error.js";
 
 const log = pino({ level: "silent" });

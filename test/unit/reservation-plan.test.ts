@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planReports, type Report, type ReservationSnapshot } from "../../src/providers/flovi/plan.js";
+import { planReports, type Report, type ReservationSnapshot } from "../../src/pipeline/flovi/plan.js";
 import type { ReservationState } from "../../src/domain/reservation.js";
 
 let n = 0;

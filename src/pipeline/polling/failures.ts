@@ -1,11 +1,11 @@
 // What a failed poll does to its item (and, for credentials, to its whole provider). Shared by the pollers.
 import type { Logger } from "pino";
-import type { Database } from "../db/client.js";
-import { pauseProvider } from "../db/provider-state.js";
-import { withTransaction } from "../db/sql.js";
-import { updatePollState, type TrackedKind } from "../db/tracked-items.js";
-import type { TrackingStopReason } from "../domain/tracking-stop.js";
-import type { ProviderError } from "../providers/provider-error.js";
+import type { Database } from "../../db/client.js";
+import { pauseProvider } from "../../db/provider-state.js";
+import { withTransaction } from "../../db/sql.js";
+import { updatePollState, type TrackedKind } from "../../db/tracked-items.js";
+import type { TrackingStopReason } from "../../domain/tracking-stop.js";
+import type { ProviderError } from "../../providers/provider-error.js";
 import { nextPollDelayMs } from "./schedule.js";
 import { stopTracking } from "./stop.js";
 

@@ -2,10 +2,10 @@
 // emit (a change of the status, or of the GDS status alone), the row's new state, and when to poll next
 // (sooner while the rental moves, later while it is quiet or its status is undocumented, never once final).
 // ./greenflow-poller.ts does the I/O around it.
-import type { GreenflowPollResult, LockedBooking } from "../db/greenflow-polls.js";
-import type { NewEvent } from "../domain/events.js";
-import type { GreenflowBookingData } from "../providers/greenflow/client.js";
-import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../providers/greenflow/status.js";
+import type { GreenflowPollResult, LockedBooking } from "../../db/greenflow-polls.js";
+import type { NewEvent } from "../../domain/events.js";
+import type { GreenflowBookingData } from "../../providers/greenflow/client.js";
+import { isFinalRentalStatus, isKnownRentalStatus, isMovingRentalStatus, normalizeRentalStatus, rentalTimeToIso } from "../../providers/greenflow/status.js";
 import type { PollOutcome, PollSettings } from "./failures.js";
 import { nextPollDelayMs } from "./schedule.js";
 

@@ -6,8 +6,8 @@ import { digestBody, type InboundWriter, type StoredDelivery } from "../../db/in
 
 export type { InboundWriter };
 import type { BatchedEnqueuer } from "../../queues/batched-enqueue.js";
-import { parseFloviBody, type PayloadWarning } from "./payload.js";
-import { verifyHubSignature } from "./signature.js";
+import { parseFloviBody, type PayloadWarning } from "../../providers/flovi/payload.js";
+import { verifyHubSignature } from "../../providers/flovi/signature.js";
 
 export type IngressOutcome =
   | { kind: "accepted"; id: string; duplicate: boolean; warnings: readonly PayloadWarning[] }

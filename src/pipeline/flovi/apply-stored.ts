@@ -6,7 +6,7 @@ import { loadInbound, loadInbox, markInbound } from "../../db/inbox.js";
 import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../../db/reservation-writes.js";
 import { type Sql, withTransaction } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
-import { parseFloviBody } from "./payload.js";
+import { parseFloviBody } from "../../providers/flovi/payload.js";
 import { planInbox, planReports, type ReportPlan } from "./plan.js";
 
 export type ApplyResult =

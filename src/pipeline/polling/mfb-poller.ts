@@ -1,15 +1,15 @@
 // One poll of one MFB order: fetch tracking, store the carrier events not seen before, fold the parcels
 // into the order's status, write the events to the outbox, and set the next poll time — in one transaction.
 import type { Logger } from "pino";
-import type { Database } from "../db/client.js";
-import { writeEvents } from "../db/outbox.js";
-import { providerPausedUntil } from "../db/provider-state.js";
-import { withTransaction, type Sql } from "../db/sql.js";
-import { findMfbOrder, updatePollState } from "../db/tracked-items.js";
-import { insertTrackingEvents, lockMfbOrder, saveMfbOrderDetails, saveMfbPoll, trackingEventsOf, upsertParcels } from "../db/mfb-polls.js";
-import type { MfbClient, MfbOrderDetails, MfbTracking } from "../providers/mfb/client.js";
-import type { ParcelTracking } from "../providers/mfb/tracking.js";
-import { ProviderError } from "../providers/provider-error.js";
+import type { Database } from "../../db/client.js";
+import { writeEvents } from "../../db/outbox.js";
+import { providerPausedUntil } from "../../db/provider-state.js";
+import { withTransaction, type Sql } from "../../db/sql.js";
+import { findMfbOrder, updatePollState } from "../../db/tracked-items.js";
+import { insertTrackingEvents, lockMfbOrder, saveMfbOrderDetails, saveMfbPoll, trackingEventsOf, upsertParcels } from "../../db/mfb-polls.js";
+import type { MfbClient, MfbOrderDetails, MfbTracking } from "../../providers/mfb/client.js";
+import type { ParcelTracking } from "../../providers/mfb/tracking.js";
+import { ProviderError } from "../../providers/provider-error.js";
 import { type PollFailureStore, type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
 import { planTrackingPoll } from "./mfb-poll-plan.js";
 

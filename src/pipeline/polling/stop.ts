@@ -1,11 +1,11 @@
 // Stopping a tracked item short of a final status, and telling subscribers so, in one transaction: the row
 // stops (once: a second stop finds it inactive and says nothing) and `<entity>.tracking_stopped` is written to
 // the outbox with the next sequence number. Used by failed polls (failures.ts) and an operator's DELETE.
-import { writeEvents } from "../db/outbox.js";
-import type { Sql } from "../db/sql.js";
-import { stopTrackedIn, type StoppedRow, type TrackedKind } from "../db/tracked-items.js";
-import { mfbMoney } from "../domain/money.js";
-import { trackingStoppedEvent, type TrackingStopReason } from "../domain/tracking-stop.js";
+import { writeEvents } from "../../db/outbox.js";
+import type { Sql } from "../../db/sql.js";
+import { stopTrackedIn, type StoppedRow, type TrackedKind } from "../../db/tracked-items.js";
+import { mfbMoney } from "../../domain/money.js";
+import { trackingStoppedEvent, type TrackingStopReason } from "../../domain/tracking-stop.js";
 
 /** What a shipment's or a rental's events carry about it beside the status (shared with the pollers). */
 export function shipmentFacts(row: { carrier: string | null; product: string | null; price?: unknown }): Record<string, unknown> {

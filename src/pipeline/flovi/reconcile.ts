@@ -14,9 +14,9 @@ import { withTransaction } from "../../db/sql.js";
 import { decideTransition, isReservationState, type ReservationState } from "../../domain/reservation.js";
 import { pauseProvider, providerPausedUntil } from "../../db/provider-state.js";
 import { markLookedUp, markLookedUpIn, reconcileCandidates } from "../../db/reservations.js";
-import type { FloviClient, FloviReservation } from "./client.js";
-import { ProviderError } from "../provider-error.js";
-import { floviApiPrice } from "./costs.js";
+import type { FloviClient, FloviReservation } from "../../providers/flovi/client.js";
+import { ProviderError } from "../../providers/provider-error.js";
+import { floviApiPrice } from "../../providers/flovi/costs.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
 

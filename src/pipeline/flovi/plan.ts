@@ -5,8 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { createEvent } from "../../domain/event-catalog.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
-import { floviCosts } from "./costs.js";
-import { parseFloviBody, type StatusChange } from "./payload.js";
+import { floviCosts } from "../../providers/flovi/costs.js";
+import { parseFloviBody, type StatusChange } from "../../providers/flovi/payload.js";
 
 export type {
   InboxRow,

@@ -22,8 +22,8 @@ import { loadReservationSnapshots, lockReservations, writeReportPlan } from "../
 import { markManyLookedUpIn } from "../../db/reservations.js";
 import { decideTransition, isReservationState } from "../../domain/reservation.js";
 import { withTransaction } from "../../db/sql.js";
-import { MAX_PAGE, type FloviClient, type FloviReservation, type ReservationPage } from "./client.js";
-import { ProviderError } from "../provider-error.js";
+import { MAX_PAGE, type FloviClient, type FloviReservation, type ReservationPage } from "../../providers/flovi/client.js";
+import { ProviderError } from "../../providers/provider-error.js";
 import type { Committed } from "./inbox.js";
 import { planReports, type Report } from "./plan.js";
 import { API_STATUS, apiReport, FLOVI_API, pauseFloviApi } from "./reconcile.js";

@@ -1,15 +1,15 @@
 // One poll of one GreenFlow booking: a status change becomes `rental.<status>`; a final status stops polling.
 import type { Logger } from "pino";
-import type { Database } from "../db/client.js";
-import { writeEvents } from "../db/outbox.js";
-import { providerPausedUntil } from "../db/provider-state.js";
-import { withTransaction } from "../db/sql.js";
-import { adoptBookingCode, findGreenflowBooking, updatePollState } from "../db/tracked-items.js";
-import { type LockedBooking, lockGreenflowBooking, saveGreenflowPoll } from "../db/greenflow-polls.js";
-import type { GreenflowClient, GreenflowBookingData } from "../providers/greenflow/client.js";
+import type { Database } from "../../db/client.js";
+import { writeEvents } from "../../db/outbox.js";
+import { providerPausedUntil } from "../../db/provider-state.js";
+import { withTransaction } from "../../db/sql.js";
+import { adoptBookingCode, findGreenflowBooking, updatePollState } from "../../db/tracked-items.js";
+import { type LockedBooking, lockGreenflowBooking, saveGreenflowPoll } from "../../db/greenflow-polls.js";
+import type { GreenflowClient, GreenflowBookingData } from "../../providers/greenflow/client.js";
 import { type PollFailureStore, type PollOutcome, type PollSettings, pollFailureStore, recordPollFailure } from "./failures.js";
 import { type BookingPollPlan, planBookingPoll } from "./greenflow-poll-plan.js";
-import { ProviderError } from "../providers/provider-error.js";
+import { ProviderError } from "../../providers/provider-error.js";
 
 export const GREENFLOW = "greenflow" as const;
 

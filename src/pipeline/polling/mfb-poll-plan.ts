@@ -1,10 +1,10 @@
 // Pure: what one MFB poll means, given the order as locked, the carrier events new to this poll and every
 // stored one: the parcels' and the order's statuses, the events to emit, and when to poll next (or stop).
 // ./mfb-poller.ts does the I/O around it.
-import type { LockedMfbOrder, MfbPollResult, StoredTrackingEvent } from "../db/mfb-polls.js";
-import type { NewEvent } from "../domain/events.js";
-import { englishLabel, foldParcels, isFinal, statusOfCode, type ShipmentStatus } from "../providers/mfb/tracking.js";
-import { trackingStoppedEvent } from "../domain/tracking-stop.js";
+import type { LockedMfbOrder, MfbPollResult, StoredTrackingEvent } from "../../db/mfb-polls.js";
+import type { NewEvent } from "../../domain/events.js";
+import { englishLabel, foldParcels, isFinal, statusOfCode, type ShipmentStatus } from "../../providers/mfb/tracking.js";
+import { trackingStoppedEvent } from "../../domain/tracking-stop.js";
 import type { PollOutcome, PollSettings } from "./failures.js";
 import { shipmentFacts } from "./stop.js";
 import { nextPollDelayMs } from "./schedule.js";
