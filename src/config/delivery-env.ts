@@ -2,6 +2,7 @@
 // into its one schema.
 import { z } from "zod";
 import { destinationLimits, durationList, durationMs, HOUR, MINUTE, positiveInt, SECOND } from "./env-parsers.js";
+import { MAX_IN_FLIGHT } from "../domain/subscription-limits.js";
 
 /** The most steps DELIVERY_RETRY_SCHEDULE may have. */
 const MAX_DELIVERY_STEPS = 20;
@@ -17,7 +18,7 @@ export const deliveryEnv = {
   /** ...or after this many consecutive failed attempts (0 turns the count rule off). */
   DELIVERY_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).default(0),
   /** A new subscription's in-flight limit when its body names none (docs/delivery.md). */
-  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(64),
+  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).default(64),
   /**
    * Requests open at once in one worker process at most, shared fairly by destination, then by subscription.
    * A slow answer holds a socket and some memory, nothing scarcer: the bound is memory and file descriptors.

@@ -6,6 +6,7 @@ import { recordOperatorEvent } from "./operator-events.js";
 import type { Database } from "./client.js";
 import { withTransaction } from "./sql.js";
 import { poolOf } from "./clients.js";
+import { columnsFor, unnestLayout } from "./unnest.js";
 
 export interface AttemptRecord {
   webhookDeliveryId: string;
@@ -33,11 +34,33 @@ export interface SubscriptionRun {
   status: string;
 }
 
+/** The statement's two inputs, each column's type and value on one line (src/db/unnest.ts numbers them). */
+const COLUMNS = unnestLayout({
+  attempts: columnsFor<AttemptRecord>({
+    delivery_id: ["uuid", (r) => r.webhookDeliveryId],
+    attempt: ["int", (r) => r.attempt],
+    attempted_at: ["timestamptz", (r) => r.attemptedAt.toISOString()],
+    duration_ms: ["int", (r) => r.durationMs],
+    status_code: ["int", (r) => r.statusCode],
+    error: ["text", (r) => r.error],
+    excerpt: ["text", (r) => r.excerpt],
+    status: ["text", (r) => r.status],
+    next_attempt_at: ["timestamptz", (r) => r.nextAttemptAt?.toISOString() ?? null],
+    schedule_step: ["int", (r) => r.scheduleStep],
+    lease_token: ["uuid", (r) => r.leaseToken],
+  }),
+  runs: columnsFor<RunChange>({
+    id: ["uuid", (c) => c.id],
+    reset: ["bool", (c) => c.reset],
+    failures: ["int", (c) => c.failures],
+    first_failure_at: ["timestamptz", (c) => c.firstFailureAt?.toISOString() ?? null],
+    pause_until: ["timestamptz", (c) => c.pauseUntil?.toISOString() ?? null],
+  }),
+});
+
 const RECORD = `
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],
-      $10::int[], $11::uuid[])
-         AS t(delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt, status, next_attempt_at, schedule_step, lease_token)
+  SELECT * FROM ${COLUMNS.unnest("attempts")} AS t(${COLUMNS.names("attempts")})
 ), attempt_rows AS (
   INSERT INTO delivery_attempts (webhook_delivery_id, attempt, attempted_at, duration_ms, status_code, error, response_excerpt)
   SELECT delivery_id, attempt, attempted_at, duration_ms, status_code, error, excerpt FROM input
@@ -77,7 +100,7 @@ UPDATE subscriptions s
        paused_until = CASE WHEN a.pause_until IS NOT NULL THEN greatest(s.paused_until, a.pause_until) ELSE s.paused_until END,
        pause_reason = CASE WHEN a.pause_until IS NOT NULL THEN 'answered 429 Too Many Requests' ELSE s.pause_reason END,
        updated_at = now()
-  FROM unnest($12::uuid[], $13::bool[], $14::int[], $15::timestamptz[], $16::timestamptz[]) AS a(id, reset, failures, first_failure_at, pause_until)
+  FROM ${COLUMNS.unnest("runs")} AS a(${COLUMNS.names("runs")})
  WHERE s.id = a.id AND (a.failures > 0 OR a.pause_until IS NOT NULL OR (a.reset AND s.consecutive_failures > 0))
 RETURNING s.id, s.consecutive_failures, s.failing_since, s.status`;
 
@@ -114,24 +137,10 @@ export function runChanges(records: AttemptRecord[]): RunChange[] {
 /** Writes the attempts; returns the failure runs of subscriptions that are failing (or just recovered). */
 export async function recordAttempts(db: Database, records: AttemptRecord[]): Promise<SubscriptionRun[]> {
   const changes = runChanges(records);
-  const { rows } = await poolOf(db).query<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(RECORD, [
-    records.map((r) => r.webhookDeliveryId),
-    records.map((r) => r.attempt),
-    records.map((r) => r.attemptedAt.toISOString()),
-    records.map((r) => r.durationMs),
-    records.map((r) => r.statusCode),
-    records.map((r) => r.error),
-    records.map((r) => r.excerpt),
-    records.map((r) => r.status),
-    records.map((r) => r.nextAttemptAt?.toISOString() ?? null),
-    records.map((r) => r.scheduleStep),
-    records.map((r) => r.leaseToken),
-    changes.map((c) => c.id),
-    changes.map((c) => c.reset),
-    changes.map((c) => c.failures),
-    changes.map((c) => c.firstFailureAt?.toISOString() ?? null),
-    changes.map((c) => c.pauseUntil?.toISOString() ?? null),
-  ]);
+  const { rows } = await poolOf(db).query<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(
+    RECORD,
+    COLUMNS.values({ attempts: records, runs: changes }),
+  );
   return rows.map((r) => ({ id: r.id, consecutiveFailures: r.consecutive_failures, failingSince: r.failing_since, status: r.status }));
 }
 

@@ -2,8 +2,11 @@
 // fan each event out to the active subscriptions whose event types match. Used inside one statement
 // (data-modifying CTEs) by the Flovi inbox and by the outbox relay.
 
-/** SQL twin of domain/events.ts matchesEventType, over subscription `s`. */
-const matchesSubscription = (typeExpr: string) =>
+/**
+ * Whether subscription `s` takes an event of type `typeExpr`: `reservation.sealed` matches `*`,
+ * `reservation.*` and `reservation.sealed` (the one definition; test/integration/fan-out-sql.test.ts).
+ */
+export const matchesSubscription = (typeExpr: string) =>
   `EXISTS (SELECT 1 FROM unnest(s.event_types) AS p(pattern)
             WHERE p.pattern = '*' OR p.pattern = ${typeExpr}
                OR (right(p.pattern, 2) = '.*' AND starts_with(${typeExpr}, left(p.pattern, -1))))`;

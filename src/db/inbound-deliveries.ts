@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { createGroupWriter, type GroupWriter } from "../lib/group-commit.js";
 import type { Database } from "./client.js";
 import { poolOf } from "./clients.js";
+import { columnsFor, unnestLayout } from "./unnest.js";
 
 type InboundStatus = "received" | "processed" | "ignored" | "rejected" | "failed";
 
@@ -35,11 +36,26 @@ export function digestBody(body: Buffer): string {
   return createHash("sha256").update(body).digest("hex");
 }
 
+/** The batch's columns, each one's type and value on one line (src/db/unnest.ts numbers them). */
+const COLUMNS = unnestLayout({
+  inbound: columnsFor<NewInboundDelivery>({
+    provider: ["text", (i) => i.provider],
+    digest: ["text", (i) => i.digest],
+    body: ["bytea", (i) => i.body],
+    headers: ["jsonb", (i) => JSON.stringify(i.headers)],
+    request_id: ["text", (i) => i.requestId],
+    status: ["text", (i) => i.status],
+    reason: ["text", (i) => i.statusReason],
+    ordering_key: ["text", (i) => i.orderingKey],
+    warnings: ["jsonb", (i) => (i.warnings.length > 0 ? JSON.stringify(i.warnings) : null)],
+    trace_context: ["jsonb", (i) => (i.traceContext ? JSON.stringify(i.traceContext) : null)],
+  }),
+});
+
 const INSERT_BATCH = `
 INSERT INTO inbound_deliveries (id, provider, body_digest, raw_body, headers, request_id, status, status_reason, ordering_key, warnings, trace_context)
 SELECT gen_random_uuid(), t.provider, t.digest, t.body, t.headers, t.request_id, t.status, t.reason, t.ordering_key, t.warnings, t.trace_context
-  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::jsonb[])
-       WITH ORDINALITY AS t(provider, digest, body, headers, request_id, status, reason, ordering_key, warnings, trace_context, ord)
+  FROM ${COLUMNS.unnest("inbound")} WITH ORDINALITY AS t(${COLUMNS.names("inbound")}, ord)
  ORDER BY t.ord
 ON CONFLICT (provider, body_digest) DO NOTHING
 RETURNING id, provider, body_digest, status, status_reason`;
@@ -60,18 +76,7 @@ const keyOf = (provider: string, digest: string) => `${provider}:${digest}`;
 
 /** Inserts a batch; returns one result per input, in order. A body stored before (or earlier in the batch) is a duplicate. */
 async function storeInboundBatch(db: Database, inputs: NewInboundDelivery[]): Promise<StoredDelivery[]> {
-  const { rows: inserted } = await poolOf(db).query<Row>(INSERT_BATCH, [
-    inputs.map((i) => i.provider),
-    inputs.map((i) => i.digest),
-    inputs.map((i) => i.body),
-    inputs.map((i) => JSON.stringify(i.headers)),
-    inputs.map((i) => i.requestId),
-    inputs.map((i) => i.status),
-    inputs.map((i) => i.statusReason),
-    inputs.map((i) => i.orderingKey),
-    inputs.map((i) => (i.warnings.length > 0 ? JSON.stringify(i.warnings) : null)),
-    inputs.map((i) => (i.traceContext ? JSON.stringify(i.traceContext) : null)),
-  ]);
+  const { rows: inserted } = await poolOf(db).query<Row>(INSERT_BATCH, COLUMNS.values({ inbound: inputs }));
   const rows = new Map(inserted.map((r) => [keyOf(r.provider, r.body_digest), r]));
   const fresh = new Set(rows.keys());
   const missing = inputs.filter((i) => !rows.has(keyOf(i.provider, i.digest)));

@@ -7,15 +7,39 @@ import type { Database } from "./client.js";
 import { fanOutCte } from "./fan-out.js";
 import { type Sql, withTransaction } from "./sql.js";
 import { carrierOf, rememberEventTrace } from "../observability/trace.js";
+import { columnsFor, unnestLayout } from "./unnest.js";
 
 const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
 
+/** An event row as written: the envelope, its dedupe key, the request and the trace it was written in. */
+interface EventRow {
+  envelope: CloudEvent;
+  dedupeKey: string;
+  requestId: string | null;
+  traceContext: string | null;
+}
+
+/** The insert's columns, each one's type and value on one line (src/db/unnest.ts numbers them). */
+const COLUMNS = unnestLayout({
+  events: columnsFor<EventRow>({
+    id: ["uuid", (r) => r.envelope.id],
+    source: ["text", (r) => r.envelope.source],
+    type: ["text", (r) => r.envelope.type],
+    subject: ["text", (r) => r.envelope.subject],
+    entity: ["text", (r) => r.envelope.data.entity],
+    entity_id: ["text", (r) => r.envelope.data.entityId],
+    sequence: ["int", (r) => r.envelope.data.sequence],
+    time: ["timestamptz", (r) => r.envelope.time],
+    dedupe_key: ["text", (r) => r.dedupeKey],
+    envelope: ["jsonb", (r) => JSON.stringify(r.envelope)],
+    request_id: ["text", (r) => r.requestId],
+    trace_context: ["jsonb", (r) => r.traceContext],
+  }),
+});
+
 const INSERT = `
-INSERT INTO events (id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
-SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequence::int, t.time::timestamptz, t.dedupe_key, t.envelope::jsonb,
-    t.request_id, $12::jsonb
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-       AS t(id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id)`;
+INSERT INTO events (${COLUMNS.names("events")})
+SELECT * FROM ${COLUMNS.unnest("events")}`;
 
 /**
  * Inserts the events in the caller's transaction (one statement). `dedupe_key` and
@@ -25,24 +49,12 @@ SELECT t.id::uuid, t.source, t.type, t.subject, t.entity, t.entity_id, t.sequenc
 export async function writeEvents(sql: Sql, events: NewEvent[], requestId?: string | null): Promise<CloudEvent[]> {
   const envelopes = events.map((e) => createEvent(e, randomUUID()));
   if (envelopes.length === 0) return envelopes;
-  const column = <T>(pick: (e: CloudEvent, i: number) => T) => envelopes.map(pick);
   const carrier = carrierOf();
   for (const e of envelopes) rememberEventTrace(e.id, carrier);
-  await sql.query(INSERT, [
-    column((e) => e.id),
-    column((e) => e.source),
-    column((e) => e.type),
-    column((e) => e.subject),
-    column((e) => e.data.entity),
-    column((e) => e.data.entityId),
-    column((e) => String(e.data.sequence)),
-    column((e) => e.time),
-    column((_, i) => events[i]!.dedupeKey),
-    column((e) => JSON.stringify(e)),
-    column(() => requestId ?? null),
-    // The active span (a poll's, a look-up's, an operator's request): its trace continues through delivery.
-    json(carrier),
-  ]);
+  // The active span (a poll's, a look-up's, an operator's request): its trace continues through delivery.
+  const traceContext = json(carrier);
+  const rows = envelopes.map((envelope, i) => ({ envelope, dedupeKey: events[i]!.dedupeKey, requestId: requestId ?? null, traceContext }));
+  await sql.query(INSERT, COLUMNS.values({ events: rows }));
   return envelopes;
 }
 

@@ -2,7 +2,7 @@
 // delay, failed for good, and whether the subscriber said 410 Gone), the row an attempt writes, and when a
 // failing subscription is disabled. Unit-tested in test/unit/delivery-decisions.test.ts.
 import type { AttemptRecord, SubscriptionRun } from "../db/delivery-attempts.js";
-import type { DeliveryClient, HttpOutcome as ClientOutcome } from "./http-client.js";
+import type { DeliveryClient, HttpOutcome } from "./http-client.js";
 import { retryDelayMs } from "./retry-policy.js";
 import type { TargetPolicy } from "./target-policy.js";
 
@@ -16,7 +16,8 @@ export interface DeliverySettings {
   client: DeliveryClient;
 }
 
-export interface HttpOutcome extends Omit<ClientOutcome, "retryAfter"> {
+/** What the subscriber answered, as the decisions read it: the raw answer with its Retry-After in milliseconds. */
+export interface AttemptAnswer extends Omit<HttpOutcome, "retryAfter"> {
   retryAfterMs: number | null;
 }
 
@@ -45,7 +46,7 @@ function throttleBudgetMs(schedule: readonly number[]): number {
 }
 
 /** Pure: what an attempt's outcome means, given where the delivery stands in its schedule. */
-export function decideAttempt(outcome: HttpOutcome, state: ScheduleState, schedule: readonly number[], now: Date, random = Math.random): AttemptDecision {
+export function decideAttempt(outcome: AttemptAnswer, state: ScheduleState, schedule: readonly number[], now: Date, random = Math.random): AttemptDecision {
   const code = outcome.statusCode;
   if (code !== null && code >= 200 && code < 300) return { kind: "delivered" };
   const error = outcome.error ?? "delivery failed";
@@ -67,7 +68,7 @@ export function attemptRecord(
   delivery: { webhookDeliveryId: string; subscriptionId: string; leaseToken: string | null } & ScheduleState,
   attempt: number,
   now: Date,
-  outcome: HttpOutcome,
+  outcome: AttemptAnswer,
   decision: AttemptDecision,
 ): AttemptRecord {
   const waiting = decision.kind === "retry" || decision.kind === "throttled";

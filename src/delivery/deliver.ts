@@ -2,7 +2,7 @@
 // it (claim → send → decide → record) is delivery/pump.ts, the same for first attempts, retries and re-sends.
 import { Webhook } from "standardwebhooks";
 import { parseRetryAfter } from "../lib/retry-after.js";
-import type { DeliverySettings, HttpOutcome } from "./decisions.js";
+import type { DeliverySettings, AttemptAnswer } from "./decisions.js";
 import { parseTargetUrl, refusedAddress } from "./target-policy.js";
 import ipaddr from "ipaddr.js";
 
@@ -20,7 +20,7 @@ function signatureHeader(secrets: string[], id: string, timestamp: Date, body: s
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(" ");
 }
 
-const refusedOutcome = (reason: string): HttpOutcome => ({
+const refusedOutcome = (reason: string): AttemptAnswer => ({
   statusCode: null,
   error: `target refused: ${reason}`,
   excerpt: null,
@@ -38,7 +38,7 @@ export async function send(
   now: Date,
   /** The attempt span's `traceparent`/`tracestate`, sent along (tracing on only). */
   traceHeaders: Record<string, string> | null = null,
-): Promise<HttpOutcome> {
+): Promise<AttemptAnswer> {
   const url = parseTargetUrl(target.url);
   if (!url) return refusedOutcome("url must be an absolute http(s) URL without credentials");
   // An address literal is checked here; a host name is checked by the client as it connects.

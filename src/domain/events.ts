@@ -194,8 +194,3 @@ export function buildEnvelope(event: NewEvent, id: string = randomUUID()): Cloud
     },
   };
 }
-
-/** `reservation.sealed` matches `reservation.sealed`, `reservation.*` and `*`. */
-export function matchesEventType(patterns: readonly string[], type: string): boolean {
-  return patterns.some((p) => p === "*" || p === type || (p.endsWith(".*") && type.startsWith(p.slice(0, -1))));
-}

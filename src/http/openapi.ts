@@ -2,6 +2,7 @@
 // compares it with the routes the app really registers, so the two cannot drift.
 import { adminPaths } from "./openapi-admin-paths.js";
 import { publicPaths } from "./openapi-paths.js";
+import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
 
 export function openApiDocument() {
   return {
@@ -58,12 +59,17 @@ export function openApiDocument() {
             status: { enum: ["active", "disabled", "deleted"] },
             disabledReason: { type: ["string", "null"] },
             ordering: { enum: ["none", "subject"], description: "subject: one event of a subject at a time, in event-log order" },
-            maxInFlight: { type: "integer", minimum: 1, maximum: 1000, description: "requests in flight to the endpoint at most, across every worker" },
+            maxInFlight: {
+              type: "integer",
+              minimum: MAX_IN_FLIGHT.min,
+              maximum: MAX_IN_FLIGHT.max,
+              description: "requests in flight to the endpoint at most, across every worker",
+            },
             rateLimitPerSecond: {
               type: ["number", "null"],
-              minimum: 0.001,
-              maximum: 10000,
-              description: "requests per second at most (0.001 to 10000); null for no limit",
+              minimum: RATE_LIMIT.min,
+              maximum: RATE_LIMIT.max,
+              description: `requests per second at most (${RATE_LIMIT.min} to ${RATE_LIMIT.max}); null for no limit`,
             },
             secret: { type: "string", description: "whsec_…; only in the creation and rotation responses" },
             deliveries: { type: "object", description: "GET /subscriptions/{id} only: deliveries by status" },

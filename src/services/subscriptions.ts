@@ -21,14 +21,12 @@ import {
 } from "../db/subscriptions.js";
 import { isKnownEventPattern, patternsOverlap, validEventPatterns } from "../domain/events.js";
 import { checkTarget, type TargetPolicy } from "../delivery/target-policy.js";
+import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
 
 const eventTypes = z
   .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
   .min(1)
   .max(100);
-
-/** A rate limit's bounds (requests per second); the database's check holds the same. */
-const RATE_LIMIT = { min: 0.001, max: 10_000 } as const;
 
 /** The fields a subscription's owner sets (docs/delivery.md); limits default to the documented values. */
 const settingsShape = {
@@ -37,7 +35,7 @@ const settingsShape = {
   /** "subject": one event of a subject at a time, in event-log order. */
   ordering: z.enum(["none", "subject"]).optional(),
   /** Requests in flight to the endpoint at most, across every worker process. */
-  maxInFlight: z.number().int().min(1).max(1000).optional(),
+  maxInFlight: z.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).optional(),
   /** Requests per second at most (0.001, one per 1,000 s, to 10,000); null for no limit. */
   rateLimitPerSecond: z
     .number({ error: `must be a number of requests per second from ${RATE_LIMIT.min} to ${RATE_LIMIT.max}, or null for no limit` })

@@ -2,11 +2,38 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
+import { MAX_IN_FLIGHT, RATE_LIMIT } from "../../src/domain/subscription-limits.js";
 import { createTestContext, directDatabaseUrl, freshDatabaseUrl, type TestContext } from "../helpers/context.js";
 
 const migrations = path.resolve(import.meta.dirname, "../../prisma/migrations");
 
 describe("migrations", () => {
+  it("the database's limits on a subscription are the ones the API validates", async () => {
+    const url = await freshDatabaseUrl();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string; def: string }>(
+        `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+          WHERE conrelid = 'subscriptions'::regclass AND conname IN ('subscriptions_max_in_flight_check', 'subscriptions_rate_limit_check')
+          ORDER BY conname`,
+      );
+      const def = Object.fromEntries(rows.map((r) => [r.name, r.def]));
+      const numbers = (text: string) => (text.match(/\d+(\.\d+)?/g) ?? []).map(Number);
+      expect(numbers(def.subscriptions_max_in_flight_check!)).toEqual([MAX_IN_FLIGHT.min, MAX_IN_FLIGHT.max]);
+      expect(numbers(def.subscriptions_rate_limit_check!)).toEqual([RATE_LIMIT.min, RATE_LIMIT.max]);
+      // And the database refuses past them.
+      await expect(
+        client.query(
+          `INSERT INTO subscriptions (id, url, event_types, secret, max_in_flight, updated_at) VALUES (gen_random_uuid(), 'http://x', '{*}', 's', $1, now())`,
+          [MAX_IN_FLIGHT.max + 1],
+        ),
+      ).rejects.toThrow(/subscriptions_max_in_flight_check/);
+    } finally {
+      await client.end();
+    }
+  });
+
   it("apply once, then a second run is a no-op", async () => {
     const url = await freshDatabaseUrl(); // already migrated from the template
     const client = new pg.Client({ connectionString: url });

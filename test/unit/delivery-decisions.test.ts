@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { attemptRecord, decideAttempt, disableReason, type HttpOutcome } from "../../src/delivery/decisions.js";
+import { attemptRecord, decideAttempt, disableReason, type AttemptAnswer } from "../../src/delivery/decisions.js";
 import { runChanges, type AttemptRecord } from "../../src/db/delivery-attempts.js";
 import { storableText } from "../../src/lib/text.js";
 
-const outcome = (statusCode: number | null, extra: Partial<HttpOutcome> = {}): HttpOutcome => ({
+const outcome = (statusCode: number | null, extra: Partial<AttemptAnswer> = {}): AttemptAnswer => ({
   statusCode,
   error: statusCode && statusCode < 300 ? null : `HTTP ${statusCode}`,
   excerpt: null,

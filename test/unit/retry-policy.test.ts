@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseRetryAfter } from "../../src/lib/retry-after.js";
 import { retryDelayMs } from "../../src/delivery/retry-policy.js";
-import { matchesEventType } from "../../src/domain/events.js";
 
 const schedule = [0, 5_000, 300_000, 1_800_000];
 
@@ -25,18 +24,5 @@ describe("retry policy", () => {
     expect(parseRetryAfter(new Date(Date.UTC(2030, 0, 1, 0, 1)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(60_000);
     expect(parseRetryAfter("soon")).toBeNull();
     expect(parseRetryAfter(null)).toBeNull();
-  });
-});
-
-describe("event type filters", () => {
-  it.each([
-    [["*"], "shipment.delivered", true],
-    [["reservation.*"], "reservation.sealed", true],
-    [["reservation.*"], "rental.reserved", false],
-    [["reservation.sealed"], "reservation.sealed", true],
-    [["reservation.sealed"], "reservation.sealed_extra", false],
-    [["shipment.delivered", "rental.*"], "rental.cancelled", true],
-  ] as const)("%j matches %s: %s", (patterns, type, expected) => {
-    expect(matchesEventType(patterns, type)).toBe(expected);
   });
 });

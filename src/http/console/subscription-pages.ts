@@ -9,6 +9,7 @@ import { subscriptionChange } from "../../services/subscriptions.js";
 import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { maskUrl, plural } from "../../lib/text.js";
+import { MAX_IN_FLIGHT, RATE_LIMIT } from "../../domain/subscription-limits.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
@@ -103,9 +104,9 @@ ${button(
 <label>description <input type="text" name="description" size="30" value="${s.description ?? ""}"></label><br>
 <label>ordering <select name="ordering"><option value="none"${s.ordering === "none" ? html` selected` : ""}>none</option>
 <option value="subject"${s.ordering === "subject" ? html` selected` : ""}>subject</option></select></label>
-<label>max in flight <input type="number" name="maxInFlight" min="1" max="1000" step="1" value="${s.maxInFlight}" required></label>
+<label>max in flight <input type="number" name="maxInFlight" min="${MAX_IN_FLIGHT.min}" max="${MAX_IN_FLIGHT.max}" step="1" value="${s.maxInFlight}" required></label>
 <label>requests per second
-<input type="number" name="rateLimitPerSecond" min="0.001" max="10000" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
+<input type="number" name="rateLimitPerSecond" min="${RATE_LIMIT.min}" max="${RATE_LIMIT.max}" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
 )}
 <h2>Endpoint</h2>
 <p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${

@@ -10,14 +10,9 @@ import { type Sql, withTransaction } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
 import type { InboundOutcome } from "../../domain/reservation-plan.js";
 import { type ApplyResult, applyStoredDelivery } from "./apply-stored.js";
+import type { ClaimWithin } from "../../delivery/pump-types.js";
 import { planInbox } from "./plan.js";
 import { type TracedBatch, traceInboxBatch } from "./trace-batch.js";
-
-/** First attempts claimed inside the drain's transaction: started once it commits, dropped if it does not. */
-export interface ClaimWithin {
-  start(): void;
-  abandon(): void;
-}
 
 /** One committed pass. */
 export interface Pass {
