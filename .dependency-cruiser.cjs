@@ -63,6 +63,13 @@ module.exports = {
       to: { path: "^src/(services|admin|http|workers|worker\\.ts|runtime\\.ts|app\\.ts)" },
     },
     {
+      name: "observability-takes-what-it-needs",
+      severity: "error",
+      comment: "src/observability (logs, metrics, spans, the OpenTelemetry SDK) is used by every layer and imports none: what it needs comes as parameters.",
+      from: { path: "^src/observability/" },
+      to: { path: "^src/(?!observability/|lib/)" },
+    },
+    {
       name: "domain-is-pure",
       severity: "error",
       comment: "src/domain holds the event envelope and the reservation machine: no I/O, no other layer.",

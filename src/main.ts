@@ -23,8 +23,11 @@ async function main() {
     throw error;
   }
   // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) turns tracing on; unset, its modules are never loaded.
-  const { tracingConfigured } = await import("./observability/tracing-config.js");
-  const tracing = tracingConfigured(process.env) ? await (await import("./observability/tracing.js")).startTracing(role) : null;
+  const { tracingConfigured } = await import("./observability/otel-settings.js");
+  const leftOut = new Set<string>();
+  const tracing = tracingConfigured(process.env) ? await (await import("./observability/otel-sdk.js")).startTracing(role, (name) => leftOut.add(name)) : null;
+  // BullMQ's spans are the hub's to turn off (bullmq-otel is an option of its queues, not an instrumentation).
+  if (leftOut.has("bullmq")) (await import("./queues/telemetry.js")).disableQueueTelemetry();
   const log = createLogger({ level: config.LOG_LEVEL, name: role, traceFields: tracing !== null });
   if (tracing)
     log.info(

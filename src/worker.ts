@@ -164,7 +164,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       ...common,
       queue: "webhook-deliveries",
       handlers: {
-        async deliverWebhook(data, { job }) {
+        async parkDelivery(data, { job }) {
           const delivery = await findDelivery(db, data.webhookDeliveryId);
           if (delivery?.status !== "failed") return "skipped";
           // A job of the previous version (it carried `scheduleAttempt`) failed as an attempt: retrying it re-sends.

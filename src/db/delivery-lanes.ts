@@ -68,7 +68,7 @@ interface ClaimRow {
   secret: string | null;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
-  delivery_id: string | null;
+  webhook_delivery_id: string | null;
   event_id: string | null;
   attempts: number | null;
   schedule_step: number | null;
@@ -93,9 +93,9 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
   const lanes: LaneRow[] = [];
   const claimed: ClaimedDelivery[] = [];
   for (const r of rows) {
-    if (r.delivery_id) {
+    if (r.webhook_delivery_id) {
       claimed.push({
-        webhookDeliveryId: r.delivery_id,
+        webhookDeliveryId: r.webhook_delivery_id,
         eventId: r.event_id!,
         subscriptionId: r.lane_id,
         attempts: r.attempts!,

@@ -6,7 +6,7 @@ import type { CloudEvent, NewEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
 import { fanOutCte } from "./fan-out.js";
 import { type Sql, withTransaction } from "./sql.js";
-import { carrierOf, rememberEventTrace } from "../observability/trace.js";
+import { carrierOf, rememberEventTrace } from "../observability/spans.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
 
 const json = (value: unknown) => (value == null ? null : JSON.stringify(value));

@@ -5,7 +5,7 @@ import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan
 import { fanOutFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
 import type { Sql } from "./sql.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
-import { carrierOf, rememberEventTrace } from "../observability/trace.js";
+import { carrierOf, rememberEventTrace } from "../observability/spans.js";
 
 const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
 const iso = (d: Date) => d.toISOString();

@@ -6,10 +6,10 @@ import type { Database } from "../db/client.js";
 import type { ClaimedDelivery, LaneRow } from "../db/delivery-lanes.js";
 import { eventTraceContext } from "../db/events.js";
 import type { Metrics } from "../observability/metrics.js";
-import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, type Span, tracingOn } from "../observability/trace.js";
+import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, type Span, tracingOn } from "../observability/spans.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { type AttemptDecision, attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
-import { send } from "./deliver.js";
+import { signAndPost } from "./deliver.js";
 
 export interface AttemptDeps {
   db: Database;
@@ -41,7 +41,7 @@ export async function runAttempt(deps: AttemptDeps, claimed: ClaimedDelivery, la
 async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: LaneRow, span: Span | null): Promise<AttemptDecision> {
   const { delivery, recorder, metrics, log } = deps;
   const now = new Date();
-  const outcome = await send(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null);
+  const outcome = await signAndPost(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null);
   const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date());
   span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
   await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);

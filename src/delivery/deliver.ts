@@ -30,7 +30,7 @@ const refusedOutcome = (reason: string): AttemptAnswer => ({
 });
 
 /** Checks the target against the policy, signs and POSTs. Never throws. */
-export async function send(
+export async function signAndPost(
   target: DeliveryTarget,
   eventId: string,
   body: string,

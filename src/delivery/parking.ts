@@ -1,4 +1,4 @@
-// Where deliveries that failed for good are parked: a failed job named `deliver` in the webhook-deliveries
+// Where deliveries that failed for good are parked: a failed job named `parked-delivery` in the webhook-deliveries
 // queue, where operators find and replay failures (docs/delivery.md). A parked job leaves once its delivery
 // succeeds, whatever sent it again (the job itself, the API, the console, recover).
 import type { Logger } from "pino";
@@ -10,7 +10,7 @@ import type { FailedDelivery } from "./attempt-recorder.js";
 export function park(queues: Queues, failed: FailedDelivery[], log: Logger): void {
   queues
     .enqueueMany(
-      "deliverWebhook",
+      "parkDelivery",
       failed.map((f) => ({ webhookDeliveryId: f.webhookDeliveryId, attempt: f.attempt, reason: f.reason.slice(0, 2000) })),
     )
     .catch((error: unknown) => log.warn({ err: error }, "could not park failed deliveries as jobs; they stay failed in the database"));
@@ -23,8 +23,8 @@ const LOOK_BACK_ATTEMPTS = 50;
 export async function unpark(queues: Queues, delivered: { webhookDeliveryId: string; attempt: number }[], log: Logger): Promise<void> {
   const queue = queues.get("webhook-deliveries");
   const ids = delivered.flatMap(({ webhookDeliveryId, attempt }) => [
-    jobs.deliverWebhook.jobId({ webhookDeliveryId }),
-    ...Array.from({ length: Math.min(attempt - 1, LOOK_BACK_ATTEMPTS) }, (_, i) => jobs.deliverWebhook.jobId({ webhookDeliveryId, attempt: attempt - 1 - i })),
+    jobs.parkDelivery.jobId({ webhookDeliveryId }),
+    ...Array.from({ length: Math.min(attempt - 1, LOOK_BACK_ATTEMPTS) }, (_, i) => jobs.parkDelivery.jobId({ webhookDeliveryId, attempt: attempt - 1 - i })),
   ]);
   try {
     for (const job of await Promise.all(ids.map((id) => queue.getJob(id)))) {

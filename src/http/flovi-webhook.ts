@@ -6,7 +6,7 @@ import { receiveFloviWebhook, STORED_HEADERS } from "../pipeline/flovi/ingress.j
 import { parseHubSignature, SIGNATURE_MESSAGES } from "../providers/flovi/signature.js";
 import type { BatchedEnqueuer } from "../queues/batched-enqueue.js";
 import { createRefusalBox } from "./refusal-box.js";
-import { carrierOf, inRequestSpan, tracingOn } from "../observability/trace.js";
+import { carrierOf, inRequestSpan, tracingOn } from "../observability/spans.js";
 
 export interface FloviWebhookDeps {
   writer: InboundWriter;

@@ -4,7 +4,7 @@
 // probes and scrapes make none. With tracing off, or the HTTP instrumentation on, this costs one check.
 import type { RequestHandler } from "express";
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { hubStartsServerSpans, tracer } from "../observability/trace.js";
+import { hubStartsServerSpans, tracer } from "../observability/spans.js";
 
 const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
 

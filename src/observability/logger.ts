@@ -1,6 +1,6 @@
 import { pino, type Logger } from "pino";
 import { redactDeep, REDACTED } from "./redaction.js";
-import { logTraceFields } from "./trace.js";
+import { logTraceFields } from "./spans.js";
 
 export type { Logger };
 

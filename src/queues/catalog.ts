@@ -17,6 +17,8 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 export interface JobDefinition<S extends z.ZodType = z.ZodType, Q extends QueueName = QueueName> {
   queue: Q;
   name: string;
+  /** Names this job had before (jobs of an earlier version, still in Redis, are run by the same handler). */
+  formerNames?: readonly string[];
   schema: S;
   /** Deterministic job id: the same work is never queued twice while its job exists. */
   jobId: (data: z.output<S>) => string;
@@ -130,9 +132,11 @@ export const jobs = {
    * (delivery/pump.ts). Its first run fails it at once (marking it `parked`); retrying the failed job sends
    * the delivery again (its schedule starts over, its webhook-id stays the event id).
    */
-  deliverWebhook: defineJob({
+  parkDelivery: defineJob({
     queue: "webhook-deliveries",
-    name: "deliver",
+    name: "parked-delivery",
+    // Its name until 2026-12: parked jobs of then are still found, retried and removed.
+    formerNames: ["deliver"],
     schema: renamed(
       z.object({
         webhookDeliveryId: z.uuid(),
@@ -158,5 +162,8 @@ export type JobData<K extends JobKey> = z.output<(typeof jobs)[K]["schema"]>;
 export type JobsOf<Q extends QueueName> = { [K in JobKey]: (typeof jobs)[K]["queue"] extends Q ? K : never }[JobKey];
 
 export function jobKeyByName(queue: QueueName, name: string): JobKey | undefined {
-  return (Object.keys(jobs) as JobKey[]).find((key) => jobs[key].queue === queue && jobs[key].name === name);
+  return (Object.keys(jobs) as JobKey[]).find((key) => {
+    const job: JobDefinition = jobs[key];
+    return job.queue === queue && (job.name === name || (job.formerNames ?? []).includes(name));
+  });
 }

@@ -17,7 +17,7 @@ export class ExpectedError extends Error {
   }
 }
 
-/** Not a fault: a job that exists to be failed (a parked delivery, see the catalog's deliverWebhook). */
+/** Not a fault: a job that exists to be failed (a parked delivery, see the catalog's parkDelivery). */
 export class ParkedFailure extends UnrecoverableError {
   constructor(message: string) {
     super(message);

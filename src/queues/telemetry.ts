@@ -4,7 +4,7 @@ import { type Context, context, SpanKind, trace } from "@opentelemetry/api";
 import { suppressTracing, unsuppressTracing } from "@opentelemetry/core";
 import type { Telemetry } from "bullmq";
 import { BullMQOtel } from "bullmq-otel";
-import { tracingOn } from "../observability/trace.js";
+import { tracingOn } from "../observability/spans.js";
 import type { QueueName } from "./catalog.js";
 
 let telemetry: Telemetry | undefined;

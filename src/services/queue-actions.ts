@@ -1,7 +1,7 @@
 // Operator actions on the queues (Redis): counts, failed jobs, retry and remove, one at a time or by filter.
 // Each is audited before it acts (auditFirst); the admin HTTP API and the CLI call them.
 import { appendAudit, type AuditEntry, logAudit } from "../db/audit.js";
-import { QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
+import { jobKeyByName, QUEUE_NAMES, type QueueName } from "../queues/catalog.js";
 import type { AdminDeps } from "./admin.js";
 const STATES = ["waiting", "active", "delayed", "failed", "completed", "prioritized", "waiting-children"] as const;
 
@@ -80,10 +80,13 @@ export async function retryFailed(deps: AdminDeps, actor: string, queueName: str
   const queue = deps.queues.get(queueName);
   const page = 500;
   const matching: string[] = [];
+  // A job's name and its former names are one job (parked deliveries were named `deliver` before).
+  const wanted = filter.name ? jobKeyByName(queueName, filter.name) : undefined;
+  const named = (name: string) => !filter.name || name === filter.name || (wanted !== undefined && jobKeyByName(queueName, name) === wanted);
   for (let start = 0; ; start += page) {
     const jobs = await queue.getFailed(start, start + page - 1);
     for (const job of jobs) {
-      if (filter.name && job.name !== filter.name) continue;
+      if (!named(job.name)) continue;
       if (filter.failedReasonContains && !job.failedReason?.includes(filter.failedReasonContains)) continue;
       if (filter.since && (job.finishedOn ?? 0) < filter.since.getTime()) continue;
       if (job.id) matching.push(job.id);

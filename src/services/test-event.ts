@@ -9,7 +9,7 @@ import type { Database } from "../db/client.js";
 import { onPool } from "../db/sql.js";
 import { createEvent } from "../domain/event-catalog.js";
 import type { Logger } from "pino";
-import { send } from "../delivery/deliver.js";
+import { signAndPost } from "../delivery/deliver.js";
 import { createDeliveryClient } from "../delivery/http-client.js";
 import { findSubscription } from "./subscriptions.js";
 import type { TargetPolicy } from "../delivery/target-policy.js";
@@ -53,7 +53,7 @@ export async function sendTestEvent(
   });
   const client = createDeliveryClient(deps.policy, { maxSockets: 1 });
   try {
-    const outcome = await send(
+    const outcome = await signAndPost(
       subscription,
       event.id,
       JSON.stringify(event),

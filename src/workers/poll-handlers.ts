@@ -17,7 +17,7 @@ import type { PollOutcome } from "../pipeline/polling/failures.js";
 import { MFB, mfbPollStore, pollMfbOrder } from "../pipeline/polling/mfb-poller.js";
 import { providerPausedUntil } from "../db/provider-state.js";
 import { claimDue, type TrackedKind } from "../db/tracked-items.js";
-import { inSpan, linkToActive, ROOT_CONTEXT, tracingOn } from "../observability/trace.js";
+import { inSpan, linkToActive, ROOT_CONTEXT, tracingOn } from "../observability/spans.js";
 
 /**
  * Tracing on: each poll is a trace of its own (linked to the job that ran it), and the events it writes

@@ -74,7 +74,7 @@ describe("replaying what failed", () => {
     );
     const job = failed.data[0];
     // Three attempts on the schedule, then parked as a failed job that names why.
-    expect(job).toMatchObject({ name: "deliver", data: { parked: true, attempt: 3 }, failedReason: expect.stringContaining("HTTP 500") });
+    expect(job).toMatchObject({ name: "parked-delivery", data: { parked: true, attempt: 3 }, failedReason: expect.stringContaining("HTTP 500") });
     expect(await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.webhookDeliveryId } })).toMatchObject({ status: "failed", attempts: 3 });
     expect(job.stacktrace.length).toBeGreaterThan(0);
     expect(job.data.webhookDeliveryId).toBeTruthy();
@@ -129,11 +129,37 @@ describe("replaying what failed", () => {
     expect(removed.status).toBe(200);
     healthy = true;
     const before = sub.received.length;
+    // The job's former name still picks it (parked deliveries were `deliver` jobs before 2026-12).
     const bulk = await request(ctx.app).post("/admin/queues/webhook-deliveries/retry-failed").set(auth).send({ name: "deliver" });
     expect(bulk.body.retried).toBe(2);
     await eventually(async () => sub.received.length === before + 2, 15_000, "bulk retried");
     expect(await audits("job.remove")).toHaveLength(1);
     expect(await audits("queue.retry-failed")).toHaveLength(1);
+  });
+
+  it("a delivery parked under the job's former name (`deliver`) is still parked, and its retry still sends it", async () => {
+    healthy = false;
+    // The subscriber of the test above, when it ran.
+    if (!(await ctx.prisma.subscription.findFirst({ where: { url: sub.url } }))) await subscribe(ctx.app, sub, ["reservation.created"]);
+    await postFlovi(ctx.app, statusChange("created", `adm-old-${randomUUID().slice(0, 8)}`));
+    const failed = await eventually(
+      async () => (await ctx.prisma.webhookDelivery.findMany({ where: { status: "failed", event: { subject: { startsWith: "reservation/adm-old-" } } } }))[0],
+      15_000,
+      "a failed delivery",
+    );
+    // As the previous version parked it: a job named `deliver`.
+    const queue = ctx.queues.get("webhook-deliveries");
+    await queue.add("deliver", { webhookDeliveryId: failed.id, attempt: 99, reason: "HTTP 500" }, { jobId: `dlv-${failed.id}-99`, attempts: 1 });
+    const job = await eventually(
+      async () => ((await queue.getJob(`dlv-${failed.id}-99`))?.failedReason ? queue.getJob(`dlv-${failed.id}-99`) : undefined),
+      15_000,
+      "parked",
+    );
+    expect(job).toMatchObject({ name: "deliver", data: { parked: true }, failedReason: "HTTP 500" });
+    healthy = true;
+    const before = sub.received.length;
+    expect((await request(ctx.app).post(`/admin/queues/webhook-deliveries/jobs/${job!.id}/retry`).set(auth)).status).toBe(200);
+    await eventually(async () => sub.received.length === before + 1, 15_000, "sent again");
   });
 
   it("replaying a processed webhook emits nothing new; listing shows stored deliveries by status", async () => {

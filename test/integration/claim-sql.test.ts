@@ -97,11 +97,11 @@ describe("claim_deliveries: in-flight slots and leases", () => {
     const [id] = await deliveries(sub, [null]);
     // Stored to the millisecond: now() = …00.0006 was written as …00.001, half a millisecond "later".
     await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = '2026-12-03T12:00:00.0006Z'::timestamptz WHERE id = $1", [id]);
-    const rows = await ctx.pool.query<{ delivery_id: string | null }>(
-      "SELECT delivery_id FROM claim_deliveries($1::uuid[], '{5}'::int[], 10000, gen_random_uuid(), 0, 1000, '2026-12-03T12:00:00.0006Z'::timestamptz)",
+    const rows = await ctx.pool.query<{ webhook_delivery_id: string | null }>(
+      "SELECT webhook_delivery_id FROM claim_deliveries($1::uuid[], '{5}'::int[], 10000, gen_random_uuid(), 0, 1000, '2026-12-03T12:00:00.0006Z'::timestamptz)",
       [[sub]],
     );
-    expect(rows.rows.map((r) => r.delivery_id).filter(Boolean)).toEqual([id]);
+    expect(rows.rows.map((r) => r.webhook_delivery_id).filter(Boolean)).toEqual([id]);
   });
 
   it("recording an attempt frees its slot at once; a late record of a lease taken over changes nothing", async () => {

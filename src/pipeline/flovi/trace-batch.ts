@@ -4,7 +4,7 @@
 // batch. That span's context goes with the delivery's event, so the event's deliveries continue its trace.
 import { context, ROOT_CONTEXT, trace, type Span } from "@opentelemetry/api";
 import type { InboundOutcome, InboxRow } from "../../domain/reservation-plan.js";
-import { carrierOf, contextOf, linkTo, tracer, tracingOn } from "../../observability/trace.js";
+import { carrierOf, contextOf, linkTo, tracer, tracingOn } from "../../observability/spans.js";
 
 export interface TracedBatch {
   /** The rows, each carrying its apply span's context. */

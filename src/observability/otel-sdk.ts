@@ -6,14 +6,12 @@
 // Instrumented: incoming and outgoing HTTP (node:http, so the ingress and the webhook client; undici, so the
 // provider clients' fetch), Express, pg and ioredis (only inside a traced operation: a worker's idle Redis
 // polling makes no spans), and BullMQ through bullmq-otel (src/queues/telemetry.ts). The hub's own spans are
-// in src/observability/trace.ts.
+// in src/observability/spans.ts.
 import { register } from "node:module";
 import { createAddHookMessageChannel } from "import-in-the-middle";
 import { context, propagation, trace } from "@opentelemetry/api";
 import type { Instrumentation } from "@opentelemetry/instrumentation";
-import type { Role } from "../runtime.js";
-import { markTracingOn } from "./trace.js";
-import { disableQueueTelemetry } from "../queues/telemetry.js";
+import { markTracingOn } from "./spans.js";
 import {
   attributeValueLengthLimit,
   batchProcessorSettings,
@@ -21,14 +19,18 @@ import {
   type InstrumentationName,
   redisStatement,
   samplerChoice,
-} from "./tracing-config.js";
+} from "./otel-settings.js";
 
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 const jsonProtocol = () => (process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? process.env.OTEL_EXPORTER_OTLP_PROTOCOL) === "http/json";
 
-/** Starts the SDK; resolves with its shutdown (flushes what is buffered). */
-export async function startTracing(role: Role): Promise<{ shutdown(): Promise<void> }> {
+/**
+ * Starts the SDK for a process of this role (`api`, `worker`, `all`); resolves with its shutdown (flushes what
+ * is buffered). `leftOut` is told which instrumentations the profile leaves out, for those the hub turns on
+ * itself (BullMQ's: src/queues/telemetry.ts).
+ */
+export async function startTracing(role: string, leftOut: (name: InstrumentationName) => void = () => {}): Promise<{ shutdown(): Promise<void> }> {
   // Read first: an unknown instrumentation or sampler stops the start with a message naming the known ones.
   const enabled = enabledInstrumentations();
   const sampling = samplerChoice();
@@ -102,7 +104,7 @@ export async function startTracing(role: Role): Promise<{ shutdown(): Promise<vo
   };
   const chosen = [...enabled].filter((name): name is keyof typeof makers => name !== "bullmq");
   registerInstrumentations({ tracerProvider: provider, instrumentations: await Promise.all(chosen.map((name) => makers[name]())) });
-  if (!enabled.has("bullmq")) disableQueueTelemetry();
+  if (!enabled.has("bullmq")) leftOut("bullmq");
   await waitForAllMessagesAcknowledged();
   // Without the HTTP instrumentation the hub starts each request's server span itself.
   markTracingOn({ hubServerSpans: !enabled.has("http") });

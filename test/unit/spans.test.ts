@@ -5,14 +5,14 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { carrierOf, contextOf, inRequestSpan } from "../../src/observability/trace.js";
+import { carrierOf, contextOf, inRequestSpan } from "../../src/observability/spans.js";
 
 const exporter = new InMemorySpanExporter();
 let provider: TracerProvider;
 
 beforeAll(() => {
   provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  // What the SDK's start registers (src/observability/tracing.ts).
+  // What the SDK's start registers (src/observability/otel-sdk.ts).
   context.setGlobalContextManager(new AsyncLocalStorageContextManager());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);

@@ -26,7 +26,7 @@ export const tracer = trace.getTracer("logistics-event-hub");
 let on = false;
 let hubServerSpans = false;
 
-/** Whether an SDK records spans in this process (OTEL_EXPORTER_OTLP_* set: src/observability/tracing.ts). */
+/** Whether an SDK records spans in this process (OTEL_EXPORTER_OTLP_* set: src/observability/otel-sdk.ts). */
 export function tracingOn(): boolean {
   return on;
 }
