@@ -8,6 +8,7 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { floviWebhookRoutes } from "./http/flovi-webhook.js";
 import { healthRoutes } from "./http/health.js";
 import { managementRoutes } from "./http/management.js";
+import { subscriptionService as subscriptionServiceFor } from "./services/wiring.js";
 import { openApiDocument } from "./http/openapi.js";
 import { requestLogging, requestMetrics } from "./http/request-logging.js";
 import { requestSpans } from "./http/request-span.js";
@@ -81,7 +82,9 @@ export function buildApp(deps: AppDeps): Express {
   );
 
   const admin = requireAdminToken(deps.config.ADMIN_TOKEN);
-  app.use(managementRoutes(deps, admin));
+  // The services the management routes share, wired once, on the operators' pool.
+  const subscriptionService = subscriptionServiceFor({ db: deps.operatorDb ?? deps.db, log: deps.log }, deps.config);
+  app.use(managementRoutes({ ...deps, subscriptionService }, admin));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -1,14 +1,15 @@
 // `subscriptions …`: the admin CLI's endpoint commands, through the same audited services as the API.
 import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
-import { subscriptionServiceDeps } from "../delivery/settings.js";
+import { subscriptionService } from "../services/wiring.js";
 import { sendTestEvent } from "../services/test-event.js";
 import { record, subscriptionDetail, subscriptionRows, table } from "./cli-format.js";
 import { type Io, type Result, str, usage } from "./cli-io.js";
 
 export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]): Promise<Result> {
   const v = io.values;
-  const svc = subscriptionServiceDeps({ db: io.db(), log: io.log }, io.config);
+  // The CLI's wiring for this family of commands (loaded only when one of them runs).
+  const svc = subscriptionService({ db: io.db(), log: io.log }, io.config);
   const missing = (what: string): Result => usage(`subscriptions ${sub}: name the ${what}`);
   const notFound = (): Result => ({ ok: false, data: { error: "not_found", id }, text: `no subscription ${id}` });
   const events = str(v.events)

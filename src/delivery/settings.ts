@@ -2,20 +2,11 @@ import type { Config } from "../config/env.js";
 import type { DeliverySettings } from "./decisions.js";
 import type { PumpSettings } from "./pump-types.js";
 import { createDeliveryClient } from "./http-client.js";
-import type { TargetPolicy } from "./target-policy.js";
-
-function targetPolicy(config: Config): TargetPolicy {
-  return { enforcePublic: config.NODE_ENV === "production", allowedHosts: config.SUBSCRIPTION_ALLOWED_HOSTS };
-}
-
-/** What the subscription service needs beside its database: the target policy and the default limits. */
-export function subscriptionServiceDeps<D extends { db: unknown; log: unknown }>(deps: D, config: Config) {
-  return { ...deps, policy: targetPolicy(config), defaults: { maxInFlight: config.DELIVERY_DEFAULT_MAX_IN_FLIGHT } };
-}
+import { targetPolicyOf } from "./target-policy.js";
 
 /** The worker's delivery settings; owns a connection pool (close `client` at shutdown). */
 export function deliverySettings(config: Config): DeliverySettings {
-  const policy = targetPolicy(config);
+  const policy = targetPolicyOf(config);
   return {
     timeoutMs: config.DELIVERY_TIMEOUT_MS,
     schedule: config.DELIVERY_RETRY_SCHEDULE,

@@ -5,6 +5,12 @@
 // (delivery/http-client.ts), so a name that answers public first and internal later gets nowhere.
 import { lookup } from "node:dns/promises";
 import ipaddr from "ipaddr.js";
+import type { Config } from "../config/env.js";
+
+/** The policy the configuration sets: public addresses only in production, SUBSCRIPTION_ALLOWED_HOSTS excepted. */
+export function targetPolicyOf(config: Pick<Config, "NODE_ENV" | "SUBSCRIPTION_ALLOWED_HOSTS">): TargetPolicy {
+  return { enforcePublic: config.NODE_ENV === "production", allowedHosts: config.SUBSCRIPTION_ALLOWED_HOSTS };
+}
 
 export interface TargetPolicy {
   enforcePublic: boolean;

@@ -5,6 +5,7 @@ import type { Config } from "../config/env.js";
 import type { Database } from "../db/client.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Queues } from "../queues/queues.js";
+import type { SubscriptionService } from "../services/wiring.js";
 
 export interface AppDeps {
   config: Config;
@@ -19,4 +20,10 @@ export interface AppDeps {
   queues: Queues;
   log: Logger;
   metrics: Metrics;
+}
+
+/** What the management routes are built from: the app's dependencies and the services wired once in app.ts. */
+export interface RouteDeps extends AppDeps {
+  /** On the operators' pool. */
+  subscriptionService: SubscriptionService;
 }

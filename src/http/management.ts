@@ -1,5 +1,5 @@
 import express, { Router, type RequestHandler } from "express";
-import type { AppDeps } from "./deps.js";
+import type { RouteDeps } from "./deps.js";
 import { adminRoutes } from "./admin.js";
 import { consoleRoutes } from "./console/routes.js";
 import { refuseUnstorable } from "./validate.js";
@@ -9,11 +9,11 @@ import { subscriptionRoutes } from "./subscriptions.js";
 import { trackingRoutes } from "./tracking.js";
 
 /** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
-export function managementRoutes(deps: AppDeps, admin: RequestHandler): Router {
+export function managementRoutes(deps: RouteDeps, admin: RequestHandler): Router {
   const router = Router();
   // What operators read and do runs on their own small pool: a heavy console page waits for its connections,
   // never for the ingress's (docs/security.md). The event log is the consumers' and stays on the main pool.
-  const ops: AppDeps = { ...deps, db: deps.operatorDb ?? deps.db };
+  const ops: RouteDeps = { ...deps, db: deps.operatorDb ?? deps.db };
   // JSON whatever the content type says (curl -d sends form-urlencoded): the management API speaks only JSON.
   const parse = express.json({ limit: "256kb", type: () => true });
   const json: RequestHandler = (req, res, next) => parse(req, res, (err?: unknown) => (err ? next(err) : refuseUnstorable(req, res, next)));

@@ -1,9 +1,8 @@
 import { Router } from "express";
 import { z } from "zod";
-import type { AppDeps } from "./deps.js";
+import type { RouteDeps } from "./deps.js";
 import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
-import { subscriptionServiceDeps } from "../delivery/settings.js";
 import { sendTestEvent } from "../services/test-event.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
@@ -13,9 +12,9 @@ const deliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-export function subscriptionRoutes(deps: Pick<AppDeps, "db" | "config" | "log">): Router {
+export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log" | "subscriptionService">): Router {
   const router = Router();
-  const svc = subscriptionServiceDeps({ db: deps.db, log: deps.log }, deps.config);
+  const svc = deps.subscriptionService;
   const actor = (req: { actor?: string }) => req.actor ?? "admin";
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
 

@@ -5,9 +5,8 @@ import type { Request, Response, Router } from "express";
 import { z } from "zod";
 import * as subscriptions from "../../services/subscriptions.js";
 import { subscriptionInput } from "../../services/subscriptions.js";
-import { subscriptionServiceDeps } from "../../delivery/settings.js";
 import { sendTestEvent } from "../../services/test-event.js";
-import type { AppDeps } from "../deps.js";
+import type { RouteDeps } from "../deps.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import type { ConsoleKit } from "./kit.js";
 import { html } from "./html.js";
@@ -16,8 +15,8 @@ import { maskUrl } from "../../lib/text.js";
 const ACTOR = "admin (console)";
 const uuid = z.uuid();
 
-export function manageRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): void {
-  const svc = subscriptionServiceDeps({ db: deps.db, log: deps.log }, deps.config);
+export function manageRoutes(router: Router, deps: RouteDeps, kit: ConsoleKit): void {
+  const svc = deps.subscriptionService;
   const id = (req: Request) => String(req.params.id);
   const known = (req: Request) => uuid.safeParse(id(req)).success;
   const secretPage = (req: Request, res: Response, title: string, subscriptionId: string, secret: string, note: string) =>

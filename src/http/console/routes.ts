@@ -5,7 +5,7 @@
 import { createHmac } from "node:crypto";
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
 import { sameOriginOnly } from "../auth.js";
-import type { AppDeps } from "../deps.js";
+import type { RouteDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { refuseUnstorable } from "../validate.js";
 import { createCsrf, CONSOLE_PATH } from "./csrf.js";
@@ -20,7 +20,7 @@ import { subscriptionPages } from "./subscription-pages.js";
 import { CONSOLE_CSS, layout, type PageContext } from "./views.js";
 import { backPath, CONSOLE_ORIGIN } from "./kit.js";
 
-export function consoleRoutes(deps: AppDeps, auth: RequestHandler): Router {
+export function consoleRoutes(deps: RouteDeps, auth: RequestHandler): Router {
   const router = Router();
   const csrf = createCsrf(deps.config.ADMIN_TOKEN ?? "");
   const noticeKey = createHmac("sha256", deps.config.ADMIN_TOKEN ?? "")
