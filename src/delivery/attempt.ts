@@ -10,8 +10,11 @@ import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, type Span, tr
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { type AttemptDecision, attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
 import { signAndPost } from "./deliver.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 
 export interface AttemptDeps {
+  /** Time (src/lib/clock.ts): the system's unless a test holds it. */
+  clock?: Clock;
   db: Database;
   log: Logger;
   metrics: Metrics;
@@ -40,9 +43,10 @@ export async function runAttempt(deps: AttemptDeps, claimed: ClaimedDelivery, la
 
 async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: LaneRow, span: Span | null): Promise<AttemptDecision> {
   const { delivery, recorder, metrics, log } = deps;
-  const now = new Date();
+  const clock = deps.clock ?? systemClock;
+  const now = new Date(clock.now());
   const outcome = await signAndPost(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null);
-  const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date());
+  const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date(clock.now()));
   span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
   await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);
   const outcomeLabel = decision.kind === "delivered" ? "succeeded" : decision.kind;

@@ -1,5 +1,10 @@
 // What the delivery pump (./pump.ts) is set with and what it offers its callers.
+import type { Logger } from "pino";
+import type { ClaimedDelivery, LaneRow } from "../db/delivery-lanes.js";
 import type { Sql } from "../db/sql.js";
+import type { Clock } from "../lib/clock.js";
+import type { AttemptDecision } from "./decisions.js";
+import type { PumpStore } from "./pump-store.js";
 
 export interface PumpSettings {
   /** A lane whose last N attempts all failed probes its endpoint one request at a time (0: never)... */
@@ -37,4 +42,19 @@ export interface DeliveryPump {
   idle(): Promise<void>;
   /** Stops claiming; resolves once the attempts under way are recorded. */
   close(): Promise<void>;
+}
+
+/** What the pump is built from (the worker's composition root passes it in). */
+export interface PumpDeps {
+  store: PumpStore;
+  log: Logger;
+  /** One attempt, sent, decided and recorded (./attempt.ts `runAttempt` in the worker). */
+  attempt: (claimed: ClaimedDelivery, lane: LaneRow) => Promise<AttemptDecision>;
+  /** Resolves when every attempt this process made is recorded (the attempt recorder's group commit). */
+  recorded: () => Promise<void>;
+  /** An attempt's timeout: a lease outlives it. */
+  attemptTimeoutMs: number;
+  settings: PumpSettings;
+  /** Time (src/lib/clock.ts): the system's unless a test holds it. */
+  clock?: Clock;
 }

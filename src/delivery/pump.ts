@@ -14,13 +14,11 @@
 // the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or its
 // retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
-import type { Logger } from "pino";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
 import type { Sql } from "../db/sql.js";
-import type { PumpStore } from "./pump-store.js";
-import type { AttemptDecision } from "./decisions.js";
 import { createLaneTimers } from "./lane-timers.js";
-import type { ClaimWithin, DeliveryPump, PumpSettings } from "./pump-types.js";
+import { systemClock } from "../lib/clock.js";
+import type { ClaimWithin, DeliveryPump, PumpDeps } from "./pump-types.js";
 import { type Deferral, destinationOf, planClaims } from "./lane-policy.js";
 import { createLedger } from "./pump-ledger.js";
 
@@ -33,18 +31,9 @@ const CONTENDED_RETRY_MS = 5;
 /** Lanes asked for in one claim at most (the rest stay in line for the next round, which follows at once). */
 const MAX_LANES_PER_CLAIM = 200;
 
-export function createDeliveryPump(deps: {
-  store: PumpStore;
-  log: Logger;
-  /** One attempt, sent, decided and recorded (./attempt.ts `runAttempt` in the worker). */
-  attempt: (claimed: ClaimedDelivery, lane: LaneRow) => Promise<AttemptDecision>;
-  /** Resolves when every attempt this process made is recorded (the attempt recorder's group commit). */
-  recorded: () => Promise<void>;
-  /** An attempt's timeout: a lease outlives it. */
-  attemptTimeoutMs: number;
-  settings: PumpSettings;
-}): DeliveryPump {
+export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   const { store, log, settings } = deps;
+  const clock = deps.clock ?? systemClock;
   // A lease outlives any attempt (its timeout) and its record by a wide margin: only a process that died (or
   // lost its database for that long) lets one run out, and then any worker attempts the delivery again.
   const leaseMs = deps.attemptTimeoutMs + LEASE_MARGIN_MS;
@@ -52,16 +41,15 @@ export function createDeliveryPump(deps: {
   /** Lanes whose last claim got all it asked for: more may be waiting once a slot frees. */
   const more = new Set<string>();
   const ledger = createLedger(settings.destinationLimit);
-  const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]));
+  const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]), clock);
   const attempts = new Set<Promise<void>>();
   let claiming: Promise<void> | undefined;
   let polling: Promise<void> | undefined;
   let closed = false;
 
-  const pollTimer = setInterval(() => {
+  const pollTimer = clock.interval(() => {
     if (!polling) polling = poll().finally(() => (polling = undefined));
   }, settings.pollIntervalMs);
-  pollTimer.unref();
 
   /** Claim for the lane at `at` (the earliest of the times asked for). */
   const later = (subscriptionId: string, at: Date) => {
@@ -108,7 +96,9 @@ export function createDeliveryPump(deps: {
     else dirty.add(id);
   }
 
-  const claimSettings = () => ({ leaseMs, circuitAfterFailures: settings.circuitAfterFailures, circuitProbeMs: settings.circuitProbeMs });
+  const { circuitAfterFailures, circuitProbeMs } = settings;
+  // `now`: the database's own, unless a test clock holds the time.
+  const claimSettings = () => ({ leaseMs, circuitAfterFailures, circuitProbeMs, now: clock.databaseNow() ?? undefined });
 
   /** Starts what a claim leased, and notes per lane whether more may be waiting. */
   function started(requests: LaneRequest[], result: ClaimResult) {
@@ -130,7 +120,7 @@ export function createDeliveryPump(deps: {
     if (skipped.length === 0) return;
     store.activeLanes(skipped).then(
       (lanes) => {
-        for (const lane of lanes) later(lane.subscriptionId, new Date(Date.now() + CONTENDED_RETRY_MS));
+        for (const lane of lanes) later(lane.subscriptionId, new Date(clock.now() + CONTENDED_RETRY_MS));
       },
       (error: unknown) => log.warn({ err: error }, "could not look up skipped lanes; the next poll finds them"),
     );
@@ -212,7 +202,7 @@ export function createDeliveryPump(deps: {
 
   async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
     const decision = await deps.attempt(claimed, lane);
-    if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(Date.now() + decision.delayMs));
+    if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(clock.now() + decision.delayMs));
     // Ordered mode: the record released the next delivery of this subject, due now.
     else if (lane.ordered) dirty.add(lane.subscriptionId);
   }
@@ -242,7 +232,7 @@ export function createDeliveryPump(deps: {
     idle,
     async close() {
       closed = true;
-      clearInterval(pollTimer);
+      pollTimer.cancel();
       timers.clear();
       await idle();
     },

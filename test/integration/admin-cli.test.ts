@@ -232,6 +232,7 @@ describe("admin CLI", { timeout: 90_000 }, () => {
     );
     expect(queues.code).toBe(1);
     expect(queues.stderr).toContain("Redis is not reachable");
+    // wall clock: "fails in seconds, never hangs" is the behaviour.
     expect(Date.now() - started).toBeLessThan(20_000);
     const list = await run(process.execPath, [BIN, "subscriptions", "list"], { env, cwd: tmpdir() });
     expect(list.stdout.length).toBeGreaterThan(0);
@@ -295,6 +296,7 @@ describe("admin CLI", { timeout: 90_000 }, () => {
         "unreachable",
       );
       await postFlovi(ctx.app, statusChange("created", "cli-tail-gap"));
+      // wall clock: longer than one retry (2 s), to see that tail keeps running and says it only once.
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       expect(child.exitCode).toBeNull();
       expect(err.match(/is not reachable/g)).toHaveLength(1);

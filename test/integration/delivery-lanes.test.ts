@@ -122,6 +122,7 @@ describe("per-subscription limits", () => {
     const times = sub.server.requests.map((r) => r.receivedAt).sort((a, b) => a - b);
     // A burst of one second's worth (4), then one every 250 ms: any 1 s window holds at most 4 + 4.
     for (const t of times) expect(times.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(8);
+    // wall clock: real requests' arrival times (the claim's own rate arithmetic is tested on a held clock in claim-sql.test.ts).
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1_500);
   });
 
@@ -138,6 +139,7 @@ describe("per-subscription limits", () => {
     expect(s).toMatchObject({ status: "active", consecutiveFailures: 0 });
     // Each 429 paused the lane: the next request came at least the asked second later, whatever delivery it was.
     const times = sub.server.requests.map((r) => r.receivedAt);
+    // wall clock: the pause a subscriber asked for, between real requests.
     for (let i = 1; i <= 3; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(950);
   });
 });
@@ -157,6 +159,7 @@ describe("circuit", () => {
     // retries, scheduled at 0, would follow each other within milliseconds). The claims are 400 ms apart; the
     // subscriber sees their requests arrive with the send's jitter, tens of ms on a loaded box (once 376 ms
     // apart under PgBouncer in CI).
+    // wall clock: probes between real requests (claim-sql.test.ts tests the probe's timing on a held clock).
     for (let i = 4; i < 6; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(300);
     healthy = true;
     await eventually(async () => (await ctx.prisma.subscription.findUniqueOrThrow({ where: { id } })).consecutiveFailures === 0, 10_000, "run ended");

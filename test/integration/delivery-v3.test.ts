@@ -54,6 +54,7 @@ describe("fair by destination", () => {
     const slow = await startFakeServer(async () => {
       open += 1;
       mostOpen = Math.max(mostOpen, open);
+      // wall clock: an endpoint that takes 2 s to answer (the slow host of the case).
       await new Promise((r) => setTimeout(r, 2_000));
       open -= 1;
       answered += 1;

@@ -205,6 +205,7 @@ describe("webhook delivery", () => {
     await eventually(async () => sub.received.length === 1, 15_000, "delivered after Retry-After");
     const [first, second] = sub.attempts;
     // The schedule alone would retry after ~300 ms; Retry-After asked for 2 s.
+    // wall clock: the wait a real subscriber asked for (Retry-After), between its real requests.
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_900);
   });
 

@@ -120,7 +120,7 @@ describe("easy mistakes are caught", () => {
     const res = await postFlovi(app, Buffer.from(JSON.stringify({ event: "reservation_status_chnage", reservationId: "fd-1", state: "created" })));
     expect(res.status).toBe(202);
     expect(res.body.ignored).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => lines.some((l) => l.msg?.toString().startsWith("flovi delivery ignored")), 5_000, "the log line");
     expect(lines.find((l) => l.msg === "flovi delivery ignored: not a reservation_status_change (stored; see GET /admin/webhooks)")).toMatchObject({
       level: 30,
       reason: "unsupported_event",
@@ -141,7 +141,7 @@ describe("small dead ends", () => {
   it("an unconfigured admin surface answers 503 without a stack trace in the log", async () => {
     const { app, lines } = capturingApp({ ...ctx.config, ADMIN_TOKEN: undefined });
     expect((await request(app).get("/subscriptions").set(auth)).status).toBe(503);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => lines.some((l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 503), 5_000, "the log line");
     const line = lines.find((l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 503)!;
     expect(line.level).toBe(40);
     expect(JSON.stringify(line)).not.toContain("stack");

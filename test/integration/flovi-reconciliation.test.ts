@@ -138,6 +138,7 @@ describe("reconciliation against the Flovi Partner API", () => {
     const before = Date.now();
     const result = await reconcile();
     expect(result.stoppedBy).toBe("RATE_LIMITED");
+    // wall clock: the pause is set from the time of the provider's answer (Retry-After 30 s), read here as "now".
     expect(result.pausedUntil!.getTime() - before).toBeGreaterThanOrEqual(29_000);
     const untouched = await ctx.prisma.reservation.findMany({ where: { id: { in: ["900005", "900006"] } } });
     expect(untouched.some((r) => r.lastReconciledAt === null)).toBe(true);

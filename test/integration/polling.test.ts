@@ -230,6 +230,7 @@ describe("MFB tracking", () => {
     await track(ctx.app, id);
     await eventually(async () => (await orderView(id)).status === "created", 15_000, "polled after the wait");
     const polls = mfb.server.requests.filter((r) => r.path === `/v2/orders/${id}/tracking`);
+    // wall clock: the wait the provider asked for (Retry-After), between two real polls.
     expect(polls[1]!.receivedAt - polls[0]!.receivedAt).toBeGreaterThanOrEqual(1_900);
   });
 });

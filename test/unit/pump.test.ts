@@ -2,7 +2,9 @@
 // small interface the pump takes (lanes with due deliveries, leased as each lane's room allows), and an
 // attempt is a function answering a decision. What is checked is the pump's own logic: this process's
 // capacity, a retry claimed again at its time, ordered mode's next delivery claimed when the previous ends,
-// a claim inside a writer's transaction started only on commit. (delivery*.test.ts run it for real.)
+// a claim inside a writer's transaction started only on commit. (delivery*.test.ts run it for real.) Time is a
+// manual clock: a retry's delay, an attempt that takes a while and a slow claim pass when the test moves
+// time on, never on the wall clock.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../../src/db/delivery-lanes.js";
@@ -10,6 +12,7 @@ import type { Sql } from "../../src/db/sql.js";
 import type { AttemptDecision } from "../../src/delivery/decisions.js";
 import { createDeliveryPump } from "../../src/delivery/pump.js";
 import type { PumpStore } from "../../src/delivery/pump-store.js";
+import { type ManualClock, manualClock, settle, until } from "../helpers/manual-clock.js";
 
 const log = pino({ level: "silent" });
 const settings = { circuitAfterFailures: 0, circuitProbeMs: 1_000, capacity: 4, pollIntervalMs: 60_000, destinationLimit: () => 1_000 };
@@ -74,7 +77,8 @@ function attempts(decide: (id: string, tries: number) => AttemptDecision = () =>
   const attempt = async (claimed: ClaimedDelivery) => {
     inFlight += 1;
     most = Math.max(most, inFlight);
-    await new Promise((r) => setTimeout(r, 5));
+    // Work that takes no time: the attempts a claim started are all in flight before any ends.
+    await settle(2);
     inFlight -= 1;
     const n = (tries.get(claimed.webhookDeliveryId) ?? 0) + 1;
     tries.set(claimed.webhookDeliveryId, n);
@@ -90,8 +94,17 @@ const pumpWith = (
   attempt: (c: ClaimedDelivery, l: LaneRow) => Promise<AttemptDecision>,
   capacity = settings.capacity,
   destinationLimit = settings.destinationLimit,
+  clock: ManualClock = manualClock(),
 ) =>
-  createDeliveryPump({ store, log, attempt, recorded: async () => undefined, attemptTimeoutMs: 1_000, settings: { ...settings, capacity, destinationLimit } });
+  createDeliveryPump({
+    store,
+    log,
+    attempt,
+    recorded: async () => undefined,
+    attemptTimeoutMs: 1_000,
+    settings: { ...settings, capacity, destinationLimit },
+    clock,
+  });
 
 describe("the delivery pump", () => {
   it("sends every due delivery of every nudged lane, never more at once than its capacity", async () => {
@@ -106,22 +119,29 @@ describe("the delivery pump", () => {
     expect(run.most()).toBeGreaterThan(1);
   });
 
-  it("claims a retry again at its time", async () => {
+  it("claims a retry again at its time, not before", async () => {
     const fake = fakeStore({ a: 1 });
     const run = attempts((_id, n) => (n === 1 ? ({ kind: "retry", delayMs: 30 } as AttemptDecision) : ({ kind: "delivered" } as AttemptDecision)));
-    const pump = pumpWith(fake.store, run.attempt);
-    // The fake gives the delivery back once it is due again, as the database does after a retry's record.
+    const clock = manualClock();
+    const pump = pumpWith(fake.store, run.attempt, settings.capacity, settings.destinationLimit, clock);
+    // The fake gives the delivery back once it is due again (30 ms after its first attempt, which takes no
+    // time), as the database does after a retry's record.
     const original = fake.store.claim;
+    const start = clock.now();
     let returned = false;
     fake.store.claim = async (requests, token, s, sql) => {
-      if (run.tries.get("a-1") === 1 && !returned) {
+      if (run.tries.get("a-1") === 1 && !returned && clock.now() >= start + 30) {
         returned = true;
         fake.queue.get("a")!.push("a-1");
       }
       return original(requests, token, s, sql);
     };
     pump.nudge(["a"]);
-    for (let i = 0; i < 100 && run.done.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => run.tries.get("a-1") === 1, "the first attempt");
+    await clock.advance(29);
+    expect(run.tries.get("a-1")).toBe(1);
+    await clock.advance(1);
+    await until(() => run.done.length === 1, "the retry, at its time");
     await pump.close();
     expect(run.tries.get("a-1")).toBe(2);
     expect(run.done).toEqual(["a-1"]);
@@ -132,7 +152,7 @@ describe("the delivery pump", () => {
     const run = attempts();
     const pump = pumpWith(fake.store, run.attempt);
     pump.nudge(["a"]);
-    for (let i = 0; i < 100 && run.done.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => run.done.length === 3, "three deliveries");
     await pump.close();
     expect(run.done).toEqual(["a-1", "a-2", "a-3"]);
     expect(run.most()).toBe(1);
@@ -145,7 +165,7 @@ describe("the delivery pump", () => {
     const sql = { query: async () => [] } as Sql;
     const claim = await pump.claimWithin(sql, ["a"]);
     expect(fake.inSql).toEqual(["a"]);
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(run.tries.size).toBe(0);
     claim.start();
     await pump.idle();
@@ -166,7 +186,7 @@ describe("the delivery pump", () => {
       open.set(host, (open.get(host) ?? 0) + 1);
       mostAtSlow = Math.max(mostAtSlow, open.get("slow.test") ?? 0);
       if (host === "slow.test") await hanging;
-      else await new Promise((r) => setTimeout(r, 1));
+      else await settle(1);
       open.set(host, open.get(host)! - 1);
       done.push(claimed.webhookDeliveryId);
       return { kind: "delivered" } as AttemptDecision;
@@ -174,11 +194,10 @@ describe("the delivery pump", () => {
     // 64 requests in this process, 16 per destination: the 200 slow lanes come first in line.
     const pump = pumpWith(fake.store, attempt, 64, () => 16);
     pump.nudge([...slow, "healthy"]);
-    for (let i = 0; i < 100 && done.filter((id) => id.startsWith("healthy")).length < 5; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(done.filter((id) => id.startsWith("healthy"))).toHaveLength(5);
+    await until(() => done.filter((id) => id.startsWith("healthy")).length === 5, "the healthy lane served");
     expect(open.get("slow.test")).toBe(16);
     release();
-    for (let i = 0; i < 300 && done.length < 605; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => done.length === 605, "every delivery");
     await pump.close();
     // Every slow lane got its turn, never more than the host's budget at once.
     expect(done).toHaveLength(605);
@@ -188,10 +207,11 @@ describe("the delivery pump", () => {
   it("a claim under way holds its room: a writer's claim meanwhile never takes a host past its budget", async () => {
     const slow = Array.from({ length: 40 }, (_, i) => `slow-${i}`);
     const fake = fakeStore(Object.fromEntries(slow.map((id) => [id, 2])));
-    // Every claim takes a while to answer, as one over many lanes does.
+    const clock = manualClock();
+    // Every claim takes 20 ms to answer, as one over many lanes does.
     const claim = fake.store.claim;
     fake.store.claim = async (...args) => {
-      await new Promise((r) => setTimeout(r, 20));
+      await clock.sleep(20);
       return claim(...args);
     };
     let open = 0;
@@ -204,12 +224,14 @@ describe("the delivery pump", () => {
       open -= 1;
       return { kind: "delivered" } as AttemptDecision;
     };
-    const pump = pumpWith(fake.store, attempt, 1_000, () => 8);
+    const pump = pumpWith(fake.store, attempt, 1_000, () => 8, clock);
+    // The round's claim is under way (5 ms into its 20) when a writer claims for the other lanes.
     pump.nudge(slow.slice(0, 20));
-    await new Promise((r) => setTimeout(r, 5));
-    const within = await pump.claimWithin({ query: async () => [] } as Sql, slow.slice(20));
-    within.start();
-    await new Promise((r) => setTimeout(r, 60));
+    await clock.advance(5);
+    const claimed = pump.claimWithin({ query: async () => [] } as Sql, slow.slice(20));
+    await clock.advance(20);
+    (await claimed).start();
+    await clock.advance(60);
     expect(most).toBe(8);
     release();
     await pump.close();
