@@ -1,4 +1,5 @@
-// The dead ends a newcomer met, each closed.
+// The README's walk, step by step: a subscription made with its curl line (no content type), a typo in event
+// types explained, polling that is off saying why, and the envelope's JSON Schema served and held to.
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cloudEventSchema } from "../../src/domain/events.js";

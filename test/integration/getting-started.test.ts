@@ -1,4 +1,6 @@
-// The first day with the hub: what a partner's developer tries on a fresh clone, each a dead end before.
+// The first day with the hub, as a partner's developer tries it on a fresh clone: a test event to one endpoint, easy
+// mistakes caught with a message that says what to do, GET / and an unconfigured admin surface, the console's
+// first page, and two registrations racing. Each was a dead end before.
 import { PassThrough } from "node:stream";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
