@@ -4,6 +4,7 @@ import type { MfbOrder, MfbParcel, MfbTrackingEvent } from "../generated/prisma/
 import type { Database } from "./client.js";
 import type { Sql } from "./sql.js";
 import { prismaOf } from "./clients.js";
+import { columnsFor, unnestLayout } from "./unnest.js";
 
 export interface MfbOrderDetails {
   parcelCount: number | null;
@@ -61,14 +62,37 @@ export interface StoredTrackingEvent {
   detail_code?: string | null;
 }
 
+type OfOrder<T> = T & { orderId: string };
+
+/** The two batch writes' columns, each one's type and value on one line (src/db/unnest.ts numbers them). */
+const EVENT_COLUMNS = unnestLayout({
+  events: columnsFor<OfOrder<TrackingEventInput>>({
+    order_id: ["uuid", (e) => e.orderId],
+    parcel_index: ["int", (e) => e.parcelIndex],
+    code: ["text", (e) => e.code],
+    happened_at: ["timestamptz", (e) => e.happenedAt],
+    label: ["jsonb", (e) => JSON.stringify(e.label)],
+    location: ["jsonb", (e) => (e.location ? JSON.stringify(e.location) : null)],
+    details: ["jsonb", (e) => (e.details ? JSON.stringify(e.details) : null)],
+  }),
+});
+const PARCEL_COLUMNS = unnestLayout({
+  parcels: columnsFor<OfOrder<ParcelState>>({
+    order_id: ["uuid", (p) => p.orderId],
+    parcel_index: ["int", (p) => p.parcelIndex],
+    status: ["text", (p) => p.status],
+    code: ["text", (p) => p.code],
+    at: ["timestamptz", (p) => p.at],
+  }),
+});
+
 const INSERT_EVENTS = `
 WITH input AS (
-  SELECT t.ord::int AS ord, t.parcel_index, t.code, t.happened_at, t.label::jsonb AS label, t.location::jsonb AS location, t.details::jsonb AS details
-    FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
-         AS t(parcel_index, code, happened_at, label, location, details, ord)
+  SELECT t.ord::int AS ord, t.order_id, t.parcel_index, t.code, t.happened_at, t.label, t.location, t.details
+    FROM ${EVENT_COLUMNS.unnest("events")} WITH ORDINALITY AS t(${EVENT_COLUMNS.names("events")}, ord)
 ), inserted AS (
   INSERT INTO mfb_tracking_events (order_id, parcel_index, code, happened_at, label, location, details)
-  SELECT $1::uuid, parcel_index, code, happened_at, label, location, details FROM input
+  SELECT order_id, parcel_index, code, happened_at, label, location, details FROM input
   ON CONFLICT (order_id, parcel_index, code, happened_at, fingerprint) DO NOTHING
   RETURNING parcel_index, code, happened_at, fingerprint
 )
@@ -84,15 +108,7 @@ SELECT DISTINCT ON (i.fingerprint, i.parcel_index, i.code, i.happened_at) input.
  */
 export async function insertTrackingEvents(sql: Sql, orderId: string, events: TrackingEventInput[]): Promise<{ index: number; fingerprint: string }[]> {
   if (events.length === 0) return [];
-  const rows = await sql.query<{ ord: number; fingerprint: string }>(INSERT_EVENTS, [
-    orderId,
-    events.map((e) => e.parcelIndex),
-    events.map((e) => e.code),
-    events.map((e) => e.happenedAt),
-    events.map((e) => JSON.stringify(e.label)),
-    events.map((e) => (e.location ? JSON.stringify(e.location) : null)),
-    events.map((e) => (e.details ? JSON.stringify(e.details) : null)),
-  ]);
+  const rows = await sql.query<{ ord: number; fingerprint: string }>(INSERT_EVENTS, EVENT_COLUMNS.values({ events: events.map((e) => ({ ...e, orderId })) }));
   return rows.map((r) => ({ index: r.ord - 1, fingerprint: r.fingerprint }));
 }
 
@@ -104,21 +120,22 @@ export function trackingEventsOf(sql: Sql, orderId: string): Promise<StoredTrack
   );
 }
 
+interface ParcelState {
+  parcelIndex: number;
+  status: string;
+  code: string;
+  at: Date;
+}
+
 const UPSERT_PARCELS = `
 INSERT INTO mfb_parcels (order_id, parcel_index, status, last_code, last_event_at)
-SELECT $1::uuid, t.parcel_index, t.status, t.code, t.at
-  FROM unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[]) AS t(parcel_index, status, code, at)
+SELECT t.order_id, t.parcel_index, t.status, t.code, t.at
+  FROM ${PARCEL_COLUMNS.unnest("parcels")} AS t(${PARCEL_COLUMNS.names("parcels")})
 ON CONFLICT (order_id, parcel_index) DO UPDATE SET status = EXCLUDED.status, last_code = EXCLUDED.last_code, last_event_at = EXCLUDED.last_event_at`;
 
-export async function upsertParcels(sql: Sql, orderId: string, parcels: { parcelIndex: number; status: string; code: string; at: Date }[]): Promise<void> {
+export async function upsertParcels(sql: Sql, orderId: string, parcels: ParcelState[]): Promise<void> {
   if (parcels.length === 0) return;
-  await sql.query(UPSERT_PARCELS, [
-    orderId,
-    parcels.map((p) => p.parcelIndex),
-    parcels.map((p) => p.status),
-    parcels.map((p) => p.code),
-    parcels.map((p) => p.at),
-  ]);
+  await sql.query(UPSERT_PARCELS, PARCEL_COLUMNS.values({ parcels: parcels.map((p) => ({ ...p, orderId })) }));
 }
 
 export interface MfbPollResult {
