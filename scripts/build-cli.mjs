@@ -61,7 +61,8 @@ export async function buildCli(root) {
 
 export async function buildCliIfStale(root) {
   if (!cliIsStale(root)) return;
-  process.stderr.write("hub: building the CLI (the source changed since the last build)…\n");
+  const first = !existsSync(path.join(root, "dist/cli/hub.mjs"));
+  process.stderr.write(`hub: building the CLI (${first ? "its first run here" : "the source changed since the last build"})…\n`);
   await buildCli(root);
 }
 
