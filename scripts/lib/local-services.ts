@@ -20,6 +20,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `n` distinct free ports: every socket stays open until all are taken, so the system cannot hand the same
+ * port out twice (as separate freePort() calls may, once the first one's socket is closed).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.unref();
+          server.on("error", reject);
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  return ports;
+}
+
 function postgresBinDir(): string {
   const candidates: string[] = [];
   try {

@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { freePort, MissingBinaryError, postgresIdentity, redisBinary, waitForExit, waitUntil } from "./local-services.js";
+import { freePort, freePorts, MissingBinaryError, postgresIdentity, redisBinary, waitForExit, waitUntil } from "./local-services.js";
 
 /** One redis-server (data node or sentinel) that a scenario can kill and start again. */
 export interface RedisNode {
@@ -54,9 +54,18 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false,
       return child?.pid;
     },
     async start() {
-      child = spawn(redisBinary(), [confFile, ...(sentinel ? ["--sentinel"] : [])], { stdio: "ignore" });
+      child = spawn(redisBinary(), [confFile, ...(sentinel ? ["--sentinel"] : [])], { stdio: ["ignore", "pipe", "pipe"] });
       const proc = child;
-      await waitUntil(async () => (await command(port, ["PING"], access)) === "PONG", sentinel ? "redis-sentinel" : "redis-server", 15_000, proc);
+      // What it printed, for the error when it does not start (a port taken, say).
+      let output = "";
+      const keep = (b: Buffer) => (output = (output + b.toString()).slice(-2_000));
+      proc.stdout?.on("data", keep);
+      proc.stderr?.on("data", keep);
+      await waitUntil(async () => (await command(port, ["PING"], access)) === "PONG", sentinel ? "redis-sentinel" : "redis-server", 15_000, proc).catch(
+        (error: Error) => {
+          throw new Error(`${error.message} (port ${port}): ${output.trim().split("\n").slice(-3).join(" | ") || "no output"}`);
+        },
+      );
     },
     async kill() {
       if (!child || !node.running) return;
@@ -124,10 +133,11 @@ export async function startRedisCluster(opts: { dataDir: string; masters?: numbe
   const command = (port: number, args: string[]) => commandOn(port, args, access);
   const masters = opts.masters ?? 3;
   const total = masters * (1 + (opts.replicas ?? 0));
-  const ports = await Promise.all(Array.from({ length: total }, () => freePort()));
   // The cluster bus defaults to port + 10000, which is past 65535 (or taken) for a high ephemeral port: each
-  // node gets a free bus port of its own.
-  const busPorts = await Promise.all(ports.map(() => freePort()));
+  // node gets a free bus port of its own. All of them at once, so that no two are the same.
+  const all = await freePorts(total * 2);
+  const ports = all.slice(0, total);
+  const busPorts = all.slice(total);
   const nodes = ports.map((port, i) =>
     redisNode(
       path.join(opts.dataDir, `node-${port}`),
@@ -228,7 +238,7 @@ export interface RedisSentinelSet {
 
 /** A primary, one replica and three sentinels (quorum 2, down after 1 s): what a Sentinel HA setup runs. */
 export async function startRedisSentinel(opts: { dataDir: string; password?: string; sentinelPassword?: string }): Promise<RedisSentinelSet> {
-  const [primaryPort, replicaPort, ...sentinelPorts] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+  const [primaryPort, replicaPort, ...sentinelPorts] = await freePorts(5);
   const auth = opts.password ? [`requirepass ${opts.password}`, `masterauth ${opts.password}`] : [];
   const dataAccess: NodeAccess = { password: opts.password };
   const sentinelAccess: NodeAccess = { password: opts.sentinelPassword };
