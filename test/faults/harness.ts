@@ -89,10 +89,6 @@ export async function createWorld(opts: { env?: Record<string, string>; redis?: 
     SHUTDOWN_TIMEOUT_MS: "15000",
     WORKER_CONCURRENCY: "16",
     DATABASE_POOL_SIZE: "20",
-    // The webhooks here carry a fixed time of 2026-06-01: without this, a reservation left sealed while Redis
-    // is down (its final_costs waiting) is rightly flagged `final_costs_overdue` by the maintenance sweep,
-    // which the walks, expecting exactly their five states, would count as a sixth event. Two years.
-    FLOVI_FINAL_COSTS_OVERDUE_MS: String(2 * 365 * 24 * 3_600_000),
     ...opts.env,
   };
 

@@ -87,7 +87,15 @@ describe("replaying what failed", () => {
     await eventually(async () => sub.received.length === 1, 15_000, "delivered after retry");
     const firstAttempt = sub.attempts[0]!.webhookId;
     expect(sub.received[0]!.webhookId).toBe(firstAttempt);
-    const delivery = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.webhookDeliveryId } });
+    // The attempt is recorded once the subscriber has answered (the recorder's group commit): wait for it.
+    const delivery = await eventually(
+      async () => {
+        const row = await ctx.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: job.data.webhookDeliveryId } });
+        return row.status === "succeeded" ? row : undefined;
+      },
+      10_000,
+      "the retry recorded",
+    );
     expect(delivery).toMatchObject({ status: "succeeded", attempts: 4 });
     expect(await audits("job.retry")).toHaveLength(1);
 
