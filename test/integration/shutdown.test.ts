@@ -25,7 +25,11 @@ describe("graceful shutdown", () => {
     await blocker.query("BEGIN");
     await blocker.query("SELECT id FROM inbound_deliveries WHERE id = $1 FOR UPDATE", [deliveryId]);
 
-    const running = await start("worker", { ...ctx.config, PORT: 0 }, ctx.log);
+    // The worker's own log, kept: when shutdown is not clean, the failure names the step and its error.
+    const lines: string[] = [];
+    const log = createLogger({ level: "debug", destination: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream });
+    // A deadline far beyond the test's own waits: a loaded machine must not turn "waited" into "timed out".
+    const running = await start("worker", { ...ctx.config, PORT: 0, SHUTDOWN_TIMEOUT_MS: 60_000 }, log);
     const queue = ctx.queues.get("flovi-events");
     await eventually(async () => (await queue.getJob(`flovi-${deliveryId}`))?.isActive(), 10_000, "job active");
 
@@ -41,7 +45,8 @@ describe("graceful shutdown", () => {
     await blocker.query("COMMIT");
     await blocker.end();
 
-    expect(await stopping).toEqual({ clean: true });
+    const outcome = await stopping;
+    expect(outcome, lines.filter((line) => /shut|error|warn/i.test(line)).join("")).toEqual({ clean: true });
     const delivery = await ctx.prisma.inboundDelivery.findUniqueOrThrow({ where: { id: deliveryId } });
     expect(delivery.status).toBe("processed");
     expect(await (await queue.getJob(`flovi-${deliveryId}`))?.isCompleted()).toBe(true);
