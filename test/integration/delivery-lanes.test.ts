@@ -121,9 +121,9 @@ describe("per-subscription limits", () => {
     await eventually(async () => sub.received.length === 12, 20_000, "12 deliveries");
     const times = sub.server.requests.map((r) => r.receivedAt).sort((a, b) => a - b);
     // A burst of one second's worth (4), then one every 250 ms: any 1 s window holds at most 4 + 4.
+    // (Unlimited, the 12 would arrive within a few milliseconds; the claim's rate arithmetic itself is tested on a
+    // held clock in claim-sql.test.ts.)
     for (const t of times) expect(times.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(8);
-    // wall clock: real requests' arrival times (the claim's own rate arithmetic is tested on a held clock in claim-sql.test.ts).
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1_500);
   });
 
   it("429 with Retry-After pauses the whole lane and never counts towards disabling", async () => {

@@ -135,11 +135,13 @@ describe("reconciliation against the Flovi Partner API", () => {
       headers: { "retry-after": "30" },
     });
     statuses.set("900006", floviError(429, "RATE_LIMITED", "You have exceeded the rate limit threshold.", RESERVATION_PATH));
-    const before = Date.now();
+    const before = new Date();
     const result = await reconcile();
+    const after = new Date();
     expect(result.stoppedBy).toBe("RATE_LIMITED");
-    // wall clock: the pause is set from the time of the provider's answer (Retry-After 30 s), read here as "now".
-    expect(result.pausedUntil!.getTime() - before).toBeGreaterThanOrEqual(29_000);
+    // The pause runs 30 s (Retry-After) from the provider's answer, which came between `before` and `after`.
+    expect(result.pausedUntil!.getTime()).toBeGreaterThanOrEqual(before.getTime() + 30_000 - 1_000);
+    expect(result.pausedUntil!.getTime()).toBeLessThanOrEqual(after.getTime() + 30_000);
     const untouched = await ctx.prisma.reservation.findMany({ where: { id: { in: ["900005", "900006"] } } });
     expect(untouched.some((r) => r.lastReconciledAt === null)).toBe(true);
     // The next run waits: it asks Flovi nothing.
