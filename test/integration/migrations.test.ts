@@ -34,6 +34,32 @@ describe("migrations", () => {
     }
   });
 
+  it("a delivery's event and subscription are checked at commit (deferred): a missing one still fails its transaction", async () => {
+    const url = await freshDatabaseUrl();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string; deferred: boolean }>(
+        `SELECT conname AS name, condeferred AS deferred FROM pg_constraint
+          WHERE conrelid = 'webhook_deliveries'::regclass AND contype = 'f' ORDER BY conname`,
+      );
+      expect(rows).toEqual([
+        { name: "webhook_deliveries_event_id_fkey", deferred: true },
+        { name: "webhook_deliveries_subscription_id_fkey", deferred: true },
+      ]);
+      // Integrity is kept: the statement passes, the commit refuses it.
+      await client.query("BEGIN");
+      await client.query(
+        `INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, next_attempt_at, updated_at)
+         VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'pending', now(), now())`,
+      );
+      await expect(client.query("COMMIT")).rejects.toThrow(/webhook_deliveries_(event|subscription)_id_fkey/);
+      expect((await client.query("SELECT count(*)::int AS n FROM webhook_deliveries")).rows[0].n).toBe(0);
+    } finally {
+      await client.end();
+    }
+  });
+
   it("apply once, then a second run is a no-op", async () => {
     const url = await freshDatabaseUrl(); // already migrated from the template
     const client = new pg.Client({ connectionString: url });
