@@ -3,7 +3,7 @@ import express, { type Express } from "express";
 import helmet from "helmet";
 import { createInboundWriter } from "./db/inbound-deliveries.js";
 import { createBatchedEnqueuer } from "./queues/batched-enqueue.js";
-import { requireAdminToken } from "./http/auth.js";
+import { createAccess } from "./http/auth.js";
 import { errorHandler, notFound } from "./http/errors.js";
 import { floviWebhookRoutes } from "./http/flovi-webhook.js";
 import { healthRoutes } from "./http/health.js";
@@ -67,8 +67,10 @@ export function buildApp(deps: AppDeps): Express {
     res.json(catalog);
   });
   const enqueuer = createBatchedEnqueuer(deps.queues, "processFloviDelivery", deps.log);
-  // Shutdown waits for enqueues still in flight after their requests were answered.
-  app.locals.drain = () => enqueuer.idle();
+  // ADMIN_TOKEN and named tokens with roles (docs/security.md), looked up on the operators' pool.
+  const access = createAccess({ adminToken: deps.config.ADMIN_TOKEN, db: deps.operatorDb ?? deps.db, log: deps.log });
+  // Shutdown waits for enqueues still in flight after their requests were answered, and writes tokens' last uses.
+  app.locals.drain = () => Promise.all([enqueuer.idle(), access.flush()]);
   app.use(
     floviWebhookRoutes({
       writer: createInboundWriter(deps.db),
@@ -81,7 +83,7 @@ export function buildApp(deps: AppDeps): Express {
     }),
   );
 
-  const admin = requireAdminToken(deps.config.ADMIN_TOKEN);
+  const admin = access.handler;
   // The services the management routes share, wired once, on the operators' pool.
   const subscriptionService = subscriptionServiceFor({ db: deps.operatorDb ?? deps.db, log: deps.log }, deps.config);
   app.use(managementRoutes({ ...deps, subscriptionService }, admin));

@@ -18,6 +18,8 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
   switch (command) {
     case "subscriptions":
       return (await import("./cli-subscriptions.js")).subscriptionCommand(io, args);
+    case "tokens":
+      return (await import("./cli-tokens.js")).tokenCommand(io, args);
     case "deliveries":
       return (await records()).deliveryCommand(io, args);
     case "events":

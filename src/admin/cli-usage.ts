@@ -23,6 +23,10 @@ tracking
   tracking register mfb <orderId> [--reference R]
   tracking register greenflow <code> --lastname L [--time-zone Zone]
   tracking stop mfb|greenflow <id>
+tokens (named operator tokens with roles; the value is shown once)
+  tokens create <name> --role viewer|operator|admin [--expires-in-days N]
+  tokens list                                          every token: role, prefix, last use, expiry; never its value
+  tokens revoke <id>                                   every api process refuses it within a second
 inbound webhooks, queues, audit
   webhooks [--status S] [--limit N]                    stored inbound deliveries
   replay-webhook <inboundDeliveryId>                   process a stored inbound delivery again
@@ -34,6 +38,7 @@ inbound webhooks, queues, audit
   tail                                                 inbound webhooks and delivery attempts as they happen (Ctrl-C)
 
 Exit codes: 0 done, 1 refused or not found, 2 usage, 78 configuration.
+--as NAME (or HUB_ACTOR): the name the audit log records for this command (default: your user name).
 Configured by the environment like the service (DATABASE_URL, REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES,
 QUEUE_PREFIX, ...); beside a running \`npm run dev\`, by the settings it wrote to .data/dev.env.`;
 

@@ -47,6 +47,9 @@ function parseCommandLine() {
         lastname: { type: "string" },
         "time-zone": { type: "string" },
         active: { type: "boolean" },
+        role: { type: "string" },
+        "expires-in-days": { type: "string" },
+        as: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -79,7 +82,8 @@ let queues: Queues | undefined;
 const io: Io = {
   config,
   log: createLogger({ level: "warn", destination: process.stderr }),
-  actor: `cli:${userInfo().username}`,
+  // Whoever holds DATABASE_URL acts as an admin; --as (or HUB_ACTOR) names the person in the audit rows.
+  actor: `cli:${values.as ?? process.env.HUB_ACTOR ?? userInfo().username}`,
   values,
   db: () => {
     db ??= createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });

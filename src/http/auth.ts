@@ -1,39 +1,55 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
+import type { Logger } from "pino";
+import type { Database } from "../db/client.js";
+import { allows, requiredRole } from "../domain/access.js";
+import { createAuthenticator, type Principal } from "../services/access.js";
 import { HttpError } from "./errors.js";
 
 declare module "express-serve-static-core" {
   interface Request {
-    /** Who made an authenticated management call, for the audit log. */
+    /** Who made an authenticated management call, for the audit log: "admin", or "alice (operator)". */
     actor?: string;
+    principal?: Principal;
   }
 }
 
-/**
- * Bearer ADMIN_TOKEN, compared in constant time (both sides hashed first, so lengths never leak).
- * Without a configured token the protected endpoints refuse everything with 503.
- */
-export function requireAdminToken(token: string | undefined): RequestHandler {
-  const expected = token ? createHash("sha256").update(token).digest() : undefined;
-  return (req, res, next) => {
-    if (!expected) {
-      next(new HttpError(503, "admin_token_not_configured", "ADMIN_TOKEN is not set; management endpoints are disabled"));
-      return;
-    }
-    // Browsers (Bull Board) may send the token as a Basic-auth password; everything else uses Bearer only.
-    const presented = presentedToken(req.get("authorization") ?? "", isAdminUi(req));
-    const given = createHash("sha256")
-      .update(presented ?? "")
-      .digest();
-    if (presented === undefined || !timingSafeEqual(given, expected)) {
-      // Browsers (Bull Board) get a prompt; they send the token as the Basic-auth password.
-      if (isAdminUi(req)) res.setHeader("www-authenticate", 'Basic realm="event hub admin"');
-      next(new HttpError(401, "unauthorized", "a valid bearer token is required"));
-      return;
-    }
-    req.actor = "admin";
-    next();
+export interface Access {
+  /** Authenticates (ADMIN_TOKEN or a named token) and authorizes by role (domain/access.ts). */
+  handler: RequestHandler;
+  /** Writes the tokens' last uses not yet written (shutdown). */
+  flush(): Promise<void>;
+}
+
+/** Bearer tokens (or, on the browser pages, the Basic-auth password), then the route's role. */
+export function createAccess(opts: { adminToken: string | undefined; db: Database; log: Logger }): Access {
+  const authenticator = createAuthenticator(opts);
+  const handler: RequestHandler = (req, res, next) => {
+    const ui = isAdminUi(req);
+    authenticator.authenticate(presentedToken(req.get("authorization") ?? "", ui)).then(
+      (principal) => {
+        if (principal === "unconfigured") {
+          next(new HttpError(503, "admin_token_not_configured", "ADMIN_TOKEN is not set and no named token exists; management endpoints are disabled"));
+          return;
+        }
+        if (!principal) {
+          // Browsers (Bull Board, the console) get a prompt; they send the token as the Basic-auth password.
+          if (ui) res.setHeader("www-authenticate", 'Basic realm="event hub admin"');
+          next(new HttpError(401, "unauthorized", "a valid bearer token is required"));
+          return;
+        }
+        const needed = requiredRole(req.method, req.originalUrl.split("?")[0]!);
+        if (!allows(principal.role, needed)) {
+          next(new HttpError(403, "forbidden", `this needs a token with the ${needed} role; ${JSON.stringify(principal.name)} is a ${principal.role}`));
+          return;
+        }
+        req.principal = principal;
+        req.actor = principal.tokenId ? `${principal.name} (${principal.role})` : principal.name;
+        next();
+      },
+      (error: unknown) => next(error),
+    );
   };
+  return { handler, flush: authenticator.flush };
 }
 
 /** The browser pages (Bull Board, the operator console): Basic auth is accepted there, and only there. */

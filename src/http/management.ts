@@ -6,9 +6,10 @@ import { refuseUnstorable } from "./validate.js";
 import { eventRoutes } from "./events.js";
 import { reservationRoutes } from "./reservations.js";
 import { subscriptionRoutes } from "./subscriptions.js";
+import { tokenRoutes } from "./tokens.js";
 import { trackingRoutes } from "./tracking.js";
 
-/** Every endpoint behind ADMIN_TOKEN, JSON in and out. */
+/** Every endpoint behind a token (ADMIN_TOKEN or a named one, by role: domain/access.ts), JSON in and out. */
 export function managementRoutes(deps: RouteDeps, admin: RequestHandler): Router {
   const router = Router();
   // What operators read and do runs on their own small pool: a heavy console page waits for its connections,
@@ -29,5 +30,6 @@ export function managementRoutes(deps: RouteDeps, admin: RequestHandler): Router
   router.use(eventRoutes(deps));
   router.use(trackingRoutes(ops));
   router.use(adminRoutes(ops, admin));
+  router.use(tokenRoutes(ops));
   return router;
 }

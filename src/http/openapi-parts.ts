@@ -8,6 +8,10 @@ export const ok = (description: string, schema: unknown = { type: "object" }) =>
 export const pathParam = (name: string, description = name) => ({ name, in: "path", required: true, schema: { type: "string" }, description });
 export const queryParam = (name: string, schema: unknown, description: string) => ({ name, in: "query", required: false, schema, description });
 export const secured = { security: [{ bearer: [] }] };
-export const authErrors = { "401": error("missing or wrong bearer token"), "503": error("ADMIN_TOKEN is not configured") };
+export const authErrors = {
+  "401": error("missing or wrong bearer token"),
+  "403": error("the token's role does not allow this (reads need viewer, changes operator, tokens admin)"),
+  "503": error("neither ADMIN_TOKEN nor any named token is configured"),
+};
 export const body = (schema: unknown) => ({ required: true, content: json(schema) });
 export const toSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });

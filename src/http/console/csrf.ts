@@ -1,7 +1,9 @@
 // Cross-site request protection for the console's buttons, in two parts: the request must come from the
 // console's own origin (auth.ts `sameOriginOnly`), and it must carry this session's token. The session is a
 // random id in an HttpOnly, SameSite=Strict cookie scoped to /admin/console; the token is an HMAC of it under
-// a key derived from ADMIN_TOKEN, so the server keeps no session state and a token is worthless elsewhere.
+// a key derived from the credential the browser signed in with (ADMIN_TOKEN or a named token): the server
+// keeps no session state, a token is worthless with another credential, and a revoked token's session ends
+// with it (its requests are refused before any form is read).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { HttpError } from "../errors.js";
@@ -17,9 +19,15 @@ function readCookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-export function createCsrf(adminToken: string) {
-  const key = createHash("sha256").update(`console-csrf:${adminToken}`).digest();
-  const tokenFor = (session: string) => createHmac("sha256", key).update(session).digest("base64url");
+/** The key a credential's console pages are signed with (auth.ts sets `req.principal` before any page). */
+export function consoleKey(req: Request, purpose: string): Buffer {
+  const credential = req.principal?.credentialKey;
+  if (!credential) throw new Error("console page reached without a principal");
+  return createHash("sha256").update(`console-${purpose}:`).update(credential).digest();
+}
+
+export function createCsrf() {
+  const tokenFor = (req: Request, session: string) => createHmac("sha256", consoleKey(req, "csrf")).update(session).digest("base64url");
 
   /** The session's token, starting a session (setting its cookie) on the first page. */
   function token(req: Request, res: Response): string {
@@ -29,7 +37,7 @@ export function createCsrf(adminToken: string) {
       session = randomBytes(32).toString("base64url");
       res.cookie(COOKIE, session, { httpOnly: true, sameSite: "strict", secure: req.secure, path: CONSOLE_PATH });
     }
-    res.locals.consoleToken = tokenFor(session);
+    res.locals.consoleToken = tokenFor(req, session);
     return res.locals.consoleToken;
   }
 
@@ -37,7 +45,7 @@ export function createCsrf(adminToken: string) {
   const verify: RequestHandler = (req, _res, next) => {
     const session = readCookie(req, COOKIE);
     const given = typeof req.body?._csrf === "string" ? Buffer.from(req.body._csrf) : Buffer.alloc(0);
-    const expected = session ? Buffer.from(tokenFor(session)) : Buffer.alloc(1);
+    const expected = session ? Buffer.from(tokenFor(req, session)) : Buffer.alloc(1);
     if (!session || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       next(new HttpError(403, "csrf_token_invalid", "this form is stale or did not come from the console; reload the page and try again"));
       return;

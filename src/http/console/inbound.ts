@@ -8,7 +8,7 @@ import { HttpError } from "../errors.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
 import { button } from "./views.js";
-import { CSP, type ConsoleKit } from "./kit.js";
+import { CSP, type ConsoleKit, consoleActor } from "./kit.js";
 
 const PAGE = 50;
 const uuid = z.uuid();
@@ -17,7 +17,6 @@ export function inboundPages(router: Router, deps: AppDeps, kit: ConsoleKit): vo
   const { page, back, context } = kit;
   const db = deps.db;
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
-  const actor = "admin (console)";
   // --- inbound webhooks ------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/inbound/:id/body`, async (req, res) => {
     const found = uuid.safeParse(req.params.id).success ? await consoleData.storedBody(db, req.params.id) : ({ kind: "unknown" } as const);
@@ -59,7 +58,7 @@ ${nextBefore ? html`<p class="pager"><a href="?status=${status}&before=${nextBef
 
   router.post(`${CONSOLE_PATH}/inbound/:id/replay`, kit.verify, async (req, res) => {
     if (!uuid.safeParse(String(req.params.id)).success) throw new HttpError(404, "not_found", `no inbound delivery ${String(req.params.id)}`);
-    const result = await admin.replayWebhook(svc, actor, String(req.params.id));
+    const result = await admin.replayWebhook(svc, consoleActor(req), String(req.params.id));
     back(
       req,
       res,

@@ -7,6 +7,9 @@ import type { PageContext } from "./views.js";
 
 export const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/** Who pressed a console button, for the audit log: "admin (console)", "alice (operator) (console)". */
+export const consoleActor = (req: Request) => `${req.actor ?? "admin"} (console)`;
+
 export interface ConsoleKit {
   verify: RequestHandler;
   page(req: Request, res: Response, title: string, body: Markup): void;

@@ -1,6 +1,7 @@
 // The console's endpoint management: create, send a test, disable and enable, rotate the secret, delete.
-// Every button calls the same audited service as the JSON API and the CLI (actor "admin (console)"). A new
+// Every button calls the same audited service as the JSON API and the CLI (actor "<token name> (console)": kit.ts `consoleActor`). A new
 // secret is shown once, on the page that answers the button, never in a URL.
+import { consoleActor } from "./kit.js";
 import type { Request, Response, Router } from "express";
 import { z } from "zod";
 import * as subscriptions from "../../services/subscriptions.js";
@@ -12,7 +13,6 @@ import type { ConsoleKit } from "./kit.js";
 import { html } from "./html.js";
 import { maskUrl } from "../../lib/text.js";
 
-const ACTOR = "admin (console)";
 const uuid = z.uuid();
 
 export function manageRoutes(router: Router, deps: RouteDeps, kit: ConsoleKit): void {
@@ -41,7 +41,7 @@ export function manageRoutes(router: Router, deps: RouteDeps, kit: ConsoleKit): 
       ...(text(form.ordering) ? { ordering: text(form.ordering) } : {}),
     });
     if (!parsed.success) return kit.back(req, res, `not created: ${parsed.error.issues.map((i) => `${i.path.join(".") || "form"}: ${i.message}`).join("; ")}`);
-    const result = await subscriptions.create(svc, ACTOR, parsed.data);
+    const result = await subscriptions.create(svc, consoleActor(req), parsed.data);
     if (result.kind === "invalid_target") return kit.back(req, res, `not created: ${result.reason}`);
     if (result.kind === "duplicate")
       return kit.back(
@@ -60,7 +60,7 @@ export function manageRoutes(router: Router, deps: RouteDeps, kit: ConsoleKit): 
   });
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/test`, kit.verify, async (req, res) => {
-    const outcome = known(req) ? await sendTestEvent({ ...svc, timeoutMs: deps.config.DELIVERY_TIMEOUT_MS }, ACTOR, id(req)) : null;
+    const outcome = known(req) ? await sendTestEvent({ ...svc, timeoutMs: deps.config.DELIVERY_TIMEOUT_MS }, consoleActor(req), id(req)) : null;
     if (!outcome) return kit.back(req, res, `no subscription ${id(req)}`);
     const said = outcome.statusCode !== null ? `answered ${outcome.statusCode}` : `did not answer (${outcome.error})`;
     kit.back(
@@ -76,13 +76,13 @@ export function manageRoutes(router: Router, deps: RouteDeps, kit: ConsoleKit): 
     ["disable", false],
   ] as const) {
     router.post(`${CONSOLE_PATH}/subscriptions/:id/${action}`, kit.verify, async (req, res) => {
-      const updated = known(req) ? await subscriptions.setEnabled(svc, ACTOR, id(req), enabled) : null;
+      const updated = known(req) ? await subscriptions.setEnabled(svc, consoleActor(req), id(req), enabled) : null;
       kit.back(req, res, updated ? `subscription ${action}d` : `no subscription ${id(req)}`);
     });
   }
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/rotate-secret`, kit.verify, async (req, res) => {
-    const rotated = known(req) ? await subscriptions.rotate(svc, ACTOR, id(req), deps.config.SECRET_ROTATION_GRACE_MS) : null;
+    const rotated = known(req) ? await subscriptions.rotate(svc, consoleActor(req), id(req), deps.config.SECRET_ROTATION_GRACE_MS) : null;
     if (!rotated) return kit.back(req, res, `no subscription ${id(req)}`);
     secretPage(
       req,
@@ -96,7 +96,7 @@ export function manageRoutes(router: Router, deps: RouteDeps, kit: ConsoleKit): 
   });
 
   router.post(`${CONSOLE_PATH}/subscriptions/:id/delete`, kit.verify, async (req, res) => {
-    const removed = known(req) && (await subscriptions.remove(svc, ACTOR, id(req)));
+    const removed = known(req) && (await subscriptions.remove(svc, consoleActor(req), id(req)));
     req.body = { ...req.body, back: `${CONSOLE_PATH}/subscriptions` };
     kit.back(req, res, removed ? "subscription deleted; its waiting deliveries are cancelled" : `no subscription ${id(req)}`);
   });

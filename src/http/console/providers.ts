@@ -1,4 +1,5 @@
 // The console's providers page: polling state and pauses, and resume.
+import { consoleActor } from "./kit.js";
 import type { Router } from "express";
 import * as admin from "../../services/admin.js";
 import type { AppDeps } from "../deps.js";
@@ -10,7 +11,6 @@ import type { ConsoleKit } from "./kit.js";
 export function providerPages(router: Router, deps: AppDeps, kit: ConsoleKit): void {
   const { page, back, context } = kit;
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
-  const actor = "admin (console)";
   // --- providers -------------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/providers`, async (req, res) => {
     const rows = await admin.providersOverview(svc, deps.config);
@@ -30,7 +30,7 @@ ${rows.map(
   });
 
   router.post(`${CONSOLE_PATH}/providers/:provider/resume`, kit.verify, async (req, res) => {
-    const result = await admin.resumeProviderPolling(svc, actor, String(req.params.provider));
+    const result = await admin.resumeProviderPolling(svc, consoleActor(req), String(req.params.provider));
     back(
       req,
       res,

@@ -1,5 +1,5 @@
-// The operator console, served by the api under /admin/console: plain server-rendered pages behind the
-// admin token (a browser sends it as the Basic-auth password, as for Bull Board). Every button is a POST
+// The operator console, served by the api under /admin/console: plain server-rendered pages behind a token
+// (ADMIN_TOKEN or a named one; a browser sends it as the Basic-auth password, as for Bull Board). Every button is a POST
 // that must come from the console's origin and carry the session's token (csrf.ts), and calls the same
 // admin service as the JSON API, with the same validation and the same audit rows.
 import { createHmac } from "node:crypto";
@@ -8,7 +8,7 @@ import { sameOriginOnly } from "../auth.js";
 import type { RouteDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { refuseUnstorable } from "../validate.js";
-import { createCsrf, CONSOLE_PATH } from "./csrf.js";
+import { consoleKey, createCsrf, CONSOLE_PATH } from "./csrf.js";
 import { html } from "./html.js";
 import { manageRoutes } from "./manage.js";
 import { CSP, type ConsoleKit } from "./kit.js";
@@ -22,11 +22,8 @@ import { backPath, CONSOLE_ORIGIN } from "./kit.js";
 
 export function consoleRoutes(deps: RouteDeps, auth: RequestHandler): Router {
   const router = Router();
-  const csrf = createCsrf(deps.config.ADMIN_TOKEN ?? "");
-  const noticeKey = createHmac("sha256", deps.config.ADMIN_TOKEN ?? "")
-    .update("console-notice")
-    .digest();
-  const noticeSignature = (text: string) => createHmac("sha256", noticeKey).update(text).digest("base64url").slice(0, 22);
+  const csrf = createCsrf();
+  const noticeSignature = (req: Request, text: string) => createHmac("sha256", consoleKey(req, "notice")).update(text).digest("base64url").slice(0, 22);
 
   const page = (req: Request, res: Response, title: string, body: ReturnType<typeof html>) => {
     const ctx = context(req, res);
@@ -39,7 +36,7 @@ export function consoleRoutes(deps: RouteDeps, auth: RequestHandler): Router {
   // the console announce a text of someone else's.
   const context = (req: Request, res: Response): PageContext => {
     const notice =
-      typeof req.query.notice === "string" && typeof req.query.ns === "string" && noticeSignature(req.query.notice) === req.query.ns
+      typeof req.query.notice === "string" && typeof req.query.ns === "string" && noticeSignature(req, req.query.notice) === req.query.ns
         ? req.query.notice
         : undefined;
     return { csrf: csrf.token(req, res), back: backPath(req.originalUrl), notice };
@@ -50,7 +47,7 @@ export function consoleRoutes(deps: RouteDeps, auth: RequestHandler): Router {
     url.searchParams.delete("ns");
     const text = notice.slice(0, 300);
     url.searchParams.set("notice", text);
-    url.searchParams.set("ns", noticeSignature(text));
+    url.searchParams.set("ns", noticeSignature(req, text));
     res.redirect(303, `${url.pathname}${url.search}`);
   };
 

@@ -15,7 +15,7 @@ import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
 import { badge, button, resendButton } from "./views.js";
 import type { ConsoleKit } from "./kit.js";
-import { backPath, entityLink } from "./kit.js";
+import { backPath, entityLink, consoleActor } from "./kit.js";
 
 const PAGE = 50;
 /** How long "Send now" waits for the attempt's outcome before showing the page again. */
@@ -35,7 +35,6 @@ export function subscriptionPages(router: Router, deps: AppDeps, kit: ConsoleKit
   const { page, back, context } = kit;
   const db = deps.db;
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
-  const actor = "admin (console)";
   // --- subscriptions ---------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/subscriptions`, async (req, res) => {
     const after = deliveryCursor.optional().catch(undefined).parse(req.query.after);
@@ -148,7 +147,7 @@ ${older ? html`<p class="pager"><a href="${older}">older →</a></p>` : ""}`,
   router.post(`${CONSOLE_PATH}/deliveries/:id/resend`, kit.verify, async (req, res) => {
     const id = String(req.params.id);
     if (!uuid.safeParse(id).success) throw new HttpError(404, "not_found", `no delivery ${id}`);
-    const result = await admin.retryDelivery(svc, actor, id, { force: req.body?.force === "1" });
+    const result = await admin.retryDelivery(svc, consoleActor(req), id, { force: req.body?.force === "1" });
     // Already delivered: a second request, confirmed on a page of its own, sends it again.
     if (result.kind === "already_delivered") {
       const ctx = { ...kit.context(req, res), back: backPath(req.body?.back) };
@@ -203,7 +202,7 @@ event (the same <code>webhook-id</code>) to the subscriber once more.</p>
       rateLimitPerSecond: form.rateLimitPerSecond === "" || form.rateLimitPerSecond === "0" ? null : number(form.rateLimitPerSecond),
     });
     if (!parsed.success) return back(req, res, `not saved: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const updated = await subscriptions.change({ db, log: deps.log }, actor, id, parsed.data);
+    const updated = await subscriptions.change({ db, log: deps.log }, consoleActor(req), id, parsed.data);
     back(req, res, updated ? "settings saved" : `no subscription ${id}`);
   });
 
@@ -214,7 +213,7 @@ event (the same <code>webhook-id</code>) to the subscriber once more.</p>
       .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/)
       .safeParse(req.body?.since);
     if (!since.success) return back(req, res, "give a date and time to recover from");
-    const result = await admin.recoverSubscription(svc, actor, String(req.params.id), new Date(`${since.data}Z`), {
+    const result = await admin.recoverSubscription(svc, consoleActor(req), String(req.params.id), new Date(`${since.data}Z`), {
       includePending: req.body?.includePending === "yes",
     });
     back(

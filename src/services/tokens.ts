@@ -1,0 +1,93 @@
+// Named operator tokens: created with a role, shown once, stored as a hash, revoked at once (docs/security.md).
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { audited } from "../db/audit.js";
+import type { Database } from "../db/client.js";
+import { insertApiToken, listApiTokens, revokeApiToken, type ApiTokenRow } from "../db/api-tokens.js";
+
+export { TokenNameTaken } from "../db/api-tokens.js";
+import { ROLES } from "../domain/access.js";
+
+/**
+ * Every token the hub issues starts with this, so secret scanners (and people) can recognise a leaked one;
+ * the rest is 32 random bytes, base64url.
+ */
+export const TOKEN_PREFIX = "lehub_";
+
+export interface TokenDeps {
+  db: Database;
+  log: Logger;
+}
+
+export const newTokenInput = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^[\p{L}\p{N} ._@-]+$/u, "letters, digits, spaces and . _ @ - only"),
+    role: z.enum(ROLES as [string, ...string[]]),
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .strict();
+
+export type NewToken = z.output<typeof newTokenInput>;
+
+const tokenDigest = (value: string) => createHash("sha256").update(value).digest("hex");
+
+/** A token's public view: everything but its value (which no one can read back) and its hash. */
+function tokenView(row: ApiTokenRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    revokedBy: row.revokedBy,
+  };
+}
+
+/** Creates a token; its value is in the answer and nowhere else. */
+export async function createToken(deps: TokenDeps, actor: string, input: NewToken) {
+  const value = `${TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
+  const row = await audited(deps.db, deps.log, async (sql) => {
+    const created = await insertApiToken(sql, {
+      id: randomUUID(),
+      name: input.name,
+      role: input.role as ApiTokenRow["role"],
+      tokenHash: tokenDigest(value),
+      prefix: value.slice(0, TOKEN_PREFIX.length + 6),
+      createdBy: actor,
+      expiresInDays: input.expiresInDays ?? null,
+    });
+    return {
+      result: created,
+      audit: {
+        actor,
+        action: "token.create",
+        target: created.id,
+        details: { name: created.name, role: created.role, expiresAt: created.expiresAt?.toISOString() ?? null },
+      },
+    };
+  });
+  return { ...tokenView(row), token: value };
+}
+
+export async function listTokens(deps: TokenDeps) {
+  return (await listApiTokens(deps.db)).map(tokenView);
+}
+
+/** Revokes a live token; null when there is none. Every api process refuses it within a second. */
+export async function revokeToken(deps: TokenDeps, actor: string, id: string) {
+  const row = await audited(deps.db, deps.log, async (sql) => {
+    const revoked = await revokeApiToken(sql, id, actor);
+    return { result: revoked, audit: revoked ? { actor, action: "token.revoke", target: id, details: { name: revoked.name, role: revoked.role } } : null };
+  });
+  return row ? tokenView(row) : null;
+}
