@@ -18,6 +18,8 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
   switch (command) {
     case "subscriptions":
       return (await import("./cli-subscriptions.js")).subscriptionCommand(io, args);
+    case "consumers":
+      return (await import("./cli-consumers.js")).consumerCommand(io, args);
     case "tokens":
       return (await import("./cli-tokens.js")).tokenCommand(io, args);
     case "deliveries":

@@ -27,6 +27,11 @@ tokens (named operator tokens with roles; the value is shown once)
   tokens create <name> --role viewer|operator|admin [--expires-in-days N]
   tokens list                                          every token: role, prefix, last use, expiry; never its value
   tokens revoke <id>                                   every api process refuses it within a second
+consumers (downstream services with their own tokens and subscriptions)
+  consumers create <name> --events reservation.*,rental.*     the consumer and its first token, shown once
+  consumers list                                       every consumer: event types, live tokens and subscriptions
+  consumers delete <id>                                its tokens refused, its subscriptions disabled and kept
+  consumers token create <id> [--expires-in-days N] | consumers token revoke <id> <tokenId>
 inbound webhooks, queues, audit
   webhooks [--status S] [--limit N]                    stored inbound deliveries
   replay-webhook <inboundDeliveryId>                   process a stored inbound delivery again

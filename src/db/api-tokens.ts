@@ -10,7 +10,8 @@ export type { Role };
 export interface ApiTokenRow {
   id: string;
   name: string;
-  role: Role;
+  /** "consumer" for a consumer's token. */
+  role: Role | "consumer";
   prefix: string;
   createdBy: string;
   createdAt: Date;
@@ -24,8 +25,12 @@ export interface ApiTokenRow {
 export interface TokenGrant {
   id: string;
   name: string;
-  role: Role;
+  role: Role | "consumer";
   expiresAt: Date | null;
+  /** A consumer's token: the consumer (live) and the event types it is allowed. */
+  consumerId: string | null;
+  consumerName: string | null;
+  consumerEventTypes: string[] | null;
 }
 
 const COLUMNS = `id, name, role, prefix, created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt",
@@ -35,13 +40,22 @@ export class TokenNameTaken extends Error {}
 
 export async function insertApiToken(
   sql: Sql,
-  token: { id: string; name: string; role: Role; tokenHash: string; prefix: string; createdBy: string; expiresInDays: number | null },
+  token: {
+    id: string;
+    name: string;
+    role: Role | "consumer";
+    tokenHash: string;
+    prefix: string;
+    createdBy: string;
+    expiresInDays: number | null;
+    consumerId?: string;
+  },
 ): Promise<ApiTokenRow> {
   try {
     const [row] = await sql.query<ApiTokenRow>(
-      `INSERT INTO api_tokens (id, name, role, token_hash, prefix, created_by, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7::int)) RETURNING ${COLUMNS}`,
-      [token.id, token.name, token.role, token.tokenHash, token.prefix, token.createdBy, token.expiresInDays],
+      `INSERT INTO api_tokens (id, name, role, token_hash, prefix, created_by, expires_at, consumer_id)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7::int), $8) RETURNING ${COLUMNS}`,
+      [token.id, token.name, token.role, token.tokenHash, token.prefix, token.createdBy, token.expiresInDays, token.consumerId ?? null],
     );
     return row!;
   } catch (error) {
@@ -50,16 +64,20 @@ export async function insertApiToken(
   }
 }
 
-/** Live tokens first (newest first), then revoked ones; never a hash. */
-export function listApiTokens(db: Database): Promise<ApiTokenRow[]> {
-  return onPool(db).query<ApiTokenRow>(`SELECT ${COLUMNS} FROM api_tokens ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT 1000`);
+/** Live tokens first (newest first), then revoked ones; never a hash. Operators' tokens, or one consumer's. */
+export function listApiTokens(db: Database, consumerId: string | null = null): Promise<ApiTokenRow[]> {
+  return onPool(db).query<ApiTokenRow>(
+    `SELECT ${COLUMNS} FROM api_tokens WHERE consumer_id IS NOT DISTINCT FROM $1::uuid ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT 1000`,
+    [consumerId],
+  );
 }
 
-/** Revokes a live token; null when there is none with that id (or it was revoked already). */
-export async function revokeApiToken(sql: Sql, id: string, by: string): Promise<ApiTokenRow | null> {
+/** Revokes a live token (an operator's, or the named consumer's); null when there is none. */
+export async function revokeApiToken(sql: Sql, id: string, by: string, consumerId: string | null = null): Promise<ApiTokenRow | null> {
   const [row] = await sql.query<ApiTokenRow>(
-    `UPDATE api_tokens SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING ${COLUMNS}`,
-    [id, by],
+    `UPDATE api_tokens SET revoked_at = now(), revoked_by = $2
+      WHERE id = $1 AND revoked_at IS NULL AND consumer_id IS NOT DISTINCT FROM $3::uuid RETURNING ${COLUMNS}`,
+    [id, by, consumerId],
   );
   return row ?? null;
 }
@@ -67,8 +85,11 @@ export async function revokeApiToken(sql: Sql, id: string, by: string): Promise<
 /** The live, unexpired token with this hash. */
 export async function findGrant(db: Database, tokenHash: string): Promise<TokenGrant | null> {
   const [row] = await onPool(db).query<TokenGrant>(
-    `SELECT id, name, role, expires_at AS "expiresAt" FROM api_tokens
-      WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+    `SELECT t.id, t.name, t.role, t.expires_at AS "expiresAt", t.consumer_id AS "consumerId", c.name AS "consumerName",
+            c.event_types AS "consumerEventTypes"
+       FROM api_tokens t LEFT JOIN consumers c ON c.id = t.consumer_id
+      WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+        AND (t.consumer_id IS NULL OR c.deleted_at IS NULL)`,
     [tokenHash],
   );
   return row ?? null;

@@ -11,14 +11,20 @@ export interface EventFilter {
   subject?: string;
   /** Only events after this log position. */
   after?: bigint;
+  /** Only events whose type one of these patterns matches (a consumer's allowed types). */
+  allowed?: string[];
 }
+
+const typeWhere = (pattern: string): Prisma.EventWhereInput =>
+  pattern === "*" ? {} : pattern.endsWith(".*") ? { type: { startsWith: pattern.slice(0, -1) } } : { type: pattern };
 
 /** Positioned events in log order (index: position, or (subject, position) / (type, position) when filtered). */
 export async function eventPage(db: Database, filter: EventFilter, limit: number): Promise<{ position: bigint; envelope: CloudEvent }[]> {
   const where: Prisma.EventWhereInput = {
     position: filter.after !== undefined ? { gt: filter.after } : { not: null },
     ...(filter.subject ? { subject: filter.subject } : {}),
-    ...(filter.type && filter.type !== "*" ? (filter.type.endsWith(".*") ? { type: { startsWith: filter.type.slice(0, -1) } } : { type: filter.type }) : {}),
+    ...(filter.type ? typeWhere(filter.type) : {}),
+    ...(filter.allowed ? { AND: [{ OR: filter.allowed.map(typeWhere) }] } : {}),
   };
   const rows = await prismaOf(db).event.findMany({ where, orderBy: { position: "asc" }, take: limit, select: { position: true, envelope: true } });
   return rows.map((r) => ({ position: r.position!, envelope: r.envelope as unknown as CloudEvent }));

@@ -22,6 +22,8 @@ export interface Subscription {
   ordering: "none" | "subject";
   maxInFlight: number;
   rateLimitPerSecond: number | null;
+  /** The consumer it belongs to; null when an operator made it. */
+  consumerId: string | null;
 }
 
 /** What a subscription's owner may change after creation. */
@@ -36,7 +38,8 @@ export interface SubscriptionSettings {
 const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, previous_secret AS "previousSecret",
   previous_secret_expires_at AS "previousSecretExpiresAt", status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
   failing_since AS "failingSince", consecutive_failures AS "consecutiveFailures", created_at AS "createdAt", updated_at AS "updatedAt",
-  deleted_at AS "deletedAt", ordering, max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond"`;
+  deleted_at AS "deletedAt", ordering, max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond",
+  consumer_id AS "consumerId"`;
 
 export async function insertSubscription(
   sql: Sql,
@@ -49,12 +52,13 @@ export async function insertSubscription(
     ordering: string;
     maxInFlight: number;
     rateLimitPerSecond: number | null;
+    consumerId: string | null;
   },
 ): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
-    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) RETURNING ${COLUMNS}`,
-    [input.id, input.url, input.eventTypes, input.description, input.secret, input.ordering, input.maxInFlight, input.rateLimitPerSecond],
+    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) RETURNING ${COLUMNS}`,
+    [input.id, input.url, input.eventTypes, input.description, input.secret, input.ordering, input.maxInFlight, input.rateLimitPerSecond, input.consumerId],
   );
   return row!;
 }
@@ -111,9 +115,11 @@ export function getSubscription(db: Database, id: string): Promise<Subscription 
   return findLiveSubscription(onPool(db), id);
 }
 
-/** Every subscription not deleted, oldest first. */
-export function listSubscriptions(db: Database): Promise<Subscription[]> {
-  return onPool(db).query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE deleted_at IS NULL ORDER BY created_at, id`);
+/** Every subscription not deleted (or one consumer's), oldest first. */
+export function listSubscriptions(db: Database, consumerId?: string): Promise<Subscription[]> {
+  return consumerId
+    ? onPool(db).query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE deleted_at IS NULL AND consumer_id = $1 ORDER BY created_at, id`, [consumerId])
+    : onPool(db).query<Subscription>(`SELECT ${COLUMNS} FROM subscriptions WHERE deleted_at IS NULL ORDER BY created_at, id`);
 }
 
 export async function updateSecret(sql: Sql, id: string, secret: string, previousSecret: string, previousSecretExpiresAt: Date): Promise<Subscription> {

@@ -1,5 +1,5 @@
 // The admin API: inspect and replay failed work. Every mutating call writes an audit row.
-import { Router, type RequestHandler } from "express";
+import { Router, type RequestHandler, type Response } from "express";
 import { z } from "zod";
 import * as queueActions from "../services/queue-actions.js";
 import * as admin from "../services/admin.js";
@@ -77,30 +77,11 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   });
 
   router.post("/admin/deliveries/:id/retry", async (req, res) => {
-    if (!z.uuid().safeParse(req.params.id).success) throw new HttpError(404, "not_found", `no delivery ${req.params.id}`);
-    const body = parseInput(retryBody, req.body ?? {});
-    const result = orNotFound(await admin.retryDelivery(svc, actor(req), req.params.id, { force: body.force }));
-    if (result.kind === "already_delivered")
-      throw new HttpError(409, "already_delivered", 'this delivery already succeeded; send {"force": true} to send it again', {
-        deliveredAt: result.deliveredAt?.toISOString() ?? null,
-      });
-    if (result.kind === "in_progress")
-      throw new HttpError(409, "delivery_in_progress", "an attempt of this delivery is under way; its outcome decides what comes next");
-    if (result.kind === "held")
-      throw new HttpError(
-        409,
-        "delivery_held",
-        "the subscription is in ordered mode and an earlier event of this subject is not delivered yet; it goes out right after that one",
-      );
-    if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
-    res.status(202).json(result);
+    await retryDeliveryRoute(svc, actor(req), req.params.id, req.body, res);
   });
 
   router.post("/admin/subscriptions/:id/recover", async (req, res) => {
-    const body = parseInput(recoverBody, req.body);
-    const result = orNotFound(await admin.recoverSubscription(svc, actor(req), req.params.id, new Date(body.since), { includePending: body.includePending }));
-    if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
-    res.status(202).json({ requeued: result.requeued, sentNow: result.sentNow, inFlight: result.inFlight, notes: result.notes });
+    await recoverRoute(svc, actor(req), req.params.id, req.body, res);
   });
 
   router.get("/admin/retention", async (_req, res) => {
@@ -129,4 +110,33 @@ export function adminRoutes(deps: AppDeps, auth: RequestHandler): Router {
   router.use(queueBoard(deps, auth));
 
   return router;
+}
+
+/** POST …/retry of one delivery (also under /subscriptions/:id/deliveries, within that subscription). */
+export async function retryDeliveryRoute(svc: admin.AdminDeps, actor: string, id: string, input: unknown, res: Response, subscriptionId?: string) {
+  if (!z.uuid().safeParse(id).success) throw new HttpError(404, "not_found", `no delivery ${id}`);
+  const body = parseInput(retryBody, input ?? {});
+  const result = orNotFound(await admin.retryDelivery(svc, actor, id, { force: body.force, subscriptionId }));
+  if (result.kind === "already_delivered")
+    throw new HttpError(409, "already_delivered", 'this delivery already succeeded; send {"force": true} to send it again', {
+      deliveredAt: result.deliveredAt?.toISOString() ?? null,
+    });
+  if (result.kind === "in_progress")
+    throw new HttpError(409, "delivery_in_progress", "an attempt of this delivery is under way; its outcome decides what comes next");
+  if (result.kind === "held")
+    throw new HttpError(
+      409,
+      "delivery_held",
+      "the subscription is in ordered mode and an earlier event of this subject is not delivered yet; it goes out right after that one",
+    );
+  if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
+  res.status(202).json(result);
+}
+
+/** POST …/recover of one subscription: its failed deliveries since a time, sent again. */
+export async function recoverRoute(svc: admin.AdminDeps, actor: string, id: string, input: unknown, res: Response) {
+  const body = parseInput(recoverBody, input);
+  const result = orNotFound(await admin.recoverSubscription(svc, actor, id, new Date(body.since), { includePending: body.includePending }));
+  if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
+  res.status(202).json({ requeued: result.requeued, sentNow: result.sentNow, inFlight: result.inFlight, notes: result.notes });
 }

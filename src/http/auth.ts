@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { allows, requiredRole } from "../domain/access.js";
+import { allows, consumerMay, requiredRole } from "../domain/access.js";
 import { createAuthenticator, type Principal } from "../services/access.js";
 import { HttpError } from "./errors.js";
 
@@ -37,13 +37,23 @@ export function createAccess(opts: { adminToken: string | undefined; db: Databas
           next(new HttpError(401, "unauthorized", "a valid bearer token is required"));
           return;
         }
-        const needed = requiredRole(req.method, req.originalUrl.split("?")[0]!);
-        if (!allows(principal.role, needed)) {
-          next(new HttpError(403, "forbidden", `this needs a token with the ${needed} role; ${JSON.stringify(principal.name)} is a ${principal.role}`));
-          return;
+        const path = req.originalUrl.split("?")[0]!;
+        if (principal.role === "consumer") {
+          if (!consumerMay(req.method, path)) {
+            next(
+              new HttpError(403, "forbidden", `a consumer's token manages its own subscriptions and reads /events; ${req.method} ${path} needs an operator`),
+            );
+            return;
+          }
+        } else {
+          const needed = requiredRole(req.method, path);
+          if (!allows(principal.role, needed)) {
+            next(new HttpError(403, "forbidden", `this needs a token with the ${needed} role; ${JSON.stringify(principal.name)} is a ${principal.role}`));
+            return;
+          }
         }
         req.principal = principal;
-        req.actor = principal.tokenId ? `${principal.name} (${principal.role})` : principal.name;
+        req.actor = principal.consumer ? `consumer:${principal.consumer.name}` : principal.tokenId ? `${principal.name} (${principal.role})` : principal.name;
         next();
       },
       (error: unknown) => next(error),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AppDeps } from "./deps.js";
 import { eventLog } from "../services/read-model.js";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
+import { uncovered } from "../domain/access.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
@@ -30,7 +31,11 @@ export function eventRoutes(deps: Pick<AppDeps, "db" | "config">): Router {
   const router = Router();
   router.get("/events", async (req, res) => {
     const q = parseInput(eventsQuery, req.query, "query");
-    const page = await eventLog(deps.db, q);
+    // A consumer reads the event types it is allowed, no more (docs/security.md, "Consumers").
+    const allowed = req.principal?.consumer?.eventTypes;
+    if (allowed && q.type && uncovered(allowed, [q.type]).length > 0)
+      throw new HttpError(403, "event_type_not_allowed", `this consumer reads ${allowed.join(", ")}; not ${q.type}`);
+    const page = await eventLog(deps.db, { ...q, allowed });
     if (page.kind === "cursor_expired") {
       throw new HttpError(
         410,

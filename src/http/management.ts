@@ -6,6 +6,7 @@ import { refuseUnstorable } from "./validate.js";
 import { eventRoutes } from "./events.js";
 import { reservationRoutes } from "./reservations.js";
 import { subscriptionRoutes } from "./subscriptions.js";
+import { consumerRoutes } from "./consumers.js";
 import { tokenRoutes } from "./tokens.js";
 import { trackingRoutes } from "./tracking.js";
 
@@ -31,5 +32,6 @@ export function managementRoutes(deps: RouteDeps, admin: RequestHandler): Router
   router.use(trackingRoutes(ops));
   router.use(adminRoutes(ops, admin));
   router.use(tokenRoutes(ops));
+  router.use(consumerRoutes(ops));
   return router;
 }

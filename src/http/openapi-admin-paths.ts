@@ -1,6 +1,5 @@
-// The OpenAPI paths under /admin: queues and jobs, webhooks, deliveries, recovery, retention, providers, audit, tokens.
-import { newTokenInput } from "../services/tokens.js";
-import { authErrors, body, error, json, ok, pathParam, queryParam, secured, toSchema } from "./openapi-parts.js";
+// The OpenAPI paths under /admin: queues and jobs, webhooks, deliveries, recovery, retention, providers, audit.
+import { authErrors, body, error, json, ok, pathParam, queryParam, secured } from "./openapi-parts.js";
 
 export function adminPaths() {
   return {
@@ -109,28 +108,6 @@ export function adminPaths() {
         summary: "the audit log, newest first",
         parameters: [queryParam("start", { type: "integer" }, "offset"), queryParam("limit", { type: "integer" }, "page size")],
         responses: { "200": ok("audit rows"), ...authErrors },
-      },
-    },
-    "/admin/tokens": {
-      post: {
-        ...secured,
-        summary: "create a named token with a role (admin only); its value is in this answer and nowhere else",
-        requestBody: body(toSchema(newTokenInput)),
-        responses: {
-          "201": ok("id, name, role, prefix, expiresAt and the token"),
-          "400": error("invalid name, role or expiry"),
-          "409": error("a live token has that name"),
-          ...authErrors,
-        },
-      },
-      get: { ...secured, summary: "every token with its last use, never its value (admin only)", responses: { "200": ok("tokens"), ...authErrors } },
-    },
-    "/admin/tokens/{id}": {
-      delete: {
-        ...secured,
-        summary: "revoke a token: every api process refuses it within a second (admin only)",
-        parameters: [pathParam("id")],
-        responses: { "200": ok("the revoked token"), "404": error("no live token with that id"), ...authErrors },
       },
     },
   };

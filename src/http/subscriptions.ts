@@ -1,9 +1,11 @@
-import { Router } from "express";
+import { type Request, Router } from "express";
 import { z } from "zod";
 import type { RouteDeps } from "./deps.js";
 import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
 import { sendTestEvent } from "../services/test-event.js";
+import { uncovered } from "../domain/access.js";
+import { recoverRoute, retryDeliveryRoute } from "./admin.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 
@@ -12,14 +14,43 @@ const deliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log" | "subscriptionService">): Router {
+/**
+ * A consumer's token (docs/security.md, "Consumers") sees its own subscriptions only: another's is a 404 (no
+ * enumeration), and it subscribes to the event types it is allowed, no more (403 event_type_not_allowed).
+ */
+function allowedTypes(req: Request, requested: string[] | undefined) {
+  const consumer = req.principal?.consumer;
+  const outside = consumer && requested ? uncovered(consumer.eventTypes, requested) : [];
+  if (outside.length > 0)
+    throw new HttpError(
+      403,
+      "event_type_not_allowed",
+      `this consumer may subscribe to ${consumer!.eventTypes.join(", ")}; not to ${outside.join(", ")} (an admin can widen its event types)`,
+    );
+}
+
+export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log" | "queues" | "subscriptionService">): Router {
   const router = Router();
   const svc = deps.subscriptionService;
+  const adminSvc = { db: deps.db, queues: deps.queues, log: deps.log };
   const actor = (req: { actor?: string }) => req.actor ?? "admin";
   const notFound = (id: string) => new HttpError(404, "subscription_not_found", `no subscription ${id}`);
 
+  // Every route with a subscription id: a consumer's token reaches only its own.
+  router.param("id", async (req, _res, next, id: string) => {
+    const consumer = req.principal?.consumer;
+    if (!consumer) return next();
+    try {
+      next((await subscriptions.belongsTo(svc, id, consumer.id)) ? undefined : notFound(id));
+    } catch (error) {
+      next(error);
+    }
+  });
+
   router.post("/subscriptions", async (req, res) => {
-    const result = await subscriptions.create(svc, actor(req), parseInput(subscriptionInput, req.body));
+    const input = parseInput(subscriptionInput, req.body);
+    allowedTypes(req, input.eventTypes);
+    const result = await subscriptions.create(svc, actor(req), input, req.principal?.consumer?.id ?? null);
     if (result.kind === "invalid_target") throw new HttpError(400, "target_not_allowed", result.reason);
     if (result.kind === "duplicate") {
       throw new HttpError(
@@ -35,8 +66,8 @@ export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log"
     res.status(201).json({ ...subscriptionView(result.subscription), secret: result.subscription.secret });
   });
 
-  router.get("/subscriptions", async (_req, res) => {
-    res.json({ data: (await subscriptions.list(svc)).map(subscriptionView) });
+  router.get("/subscriptions", async (req, res) => {
+    res.json({ data: (await subscriptions.list(svc, req.principal?.consumer?.id)).map(subscriptionView) });
   });
 
   router.get("/subscriptions/:id", async (req, res) => {
@@ -47,6 +78,7 @@ export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log"
 
   router.patch("/subscriptions/:id", async (req, res) => {
     const input = parseInput(subscriptionChange, req.body);
+    allowedTypes(req, input.eventTypes);
     const updated = await subscriptions.change(svc, actor(req), req.params.id, input);
     if (!updated) throw notFound(req.params.id);
     res.json(subscriptionView(updated));
@@ -86,6 +118,14 @@ export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log"
     const rows = await subscriptions.deliveries(svc, req.params.id, { status: query.status, limit: query.limit });
     if (!rows) throw notFound(req.params.id);
     res.json({ data: rows.map(({ subscriptionId: _, ...d }) => d) });
+  });
+
+  // A consumer re-sends its own deliveries and recovers its own subscriptions (operators may use these too).
+  router.post("/subscriptions/:id/deliveries/:deliveryId/retry", async (req, res) => {
+    await retryDeliveryRoute(adminSvc, actor(req), req.params.deliveryId, req.body, res, req.params.id);
+  });
+  router.post("/subscriptions/:id/recover", async (req, res) => {
+    await recoverRoute(adminSvc, actor(req), req.params.id, req.body, res);
   });
   return router;
 }

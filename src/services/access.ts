@@ -12,9 +12,11 @@ import { TOKEN_PREFIX } from "./tokens.js";
 
 /** Who made an authenticated management call. */
 export interface Principal {
-  /** The token's name; "admin" for ADMIN_TOKEN. */
+  /** The token's name; "admin" for ADMIN_TOKEN; the consumer's name for a consumer's token. */
   name: string;
-  role: Role;
+  role: Role | "consumer";
+  /** A consumer's token: which consumer, and the event types it may subscribe to and read. */
+  consumer?: { id: string; name: string; eventTypes: string[] };
   /** The named token's id; absent for ADMIN_TOKEN. */
   tokenId?: string;
   /** A key bound to the credential presented (its SHA-256): the console's CSRF tokens are derived from it. */
@@ -75,6 +77,14 @@ export function createAuthenticator(opts: { adminToken: string | undefined; db: 
     const grant = presented.startsWith(TOKEN_PREFIX) ? await lookUp(digest.toString("hex")) : null;
     if (grant && (!grant.expiresAt || grant.expiresAt.getTime() > clock.now())) {
       uses.set(grant.id, new Date(clock.now()));
+      if (grant.consumerId)
+        return {
+          name: grant.consumerName ?? grant.name,
+          role: "consumer",
+          tokenId: grant.id,
+          credentialKey: digest,
+          consumer: { id: grant.consumerId, name: grant.consumerName ?? grant.name, eventTypes: grant.consumerEventTypes ?? [] },
+        };
       return { name: grant.name, role: grant.role, tokenId: grant.id, credentialKey: digest };
     }
     return bootstrap || (await namedTokensExist()) ? null : "unconfigured";

@@ -58,9 +58,11 @@ export async function inboundPage(deps: Pick<AdminDeps, "db">, opts: { status?: 
  * left as it is, and one already delivered only when `force` says so. The answer says what will really happen:
  * sent now, or waiting behind the delivery of its subject that goes first (ordered mode), or for a pause.
  */
-export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliveryId: string, opts: { force?: boolean } = {}) {
+/** `opts.subscriptionId`: only a delivery of that subscription (a consumer's scope); any other is not found. */
+export async function retryDelivery(deps: AdminDeps, actor: string, webhookDeliveryId: string, opts: { force?: boolean; subscriptionId?: string } = {}) {
   const delivery = await findDelivery(deps.db, webhookDeliveryId);
-  if (!delivery) return { kind: "not_found", what: `delivery ${webhookDeliveryId}` } as const;
+  if (!delivery || (opts.subscriptionId !== undefined && delivery.subscriptionId !== opts.subscriptionId))
+    return { kind: "not_found", what: `delivery ${webhookDeliveryId}` } as const;
   if (!delivery.subscriptionActive) return { kind: "subscription_inactive" } as const;
   if (delivery.inFlight) return { kind: "in_progress" } as const;
   if (delivery.status === "held") return { kind: "held" } as const;

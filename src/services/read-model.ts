@@ -11,12 +11,13 @@ export type EventLogPage =
   /** The cursor is older than the retention horizon: paging on would silently skip pruned events. */
   | { kind: "cursor_expired"; prunedThrough: bigint };
 
-export async function eventLog(db: Database, q: { type?: string; subject?: string; after?: string; limit: number }): Promise<EventLogPage> {
+/** `allowed`: only events of these type patterns (a consumer's). */
+export async function eventLog(db: Database, q: { type?: string; subject?: string; after?: string; limit: number; allowed?: string[] }): Promise<EventLogPage> {
   if (q.after) {
     const horizon = await prunedThrough(db);
     if (BigInt(q.after) < horizon) return { kind: "cursor_expired", prunedThrough: horizon };
   }
-  const rows = await eventPage(db, { type: q.type, subject: q.subject, after: q.after ? BigInt(q.after) : undefined }, q.limit + 1);
+  const rows = await eventPage(db, { type: q.type, subject: q.subject, after: q.after ? BigInt(q.after) : undefined, allowed: q.allowed }, q.limit + 1);
   const page = rows.slice(0, q.limit);
   const last = page.at(-1)?.position;
   return { kind: "page", data: page.map((r) => r.envelope), cursor: last !== undefined ? last.toString() : (q.after ?? null), hasMore: rows.length > q.limit };

@@ -19,53 +19,11 @@ import {
   updateSettings,
   type Subscription,
 } from "../db/subscriptions.js";
-import { isKnownEventPattern, patternsOverlap, validEventPatterns } from "../domain/events.js";
+import { patternsOverlap } from "../domain/events.js";
+import type { SubscriptionChange, SubscriptionInput } from "./subscription-input.js";
 import { checkTarget, type TargetPolicy } from "../delivery/target-policy.js";
-import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
 
-const eventTypes = z
-  .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
-  .min(1)
-  .max(100);
-
-/** The fields a subscription's owner sets (docs/delivery.md); limits default to the documented values. */
-const settingsShape = {
-  description: z.string().max(500).nullable().optional(),
-  eventTypes,
-  /** "subject": one event of a subject at a time, in event-log order. */
-  ordering: z.enum(["none", "subject"]).optional(),
-  /** Requests in flight to the endpoint at most, across every worker process. */
-  maxInFlight: z.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).optional(),
-  /** Requests per second at most (0.001, one per 1,000 s, to 10,000); null for no limit. */
-  rateLimitPerSecond: z
-    .number({ error: `must be a number of requests per second from ${RATE_LIMIT.min} to ${RATE_LIMIT.max}, or null for no limit` })
-    .min(RATE_LIMIT.min, `must be at least ${RATE_LIMIT.min} requests per second (one per 1,000 s) and at most ${RATE_LIMIT.max}, or null for no limit`)
-    .max(RATE_LIMIT.max, `must be at most ${RATE_LIMIT.max} requests per second and at least ${RATE_LIMIT.min}, or null for no limit`)
-    .nullable()
-    .optional(),
-};
-
-/** An unknown field is refused with the allowed ones listed: a typo must never pass silently. */
-const strict = <S extends z.ZodRawShape>(shape: S) =>
-  z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === "unrecognized_keys"
-        ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; allowed: ${Object.keys(shape).join(", ")}`
-        : undefined,
-  });
-
-export const subscriptionInput = strict({
-  url: z.string().min(1).max(2048),
-  ...settingsShape,
-  /** A second endpoint on a URL that already has one for overlapping event types is refused unless this is true. */
-  allowDuplicate: z.boolean().optional(),
-});
-export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() }).refine((v) => Object.keys(v).length > 0, {
-  error: `name at least one field to change: ${Object.keys(settingsShape).join(", ")}`,
-});
-
-export type SubscriptionInput = z.infer<typeof subscriptionInput>;
-export type SubscriptionChange = z.infer<typeof subscriptionChange>;
+export { subscriptionChange, subscriptionInput, type SubscriptionChange, type SubscriptionInput } from "./subscription-input.js";
 
 /** `whsec_` + base64 of 32 random bytes, the format the standardwebhooks libraries expect. */
 function generateSecret(): string {
@@ -78,12 +36,19 @@ export type CreateResult =
   /** The URL already has a live subscription for some of these event types (its receiver holds one secret). */
   | { kind: "duplicate"; existing: Subscription };
 
-async function createSubscription(sql: Sql, policy: TargetPolicy, input: SubscriptionInput, defaults: SubscriptionDefaults): Promise<CreateResult> {
+/** `owner`: the consumer creating it (its duplicates are looked for among its own subscriptions only). */
+async function createSubscription(
+  sql: Sql,
+  policy: TargetPolicy,
+  input: SubscriptionInput,
+  defaults: SubscriptionDefaults,
+  owner: string | null,
+): Promise<CreateResult> {
   const target = await checkTarget(policy, input.url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
   if (!input.allowDuplicate) {
-    const existing = (await liveSubscriptionsWithUrl(sql, input.url)).find((s) =>
-      s.eventTypes.some((a) => input.eventTypes.some((b) => patternsOverlap(a, b))),
+    const existing = (await liveSubscriptionsWithUrl(sql, input.url)).find(
+      (s) => (owner === null || s.consumerId === owner) && s.eventTypes.some((a) => input.eventTypes.some((b) => patternsOverlap(a, b))),
     );
     if (existing) return { kind: "duplicate", existing };
   }
@@ -96,6 +61,7 @@ async function createSubscription(sql: Sql, policy: TargetPolicy, input: Subscri
     ordering: input.ordering ?? "none",
     maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
     rateLimitPerSecond: input.rateLimitPerSecond ?? null,
+    consumerId: owner,
   });
   return { kind: "created", subscription };
 }
@@ -132,6 +98,7 @@ export function subscriptionView(s: Subscription) {
     failingSince: s.failingSince,
     consecutiveFailures: s.consecutiveFailures,
     secretRotatedUntil: s.previousSecretExpiresAt,
+    consumerId: s.consumerId,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
@@ -179,9 +146,10 @@ export function create(
   deps: SubscriptionDeps & { policy: TargetPolicy; defaults: SubscriptionDefaults },
   actor: string,
   input: SubscriptionInput,
+  owner: string | null = null,
 ): Promise<CreateResult> {
   return audited(deps.db, deps.log, async (sql) => {
-    const created = await createSubscription(sql, deps.policy, input, deps.defaults);
+    const created = await createSubscription(sql, deps.policy, input, deps.defaults, owner);
     const audit =
       created.kind === "created"
         ? auditOf(actor, "subscription.create", created.subscription.id, {
@@ -203,8 +171,14 @@ export function change(deps: SubscriptionDeps, actor: string, id: string, input:
   });
 }
 
-export function list(deps: Pick<SubscriptionDeps, "db">) {
-  return listSubscriptions(deps.db);
+/** Whether a live subscription belongs to this consumer. */
+export async function belongsTo(deps: Pick<SubscriptionDeps, "db">, id: string, consumerId: string): Promise<boolean> {
+  return (await findSubscription(onPool(deps.db), id))?.consumerId === consumerId;
+}
+
+/** Every live subscription, or one consumer's. */
+export function list(deps: Pick<SubscriptionDeps, "db">, owner?: string) {
+  return listSubscriptions(deps.db, owner);
 }
 
 /** One subscription with its delivery counts by status and its lane's backlog; null when unknown. */

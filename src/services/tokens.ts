@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { audited } from "../db/audit.js";
 import type { Database } from "../db/client.js";
+import type { Sql } from "../db/sql.js";
 import { insertApiToken, listApiTokens, revokeApiToken, type ApiTokenRow } from "../db/api-tokens.js";
 
 export { TokenNameTaken } from "../db/api-tokens.js";
@@ -38,7 +39,7 @@ export type NewToken = z.output<typeof newTokenInput>;
 const tokenDigest = (value: string) => createHash("sha256").update(value).digest("hex");
 
 /** A token's public view: everything but its value (which no one can read back) and its hash. */
-function tokenView(row: ApiTokenRow) {
+export function tokenView(row: ApiTokenRow) {
   return {
     id: row.id,
     name: row.name,
@@ -53,27 +54,34 @@ function tokenView(row: ApiTokenRow) {
   };
 }
 
-/** Creates a token; its value is in the answer and nowhere else. */
-export async function createToken(deps: TokenDeps, actor: string, input: NewToken) {
+/** A new token's row, in the caller's transaction, and its value (which is nowhere else). */
+export async function issueToken(
+  sql: Sql,
+  fields: { name: string; role: ApiTokenRow["role"]; createdBy: string; expiresInDays: number | null; consumerId?: string },
+): Promise<{ row: ApiTokenRow; value: string }> {
   const value = `${TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
-  const row = await audited(deps.db, deps.log, async (sql) => {
-    const created = await insertApiToken(sql, {
-      id: randomUUID(),
+  const row = await insertApiToken(sql, {
+    ...fields,
+    id: randomUUID(),
+    tokenHash: tokenDigest(value),
+    prefix: value.slice(0, TOKEN_PREFIX.length + 6),
+  });
+  return { row, value };
+}
+
+/** Creates an operator's token; its value is in the answer and nowhere else. */
+export async function createToken(deps: TokenDeps, actor: string, input: NewToken) {
+  const { row, value } = await audited(deps.db, deps.log, async (sql) => {
+    const issued = await issueToken(sql, {
       name: input.name,
       role: input.role as ApiTokenRow["role"],
-      tokenHash: tokenDigest(value),
-      prefix: value.slice(0, TOKEN_PREFIX.length + 6),
       createdBy: actor,
       expiresInDays: input.expiresInDays ?? null,
     });
+    const { row } = issued;
     return {
-      result: created,
-      audit: {
-        actor,
-        action: "token.create",
-        target: created.id,
-        details: { name: created.name, role: created.role, expiresAt: created.expiresAt?.toISOString() ?? null },
-      },
+      result: issued,
+      audit: { actor, action: "token.create", target: row.id, details: { name: row.name, role: row.role, expiresAt: row.expiresAt?.toISOString() ?? null } },
     };
   });
   return { ...tokenView(row), token: value };

@@ -20,6 +20,12 @@ afterAll(() => ctx.close());
 
 const bearer = (token: string) => `Bearer ${token}`;
 
+async function newConsumer(name: string, eventTypes: string[]): Promise<{ id: string; token: string }> {
+  const res = await request(ctx.app).post("/admin/consumers").set("authorization", bearer(TEST_ADMIN_TOKEN)).send({ name, eventTypes });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
 async function newToken(name: string, role: string, app = ctx.app): Promise<{ id: string; token: string }> {
   const res = await request(app).post("/admin/tokens").set("authorization", bearer(TEST_ADMIN_TOKEN)).send({ name, role });
   expect(res.status).toBe(201);
@@ -75,6 +81,23 @@ describe("named tokens", () => {
     const viewer = await newToken("matrix-viewer", "viewer");
     const operator = await newToken("matrix-operator", "operator");
     const admin = await newToken("matrix-admin", "admin");
+    const consumer = await newConsumer("matrix-consumer", ["reservation.*"]);
+    // What a consumer's token may call (docs/security.md): its own subscriptions and the event log.
+    const consumerRoutes = new Set([
+      "GET /subscriptions",
+      "POST /subscriptions",
+      "GET /subscriptions/{id}",
+      "PATCH /subscriptions/{id}",
+      "DELETE /subscriptions/{id}",
+      "POST /subscriptions/{id}/test",
+      "POST /subscriptions/{id}/rotate-secret",
+      "POST /subscriptions/{id}/enable",
+      "POST /subscriptions/{id}/disable",
+      "POST /subscriptions/{id}/recover",
+      "GET /subscriptions/{id}/deliveries",
+      "POST /subscriptions/{id}/deliveries/{deliveryId}/retry",
+      "GET /events",
+    ]);
     const document = (await request(ctx.app).get("/openapi.json")).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
     const someId = "00000000-0000-4000-8000-00000000abcd";
     const seen: string[] = [];
@@ -90,7 +113,7 @@ describe("named tokens", () => {
         };
         const label = `${method.toUpperCase()} ${template}`;
         seen.push(label);
-        const tokensRoute = template.startsWith("/admin/tokens");
+        const tokensRoute = template.startsWith("/admin/tokens") || template.startsWith("/admin/consumers");
         const read = method === "get";
         expect((await call()).status, `${label} without a token`).toBe(401);
         const asViewer = await call(viewer.token);
@@ -101,8 +124,12 @@ describe("named tokens", () => {
         else expect([401, 403], `${label} as operator`).not.toContain(asOperator.status);
         expect([401, 403], `${label} as admin`).not.toContain((await call(admin.token)).status);
         expect([401, 403], `${label} with ADMIN_TOKEN`).not.toContain((await call(TEST_ADMIN_TOKEN)).status);
+        const asConsumer = await call(consumer.token);
+        if (consumerRoutes.has(label)) expect([401, 403], `${label} as a consumer`).not.toContain(asConsumer.status);
+        else expect(asConsumer.status, `${label} as a consumer`).toBe(403);
       }
     }
+    expect(seen).toEqual(expect.arrayContaining([...consumerRoutes]));
     expect(seen).toEqual(
       expect.arrayContaining(["GET /subscriptions", "POST /subscriptions", "POST /admin/tokens", "DELETE /admin/tokens/{id}", "GET /events"]),
     );

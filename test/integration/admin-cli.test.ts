@@ -58,7 +58,7 @@ describe("admin CLI", { timeout: 90_000 }, () => {
     const usage = await cli("frobnicate");
     expect(usage.code).toBe(2);
     // An unknown command: the commands there are, in a line, not the whole manual.
-    expect(usage.stderr).toMatch(/^unknown command: frobnicate\ncommands: subscriptions, deliveries, recover, events, tracking, tokens, webhooks, /);
+    expect(usage.stderr).toMatch(/^unknown command: frobnicate\ncommands: subscriptions, deliveries, recover, events, tracking, tokens, consumers, webhooks, /);
     expect(usage.stderr.trim().split("\n")).toHaveLength(3);
     // A known command used wrongly: its own usage only.
     const recover = await cli("recover");

@@ -310,6 +310,7 @@ describe("no unaudited change", () => {
           ordering: "none",
           maxInFlight: 16,
           rateLimitPerSecond: null,
+          consumerId: null,
         });
         // jsonb refuses \u0000: the audit insert fails.
         return { result: created, audit: { actor: "test", action: "subscription.create", target: created.id, details: { bad: "\u0000" } } };

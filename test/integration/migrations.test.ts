@@ -157,9 +157,21 @@ describe("schema and SQL agree on every model", () => {
     const providerState = await p.providerState.create({ data: { provider: "mfb", pausedUntil: new Date(), pauseReason: "x" } });
     const audit = await p.auditLog.create({ data: { actor: "admin", action: "test", target: "x", details: { a: 1 } } });
     const token = await p.apiToken.create({
-      data: { id: "00000000-0000-4000-8000-0000000000a1", name: "schema", role: "viewer", tokenHash: "h".repeat(64), prefix: "lehub_abcdef", createdBy: "admin" },
+      data: {
+        id: "00000000-0000-4000-8000-0000000000a1",
+        name: "schema",
+        role: "viewer",
+        tokenHash: "h".repeat(64),
+        prefix: "lehub_abcdef",
+        createdBy: "admin",
+      },
     });
-    expect(await p.apiToken.findUniqueOrThrow({ where: { id: token.id } })).toMatchObject({ role: "viewer", expiresAt: null, lastUsedAt: null, revokedAt: null });
+    expect(await p.apiToken.findUniqueOrThrow({ where: { id: token.id } })).toMatchObject({
+      role: "viewer",
+      expiresAt: null,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
 
     expect(transition.id).toBeTypeOf("bigint");
     expect(wd.status).toBe("pending");

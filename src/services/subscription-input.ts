@@ -1,0 +1,48 @@
+// What a subscription's owner sends: creation and change, validated with the limits the database enforces.
+import { z } from "zod";
+import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
+import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
+
+const eventTypes = z
+  .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
+  .min(1)
+  .max(100);
+
+/** The fields a subscription's owner sets (docs/delivery.md); limits default to the documented values. */
+const settingsShape = {
+  description: z.string().max(500).nullable().optional(),
+  eventTypes,
+  /** "subject": one event of a subject at a time, in event-log order. */
+  ordering: z.enum(["none", "subject"]).optional(),
+  /** Requests in flight to the endpoint at most, across every worker process. */
+  maxInFlight: z.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).optional(),
+  /** Requests per second at most (0.001, one per 1,000 s, to 10,000); null for no limit. */
+  rateLimitPerSecond: z
+    .number({ error: `must be a number of requests per second from ${RATE_LIMIT.min} to ${RATE_LIMIT.max}, or null for no limit` })
+    .min(RATE_LIMIT.min, `must be at least ${RATE_LIMIT.min} requests per second (one per 1,000 s) and at most ${RATE_LIMIT.max}, or null for no limit`)
+    .max(RATE_LIMIT.max, `must be at most ${RATE_LIMIT.max} requests per second and at least ${RATE_LIMIT.min}, or null for no limit`)
+    .nullable()
+    .optional(),
+};
+
+/** An unknown field is refused with the allowed ones listed: a typo must never pass silently. */
+const strict = <S extends z.ZodRawShape>(shape: S) =>
+  z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; allowed: ${Object.keys(shape).join(", ")}`
+        : undefined,
+  });
+
+export const subscriptionInput = strict({
+  url: z.string().min(1).max(2048),
+  ...settingsShape,
+  /** A second endpoint on a URL that already has one for overlapping event types is refused unless this is true. */
+  allowDuplicate: z.boolean().optional(),
+});
+export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() }).refine((v) => Object.keys(v).length > 0, {
+  error: `name at least one field to change: ${Object.keys(settingsShape).join(", ")}`,
+});
+
+export type SubscriptionInput = z.infer<typeof subscriptionInput>;
+export type SubscriptionChange = z.infer<typeof subscriptionChange>;
