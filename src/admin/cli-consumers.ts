@@ -2,11 +2,9 @@
 import { table } from "./cli-format.js";
 import { type Io, type Result, str, usage } from "./cli-io.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const shownOnce = "This is the only time it is shown: only its hash is stored. Hand it over through a secret store.";
-
 export async function consumerCommand(io: Io, args: string[]): Promise<Result> {
   const consumers = await import("../services/consumers.js");
+  const { SHOWN_ONCE } = await import("../services/tokens.js");
   const svc = { db: io.db(), log: io.log };
   const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }) =>
     error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ");
@@ -24,7 +22,7 @@ export async function consumerCommand(io: Io, args: string[]): Promise<Result> {
             "",
             `  ${created.token}`,
             "",
-            shownOnce,
+            SHOWN_ONCE,
           ].join("\n"),
         };
       } catch (error) {
@@ -52,7 +50,7 @@ export async function consumerCommand(io: Io, args: string[]): Promise<Result> {
       };
     }
     case "delete": {
-      if (!args[1] || !UUID.test(args[1])) return usage("consumers delete: name the consumer's id");
+      if (!args[1]) return usage("consumers delete: name the consumer's id");
       const removed = await consumers.removeConsumer(svc, io.actor, args[1]);
       if (!removed) return { ok: false, text: `no live consumer ${args[1]}` };
       return {
@@ -63,7 +61,7 @@ export async function consumerCommand(io: Io, args: string[]): Promise<Result> {
     }
     case "token": {
       const [, action, id, tokenId] = args;
-      if ((action !== "create" && action !== "revoke") || !id || !UUID.test(id) || (action === "revoke" && !tokenId))
+      if ((action !== "create" && action !== "revoke") || !id || (action === "revoke" && !tokenId))
         return usage("consumers token: create <consumerId> [--expires-in-days N], or revoke <consumerId> <tokenId>");
       if (action === "revoke") {
         const revoked = await consumers.revokeConsumerToken(svc, io.actor, id, tokenId!);
@@ -76,7 +74,7 @@ export async function consumerCommand(io: Io, args: string[]): Promise<Result> {
       if (!input.success) return usage(`consumers token create: ${issues(input.error)}`);
       const token = await consumers.addConsumerToken(svc, io.actor, id, input.data);
       if (!token) return { ok: false, text: `no live consumer ${id}` };
-      return { ok: true, data: token, text: [`new token ${token.id} for consumer ${id}:`, "", `  ${token.token}`, "", shownOnce].join("\n") };
+      return { ok: true, data: token, text: [`new token ${token.id} for consumer ${id}:`, "", `  ${token.token}`, "", SHOWN_ONCE].join("\n") };
     }
     default:
       return usage(args[0] ? `consumers: unknown action ${args[0]}` : "consumers: create, list, delete or token");

@@ -28,7 +28,7 @@ export async function tokenCommand(io: Io, args: string[]): Promise<Result> {
             "",
             `  ${created.token}`,
             "",
-            "This is the only time it is shown: only its hash is stored. Hand it over through a secret store.",
+            tokens.SHOWN_ONCE,
           ].join("\n"),
         };
       } catch (error) {
@@ -59,8 +59,7 @@ export async function tokenCommand(io: Io, args: string[]): Promise<Result> {
     }
     case "revoke": {
       if (!args[1]) return usage("tokens revoke: name the token's id");
-      const valid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(args[1]);
-      const revoked = valid ? await tokens.revokeToken(svc, io.actor, args[1]) : null;
+      const revoked = await tokens.revokeToken(svc, io.actor, args[1]);
       if (!revoked) return { ok: false, text: `no live token ${args[1]}` };
       return { ok: true, data: revoked, text: `revoked ${revoked.role} token ${JSON.stringify(revoked.name)}: every api process refuses it within a second` };
     }

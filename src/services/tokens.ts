@@ -16,6 +16,9 @@ import { ROLES } from "../domain/access.js";
  */
 export const TOKEN_PREFIX = "lehub_";
 
+/** What the CLI prints under a token it has just shown. */
+export const SHOWN_ONCE = "This is the only time it is shown: only its hash is stored. Hand it over through a secret store.";
+
 export interface TokenDeps {
   db: Database;
   log: Logger;
@@ -93,6 +96,7 @@ export async function listTokens(deps: TokenDeps) {
 
 /** Revokes a live token; null when there is none. Every api process refuses it within a second. */
 export async function revokeToken(deps: TokenDeps, actor: string, id: string) {
+  if (!z.uuid().safeParse(id).success) return null;
   const row = await audited(deps.db, deps.log, async (sql) => {
     const revoked = await revokeApiToken(sql, id, actor);
     return { result: revoked, audit: revoked ? { actor, action: "token.revoke", target: id, details: { name: revoked.name, role: revoked.role } } : null };

@@ -1,9 +1,5 @@
 // Least privilege for operators: named tokens with roles (viewer, operator, admin) beside ADMIN_TOKEN, over
 // every route of the OpenAPI document, the console, revocation across api processes, the audit's actor.
-import { execFile } from "node:child_process";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
@@ -11,6 +7,7 @@ import { poolOf } from "../../src/db/clients.js";
 import { createAuthenticator, TOKEN_CACHE_MS } from "../../src/services/access.js";
 import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { manualClock } from "../helpers/manual-clock.js";
+import { runHub } from "../helpers/cli.js";
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -258,14 +255,6 @@ describe("without ADMIN_TOKEN", () => {
   });
 });
 
-const run = promisify(execFile);
-const BIN = path.resolve(import.meta.dirname, "../../bin/hub.mjs");
-
-/** The CLI as people run it (its bin), against the given database. */
-function cli(databaseUrl: string, ...args: string[]) {
-  const env = { ...process.env, DATABASE_URL: databaseUrl, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
-  return run(process.execPath, [BIN, ...args], { env, cwd: tmpdir() }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+/** The CLI (its bin) against the given database. */
+const cli = (databaseUrl: string, ...args: string[]) =>
+  runHub({ ...process.env, DATABASE_URL: databaseUrl, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX }, ...args);

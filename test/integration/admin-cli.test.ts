@@ -9,6 +9,7 @@ import request from "supertest";
 import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber } from "../helpers/subscriber.js";
+import { HUB_BIN, runHub } from "../helpers/cli.js";
 
 const run = promisify(execFile);
 let ctx: TestContext;
@@ -18,17 +19,9 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-const BIN = path.resolve(import.meta.dirname, "../../bin/hub.mjs");
+const BIN = HUB_BIN;
 const cliEnv = () => ({ ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX });
-
-/** The CLI as people run it: its bin (`npx hub`), compiled and bundled, in a process of its own. */
-function cli(...args: string[]) {
-  // Elsewhere than this checkout, whose .data/dev.env (a running `npm run dev`) would otherwise be read.
-  return run(process.execPath, [BIN, ...args], { env: cliEnv(), cwd: tmpdir() }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+const cli = (...args: string[]) => runHub(cliEnv(), ...args);
 
 // Each CLI call starts a process (a fraction of a second; the first may build the bundle); the longer walks make a dozen.
 describe("admin CLI", { timeout: 90_000 }, () => {

@@ -1,14 +1,11 @@
 // Consumers: downstream services that serve themselves with tokens of their own, each within its own
 // subscriptions and event types (docs/security.md, "Consumers"), through the real api and worker.
-import { execFile } from "node:child_process";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
+import { runHub } from "../helpers/cli.js";
 
 let ctx: TestContext;
 let sub: Subscriber;
@@ -188,10 +185,12 @@ describe("consumers", () => {
   });
 
   it("the CLI creates, lists and deletes them, naming who did it", { timeout: 60_000 }, async () => {
-    const run = promisify(execFile);
-    const bin = path.resolve(import.meta.dirname, "../../bin/hub.mjs");
     const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
-    const cli = (...args: string[]) => run(process.execPath, [bin, ...args, "--as", "erin"], { env, cwd: tmpdir() });
+    const cli = async (...args: string[]) => {
+      const result = await runHub(env, ...args, "--as", "erin");
+      expect(result.code, result.stderr).toBe(0);
+      return result;
+    };
     const created = JSON.parse((await cli("consumers", "create", "cli-team", "--events", "rental.*", "--json")).stdout) as { id: string; token: string };
     expect((await as(created.token).get("/subscriptions")).status).toBe(200);
     expect((await as(created.token).post("/subscriptions", { url: `${sub.url}/cli`, eventTypes: ["reservation.*"] })).status).toBe(403);
