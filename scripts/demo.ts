@@ -193,7 +193,7 @@ async function main() {
   while (((await failedNow()).total ?? 0) < 1 && Date.now() < deadline) await sleep(250);
   say("");
   say("▶ billing-sync was down: its delivery of reservation.final_costs failed after 3 attempts; the console lists it under what needs a look.");
-  say(`    console:    ${base}/admin/console   (user: anything, password: ${ADMIN})`);
+  say(`    console:    ${base}/admin/console   (sign in with the token ${ADMIN})`);
   say(`    fix it:     curl -X POST ${flaky.url}/fix`);
   say(
     `    replay it:  "Re-send" on billing-sync's page in the console, or curl -X POST ${base}/admin/queues/webhook-deliveries/retry-failed -H 'authorization: Bearer ${ADMIN}'`,

@@ -83,10 +83,9 @@ export function buildApp(deps: AppDeps): Express {
     }),
   );
 
-  const admin = access.handler;
   // The services the management routes share, wired once, on the operators' pool.
   const subscriptionService = subscriptionServiceFor({ db: deps.operatorDb ?? deps.db, log: deps.log }, deps.config);
-  app.use(managementRoutes({ ...deps, subscriptionService }, admin));
+  app.use(managementRoutes({ ...deps, subscriptionService }, access));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -1,8 +1,8 @@
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { allows, consumerMay, requiredRole } from "../domain/access.js";
-import { createAuthenticator, type Principal } from "../services/access.js";
+import { createAuthenticator, type Authenticator, type Principal } from "../services/access.js";
 import { HttpError } from "./errors.js";
 
 declare module "express-serve-static-core" {
@@ -16,6 +16,8 @@ declare module "express-serve-static-core" {
 export interface Access {
   /** Authenticates (ADMIN_TOKEN or a named token) and authorizes by role (domain/access.ts). */
   handler: RequestHandler;
+  /** The principal a token opens, for the console's sign-in form (null: none; "unconfigured": nothing could). */
+  authenticate: Authenticator["authenticate"];
   /** Writes the tokens' last uses not yet written (shutdown). */
   flush(): Promise<void>;
 }
@@ -25,15 +27,16 @@ export function createAccess(opts: { adminToken: string | undefined; db: Databas
   const authenticator = createAuthenticator(opts);
   const handler: RequestHandler = (req, res, next) => {
     const ui = isAdminUi(req);
-    authenticator.authenticate(presentedToken(req.get("authorization") ?? "", ui)).then(
+    authenticator.authenticate(presentedToken(req, ui)).then(
       (principal) => {
         if (principal === "unconfigured") {
           next(new HttpError(503, "admin_token_not_configured", "ADMIN_TOKEN is not set and no named token exists; management endpoints are disabled"));
           return;
         }
         if (!principal) {
-          // Browsers (Bull Board, the console) get a prompt; they send the token as the Basic-auth password.
-          if (ui) res.setHeader("www-authenticate", 'Basic realm="event hub admin"');
+          // Bull Board asks a browser for the token (Basic; the password is the token); the console answers with
+          // its sign-in form instead (console/sign-in.ts), and takes Basic too when it is sent.
+          if (ui && !isConsole(req)) res.setHeader("www-authenticate", 'Basic realm="event hub admin"');
           next(new HttpError(401, "unauthorized", "a valid bearer token is required"));
           return;
         }
@@ -59,19 +62,38 @@ export function createAccess(opts: { adminToken: string | undefined; db: Databas
       (error: unknown) => next(error),
     );
   };
-  return { handler, flush: authenticator.flush };
+  return { handler, flush: authenticator.flush, authenticate: authenticator.authenticate };
 }
 
 /** The browser pages (Bull Board, the operator console): Basic auth is accepted there, and only there. */
 const isAdminUi = (req: { originalUrl: string }) => /^\/admin\/(ui|console)(\/|\?|$)/.test(req.originalUrl);
 
-/** `Bearer <token>`, or, where allowed, `Basic` whose password is the token (any user name). */
-function presentedToken(header: string, basicAllowed: boolean): string | undefined {
+const isConsole = (req: { originalUrl: string }) => /^\/admin\/console(\/|\?|$)/.test(req.originalUrl);
+
+/**
+ * The console's sign-in cookie: the token itself, HttpOnly, SameSite=Strict, scoped to /admin (the console and
+ * Bull Board), for SIGN_IN_HOURS. It is what a browser's Basic-auth cache holds, in a cookie a page's script
+ * cannot read and another site cannot send; the token's revocation or expiry ends it like any other use.
+ */
+export const SIGN_IN_COOKIE = "hub_console_signin";
+export const SIGN_IN_HOURS = 12;
+
+export function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get("cookie") ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** `Bearer <token>`, or, on the browser pages, `Basic` whose password is the token (any user name) or the sign-in cookie. */
+function presentedToken(req: Request, browserPage: boolean): string | undefined {
+  const header = req.get("authorization") ?? "";
   const bearer = /^Bearer\s+(.+)$/i.exec(header);
   if (bearer) return bearer[1]!.trim();
-  if (!basicAllowed) return undefined;
+  if (!browserPage) return undefined;
   const basic = /^Basic\s+(.+)$/i.exec(header);
-  if (!basic) return undefined;
+  if (!basic) return readCookie(req, SIGN_IN_COOKIE);
   const decoded = Buffer.from(basic[1]!.trim(), "base64").toString("utf8");
   const colon = decoded.indexOf(":");
   return colon >= 0 ? decoded.slice(colon + 1) : undefined;

@@ -1,4 +1,5 @@
 import express, { Router, type RequestHandler } from "express";
+import type { Access } from "./auth.js";
 import type { RouteDeps } from "./deps.js";
 import { adminRoutes } from "./admin.js";
 import { consoleRoutes } from "./console/routes.js";
@@ -11,8 +12,9 @@ import { tokenRoutes } from "./tokens.js";
 import { trackingRoutes } from "./tracking.js";
 
 /** Every endpoint behind a token (ADMIN_TOKEN or a named one, by role: domain/access.ts), JSON in and out. */
-export function managementRoutes(deps: RouteDeps, admin: RequestHandler): Router {
+export function managementRoutes(deps: RouteDeps, access: Access): Router {
   const router = Router();
+  const admin = access.handler;
   // What operators read and do runs on their own small pool: a heavy console page waits for its connections,
   // never for the ingress's (docs/security.md). The event log is the consumers' and stays on the main pool.
   const ops: RouteDeps = { ...deps, db: deps.operatorDb ?? deps.db };
@@ -23,7 +25,7 @@ export function managementRoutes(deps: RouteDeps, admin: RequestHandler): Router
     router.use(prefix, admin, json);
   }
   // The console (HTML forms) and Bull Board bring their own body handling; the JSON API under /admin gets ours.
-  router.use(consoleRoutes(ops, admin));
+  router.use(consoleRoutes(ops, access));
   const ownBodies = (path: string) => path === "/ui" || path.startsWith("/ui/") || path === "/console" || path.startsWith("/console/");
   router.use("/admin", (req, res, next) => (ownBodies(req.path) ? next() : admin(req, res, (err?: unknown) => (err ? next(err) : json(req, res, next)))));
   router.use(reservationRoutes(ops));

@@ -16,8 +16,10 @@ export interface ConsoleBrowser {
   base: string;
   browser: Browser;
   sub: Subscriber;
-  /** A new page, 1280×900, logged in as an operator. */
+  /** A new page, 1280×900, signed in through the console's form with ADMIN_TOKEN. */
   operatorPage(): Promise<Page>;
+  /** A new page, 1280×900, signed in through the console's form with this token. */
+  signedInPage(token: string): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -29,17 +31,21 @@ export async function startConsoleBrowser(env: TestEnv): Promise<ConsoleBrowser>
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const sub = await startSubscriber();
   const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const signedInPage = async (token: string) => {
+    // Each page its own browser context: its own cookies, so two pages can be two people.
+    const page = await (await browser.createBrowserContext()).newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    await signIn(page, `${base}/admin/console`, token);
+    return page;
+  };
   return {
     ctx,
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    base,
     browser,
     sub,
-    async operatorPage() {
-      const page = await browser.newPage();
-      await page.setViewport({ width: 1280, height: 900 });
-      await page.authenticate({ username: "operator", password: TEST_ADMIN_TOKEN });
-      return page;
-    },
+    operatorPage: () => signedInPage(TEST_ADMIN_TOKEN),
+    signedInPage,
     async close() {
       await browser.close();
       await new Promise((resolve) => server.close(resolve));
@@ -53,4 +59,13 @@ export async function startConsoleBrowser(env: TestEnv): Promise<ConsoleBrowser>
 export async function open(page: Page, url: string): Promise<void> {
   const res = await page.goto(url, { waitUntil: "domcontentloaded" });
   expect(res?.status()).toBe(200);
+}
+
+/** Opens `url`, which answers with the sign-in form, and signs in with `token`; the form returns to `url`. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  const first = await page.goto(url, { waitUntil: "domcontentloaded" });
+  expect(first?.status()).toBe(401);
+  await page.type('input[name="token"]', token);
+  await Promise.all([page.waitForNavigation({ waitUntil: "domcontentloaded" }), page.click("form.sign-in button")]);
+  expect(await page.$("form.sign-in")).toBeNull();
 }

@@ -41,7 +41,7 @@ describe("operator console in a browser", () => {
     // Log in and search.
     await open(page, `${world.base}/admin/console`);
     await page.type("input[name=q]", reservation);
-    await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("form[role=search] button[type=submit]")]);
     await Promise.all([page.waitForNavigation(), page.click(`a[href="/admin/console/reservations/${reservation}"]`)]);
     const states = await page.$$eval("section.transition", (sections) => sections.map((s) => s.getAttribute("data-state")));
     expect(states).toEqual(STATES);

@@ -6,18 +6,11 @@
 // with it (its requests are refused before any form is read).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
+import { readCookie } from "../auth.js";
 import { HttpError } from "../errors.js";
 
 const COOKIE = "hub_console_session";
 export const CONSOLE_PATH = "/admin/console";
-
-function readCookie(req: Request, name: string): string | undefined {
-  for (const part of (req.get("cookie") ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 /** The key a credential's console pages are signed with (auth.ts sets `req.principal` before any page). */
 export function consoleKey(req: Request, purpose: string): Buffer {

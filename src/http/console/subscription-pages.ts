@@ -13,7 +13,7 @@ import { MAX_IN_FLIGHT, RATE_LIMIT } from "../../domain/subscription-limits.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
-import { badge, button, resendButton } from "./views.js";
+import { badge, button, canChange, resendButton } from "./views.js";
 import type { ConsoleKit } from "./kit.js";
 import { backPath, entityLink, consoleActor } from "./kit.js";
 
@@ -44,7 +44,9 @@ export function subscriptionPages(router: Router, deps: AppDeps, kit: ConsoleKit
       req,
       res,
       "Subscriptions",
-      html`<details${rows.length === 0 ? html` open` : ""}><summary>New subscription</summary>
+      html`${
+        canChange(ctx)
+          ? html`<details${rows.length === 0 ? html` open` : ""}><summary>New subscription</summary>
 ${button(
   ctx,
   `${CONSOLE_PATH}/subscriptions`,
@@ -53,7 +55,9 @@ ${button(
 <label>event types <input type="text" name="eventTypes" size="30" required placeholder="reservation.*, shipment.delivered"></label>
 <label>description <input type="text" name="description" size="20"></label>
 <label>ordering <select name="ordering"><option value="none">none</option><option value="subject">subject</option></select></label> `,
-)}</details>
+)}</details>`
+          : ""
+      }
 <table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
 ${rows.map(
   (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td>

@@ -1,6 +1,7 @@
 // The console's pages. Every value is escaped by `html`; raw provider payloads are redacted as the logs are.
 import { displayBody } from "../../services/console.js";
 import type { DeliveryView } from "../../services/console.js";
+import { allows, type Role } from "../../domain/access.js";
 import { html, time, type Markup } from "./html.js";
 
 export interface PageContext {
@@ -8,6 +9,18 @@ export interface PageContext {
   /** The page's own path and query, where a button's POST returns. */
   back: string;
   notice?: string;
+  /** Who the page is for: the token's name ("ADMIN_TOKEN" for the bootstrap token) and role; signed in by the form or by Basic. */
+  signedIn?: { name: string; role: Role; viaForm: boolean };
+}
+
+/** Whether the page may offer buttons: an operator or an admin (a viewer's page has none; the server refuses them anyway). */
+export const canChange = (ctx: PageContext) => ctx.signedIn !== undefined && allows(ctx.signedIn.role, "operator");
+
+function whoBar(ctx: PageContext): Markup | string {
+  const who = ctx.signedIn;
+  if (!who) return "";
+  const signOut = who.viaForm ? html` <form method="post" action="/admin/console/sign-out" class="inline"><button type="submit">Sign out</button></form>` : "";
+  return html`<span class="who" data-signed-in="${who.role}">${who.name} · ${who.role}${who.role === "viewer" ? " (read only)" : ""}${signOut}</span>`;
 }
 
 export function layout(title: string, ctx: PageContext, body: Markup): string {
@@ -16,11 +29,11 @@ export function layout(title: string, ctx: PageContext, body: Markup): string {
 <meta name="console-token" content="${ctx.csrf}"><title>${title} · event hub console</title><link rel="stylesheet" href="/admin/console/console.css"></head>
 <body><header><a class="brand" href="/admin/console">event hub console</a>
 <nav><a href="/admin/console">Search</a><a href="/admin/console/subscriptions">Subscriptions</a>
-<a href="/admin/console/inbound">Inbound webhooks</a><a href="/admin/console/providers">Providers</a><a href="/admin/ui">Queues</a></nav></header>
+<a href="/admin/console/inbound">Inbound webhooks</a><a href="/admin/console/providers">Providers</a><a href="/admin/ui">Queues</a>
+${ctx.signedIn?.role === "admin" ? html`<a href="/admin/console/tokens">Tokens</a><a href="/admin/console/consumers">Consumers</a>` : ""}</nav>${whoBar(ctx)}</header>
 <main>${ctx.notice ? html`<p class="notice" role="status">${ctx.notice}</p>` : ""}<h1>${title}</h1>${body}</main></body></html>`.text;
 }
 
-/** A POST button carrying the session token and the page to return to. */
 /** A failed delivery's Re-send, a waiting one's Send now, a delivered one's Send again (which asks to confirm). */
 export function resendButton(ctx: PageContext, d: { id: string; status: string }) {
   if (d.status === "failed") return button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Re-send");
@@ -28,7 +41,9 @@ export function resendButton(ctx: PageContext, d: { id: string; status: string }
   return d.status === "pending" ? button(ctx, `/admin/console/deliveries/${d.id}/resend`, "Send now") : "";
 }
 
+/** A POST button carrying the session token and the page to return to; nothing on a viewer's page. */
 export function button(ctx: PageContext, action: string, label: string, extra: Markup | string = "") {
+  if (!canChange(ctx)) return "";
   return html`<form method="post" action="${action}" class="inline"><input type="hidden" name="_csrf" value="${ctx.csrf}">
 <input type="hidden" name="back" value="${ctx.back}">${extra}<button type="submit">${label}</button></form>`;
 }
@@ -85,4 +100,5 @@ code.excerpt{font-size:.75rem;color:#374151}ol.attempts{margin:0;padding-left:1.
 form.inline{display:inline}button{cursor:pointer;padding:.2rem .7rem}input[type=search]{width:min(48rem,100%);padding:.3rem;box-sizing:border-box}
 .transition{background:#fff;border:1px solid #e3e6ea;border-radius:.3rem;padding:.6rem .8rem;margin:.6rem 0}
 .transition.quiet{opacity:.75}.pager{margin:.8rem 0}
+.who{margin-left:auto;font-size:.85rem;color:#d1d5db}.who button{margin-left:.5rem}form.sign-in{margin:1rem 0}
 `;
