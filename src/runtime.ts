@@ -6,14 +6,15 @@ import { buildApp } from "./app.js";
 import { healthRoutes } from "./http/health.js";
 import { MIN_SECRET_LENGTH, weakSecrets, type Config } from "./config/env.js";
 import { providerStatus } from "./config/providers.js";
-import { describeRedis, redisSettings } from "./config/redis-settings.js";
+import { dependencyPorts, describeRedis, redisSettings } from "./config/redis-settings.js";
 import { createDatabase } from "./db/client.js";
 import { onEventSchemaViolation } from "./domain/event-catalog.js";
 import { createShutdown, type ShutdownStep } from "./lifecycle/shutdown.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
+import { createOutages, quietOutages } from "./observability/outages.js";
 import { createQueues } from "./queues/queues.js";
-import { createRedis } from "./queues/redis.js";
+import { createRedis, pingRedis } from "./queues/redis.js";
 import { withTimeout } from "./lib/timeout.js";
 import { startWorker, type WorkerRuntime } from "./worker.js";
 
@@ -25,7 +26,19 @@ export interface Running {
   stop(reason: string): Promise<{ clean: boolean }>;
 }
 
-export async function start(role: Role, config: Config, log: Logger): Promise<Running> {
+/** What the hub does while a dependency is away, said once in the outage's warning. */
+const MEANWHILE = {
+  api: {
+    redis: "webhooks are still accepted and stored in Postgres; the worker's sweep queues them once Redis is back",
+    postgres: "webhooks are refused with 503 (nothing is accepted that is not stored); Flovi sends them again",
+  },
+  worker: {
+    redis: "deliveries and the inbox wait in Postgres and go on once Redis is back; nothing is lost",
+    postgres: "jobs fail and are retried; nothing is applied or delivered until it is back",
+  },
+};
+
+export async function start(role: Role, config: Config, processLog: Logger): Promise<Running> {
   const metrics = createMetrics();
   // An event off its schema is a bug in the hub: said loudly, counted, and still emitted (docs/events.md).
   // Under test (NODE_ENV=test) it throws instead, so that no test passes with an event off its schema.
@@ -35,6 +48,16 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
       log.error({ eventId: event.id, type: event.type, problem }, "emitted an event that does not match its schema in the catalog");
     });
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
+  const redisConnections: ReturnType<typeof createRedis>[] = [];
+  // One warning when Redis or Postgres goes away, reminders, one line when it is back (observability/outages.ts).
+  const meanwhile = role === "all" ? { redis: `${MEANWHILE.api.redis}; ${MEANWHILE.worker.redis}`, postgres: MEANWHILE.api.postgres } : MEANWHILE[role];
+  const outages = createOutages({
+    log: processLog,
+    meanwhile,
+    probes: { redis: () => pingRedis(redisConnections[0]!, 1_500), postgres: () => db.ping(1_500) },
+    gauge: metrics.dependencyUp,
+  });
+  const log = quietOutages(processLog, outages, dependencyPorts(config));
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
   let metricsServer: http.Server | undefined;
@@ -42,7 +65,6 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   let drainApp: (() => Promise<void>) | undefined;
   let stopIntake: (() => void) | undefined;
   let worker: WorkerRuntime | undefined;
-  const redisConnections: ReturnType<typeof createRedis>[] = [];
   const warmed: (() => void)[] = [];
   const queueSets: ReturnType<typeof createQueues>[] = [];
 
@@ -143,7 +165,7 @@ export async function start(role: Role, config: Config, log: Logger): Promise<Ru
   }
   steps.push({ name: "queues", run: () => Promise.all(queueSets.map((q) => q.close())) });
   steps.push({ name: "redis", run: () => Promise.all(redisConnections.map((r) => r.quit().catch(() => r.disconnect()))) });
-  steps.push({ name: "postgres", run: () => Promise.all([db.close(), ...operatorDbs.map((o) => o.close())]).then(() => undefined) });
+  steps.push({ name: "postgres", run: () => Promise.all([db.close(), ...operatorDbs.map((o) => o.close())]).then(() => outages.close()) });
 
   const shutdown = createShutdown({ steps: () => steps, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
   // A few connections: as many as a process keeps busy at a steady rate (more would spread the first work

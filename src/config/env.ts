@@ -171,7 +171,22 @@ const configSchema = envSchema.superRefine((c, ctx) => {
   if (c.REDIS_TLS_CA_FILE !== undefined && !c.REDIS_TLS && !(c.REDIS_URL ?? "").startsWith("rediss:")) {
     problem("REDIS_TLS_CA_FILE", "is only read with TLS on (REDIS_TLS=true, or a rediss:// REDIS_URL)");
   }
+  // A production process never runs on a value printed in this repository's docs and scripts.
+  if (c.NODE_ENV === "production") {
+    const why = "is a published development default, refused with NODE_ENV=production: set a long random value (openssl rand -hex 32)";
+    if (c.ADMIN_TOKEN !== undefined && PUBLISHED_DEFAULTS.has(c.ADMIN_TOKEN)) problem("ADMIN_TOKEN", why);
+    if (c.FLOVI_WEBHOOK_SECRET.some((secret) => PUBLISHED_DEFAULTS.has(secret))) problem("FLOVI_WEBHOOK_SECRET", why);
+  }
 });
+
+/** The secrets `npm run dev`, the demo and docker-compose.yml fill in, which anyone can read here. */
+const PUBLISHED_DEFAULTS = new Set([
+  "dev-admin-token-change-me",
+  "dev-webhook-secret",
+  "demo-admin-token-0123456789",
+  "demo-webhook-secret",
+  "change-me-to-a-long-random-string",
+]);
 
 export const MIN_SECRET_LENGTH = 16;
 

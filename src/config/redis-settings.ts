@@ -43,3 +43,11 @@ export function describeRedis(settings: RedisSettings): string {
 }
 
 /** Webhook secrets shorter than this are accepted but reported as weak (at start and in /readyz). */
+
+/** The ports the process connects to, to tell a lost connection to Postgres from one to Redis (observability/outages.ts). */
+export function dependencyPorts(c: Config): { postgresPorts: number[]; redisPorts: number[] } {
+  const portOf = (url: string, fallback: number) => Number(new URL(url).port || fallback);
+  const postgresPorts = [c.DATABASE_URL, c.DATABASE_DIRECT_URL].filter((u): u is string => u !== undefined).map((u) => portOf(u, 5432));
+  const redisPorts = c.REDIS_URL !== undefined ? [portOf(c.REDIS_URL, 6379)] : [...c.REDIS_SENTINELS, ...c.REDIS_CLUSTER_NODES].map((n) => n.port);
+  return { postgresPorts, redisPorts };
+}

@@ -43,5 +43,5 @@ export function createLogger(opts: {
   );
 }
 
-/** A provider payload fit to show an operator: redacted by the same rule as the logs, at any depth. */
-export const redactForDisplay = redactDeep;
+/** A provider payload fit to show an operator: redacted by the same rule as the logs, at any depth (free text for admins only). */
+export const redactForDisplay = (value: unknown, options: { freeText?: boolean } = {}) => redactDeep(value, options);

@@ -128,6 +128,12 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers,
     }),
+    dependencyUp: new Gauge({
+      name: "hub_dependency_up",
+      help: "0 while this process has lost its connection to the dependency (redis, postgres), 1 once it is back (docs/operations.md)",
+      labelNames: ["dependency"] as const,
+      registers,
+    }),
     ready: new Gauge({
       name: "hub_ready",
       help: "1 when this process can reach Postgres and Redis (what /readyz answers), 0 otherwise",

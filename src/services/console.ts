@@ -87,10 +87,13 @@ export async function needsALook(db: Database) {
   return { ...look, endpoints: look.endpoints.map((e) => ({ ...e, url: maskUrl(e.url) })) };
 }
 
-/** A stored body as an operator may see it: JSON pretty-printed and redacted as the logs are; null when it is not JSON. */
-export function displayBody(raw: Buffer): string | null {
+/**
+ * A stored body as an operator may see it: JSON pretty-printed and redacted as the logs are, free-text fields
+ * (notes, comments) only for `freeText` (the admin role); null when it is not JSON.
+ */
+export function displayBody(raw: Buffer, freeText = false): string | null {
   try {
-    return JSON.stringify(redactForDisplay(JSON.parse(raw.toString("utf8"))), null, 2);
+    return JSON.stringify(redactForDisplay(JSON.parse(raw.toString("utf8")), { freeText }), null, 2);
   } catch {
     return null;
   }
@@ -99,10 +102,10 @@ export function displayBody(raw: Buffer): string | null {
 export type StoredBody = { kind: "unknown" } | { kind: "pruned" } | { kind: "shown"; text: string; json: boolean };
 
 /** A stored delivery's whole body as an operator may see it (the console shows the first part of a long one). */
-export async function storedBody(db: Database, id: string): Promise<StoredBody> {
+export async function storedBody(db: Database, id: string, freeText = false): Promise<StoredBody> {
   const found = await inboundBody(db, id);
   if (!found) return { kind: "unknown" };
   if (!found.body) return { kind: "pruned" };
-  const shown = displayBody(found.body);
+  const shown = displayBody(found.body, freeText);
   return shown === null ? { kind: "shown", text: `(not JSON, ${found.body.length} bytes)`, json: false } : { kind: "shown", text: shown, json: true };
 }

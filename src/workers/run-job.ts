@@ -71,6 +71,13 @@ export function createWorker<Q extends QueueName>(opts: {
       ...opts.options,
     },
   );
-  worker.on("error", (error) => opts.log.warn({ queue: opts.queue, err: error }, "worker connection error"));
+  // A BullMQ worker's errors are its Redis connection's (a lost one is an outage: observability/outages.ts).
+  worker.on("error", (error) => {
+    // Redis restarted without its data: the jobs this worker held are gone. Their work is in Postgres and the
+    // sweeps queue it again; one line per such job would drown the outage's own line.
+    if (/^Missing key for job/.test(error.message))
+      opts.log.debug({ queue: opts.queue, err: error }, "a job Redis no longer has; the sweeps queue its work again");
+    else opts.log.warn({ queue: opts.queue, dependency: "redis", err: error }, "worker connection error");
+  });
   return worker;
 }

@@ -16,6 +16,18 @@ import {
 } from "./harness.js";
 
 let world: World | undefined;
+
+const LOST_CONNECTION = /ECONNREFUSED|ECONNRESET|Connection terminated|Connection is closed|terminating connection|57P01|isn't writeable/i;
+
+/** A process's lines about an outage of `dependency`, and every other warning about a lost connection, in order. */
+function outageLines(output: string, dependency: "redis" | "postgres"): string[] {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { msg: string; level: number; err?: unknown })
+    .filter((l) => l.msg.startsWith(`${dependency} is `) || (l.level >= 40 && LOST_CONNECTION.test(JSON.stringify(l.err ?? ""))))
+    .map((l) => (l.msg.startsWith(`${dependency} is `) ? l.msg : `${l.msg}: ${JSON.stringify(l).slice(0, 700)}`));
+}
 afterEach(async () => {
   await world?.close();
   world = undefined;
@@ -40,6 +52,13 @@ describe("fault injection", () => {
     expect(sent.accepted.size).toBe(2_000);
     const verdict = await expectExactlyOnce(w, sent.accepted, 180_000);
     expect(verdict.problems).toEqual([]);
+    // The outage in each process's log: one warning, no reminder (it lasted under a minute), one line back.
+    await until(() => outageLines(w.api!.output, "redis").includes("redis is back"), "the api's recovery line");
+    for (const proc of [w.api!, ...w.workers]) {
+      expect(outageLines(proc.output, "redis")).toEqual(["redis is unreachable", "redis is back"]);
+      expect(proc.output).not.toContain("enqueue failed");
+      expect(proc.output).not.toContain("worker connection error");
+    }
   });
 
   it("Postgres stopped during a burst until 50 webhooks were refused: 503 (never 2xx without durability), then recovery", async () => {
@@ -57,6 +76,8 @@ describe("fault injection", () => {
     await w.pg.start();
     const sent = await sending;
     expect(sent.accepted.size).toBe(600);
+    await until(() => [w.api!, ...w.workers].every((p) => outageLines(p.output, "postgres").includes("postgres is back")), "the recovery lines");
+    for (const proc of [w.api!, ...w.workers]) expect(outageLines(proc.output, "postgres")).toEqual(["postgres is unreachable", "postgres is back"]);
     expect(sent.refusals.get("503") ?? 0).toBeGreaterThan(0);
     // Every 202 names a stored row: nothing was acknowledged without being durable.
     const { rows } = await w.db.query<{ id: string }>("SELECT id FROM inbound_deliveries WHERE id = ANY($1::uuid[])", [[...sent.accepted.values()]]);

@@ -30,12 +30,19 @@ async function signIn(token: string, back = "/admin/console/subscriptions") {
   return { cookie: cookie.split(";")[0]!, attributes: cookie, location: res.headers.location };
 }
 
-/** A console page read with a sign-in cookie; its session cookie and form token, for a button. */
+/** A console page read with a sign-in cookie, and `press`: one of its buttons (a form POST returning to it). */
 async function pageAs(signInCookie: string, path: string) {
   const res = await request(ctx.app).get(path).set("cookie", signInCookie);
   const session = String(res.headers["set-cookie"] ?? "").split(";")[0]!;
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(res.text)?.[1];
-  return { res, cookies: [signInCookie, session].filter(Boolean).join("; "), csrf };
+  const cookies = [signInCookie, session].filter(Boolean).join("; ");
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(res.text)?.[1] ?? "";
+  const press = (action: string, form: Record<string, string> = {}) =>
+    request(ctx.app)
+      .post(action)
+      .set("cookie", cookies)
+      .type("form")
+      .send({ _csrf: csrf, back: path, ...form });
+  return { res, press };
 }
 
 describe("signing in to the console", () => {
@@ -154,11 +161,7 @@ describe("the admin's pages", () => {
     const admin = await signIn((await newToken("console-admin", "admin")).token);
     const list = await pageAs(admin.cookie, "/admin/console/tokens");
     expect(list.res.text).toContain('href="/admin/console/tokens"');
-    const created = await request(ctx.app)
-      .post("/admin/console/tokens")
-      .set("cookie", list.cookies)
-      .type("form")
-      .send({ _csrf: list.csrf, back: "/admin/console/tokens", name: "carol", role: "viewer", expiresInDays: "7" });
+    const created = await list.press("/admin/console/tokens", { name: "carol", role: "viewer", expiresInDays: "7" });
     expect(created.status).toBe(200);
     const value = /<pre class="json" data-token>([^<]+)<\/pre>/.exec(created.text)![1]!;
     expect(value).toMatch(/^lehub_/);
@@ -166,22 +169,14 @@ describe("the admin's pages", () => {
     const audit = await ctx.prisma.auditLog.findFirstOrThrow({ where: { action: "token.create" }, orderBy: { id: "desc" } });
     expect(audit.actor).toBe("console-admin (admin) (console)");
 
-    const again = await request(ctx.app)
-      .post("/admin/console/tokens")
-      .set("cookie", list.cookies)
-      .type("form")
-      .send({ _csrf: list.csrf, back: "/admin/console/tokens", name: "carol", role: "viewer" });
+    const again = await list.press("/admin/console/tokens", { name: "carol", role: "viewer" });
     expect(again.status).toBe(303);
     expect(notice(again)).toContain("already named carol");
 
     const listed = await pageAs(admin.cookie, "/admin/console/tokens");
     expect(listed.res.text).not.toContain(value);
     const carol = /data-token-row="([^"]+)"><td>carol</.exec(listed.res.text)![1]!;
-    const revoked = await request(ctx.app)
-      .post(`/admin/console/tokens/${carol}/revoke`)
-      .set("cookie", listed.cookies)
-      .type("form")
-      .send({ _csrf: listed.csrf, back: "/admin/console/tokens" });
+    const revoked = await listed.press(`/admin/console/tokens/${carol}/revoke`);
     expect(revoked.status).toBe(303);
     expect(notice(revoked)).toContain("token carol revoked");
     expect(await ctx.prisma.apiToken.findUniqueOrThrow({ where: { id: carol } })).toMatchObject({ revokedBy: "console-admin (admin) (console)" });
@@ -190,18 +185,10 @@ describe("the admin's pages", () => {
   it("create a consumer (its first token shown once), change it, rotate its token and delete it", async () => {
     const admin = await signIn((await newToken("console-admin-2", "admin")).token);
     const list = await pageAs(admin.cookie, "/admin/console/consumers");
-    const refused = await request(ctx.app)
-      .post("/admin/console/consumers")
-      .set("cookie", list.cookies)
-      .type("form")
-      .send({ _csrf: list.csrf, back: "/admin/console/consumers", name: "notify", eventTypes: "parcel.*" });
+    const refused = await list.press("/admin/console/consumers", { name: "notify", eventTypes: "parcel.*" });
     expect(notice(refused)).toContain("unknown event type");
 
-    const created = await request(ctx.app)
-      .post("/admin/console/consumers")
-      .set("cookie", list.cookies)
-      .type("form")
-      .send({ _csrf: list.csrf, back: "/admin/console/consumers", name: "notify", eventTypes: "reservation.*" });
+    const created = await list.press("/admin/console/consumers", { name: "notify", eventTypes: "reservation.*" });
     expect(created.status).toBe(200);
     const first = /data-token>([^<]+)</.exec(created.text)![1]!;
     const own = await request(ctx.app)
@@ -213,12 +200,7 @@ describe("the admin's pages", () => {
 
     const detail = await pageAs(admin.cookie, `/admin/console/consumers/${id}`);
     expect(detail.res.text).toContain("live subscriptions: 1");
-    const post = (path: string, form: Record<string, string> = {}) =>
-      request(ctx.app)
-        .post(`/admin/console/consumers/${id}${path}`)
-        .set("cookie", detail.cookies)
-        .type("form")
-        .send({ _csrf: detail.csrf!, back: `/admin/console/consumers/${id}`, ...form });
+    const post = (path: string, form: Record<string, string> = {}) => detail.press(`/admin/console/consumers/${id}${path}`, form);
     expect(notice(await post("/change", { name: "notify", eventTypes: "reservation.*, rental.*" }))).toBe("consumer notify saved");
     expect((await ctx.prisma.consumer.findUniqueOrThrow({ where: { id } })).eventTypes).toEqual(["reservation.*", "rental.*"]);
 

@@ -140,3 +140,27 @@ describe("migration settings", () => {
     );
   });
 });
+
+describe("published development secrets", () => {
+  const dev = { ...base, ADMIN_TOKEN: "dev-admin-token-change-me", FLOVI_WEBHOOK_SECRET: "a-real-secret-0123456789,dev-webhook-secret" };
+
+  it("are refused with NODE_ENV=production, each named with what to do", () => {
+    expect(problems({ ...dev, NODE_ENV: "production" })).toEqual([
+      expect.stringMatching(/^ADMIN_TOKEN is a published development default, refused with NODE_ENV=production: set a long random value/),
+      expect.stringMatching(/^FLOVI_WEBHOOK_SECRET is a published development default/),
+    ]);
+    expect(problems({ ...base, NODE_ENV: "production", ADMIN_TOKEN: "change-me-to-a-long-random-string" })).toEqual([
+      expect.stringMatching(/^ADMIN_TOKEN is a published development default/),
+    ]);
+    expect(problems({ ...base, NODE_ENV: "production", ADMIN_TOKEN: "short" })).toEqual([expect.stringMatching(/^ADMIN_TOKEN must be at least 16 characters/)]);
+  });
+
+  it("still run a development or test process, and a production one with its own values starts", () => {
+    expect(loadConfig({ ...dev, NODE_ENV: "development" }).ADMIN_TOKEN).toBe("dev-admin-token-change-me");
+    expect(loadConfig(dev).FLOVI_WEBHOOK_SECRET).toContain("dev-webhook-secret");
+    expect(
+      loadConfig({ ...base, NODE_ENV: "production", ADMIN_TOKEN: "3f1c0a9b7e6d5c4b3a29181716151413", FLOVI_WEBHOOK_SECRET: "a-real-secret-0123456789" })
+        .NODE_ENV,
+    ).toBe("production");
+  });
+});

@@ -19,7 +19,9 @@ export function inboundPages(router: Router, deps: AppDeps, kit: ConsoleKit): vo
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
   // --- inbound webhooks ------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/inbound/:id/body`, async (req, res) => {
-    const found = uuid.safeParse(req.params.id).success ? await consoleData.storedBody(db, req.params.id) : ({ kind: "unknown" } as const);
+    const found = uuid.safeParse(req.params.id).success
+      ? await consoleData.storedBody(db, req.params.id, req.principal?.role === "admin")
+      : ({ kind: "unknown" } as const);
     if (found.kind === "unknown") throw new HttpError(404, "not_found", `no inbound delivery ${req.params.id}`);
     res.set("cache-control", "no-store").set("content-security-policy", CSP).set("x-content-type-options", "nosniff");
     if (found.kind === "pruned") return res.type("text/plain").send("body pruned (past its retention)");

@@ -7,7 +7,7 @@ import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
-import { badge, deliveriesTable, prettyBody } from "./views.js";
+import { badge, deliveriesTable, prettyBody, type PageContext } from "./views.js";
 import type { ConsoleKit } from "./kit.js";
 
 /** What a payload warning's fallback means, in words (docs/events.md). */
@@ -36,10 +36,10 @@ function warningItem(w: Inbound["warnings"][number]) {
 }
 
 /** The stored delivery behind a transition, its body pretty-printed and redacted. */
-function storedDelivery(inbound: Inbound) {
+function storedDelivery(ctx: PageContext, inbound: Inbound) {
   const status = `${inbound.status}${inbound.statusReason ? `: ${inbound.statusReason}` : ""}`;
   return html`<details><summary>stored delivery ${inbound.id} (${status})</summary>
-${prettyBody(inbound.rawBody, `${CONSOLE_PATH}/inbound/${inbound.id}/body`)}</details>`;
+${prettyBody(ctx, inbound.rawBody, `${CONSOLE_PATH}/inbound/${inbound.id}/body`)}</details>`;
 }
 
 export function storyPages(router: Router, deps: AppDeps, kit: ConsoleKit): void {
@@ -62,7 +62,7 @@ ${story.transitions.map(
 <strong>${t.fromState ?? "∅"} → ${t.toState}</strong> ${badge(t.outcome)}
 <span class="muted">via ${t.source} · occurred ${time(t.occurredAt)} · received ${time(t.receivedAt)}</span>
 ${t.inbound && t.inbound.warnings.length > 0 ? html`<ul class="warnings">${t.inbound.warnings.map(warningItem)}</ul>` : ""}
-${t.inbound ? storedDelivery(t.inbound) : ""}
+${t.inbound ? storedDelivery(ctx, t.inbound) : ""}
 ${
   t.emitted
     ? html`<p>event <code>${t.emitted.event.type}</code> <span class="muted">${t.emitted.event.id}</span></p>

@@ -53,9 +53,12 @@ export const badge = (status: string) => html`<span class="badge status-${status
 /** A page shows this much of a stored body; the rest is behind a link to the whole (redacted the same way). */
 const BODY_SHOWN_CHARS = 16_384;
 
-export function prettyBody(raw: Buffer | null, fullHref: string): Markup {
+/** Free text a person typed into a provider's form (notes, comments) is shown to admins only. */
+const seesFreeText = (ctx: PageContext) => ctx.signedIn?.role === "admin";
+
+export function prettyBody(ctx: PageContext, raw: Buffer | null, fullHref: string): Markup {
   if (!raw) return html`<p class="muted">body pruned (past its retention)</p>`;
-  const shown = displayBody(raw) ?? `(not JSON, ${raw.length} bytes)`;
+  const shown = displayBody(raw, seesFreeText(ctx)) ?? `(not JSON, ${raw.length} bytes)`;
   if (shown.length <= BODY_SHOWN_CHARS) return html`<pre class="json">${shown}</pre>`;
   return html`<pre class="json">${shown.slice(0, BODY_SHOWN_CHARS)}</pre>
 <p class="muted">first ${BODY_SHOWN_CHARS} of ${shown.length} characters · <a href="${fullHref}">the whole body</a> (${raw.length} bytes)</p>`;
