@@ -1,4 +1,5 @@
 // A real subscriber on loopback that verifies every request with standardwebhooks' Webhook.verify.
+import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import request from "supertest";
 import type { Express } from "express";
@@ -62,7 +63,9 @@ export async function startSubscriber(): Promise<Subscriber> {
     }
     return reply;
   });
-  sub.url = `${sub.server.url}/hooks`;
+  // A path of its own: a port a closed subscriber gave back may come again, and an endpoint URL already
+  // subscribed in the same database would make a new subscription a duplicate (409).
+  sub.url = `${sub.server.url}/hooks/${randomUUID().slice(0, 8)}`;
   return sub;
 }
 

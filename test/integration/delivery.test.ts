@@ -163,7 +163,7 @@ describe("webhook delivery", () => {
     expect(types).toEqual(["reservation.created", "reservation.driving", "reservation.final_costs", "reservation.sealed", "reservation.taken"]);
     for (const r of all.received) expect(r.webhookId).toBe(r.event.id);
     expect(cancelledOnly.received[0]!.event).toMatchObject({ type: "reservation.cancelled", data: { details: { cancellationReason: "SCHEDULE_ISSUE" } } });
-    const request0 = all.server.requests.find((r) => r.path === "/hooks")!;
+    const request0 = all.server.requests.find((r) => r.path.startsWith("/hooks/"))!;
     expect(request0.headers["content-type"]).toBe("application/cloudevents+json; charset=utf-8");
     // Per-subject sequence lets a consumer restore order whatever the arrival order.
     const sequences = all.received

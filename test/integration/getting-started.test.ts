@@ -1,12 +1,11 @@
 // The first day with the hub, as a partner's developer tries it on a fresh clone: a test event to one endpoint, easy
 // mistakes caught with a message that says what to do, GET / and an unconfigured admin surface, the console's
 // first page, and two registrations racing. Each was a dead end before.
-import { PassThrough } from "node:stream";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { eventSchemaProblem } from "../../src/domain/event-catalog.js";
-import { createLogger } from "../../src/observability/logger.js";
+import { capturedLog } from "../helpers/captured-log.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi } from "../helpers/flovi.js";
 import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
@@ -34,23 +33,13 @@ const subscribe = async (s: Subscriber, eventTypes: string[], extra: Record<stri
 };
 
 function capturingApp(config = ctx.config) {
-  const stream = new PassThrough();
-  const lines: Record<string, unknown>[] = [];
-  stream.on("data", (b: Buffer) =>
-    lines.push(
-      ...b
-        .toString()
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-    ),
-  );
+  const { log, lines } = capturedLog();
   const app = buildApp({
     config,
     db: ctx.db,
     redis: ctx.redis,
     queues: ctx.queues,
-    log: createLogger({ level: "info", destination: stream }),
+    log,
     metrics: ctx.metrics,
   });
   return { app, lines };

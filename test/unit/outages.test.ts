@@ -1,26 +1,11 @@
 // One line per outage: the first lost connection warns once (what, since when, what the hub does meanwhile),
 // reminders at most every minute, a probe sees the recovery and says so once; the process's logger hands
 // lost connections to Redis or Postgres to the tracker and writes everything else as before.
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../src/observability/logger.js";
+import { capturedLog } from "../helpers/captured-log.js";
 import { classify, createOutages, quietOutages, REMINDER_MS } from "../../src/observability/outages.js";
 import { manualClock } from "../helpers/manual-clock.js";
 
-function capture() {
-  const stream = new PassThrough();
-  const lines: Record<string, unknown>[] = [];
-  stream.on("data", (b: Buffer) =>
-    lines.push(
-      ...b
-        .toString()
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l)),
-    ),
-  );
-  return { log: createLogger({ level: "info", destination: stream }), lines };
-}
 const flush = () => new Promise((r) => setImmediate(r));
 
 const endpoints = { postgresPorts: [5432], redisPorts: [6379] };
@@ -29,7 +14,7 @@ const refused = (port: number) => Object.assign(new Error(`connect ECONNREFUSED 
 describe("outages", () => {
   it("one warning, a reminder a minute, one line when the probe finds it back; the gauge follows", async () => {
     const clock = manualClock();
-    const { log, lines } = capture();
+    const { log, lines } = capturedLog();
     let redisUp = false;
     const gauge: number[] = [];
     const outages = createOutages({
@@ -71,7 +56,7 @@ describe("outages", () => {
   });
 
   it("writes what is not a lost connection to Redis or Postgres as before", async () => {
-    const { log, lines } = capture();
+    const { log, lines } = capturedLog();
     const outages = createOutages({ log, meanwhile: { redis: "", postgres: "" }, probes: { redis: async () => 1, postgres: async () => 1 } });
     const quiet = quietOutages(log, outages, endpoints);
     quiet.warn({ err: refused(8443) }, "a subscriber refused"); // another port: not ours

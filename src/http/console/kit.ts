@@ -7,6 +7,13 @@ import type { PageContext } from "./views.js";
 
 export const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/**
+ * The headers of every console page: never cached, the policy above, and a same-origin referrer (not
+ * helmet's no-referrer: with it a browser sends `Origin: null` on a form POST, and the same-origin check
+ * could not tell the console's own buttons from another site's).
+ */
+export const pageHeaders = (res: Response) => res.set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
+
 /** Who pressed a console button, for the audit log: "admin (console)", "alice (operator) (console)". */
 export const consoleActor = (req: Request) => `${req.actor ?? "admin"} (console)`;
 

@@ -12,7 +12,7 @@ import { consoleKey, createCsrf, CONSOLE_PATH } from "./csrf.js";
 import { html } from "./html.js";
 import { manageRoutes } from "./manage.js";
 import { accessPages } from "./access-pages.js";
-import { CSP, type ConsoleKit } from "./kit.js";
+import { pageHeaders, type ConsoleKit } from "./kit.js";
 import { inboundPages } from "./inbound.js";
 import { providerPages } from "./providers.js";
 import { searchPage } from "./search.js";
@@ -30,9 +30,7 @@ export function consoleRoutes(deps: RouteDeps, access: Access): Router {
 
   const page = (req: Request, res: Response, title: string, body: ReturnType<typeof html>) => {
     const ctx = context(req, res);
-    // same-origin (not helmet's no-referrer): with no-referrer a browser sends `Origin: null` on a form POST,
-    // and the same-origin check could not tell the console's own buttons from another site's.
-    res.set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
+    pageHeaders(res);
     res.type("html").send(layout(title, ctx, body));
   };
   // A notice is shown only when the console wrote it: its redirect signs it (`ns`), so a link cannot make
@@ -81,7 +79,7 @@ export function consoleRoutes(deps: RouteDeps, access: Access): Router {
     const status = known?.status ?? 500;
     const message = known?.message ?? `internal error (request ${String(req.id)}); the log has the details`;
     // No session is started here: an error page has no buttons, and a 401 must not hand out a cookie.
-    res.status(status).set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
+    pageHeaders(res.status(status));
     res
       .type("html")
       .send(

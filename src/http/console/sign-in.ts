@@ -7,7 +7,7 @@ import type { Access } from "../auth.js";
 import { readCookie, sameOriginOnly, SIGN_IN_COOKIE, SIGN_IN_HOURS } from "../auth.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html } from "./html.js";
-import { backPath, CSP } from "./kit.js";
+import { backPath, pageHeaders } from "./kit.js";
 import { layout } from "./views.js";
 
 const SIGN_IN_PATH = `${CONSOLE_PATH}/sign-in`;
@@ -16,7 +16,7 @@ const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: "strict" as
 
 /** The sign-in page, with `status` and what to say above the form. */
 function signInPage(req: Request, res: Response, status: number, message: string, back = req.originalUrl): void {
-  res.status(status).set("cache-control", "no-store").set("referrer-policy", "same-origin").set("content-security-policy", CSP);
+  pageHeaders(res.status(status));
   res.type("html").send(
     layout(
       "Sign in",
