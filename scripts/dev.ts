@@ -10,7 +10,7 @@ import net from "node:net";
 import path from "node:path";
 import { migrate } from "../src/db/migrate.js";
 import { DEV_SETTINGS_FILE } from "../src/config/dev-settings.js";
-import { createDatabase, MissingBinaryError, startPostgres, startRedis } from "./lib/local-services.js";
+import { createDatabase, freePort, MissingBinaryError, startPostgres, startRedis } from "./lib/local-services.js";
 import { GREENFLOW_KEY, MFB_LOGIN, MFB_PASSWORD, startFakeGreenflow, startFakeMfb } from "./lib/fakes/providers.js";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -65,7 +65,8 @@ async function main() {
   if (!(await portFree(port, env.HOST ?? "0.0.0.0"))) refuse(`port ${port} is in use: set PORT to a free port (PORT=3001 npm run dev)`);
   try {
     if (!env.DATABASE_URL) {
-      const pgPort = Number(env.DEV_POSTGRES_PORT ?? 54329);
+      // 0 picks a free port (README): Postgres itself cannot be told to.
+      const pgPort = Number(env.DEV_POSTGRES_PORT ?? 54329) || (await freePort());
       if (!(await portFree(pgPort, "127.0.0.1")))
         refuse(`port ${pgPort} (local Postgres) is in use: set DEV_POSTGRES_PORT to a free port, or DATABASE_URL to your own database`);
       const pg = await startPostgres({ dataDir: path.join(dataDir, "postgres"), port: pgPort });
@@ -75,7 +76,7 @@ async function main() {
     }
     // A Redis of your own (one node, Sentinel or Cluster) is used as it is; otherwise a private one starts.
     if (!env.REDIS_URL && !env.REDIS_SENTINELS && !env.REDIS_CLUSTER_NODES) {
-      const redisPort = Number(env.DEV_REDIS_PORT ?? 63799);
+      const redisPort = Number(env.DEV_REDIS_PORT ?? 63799) || (await freePort());
       if (!(await portFree(redisPort, "127.0.0.1")))
         refuse(`port ${redisPort} (local Redis) is in use: set DEV_REDIS_PORT to a free port, or REDIS_URL to your own Redis`);
       const redis = await startRedis({ dataDir: path.join(dataDir, "redis"), port: redisPort, persistent: true });
