@@ -2,9 +2,13 @@
 // subscriptions, then Flovi webhooks at a steady rate, alone for one phase and beside 8 console readers for
 // the next. Each reader walks every page of /admin/console/subscriptions, again and again. Prints the
 // ingress's latency (to the 202) and its non-2xx answers in both phases, and the console pages' latencies.
-//   npm run bench:console-load [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3]
+// With --console-process the readers walk a process of the console role instead (the api serves only webhooks).
+// With --pages events the readers are consumers paging GET /events (1,000 a page, 100,000 events seeded) as
+// fast as they can, from the start again when they reach the end.
+//   npm run bench:console-load [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3 --console-process]
 import { execFileSync } from "node:child_process";
-import { loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import pg from "pg";
+import { loadAverage, machine, median, openLoop, percentile, seedDeliveredEvents } from "./lib.js";
 import { ADMIN, startTopology } from "./topology.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
@@ -13,14 +17,17 @@ const readers = Number(args.get("readers") || 8);
 const rate = Number(args.get("rate") || 40);
 const duration = Number(args.get("duration") || 15);
 const runs = Number(args.get("runs") || 1);
+const apart = args.has("console-process");
+const pagesKind = args.get("pages") || "console";
 const basic = `Basic ${Buffer.from(`bench:${ADMIN}`).toString("base64")}`;
 
 type Row = Record<string, number | string>;
 
 async function run(index: number): Promise<Row[]> {
   console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
-  const topology = await startTopology({});
+  const topology = await startTopology({ consoleProcess: apart });
   const base = `http://127.0.0.1:${topology.apiPort}`;
+  const pagesBase = apart ? `http://127.0.0.1:${topology.consolePort}` : base;
   try {
     // The subscriptions (matching no event the bench sends: the pages read them, deliveries do not grow).
     for (let i = 0; i < subscriptions; i += 50) {
@@ -36,6 +43,12 @@ async function run(index: number): Promise<Row[]> {
         ),
       );
     }
+    if (pagesKind === "events") {
+      const client = new pg.Client({ connectionString: topology.services.directDatabaseUrl });
+      await client.connect();
+      await seedDeliveredEvents((text, params) => client.query(text, params), 100_000, topology.subscriptionId);
+      await client.end();
+    }
     const ingress = async () => {
       const r = await openLoop({ url: base, rate, durationS: duration, make: topology.signedRequest });
       const sorted = [...r.latencies].sort((a, b) => a - b);
@@ -46,12 +59,23 @@ async function run(index: number): Promise<Row[]> {
     let reading = true;
     const pages: number[] = [];
     const statuses = new Map<number, number>();
+    const consumer = async () => {
+      let cursor: string | undefined;
+      while (reading) {
+        const t0 = performance.now();
+        const res = await fetch(`${pagesBase}/events?limit=1000${cursor ? `&after=${cursor}` : ""}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        const page = (await res.json()) as { cursor?: string; hasMore?: boolean };
+        pages.push(performance.now() - t0);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        cursor = page.hasMore ? page.cursor : undefined;
+      }
+    };
     const reader = async () => {
       while (reading) {
         let next: string | null = "/admin/console/subscriptions";
         while (next && reading) {
           const t0 = performance.now();
-          const res = await fetch(`${base}${next}`, { headers: { authorization: basic } });
+          const res = await fetch(`${pagesBase}${next}`, { headers: { authorization: basic } });
           const text = await res.text();
           pages.push(performance.now() - t0);
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -59,7 +83,7 @@ async function run(index: number): Promise<Row[]> {
         }
       }
     };
-    const reading8 = Array.from({ length: readers }, reader);
+    const reading8 = Array.from({ length: readers }, pagesKind === "events" ? consumer : reader);
     const beside = await ingress();
     reading = false;
     await Promise.all(reading8);
@@ -68,7 +92,7 @@ async function run(index: number): Promise<Row[]> {
       { phase: "ingress alone", "p50 ms": alone.p50.toFixed(1), "p99 ms": alone.p99.toFixed(1), "non-2xx": alone.failed, sent: alone.sent },
       { phase: `ingress + ${readers} readers`, "p50 ms": beside.p50.toFixed(1), "p99 ms": beside.p99.toFixed(1), "non-2xx": beside.failed, sent: beside.sent },
       {
-        phase: "console pages",
+        phase: pagesKind === "events" ? "GET /events pages" : "console pages",
         "p50 ms": percentile(sortedPages, 50).toFixed(1),
         "p99 ms": percentile(sortedPages, 99).toFixed(1),
         "non-2xx": [...statuses].filter(([s]) => s >= 300).reduce((n, [, c]) => n + c, 0),
@@ -84,7 +108,7 @@ async function run(index: number): Promise<Row[]> {
 
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 console.log(
-  `machine: ${machine()}; ${subscriptions} subscriptions, ${readers} console readers walking every page, Flovi webhooks at ${rate}/s for ${duration} s per phase`,
+  `machine: ${machine()}; ${subscriptions} subscriptions, ${readers} console readers walking every page${apart ? " of a console process" : " of the api"}, Flovi webhooks at ${rate}/s for ${duration} s per phase`,
 );
 const all: Row[][] = [];
 for (let i = 0; i < runs; i++) all.push(await run(i));

@@ -35,6 +35,8 @@ export interface Topology {
   workers: ChildProcess[];
   /** From the first spawn until every process reported ready. */
   readyMs: number;
+  /** The console role's port, when the topology runs one (operators' pages apart from the ingress). */
+  consolePort?: number;
   /** The load balancer in front of several api processes. */
   balancer?: LoadBalancer;
   /** Distinct event ids verified so far. */
@@ -128,6 +130,8 @@ export async function startTopology(
     pgbouncer?: boolean;
     /** Count an api as started only once GET /readyz answers 200 (its pools open, its paths warm). */
     untilReady?: boolean;
+    /** A process of the console role beside the api (`consolePort`). */
+    consoleProcess?: boolean;
   } = {},
 ): Promise<Topology> {
   const main = await startSubscriber(0);
@@ -179,6 +183,17 @@ export async function startTopology(
       ),
     );
   }
+  const consolePort = opts.consoleProcess ? await freePort() : undefined;
+  if (consolePort)
+    apis.push(
+      await spawnNode(
+        ENTRY,
+        ["console"],
+        { ...env, PORT: String(consolePort) },
+        '"msg":"started"',
+        async () => (await fetch(`http://127.0.0.1:${consolePort}/healthz`)).ok,
+      ),
+    );
   const workers: ChildProcess[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await spawnNode(ENTRY, ["worker"], env, '"msg":"started"'));
   const readyMs = Date.now() - started;
@@ -209,6 +224,7 @@ export async function startTopology(
     worker: workers[0]!,
     workers,
     readyMs,
+    consolePort,
     balancer,
     seen: main.seen,
     latencies: main.latencies,

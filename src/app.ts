@@ -37,7 +37,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestLogging(deps.log));
   app.use(requestMetrics(deps.metrics));
 
-  app.use(healthRoutes({ ...deps, role: "api" }));
+  app.use(healthRoutes({ ...deps, role: deps.ingress === false ? "console" : "api" }));
   // The root: a browser goes to the console; anything else gets where to go.
   app.get("/", (req, res) => {
     if (req.accepts(["json", "html"]) === "html") return res.redirect(302, "/admin/console");
@@ -71,17 +71,22 @@ export function buildApp(deps: AppDeps): Express {
   const access = createAccess({ adminToken: deps.config.ADMIN_TOKEN, db: deps.operatorDb ?? deps.db, log: deps.log });
   // Shutdown waits for enqueues still in flight after their requests were answered, and writes tokens' last uses.
   app.locals.drain = () => Promise.all([enqueuer.idle(), access.flush()]);
-  app.use(
-    floviWebhookRoutes({
-      writer: createInboundWriter(deps.db),
-      enqueuer,
-      secrets: deps.config.FLOVI_WEBHOOK_SECRET,
-      bodyLimitBytes: deps.config.WEBHOOK_BODY_LIMIT_BYTES,
-      refusal: { limit: deps.config.WEBHOOK_BAD_SIGNATURE_LIMIT, windowMs: 10_000, blockMs: 30_000 },
-      log: deps.log,
-      metrics: deps.metrics,
-    }),
-  );
+  if (deps.ingress === false)
+    app.post("/webhooks/flovi", (_req, res) => {
+      res.status(404).json({ error: "not_found", message: "this process serves operators (role console): Flovi's webhooks go to the api role" });
+    });
+  else
+    app.use(
+      floviWebhookRoutes({
+        writer: createInboundWriter(deps.db),
+        enqueuer,
+        secrets: deps.config.FLOVI_WEBHOOK_SECRET,
+        bodyLimitBytes: deps.config.WEBHOOK_BODY_LIMIT_BYTES,
+        refusal: { limit: deps.config.WEBHOOK_BAD_SIGNATURE_LIMIT, windowMs: 10_000, blockMs: 30_000 },
+        log: deps.log,
+        metrics: deps.metrics,
+      }),
+    );
 
   // The services the management routes share, wired once, on the operators' pool.
   const subscriptionService = subscriptionServiceFor({ db: deps.operatorDb ?? deps.db, log: deps.log }, deps.config);

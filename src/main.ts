@@ -1,4 +1,4 @@
-// Process entry point: `node dist/src/main.js api|worker|all`. Parses the configuration once, starts the
+// Process entry point: `node dist/src/main.js api|worker|all|console`. Parses the configuration once, starts the
 // role and turns SIGTERM/SIGINT into an orderly shutdown (exit 0 when clean).
 // Nothing instrumented by OpenTelemetry is imported statically: tracing (when configured) starts first, then
 // the runtime loads.
@@ -8,8 +8,8 @@ import type { Role } from "./runtime.js";
 
 async function main() {
   const role = (process.argv[2] ?? "all") as Role;
-  if (!["api", "worker", "all"].includes(role)) {
-    process.stderr.write(`usage: main.js api|worker|all (got "${role}")\n`);
+  if (!["api", "worker", "all", "console"].includes(role)) {
+    process.stderr.write(`usage: main.js api|worker|all|console (got "${role}")\n`);
     process.exit(2);
   }
   let config: Config;

@@ -1,4 +1,5 @@
-// Builds the shared resources for a role (api, worker or both), starts it and owns the shutdown order.
+// Builds the shared resources for a role (api, worker, both, or the console alone), starts it and owns the
+// shutdown order.
 // main.ts calls it for the real process; the fault suite and the demo call it too.
 import http from "node:http";
 import express from "express";
@@ -18,7 +19,8 @@ import { createRedis, pingRedis } from "./queues/redis.js";
 import { withTimeout } from "./lib/timeout.js";
 import { startWorker, type WorkerRuntime } from "./worker.js";
 
-export type Role = "api" | "worker" | "all";
+/** `console`: the api without the Flovi ingress, for operators (console, admin API), deployed apart so that page rendering never shares an event loop with the ingress. */
+export type Role = "api" | "worker" | "all" | "console";
 
 export interface Running {
   /** The bound HTTP port (api and all roles). */
@@ -29,11 +31,12 @@ export interface Running {
 /** What the hub does while a dependency is away, said once in the outage's warning. */
 const MEANWHILE = {
   api: {
-    redis: "webhooks are still accepted and stored in Postgres; the worker's sweep queues them once Redis is back",
+    redis: "webhooks are still accepted and stored in Postgres, and workers apply and deliver them from there; /readyz stays 200 (degraded: redis)",
     postgres: "webhooks are refused with 503 (nothing is accepted that is not stored); Flovi sends them again",
   },
   worker: {
-    redis: "deliveries and the inbox wait in Postgres and go on once Redis is back; nothing is lost",
+    redis:
+      "the inbox and the outbox are swept from Postgres every REDIS_DOWN_SWEEP_INTERVAL_MS and due deliveries go out as usual; provider polls, Flovi look-ups, pruning and parked failures wait for Redis",
     postgres: "jobs fail and are retried; nothing is applied or delivered until it is back",
   },
 };
@@ -50,7 +53,10 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
   const redisConnections: ReturnType<typeof createRedis>[] = [];
   // One warning when Redis or Postgres goes away, reminders, one line when it is back (observability/outages.ts).
-  const meanwhile = role === "all" ? { redis: `${MEANWHILE.api.redis}; ${MEANWHILE.worker.redis}`, postgres: MEANWHILE.api.postgres } : MEANWHILE[role];
+  const meanwhile =
+    role === "all"
+      ? { redis: `${MEANWHILE.api.redis}; ${MEANWHILE.worker.redis}`, postgres: MEANWHILE.api.postgres }
+      : MEANWHILE[role === "console" ? "api" : role];
   const outages = createOutages({
     log: processLog,
     meanwhile,
@@ -68,7 +74,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
   const warmed: (() => void)[] = [];
   const queueSets: ReturnType<typeof createQueues>[] = [];
 
-  if (role === "api" || role === "all") {
+  if (role === "api" || role === "all" || role === "console") {
     const redis = createRedis(redisSettings(config), "producer", { connectionName: "event-hub-api" });
     const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
     redisConnections.push(redis);
@@ -80,8 +86,15 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       applicationName: "event-hub-operator",
       queryTimeoutMs: 15_000,
     });
-    operatorDbs.push(operatorDb);
-    const app = buildApp({ config, db, operatorDb, redis, queues, log, metrics });
+    // Consumers paging the event log get theirs too: as fast as they page, the ingress keeps its connections.
+    const readerDb = createDatabase({
+      url: config.DATABASE_URL,
+      poolSize: config.DATABASE_READER_POOL_SIZE,
+      applicationName: "event-hub-reader",
+      queryTimeoutMs: 15_000,
+    });
+    operatorDbs.push(operatorDb, readerDb);
+    const app = buildApp({ config, db, operatorDb, readerDb, redis, queues, log, metrics, ingress: role !== "console" });
     // /readyz answers 503 "warming_up" until warmUp below has run: a load balancer sends no traffic before.
     app.locals.warming = true;
     warmed.push(() => {

@@ -30,6 +30,7 @@ import { ExpectedError, ParkedFailure } from "./queues/errors.js";
 import type { Queues } from "./queues/queues.js";
 import { createWorker } from "./workers/run-job.js";
 import { keepSchedulers } from "./workers/schedulers.js";
+import { keepGoingWithoutRedis } from "./workers/without-redis.js";
 
 export interface WorkerDeps {
   config: Config;
@@ -185,9 +186,21 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
 
   // The job schedulers that drive the sweeps; put back whenever Redis comes back empty.
   const schedulers = await keepSchedulers({ config, queues, redis: deps.redis, log });
+  // While Redis is away, the inbox and the outbox are swept from Postgres alone (the pump polls all along).
+  const withoutRedis = keepGoingWithoutRedis({
+    redis: deps.redis,
+    everyMs: config.REDIS_DOWN_SWEEP_INTERVAL_MS,
+    log,
+    sweep: async () => {
+      await inbox.drain();
+      await relay.run();
+      await releaseHeadsOfSubjects(db);
+    },
+  });
 
   let closing: Promise<void> | undefined;
   const idle = async () => {
+    await withoutRedis.idle();
     await inbox.idle();
     await relay.idle();
     await pump.idle();
@@ -200,6 +213,8 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     close() {
       closing ??= (async () => {
         schedulers.stop();
+        withoutRedis.stop();
+        await withoutRedis.idle();
         await Promise.allSettled(workers.map((w) => w.close()));
         await inbox.idle();
         await relay.idle();

@@ -42,7 +42,7 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function postgresBinDir(): string {
+export function postgresBinDir(): string {
   const candidates: string[] = [];
   try {
     candidates.push(execFileSync("pg_config", ["--bindir"], { encoding: "utf8" }).trim());

@@ -25,6 +25,11 @@ export const envSchema = z.object({
    */
   DATABASE_OPERATOR_POOL_SIZE: positiveInt(2),
   /**
+   * The api's pool for consumers' reads of the event log (GET /events): a consumer paging as fast as it can
+   * waits for these connections, never for the ingress's (docs/operations.md, "Postgres connections").
+   */
+  DATABASE_READER_POOL_SIZE: positiveInt(2),
+  /**
    * Postgres itself when DATABASE_URL goes through a transaction pooler (PgBouncer): migrations hold a session
    * lock, so `npm run db:migrate` uses this when it is set. The service never does.
    */
@@ -104,6 +109,8 @@ export const envSchema = z.object({
   /** Safety nets behind the fast paths: re-enqueue stored-but-unqueued work this often. */
   INBOUND_SWEEP_INTERVAL_MS: durationMs(10 * SECOND),
   OUTBOX_SWEEP_INTERVAL_MS: durationMs(5 * SECOND),
+  /** While a worker cannot reach Redis, it drains the inbox and relays the outbox from Postgres this often (0: off). */
+  REDIS_DOWN_SWEEP_INTERVAL_MS: durationMs(SECOND),
 
   WORKER_CONCURRENCY: positiveInt(8),
   /** A job whose worker stops renewing its lock this long (a crashed process) is handed to another worker. */

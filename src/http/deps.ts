@@ -15,6 +15,10 @@ export interface AppDeps {
    * (DATABASE_OPERATOR_POOL_SIZE, queries abandoned after 15 s), so they never starve the ingress. Defaults to db.
    */
   operatorDb?: Database;
+  /** Consumers' reads of the event log (GET /events): a pool of their own (DATABASE_READER_POOL_SIZE). Defaults to db. */
+  readerDb?: Database;
+  /** Serve POST /webhooks/flovi (default); false in the console role, which answers it 404 saying where to send. */
+  ingress?: boolean;
   /** The producer connection (fails fast); also what /readyz pings. */
   redis: RedisClient;
   queues: Queues;

@@ -12,6 +12,9 @@ export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: 
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  // Postgres is what the hub cannot work without; without Redis it still accepts webhooks, applies and delivers
+  // them (docs/operations.md, "When Redis or Postgres goes away"), so Redis away is "degraded", not unready:
+  // a load balancer keeps sending webhooks, and the alerting rules watch hub_dependency_up for it.
   async function readiness() {
     const [postgres, redis] = await Promise.allSettled([deps.db.ping(1_500), pingRedis(deps.redis, 1_500)]);
     const checks = {
@@ -20,22 +23,22 @@ export function healthRoutes(deps: { db: Database; redis: RedisClient; metrics: 
     };
     return {
       checks,
-      failing: Object.entries(checks)
-        .filter(([, v]) => v !== "ok")
-        .map(([k]) => k),
+      failing: checks.postgres === "ok" ? [] : ["postgres"],
+      degraded: checks.redis === "ok" ? [] : ["redis"],
     };
   }
 
   router.get("/readyz", async (req, res) => {
     // Until its pools are open and its paths warm (runtime.ts), a starting process is not ready yet.
     if (req.app.locals.warming === true) {
-      res.status(503).json({ status: "starting", checks: {}, failing: ["warming_up"], warnings: [] });
+      res.status(503).json({ status: "starting", checks: {}, failing: ["warming_up"], degraded: [], warnings: [] });
       return;
     }
-    const { checks, failing } = await readiness();
+    const { checks, failing, degraded } = await readiness();
     // Not a failure (the service works), but an operator must see it.
     const warnings = weakSecrets(deps.config) > 0 ? ["weak_webhook_secret"] : [];
-    res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? "ok" : "unavailable", checks, failing, warnings });
+    const status = failing.length > 0 ? "unavailable" : degraded.length > 0 ? "degraded" : "ok";
+    res.status(failing.length === 0 ? 200 : 503).json({ status, checks, failing, degraded, warnings });
   });
   router.get("/metrics", async (req, res) => {
     // Read at scrape time (each skipped, not failed, while its store is away): queue depth per queue and

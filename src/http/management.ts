@@ -16,7 +16,7 @@ export function managementRoutes(deps: RouteDeps, access: Access): Router {
   const router = Router();
   const admin = access.handler;
   // What operators read and do runs on their own small pool: a heavy console page waits for its connections,
-  // never for the ingress's (docs/security.md). The event log is the consumers' and stays on the main pool.
+  // never for the ingress's (docs/security.md). Consumers page the event log on a pool of their own (readerDb).
   const ops: RouteDeps = { ...deps, db: deps.operatorDb ?? deps.db };
   // JSON whatever the content type says (curl -d sends form-urlencoded): the management API speaks only JSON.
   const parse = express.json({ limit: "256kb", type: () => true });
@@ -30,7 +30,7 @@ export function managementRoutes(deps: RouteDeps, access: Access): Router {
   router.use("/admin", (req, res, next) => (ownBodies(req.path) ? next() : admin(req, res, (err?: unknown) => (err ? next(err) : json(req, res, next)))));
   router.use(reservationRoutes(ops));
   router.use(subscriptionRoutes(ops));
-  router.use(eventRoutes(deps));
+  router.use(eventRoutes({ ...deps, db: deps.readerDb ?? deps.db }));
   router.use(trackingRoutes(ops));
   router.use(adminRoutes(ops, admin));
   router.use(tokenRoutes(ops));

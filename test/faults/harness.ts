@@ -11,6 +11,7 @@ import pg from "pg";
 import { migrate } from "../../src/db/migrate.js";
 import type net from "node:net";
 import { createDatabase, freePort, startPostgres, startRedis, type LocalServer } from "../../scripts/lib/local-services.js";
+import { startPostgresPair, type PostgresPair } from "../../scripts/lib/pg-failover.js";
 import { startBalancer, startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinelSet } from "../../scripts/lib/topologies.js";
 import { BUSY_SQL } from "../helpers/context.js";
 import { startSubscriber, type Received, type Subscriber } from "../helpers/subscriber.js";
@@ -32,6 +33,8 @@ export interface World {
   /** The Sentinel set or the Cluster, when the world runs on one. */
   sentinel?: RedisSentinelSet;
   cluster?: RedisCluster;
+  /** The primary, its standby and HAProxy in front, when the world runs on them (`pg` is the primary). */
+  pgPair?: PostgresPair;
   databaseUrl: string;
   /** Where clients send: the api, or the load balancer in front of every api process once there are several. */
   apiPort: number;
@@ -47,13 +50,19 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function createWorld(opts: { env?: Record<string, string>; redis?: "single" | "sentinel" | "cluster-with-replicas" } = {}): Promise<World> {
+export async function createWorld(
+  opts: { env?: Record<string, string>; redis?: "single" | "sentinel" | "cluster-with-replicas"; postgres?: "single" | "sync-standby" | "async-standby" } = {},
+): Promise<World> {
   const dir = mkdtempSync(path.join(tmpdir(), "hub-fault-"));
   const { chmodSync } = await import("node:fs");
   chmodSync(dir, 0o755);
   const topology = opts.redis ?? "single";
+  const pgPair =
+    opts.postgres && opts.postgres !== "single"
+      ? await startPostgresPair({ dataDir: path.join(dir, "pg-pair"), synchronous: opts.postgres === "sync-standby" })
+      : undefined;
   const [pgServer, redis, sentinel, cluster] = await Promise.all([
-    startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }),
+    pgPair ? pgPair.primary : startPostgres({ dataDir: path.join(dir, "pg"), ephemeral: true }),
     startRedis({ dataDir: path.join(dir, "redis") }),
     topology === "sentinel" ? startRedisSentinel({ dataDir: path.join(dir, "sentinel") }) : undefined,
     topology === "cluster-with-replicas" ? startRedisCluster({ dataDir: path.join(dir, "cluster"), replicas: 1 }) : undefined,
@@ -63,7 +72,8 @@ export async function createWorld(opts: { env?: Record<string, string>; redis?: 
     : cluster
       ? { REDIS_CLUSTER_NODES: cluster.nodesEnv }
       : { REDIS_URL: redis.url };
-  const databaseUrl = await createDatabase(pgServer.url, "hub");
+  // With a standby, everything (the service, migrations, the checks) goes through HAProxy, as in production.
+  const databaseUrl = await createDatabase(pgPair ? pgPair.url("postgres") : pgServer.url, "hub");
   await migrate(databaseUrl, path.join(root, "prisma/migrations"));
   const apiPort = await freePort();
   const subscriber = await startSubscriber();
@@ -127,6 +137,7 @@ export async function createWorld(opts: { env?: Record<string, string>; redis?: 
     redis,
     sentinel,
     cluster,
+    pgPair,
     databaseUrl,
     apiPort,
     apis: [],
@@ -165,7 +176,7 @@ export async function createWorld(opts: { env?: Record<string, string>; redis?: 
       }
       await db.end().catch(() => undefined);
       await subscriber.close();
-      await Promise.allSettled([redis.stop(), pgServer.stop(), sentinel?.stop(), cluster?.stop()]);
+      await Promise.allSettled([redis.stop(), pgPair ? pgPair.stop() : pgServer.stop(), sentinel?.stop(), cluster?.stop()]);
     },
   };
   const apiPorts = new Map<Proc, number>();
@@ -191,6 +202,8 @@ export function signedWebhook(reservationId: string, state = "created") {
 export interface SendResult {
   /** Reservation id → the delivery id of the 202 that accepted it. */
   accepted: Map<string, string>;
+  /** Reservation id → when its 202 arrived (ms since the epoch). */
+  acceptedAt: Map<string, number>;
   /** Every non-2xx answer, by status ("network" for connection errors). */
   refusals: Map<string, number>;
   /** When each refusal happened (ms since the epoch), to tell how long an outage refused. */
@@ -233,9 +246,17 @@ async function postUntilAccepted(world: World, body: string, signature: string, 
 export function sendWebhooks(
   world: World,
   ids: string[],
-  opts: { concurrency?: number; giveUpAt?: number; states?: string[] } = {},
+  opts: { concurrency?: number; giveUpAt?: number; states?: string[]; perSecond?: number } = {},
 ): Promise<SendResult> & { progress: SendResult } {
-  const result: SendResult = { accepted: new Map(), refusals: new Map(), refusedAt: [] };
+  const result: SendResult = { accepted: new Map(), acceptedAt: new Map(), refusals: new Map(), refusedAt: [] };
+  // At most `perSecond` webhooks a second: each one waits for its slot, as a steady source would send them.
+  const started = Date.now();
+  let slots = 0;
+  const paced = async () => {
+    if (!opts.perSecond) return;
+    const due = started + (slots++ * 1000) / opts.perSecond;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+  };
   const queue = [...ids];
   const giveUpAt = opts.giveUpAt ?? Date.now() + 120_000;
   const refuse = (why: string) => {
@@ -245,9 +266,12 @@ export function sendWebhooks(
   async function lane() {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       for (const state of opts.states ?? ["created"]) {
+        await paced();
         const { body, signature } = signedWebhook(id, state);
         const deliveryId = await postUntilAccepted(world, body, signature, giveUpAt, refuse);
-        result.accepted.set(opts.states ? `${id}:${state}` : id, deliveryId);
+        const key = opts.states ? `${id}:${state}` : id;
+        result.accepted.set(key, deliveryId);
+        result.acceptedAt.set(key, Date.now());
       }
     }
   }

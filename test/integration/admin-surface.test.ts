@@ -234,49 +234,69 @@ describe("the api's own limits", () => {
     }
   });
 
-  it("operators' reads run on their own pool: a console stuck on its connections never holds up the ingress", async () => {
+  it.each([
+    { who: "operators' reads (the console)", pool: "operatorDb", path: "/admin/console/subscriptions" },
+    { who: "consumers' reads (GET /events)", pool: "readerDb", path: "/events?limit=10" },
+  ] as const)("$who run on their own pool: stuck on its connections, they never hold up the ingress", async ({ pool, path }) => {
     const { createDatabase } = await import("../../src/db/client.js");
-    const operatorDb = createDatabase({ url: ctx.config.DATABASE_URL, poolSize: 1, applicationName: "test-operator" });
-    const app = buildApp({ config: ctx.config, db: ctx.db, operatorDb, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
-    // The operators' only connection is busy (a page of a thousand subscriptions, say): its statement waits on a
-    // lock this test holds, for as long as the test holds it.
+    const own = createDatabase({ url: ctx.config.DATABASE_URL, poolSize: 1, applicationName: "test-own-pool" });
+    const app = buildApp({ config: ctx.config, db: ctx.db, [pool]: own, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics });
+    // The pool's only connection is busy (a page of a thousand subscriptions, a consumer paging hard): its
+    // statement waits on a lock this test holds, for as long as the test holds it.
     const holder = new pg.Client({ connectionString: directDatabaseUrl(ctx.config.DATABASE_URL) });
     await holder.connect();
     try {
       await holder.query("BEGIN");
       await holder.query("SELECT pg_advisory_xact_lock(7317)");
-      const busy = poolOf(operatorDb).query("SELECT pg_advisory_xact_lock(7317)");
+      const busy = poolOf(own).query("SELECT pg_advisory_xact_lock(7317)");
       await eventually(
         async () =>
           // (Read outside the holder's transaction: a transaction sees pg_stat_activity as of its first read.)
           (
             await poolOf(ctx.db).query<{ n: number }>(
-              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'test-operator' AND wait_event_type = 'Lock'",
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'test-own-pool' AND wait_event_type = 'Lock'",
             )
           ).rows[0]!.n === 1,
         10_000,
-        "the operators' connection waiting",
+        "the pool's connection waiting",
       );
       let pageAnswered = false;
       const page = request(app)
-        .get("/admin/console/subscriptions")
-        .set("authorization", basic)
+        .get(path)
+        .set(pool === "readerDb" ? auth : { authorization: basic })
         .then((r) => {
           pageAnswered = true;
           return r;
         });
-      // The ingress answers while the console's page is still waiting for its pool.
-      const accepted = await postFlovi(app, Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "hb2-pool", state: "created" })));
+      // The read is queued on its own pool (not on the ingress's)...
+      await eventually(async () => poolOf(own).waitingCount === 1, 10_000, "the read waiting for its own pool");
+      // ...and the ingress answers while it waits.
+      const accepted = await postFlovi(
+        app,
+        Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: `hb2-${pool}`, state: "created" })),
+      );
       expect(accepted.status).toBe(202);
       expect(pageAnswered).toBe(false);
-      // The page waited for its own pool, and answers once that is free.
+      // The read waited for its own pool, and answers once that is free.
       await holder.query("COMMIT");
       await busy;
       expect((await page).status).toBe(200);
     } finally {
       await holder.end();
-      await operatorDb.close();
+      await own.close();
     }
+  });
+
+  it("the console role serves operators and refuses Flovi's webhooks with 404 saying where they go", async () => {
+    const app = buildApp({ config: ctx.config, db: ctx.db, redis: ctx.redis, queues: ctx.queues, log: ctx.log, metrics: ctx.metrics, ingress: false });
+    const body = Buffer.from(JSON.stringify({ event: "reservation_status_change", reservationId: "console-role", state: "created" }));
+    const refused = await postFlovi(app, body);
+    expect(refused.status).toBe(404);
+    expect(refused.body.message).toContain("api role");
+    const { rows } = await poolOf(ctx.db).query("SELECT 1 FROM inbound_deliveries WHERE convert_from(raw_body, 'UTF8') LIKE '%console-role%'");
+    expect(rows).toHaveLength(0);
+    expect((await request(app).get("/admin/console/subscriptions").set("authorization", basic)).status).toBe(200);
+    expect((await request(app).get("/readyz")).status).toBe(200);
   });
 
   it("the subscriptions page is paginated: 50 per page, a link to the next", async () => {
