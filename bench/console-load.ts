@@ -47,6 +47,9 @@ async function run(index: number): Promise<Row[]> {
       const client = new pg.Client({ connectionString: topology.services.directDatabaseUrl });
       await client.connect();
       await seedDeliveredEvents((text, params) => client.query(text, params), 100_000, topology.subscriptionId);
+      // Seeded at positions 0 and below (lib.ts); a consumer's cursor is a positive position: moved to 2..100,001.
+      await client.query("UPDATE events SET position = position + 100001 WHERE entity_id LIKE 'seed-%'");
+      await client.query("UPDATE event_log_head SET last_position = 100001");
       await client.end();
     }
     const ingress = async () => {

@@ -1,5 +1,4 @@
 // Reading the normalized event log: the public page (GET /events) and one entity's history.
-import type { Prisma } from "../generated/prisma/client.js";
 import type { CloudEvent } from "../domain/events.js";
 import type { Database } from "./client.js";
 import { onPool } from "./sql.js";
@@ -15,19 +14,41 @@ export interface EventFilter {
   allowed?: string[];
 }
 
-const typeWhere = (pattern: string): Prisma.EventWhereInput =>
-  pattern === "*" ? {} : pattern.endsWith(".*") ? { type: { startsWith: pattern.slice(0, -1) } } : { type: pattern };
+/** `type = $n`, or `type LIKE 'entity.%'` for `entity.*` (index: (type, position)); null for `*`. */
+function typeCondition(pattern: string, params: unknown[]): string | null {
+  if (pattern === "*") return null;
+  params.push(pattern.endsWith(".*") ? `${pattern.slice(0, -1).replace(/[\\%_]/g, "\\$&")}%` : pattern);
+  return pattern.endsWith(".*") ? `type LIKE $${params.length}` : `type = $${params.length}`;
+}
 
-/** Positioned events in log order (index: position, or (subject, position) / (type, position) when filtered). */
-export async function eventPage(db: Database, filter: EventFilter, limit: number): Promise<{ position: bigint; envelope: CloudEvent }[]> {
-  const where: Prisma.EventWhereInput = {
-    position: filter.after !== undefined ? { gt: filter.after } : { not: null },
-    ...(filter.subject ? { subject: filter.subject } : {}),
-    ...(filter.type ? typeWhere(filter.type) : {}),
-    ...(filter.allowed ? { AND: [{ OR: filter.allowed.map(typeWhere) }] } : {}),
-  };
-  const rows = await prismaOf(db).event.findMany({ where, orderBy: { position: "asc" }, take: limit, select: { position: true, envelope: true } });
-  return rows.map((r) => ({ position: r.position!, envelope: r.envelope as unknown as CloudEvent }));
+/**
+ * Positioned events in log order (index: position, or (subject, position) / (type, position) when filtered),
+ * each envelope as the JSON text Postgres stores: a page of a thousand goes to the client without being parsed
+ * and serialized again on the api's event loop (docs/operations.md, "Postgres connections").
+ */
+export async function eventPage(db: Database, filter: EventFilter, limit: number): Promise<{ position: bigint; envelope: string }[]> {
+  const params: unknown[] = [];
+  const where = ["position IS NOT NULL"];
+  if (filter.after !== undefined) {
+    params.push(filter.after.toString());
+    where.push(`position > $${params.length}::bigint`);
+  }
+  if (filter.subject) {
+    params.push(filter.subject);
+    where.push(`subject = $${params.length}`);
+  }
+  const type = filter.type ? typeCondition(filter.type, params) : null;
+  if (type) where.push(type);
+  if (filter.allowed) {
+    const any = filter.allowed.map((pattern) => typeCondition(pattern, params));
+    if (!any.includes(null)) where.push(`(${any.join(" OR ") || "false"})`);
+  }
+  params.push(limit);
+  const rows = await onPool(db).query<{ position: string; envelope: string }>(
+    `SELECT position::text AS position, envelope::text AS envelope FROM events WHERE ${where.join(" AND ")} ORDER BY position LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map((r) => ({ position: BigInt(r.position), envelope: r.envelope }));
 }
 
 /** One entity's events in its own order (index: the unique (entity, entity_id, sequence)). */

@@ -44,7 +44,8 @@ export function eventRoutes(deps: Pick<AppDeps, "db" | "config">): Router {
           `without a cursor, from the oldest event kept`,
       );
     }
-    res.json({ data: page.data, cursor: page.cursor, hasMore: page.hasMore });
+    // The envelopes as stored (JSON text): no parse and stringify of a thousand events on the ingress's thread.
+    res.type("application/json").send(`{"data":[${page.json.join(",")}],"cursor":${JSON.stringify(page.cursor)},"hasMore":${page.hasMore}}`);
   });
   return router;
 }

@@ -7,7 +7,8 @@ import { oldestKept, prunedThrough } from "../db/retention.js";
 import { floviCosts } from "../providers/flovi/costs.js";
 
 export type EventLogPage =
-  | { kind: "page"; data: unknown[]; cursor: string | null; hasMore: boolean }
+  /** `json`: each event as its JSON text, in log order (the route writes them out as they are). */
+  | { kind: "page"; json: string[]; cursor: string | null; hasMore: boolean }
   /** The cursor is older than the retention horizon: paging on would silently skip pruned events. */
   | { kind: "cursor_expired"; prunedThrough: bigint };
 
@@ -20,7 +21,7 @@ export async function eventLog(db: Database, q: { type?: string; subject?: strin
   const rows = await eventPage(db, { type: q.type, subject: q.subject, after: q.after ? BigInt(q.after) : undefined, allowed: q.allowed }, q.limit + 1);
   const page = rows.slice(0, q.limit);
   const last = page.at(-1)?.position;
-  return { kind: "page", data: page.map((r) => r.envelope), cursor: last !== undefined ? last.toString() : (q.after ?? null), hasMore: rows.length > q.limit };
+  return { kind: "page", json: page.map((r) => r.envelope), cursor: last !== undefined ? last.toString() : (q.after ?? null), hasMore: rows.length > q.limit };
 }
 
 /**
