@@ -44,8 +44,9 @@ export async function eventPage(db: Database, filter: EventFilter, limit: number
     if (!any.includes(null)) where.push(`(${any.join(" OR ") || "false"})`);
   }
   params.push(limit);
+  // (`events.position`: the bare name would be the text column of the select list, sorted as text, no index.)
   const rows = await onPool(db).query<{ position: string; envelope: string }>(
-    `SELECT position::text AS position, envelope::text AS envelope FROM events WHERE ${where.join(" AND ")} ORDER BY position LIMIT $${params.length}`,
+    `SELECT position::text AS position, envelope::text AS envelope FROM events WHERE ${where.join(" AND ")} ORDER BY events.position LIMIT $${params.length}`,
     params,
   );
   return rows.map((r) => ({ position: BigInt(r.position), envelope: r.envelope }));
