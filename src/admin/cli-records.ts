@@ -84,7 +84,9 @@ export async function eventCommand(io: Io, [sub, id]: string[]): Promise<Result>
       });
       if (page.kind === "cursor_expired")
         return { ok: false, data: page, text: `events up to position ${page.prunedThrough} were pruned: list again without --after` };
-      const events = page.json.map((text) => JSON.parse(text) as { id: string; type: string; subject: string; time: string; data: { status: string; sequence: number } });
+      const events = page.json.map(
+        (text) => JSON.parse(text) as { id: string; type: string; subject: string; time: string; data: { status: string; sequence: number } },
+      );
       return {
         ok: true,
         data: { data: events, cursor: page.cursor, hasMore: page.hasMore },
