@@ -67,7 +67,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
   const steps: ShutdownStep[] = [];
   let server: http.Server | undefined;
   let metricsServer: http.Server | undefined;
-  const operatorDbs: ReturnType<typeof createDatabase>[] = [];
+  const readPools: ReturnType<typeof createDatabase>[] = [];
   let drainApp: (() => Promise<void>) | undefined;
   let stopIntake: (() => void) | undefined;
   let worker: WorkerRuntime | undefined;
@@ -93,7 +93,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       applicationName: "event-hub-reader",
       queryTimeoutMs: 15_000,
     });
-    operatorDbs.push(operatorDb, readerDb);
+    readPools.push(operatorDb, readerDb);
     const app = buildApp({ config, db, operatorDb, readerDb, redis, queues, log, metrics, ingress: role !== "console" });
     // /readyz answers 503 "warming_up" until warmUp below has run: a load balancer sends no traffic before.
     app.locals.warming = true;
@@ -178,7 +178,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
   }
   steps.push({ name: "queues", run: () => Promise.all(queueSets.map((q) => q.close())) });
   steps.push({ name: "redis", run: () => Promise.all(redisConnections.map((r) => r.quit().catch(() => r.disconnect()))) });
-  steps.push({ name: "postgres", run: () => Promise.all([db.close(), ...operatorDbs.map((o) => o.close())]).then(() => outages.close()) });
+  steps.push({ name: "postgres", run: () => Promise.all([db.close(), ...readPools.map((o) => o.close())]).then(() => outages.close()) });
 
   const shutdown = createShutdown({ steps: () => steps, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
   // A few connections: as many as a process keeps busy at a steady rate (more would spread the first work

@@ -100,10 +100,19 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<voi
   });
 }
 
-export async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs: number, child: ChildProcess) {
+/** Resolves true once a connection to `url` opens (and closes it); rejects otherwise. */
+export async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 500 });
+  await client.connect();
+  await client.end();
+  return true;
+}
+
+/** Polls `probe` until it holds; fails at once if `child` (the process being waited for, when there is one) exits. */
+export async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs: number, child?: ChildProcess) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited during start-up with code ${child.exitCode}`);
+    if (child && child.exitCode !== null) throw new Error(`${what} exited during start-up with code ${child.exitCode}`);
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -176,17 +185,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalServer>
       const proc = child;
       proc.stderr?.on("data", (b: Buffer) => opts.log?.(b.toString()));
       proc.stdout?.on("data", (b: Buffer) => opts.log?.(b.toString()));
-      await waitUntil(
-        async () => {
-          const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 500 });
-          await client.connect();
-          await client.end();
-          return true;
-        },
-        "postgres",
-        30_000,
-        proc,
-      );
+      await waitUntil(() => canConnect(url), "postgres", 30_000, proc);
     },
     async stop() {
       if (!child || !server.running) return;

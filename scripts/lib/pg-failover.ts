@@ -11,7 +11,17 @@ import { execFileSync, spawn } from "node:child_process";
 import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { freePort, MissingBinaryError, postgresBinDir, postgresIdentity, startPostgres, waitForExit, waitUntil, type LocalServer } from "./local-services.js";
+import {
+  canConnect,
+  freePort,
+  MissingBinaryError,
+  postgresBinDir,
+  postgresIdentity,
+  startPostgres,
+  waitForExit,
+  waitUntil,
+  type LocalServer,
+} from "./local-services.js";
 
 export interface PostgresPair {
   primary: LocalServer;
@@ -62,7 +72,7 @@ export async function startPostgresPair(opts: { dataDir: string; synchronous: bo
       await client.end();
     }
   };
-  await poll(
+  await waitUntil(
     async () => (await query(primary, "SELECT sync_state FROM pg_stat_replication")).some((r) => r.sync_state === (opts.synchronous ? "sync" : "async")),
     "the standby streaming",
     30_000,
@@ -99,17 +109,7 @@ export async function startPostgresPair(opts: { dataDir: string; synchronous: bo
   if (!binary) throw new MissingBinaryError("haproxy not found: apt-get install -y haproxy");
   const haproxy = spawn(binary, ["-f", cfg, "-db"], { stdio: "ignore" });
   const viaProxy = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-  await waitUntil(
-    async () => {
-      const client = new pg.Client({ connectionString: viaProxy, connectionTimeoutMillis: 500 });
-      await client.connect();
-      await client.end();
-      return true;
-    },
-    "haproxy",
-    15_000,
-    haproxy,
-  );
+  await waitUntil(() => canConnect(viaProxy), "haproxy", 15_000, haproxy);
 
   return {
     primary,
@@ -127,11 +127,11 @@ export async function startPostgresPair(opts: { dataDir: string; synchronous: bo
         }
       }
       process.kill(postmaster, "SIGKILL");
-      await poll(async () => !primary.running, "the primary to die", 10_000);
+      await waitUntil(async () => !primary.running, "the primary to die", 10_000);
     },
     async promote() {
       await query(standby, "SELECT pg_promote(true, 30)");
-      await poll(async () => (await query(standby, "SELECT pg_is_in_recovery() AS r"))[0]?.r === false, "the promotion", 30_000);
+      await waitUntil(async () => (await query(standby, "SELECT pg_is_in_recovery() AS r"))[0]?.r === false, "the promotion", 30_000);
     },
     async cutOffStandby() {
       const hba = path.join(opts.dataDir, "primary", "pg_hba.conf");
@@ -162,12 +162,4 @@ function childrenOf(pid: number): number[] {
       }
     })
     .map(Number);
-}
-
-async function poll(probe: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

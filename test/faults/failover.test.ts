@@ -51,13 +51,18 @@ async function failOverUnderLoad(w: World) {
   return { accepted, refusals, againMs, duringLag };
 }
 
+/** The api, a worker and the subscriber on a primary with a standby of the given kind. */
+async function startOnPair(postgres: "sync-standby" | "async-standby"): Promise<World> {
+  world = await createWorld({ postgres });
+  await world.startApi();
+  await world.startWorker();
+  await subscribeAll(world);
+  return world;
+}
+
 describe("Postgres failover (primary, standby, HAProxy)", () => {
   it("a synchronous standby promoted under 100 webhooks/s: every 202 delivered, refusals are 503, accepting again without a restart", async () => {
-    world = await createWorld({ postgres: "sync-standby" });
-    await world.startApi();
-    await world.startWorker();
-    await subscribeAll(world);
-    const w = world;
+    const w = await startOnPair("sync-standby");
     const { accepted, refusals } = await failOverUnderLoad(w);
     expect(accepted.size).toBe(2_300);
     // In between, the api said 503 (it could not store), never 2xx without the row, never a dropped connection.
@@ -70,11 +75,7 @@ describe("Postgres failover (primary, standby, HAProxy)", () => {
   });
 
   it("an asynchronous standby: what it had not received at the crash is lost (measured); everything it has is delivered", async () => {
-    world = await createWorld({ postgres: "async-standby" });
-    await world.startApi();
-    await world.startWorker();
-    await subscribeAll(world);
-    const w = world;
+    const w = await startOnPair("async-standby");
     const { accepted, duringLag } = await failOverUnderLoad(w);
     // An asynchronous primary went on answering 202 while its standby received nothing.
     expect(duringLag).toBeGreaterThan(0);
