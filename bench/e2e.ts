@@ -158,9 +158,11 @@ async function run(index: number): Promise<Row[]> {
     if (args.get("saturation") !== "0") rows.push(await phase("saturation", { connections: 50 }));
     console.table(rows);
     if (args.has("statements")) {
-      const top = await stats.query<{ calls: string; query: string }>(
-        `SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY calls DESC LIMIT 14`,
+      // By time spent (a plpgsql function's own row includes the statements it ran, also listed apart).
+      const top = await stats.query<{ calls: string; ms: string; query: string }>(
+        `SELECT calls, round(total_exec_time)::text AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY total_exec_time DESC LIMIT 16`,
       );
       console.table(top.rows);
     }

@@ -1,6 +1,7 @@
 // Shared SQL for the last step of every event write: take positions at the head of the public log and
 // fan each event out to the active subscriptions whose event types match. Used inside one statement
 // (data-modifying CTEs) by the Flovi inbox and by the outbox relay.
+import type { ClaimedDelivery, ClaimSettings, LaneRequest, LaneRow } from "./delivery-lanes.js";
 
 /**
  * Whether subscription `s` takes an event of type `typeExpr`: `reservation.sealed` matches `*`,
@@ -11,38 +12,119 @@ export const matchesSubscription = (typeExpr: string) =>
             WHERE p.pattern = '*' OR p.pattern = ${typeExpr}
                OR (right(p.pattern, 2) = '.*' AND starts_with(${typeExpr}, left(p.pattern, -1))))`;
 
+/** Where a writer's fan-out may lease first attempts (db/reservation-writes.ts): SQL row sources. */
+export interface FanOutLeaseSql {
+  /** Rows (lane uuid, want int): how many new deliveries of each lane this process offers to start. */
+  offer: string;
+  /** One row (token uuid, lease_ms float8, circuit_after int, at timestamptz) or none (no leases). */
+  terms: string;
+}
+
 /**
  * `fan_out` CTE over a CTE `source` with columns (id, type, subject, position): one delivery per matching
  * subscription, due now. For a subscription in ordered mode (docs/delivery.md) a delivery is `held` when its
  * subject already has an unfinished delivery to that subscription, or an earlier event in the same batch:
  * it is released (db/delivery-attempts.ts) when the one before it is delivered or has finally failed. Only
  * an ordered subscription's deliveries carry their subject (which keeps the subject index to them alone).
+ *
+ * With `lease`, the writer's own first attempts are leased as the rows are written (one row version, no claim
+ * afterwards): for each offered lane that may send without taking turns (active, not paused, unordered, no
+ * rate limit, circuit closed), as many of its new deliveries as it was offered and has free slots, the slots
+ * taken with SKIP LOCKED as a claim takes them. Every other new delivery is left due and unleased for the
+ * claim (db/delivery-lanes.ts). `fan_out` then returns `slot` (null when not leased).
  */
-export const fanOutCte = (source: string) => `
-fan_out AS (
-  INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at)
-  SELECT gen_random_uuid(), m.id, m.subscription_id,
-         CASE WHEN m.ordering = 'subject' AND (m.nth > 1 OR EXISTS (
+export const fanOutCte = (source: string, lease?: FanOutLeaseSql) => {
+  const staged = `
+matched AS (
+  SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
+         s.consecutive_failures, row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth
+    FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}
+), staged AS (
+  SELECT m.*, CASE WHEN m.ordering = 'subject' AND (m.nth > 1 OR EXISTS (
                 SELECT 1 FROM webhook_deliveries u
                  WHERE u.subscription_id = m.subscription_id AND u.subject = m.subject AND u.status IN ('pending', 'held')))
-              THEN 'held' ELSE 'pending' END,
-         CASE WHEN m.ordering = 'subject' THEN m.subject END, m.position, now(), now(), now()
-    FROM (SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering,
-                 row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth
-            FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}) m
+              THEN 'held' ELSE 'pending' END AS status
+    FROM matched m
+)`;
+  const columns = "id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at";
+  const values =
+    "gen_random_uuid(), st.id, st.subscription_id, st.status, CASE WHEN st.ordering = 'subject' THEN st.subject END, st.position, now(), now(), now()";
+  if (!lease)
+    return `${staged},
+fan_out AS (
+  INSERT INTO webhook_deliveries (${columns})
+  SELECT ${values} FROM staged st
   ON CONFLICT (event_id, subscription_id) DO NOTHING
   RETURNING id, event_id, subscription_id, status
 )`;
+  return `${staged},
+lease_terms AS (
+  SELECT t.token, t.at + make_interval(secs => t.lease_ms / 1000) AS until, t.circuit_after, t.at
+    FROM (SELECT token, lease_ms, circuit_after, COALESCE(at, now()) AS at FROM ${lease.terms}) t
+), lease_lanes AS (
+  SELECT n.subscription_id, least(o.want, n.new) AS want, n.max_in_flight
+    FROM (SELECT subscription_id, max_in_flight, count(*)::int AS new FROM staged st, lease_terms t
+           WHERE st.status = 'pending' AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
+             AND (st.paused_until IS NULL OR st.paused_until <= t.at) AND (t.circuit_after = 0 OR st.consecutive_failures < t.circuit_after)
+           GROUP BY subscription_id, max_in_flight) n
+    JOIN ${lease.offer} ON o.lane = n.subscription_id
+   WHERE o.want > 0
+), lease_slots AS (
+  SELECT l.subscription_id, f.slot, row_number() OVER (PARTITION BY l.subscription_id ORDER BY f.slot) AS k
+    FROM lease_lanes l CROSS JOIN lease_terms t CROSS JOIN LATERAL (
+      SELECT ds.slot FROM delivery_slots ds
+       WHERE ds.subscription_id = l.subscription_id AND ds.slot < l.max_in_flight AND (ds.leased_until IS NULL OR ds.leased_until <= t.at)
+       ORDER BY ds.slot LIMIT l.want
+       FOR UPDATE SKIP LOCKED) f
+), fan_out AS (
+  INSERT INTO webhook_deliveries (${columns}, leased_until, lease_token, slot)
+  SELECT ${values}, t.until, t.token, ls.slot
+    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged) st
+    LEFT JOIN lease_slots ls ON ls.subscription_id = st.subscription_id AND ls.k = st.k AND st.status = 'pending'
+    LEFT JOIN lease_terms t ON ls.slot IS NOT NULL
+  ON CONFLICT (event_id, subscription_id) DO NOTHING
+  RETURNING id, event_id, subscription_id, status, slot
+), lease_taken AS (
+  UPDATE delivery_slots ds SET lease_token = t.token, leased_until = t.until
+    FROM fan_out f, lease_terms t WHERE f.slot IS NOT NULL AND ds.subscription_id = f.subscription_id AND ds.slot = f.slot
+)`;
+};
 
-/** `fanOutCte` followed by the statement's final SELECT: each new delivery, for the worker to claim at once. */
-export const fanOutFrom = (source: string) => `${fanOutCte(source)}
-SELECT f.id AS delivery_id, f.event_id, f.subscription_id, f.status FROM fan_out f`;
+/**
+ * `fanOutCte` with leases, then each new delivery; a leased one with what its attempt needs (the request body
+ * from `source.body`, its lane's target and secrets), so that it starts once the writer commits.
+ */
+export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, lease)}
+SELECT f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+  FROM fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
+       LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id`;
 
 export interface FannedOutRow {
   delivery_id: string;
   event_id: string;
   subscription_id: string;
   status: "pending" | "held";
+  /** With leases (`fanOutLeasingFrom`): the slot a leased delivery took, and what its attempt needs. */
+  slot?: number | null;
+  body?: string | null;
+  url?: string | null;
+  secret?: string | null;
+  previous_secret?: string | null;
+  previous_secret_expires_at?: Date | null;
+}
+
+/** The leases a writer's fan-out may take (delivery/pump.ts `claimWithin` offers them). */
+export interface FanOutLease {
+  /** Per lane, how many new deliveries this process would start at most (its fair share). */
+  lanes: LaneRequest[];
+  leaseToken: string;
+  settings: Pick<ClaimSettings, "leaseMs" | "circuitAfterFailures" | "now">;
+}
+
+/** A first attempt leased by the fan-out itself: it starts once the writer's transaction commits. */
+export interface LeasedAttempt {
+  claimed: ClaimedDelivery;
+  lane: LaneRow;
 }
 
 /** A delivery created by a fan-out: its lane (subscription) is told, and claims it (delivery/pump.ts). */
@@ -51,8 +133,32 @@ export interface NewDelivery {
   eventId: string;
   subscriptionId: string;
   status: "pending" | "held";
+  /** Leased by the fan-out (its first attempt needs no claim). */
+  leased?: LeasedAttempt;
 }
 
-export function toNewDelivery(row: FannedOutRow): NewDelivery {
-  return { webhookDeliveryId: row.delivery_id, eventId: row.event_id, subscriptionId: row.subscription_id, status: row.status };
+export function toNewDelivery(row: FannedOutRow, leaseToken?: string): NewDelivery {
+  const delivery: NewDelivery = { webhookDeliveryId: row.delivery_id, eventId: row.event_id, subscriptionId: row.subscription_id, status: row.status };
+  if (row.slot == null || !leaseToken) return delivery;
+  const claimed: ClaimedDelivery = {
+    webhookDeliveryId: row.delivery_id,
+    eventId: row.event_id,
+    subscriptionId: row.subscription_id,
+    attempts: 0,
+    scheduleStep: 0,
+    scheduleStartedAt: new Date(),
+    body: row.body!,
+    leaseToken,
+  };
+  const lane: LaneRow = {
+    subscriptionId: row.subscription_id,
+    url: row.url!,
+    secret: row.secret!,
+    previousSecret: row.previous_secret ?? null,
+    previousSecretExpiresAt: row.previous_secret_expires_at ?? null,
+    room: 0,
+    nextAt: null,
+    ordered: false,
+  };
+  return { ...delivery, leased: { claimed, lane } };
 }

@@ -2,7 +2,8 @@
 // deliveries' outcomes, events with their log positions, and the fan-out to subscriptions. The caller
 // holds the reservations' advisory locks in the same transaction.
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
-import { fanOutFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
+import { type FanOutLease, fanOutLeasingFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
+import type { LaneRequest } from "./delivery-lanes.js";
 import type { Sql } from "./sql.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
 import { carrierOf, rememberEventTrace } from "../observability/spans.js";
@@ -62,6 +63,17 @@ const COLUMNS = unnestLayout({
       },
     ],
   }),
+  // The leases the fan-out may take (none: empty arrays).
+  offer: columnsFor<LaneRequest>({
+    lane: ["uuid", (x) => x.subscriptionId],
+    want: ["int", (x) => x.want],
+  }),
+  terms: columnsFor<FanOutLease>({
+    token: ["uuid", (x) => x.leaseToken],
+    lease_ms: ["float8", (x) => x.settings.leaseMs],
+    circuit_after: ["int", (x) => x.settings.circuitAfterFailures],
+    at: ["timestamptz", (x) => x.settings.now?.toISOString() ?? null],
+  }),
 });
 const eventIds = COLUMNS.param("events", "id");
 
@@ -98,14 +110,22 @@ WITH reservation_rows AS (
       e.request_id, e.trace_context
     FROM ${COLUMNS.unnest("events")} WITH ORDINALITY AS e(${COLUMNS.names("events")}, ord)
          CROSS JOIN head
-  RETURNING id, type, subject, position
+  RETURNING id, type, subject, position, envelope::text AS body
 ),
-${fanOutFrom("event_rows")}`;
+${fanOutLeasingFrom("event_rows", {
+  offer: `${COLUMNS.unnest("offer")} AS o(${COLUMNS.names("offer")})`,
+  terms: `${COLUMNS.unnest("terms")} AS x(${COLUMNS.names("terms")})`,
+})}`;
 
-/** Writes the plan; returns the deliveries its events fanned out to. */
-export async function writeReportPlan(sql: Sql, plan: ReportPlan): Promise<NewDelivery[]> {
-  const rows = await sql.query<FannedOutRow>(WRITE_PLAN, COLUMNS.values(plan));
-  return rows.map(toNewDelivery);
+/**
+ * Writes the plan; returns the deliveries its events fanned out to. With `lease`, the fan-out leases the first
+ * attempts it was offered (db/fan-out.ts); those deliveries come back `leased`, to start after the commit.
+ */
+export async function writeReportPlan(sql: Sql, plan: ReportPlan, lease?: FanOutLease): Promise<NewDelivery[]> {
+  const offer = lease?.lanes ?? [];
+  const terms = lease && offer.length > 0 ? [lease] : [];
+  const rows = await sql.query<FannedOutRow>(WRITE_PLAN, COLUMNS.values({ ...plan, offer, terms }));
+  return rows.map((row) => toNewDelivery(row, lease?.leaseToken));
 }
 
 const RESERVATION_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('reservation:' || k, 0)) FROM unnest($1::text[]) AS k ORDER BY k";

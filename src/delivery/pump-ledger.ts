@@ -7,6 +7,8 @@ export interface Ledger {
   /** Requests open in this process (attempts, and slots a writer's open transaction holds). */
   readonly total: number;
   known(id: string): boolean;
+  /** Known lanes whose destination has no lane waiting in line for its budget. */
+  offerable(): string[];
   /** Learns (or updates: a subscription's URL can change) a lane's destination. */
   learn(id: string, url: string): void;
   destinationOf(id: string): string;
@@ -39,6 +41,7 @@ export function createLedger(destinationLimit: (destination: string) => number):
       return total;
     },
     known: (id) => destinations.has(id),
+    offerable: () => [...destinations].filter(([, destination]) => !waitingAt.has(destination)).map(([id]) => id),
     learn: (id, url) => void destinations.set(id, destinationOf(url)),
     destinationOf: destinationOfLane,
     open(id, destination, n) {

@@ -1,6 +1,7 @@
 // What the delivery pump (./pump.ts) is set with and what it offers its callers.
 import type { Logger } from "pino";
 import type { ClaimedDelivery, LaneRow } from "../db/delivery-lanes.js";
+import type { FanOutLease, NewDelivery } from "../db/fan-out.js";
 import type { Sql } from "../db/sql.js";
 import type { Clock } from "../lib/clock.js";
 import type { AttemptDecision } from "./decisions.js";
@@ -21,8 +22,16 @@ export interface PumpSettings {
   logOutcomes?: boolean;
 }
 
-/** A claim made inside a writer's transaction: start its attempts once the transaction committed. */
+/**
+ * A claim made inside a writer's transaction: the leases its fan-out may take as it writes the deliveries,
+ * then a claim of the lanes whose new deliveries it did not lease; their attempts start once it committed.
+ */
 export interface ClaimWithin {
+  /** What the fan-out may lease (db/fan-out.ts), held in this process until the claim settles; none when undefined. */
+  readonly lease: FanOutLease | undefined;
+  /** After the write, in its transaction: claims the lanes of the new deliveries the fan-out did not lease. */
+  claim(sql: Sql, deliveries: NewDelivery[]): Promise<void>;
+  /** The transaction committed: the attempts start. */
   start(): void;
   /** The transaction rolled back: its leases never existed. */
   abandon(): void;
@@ -32,10 +41,10 @@ export interface DeliveryPump {
   /** These lanes have new work: claim for them soon. */
   nudge(subscriptionIds: Iterable<string>): void;
   /**
-   * Claims these lanes' due deliveries inside the caller's transaction (the one that wrote them): the first
-   * attempts start right after its commit, with no claim of their own.
+   * A claim for a writer's transaction that writes `events` events (and their deliveries): the first attempts
+   * are leased as they are written or claimed right after, and start at its commit, with no claim of their own.
    */
-  claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin>;
+  claimWithin(events: number): ClaimWithin;
   /** Claims for every lane with due work now (what the poll does). */
   poll(): Promise<void>;
   /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */

@@ -9,18 +9,19 @@
 //            next delivery of the subject in ordered mode
 // The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
 // budget of open requests, however many subscriptions point at it. The Flovi inbox's first attempts are
-// claimed inside the drain's own transaction (`claimWithin`) and start the moment it commits. Otherwise a lane
+// leased by the drain's own write, or claimed in its transaction (`claimWithin`, ./writer-claim.ts), and start
+// the moment it commits. Otherwise a lane
 // is claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending while
 // the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or its
 // retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
-import type { Sql } from "../db/sql.js";
 import { createLaneTimers } from "./lane-timers.js";
 import { systemClock } from "../lib/clock.js";
-import type { ClaimWithin, DeliveryPump, PumpDeps } from "./pump-types.js";
+import type { DeliveryPump, PumpDeps } from "./pump-types.js";
 import { type Deferral, destinationOf, planClaims } from "./lane-policy.js";
 import { createLedger } from "./pump-ledger.js";
+import { type WriterClaimDeps, writerClaim } from "./writer-claim.js";
 
 /** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
@@ -152,36 +153,33 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
     };
   }
 
-  async function claimWithin(sql: Sql, subscriptionIds: Iterable<string>): Promise<ClaimWithin> {
-    const lanes = [...new Set(subscriptionIds)];
-    const requests = closed ? [] : plan(await known(lanes));
-    if (requests.length === 0) return { start: kick, abandon: () => nudge(lanes) };
-    // The requests are this claim's until its transaction ends: no other claim of this process takes them.
-    const release = reserve(requests);
-    let result: ClaimResult;
-    try {
-      result = await store.claim(requests, randomUUID(), claimSettings(), sql);
-    } catch (error) {
-      release();
-      throw error;
-    }
-    let settled = false;
-    return {
-      start() {
-        if (settled) return;
-        settled = true;
-        release();
-        started(requests, result);
-        kick();
-      },
-      abandon() {
-        if (settled) return;
-        settled = true;
-        release();
-        nudge(lanes);
-      },
-    };
+  /**
+   * What a writer's fan-out may lease itself (db/fan-out.ts): this process's fair share for every known lane
+   * that may take new work at once. Left out: a lane with older work waiting (its claim takes oldest first) and
+   * a lane whose destination has lanes waiting in line for its budget (they go first).
+   */
+  function offer(events: number): LaneRequest[] {
+    const lanes = ledger.offerable().filter((id) => !more.has(id));
+    if (closed || events <= 0 || lanes.length === 0) return [];
+    const planned = planClaims(lanes, ledger.capacity(lanes, settings.capacity, settings.capacity - ledger.total));
+    // A lane gets at most one delivery per event written: no more room is held than the write can use.
+    return planned.filter((p) => p.want > 0).map(({ subscriptionId, want }) => ({ subscriptionId, want: Math.min(want, events) }));
   }
+
+  const writer: WriterClaimDeps = {
+    offer,
+    reserve,
+    plan: async (lanes) => (closed ? [] : plan(await known(lanes))),
+    claim: (requests, token, claimSettings, sql) => store.claim(requests, token, claimSettings, sql),
+    claimSettings,
+    startLeased(leased) {
+      ledger.learn(leased.lane.subscriptionId, leased.lane.url);
+      start(leased.claimed, leased.lane);
+    },
+    started,
+    kick,
+    nudge,
+  };
 
   function start(claimed: ClaimedDelivery, lane: LaneRow) {
     const destination = destinationOf(lane.url);
@@ -227,7 +225,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
 
   return {
     nudge,
-    claimWithin,
+    claimWithin: (events) => writerClaim(writer, events),
     poll,
     idle,
     async close() {

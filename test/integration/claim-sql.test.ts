@@ -4,9 +4,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AttemptRecord, recordAttempts } from "../../src/db/delivery-attempts.js";
-import { type ClaimResult, claimDeliveries, type ClaimSettings } from "../../src/db/delivery-lanes.js";
+import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest } from "../../src/db/delivery-lanes.js";
 import { writeEvents } from "../../src/db/outbox.js";
-import { onPool, withTransaction } from "../../src/db/sql.js";
+import { writeReportPlan } from "../../src/db/reservation-writes.js";
+import { onPool, type Sql, withTransaction } from "../../src/db/sql.js";
+import { createEvent } from "../../src/domain/event-catalog.js";
 import { createTestContext, type TestContext } from "../helpers/context.js";
 import { reservationCreated } from "../helpers/events.js";
 
@@ -271,5 +273,95 @@ describe("claim_deliveries: ordered mode", () => {
     }
     // Committed, the head's lease holds the subject: still nothing until it is done.
     expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+  });
+});
+
+describe("the writer's fan-out leases first attempts as it writes them (db/fan-out.ts)", () => {
+  /** One Flovi-drain-like write of `n` reservation events, offering these leases; returns the new deliveries of `lanes`. */
+  async function write(n: number, offer: LaneRequest[], now: Date, lanes: string[], sql?: Sql) {
+    const events = Array.from({ length: n }, () => {
+      const entityId = randomUUID();
+      return { envelope: createEvent(reservationCreated(entityId, `fan-out-lease:${entityId}`, now), randomUUID()), dedupeKey: entityId, requestId: null };
+    });
+    const plan = { reservations: [], transitions: [], inbound: [], events };
+    const lease = { lanes: offer, leaseToken: randomUUID(), settings: { leaseMs: LEASE_MS, circuitAfterFailures: 5, now } };
+    const written = sql ? await writeReportPlan(sql, plan, lease) : await withTransaction(ctx.db, (tx) => writeReportPlan(tx, plan, lease));
+    return { lease, deliveries: written.filter((d) => lanes.includes(d.subscriptionId)) };
+  }
+  const slotsTaken = async (sub: string) =>
+    (
+      await ctx.pool.query<{ slot: number }>("SELECT slot FROM delivery_slots WHERE subscription_id = $1 AND leased_until IS NOT NULL ORDER BY slot", [sub])
+    ).rows.map((r) => r.slot);
+
+  it("leases as many new deliveries as offered and free slots allow, with the body and target to send; the rest is left to the claim", async () => {
+    const now = new Date();
+    const sub = await lane({ maxInFlight: 2 });
+    const { lease, deliveries: made } = await write(3, [{ subscriptionId: sub, want: 5 }], now, [sub]);
+    const leased = made.filter((d) => d.leased);
+    expect(leased).toHaveLength(2);
+    expect(leased[0]!.leased!.claimed).toMatchObject({ attempts: 0, scheduleStep: 0, leaseToken: lease.leaseToken });
+    expect(JSON.parse(leased[0]!.leased!.claimed.body)).toMatchObject({ id: leased[0]!.eventId, type: "reservation.created" });
+    expect(leased[0]!.leased!.lane).toMatchObject({ subscriptionId: sub, url: `http://127.0.0.1:9/${sub}`, secret: "whsec_x", ordered: false });
+    expect(await slotsTaken(sub)).toEqual([0, 1]);
+    // The third waits, unleased, for a claim; the lane's two slots are taken until the leases end.
+    const [row] = (await ctx.pool.query("SELECT leased_until, slot FROM webhook_deliveries WHERE id = $1", [made.find((d) => !d.leased)!.webhookDeliveryId]))
+      .rows;
+    expect(row).toEqual({ leased_until: null, slot: null });
+    const later = new Date(now.getTime() + 5_000);
+    expect((await claim(sub, 5, settings(later))).claimed).toEqual([]);
+    // Recording a leased attempt frees its slot, as for a claimed one.
+    await recordAttempts(ctx.db, [record(leased[0]!.leased!.claimed, "succeeded", later)]);
+    expect(claimedIds(await claim(sub, 5, settings(later)))).toEqual([made.find((d) => !d.leased)!.webhookDeliveryId]);
+  });
+
+  it("takes no more than offered, and leases nothing for a lane not offered", async () => {
+    const now = new Date();
+    const offered = await lane();
+    const other = await lane();
+    const { deliveries: made } = await write(3, [{ subscriptionId: offered, want: 1 }], now, [offered, other]);
+    expect(made.filter((d) => d.leased).map((d) => d.subscriptionId)).toEqual([offered]);
+    expect(made).toHaveLength(6);
+  });
+
+  it("a lane that must take turns is left to the claim: ordered, rate-limited, probing, paused", async () => {
+    const now = new Date();
+    const lanes = [await lane({ ordered: true }), await lane({ rate: 100 }), await lane({ failures: 5 }), await lane()];
+    await ctx.pool.query("UPDATE subscriptions SET paused_until = $2 WHERE id = $1", [lanes[3], new Date(now.getTime() + 60_000)]);
+    const { deliveries: made } = await write(
+      2,
+      lanes.map((subscriptionId) => ({ subscriptionId, want: 2 })),
+      now,
+      lanes,
+    );
+    expect(made).toHaveLength(8);
+    expect(made.filter((d) => d.leased)).toEqual([]);
+    for (const sub of lanes) expect(await slotsTaken(sub)).toEqual([]);
+  });
+
+  it("skips a slot an open claim holds instead of waiting for it", async () => {
+    const now = new Date();
+    const sub = await lane({ maxInFlight: 2 });
+    await deliveries(sub, [null]);
+    const client = await ctx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const first = await claimDeliveries(
+        { query: async (text, values) => (await client.query(text, values)).rows },
+        [{ subscriptionId: sub, want: 1 }],
+        randomUUID(),
+        settings(now),
+      );
+      expect(first.claimed).toHaveLength(1);
+      const made = await withTransaction(ctx.db, async (sql) => {
+        // Were the fan-out to wait for the claim's slot, it would fail here instead of answering.
+        await sql.query("SET LOCAL lock_timeout = '2s'");
+        return (await write(2, [{ subscriptionId: sub, want: 2 }], now, [sub], sql)).deliveries;
+      });
+      expect(made.filter((d) => d.leased).map((d) => d.leased!.claimed.leaseToken)).toHaveLength(1);
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    expect(await slotsTaken(sub)).toEqual([0, 1]);
   });
 });

@@ -8,6 +8,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../../src/db/delivery-lanes.js";
+import type { NewDelivery } from "../../src/db/fan-out.js";
 import type { Sql } from "../../src/db/sql.js";
 import type { AttemptDecision } from "../../src/delivery/decisions.js";
 import { createDeliveryPump } from "../../src/delivery/pump.js";
@@ -33,7 +34,7 @@ function lane(id: string, ordered = false): LaneRow {
 }
 
 /** Deliveries waiting per lane; a claim leases up to what was asked, in order. */
-function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean } = {}) {
+function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean; slots?: number } = {}) {
   const queue = new Map(Object.entries(waiting).map(([id, n]) => [id, Array.from({ length: n }, (_, i) => `${id}-${i + 1}`)]));
   const inSql: string[] = [];
   let claims = 0;
@@ -46,9 +47,14 @@ function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean } 
       for (const r of requests) {
         const left = queue.get(r.subscriptionId) ?? [];
         // Ordered mode: one delivery of the subject at a time.
-        const room = Math.min(r.want, opts.ordered ? 1 : left.length);
+        // A lane's slots (its in-flight limit in every process) bound what a claim takes.
+        const could = Math.min(r.want, opts.slots ?? r.want);
+        const take = Math.min(could, opts.ordered ? 1 : left.length);
+        // As the real claim answers: fewer were due than it could take, its room is what it asked (nothing more
+        // is due); else what it took (it took all it could, more may be waiting).
+        const room = take < could ? r.want : take;
         lanes.push({ ...lane(r.subscriptionId, opts.ordered), room });
-        for (const id of left.splice(0, room))
+        for (const id of left.splice(0, take))
           claimed.push({
             webhookDeliveryId: id,
             subscriptionId: r.subscriptionId,
@@ -66,6 +72,26 @@ function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean } 
     activeLanes: async (ids) => ids.map((id) => ({ subscriptionId: id, url: urlOf(id) })),
   };
   return { store, queue, inSql, claims: () => claims };
+}
+
+/** New deliveries a writer's fan-out made, one per lane named (leased by it when `leased`). */
+function newDeliveries(lanes: string[], leased?: { token: string }): NewDelivery[] {
+  return lanes.map((id, i) => {
+    const webhookDeliveryId = `${id}-new-${i}`;
+    const delivery: NewDelivery = { webhookDeliveryId, eventId: `event-${webhookDeliveryId}`, subscriptionId: id, status: "pending" };
+    if (!leased) return delivery;
+    const claimed = {
+      webhookDeliveryId,
+      eventId: delivery.eventId,
+      subscriptionId: id,
+      attempts: 0,
+      scheduleStep: 0,
+      scheduleStartedAt: new Date(),
+      body: "{}",
+      leaseToken: leased.token,
+    };
+    return { ...delivery, leased: { claimed, lane: lane(id) } };
+  });
 }
 
 /** Attempts that end when told to; records the most in flight at once. */
@@ -163,7 +189,8 @@ describe("the delivery pump", () => {
     const run = attempts();
     const pump = pumpWith(fake.store, run.attempt);
     const sql = { query: async () => [] } as Sql;
-    const claim = await pump.claimWithin(sql, ["a"]);
+    const claim = pump.claimWithin(2);
+    await claim.claim(sql, newDeliveries(["a"]));
     expect(fake.inSql).toEqual(["a"]);
     await settle();
     expect(run.tries.size).toBe(0);
@@ -171,6 +198,51 @@ describe("the delivery pump", () => {
     await pump.idle();
     await pump.close();
     expect(run.done.sort()).toEqual(["a-1", "a-2"]);
+  });
+
+  it("a writer's fan-out is offered leases for lanes it knows; what it leased starts on commit with no claim, the rest is claimed", async () => {
+    const fake = fakeStore({ a: 1, b: 0 });
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt);
+    // Nothing is known yet: nothing to offer, the new deliveries are claimed in the writer's transaction.
+    expect(pump.claimWithin(2).lease).toBeUndefined();
+    pump.nudge(["a", "b"]);
+    await until(() => run.done.length === 1, "a's first delivery");
+    const claims = fake.claims();
+    const within = pump.claimWithin(2);
+    // Capacity 4 in this process, two destinations with work: each lane is offered its share.
+    expect(within.lease?.lanes).toEqual([
+      { subscriptionId: "a", want: 2 },
+      { subscriptionId: "b", want: 2 },
+    ]);
+    await within.claim({ query: async () => [] } as Sql, [...newDeliveries(["a", "a"], { token: within.lease!.leaseToken }), ...newDeliveries(["b"])]);
+    // b's delivery was not leased by the fan-out: claimed in the transaction; a's need no claim.
+    expect(fake.inSql).toEqual(["b"]);
+    expect(fake.claims()).toBe(claims + 1);
+    await settle();
+    expect(run.tries.size).toBe(1);
+    within.start();
+    await until(() => run.done.length === 3, "a's two leased deliveries");
+    await pump.close();
+    expect(run.done.filter((id) => id.startsWith("a-new"))).toHaveLength(2);
+  });
+
+  it("a lane with older work waiting is not offered a lease: its claim takes the oldest first", async () => {
+    // Two slots per lane in every process: the first claim takes two of six and leaves four waiting.
+    const fake = fakeStore({ busy: 6, idle: 1 }, { slots: 2 });
+    let release!: () => void;
+    const hanging = new Promise<void>((r) => (release = r));
+    const attempt = async () => {
+      await hanging;
+      return { kind: "delivered" } as AttemptDecision;
+    };
+    const pump = pumpWith(fake.store, attempt, 8);
+    pump.nudge(["busy", "idle"]);
+    await until(() => fake.claims() >= 1, "the first claim");
+    await settle();
+    expect(pump.claimWithin(2).lease?.lanes.map((l) => l.subscriptionId)).toEqual(["idle"]);
+    release();
+    await pump.close();
   });
 
   it("200 lanes at one hanging host hold only that host's budget: a lane elsewhere is served at once", async () => {
@@ -228,9 +300,11 @@ describe("the delivery pump", () => {
     // The round's claim is under way (5 ms into its 20) when a writer claims for the other lanes.
     pump.nudge(slow.slice(0, 20));
     await clock.advance(5);
-    const claimed = pump.claimWithin({ query: async () => [] } as Sql, slow.slice(20));
+    const within = pump.claimWithin(2);
+    const claimed = within.claim({ query: async () => [] } as Sql, newDeliveries(slow.slice(20)));
     await clock.advance(20);
-    (await claimed).start();
+    await claimed;
+    within.start();
     await clock.advance(60);
     expect(most).toBe(8);
     release();

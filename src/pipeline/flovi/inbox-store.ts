@@ -6,7 +6,7 @@ import type { Database } from "../../db/client.js";
 import type { NewDelivery } from "../../db/fan-out.js";
 import { claimInboxKeys, loadInbox, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
 import { writeReportPlan } from "../../db/reservation-writes.js";
-import { type Sql, withTransaction } from "../../db/sql.js";
+import { withTransaction } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
 import type { InboundOutcome } from "../../domain/reservation-plan.js";
 import { type ApplyResult, applyStoredDelivery } from "./apply-stored.js";
@@ -45,8 +45,8 @@ export interface InboxStore {
 
 export function inboxStore(
   db: Database,
-  /** Claims the new deliveries' lanes inside the pass's transaction (delivery/pump.ts `claimWithin`). */
-  claimWithin?: (sql: Sql, subscriptionIds: Set<string>) => Promise<ClaimWithin>,
+  /** Leases and claims the new deliveries inside the pass's transaction (delivery/pump.ts `claimWithin`). */
+  claimWithin?: (events: number) => ClaimWithin,
 ): InboxStore {
   return {
     async pass(keys, limit) {
@@ -60,10 +60,11 @@ export function inboxStore(
           const loaded = await loadInbox(sql, claim.locked, limit);
           traced = traceInboxBatch(loaded.rows);
           const plan = planInbox(traced.rows, loaded.reservations);
-          const deliveries = plan.inbound.length > 0 ? await traced.within(() => writeReportPlan(sql, plan)) : [];
+          const within = claimWithin?.(plan.events.length);
+          leases = within;
+          const deliveries = plan.inbound.length > 0 ? await traced.within(() => writeReportPlan(sql, plan, within?.lease)) : [];
           outcomes = plan.inbound;
-          const lanes = new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId));
-          if (lanes.size > 0 && claimWithin) leases = await claimWithin(sql, lanes);
+          await within?.claim(sql, deliveries);
           return {
             applied: loaded.rows.length - plan.misfiled.length,
             contended: claim.contended,
