@@ -54,7 +54,13 @@ async function run(index: number): Promise<Row[]> {
       })
     : null;
   const otel: Record<string, string> = receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: "hub-bench" } : {};
-  const topology = await startTopology({ statStatements: true, ...topo, apis: apiCount, workers: workerCount, env: otel });
+  const topology = await startTopology({
+    statStatements: args.has("statements") ? "planning" : true,
+    ...topo,
+    apis: apiCount,
+    workers: workerCount,
+    env: otel,
+  });
   const { services, apiPort, apis, workers, seen, latencies, signedRequest } = topology;
   const sum = (pids: (number | undefined)[]) => pids.reduce<number>((total, pid) => total + (pid ? cpuMs(pid) : 0), 0);
   const stats = new pg.Client({ connectionString: services.pg.url });
@@ -158,11 +164,12 @@ async function run(index: number): Promise<Row[]> {
     if (args.get("saturation") !== "0") rows.push(await phase("saturation", { connections: 50 }));
     console.table(rows);
     if (args.has("statements")) {
-      // By time spent (a plpgsql function's own row includes the statements it ran, also listed apart).
-      const top = await stats.query<{ calls: string; ms: string; query: string }>(
-        `SELECT calls, round(total_exec_time)::text AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+      // By time spent executing and planning (a plpgsql function's own row includes the statements it ran, also
+      // listed apart).
+      const top = await stats.query<{ calls: string; ms: string; plan: string; query: string }>(
+        `SELECT calls, round(total_exec_time)::text AS ms, round(total_plan_time)::text AS plan, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY total_exec_time DESC LIMIT 16`,
+          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 16`,
       );
       console.table(top.rows);
     }

@@ -39,10 +39,16 @@ export function topologyArgs(args: Map<string, string>): { redis: RedisKind; pgb
   return { redis, pgbouncer: args.has("pgbouncer") };
 }
 
-export async function benchServices(opts: { statStatements?: boolean; redis?: RedisKind; pgbouncer?: boolean } = {}): Promise<BenchEnv> {
+export async function benchServices(opts: { statStatements?: boolean | "planning"; redis?: RedisKind; pgbouncer?: boolean } = {}): Promise<BenchEnv> {
   const dir = mkdtempSync(path.join(tmpdir(), "hub-bench-"));
   chmodSync(dir, 0o755);
-  const settings = opts.statStatements ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" } : undefined;
+  const settings = opts.statStatements
+    ? {
+        shared_preload_libraries: "pg_stat_statements",
+        "pg_stat_statements.track": "all",
+        ...(opts.statStatements === "planning" ? { "pg_stat_statements.track_planning": "on" } : {}),
+      }
+    : undefined;
   const kind = opts.redis ?? "single";
   const [pg, redis, cluster, sentinel] = await Promise.all([
     startPostgres({ dataDir: path.join(dir, "pg"), settings }),

@@ -112,7 +112,8 @@ async function startSubscriber(delayMs: number): Promise<Omit<BenchSubscriber, "
 
 export async function startTopology(
   opts: {
-    statStatements?: boolean;
+    /** Load pg_stat_statements ("planning": and time the planning too, which costs a little). */
+    statStatements?: boolean | "planning";
     env?: Record<string, string>;
     /**
      * Each reservation walks Flovi's five states (one request each) instead of one `created` per reservation:

@@ -209,7 +209,7 @@ export interface LaneStats {
 /** One lane's backlog, for the API and the console. */
 export async function laneStats(db: Database, subscriptionId: string): Promise<LaneStats> {
   const [row] = await onPool(db).query<LaneStats>(
-    `SELECT (SELECT count(*) FROM webhook_deliveries WHERE subscription_id = $1 AND leased_until > now())::int AS "inFlight",
+    `SELECT (SELECT count(*) FROM delivery_slots WHERE subscription_id = $1 AND leased_until > now())::int AS "inFlight",
             (SELECT count(*) FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'pending' AND next_attempt_at <= now()
                 AND (leased_until IS NULL OR leased_until <= now()))::int AS waiting,
             (SELECT count(*) FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'pending' AND next_attempt_at > now())::int AS retrying,

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AttemptRecord, recordAttempts } from "../../src/db/delivery-attempts.js";
-import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest } from "../../src/db/delivery-lanes.js";
+import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest, laneStats } from "../../src/db/delivery-lanes.js";
 import { writeEvents } from "../../src/db/outbox.js";
 import { writeReportPlan } from "../../src/db/reservation-writes.js";
 import { onPool, type Sql, withTransaction } from "../../src/db/sql.js";
@@ -303,6 +303,7 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
     expect(JSON.parse(leased[0]!.leased!.claimed.body)).toMatchObject({ id: leased[0]!.eventId, type: "reservation.created" });
     expect(leased[0]!.leased!.lane).toMatchObject({ subscriptionId: sub, url: `http://127.0.0.1:9/${sub}`, secret: "whsec_x", ordered: false });
     expect(await slotsTaken(sub)).toEqual([0, 1]);
+    expect((await laneStats(ctx.db, sub)).inFlight).toBe(2);
     // The third waits, unleased, for a claim; the lane's two slots are taken until the leases end.
     const [row] = (await ctx.pool.query("SELECT leased_until, slot FROM webhook_deliveries WHERE id = $1", [made.find((d) => !d.leased)!.webhookDeliveryId]))
       .rows;
@@ -311,6 +312,7 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
     expect((await claim(sub, 5, settings(later))).claimed).toEqual([]);
     // Recording a leased attempt frees its slot, as for a claimed one.
     await recordAttempts(ctx.db, [record(leased[0]!.leased!.claimed, "succeeded", later)]);
+    expect((await laneStats(ctx.db, sub)).inFlight).toBe(1);
     expect(claimedIds(await claim(sub, 5, settings(later)))).toEqual([made.find((d) => !d.leased)!.webhookDeliveryId]);
   });
 
