@@ -27,6 +27,13 @@ export interface WriterClaimDeps {
   nudge(lanes: string[]): void;
 }
 
+/**
+ * Lanes claimed inside the writer's transaction at most. A claim over many lanes (a webhook fanned out to 1,000
+ * subscriptions) would hold back the commit, and with it every attempt the write leased: the others are
+ * claimed right after the commit, by the pump's own rounds.
+ */
+const MAX_LANES_IN_TRANSACTION = 16;
+
 export function writerClaim(deps: WriterClaimDeps, events: number): ClaimWithin {
   const offered = deps.offer(events);
   // Held until the claim settles: no other claim of this process plans with this room.
@@ -34,6 +41,7 @@ export function writerClaim(deps: WriterClaimDeps, events: number): ClaimWithin 
   let leased: LeasedAttempt[] = [];
   let claimed: { requests: LaneRequest[]; result: ClaimResult } | undefined;
   let lanes: string[] = [];
+  let afterCommit: string[] = [];
   let settled = false;
   const settle = () => {
     if (settled) return false;
@@ -60,7 +68,9 @@ export function writerClaim(deps: WriterClaimDeps, events: number): ClaimWithin 
       release = () => {};
       hold([...perLane].map(([subscriptionId, want]) => ({ subscriptionId, want })));
       lanes = [...new Set(deliveries.filter((d) => d.status === "pending" && !d.leased).map((d) => d.subscriptionId))];
-      const requests = lanes.length === 0 ? [] : await deps.plan(lanes);
+      const planned = lanes.length === 0 ? [] : await deps.plan(lanes);
+      const requests = planned.slice(0, MAX_LANES_IN_TRANSACTION);
+      afterCommit = planned.slice(MAX_LANES_IN_TRANSACTION).map((r) => r.subscriptionId);
       if (requests.length === 0) return;
       hold(requests);
       claimed = { requests, result: await deps.claim(requests, randomUUID(), deps.claimSettings(), sql) };
@@ -69,6 +79,7 @@ export function writerClaim(deps: WriterClaimDeps, events: number): ClaimWithin 
       if (!settle()) return;
       for (const l of leased) deps.startLeased(l);
       if (claimed) deps.started(claimed.requests, claimed.result);
+      if (afterCommit.length > 0) deps.nudge(afterCommit);
       deps.kick();
     },
     abandon() {

@@ -227,6 +227,22 @@ describe("the delivery pump", () => {
     expect(run.done.filter((id) => id.startsWith("a-new"))).toHaveLength(2);
   });
 
+  it("a writer's claim holds its transaction for 16 lanes at most; the others are claimed right after its commit", async () => {
+    const lanes = Array.from({ length: 40 }, (_, i) => `lane-${i}`);
+    const fake = fakeStore(Object.fromEntries(lanes.map((id) => [id, 1])));
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt, 1_000);
+    const within = pump.claimWithin(1);
+    await within.claim({ query: async () => [] } as Sql, newDeliveries(lanes));
+    expect(fake.inSql).toEqual(lanes.slice(0, 16));
+    await settle();
+    expect(run.tries.size).toBe(0);
+    within.start();
+    await until(() => run.done.length === 40, "every lane's delivery");
+    await pump.close();
+    expect(fake.inSql).toHaveLength(16);
+  });
+
   it("a lane with older work waiting is not offered a lease: its claim takes the oldest first", async () => {
     // Two slots per lane in every process: the first claim takes two of six and leaves four waiting.
     const fake = fakeStore({ busy: 6, idle: 1 }, { slots: 2 });
