@@ -83,7 +83,7 @@ lease_terms AS (
     LEFT JOIN lease_slots ls ON ls.subscription_id = st.subscription_id AND ls.k = st.k AND st.status = 'pending'
     LEFT JOIN lease_terms t ON ls.slot IS NOT NULL
   ON CONFLICT (event_id, subscription_id) DO NOTHING
-  RETURNING id, event_id, subscription_id, status, slot
+  RETURNING id, event_id, subscription_id, status, slot, schedule_started_at
 ), lease_taken AS (
   UPDATE delivery_slots ds SET lease_token = t.token, leased_until = t.until
     FROM fan_out f, lease_terms t WHERE f.slot IS NOT NULL AND ds.subscription_id = f.subscription_id AND ds.slot = f.slot
@@ -95,7 +95,7 @@ lease_terms AS (
  * from `source.body`, its lane's target and secrets), so that it starts once the writer commits.
  */
 export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, lease)}
-SELECT f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+SELECT f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at, ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
   FROM fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
        LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id`;
 
@@ -106,6 +106,7 @@ export interface FannedOutRow {
   status: "pending" | "held";
   /** With leases (`fanOutLeasingFrom`): the slot a leased delivery took, and what its attempt needs. */
   slot?: number | null;
+  schedule_started_at?: Date | null;
   body?: string | null;
   url?: string | null;
   secret?: string | null;
@@ -146,7 +147,7 @@ export function toNewDelivery(row: FannedOutRow, leaseToken?: string): NewDelive
     subscriptionId: row.subscription_id,
     attempts: 0,
     scheduleStep: 0,
-    scheduleStartedAt: new Date(),
+    scheduleStartedAt: row.schedule_started_at!,
     body: row.body!,
     leaseToken,
   };

@@ -63,6 +63,38 @@ const claim = (subscriptionId: string, want: number, s: ClaimSettings, sql = onP
   claimDeliveries(sql, [{ subscriptionId, want }], randomUUID(), s);
 const claimedIds = (r: ClaimResult) => r.claimed.map((c) => c.webhookDeliveryId);
 
+/**
+ * A claim whose transaction stays open (its locks held) while `during` runs, committed after. The other
+ * side gets a lock timeout: were it to wait for the open claim's locks, it would fail instead of answering.
+ */
+async function whileClaimOpen<T>(sub: string, want: number, now: Date, during: (first: ClaimResult) => Promise<T>): Promise<T> {
+  const client = await ctx.pool.connect();
+  try {
+    await client.query("BEGIN");
+    const first = await claimDeliveries(
+      { query: async (text, values) => (await client.query(text, values)).rows },
+      [{ subscriptionId: sub, want }],
+      randomUUID(),
+      settings(now),
+    );
+    const result = await during(first);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** A transaction that fails rather than waits more than 2 s for a lock. */
+const impatient = <T>(fn: (sql: Sql) => Promise<T>) =>
+  withTransaction(ctx.db, async (sql) => {
+    await sql.query("SET LOCAL lock_timeout = '2s'");
+    return fn(sql);
+  });
+
 function record(c: ClaimResult["claimed"][number], status: "succeeded" | "pending" | "failed", attemptedAt: Date): AttemptRecord {
   return {
     webhookDeliveryId: c.webhookDeliveryId,
@@ -125,27 +157,11 @@ describe("claim_deliveries: in-flight slots and leases", () => {
   it("two claims of one busy lane in open transactions never wait on each other and never take the same slot or delivery", async () => {
     const sub = await lane({ maxInFlight: 4 });
     const ids = await deliveries(sub, [null, null, null, null, null, null]);
-    const client = await ctx.pool.connect();
-    try {
-      await client.query("BEGIN");
-      // Were the second claim to wait for the first's locks, it would fail here instead of answering.
-      await client.query("SET LOCAL lock_timeout = '2s'");
-      const first = await claimDeliveries(
-        { query: async (text, values) => (await client.query(text, values)).rows },
-        [{ subscriptionId: sub, want: 3 }],
-        randomUUID(),
-        settings(T),
-      );
-      const second = await withTransaction(ctx.db, async (sql) => {
-        await sql.query("SET LOCAL lock_timeout = '2s'");
-        return claim(sub, 3, settings(T), sql);
-      });
+    await whileClaimOpen(sub, 3, T, async (first) => {
+      const second = await impatient((sql) => claim(sub, 3, settings(T), sql));
       expect(claimedIds(first)).toEqual(ids.slice(0, 3));
       expect(claimedIds(second)).toEqual([ids[3]]);
-      await client.query("COMMIT");
-    } finally {
-      client.release();
-    }
+    });
     const slots = await ctx.pool.query<{ slot: number }>(
       "SELECT slot FROM webhook_deliveries WHERE subscription_id = $1 AND leased_until IS NOT NULL ORDER BY slot",
       [sub],
@@ -253,24 +269,13 @@ describe("claim_deliveries: ordered mode", () => {
     const [head] = await deliveries(sub, ["reservation/p"]);
     const [old] = await deliveries(sub, [null]);
     await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/p', position = 0, status = 'succeeded' WHERE id = $1", [old]);
-    const client = await ctx.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const first = await claimDeliveries(
-        { query: async (text, values) => (await client.query(text, values)).rows },
-        [{ subscriptionId: sub, want: 10 }],
-        randomUUID(),
-        settings(T),
-      );
+    await whileClaimOpen(sub, 10, T, async (first) => {
       expect(claimedIds(first)).toEqual([head]);
       // Meanwhile an operator re-sends the subject's older event. The first claim's lease is not committed
       // yet, so the row still looks idle: the subject's lock is what keeps the second claim off the subject.
       await ctx.pool.query("UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1", [old]);
       expect((await claim(sub, 10, settings(T))).claimed).toEqual([]);
-      await client.query("COMMIT");
-    } finally {
-      client.release();
-    }
+    });
     // Committed, the head's lease holds the subject: still nothing until it is done.
     expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
   });
@@ -300,6 +305,9 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
     const leased = made.filter((d) => d.leased);
     expect(leased).toHaveLength(2);
     expect(leased[0]!.leased!.claimed).toMatchObject({ attempts: 0, scheduleStep: 0, leaseToken: lease.leaseToken });
+    // The schedule starts when the row says it does (the database's clock), as a claim would read it.
+    const [stored] = (await ctx.pool.query("SELECT schedule_started_at FROM webhook_deliveries WHERE id = $1", [leased[0]!.webhookDeliveryId])).rows;
+    expect(leased[0]!.leased!.claimed.scheduleStartedAt).toEqual(stored.schedule_started_at);
     expect(JSON.parse(leased[0]!.leased!.claimed.body)).toMatchObject({ id: leased[0]!.eventId, type: "reservation.created" });
     expect(leased[0]!.leased!.lane).toMatchObject({ subscriptionId: sub, url: `http://127.0.0.1:9/${sub}`, secret: "whsec_x", ordered: false });
     expect(await slotsTaken(sub)).toEqual([0, 1]);
@@ -344,26 +352,12 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
     const now = new Date();
     const sub = await lane({ maxInFlight: 2 });
     await deliveries(sub, [null]);
-    const client = await ctx.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const first = await claimDeliveries(
-        { query: async (text, values) => (await client.query(text, values)).rows },
-        [{ subscriptionId: sub, want: 1 }],
-        randomUUID(),
-        settings(now),
-      );
+    await whileClaimOpen(sub, 1, now, async (first) => {
       expect(first.claimed).toHaveLength(1);
-      const made = await withTransaction(ctx.db, async (sql) => {
-        // Were the fan-out to wait for the claim's slot, it would fail here instead of answering.
-        await sql.query("SET LOCAL lock_timeout = '2s'");
-        return (await write(2, [{ subscriptionId: sub, want: 2 }], now, [sub], sql)).deliveries;
-      });
+      // Were the fan-out to wait for the claim's slot, it would fail here instead of answering.
+      const made = await impatient(async (sql) => (await write(2, [{ subscriptionId: sub, want: 2 }], now, [sub], sql)).deliveries);
       expect(made.filter((d) => d.leased).map((d) => d.leased!.claimed.leaseToken)).toHaveLength(1);
-      await client.query("COMMIT");
-    } finally {
-      client.release();
-    }
+    });
     expect(await slotsTaken(sub)).toEqual([0, 1]);
   });
 });
