@@ -75,7 +75,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     settings: pumpOptions,
   });
   const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
-  const dispatchCommitted = ({ events, deliveries, claimed }: Committed) => {
+  const dispatchCommitted = ({ events, deliveries, claimed, deferred }: Committed) => {
     for (const event of events) metrics.eventsEmitted.inc({ type: event.type });
     // A reservation's first event: fetch its details in the background (never in the way of the event).
     const fresh = events.filter((e) => e.data.entity === "reservation" && e.data.sequence === 1).map((e) => ({ reservationId: e.data.entityId }));
@@ -84,6 +84,8 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         .enqueueMany("enrichReservation", fresh)
         .catch((error: unknown) => log.warn({ err: error }, "could not queue reservation details look-ups; the reconciliation sweep queues them"));
     }
+    // The rest of a large fan-out: the relay writes it from the backlog, and tells the pump.
+    if (deferred) relay.nudge();
     if (!claimed) pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
   const inbox = createFloviInbox({ store: inboxStore(db, pump.claimWithin), log, onCommitted: dispatchCommitted });

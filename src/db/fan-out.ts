@@ -21,11 +21,34 @@ export interface FanOutLeaseSql {
 }
 
 /**
+ * An event that matches more subscriptions than this is fanned out in two steps. Its writer's transaction
+ * writes the deliveries that must or can start at once: those of ordered subscriptions (a subject's order is
+ * decided as the rows are written) and, up to this many, those of the lanes the writer offers to start. The
+ * rest are written after the commit, from the fan-out backlog (db/fan-out-backlog.ts), so that a webhook
+ * taken by a thousand subscriptions does not hold every other lane's first attempt behind a thousand-row
+ * insert.
+ */
+export const INLINE_FAN_OUT = 64;
+
+export interface FanOutOptions {
+  /** The writer's own first attempts, leased as the rows are written. */
+  lease?: FanOutLeaseSql;
+  /**
+   * The backlog's second step: write every delivery still missing (the ones written inline conflict and are
+   * skipped), to subscriptions that existed when the event was written (`source` then has `created_at`).
+   */
+  backlog?: boolean;
+}
+
+/**
  * `fan_out` CTE over a CTE `source` with columns (id, type, subject, position): one delivery per matching
  * subscription, due now. For a subscription in ordered mode (docs/delivery.md) a delivery is `held` when its
  * subject already has an unfinished delivery to that subscription, or an earlier event in the same batch:
  * it is released (db/delivery-attempts.ts) when the one before it is delivered or has finally failed. Only
  * an ordered subscription's deliveries carry their subject (which keeps the subject index to them alone).
+ *
+ * An event matching more than INLINE_FAN_OUT subscriptions leaves the deliveries it does not need at once to
+ * the backlog: a `deferred` CTE inserts its row into fan_out_backlog (the caller nudges the relay).
  *
  * With `lease`, the writer's own first attempts are leased as the rows are written (one row version, no claim
  * afterwards): for each offered lane that may send without taking turns (active, not paused, unordered, no
@@ -33,18 +56,29 @@ export interface FanOutLeaseSql {
  * taken with SKIP LOCKED as a claim takes them. Every other new delivery is left due and unleased for the
  * claim (db/delivery-lanes.ts). `fan_out` then returns `slot` (null when not leased).
  */
-export const fanOutCte = (source: string, lease?: FanOutLeaseSql) => {
+export const fanOutCte = (source: string, { lease, backlog = false }: FanOutOptions = {}) => {
+  const offered = lease ? `(SELECT DISTINCT o.lane FROM ${lease.offer} WHERE o.want > 0)` : "(SELECT NULL::uuid AS lane WHERE false)";
   const staged = `
 matched AS (
   SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
-         s.consecutive_failures, row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth
+         s.consecutive_failures, row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth,
+         count(*) OVER (PARTITION BY ev.id) AS fan, ol.lane IS NOT NULL AS offered,
+         row_number() OVER (PARTITION BY ev.id ORDER BY ol.lane IS NOT NULL DESC, s.id) AS pick
     FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}
+         ${backlog ? "AND s.created_at <= ev.created_at" : ""}
+         LEFT JOIN ${offered} ol ON ol.lane = s.id
 ), staged AS (
   SELECT m.*, CASE WHEN m.ordering = 'subject' AND (m.nth > 1 OR EXISTS (
                 SELECT 1 FROM webhook_deliveries u
                  WHERE u.subscription_id = m.subscription_id AND u.subject = m.subject AND u.status IN ('pending', 'held')))
-              THEN 'held' ELSE 'pending' END AS status
+              THEN 'held' ELSE 'pending' END AS status,
+         ${backlog ? "false" : `m.fan > ${INLINE_FAN_OUT} AND m.ordering <> 'subject' AND NOT (m.offered AND m.pick <= ${INLINE_FAN_OUT})`} AS deferred
     FROM matched m
+), deferred AS (
+  INSERT INTO fan_out_backlog (event_id, position)
+  SELECT DISTINCT id, position FROM staged WHERE deferred
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
 )`;
   const columns = "id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at";
   const values =
@@ -53,7 +87,7 @@ matched AS (
     return `${staged},
 fan_out AS (
   INSERT INTO webhook_deliveries (${columns})
-  SELECT ${values} FROM staged st
+  SELECT ${values} FROM staged st WHERE NOT st.deferred
   ON CONFLICT (event_id, subscription_id) DO NOTHING
   RETURNING id, event_id, subscription_id, status
 )`;
@@ -64,7 +98,7 @@ lease_terms AS (
 ), lease_lanes AS (
   SELECT n.subscription_id, least(o.want, n.new) AS want, n.max_in_flight
     FROM (SELECT subscription_id, max_in_flight, count(*)::int AS new FROM staged st, lease_terms t
-           WHERE st.status = 'pending' AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
+           WHERE st.status = 'pending' AND NOT st.deferred AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
              AND (st.paused_until IS NULL OR st.paused_until <= t.at) AND (t.circuit_after = 0 OR st.consecutive_failures < t.circuit_after)
            GROUP BY subscription_id, max_in_flight) n
     JOIN ${lease.offer} ON o.lane = n.subscription_id
@@ -79,7 +113,7 @@ lease_terms AS (
 ), fan_out AS (
   INSERT INTO webhook_deliveries (${columns}, leased_until, lease_token, slot)
   SELECT ${values}, t.until, t.token, ls.slot
-    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged) st
+    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged WHERE NOT deferred) st
     LEFT JOIN lease_slots ls ON ls.subscription_id = st.subscription_id AND ls.k = st.k AND st.status = 'pending'
     LEFT JOIN lease_terms t ON ls.slot IS NOT NULL
   ON CONFLICT (event_id, subscription_id) DO NOTHING
@@ -94,13 +128,16 @@ lease_terms AS (
  * `fanOutCte` with leases, then each new delivery; a leased one with what its attempt needs (the request body
  * from `source.body`, its lane's target and secrets), so that it starts once the writer commits.
  */
-export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, lease)}
-SELECT f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at, ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
-  FROM fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
-       LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id`;
+export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, { lease })}
+SELECT (SELECT count(*) FROM deferred)::int AS deferred, f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at,
+       ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+  FROM (SELECT 1) one LEFT JOIN (fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
+       LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id) ON true`;
 
 export interface FannedOutRow {
-  delivery_id: string;
+  /** How many events left deliveries to the backlog (the same on every row; the one row when none was written). */
+  deferred: number;
+  delivery_id: string | null;
   event_id: string;
   subscription_id: string;
   status: "pending" | "held";
@@ -112,6 +149,21 @@ export interface FannedOutRow {
   secret?: string | null;
   previous_secret?: string | null;
   previous_secret_expires_at?: Date | null;
+}
+
+/** What a writer's fan-out wrote: the new deliveries, and how many events left some to the backlog. */
+export interface FannedOut {
+  deliveries: NewDelivery[];
+  /** Events whose remaining deliveries the relay writes after the commit (the writer nudges it). */
+  deferred: number;
+}
+
+/** The rows of `fanOutLeasingFrom`, as deliveries (leased ones with `leaseToken`). */
+export function toFannedOut(rows: FannedOutRow[], leaseToken?: string): FannedOut {
+  return {
+    deliveries: rows.flatMap((row) => (row.delivery_id ? [toNewDelivery(row as FannedOutRow & { delivery_id: string }, leaseToken)] : [])),
+    deferred: rows[0]?.deferred ?? 0,
+  };
 }
 
 /** The leases a writer's fan-out may take (delivery/pump.ts `claimWithin` offers them). */
@@ -138,7 +190,7 @@ export interface NewDelivery {
   leased?: LeasedAttempt;
 }
 
-export function toNewDelivery(row: FannedOutRow, leaseToken?: string): NewDelivery {
+function toNewDelivery(row: FannedOutRow & { delivery_id: string }, leaseToken?: string): NewDelivery {
   const delivery: NewDelivery = { webhookDeliveryId: row.delivery_id, eventId: row.event_id, subscriptionId: row.subscription_id, status: row.status };
   if (row.slot == null || !leaseToken) return delivery;
   const claimed: ClaimedDelivery = {

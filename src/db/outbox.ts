@@ -88,12 +88,14 @@ WITH pending AS (
     FROM numbered n, head WHERE e.id = n.id
   RETURNING e.id, e.type, e.subject, e.position, e.request_id
 ), ${fanOutCte("positioned")}
-SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM positioned)::int AS positioned, f.id AS delivery_id, f.subscription_id
+SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM positioned)::int AS positioned, (SELECT count(*) FROM deferred)::int AS deferred,
+       f.id AS delivery_id, f.subscription_id
   FROM (SELECT 1) one LEFT JOIN (fan_out f JOIN positioned p ON p.id = f.event_id) ON true`;
 
 /**
  * One relay batch: up to `batch` unpositioned events get their log positions from the event_log_head row and
- * one delivery row per matching active subscription. The head's lock is taken first, in its own statement, so
+ * one delivery row per matching active subscription (beyond INLINE_FAN_OUT of them, in the backlog: `deferred`
+ * counts the events that left some there). The head's lock is taken first, in its own statement, so
  * relays (and the Flovi inbox, which positions its own events under the same lock) take turns, and the
  * statement's snapshot, taken after the lock, sees every event committed before it: no relay positions an
  * entity's later event while another holds an earlier one, and positions grow in commit order.
@@ -101,14 +103,15 @@ SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM pos
 export async function relayBatch(
   db: Database,
   batch: number,
-): Promise<{ relayed: number; pending: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
+): Promise<{ relayed: number; pending: number; deferred: number; deliveries: { webhookDeliveryId: string; subscriptionId: string }[] }> {
   const rows = await withTransaction(db, async (sql) => {
     await sql.query("SELECT 1 FROM event_log_head WHERE id = 1 FOR UPDATE");
-    return sql.query<{ relayed: number; positioned: number; delivery_id: string | null; subscription_id: string | null }>(RELAY, [batch]);
+    return sql.query<{ relayed: number; positioned: number; deferred: number; delivery_id: string | null; subscription_id: string | null }>(RELAY, [batch]);
   });
   return {
     relayed: rows[0]?.positioned ?? 0,
     pending: rows[0]?.relayed ?? 0,
+    deferred: rows[0]?.deferred ?? 0,
     deliveries: rows.flatMap((r) => (r.delivery_id && r.subscription_id ? [{ webhookDeliveryId: r.delivery_id, subscriptionId: r.subscription_id }] : [])),
   };
 }

@@ -2,7 +2,7 @@
 // deliveries' outcomes, events with their log positions, and the fan-out to subscriptions. The caller
 // holds the reservations' advisory locks in the same transaction.
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
-import { type FanOutLease, fanOutLeasingFrom, toNewDelivery, type FannedOutRow, type NewDelivery } from "./fan-out.js";
+import { type FanOutLease, type FannedOut, fanOutLeasingFrom, toFannedOut, type FannedOutRow } from "./fan-out.js";
 import type { LaneRequest } from "./delivery-lanes.js";
 import type { Sql } from "./sql.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
@@ -118,14 +118,15 @@ ${fanOutLeasingFrom("event_rows", {
 })}`;
 
 /**
- * Writes the plan; returns the deliveries its events fanned out to. With `lease`, the fan-out leases the first
- * attempts it was offered (db/fan-out.ts); those deliveries come back `leased`, to start after the commit.
+ * Writes the plan; returns the deliveries its events fanned out to, and how many events left deliveries to the
+ * backlog (the caller nudges the relay after its commit). With `lease`, the fan-out leases the first attempts it
+ * was offered (db/fan-out.ts); those deliveries come back `leased`, to start after the commit.
  */
-export async function writeReportPlan(sql: Sql, plan: ReportPlan, lease?: FanOutLease): Promise<NewDelivery[]> {
+export async function writeReportPlan(sql: Sql, plan: ReportPlan, lease?: FanOutLease): Promise<FannedOut> {
   const offer = lease?.lanes ?? [];
   const terms = lease && offer.length > 0 ? [lease] : [];
   const rows = await sql.query<FannedOutRow>(WRITE_PLAN, COLUMNS.values({ ...plan, offer, terms }));
-  return rows.map((row) => toNewDelivery(row, lease?.leaseToken));
+  return toFannedOut(rows, lease?.leaseToken);
 }
 
 const RESERVATION_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('reservation:' || k, 0)) FROM unnest($1::text[]) AS k ORDER BY k";

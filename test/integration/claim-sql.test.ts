@@ -291,7 +291,7 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
     const plan = { reservations: [], transitions: [], inbound: [], events };
     const lease = { lanes: offer, leaseToken: randomUUID(), settings: { leaseMs: LEASE_MS, circuitAfterFailures: 5, now } };
     const written = sql ? await writeReportPlan(sql, plan, lease) : await withTransaction(ctx.db, (tx) => writeReportPlan(tx, plan, lease));
-    return { lease, deliveries: written.filter((d) => lanes.includes(d.subscriptionId)) };
+    return { lease, deliveries: written.deliveries.filter((d) => lanes.includes(d.subscriptionId)) };
   }
   const slotsTaken = async (sub: string) =>
     (

@@ -10,7 +10,7 @@ import { parseFloviBody } from "../../providers/flovi/payload.js";
 import { planInbox, planReports, type ReportPlan } from "./plan.js";
 
 export type ApplyResult =
-  | { kind: "applied"; events: CloudEvent[]; deliveries: NewDelivery[]; outcome: string }
+  | { kind: "applied"; events: CloudEvent[]; deliveries: NewDelivery[]; deferred?: number; outcome: string }
   | { kind: "already_done"; status: string }
   | { kind: "not_found" }
   | { kind: "rejected"; reason: string };
@@ -56,9 +56,9 @@ async function applyIn(sql: Sql, inboundDeliveryId: string, force: boolean): Pro
       row.status === "received" && row.orderingKey === reservationId
         ? await planWaitingUpTo(sql, reservationId, inboundDeliveryId)
         : await planOne(sql, row.id, verdict, row);
-    const deliveries = await writeReportPlan(sql, plan);
+    const { deliveries, deferred } = await writeReportPlan(sql, plan);
     const outcome = plan.inbound.find((o) => o.id === inboundDeliveryId)?.reason ?? "processed";
-    return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, outcome } as const;
+    return { kind: "applied", events: plan.events.map((e) => e.envelope), deliveries, deferred, outcome } as const;
   }
 }
 

@@ -131,11 +131,11 @@ async function applyPage(
         return !isReservationState(known.state) || decideTransition(known.state, report.change.state).emits;
       });
     const plan = planReports(reports, current);
-    const deliveries = reports.length > 0 ? await writeReportPlan(sql, plan) : [];
+    const { deliveries, deferred } = reports.length > 0 ? await writeReportPlan(sql, plan) : { deliveries: [], deferred: 0 };
     await markManyLookedUpIn(sql, [...known]);
     const emitted = new Set(plan.events.map((e) => (e.envelope.data as { entityId: string }).entityId));
     return {
-      committed: { events: plan.events.map((e) => e.envelope), deliveries },
+      committed: { events: plan.events.map((e) => e.envelope), deliveries, deferred },
       discovered: [...emitted].filter((id) => !known.has(id)).length,
       moved: [...emitted].filter((id) => known.has(id)).length,
     };

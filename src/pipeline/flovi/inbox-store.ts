@@ -24,6 +24,8 @@ export interface Pass {
   outcomeIds: string[];
   events: CloudEvent[];
   deliveries: NewDelivery[];
+  /** Events that left deliveries to the fan-out backlog (the relay writes them); absent: none. */
+  deferred?: number;
   /** Rows filed under another key (stored before ordering keys existed): to be applied one by one. */
   misfiled: string[];
   /** Their first attempts, claimed in the pass's transaction: start them now that it committed. */
@@ -62,7 +64,8 @@ export function inboxStore(
           const plan = planInbox(traced.rows, loaded.reservations);
           const within = claimWithin?.(plan.events.length);
           leases = within;
-          const deliveries = plan.inbound.length > 0 ? await traced.within(() => writeReportPlan(sql, plan, within?.lease)) : [];
+          const { deliveries, deferred } =
+            plan.inbound.length > 0 ? await traced.within(() => writeReportPlan(sql, plan, within?.lease)) : { deliveries: [], deferred: 0 };
           outcomes = plan.inbound;
           await within?.claim(sql, deliveries);
           return {
@@ -71,6 +74,7 @@ export function inboxStore(
             outcomeIds: plan.inbound.map((o) => o.id),
             events: plan.events.map((e) => e.envelope),
             deliveries,
+            deferred,
             misfiled: plan.misfiled.map((r) => r.id),
             claim: leases,
           };

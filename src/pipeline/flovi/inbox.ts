@@ -22,6 +22,8 @@ export interface Committed {
   deliveries: NewDelivery[];
   /** The deliveries were claimed in the writing transaction (their attempts have started). */
   claimed?: boolean;
+  /** Events whose other deliveries wait in the fan-out backlog: the relay writes them (db/fan-out.ts). */
+  deferred?: number;
 }
 
 export interface FloviInboxDeps {
@@ -72,12 +74,12 @@ export function createFloviInbox(deps: FloviInboxDeps): FloviInbox {
     remember(result.outcomeIds);
     result.claim?.start();
     if (result.events.length > 0 || result.deliveries.length > 0) {
-      deps.onCommitted?.({ events: result.events, deliveries: result.deliveries, claimed: result.claim !== undefined });
+      deps.onCommitted?.({ events: result.events, deliveries: result.deliveries, claimed: result.claim !== undefined, deferred: result.deferred });
     }
     // Rows stored before ordering keys existed and filed under another key: applied one by one.
     for (const id of result.misfiled) {
       const replayed = await deps.store.applyOne(id);
-      if (replayed.kind === "applied") deps.onCommitted?.({ events: replayed.events, deliveries: replayed.deliveries });
+      if (replayed.kind === "applied") deps.onCommitted?.({ events: replayed.events, deliveries: replayed.deliveries, deferred: replayed.deferred });
     }
   }
 

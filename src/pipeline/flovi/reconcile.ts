@@ -114,8 +114,8 @@ export function reconcileStore(db: Database): ReconcileStore {
         const [current] = await loadReservationSnapshots(sql, [id]);
         if (!mapped || !current || !isReservationState(current.state) || !decideTransition(current.state, mapped).emits) return null;
         const plan = planReports([apiReport({ ...found, reservationId: id }, mapped, new Date())], [current]);
-        const deliveries = await writeReportPlan(sql, plan);
-        return { events: plan.events.map((e) => e.envelope), deliveries };
+        const { deliveries, deferred } = await writeReportPlan(sql, plan);
+        return { events: plan.events.map((e) => e.envelope), deliveries, deferred };
       }),
   };
 }

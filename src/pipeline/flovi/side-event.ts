@@ -14,7 +14,7 @@ export async function writeSameStatusEvent(
   sql: Sql,
   current: ReservationSnapshot,
   event: { type: "updated" | "final_costs_overdue"; details: Record<string, unknown>; dedupeKey: string },
-): Promise<{ events: CloudEvent[]; deliveries: NewDelivery[] }> {
+): Promise<{ events: CloudEvent[]; deliveries: NewDelivery[]; deferred: number }> {
   if (!isReservationState(current.state)) throw new Error(`reservation ${current.id} has no known state (${current.state})`);
   const sequence = current.sequence + 1;
   const envelope = createEvent(
@@ -34,7 +34,7 @@ export async function writeSameStatusEvent(
     },
     randomUUID(),
   );
-  const deliveries = await writeReportPlan(sql, {
+  const { deliveries, deferred } = await writeReportPlan(sql, {
     reservations: [
       {
         id: current.id,
@@ -52,5 +52,5 @@ export async function writeSameStatusEvent(
     inbound: [],
     events: [{ envelope, dedupeKey: event.dedupeKey, requestId: null }],
   });
-  return { events: [envelope], deliveries };
+  return { events: [envelope], deliveries, deferred };
 }
