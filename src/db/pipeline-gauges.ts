@@ -1,5 +1,5 @@
 // What the alerting rules watch that only the database knows, read at scrape time in one statement: how old
-// the oldest waiting Flovi delivery and the oldest unrelayed event are, subscriptions by status, paused
+// the oldest waiting Flovi delivery and the oldest unrelayed event (or large fan-out not finished) are, subscriptions by status, paused
 // providers, tracked items whose poll is overdue, and the oldest event and inbound delivery kept (retention
 // compares them with its horizons). Every column read is indexed.
 import type { Database } from "./client.js";
@@ -18,7 +18,9 @@ export interface PipelineGauges {
 const SNAPSHOT = `
 SELECT
   COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(received_at) FROM inbound_deliveries WHERE status = 'received')), 0)::float8 AS inbox_age,
-  COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(created_at) FROM events WHERE position IS NULL)), 0)::float8 AS outbox_age,
+  -- An event relayed, but with part of a large fan-out still in the backlog, is not done either.
+  COALESCE(EXTRACT(EPOCH FROM now() - LEAST((SELECT min(created_at) FROM events WHERE position IS NULL),
+                                            (SELECT min(created_at) FROM fan_out_backlog))), 0)::float8 AS outbox_age,
   (SELECT COALESCE(json_agg(json_build_object('status', status, 'count', n)), '[]') FROM
      (SELECT CASE WHEN status = 'active' AND paused_until > now() THEN 'paused' ELSE status END AS status, count(*)::int AS n
         FROM subscriptions WHERE deleted_at IS NULL GROUP BY 1) s) AS subscriptions,

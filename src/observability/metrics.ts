@@ -100,7 +100,7 @@ export function createMetrics() {
     }),
     outboxOldestUnrelayed: new Gauge({
       name: "outbox_oldest_unrelayed_seconds",
-      help: "Age of the oldest committed event without its log position and deliveries yet (0: none)",
+      help: "Age of the oldest committed event without its log position or all its deliveries yet (0: none)",
       registers,
     }),
     subscriptions: new Gauge({ name: "subscriptions", help: "Subscriptions by status (active, paused, disabled)", labelNames: ["status"] as const, registers }),

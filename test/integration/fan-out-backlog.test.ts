@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { fanOutBacklogBatch } from "../../src/db/fan-out-backlog.js";
 import { INLINE_FAN_OUT } from "../../src/db/fan-out.js";
 import { writeEvents } from "../../src/db/outbox.js";
+import { pipelineGauges } from "../../src/db/pipeline-gauges.js";
 import { writeReportPlan } from "../../src/db/reservation-writes.js";
 import { withTransaction } from "../../src/db/sql.js";
 import { createRelay } from "../../src/delivery/relay.js";
@@ -67,6 +68,9 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(written.deliveries.map((d) => d.subscriptionId).sort()).toEqual([offered, ordered].sort());
     expect(written.deliveries.find((d) => d.subscriptionId === offered)!.leased).toBeDefined();
     expect(await backlogRows(ctx)).toEqual([{ event_id: envelope.id }]);
+    // The gauge the stalled-relay alert watches counts an unfinished fan-out as an event not done.
+    await ctx.pool.query("UPDATE fan_out_backlog SET created_at = now() - interval '90 seconds'");
+    expect((await pipelineGauges(ctx.db, 600)).outboxOldestUnrelayedSeconds).toBeGreaterThanOrEqual(90);
 
     // A subscription created after the event was written does not get it from the backlog.
     const late = await lane(ctx);
@@ -80,6 +84,7 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(perLane.some((r) => r.subscription_id === late)).toBe(false);
     expect(await backlogRows(ctx)).toEqual([]);
     expect(await fanOutBacklogBatch(ctx.db, 4)).toMatchObject({ events: 0, deliveries: 0 });
+    expect((await pipelineGauges(ctx.db, 600)).outboxOldestUnrelayedSeconds).toBeLessThan(90);
   });
 
   it("an event relayed from the outbox leaves the rest to the backlog too, and the same relay run writes it", async () => {
@@ -90,7 +95,13 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     const [event] = await withTransaction(ctx.db, (sql) => writeEvents(sql, [reservationCreated(entityId, `backlog-relay:${entityId}`, new Date())]));
 
     const told = new Set<string>();
-    const relay = createRelay({ db: ctx.db, log: pino({ level: "silent" }), onDeliveries: (ids) => ids.forEach((id) => told.add(id)) });
+    const relay = createRelay({
+      db: ctx.db,
+      log: pino({ level: "silent" }),
+      onDeliveries: (ids) => {
+        for (const id of ids) told.add(id);
+      },
+    });
     expect(await relay.run()).toBe(1);
 
     const perLane = await deliveriesPerLane(ctx, event!.id);
