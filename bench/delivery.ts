@@ -14,7 +14,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
-import { loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import { cpuMs, loadAverage, machine, median, openLoop, percentile } from "./lib.js";
 import { ADMIN, startTopology, type Topology } from "./topology.js";
 import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
@@ -103,6 +103,19 @@ function comparison(alone: Awaited<ReturnType<typeof phase>>, beside: Awaited<Re
   };
 }
 
+/** CPU used from now until the returned function is called, in ms per second of wall clock, by role. */
+function cpuPerSecond(t: Topology): () => string {
+  const read = () => [cpuMs(t.api.pid!), cpuMs(t.worker.pid!), cpuMs(t.services.pg.pid!, true)];
+  const before = read();
+  const started = Date.now();
+  return () => {
+    const seconds = (Date.now() - started) / 1000;
+    return read()
+      .map((v, i) => Math.round((v - before[i]!) / seconds))
+      .join(" · ");
+  };
+}
+
 /** The first seconds at the rate measured next are not measured (JIT, caches, connection pools). */
 async function warmUp(t: Topology, rate: number) {
   await phase(t, rate, WARM_UP_S);
@@ -160,11 +173,14 @@ async function crowd(): Promise<Row[]> {
         });
         if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${await res.text()}`);
       }
+      const cpu = cpuPerSecond(t);
       const beside = await phase(t, rate);
+      const used = cpu();
       rows.push({
         scenario: `crowd ${rate}/s: ${size} subscriptions at one host answering in ${delayMs} ms`,
         ...comparison(alone, beside),
         "slow host most open": mostOpen,
+        "beside: CPU ms/s api · worker · pg": used,
         "worker RSS MB alone": rssAlone,
         "worker RSS MB beside": rssMb(t.worker.pid!),
       });

@@ -6,6 +6,7 @@ import { adminDeps, date, number, outcome, type Io, type Result, str, usage } fr
 const queueActionsModule = () => import("../services/queue-actions.js");
 const adminModule = () => import("../services/admin.js");
 const records = () => import("./cli-records.js");
+const deliveries = () => import("./cli-deliveries.js");
 
 export type { Io, Result };
 
@@ -23,7 +24,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
     case "tokens":
       return (await import("./cli-tokens.js")).tokenCommand(io, args);
     case "deliveries":
-      return (await records()).deliveryCommand(io, args);
+      return (await deliveries()).deliveryCommand(io, args);
     case "events":
       return (await records()).eventCommand(io, args);
     case "tracking":
@@ -90,7 +91,7 @@ export async function runCommand(io: Io, positionals: string[]): Promise<Result>
       if (!args[0]) return usage("replay-webhook: name the inbound delivery");
       return outcome(await (await adminModule()).replayWebhook(adminDeps(io), io.actor, args[0]), ["replayed"]);
     case "retry-delivery":
-      return (await records()).deliveryCommand(io, ["retry", ...args]);
+      return (await deliveries()).deliveryCommand(io, ["retry", ...args]);
     case "recover": {
       const since = date(str(v.since));
       if (!args[0] || !since) return usage("recover: name the subscription and give --since <ISO time>");

@@ -1,74 +1,12 @@
-// `deliveries …`, `events …`, `tracking …` and `tail`: the admin CLI's commands on what the hub recorded.
+// `events …`, `tracking …` and `tail`: the admin CLI's commands on what the hub recorded.
 import { eventById } from "../db/events.js";
 import { tailAfter, tailStart, type TailCursor } from "../db/tail.js";
-import { deliveryWithAttempts } from "../db/webhook-deliveries.js";
 import { listTracked } from "../db/tracked-items.js";
-import * as subscriptions from "../services/subscriptions.js";
 import { eventLog } from "../services/read-model.js";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { registerGreenflowBooking, registerMfbOrder, stopByOperator } from "../services/tracking.js";
-import { record, table, tailLine } from "./cli-format.js";
-import * as admin from "../services/admin.js";
-import { adminDeps, number, outcome, type Io, type Result, str, usage } from "./cli-io.js";
-
-export async function deliveryCommand(io: Io, [sub, id]: string[]): Promise<Result> {
-  switch (sub) {
-    case "list": {
-      const subscription = str(io.values.subscription);
-      if (!subscription) return usage("deliveries list: give --subscription <id>");
-      const rows = await subscriptions.deliveries({ db: io.db() }, subscription, { status: str(io.values.status), limit: number(io, "limit", 50) });
-      if (!rows) return { ok: false, text: `no subscription ${subscription}` };
-      return {
-        ok: true,
-        data: rows,
-        text: table(
-          rows.map((d) => ({
-            id: d.id,
-            event: d.eventType,
-            subject: d.subject,
-            status: d.status,
-            attempts: d.attempts,
-            "next attempt": d.nextAttemptAt,
-            error: d.lastError,
-          })),
-          "no deliveries",
-        ),
-      };
-    }
-    case "show": {
-      if (!id) return usage("deliveries show: name the delivery");
-      const d = /^[0-9a-f-]{36}$/i.test(id) ? await deliveryWithAttempts(io.db(), id) : null;
-      if (!d) return { ok: false, text: `no delivery ${id}` };
-      return {
-        ok: true,
-        data: d,
-        text: `${record({
-          id: d.id,
-          event: `${d.eventType} ${d.subject} (${d.eventId})`,
-          subscription: d.subscriptionId,
-          status: d.status,
-          "next attempt": d.nextAttemptAt,
-          created: d.createdAt,
-        })}\n${table(
-          d.attemptLog.map((a) => ({
-            attempt: a.attempt,
-            at: a.attemptedAt,
-            status: a.statusCode,
-            ms: a.durationMs,
-            error: a.error,
-            answer: a.responseExcerpt?.slice(0, 60),
-          })),
-          "no attempts yet",
-        )}`,
-      };
-    }
-    case "retry":
-      if (!id) return usage("deliveries retry: name the delivery");
-      return outcome(await admin.retryDelivery(adminDeps(io), io.actor, id, { force: io.values.force === true }), ["queued"]);
-    default:
-      return usage(`unknown deliveries command: ${sub ?? "(none)"}`);
-  }
-}
+import { table, tailLine } from "./cli-format.js";
+import { number, type Io, type Result, str, usage } from "./cli-io.js";
 
 export async function eventCommand(io: Io, [sub, id]: string[]): Promise<Result> {
   switch (sub) {

@@ -10,7 +10,9 @@ subscriptions
   subscriptions rotate-secret <id>                     a new secret; the old one is still signed with for a grace period
   subscriptions test <id>                              send a signed hub.test to that endpoint and show the outcome
 deliveries
-  deliveries list --subscription <id> [--status pending|held|succeeded|failed|cancelled] [--limit N]
+  deliveries list --subscription <id> [--status pending|held|succeeded|failed|cancelled] [--type T] [--subject S]
+                  [--response-status N] [--since ISO] [--until ISO] [--limit N] [--cursor C]
+                                                       search one endpoint's deliveries, newest first; --cursor pages on
   deliveries show <webhookDeliveryId>                  one delivery with every attempt (status, latency, error, answer)
   deliveries retry <webhookDeliveryId> [--force]       send again; one waiting for its next attempt is sent now;
                                                        one already delivered only with --force

@@ -181,19 +181,40 @@ function deliveryView(d: DeliveryRow): DeliveryView {
 }
 
 /**
- * A subscription's deliveries, newest first, with their attempts. Keyset pagination on (created_at, id):
- * `before` is the last row of the previous page (index: subscription, status, created_at).
+ * What a subscription's deliveries are searched by; every field but the page size may be left out. Times bound
+ * when the delivery was made (`since` inclusive, `until` exclusive); `responseStatus` is the answer its latest
+ * attempt got; `type` is an event type, `entity.*` or `*`; `before` is the last row of the previous page.
  */
-export async function subscriptionDeliveries(
-  db: Database,
-  subscriptionId: string,
-  opts: { status?: string; limit: number; before?: { createdAt: Date; id: string } },
-): Promise<DeliveryView[]> {
+export interface DeliverySearch {
+  status?: string;
+  since?: Date;
+  until?: Date;
+  responseStatus?: number;
+  type?: string;
+  subject?: string;
+  limit: number;
+  before?: { createdAt: Date; id: string };
+}
+
+const typeFilter = (pattern: string) => (pattern === "*" ? {} : pattern.endsWith(".*") ? { type: { startsWith: pattern.slice(0, -1) } } : { type: pattern });
+
+/**
+ * A subscription's deliveries, newest first, with their attempts. Keyset pagination on (created_at, id)
+ * (index: subscription, status, created_at); the event's type and subject through its primary key.
+ */
+export async function subscriptionDeliveries(db: Database, subscriptionId: string, opts: DeliverySearch): Promise<DeliveryView[]> {
+  const { before } = opts;
   const rows = await prismaOf(db).webhookDelivery.findMany({
     where: {
       subscriptionId,
       ...(opts.status ? { status: opts.status } : {}),
-      ...(opts.before ? { OR: [{ createdAt: { lt: opts.before.createdAt } }, { createdAt: opts.before.createdAt, id: { lt: opts.before.id } }] } : {}),
+      ...(opts.responseStatus !== undefined ? { lastStatusCode: opts.responseStatus } : {}),
+      ...(opts.type || opts.subject ? { event: { ...(opts.type ? typeFilter(opts.type) : {}), ...(opts.subject ? { subject: opts.subject } : {}) } } : {}),
+      AND: [
+        opts.since ? { createdAt: { gte: opts.since } } : {},
+        opts.until ? { createdAt: { lt: opts.until } } : {},
+        before ? { OR: [{ createdAt: { lt: before.createdAt } }, { createdAt: before.createdAt, id: { lt: before.id } }] } : {},
+      ],
     },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: opts.limit,

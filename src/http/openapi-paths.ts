@@ -182,13 +182,24 @@ export function publicPaths() {
     "/subscriptions/{id}/deliveries": {
       get: {
         ...secured,
-        summary: "recent deliveries with every attempt",
+        summary: "search deliveries, newest first, with every attempt; `nextCursor` continues the same search",
         parameters: [
           pathParam("id"),
           queryParam("status", { enum: ["pending", "held", "succeeded", "failed", "cancelled"] }, "filter"),
-          queryParam("limit", { type: "integer" }, "page size"),
+          queryParam("since", { type: "string", format: "date-time" }, "made at or after"),
+          queryParam("until", { type: "string", format: "date-time" }, "made before"),
+          queryParam("responseStatus", { type: "integer", minimum: 100, maximum: 599 }, "the answer its latest attempt got"),
+          queryParam("type", { type: "string" }, "its event's type: exact, entity.* or *"),
+          queryParam("subject", { type: "string" }, "its event's subject, e.g. reservation/123"),
+          queryParam("limit", { type: "integer", minimum: 1, maximum: 500 }, "page size (default 50)"),
+          queryParam("cursor", { type: "string" }, "the nextCursor of the previous page"),
         ],
-        responses: { "200": ok("deliveries"), "404": error("unknown"), ...authErrors },
+        responses: {
+          "200": ok("deliveries ({ data, nextCursor })"),
+          "400": error("a filter that does not parse, named"),
+          "404": error("unknown"),
+          ...authErrors,
+        },
       },
     },
     "/events": {

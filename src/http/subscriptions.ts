@@ -1,5 +1,4 @@
 import { type Request, Router } from "express";
-import { z } from "zod";
 import type { RouteDeps } from "./deps.js";
 import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
@@ -8,11 +7,7 @@ import { uncovered } from "../domain/access.js";
 import { recoverRoute, retryDeliveryRoute } from "./admin.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
-
-const deliveriesQuery = z.object({
-  status: z.enum(["pending", "held", "succeeded", "failed", "cancelled"]).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+import { cursorOf, deliverySearchQuery } from "../services/delivery-search.js";
 
 /**
  * A consumer's token (docs/security.md, "Consumers") sees its own subscriptions only: another's is a 404 (no
@@ -114,10 +109,12 @@ export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log"
   });
 
   router.get("/subscriptions/:id/deliveries", async (req, res) => {
-    const query = parseInput(deliveriesQuery, req.query, "query");
-    const rows = await subscriptions.deliveries(svc, req.params.id, { status: query.status, limit: query.limit });
+    const search = parseInput(deliverySearchQuery, req.query, "query");
+    const rows = await subscriptions.deliveries(svc, req.params.id, search);
     if (!rows) throw notFound(req.params.id);
-    res.json({ data: rows.map(({ subscriptionId: _, ...d }) => d) });
+    // A full page may have more behind it: `nextCursor` continues the same search.
+    const last = rows.length === search.limit ? rows.at(-1) : undefined;
+    res.json({ data: rows.map(({ subscriptionId: _, ...d }) => d), nextCursor: last ? cursorOf(last) : null });
   });
 
   // A consumer re-sends its own deliveries and recovers its own subscriptions (operators may use these too).

@@ -11,11 +11,11 @@ import { getSubscription, listSubscriptions, subscriptionOverview } from "../db/
 
 export { OVERVIEW_COUNT_CAP } from "../db/subscriptions.js";
 import { searchTracked } from "../db/tracked-items.js";
-import { deliveriesOfEvents, subscriptionDeliveries, type DeliveryView } from "../db/webhook-deliveries.js";
+import { deliveriesOfEvents, type DeliverySearch, subscriptionDeliveries, type DeliveryView } from "../db/webhook-deliveries.js";
 import { laneStats } from "../db/delivery-lanes.js";
 import type { CloudEvent } from "../domain/events.js";
 
-export type { DeliveryView };
+export type { DeliverySearch, DeliveryView };
 
 export async function search(db: Database, q: string) {
   const [reservations, tracked] = await Promise.all([searchReservations(db, q), searchTracked(db, q)]);
@@ -74,7 +74,7 @@ export async function subscriptionsPage(db: Database, opts: { limit: number; aft
   };
 }
 
-export async function subscriptionFailures(db: Database, id: string, opts: { status: string; limit: number; before?: { createdAt: Date; id: string } }) {
+export async function subscriptionFailures(db: Database, id: string, opts: DeliverySearch) {
   const subscription = await getSubscription(db, id);
   if (!subscription) return null;
   const [deliveries, lane] = await Promise.all([subscriptionDeliveries(db, id, opts), laneStats(db, id)]);

@@ -6,7 +6,9 @@ import type { Logger } from "pino";
 import { audited } from "../db/audit.js";
 import type { Database } from "../db/client.js";
 import { onPool, type Sql } from "../db/sql.js";
-import { deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
+import { type DeliverySearch, deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
+
+export type { DeliverySearch };
 import { cancelWaiting, laneStats, orderWaiting, releaseAllHeld } from "../db/delivery-lanes.js";
 import {
   findLiveSubscription,
@@ -210,12 +212,8 @@ export function setEnabled(deps: SubscriptionDeps, actor: string, id: string, en
   });
 }
 
-/** A subscription's deliveries, newest first, with attempts; `before` continues a page (keyset). */
-export async function deliveries(
-  deps: Pick<SubscriptionDeps, "db">,
-  id: string,
-  opts: { status?: string; limit: number; before?: { createdAt: Date; id: string } },
-) {
+/** A subscription's deliveries searched (db/webhook-deliveries.ts), newest first, with attempts; null: no such subscription. */
+export async function deliveries(deps: Pick<SubscriptionDeps, "db">, id: string, opts: DeliverySearch) {
   const subscription = await findSubscription(onPool(deps.db), id);
   if (!subscription) return null;
   return subscriptionDeliveries(deps.db, subscription.id, opts);

@@ -160,8 +160,16 @@ describe("admin CLI", { timeout: 90_000 }, () => {
       expect(JSON.parse((await cli("events", "show", eventId)).stdout)).toMatchObject({ id: eventId, type: "reservation.created" });
       expect((await cli("events", "list", "--type", "reservation.create")).code).toBe(2);
       const deliveries = await cli("deliveries", "list", "--subscription", sub.id, "--json");
-      const [delivery] = JSON.parse(deliveries.stdout) as { id: string; status: string }[];
+      const [delivery] = (JSON.parse(deliveries.stdout) as { data: { id: string; status: string }[] }).data;
       expect(delivery!.status).toBe("succeeded");
+      // The search's filters: by the answer its attempt got, by event type; a bad one names its flag.
+      expect((await cli("deliveries", "list", "--subscription", sub.id, "--response-status", "204")).stdout).toMatch(
+        /reservation\.created\s+reservation\/cli-ev-1/,
+      );
+      expect((await cli("deliveries", "list", "--subscription", sub.id, "--type", "shipment.*")).stdout).toBe("no deliveries\n");
+      const bad = await cli("deliveries", "list", "--subscription", sub.id, "--response-status", "42");
+      expect(bad.code).toBe(2);
+      expect(bad.stdout + bad.stderr).toMatch(/--response-status: /);
       expect((await cli("deliveries", "show", delivery!.id)).stdout).toMatch(/ATTEMPT\s+AT\s+STATUS[\s\S]*\n1\s+\S+\s+204/);
       const again = await cli("deliveries", "retry", delivery!.id);
       expect(again.code).not.toBe(0);

@@ -186,7 +186,7 @@ describe("operator console", () => {
     const first = await request(ctx.app).get(`/admin/console/subscriptions/${sub.body.id}`).set("authorization", basic);
     const ids = (text: string) => [...text.matchAll(/<tr data-delivery="([^"]+)"/g)].map((m) => m[1]);
     expect(ids(first.text)).toHaveLength(50);
-    const next = /href="(\?status=failed&(?:amp;)?before=[^"]+)"/.exec(first.text)![1]!.replace(/&amp;/g, "&");
+    const next = /href="(\?status=failed&(?:amp;)?cursor=[^"]+)"/.exec(first.text)![1]!.replace(/&amp;/g, "&");
     const second = await request(ctx.app).get(`/admin/console/subscriptions/${sub.body.id}${next}`).set("authorization", basic);
     expect(ids(second.text)).toHaveLength(10);
     expect(new Set([...ids(first.text), ...ids(second.text)]).size).toBe(60);

@@ -13,23 +13,16 @@ import { MAX_IN_FLIGHT, RATE_LIMIT } from "../../domain/subscription-limits.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
-import { badge, button, canChange, resendButton } from "./views.js";
+import { badge, button, canChange } from "./views.js";
+import { consoleSearch, deliveriesSection } from "./delivery-search-view.js";
+import { keysetCursor } from "../../services/delivery-search.js";
 import type { ConsoleKit } from "./kit.js";
-import { backPath, entityLink, consoleActor } from "./kit.js";
+import { backPath, consoleActor } from "./kit.js";
 
 const PAGE = 50;
 /** How long "Send now" waits for the attempt's outcome before showing the page again. */
 const SEND_NOW_WAIT_MS = 5_000;
 const uuid = z.uuid();
-/** Keyset cursor for deliveries: `<created_at ISO>~<id>` of the last row shown. */
-const deliveryCursor = z
-  .string()
-  .regex(/^[0-9T:.\-Z]{20,30}~[0-9a-f-]{36}$/)
-  .transform((v) => {
-    const [at, id] = v.split("~") as [string, string];
-    return { createdAt: new Date(at), id };
-  })
-  .refine((c) => !Number.isNaN(c.createdAt.getTime()), "a cursor from this page");
 
 export function subscriptionPages(router: Router, deps: AppDeps, kit: ConsoleKit): void {
   const { page, back, context } = kit;
@@ -37,7 +30,7 @@ export function subscriptionPages(router: Router, deps: AppDeps, kit: ConsoleKit
   const svc: admin.AdminDeps = { db: deps.db, queues: deps.queues, log: deps.log };
   // --- subscriptions ---------------------------------------------------------------------------------------
   router.get(`${CONSOLE_PATH}/subscriptions`, async (req, res) => {
-    const after = deliveryCursor.optional().catch(undefined).parse(req.query.after);
+    const after = keysetCursor.optional().catch(undefined).parse(req.query.after);
     const { rows, next } = await consoleData.subscriptionsPage(db, { limit: PAGE, after });
     const ctx = context(req, res);
     page(
@@ -71,14 +64,11 @@ ${badge("succeeded")} <span class="muted">24 h</span> ${capped(s.succeededLastDa
   });
 
   router.get(`${CONSOLE_PATH}/subscriptions/:id`, async (req, res) => {
-    const status = z.enum(["failed", "pending", "held", "succeeded"]).catch("failed").parse(req.query.status);
-    const before = deliveryCursor.optional().catch(undefined).parse(req.query.before);
-    const found = uuid.safeParse(req.params.id).success ? await consoleData.subscriptionFailures(db, req.params.id, { status, limit: PAGE, before }) : null;
+    const { search, problem } = consoleSearch(req.query, PAGE);
+    const found = uuid.safeParse(req.params.id).success ? await consoleData.subscriptionFailures(db, req.params.id, search) : null;
     if (!found) throw new HttpError(404, "not_found", `no subscription ${req.params.id}`);
     const { subscription: s, deliveries, lane } = found;
     const ctx = context(req, res);
-    const last = deliveries.at(-1);
-    const older = last && deliveries.length === PAGE ? `?status=${status}&before=${last.createdAt.toISOString()}~${last.id}` : null;
     const since = new Date(Date.now() - 24 * 3600_000).toISOString().slice(0, 16);
     page(
       req,
@@ -128,23 +118,7 @@ ${button(
   html`<input type="datetime-local" name="since" value="${since}" required>
 <label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `,
 )}
-<h2>Deliveries: ${["failed", "pending", "held", "succeeded"].map((st) =>
-        st === status ? html`<strong>${st}</strong> ` : html`<a href="?status=${st}">${st}</a> `,
-      )}</h2>
-${
-  deliveries.length === 0
-    ? html`<p class="muted">no ${status} deliveries</p>`
-    : html`<table class="deliveries"><tr><th>event</th><th>subject</th><th>created</th><th>status</th><th>attempts</th><th>next attempt</th>
-<th>last error</th><th></th></tr>
-${deliveries.map(
-  (d) => html`<tr data-delivery="${d.id}" class="row-${d.status}"><td>${d.eventType}</td><td>${entityLink(d.subject)}</td><td>${time(d.createdAt)}</td>
-<td>${badge(d.status)}</td><td>${d.attempts}</td>
-<td data-next-attempt>${d.status === "pending" && d.nextAttemptAt ? time(d.nextAttemptAt) : ""}</td>
-<td data-last-error>${d.status === "succeeded" ? "" : (d.lastError ?? "")}</td>
-<td>${resendButton(ctx, d)}</td></tr>`,
-)}</table>`
-}
-${older ? html`<p class="pager"><a href="${older}">older →</a></p>` : ""}`,
+${deliveriesSection(ctx, search, deliveries, problem, PAGE)}`,
     );
   });
 
