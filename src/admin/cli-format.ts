@@ -74,6 +74,7 @@ export function subscriptionDetail(
     rateLimitPerSecond: number | null;
     consecutiveFailures: number;
     failingSince?: Date | string | null;
+    headers?: Record<string, string>;
   },
   counts: Record<string, number>,
   lane: LaneStats,
@@ -93,6 +94,7 @@ export function subscriptionDetail(
     ordering: s.ordering === "subject" ? "by subject (one at a time per subject, in order)" : "none (in parallel)",
     "max in flight": s.maxInFlight,
     "rate limit": s.rateLimitPerSecond === null ? "none" : `${s.rateLimitPerSecond} per second`,
+    ...(s.headers && Object.keys(s.headers).length > 0 ? { "static headers": Object.entries(s.headers).map(([n, v]) => `${n}: ${v}`) } : {}),
     "failed attempts": failures,
     deliveries: byStatus.length > 0 ? byStatus.join(", ") : "none yet",
     "in flight now": lane.inFlight,

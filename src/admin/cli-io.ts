@@ -10,7 +10,7 @@ export interface Io {
   config: Config;
   log: Logger;
   actor: string;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   db(): Database;
   queues(): Queues;
   /** Opens the queues and waits (a few seconds at most) for Redis: throws a clear error when it is away. */
@@ -27,7 +27,7 @@ export interface Result {
 }
 
 export const usage = (text: string): Result => ({ ok: false, usage: true, text });
-export const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
+export const str = (v: string | boolean | string[] | undefined) => (typeof v === "string" ? v : undefined);
 
 export function adminDeps(io: Io): admin.AdminDeps {
   // Queues are opened only by the actions that touch them.

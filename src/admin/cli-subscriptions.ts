@@ -12,6 +12,8 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
   const svc = subscriptionService({ db: io.db(), log: io.log }, io.config);
   const missing = (what: string): Result => usage(`subscriptions ${sub}: name the ${what}`);
   const notFound = (): Result => ({ ok: false, data: { error: "not_found", id }, text: `no subscription ${id}` });
+  const headers = headerOptions(v.header, v["clear-headers"] === true, v["allow-authorization"] === true);
+  if (typeof headers === "string") return usage(`subscriptions ${sub}: ${headers}`);
   const events = str(v.events)
     ?.split(",")
     .map((e) => e.trim())
@@ -45,6 +47,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
         ...(str(v.description) ? { description: str(v.description) } : {}),
         ...(str(v.ordering) ? { ordering: str(v.ordering) } : {}),
         ...(v["allow-duplicate"] ? { allowDuplicate: true } : {}),
+        ...headers,
       });
       if (!input.success) return usage(`subscriptions create: ${input.error.issues.map((i) => `${optionName(i.path.join("."))}: ${i.message}`).join("; ")}`);
       const r = await subscriptions.create(svc, io.actor, input.data);
@@ -68,7 +71,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
     }
     case "set": {
       if (!id) return missing("subscription");
-      const change: Record<string, unknown> = { ordering: str(v.ordering), description: str(v.description), eventTypes: events };
+      const change: Record<string, unknown> = { ordering: str(v.ordering), description: str(v.description), eventTypes: events, ...headers };
       if (str(v["max-in-flight"]) !== undefined) change.maxInFlight = Number(v["max-in-flight"]);
       if (str(v.rate) !== undefined) change.rateLimitPerSecond = v.rate === "none" ? null : Number(v.rate);
       const parsed = subscriptionChange.safeParse(Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)));
@@ -116,7 +119,23 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
   }
 }
 
-/** A field of the subscription input as the CLI's option names it. */
+/**
+ * `--header "Name: value"` (repeatable) as the API's `headers` (all of them: the set replaces the last one),
+ * `--clear-headers` as `{}`; a malformed one is named.
+ */
+function headerOptions(given: string | boolean | string[] | undefined, clear: boolean, allowAuthorization: boolean) {
+  const list = (Array.isArray(given) ? given : given === undefined ? [] : [given]).filter((h): h is string => typeof h === "string");
+  if (clear) return { headers: {} };
+  if (list.length === 0) return allowAuthorization ? { allowAuthorizationHeader: true } : {};
+  const headers: Record<string, string> = {};
+  for (const h of list) {
+    const colon = h.indexOf(":");
+    if (colon <= 0) return `--header ${JSON.stringify(h)}: write it as "Name: value"`;
+    headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+  }
+  return { headers, ...(allowAuthorization ? { allowAuthorizationHeader: true } : {}) };
+}
+
 /** The CLI flag for an API field named in a validation message. */
 const FLAGS: Record<string, string> = {
   eventTypes: "--events",
@@ -125,5 +144,11 @@ const FLAGS: Record<string, string> = {
   ordering: "--ordering",
   description: "--description",
   url: "the URL",
+  headers: "--header",
 };
-const optionName = (field: string) => FLAGS[field] ?? (field || "options");
+/** `headers.X-Api-Key` reads `--header X-Api-Key`. */
+const optionName = (field: string) => {
+  const [head = "", ...rest] = field.split(".");
+  const flag = FLAGS[head];
+  return flag ? [flag, ...rest].join(" ") : field || "options";
+};

@@ -15,6 +15,8 @@ export interface LaneRow {
   secret: string;
   previousSecret: string | null;
   previousSecretExpiresAt: Date | null;
+  /** Static request headers sent with every attempt (docs/delivery.md, "Static headers"). */
+  headers: Record<string, string>;
   /** How many deliveries it could lease (asked for, less what is in flight anywhere, less what its rate allows). */
   room: number;
   /** Its rate limit held it back: when the next request may start. */
@@ -68,6 +70,7 @@ interface ClaimRow {
   secret: string | null;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
+  headers: Record<string, string> | null;
   webhook_delivery_id: string | null;
   event_id: string | null;
   attempts: number | null;
@@ -111,6 +114,7 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
         secret: r.secret!,
         previousSecret: r.previous_secret,
         previousSecretExpiresAt: r.previous_secret_expires_at,
+        headers: r.headers ?? {},
         room: r.room!,
         nextAt: r.next_at,
         ordered: r.ordered ?? false,

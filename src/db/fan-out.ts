@@ -130,7 +130,7 @@ lease_terms AS (
  */
 export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, { lease })}
 SELECT (SELECT count(*) FROM deferred)::int AS deferred, f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at,
-       ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+       ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers
   FROM (SELECT 1) one LEFT JOIN (fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
        LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id) ON true`;
 
@@ -149,6 +149,7 @@ export interface FannedOutRow {
   secret?: string | null;
   previous_secret?: string | null;
   previous_secret_expires_at?: Date | null;
+  headers?: Record<string, string> | null;
 }
 
 /** What a writer's fan-out wrote: the new deliveries, and how many events left some to the backlog. */
@@ -209,6 +210,7 @@ function toNewDelivery(row: FannedOutRow & { delivery_id: string }, leaseToken?:
     secret: row.secret!,
     previousSecret: row.previous_secret ?? null,
     previousSecretExpiresAt: row.previous_secret_expires_at ?? null,
+    headers: row.headers ?? {},
     room: 0,
     nextAt: null,
     ordered: false,

@@ -24,6 +24,8 @@ export interface Subscription {
   rateLimitPerSecond: number | null;
   /** The consumer it belongs to; null when an operator made it. */
   consumerId: string | null;
+  /** Static request headers sent with every attempt (shown masked: domain/static-headers.ts). */
+  headers: Record<string, string>;
 }
 
 /** What a subscription's owner may change after creation. */
@@ -33,13 +35,14 @@ export interface SubscriptionSettings {
   ordering?: "none" | "subject";
   maxInFlight?: number;
   rateLimitPerSecond?: number | null;
+  headers?: Record<string, string>;
 }
 
 const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, previous_secret AS "previousSecret",
   previous_secret_expires_at AS "previousSecretExpiresAt", status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
   failing_since AS "failingSince", consecutive_failures AS "consecutiveFailures", created_at AS "createdAt", updated_at AS "updatedAt",
   deleted_at AS "deletedAt", ordering, max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond",
-  consumer_id AS "consumerId"`;
+  consumer_id AS "consumerId", headers`;
 
 export async function insertSubscription(
   sql: Sql,
@@ -53,12 +56,24 @@ export async function insertSubscription(
     maxInFlight: number;
     rateLimitPerSecond: number | null;
     consumerId: string | null;
+    headers?: Record<string, string>;
   },
 ): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
-    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) RETURNING ${COLUMNS}`,
-    [input.id, input.url, input.eventTypes, input.description, input.secret, input.ordering, input.maxInFlight, input.rateLimitPerSecond, input.consumerId],
+    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, headers, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) RETURNING ${COLUMNS}`,
+    [
+      input.id,
+      input.url,
+      input.eventTypes,
+      input.description,
+      input.secret,
+      input.ordering,
+      input.maxInFlight,
+      input.rateLimitPerSecond,
+      input.consumerId,
+      JSON.stringify(input.headers ?? {}),
+    ],
   );
   return row!;
 }
@@ -83,6 +98,7 @@ export async function updateSettings(sql: Sql, id: string, settings: Subscriptio
         max_in_flight = CASE WHEN $8 THEN $9::int ELSE max_in_flight END,
         rate_limit_per_second = CASE WHEN $10 THEN $11::float8 ELSE rate_limit_per_second END,
         rate_tat = CASE WHEN $10 THEN NULL ELSE rate_tat END,
+        headers = CASE WHEN $12 THEN $13::jsonb ELSE headers END,
         updated_at = now()
       WHERE id = $1 RETURNING ${COLUMNS}`,
     [
@@ -97,6 +113,8 @@ export async function updateSettings(sql: Sql, id: string, settings: Subscriptio
       settings.maxInFlight ?? null,
       "rateLimitPerSecond" in settings,
       settings.rateLimitPerSecond ?? null,
+      has("headers"),
+      settings.headers ? JSON.stringify(settings.headers) : null,
     ],
   );
   return row!;

@@ -13,6 +13,8 @@ export interface DeliveryTarget {
   secret: string;
   previousSecret: string | null;
   previousSecretExpiresAt: Date | null;
+  /** Static request headers (validated when set: they never replace the protocol's own). */
+  headers?: Record<string, string>;
 }
 
 /** Signs with the current secret and, during a rotation's grace period, the previous one too (space-separated). */
@@ -51,8 +53,9 @@ export async function signAndPost(
     url,
     body,
     {
-      "content-type": DELIVERY_CONTENT_TYPE,
       "user-agent": "logistics-event-hub/1.0",
+      ...target.headers,
+      "content-type": DELIVERY_CONTENT_TYPE,
       "webhook-id": eventId,
       "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
       "webhook-signature": signatureHeader(secrets, eventId, now, body),

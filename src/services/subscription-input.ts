@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
+import { MAX_STATIC_HEADERS, refusedHeader } from "../domain/static-headers.js";
 
 const eventTypes = z
   .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
@@ -23,7 +24,23 @@ const settingsShape = {
     .max(RATE_LIMIT.max, `must be at most ${RATE_LIMIT.max} requests per second and at least ${RATE_LIMIT.min}, or null for no limit`)
     .nullable()
     .optional(),
+  /** Static request headers sent with every attempt (docs/delivery.md, "Static headers"); `{}` removes them. */
+  headers: z
+    .record(z.string(), z.string())
+    .refine((h) => Object.keys(h).length <= MAX_STATIC_HEADERS, `${MAX_STATIC_HEADERS} headers at most`)
+    .refine((h) => new Set(Object.keys(h).map((n) => n.toLowerCase())).size === Object.keys(h).length, "each header name once (names are case-insensitive)")
+    .optional(),
+  /** Allows an `Authorization` among the headers (refused otherwise). */
+  allowAuthorizationHeader: z.boolean().optional(),
 };
+
+/** Each static header checked (the name, the value), with `allowAuthorizationHeader` from the same request. */
+function checkHeaders(v: { headers?: Record<string, string>; allowAuthorizationHeader?: boolean }, ctx: z.RefinementCtx) {
+  for (const [name, value] of Object.entries(v.headers ?? {})) {
+    const why = refusedHeader(name, value, v.allowAuthorizationHeader === true);
+    if (why) ctx.addIssue({ code: "custom", path: ["headers", name], message: why });
+  }
+}
 
 /** An unknown field is refused with the allowed ones listed: a typo must never pass silently. */
 const strict = <S extends z.ZodRawShape>(shape: S) =>
@@ -39,10 +56,14 @@ export const subscriptionInput = strict({
   ...settingsShape,
   /** A second endpoint on a URL that already has one for overlapping event types is refused unless this is true. */
   allowDuplicate: z.boolean().optional(),
-});
-export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() }).refine((v) => Object.keys(v).length > 0, {
-  error: `name at least one field to change: ${Object.keys(settingsShape).join(", ")}`,
-});
+}).superRefine(checkHeaders);
+export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() })
+  .refine((v) => Object.keys(v).some((k) => k !== "allowAuthorizationHeader"), {
+    error: `name at least one field to change: ${Object.keys(settingsShape)
+      .filter((k) => k !== "allowAuthorizationHeader")
+      .join(", ")}`,
+  })
+  .superRefine(checkHeaders);
 
 export type SubscriptionInput = z.infer<typeof subscriptionInput>;
 export type SubscriptionChange = z.infer<typeof subscriptionChange>;

@@ -1,5 +1,6 @@
 // Subscriptions: creation (with a generated Standard Webhooks secret), listing, rotation, enable/disable.
 import { maskUrl } from "../lib/text.js";
+import { maskHeaders } from "../domain/static-headers.js";
 import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Logger } from "pino";
@@ -64,6 +65,7 @@ async function createSubscription(
     maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
     rateLimitPerSecond: input.rateLimitPerSecond ?? null,
     consumerId: owner,
+    headers: input.headers ?? {},
   });
   return { kind: "created", subscription };
 }
@@ -77,7 +79,8 @@ export interface SubscriptionDefaults {
 async function changeSubscription(sql: Sql, id: string, change: SubscriptionChange) {
   const current = await findSubscription(sql, id, true);
   if (!current) return null;
-  const updated = await updateSettings(sql, id, { ...change, eventTypes: change.eventTypes ? [...new Set(change.eventTypes)] : undefined });
+  const { allowAuthorizationHeader: _, ...settings } = change;
+  const updated = await updateSettings(sql, id, { ...settings, eventTypes: change.eventTypes ? [...new Set(change.eventTypes)] : undefined });
   if (current.ordering === "subject" && updated.ordering === "none") await releaseAllHeld(sql, id);
   if (current.ordering === "none" && updated.ordering === "subject") await orderWaiting(sql, id);
   return { before: current, after: updated };
@@ -95,6 +98,8 @@ export function subscriptionView(s: Subscription) {
     ordering: s.ordering,
     maxInFlight: s.maxInFlight,
     rateLimitPerSecond: s.rateLimitPerSecond,
+    // The names only: a value is the subscriber's credential.
+    headers: maskHeaders(s.headers),
     disabledReason: s.disabledReason,
     disabledAt: s.disabledAt,
     failingSince: s.failingSince,
@@ -160,6 +165,7 @@ export function create(
             ordering: created.subscription.ordering,
             maxInFlight: created.subscription.maxInFlight,
             rateLimitPerSecond: created.subscription.rateLimitPerSecond,
+            headers: maskHeaders(created.subscription.headers),
           })
         : null;
     return { result: created, audit };
@@ -169,7 +175,12 @@ export function create(
 export function change(deps: SubscriptionDeps, actor: string, id: string, input: SubscriptionChange) {
   return audited(deps.db, deps.log, async (sql) => {
     const changed = await changeSubscription(sql, id, input);
-    return { result: changed?.after ?? null, audit: changed ? auditOf(actor, "subscription.update", id, { changed: input }) : null };
+    return {
+      result: changed?.after ?? null,
+      audit: changed
+        ? auditOf(actor, "subscription.update", id, { changed: { ...input, ...(input.headers ? { headers: maskHeaders(input.headers) } : {}) } })
+        : null,
+    };
   });
 }
 

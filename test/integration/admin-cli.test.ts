@@ -113,10 +113,26 @@ describe("admin CLI", { timeout: 90_000 }, () => {
   it("manages an endpoint from creation to deletion: create, duplicate refused, test, disable, enable, rotate, delete", async () => {
     const receiver = await startSubscriber();
     try {
-      const created = await cli("subscriptions", "create", receiver.url, "--events", "reservation.*,shipment.delivered", "--json");
+      const created = await cli(
+        "subscriptions",
+        "create",
+        receiver.url,
+        "--events",
+        "reservation.*,shipment.delivered",
+        "--header",
+        "X-Api-Key: cli-key-1",
+        "--header",
+        "X-Team: ops",
+        "--json",
+      );
       expect(created.code, created.stderr).toBe(0);
-      const sub = JSON.parse(created.stdout) as { id: string; secret: string };
+      const sub = JSON.parse(created.stdout) as { id: string; secret: string; headers: Record<string, string> };
+      expect(sub.headers).toEqual({ "X-Api-Key": "****", "X-Team": "****" });
       receiver.secrets.push(sub.secret);
+      expect((await cli("subscriptions", "show", sub.id)).stdout).toMatch(/static headers:\s+.*X-Api-Key: \*\*\*\*/);
+      const refused = await cli("subscriptions", "set", sub.id, "--header", "webhook-id: x");
+      expect(refused.code).toBe(2);
+      expect(refused.stdout + refused.stderr).toMatch(/--header webhook-id: the webhook-\* headers carry the signature/);
       const again = await cli("subscriptions", "create", receiver.url, "--events", "reservation.sealed");
       expect(again.code).toBe(1);
       expect(again.stdout).toContain(`subscription ${sub.id} already sends`);
@@ -124,6 +140,7 @@ describe("admin CLI", { timeout: 90_000 }, () => {
       expect(tested.code, tested.stdout).toBe(0);
       expect(tested.stdout).toMatch(/^delivered: the endpoint answered 204 in \d+ ms/);
       expect(receiver.received.map((r) => r.event.type)).toEqual(["hub.test"]);
+      expect(receiver.server.requests.at(-1)!.headers["x-api-key"]).toBe("cli-key-1");
       expect((await cli("subscriptions", "disable", sub.id)).stdout).toBe(`subscription ${sub.id} disabled\n`);
       expect((await cli("subscriptions", "enable", sub.id)).stdout).toBe(`subscription ${sub.id} enabled\n`);
       const rotated = await cli("subscriptions", "rotate-secret", sub.id);

@@ -10,6 +10,7 @@ import type { AppDeps } from "../deps.js";
 import { HttpError } from "../errors.js";
 import { maskUrl, plural } from "../../lib/text.js";
 import { MAX_IN_FLIGHT, RATE_LIMIT } from "../../domain/subscription-limits.js";
+import { maskHeaders } from "../../domain/static-headers.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { OVERVIEW_COUNT_CAP } from "../../services/console.js";
 import { html, time } from "./html.js";
@@ -102,6 +103,11 @@ ${button(
 <input type="number" name="rateLimitPerSecond" min="${RATE_LIMIT.min}" max="${RATE_LIMIT.max}" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
 )}
 <h2>Endpoint</h2>
+${
+  Object.keys(s.headers).length > 0
+    ? html`<p class="headers">Sent with every request: ${Object.entries(maskHeaders(s.headers)).map(([name, masked]) => html`<code>${name}: ${masked}</code> `)}</p>`
+    : ""
+}
 <p>${button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/test`, "Send test event")} ${
         s.status === "active"
           ? button(ctx, `${CONSOLE_PATH}/subscriptions/${s.id}/disable`, "Disable")
