@@ -75,6 +75,7 @@ export function subscriptionDetail(
     consecutiveFailures: number;
     failingSince?: Date | string | null;
     headers?: Record<string, string>;
+    filters?: unknown[];
   },
   counts: Record<string, number>,
   lane: LaneStats,
@@ -95,6 +96,7 @@ export function subscriptionDetail(
     "max in flight": s.maxInFlight,
     "rate limit": s.rateLimitPerSecond === null ? "none" : `${s.rateLimitPerSecond} per second`,
     ...(s.headers && Object.keys(s.headers).length > 0 ? { "static headers": Object.entries(s.headers).map(([n, v]) => `${n}: ${v}`) } : {}),
+    ...(s.filters && s.filters.length > 0 ? { filters: JSON.stringify(s.filters) } : {}),
     "failed attempts": failures,
     deliveries: byStatus.length > 0 ? byStatus.join(", ") : "none yet",
     "in flight now": lane.inFlight,

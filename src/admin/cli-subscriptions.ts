@@ -14,6 +14,8 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
   const notFound = (): Result => ({ ok: false, data: { error: "not_found", id }, text: `no subscription ${id}` });
   const headers = headerOptions(v.header, v["clear-headers"] === true, v["allow-authorization"] === true);
   if (typeof headers === "string") return usage(`subscriptions ${sub}: ${headers}`);
+  const filters = filterOption(str(v.filters));
+  if (typeof filters === "string") return usage(`subscriptions ${sub}: ${filters}`);
   const events = str(v.events)
     ?.split(",")
     .map((e) => e.trim())
@@ -48,6 +50,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
         ...(str(v.ordering) ? { ordering: str(v.ordering) } : {}),
         ...(v["allow-duplicate"] ? { allowDuplicate: true } : {}),
         ...headers,
+        ...filters,
       });
       if (!input.success) return usage(`subscriptions create: ${input.error.issues.map((i) => `${optionName(i.path.join("."))}: ${i.message}`).join("; ")}`);
       const r = await subscriptions.create(svc, io.actor, input.data);
@@ -71,7 +74,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
     }
     case "set": {
       if (!id) return missing("subscription");
-      const change: Record<string, unknown> = { ordering: str(v.ordering), description: str(v.description), eventTypes: events, ...headers };
+      const change: Record<string, unknown> = { ordering: str(v.ordering), description: str(v.description), eventTypes: events, ...headers, ...filters };
       if (str(v["max-in-flight"]) !== undefined) change.maxInFlight = Number(v["max-in-flight"]);
       if (str(v.rate) !== undefined) change.rateLimitPerSecond = v.rate === "none" ? null : Number(v.rate);
       const parsed = subscriptionChange.safeParse(Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)));
@@ -136,6 +139,16 @@ function headerOptions(given: string | boolean | string[] | undefined, clear: bo
   return { headers, ...(allowAuthorization ? { allowAuthorizationHeader: true } : {}) };
 }
 
+/** `--filters '<json>'` as the API's `filters` (validated there); JSON that does not parse is named. */
+function filterOption(given: string | undefined): { filters?: unknown } | string {
+  if (given === undefined) return {};
+  try {
+    return { filters: JSON.parse(given) };
+  } catch {
+    return `--filters: not JSON (write it as '[{"exact": {"data.phase": "exception"}}]')`;
+  }
+}
+
 /** The CLI flag for an API field named in a validation message. */
 const FLAGS: Record<string, string> = {
   eventTypes: "--events",
@@ -145,6 +158,7 @@ const FLAGS: Record<string, string> = {
   description: "--description",
   url: "the URL",
   headers: "--header",
+  filters: "--filters",
 };
 /** `headers.X-Api-Key` reads `--header X-Api-Key`. */
 const optionName = (field: string) => {

@@ -6,8 +6,9 @@ subscriptions
   subscriptions show <id>                              one endpoint, its deliveries by status and its lane
   subscriptions create <url> --events a.*,b.c [--description S] [--ordering subject] [--allow-duplicate]
                   [--header "X-Api-Key: v"]... [--allow-authorization]   static headers sent with every attempt
+                  [--filters '[{"exact": {"data.phase": "exception"}}]']    only the events that match
   subscriptions set <id> [--events ...] [--ordering none|subject] [--max-in-flight N] [--rate N|none] [--description S]
-                  [--header "Name: value"]... (replaces them all) | [--clear-headers]
+                  [--header "Name: value"]... (replaces them all) | [--clear-headers] [--filters '<json>' ('[]': none)]
   subscriptions disable|enable|delete <id>
   subscriptions rotate-secret <id>                     a new secret; the old one is still signed with for a grace period
   subscriptions test <id>                              send a signed hub.test to that endpoint and show the outcome

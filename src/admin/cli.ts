@@ -36,6 +36,7 @@ function parseCommandLine() {
         header: { type: "string", multiple: true },
         "allow-authorization": { type: "boolean" },
         "clear-headers": { type: "boolean" },
+        filters: { type: "string" },
         "reason-contains": { type: "string" },
         ordering: { type: "string" },
         "max-in-flight": { type: "string" },

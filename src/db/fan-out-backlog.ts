@@ -13,7 +13,7 @@ WITH taken AS (
    WHERE b.event_id IN (SELECT event_id FROM fan_out_backlog ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED)
   RETURNING b.event_id
 ), backlog AS (
-  SELECT e.id, e.type, e.subject, e.position, e.created_at FROM events e JOIN taken t ON t.event_id = e.id
+  SELECT e.id, e.type, e.subject, e.position, e.envelope, e.created_at FROM events e JOIN taken t ON t.event_id = e.id
 ), ${fanOutCte("backlog", { backlog: true })}
 SELECT (SELECT count(*) FROM taken)::int AS taken, f.id AS delivery_id, f.subscription_id
   FROM (SELECT 1) one LEFT JOIN fan_out f ON true`;

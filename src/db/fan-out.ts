@@ -41,8 +41,8 @@ export interface FanOutOptions {
 }
 
 /**
- * `fan_out` CTE over a CTE `source` with columns (id, type, subject, position): one delivery per matching
- * subscription, due now. For a subscription in ordered mode (docs/delivery.md) a delivery is `held` when its
+ * `fan_out` CTE over a CTE `source` with columns (id, type, subject, position, envelope): one delivery per
+ * matching subscription (its event types, then its filters: domain/filters.ts), due now. For a subscription in ordered mode (docs/delivery.md) a delivery is `held` when its
  * subject already has an unfinished delivery to that subscription, or an earlier event in the same batch:
  * it is released (db/delivery-attempts.ts) when the one before it is delivered or has finally failed. Only
  * an ordered subscription's deliveries carry their subject (which keeps the subject index to them alone).
@@ -65,6 +65,7 @@ matched AS (
          count(*) OVER (PARTITION BY ev.id) AS fan, ol.lane IS NOT NULL AS offered,
          row_number() OVER (PARTITION BY ev.id ORDER BY ol.lane IS NOT NULL DESC, s.id) AS pick
     FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}
+         AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
          ${backlog ? "AND s.created_at <= ev.created_at" : ""}
          LEFT JOIN ${offered} ol ON ol.lane = s.id
 ), staged AS (

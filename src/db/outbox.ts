@@ -86,7 +86,7 @@ WITH pending AS (
 ), positioned AS (
   UPDATE events e SET position = head.base + n.ord, relayed_at = now()
     FROM numbered n, head WHERE e.id = n.id
-  RETURNING e.id, e.type, e.subject, e.position, e.request_id
+  RETURNING e.id, e.type, e.subject, e.position, e.envelope, e.request_id
 ), ${fanOutCte("positioned")}
 SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM positioned)::int AS positioned, (SELECT count(*) FROM deferred)::int AS deferred,
        f.id AS delivery_id, f.subscription_id

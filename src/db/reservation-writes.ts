@@ -110,7 +110,7 @@ WITH reservation_rows AS (
       e.request_id, e.trace_context
     FROM ${COLUMNS.unnest("events")} WITH ORDINALITY AS e(${COLUMNS.names("events")}, ord)
          CROSS JOIN head
-  RETURNING id, type, subject, position, envelope::text AS body
+  RETURNING id, type, subject, position, envelope, envelope::text AS body
 ),
 ${fanOutLeasingFrom("event_rows", {
   offer: `${COLUMNS.unnest("offer")} AS o(${COLUMNS.names("offer")})`,

@@ -1,5 +1,6 @@
 // Subscriptions: rows and their changes. Writes take `Sql` so they run in the caller's transaction, beside
 // their audit row (db/audit.ts `audited`); reads run on the pool.
+import type { Filter } from "../domain/filters.js";
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
 
@@ -26,6 +27,8 @@ export interface Subscription {
   consumerId: string | null;
   /** Static request headers sent with every attempt (shown masked: domain/static-headers.ts). */
   headers: Record<string, string>;
+  /** CloudEvents Subscriptions API filters; all must match (domain/filters.ts); `[]`: every event of its types. */
+  filters: Filter[];
 }
 
 /** What a subscription's owner may change after creation. */
@@ -36,32 +39,23 @@ export interface SubscriptionSettings {
   maxInFlight?: number;
   rateLimitPerSecond?: number | null;
   headers?: Record<string, string>;
+  filters?: Filter[];
 }
 
 const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, previous_secret AS "previousSecret",
   previous_secret_expires_at AS "previousSecretExpiresAt", status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
   failing_since AS "failingSince", consecutive_failures AS "consecutiveFailures", created_at AS "createdAt", updated_at AS "updatedAt",
   deleted_at AS "deletedAt", ordering, max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond",
-  consumer_id AS "consumerId", headers`;
+  consumer_id AS "consumerId", headers, filters`;
 
 export async function insertSubscription(
   sql: Sql,
-  input: {
-    id: string;
-    url: string;
-    eventTypes: string[];
-    description: string | null;
-    secret: string;
-    ordering: string;
-    maxInFlight: number;
-    rateLimitPerSecond: number | null;
-    consumerId: string | null;
-    headers?: Record<string, string>;
-  },
+  input: Pick<Subscription, "id" | "url" | "eventTypes" | "description" | "secret" | "maxInFlight" | "rateLimitPerSecond" | "consumerId"> &
+    Partial<Pick<Subscription, "headers" | "filters">> & { ordering: string },
 ): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
-    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, headers, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) RETURNING ${COLUMNS}`,
+    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, headers, filters, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) RETURNING ${COLUMNS}`,
     [
       input.id,
       input.url,
@@ -73,6 +67,7 @@ export async function insertSubscription(
       input.rateLimitPerSecond,
       input.consumerId,
       JSON.stringify(input.headers ?? {}),
+      JSON.stringify(input.filters ?? []),
     ],
   );
   return row!;
@@ -99,6 +94,7 @@ export async function updateSettings(sql: Sql, id: string, settings: Subscriptio
         rate_limit_per_second = CASE WHEN $10 THEN $11::float8 ELSE rate_limit_per_second END,
         rate_tat = CASE WHEN $10 THEN NULL ELSE rate_tat END,
         headers = CASE WHEN $12 THEN $13::jsonb ELSE headers END,
+        filters = CASE WHEN $14 THEN $15::jsonb ELSE filters END,
         updated_at = now()
       WHERE id = $1 RETURNING ${COLUMNS}`,
     [
@@ -115,6 +111,8 @@ export async function updateSettings(sql: Sql, id: string, settings: Subscriptio
       settings.rateLimitPerSecond ?? null,
       has("headers"),
       settings.headers ? JSON.stringify(settings.headers) : null,
+      has("filters"),
+      settings.filters ? JSON.stringify(settings.filters) : null,
     ],
   );
   return row!;

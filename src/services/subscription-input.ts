@@ -3,6 +3,7 @@ import { z } from "zod";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
 import { MAX_STATIC_HEADERS, refusedHeader } from "../domain/static-headers.js";
+import { type Filter, filterProblems } from "../domain/filters.js";
 
 const eventTypes = z
   .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
@@ -29,6 +30,14 @@ const settingsShape = {
     .record(z.string(), z.string())
     .refine((h) => Object.keys(h).length <= MAX_STATIC_HEADERS, `${MAX_STATIC_HEADERS} headers at most`)
     .refine((h) => new Set(Object.keys(h).map((n) => n.toLowerCase())).size === Object.keys(h).length, "each header name once (names are case-insensitive)")
+    .optional(),
+  /** CloudEvents Subscriptions API filters (docs/delivery.md, "Filters"); all must match; `[]` takes every event. */
+  filters: z
+    .array(z.unknown())
+    .superRefine((filters, ctx) => {
+      for (const p of filterProblems(filters)) ctx.addIssue({ code: "custom", path: p.path, message: p.message });
+    })
+    .transform((filters) => filters as Filter[])
     .optional(),
   /** Allows an `Authorization` among the headers (refused otherwise). */
   allowAuthorizationHeader: z.boolean().optional(),

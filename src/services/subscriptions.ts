@@ -66,6 +66,7 @@ async function createSubscription(
     rateLimitPerSecond: input.rateLimitPerSecond ?? null,
     consumerId: owner,
     headers: input.headers ?? {},
+    filters: input.filters ?? [],
   });
   return { kind: "created", subscription };
 }
@@ -100,6 +101,7 @@ export function subscriptionView(s: Subscription) {
     rateLimitPerSecond: s.rateLimitPerSecond,
     // The names only: a value is the subscriber's credential.
     headers: maskHeaders(s.headers),
+    filters: s.filters,
     disabledReason: s.disabledReason,
     disabledAt: s.disabledAt,
     failingSince: s.failingSince,
@@ -166,6 +168,7 @@ export function create(
             maxInFlight: created.subscription.maxInFlight,
             rateLimitPerSecond: created.subscription.rateLimitPerSecond,
             headers: maskHeaders(created.subscription.headers),
+            filters: created.subscription.filters,
           })
         : null;
     return { result: created, audit };

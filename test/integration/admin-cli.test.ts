@@ -133,6 +133,15 @@ describe("admin CLI", { timeout: 90_000 }, () => {
       const refused = await cli("subscriptions", "set", sub.id, "--header", "webhook-id: x");
       expect(refused.code).toBe(2);
       expect(refused.stdout + refused.stderr).toMatch(/--header webhook-id: the webhook-\* headers carry the signature/);
+      const filtered = await cli("subscriptions", "set", sub.id, "--filters", '[{"exact": {"data.status": "taken"}}]', "--json");
+      expect(JSON.parse(filtered.stdout).filters).toEqual([{ exact: { "data.status": "taken" } }]);
+      expect((await cli("subscriptions", "show", sub.id)).stdout).toMatch(/filters:\s+\[\{"exact":\{"data.status":"taken"\}\}\]/);
+      const notJson = await cli("subscriptions", "set", sub.id, "--filters", "[{exact}]");
+      expect(notJson.code).toBe(2);
+      expect(notJson.stdout + notJson.stderr).toMatch(/--filters: not JSON/);
+      const badFilter = await cli("subscriptions", "set", sub.id, "--filters", '[{"equals": {"type": "x"}}]');
+      expect(badFilter.stdout + badFilter.stderr).toMatch(/--filters 0: unknown dialect "equals"/);
+      await cli("subscriptions", "set", sub.id, "--filters", "[]");
       const again = await cli("subscriptions", "create", receiver.url, "--events", "reservation.sealed");
       expect(again.code).toBe(1);
       expect(again.stdout).toContain(`subscription ${sub.id} already sends`);
@@ -150,6 +159,8 @@ describe("admin CLI", { timeout: 90_000 }, () => {
       const actions = (await ctx.prisma.auditLog.findMany({ where: { target: sub.id }, orderBy: { id: "asc" } })).map((a) => a.action);
       expect(actions).toEqual([
         "subscription.create",
+        "subscription.update",
+        "subscription.update",
         "subscription.test",
         "subscription.disable",
         "subscription.enable",

@@ -102,6 +102,7 @@ ${button(
 <label>requests per second
 <input type="number" name="rateLimitPerSecond" min="${RATE_LIMIT.min}" max="${RATE_LIMIT.max}" step="any" value="${s.rateLimitPerSecond ?? ""}" placeholder="no limit"></label> `,
 )}
+${s.filters.length > 0 ? html`<p class="filters">Only the events that match <code>${JSON.stringify(s.filters)}</code> (docs/delivery.md, "Filters")</p>` : ""}
 <h2>Endpoint</h2>
 ${
   Object.keys(s.headers).length > 0
