@@ -76,6 +76,14 @@ export async function subscribe(app: Express, sub: Subscriber, eventTypes: strin
   return res.body as { id: string; secret: string };
 }
 
+/** POST /subscriptions for a path of its own under the subscriber, with these fields; the answer as it came (any status). */
+export function postSubscription(app: Express, sub: Subscriber, body: Record<string, unknown>) {
+  return request(app)
+    .post("/subscriptions")
+    .set("authorization", `Bearer ${TEST_ADMIN_TOKEN}`)
+    .send({ url: `${sub.url}/${randomUUID().slice(0, 8)}`, ...body });
+}
+
 /** A test context with a running worker and a verifying subscriber of every reservation event. */
 export async function contextWithSubscriber(env: TestEnv = {}): Promise<{ ctx: TestContext; sub: Subscriber; close(): Promise<void> }> {
   const ctx = await createTestContext(env);

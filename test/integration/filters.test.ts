@@ -10,7 +10,7 @@ import { withTransaction } from "../../src/db/sql.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { rentalConfirmed } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
+import { postSubscription, startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 let ctx: TestContext;
@@ -25,11 +25,7 @@ afterAll(async () => {
   await ctx?.close();
 });
 
-const subscribe = (body: Record<string, unknown>) =>
-  request(ctx.app)
-    .post("/subscriptions")
-    .set(auth)
-    .send({ url: `${subscriber.url}/${randomUUID().slice(0, 8)}`, ...body });
+const subscribe = (body: Record<string, unknown>) => postSubscription(ctx.app, subscriber, body);
 
 describe("the dialects, as the fan-out evaluates them (hub_filter_matches)", () => {
   const event = {

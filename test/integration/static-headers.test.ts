@@ -6,7 +6,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
-import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
+import { postSubscription, startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const KEY = `k-${randomUUID()}`;
@@ -29,11 +29,7 @@ afterAll(async () => {
   await ctx?.close();
 });
 
-const subscribe = (body: Record<string, unknown>) =>
-  request(ctx.app)
-    .post("/subscriptions")
-    .set(auth)
-    .send({ url: `${subscriber.url}/${randomUUID().slice(0, 8)}`, eventTypes: ["reservation.*"], ...body });
+const subscribe = (body: Record<string, unknown>) => postSubscription(ctx.app, subscriber, { eventTypes: ["reservation.*"], ...body });
 
 /** Posts a webhook and returns the headers the subscriber got with its event. */
 async function delivered(): Promise<Record<string, string | string[] | undefined>> {
