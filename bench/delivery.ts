@@ -10,12 +10,15 @@
 //               host that answers in 8 s (--crowd-delay-ms); its p50/p99 in both phases, the ratio, the most
 //               requests the slow host had open at once, and the worker's RSS then (--destination-limit N
 //               sets DELIVERY_DESTINATION_MAX_IN_FLIGHT, to see what thousands of open requests cost)
-//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd --rates 50,300 --duration 10 --runs 3 --workers 1]
+//   filters     per rate: 10 subscriptions without filters, then (a topology of its own) 100 whose filters let one
+//               event in ten through (`suffix` on the subject's last digit): the same 10 deliveries per event
+//               beside the main subscriber's one; CPU of the api, worker and Postgres per delivered event
+//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd,filters --rates 50,300 --duration 10 --runs 3 --workers 1]
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { cpuMs, loadAverage, machine, median, openLoop, percentile } from "./lib.js";
-import { ADMIN, startTopology, type Topology } from "./topology.js";
+import { ADMIN, type BenchSubscriber, startTopology, type Topology } from "./topology.js";
 import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
@@ -192,6 +195,41 @@ async function crowd(): Promise<Row[]> {
   return rows;
 }
 
+/** What filters cost: the same deliveries per event, from 10 plain subscriptions or 100 filtered ones. */
+async function filters(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const rate of rates) {
+    for (const filtered of [false, true]) {
+      const t = await startTopology({ workers });
+      try {
+        const extra: BenchSubscriber[] = [];
+        for (let i = 0; i < (filtered ? 100 : 10); i++)
+          extra.push(await t.addSubscriber({ body: filtered ? { filters: [{ suffix: { subject: String(i % 10) } }] } : {} }));
+        const extraSeen = () => extra.reduce((n, s) => n + s.seen.size, 0);
+        await warmUp(t, rate);
+        const read = () => cpuMs(t.api.pid!) + cpuMs(t.worker.pid!) + cpuMs(t.services.pg.pid!, true);
+        const before = { cpu: read(), extra: extraSeen() };
+        const result = await phase(t, rate);
+        // Every event also reaches ten of the extra subscribers: wait for those too, then read the CPU.
+        const deadline = Date.now() + 60_000;
+        while (extraSeen() - before.extra < result.delivered * 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        const delivered = result.delivered + extraSeen() - before.extra;
+        rows.push({
+          scenario: `filters ${rate}/s: ${filtered ? "100 subscriptions, filters letting 1 event in 10 through" : "10 subscriptions, no filters"}`,
+          "deliveries per event": (delivered / result.accepted).toFixed(2),
+          "main p50": result.p50,
+          "main p99": result.p99,
+          lost: result.lost,
+          "CPU ms per delivered event (api + worker + pg)": ((read() - before.cpu) / delivered).toFixed(3),
+        });
+      } finally {
+        await t.stop();
+      }
+    }
+  }
+  return rows;
+}
+
 async function ordered(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const rate of rates) {
@@ -282,6 +320,7 @@ for (let i = 0; i < runs; i++) {
   if (scenarios.includes("ordered")) rows.push(...(await ordered()));
   if (scenarios.includes("backlog")) rows.push(...(await backlog()));
   if (scenarios.includes("crowd")) rows.push(...(await crowd()));
+  if (scenarios.includes("filters")) rows.push(...(await filters()));
   for (const row of rows) console.table([row]);
   all.push(rows);
 }
