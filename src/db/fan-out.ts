@@ -42,10 +42,11 @@ export interface FanOutOptions {
 
 /**
  * `fan_out` CTE over a CTE `source` with columns (id, type, subject, position, envelope): one delivery per
- * matching subscription (its event types, then its filters: domain/filters.ts), due now. For a subscription in ordered mode (docs/delivery.md) a delivery is `held` when its
- * subject already has an unfinished delivery to that subscription, or an earlier event in the same batch:
- * it is released (db/delivery-attempts.ts) when the one before it is delivered or has finally failed. Only
- * an ordered subscription's deliveries carry their subject (which keeps the subject index to them alone).
+ * matching subscription (its event types, then its filters: domain/filters.ts), due now. For a subscription
+ * in ordered mode (docs/delivery.md) a delivery is `held` when its subject already has an unfinished delivery
+ * to that subscription, or an earlier event in the same batch: it is released (db/delivery-attempts.ts) when
+ * the one before it is delivered or has finally failed. Only an ordered subscription's deliveries carry their
+ * subject (which keeps the subject index to them alone).
  *
  * An event matching more than INLINE_FAN_OUT subscriptions leaves the deliveries it does not need at once to
  * the backlog: a `deferred` CTE inserts its row into fan_out_backlog (the caller nudges the relay).
