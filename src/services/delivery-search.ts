@@ -1,6 +1,6 @@
-// Searching a subscription's deliveries (GET /subscriptions/:id/deliveries, the console's subscription page, the
-// CLI's `deliveries list`): one schema for the query, the event-type filter the event log shares, and the keyset cursor
-// (`<created_at ISO>~<id>` of the last row of a page) that they pass on.
+// Searching a subscription's deliveries (GET /subscriptions/:id/deliveries, the console's subscription page,
+// the CLI's `deliveries list`): one schema for the query, the event-type filter the event log shares, and the
+// keyset cursor (`<created_at ISO>~<id>` of the last row of a page) that they pass on.
 import { z } from "zod";
 import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import type { DeliverySearch } from "../db/webhook-deliveries.js";
