@@ -2,10 +2,9 @@
 // the result table with each row's re-send button, and the link to the next page of the same search.
 import type { DeliverySearch, DeliveryView } from "../../services/console.js";
 import { cursorOf, DELIVERY_STATUSES, deliverySearchQuery, searchParams } from "../../services/delivery-search.js";
-import { html } from "./html.js";
+import { html, time } from "./html.js";
 import { entityLink } from "./kit.js";
 import { badge, type PageContext, resendButton } from "./views.js";
-import { time } from "./html.js";
 
 /** datetime-local sends no seconds and no offset: the form says UTC. */
 const utc = (v: unknown) => (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(v) ? `${v.length === 16 ? `${v}:00` : v}Z` : v);
