@@ -4,11 +4,12 @@
 // ingress's latency (to the 202) and its non-2xx answers in both phases, and the console pages' latencies.
 // With --console-process the readers walk a process of the console role instead (the api serves only webhooks).
 // With --pages events the readers are consumers paging GET /events (1,000 a page, 100,000 events seeded) as
-// fast as they can, from the start again when they reach the end.
-//   npm run bench:console-load [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3 --console-process]
+// fast as they can, from the start again when they reach the end. With --pages snapshot they page
+// GET /snapshot/reservations (1,000 a page) over 100,000 open reservations, and each full pass is timed.
+//   npm run bench:console-load [-- --subscriptions 1000 --readers 8 --rate 40 --duration 15 --runs 3 --console-process --pages snapshot]
 import { execFileSync } from "node:child_process";
 import pg from "pg";
-import { loadAverage, machine, median, openLoop, percentile, seedDeliveredEvents } from "./lib.js";
+import { loadAverage, machine, median, openLoop, percentile, seedDeliveredEvents, seedOpenReservations } from "./lib.js";
 import { ADMIN, startTopology } from "./topology.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
@@ -52,6 +53,13 @@ async function run(index: number): Promise<Row[]> {
       await client.query("UPDATE event_log_head SET last_position = 100001");
       await client.end();
     }
+    if (pagesKind === "snapshot") {
+      const client = new pg.Client({ connectionString: topology.services.directDatabaseUrl });
+      await client.connect();
+      await seedOpenReservations((text, params) => client.query(text, params), 100_000);
+      await client.query("VACUUM ANALYZE reservations, events");
+      await client.end();
+    }
     const ingress = async () => {
       const r = await openLoop({ url: base, rate, durationS: duration, make: topology.signedRequest });
       const sorted = [...r.latencies].sort((a, b) => a - b);
@@ -73,6 +81,26 @@ async function run(index: number): Promise<Row[]> {
         cursor = page.hasMore ? page.cursor : undefined;
       }
     };
+    const passes: number[] = [];
+    const snapshotReader = async () => {
+      while (reading) {
+        const start = performance.now();
+        let next: string | null = null;
+        let items = 0;
+        do {
+          const t0 = performance.now();
+          const res = await fetch(`${pagesBase}/snapshot/reservations?limit=1000${next ? `&cursor=${next}` : ""}`, {
+            headers: { authorization: `Bearer ${ADMIN}` },
+          });
+          const page = (await res.json()) as { items?: unknown[]; next?: string | null };
+          pages.push(performance.now() - t0);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          items += page.items?.length ?? 0;
+          next = page.next ?? null;
+        } while (next && reading);
+        if (!next && items >= 100_000) passes.push(performance.now() - start);
+      }
+    };
     const reader = async () => {
       while (reading) {
         let next: string | null = "/admin/console/subscriptions";
@@ -86,7 +114,7 @@ async function run(index: number): Promise<Row[]> {
         }
       }
     };
-    const reading8 = Array.from({ length: readers }, pagesKind === "events" ? consumer : reader);
+    const reading8 = Array.from({ length: readers }, pagesKind === "events" ? consumer : pagesKind === "snapshot" ? snapshotReader : reader);
     const beside = await ingress();
     reading = false;
     await Promise.all(reading8);
@@ -95,13 +123,23 @@ async function run(index: number): Promise<Row[]> {
       { phase: "ingress alone", "p50 ms": alone.p50.toFixed(1), "p99 ms": alone.p99.toFixed(1), "non-2xx": alone.failed, sent: alone.sent },
       { phase: `ingress + ${readers} readers`, "p50 ms": beside.p50.toFixed(1), "p99 ms": beside.p99.toFixed(1), "non-2xx": beside.failed, sent: beside.sent },
       {
-        phase: pagesKind === "events" ? "GET /events pages" : "console pages",
+        phase: pagesKind === "events" ? "GET /events pages" : pagesKind === "snapshot" ? "GET /snapshot pages" : "console pages",
         "p50 ms": percentile(sortedPages, 50).toFixed(1),
         "p99 ms": percentile(sortedPages, 99).toFixed(1),
         "non-2xx": [...statuses].filter(([s]) => s >= 300).reduce((n, [, c]) => n + c, 0),
         sent: pages.length,
       },
     ];
+    if (pagesKind === "snapshot") {
+      const sortedPasses = passes.sort((a, b) => a - b);
+      rows.push({
+        phase: "snapshot of 100,000, whole pass (p99: slowest)",
+        "p50 ms": percentile(sortedPasses, 50).toFixed(0),
+        "p99 ms": (sortedPasses.at(-1) ?? 0).toFixed(0),
+        "non-2xx": 0,
+        sent: passes.length,
+      });
+    }
     console.table(rows);
     return rows;
   } finally {

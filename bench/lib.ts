@@ -263,3 +263,30 @@ export async function seedDeliveredEvents(q: (text: string, params?: unknown[]) 
     );
   }
 }
+
+/**
+ * `total` reservations in `created` (open: a snapshot lists them), each with its `reservation.created` event,
+ * relayed, at positions below a million below zero (clear of seedDeliveredEvents' and of a consumer's cursor).
+ */
+export async function seedOpenReservations(q: (text: string, params?: unknown[]) => Promise<unknown>, total: number): Promise<void> {
+  for (let from = 0; from < total; from += 50_000) {
+    const to = Math.min(total, from + 50_000);
+    await q(
+      `WITH r AS (
+         INSERT INTO reservations (id, external_id, state, sequence, last_changed_at, updated_at)
+         SELECT 'open-' || lpad(i::text, 7, '0'), 'WO-' || i, 'created', 1, now(), now() FROM generate_series($1::int, $2::int - 1) AS i
+         RETURNING id, external_id
+       )
+       INSERT INTO events (id, position, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, relayed_at)
+       SELECT gen_random_uuid(), -1000000 - substr(r.id, 6)::bigint, 'flovi', 'reservation.created', 'reservation/' || r.id, 'reservation', r.id, 1, now(), 'open:' || r.id,
+              jsonb_build_object('specversion', '1.0', 'id', md5(r.id), 'source', 'flovi', 'type', 'reservation.created',
+                'subject', 'reservation/' || r.id, 'time', now(), 'datacontenttype', 'application/json',
+                'data', jsonb_build_object('entity', 'reservation', 'entityId', r.id, 'externalId', r.external_id, 'status', 'created',
+                  'previousStatus', null, 'phase', 'booked', 'providerStatus', 'created', 'sequence', 1, 'timeSource', 'provider',
+                  'details', jsonb_build_object('vehicle', jsonb_build_object('make', 'Renault', 'model', 'Clio'), 'origin', 'Lyon', 'destination', 'Paris'))),
+              now()
+         FROM r`,
+      [from, to],
+    );
+  }
+}

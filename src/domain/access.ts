@@ -5,7 +5,7 @@
 // One rule for every route, so a new route is covered the day it is written: reads need a viewer, writes an
 // operator, and anything under /admin/tokens or /admin/consumers an admin (listing included).
 // A consumer (a downstream service) is not a role above or below these: it may use its own subscriptions'
-// routes and read the event log (CONSUMER_ROUTES), each within its own scope, and nothing else.
+// routes, read the event log and the snapshots (CONSUMER_ROUTES), each within its own scope, and nothing else.
 export type Role = "viewer" | "operator" | "admin";
 
 export const ROLES: readonly Role[] = ["viewer", "operator", "admin"];
@@ -24,7 +24,7 @@ export function allows(held: Role, needed: Role): boolean {
   return rank(held) >= rank(needed);
 }
 
-/** What a consumer's token may call: its own subscriptions (checked by the routes) and the event log of its types. */
+/** What a consumer's token may call: its own subscriptions (checked by the routes), the event log and snapshots of its types. */
 const CONSUMER_ROUTES: readonly [method: string, path: RegExp][] = [
   ["GET", /^\/subscriptions$/],
   ["POST", /^\/subscriptions$/],
@@ -35,6 +35,7 @@ const CONSUMER_ROUTES: readonly [method: string, path: RegExp][] = [
   ["GET", /^\/subscriptions\/[^/]+\/deliveries$/],
   ["POST", /^\/subscriptions\/[^/]+\/deliveries\/[^/]+\/retry$/],
   ["GET", /^\/events$/],
+  ["GET", /^\/snapshot\/[^/]+$/],
 ];
 
 export function consumerMay(method: string, path: string): boolean {

@@ -44,7 +44,11 @@ export function createAccess(opts: { adminToken: string | undefined; db: Databas
         if (principal.role === "consumer") {
           if (!consumerMay(req.method, path)) {
             next(
-              new HttpError(403, "forbidden", `a consumer's token manages its own subscriptions and reads /events; ${req.method} ${path} needs an operator`),
+              new HttpError(
+                403,
+                "forbidden",
+                `a consumer's token manages its own subscriptions and reads /events and /snapshot; ${req.method} ${path} needs an operator`,
+              ),
             );
             return;
           }

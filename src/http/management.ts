@@ -5,6 +5,7 @@ import { adminRoutes } from "./admin.js";
 import { consoleRoutes } from "./console/routes.js";
 import { refuseUnstorable } from "./validate.js";
 import { eventRoutes } from "./events.js";
+import { snapshotRoutes } from "./snapshot.js";
 import { reservationRoutes } from "./reservations.js";
 import { subscriptionRoutes } from "./subscriptions.js";
 import { consumerRoutes } from "./consumers.js";
@@ -21,7 +22,7 @@ export function managementRoutes(deps: RouteDeps, access: Access): Router {
   // JSON whatever the content type says (curl -d sends form-urlencoded): the management API speaks only JSON.
   const parse = express.json({ limit: "256kb", type: () => true });
   const json: RequestHandler = (req, res, next) => parse(req, res, (err?: unknown) => (err ? next(err) : refuseUnstorable(req, res, next)));
-  for (const prefix of ["/reservations", "/tracking", "/subscriptions", "/events"]) {
+  for (const prefix of ["/reservations", "/tracking", "/subscriptions", "/events", "/snapshot"]) {
     router.use(prefix, admin, json);
   }
   // The console (HTML forms) and Bull Board bring their own body handling; the JSON API under /admin gets ours.
@@ -31,6 +32,7 @@ export function managementRoutes(deps: RouteDeps, access: Access): Router {
   router.use(reservationRoutes(ops));
   router.use(subscriptionRoutes(ops));
   router.use(eventRoutes({ ...deps, db: deps.readerDb ?? deps.db }));
+  router.use(snapshotRoutes({ db: deps.readerDb ?? deps.db }));
   router.use(trackingRoutes(ops));
   router.use(adminRoutes(ops, admin));
   router.use(tokenRoutes(ops));

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of every endpoint, served at /openapi.json. test/integration/openapi.test.ts
 // compares it with the routes the app really registers, so the two cannot drift.
 import { accessPaths } from "./openapi-access-paths.js";
+import { consumerPaths } from "./openapi-consumer-paths.js";
 import { adminPaths } from "./openapi-admin-paths.js";
 import { publicPaths } from "./openapi-paths.js";
 import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
@@ -92,6 +93,6 @@ export function openApiDocument() {
         },
       },
     },
-    paths: { ...publicPaths(), ...adminPaths(), ...accessPaths() },
+    paths: { ...publicPaths(), ...adminPaths(), ...accessPaths(), ...consumerPaths() },
   };
 }

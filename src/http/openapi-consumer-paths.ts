@@ -1,0 +1,49 @@
+// The OpenAPI paths a downstream service starts from: the snapshot of one kind of entity (docs/events.md,
+// "Starting from a snapshot").
+import { authErrors, error, ok, queryParam, secured } from "./openapi-parts.js";
+
+export function consumerPaths() {
+  return {
+    "/snapshot/{kind}": {
+      get: {
+        ...secured,
+        summary: "every reservation, shipment or rental not yet final, as its latest event's data, and the log position to follow on from",
+        description:
+          "Apply every page, then GET /events?after=<position> and apply only the events whose data.sequence is above the one you hold. " +
+          "The position is fixed on the first page and carried by the cursor. A consumer needs <kind>.* among its event types.",
+        parameters: [
+          { name: "kind", in: "path", required: true, schema: { type: "string", enum: ["reservations", "shipments", "rentals"] } },
+          queryParam("limit", { type: "integer", minimum: 1, maximum: 1000 }, "page size (default 500)"),
+          queryParam("cursor", { type: "string" }, "the `next` of the previous page"),
+          queryParam("all", { type: "string", enum: ["true", "false"] }, "true: final entities too (those whose latest event is still kept)"),
+        ],
+        responses: {
+          "200": ok("a page", {
+            type: "object",
+            required: ["position", "items", "next"],
+            properties: {
+              position: { type: "string", description: "the event-log position to read GET /events after, the same on every page" },
+              items: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    subject: { type: "string" },
+                    sequence: { type: "integer" },
+                    eventId: { type: ["string", "null"], description: "the latest event's id; null when retention pruned it (data rebuilt, details empty)" },
+                    time: { type: "string", format: "date-time" },
+                    data: { description: "the data of the latest event (CloudEvent.data)" },
+                  },
+                },
+              },
+              next: { type: ["string", "null"], description: "the next page's cursor; null on the last page" },
+            },
+          }),
+          "400": error("invalid limit or cursor (a cursor belongs to one kind and one value of all)"),
+          "404": error("no such kind"),
+          ...authErrors,
+        },
+      },
+    },
+  };
+}
