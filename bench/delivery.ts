@@ -13,7 +13,10 @@
 //   filters     per rate: 10 subscriptions without filters, then (a topology of its own) 100 whose filters let one
 //               event in ten through (`suffix` on the subject's last digit): the same 10 deliveries per event
 //               beside the main subscriber's one; CPU of the api, worker and Postgres per delivered event
-//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd,filters --rates 50,300 --duration 10 --runs 3 --workers 1]
+//   replay      per rate: the fast subscriber alone, then while another subscription (its own host) replays 100,000
+//               stored events (POST /subscriptions/:id/replay); its p50/p99 in both phases, the ratio, how long the
+//               replay's 202 took, and how fast the replay was delivered
+//   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd,filters,replay --rates 50,300 --duration 10 --runs 3 --workers 1]
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
@@ -309,6 +312,63 @@ async function backlog(): Promise<Row[]> {
   }
 }
 
+async function replay(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const total = 100_000;
+  for (const rate of rates) {
+    const t = await startTopology({ workers });
+    const db = new pg.Client({ connectionString: t.services.databaseUrl });
+    await db.connect();
+    try {
+      await warmUp(t, rate);
+      const alone = await phase(t, rate);
+      // A day of rentals in the log, which the main subscriber (reservation.*) does not take.
+      const since = new Date(Date.now() - 60_000);
+      await db.query(
+        `INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, created_at)
+         SELECT gen_random_uuid(), -i, now(), 'greenflow', 'rental.reserved', 'rental/rp-' || i, 'rental', 'rp-' || i, 1, now(), 'replay-bench:' || i,
+                jsonb_build_object('specversion', '1.0', 'id', md5(i::text), 'source', 'greenflow', 'type', 'rental.reserved', 'subject', 'rental/rp-' || i,
+                  'time', now(), 'datacontenttype', 'application/json',
+                  'data', jsonb_build_object('entity', 'rental', 'entityId', 'rp-' || i, 'status', 'reserved', 'phase', 'booked', 'sequence', 1, 'details', '{}'::jsonb)),
+                now() - interval '30 seconds'
+           FROM generate_series(1, $1::int) AS i`,
+        [total],
+      );
+      await db.query("ANALYZE events");
+      const target = await t.addSubscriber({ body: { eventTypes: ["rental.*"] } });
+      const cpu = cpuPerSecond(t);
+      const asked = performance.now();
+      const res = await fetch(`http://127.0.0.1:${t.apiPort}/subscriptions/${target.id}/replay`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+        body: JSON.stringify({ since: since.toISOString() }),
+      });
+      const accepted = (await res.json()) as { id: string; events: number };
+      const acceptMs = performance.now() - asked;
+      const beside = await phase(t, rate);
+      const cpuBeside = cpu();
+      const duringPhase = target.seen.size;
+      const deadline = Date.now() + 600_000;
+      while (target.seen.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const replayS = (performance.now() - asked) / 1000;
+      rows.push({
+        scenario: `replay ${rate}/s: another subscription replays ${accepted.events.toLocaleString("en")} events`,
+        ...comparison(alone, beside),
+        "202 ms": Math.round(acceptMs),
+        "replayed in phase": duringPhase,
+        "replay s": Number(replayS.toFixed(1)),
+        "replay /s": Math.round(target.seen.size / replayS),
+        "CPU ms/s api · worker · pg": cpuBeside,
+        "replay missing": total - target.seen.size,
+      });
+    } finally {
+      await db.end();
+      await t.stop();
+    }
+  }
+  return rows;
+}
+
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 console.log(`machine: ${machine()}; built api + ${workers} worker process(es); ${duration} s per phase after a ${WARM_UP_S} s warm-up; fsync on`);
 console.log("latencies: ms from the webhook's send to the verified POST at the fast subscriber");
@@ -321,6 +381,7 @@ for (let i = 0; i < runs; i++) {
   if (scenarios.includes("backlog")) rows.push(...(await backlog()));
   if (scenarios.includes("crowd")) rows.push(...(await crowd()));
   if (scenarios.includes("filters")) rows.push(...(await filters()));
+  if (scenarios.includes("replay")) rows.push(...(await replay()));
   for (const row of rows) console.table([row]);
   all.push(rows);
 }

@@ -3,6 +3,7 @@ import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
 import { subscriptionService } from "../services/wiring.js";
 import { sendTestEvent } from "../services/test-event.js";
+import { replayInput, replayStatus, requestReplay } from "../services/replays.js";
 import { record, subscriptionDetail, subscriptionRows, table } from "./cli-format.js";
 import { type Io, type Result, str, usage } from "./cli-io.js";
 
@@ -116,6 +117,34 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
           `${result.delivered ? "delivered" : "NOT delivered"}: the endpoint ${said} in ${result.durationMs} ms (event ` +
           `${result.eventId})${result.excerpt ? `\n  ${result.excerpt.slice(0, 200)}` : ""}`,
       };
+    }
+    case "replay": {
+      if (!id) return missing("subscription");
+      if (rest[0]) {
+        const status = await replayStatus(svc.db, id, rest[0]);
+        if (!status) return { ok: false, data: { error: "not_found", id: rest[0] }, text: `no replay ${rest[0]} of subscription ${id}` };
+        const counts = Object.entries(status.deliveries).map(([k, n]) => `${n} ${k}`);
+        return {
+          ok: true,
+          data: status,
+          text: `${record({ replay: status.id, events: status.events, deliveries: counts.join(", ") || "none kept", done: status.done })}`,
+        };
+      }
+      const input = replayInput.safeParse({ since: str(v.since), until: str(v.until), subject: str(v.subject), types: events });
+      if (!input.success)
+        return usage(
+          `subscriptions replay: ${input.error.issues.map((i) => `--${i.path[0] === "types" ? "events" : String(i.path[0] ?? "since")}: ${i.message}`).join("; ")}`,
+        );
+      const r = await requestReplay({ ...svc, retentionMs: io.config.RETENTION_EVENTS_MS }, io.actor, id, input.data);
+      if (r.kind === "not_found") return notFound();
+      if (r.kind === "subscription_inactive") return { ok: false, data: r, text: `subscription ${id} is disabled: enable it first` };
+      if (r.kind === "past_retention")
+        return {
+          ok: false,
+          data: r,
+          text: `events are kept ${io.config.RETENTION_EVENTS_MS / 86_400_000} days: --since may be ${r.earliest.toISOString()} at the earliest`,
+        };
+      return { ok: true, data: r, text: `replay ${r.id}: ${r.events} event(s) to be delivered again (progress: subscriptions replay ${id} ${r.id})` };
     }
     default:
       return usage(`unknown subscriptions command: ${sub ?? "(none)"}${rest.length ? "" : ""}`);

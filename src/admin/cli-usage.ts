@@ -12,6 +12,9 @@ subscriptions
   subscriptions disable|enable|delete <id>
   subscriptions rotate-secret <id>                     a new secret; the old one is still signed with for a grace period
   subscriptions test <id>                              send a signed hub.test to that endpoint and show the outcome
+  subscriptions replay <id> --since ISO [--until ISO] [--subject S] [--events a.*,b.c]
+                                                       deliver that window's events again (hub-replay header)
+  subscriptions replay <id> <replayId>                 a replay's progress
 deliveries
   deliveries list --subscription <id> [--status pending|held|succeeded|failed|cancelled] [--type T] [--subject S]
                   [--response-status N] [--since ISO] [--until ISO] [--limit N] [--cursor C]

@@ -43,6 +43,8 @@ export interface ClaimedDelivery {
   /** The request body: the event's CloudEvents envelope as JSON text. */
   body: string;
   leaseToken: string;
+  /** The replay it belongs to (sent as `hub-replay`); absent for an event's first delivery. */
+  replayId?: string | null;
 }
 
 export interface ClaimResult {
@@ -77,6 +79,7 @@ interface ClaimRow {
   schedule_step: number | null;
   schedule_started_at: Date | null;
   body: string | null;
+  replay_id: string | null;
 }
 
 /**
@@ -106,6 +109,7 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
         scheduleStartedAt: r.schedule_started_at!,
         body: r.body!,
         leaseToken,
+        replayId: r.replay_id,
       });
     } else {
       lanes.push({

@@ -3,14 +3,17 @@
 // (data-modifying CTEs) by the Flovi inbox and by the outbox relay.
 import type { ClaimedDelivery, ClaimSettings, LaneRequest, LaneRow } from "./delivery-lanes.js";
 
+/** Whether one of the patterns in `patternsExpr` (`*`, `<entity>.*`, or a type) matches the type `typeExpr`. */
+export const matchesPatterns = (patternsExpr: string, typeExpr: string) =>
+  `EXISTS (SELECT 1 FROM unnest(${patternsExpr}) AS p(pattern)
+            WHERE p.pattern = '*' OR p.pattern = ${typeExpr}
+               OR (right(p.pattern, 2) = '.*' AND starts_with(${typeExpr}, left(p.pattern, -1))))`;
+
 /**
  * Whether subscription `s` takes an event of type `typeExpr`: `reservation.sealed` matches `*`,
  * `reservation.*` and `reservation.sealed` (the one definition; test/integration/fan-out-sql.test.ts).
  */
-export const matchesSubscription = (typeExpr: string) =>
-  `EXISTS (SELECT 1 FROM unnest(s.event_types) AS p(pattern)
-            WHERE p.pattern = '*' OR p.pattern = ${typeExpr}
-               OR (right(p.pattern, 2) = '.*' AND starts_with(${typeExpr}, left(p.pattern, -1))))`;
+export const matchesSubscription = (typeExpr: string) => matchesPatterns("s.event_types", typeExpr);
 
 /** Where a writer's fan-out may lease first attempts (db/reservation-writes.ts): SQL row sources. */
 export interface FanOutLeaseSql {
@@ -90,7 +93,7 @@ matched AS (
 fan_out AS (
   INSERT INTO webhook_deliveries (${columns})
   SELECT ${values} FROM staged st WHERE NOT st.deferred
-  ON CONFLICT (event_id, subscription_id) DO NOTHING
+  ON CONFLICT (event_id, subscription_id, replay_id) DO NOTHING
   RETURNING id, event_id, subscription_id, status
 )`;
   return `${staged},
@@ -118,7 +121,7 @@ lease_terms AS (
     FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged WHERE NOT deferred) st
     LEFT JOIN lease_slots ls ON ls.subscription_id = st.subscription_id AND ls.k = st.k AND st.status = 'pending'
     LEFT JOIN lease_terms t ON ls.slot IS NOT NULL
-  ON CONFLICT (event_id, subscription_id) DO NOTHING
+  ON CONFLICT (event_id, subscription_id, replay_id) DO NOTHING
   RETURNING id, event_id, subscription_id, status, slot, schedule_started_at
 ), lease_taken AS (
   UPDATE delivery_slots ds SET lease_token = t.token, leased_until = t.until

@@ -59,6 +59,15 @@ WITH victims AS (
 )
 SELECT count(*) AS rows, COALESCE(sum(size), 0) AS bytes FROM gone`;
 
+// Replays past the events' retention (their window can no longer be asked for again) whose deliveries are gone.
+const PRUNE_REPLAYS = `
+WITH victims AS (
+  SELECT r.id FROM replays r
+   WHERE r.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id)
+   ORDER BY r.created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM replays r USING victims v WHERE r.id = v.id RETURNING pg_column_size(r.*) AS size`;
+
 const PRUNE_AUDIT = `
 WITH victims AS (SELECT id FROM audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)
 DELETE FROM audit_log a USING victims v WHERE a.id = v.id RETURNING pg_column_size(a.*) AS size`;
@@ -128,8 +137,11 @@ export async function pruneBatch(db: Database, kind: RetentionKind, cutoff: Date
     case "failed_deliveries":
       // Failed deliveries stay until an operator resolves them (re-sent, they become succeeded) or this long.
       return pruneDeliveries(db, cutoff, batch, ["failed", "cancelled"]);
-    case "events":
-      return pruned((await poolOf(db).query<CountRow>(PRUNE_EVENTS, [cutoff, batch])).rows[0]);
+    case "events": {
+      const events = pruned((await poolOf(db).query<CountRow>(PRUNE_EVENTS, [cutoff, batch])).rows[0]);
+      const replays = sumSizes((await poolOf(db).query<{ size: number }>(PRUNE_REPLAYS, [cutoff, batch])).rows);
+      return { rows: events.rows + replays.rows, bytes: events.bytes + replays.bytes };
+    }
     case "tracking":
       return pruneTracking(db, cutoff, batch);
     case "audit":

@@ -143,6 +143,8 @@ export interface DeliveryView {
   nextAttemptAt: Date | null;
   createdAt: Date;
   completedAt: Date | null;
+  /** The replay it belongs to (docs/delivery.md, "Replaying a window"); null: the event's first delivery. */
+  replayId: string | null;
   attemptLog: AttemptView[];
 }
 
@@ -169,6 +171,7 @@ function deliveryView(d: DeliveryRow): DeliveryView {
     nextAttemptAt: d.nextAttemptAt,
     createdAt: d.createdAt,
     completedAt: d.completedAt,
+    replayId: d.replayId,
     attemptLog: d.attemptLog.map((a) => ({
       attempt: a.attempt,
       attemptedAt: a.attemptedAt,
@@ -223,7 +226,7 @@ export async function subscriptionDeliveries(db: Database, subscriptionId: strin
   return rows.map(deliveryView);
 }
 
-/** Every delivery of these events, with attempts (index: the unique (event_id, subscription_id)). */
+/** Every delivery of these events, with attempts (index: the unique (event_id, subscription_id, replay_id)). */
 export async function deliveriesOfEvents(db: Database, eventIds: string[]): Promise<DeliveryView[]> {
   if (eventIds.length === 0) return [];
   const rows = await prismaOf(db).webhookDelivery.findMany({

@@ -45,7 +45,7 @@ async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: Lane
   const { delivery, recorder, metrics, log } = deps;
   const clock = deps.clock ?? systemClock;
   const now = new Date(clock.now());
-  const outcome = await signAndPost(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null);
+  const outcome = await signAndPost(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null, claimed.replayId ?? null);
   const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date(clock.now()));
   span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
   await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);

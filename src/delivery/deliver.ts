@@ -40,6 +40,8 @@ export async function signAndPost(
   now: Date,
   /** The attempt span's `traceparent`/`tracestate`, sent along (tracing on only). */
   traceHeaders: Record<string, string> | null = null,
+  /** A replay's delivery says so (`hub-replay: <replay id>`): the same webhook-id, sent again on purpose. */
+  replayId: string | null = null,
 ): Promise<AttemptAnswer> {
   const url = parseTargetUrl(target.url);
   if (!url) return refusedOutcome("url must be an absolute http(s) URL without credentials");
@@ -59,6 +61,7 @@ export async function signAndPost(
       "webhook-id": eventId,
       "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
       "webhook-signature": signatureHeader(secrets, eventId, now, body),
+      ...(replayId ? { "hub-replay": replayId } : {}),
       ...traceHeaders,
     },
     settings.timeoutMs,

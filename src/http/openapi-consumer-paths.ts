@@ -1,6 +1,7 @@
-// The OpenAPI paths a downstream service starts from: the snapshot of one kind of entity (docs/events.md,
-// "Starting from a snapshot").
-import { authErrors, error, ok, queryParam, secured } from "./openapi-parts.js";
+// The OpenAPI paths of a downstream service's first and worst days: the snapshot of one kind of entity
+// (docs/events.md, "Starting from a snapshot") and a replay by time (docs/delivery.md, "Replaying a window").
+import { replayInput } from "../services/replays.js";
+import { authErrors, body, error, ok, pathParam, queryParam, secured, toSchema } from "./openapi-parts.js";
 
 export function consumerPaths() {
   return {
@@ -43,6 +44,32 @@ export function consumerPaths() {
           "404": error("no such kind"),
           ...authErrors,
         },
+      },
+    },
+    "/subscriptions/{id}/replay": {
+      post: {
+        ...secured,
+        summary: "deliver the stored events of a window (when the hub wrote them) that the subscription takes again, in log order, with hub-replay",
+        parameters: [pathParam("id")],
+        requestBody: body(toSchema(replayInput)),
+        responses: {
+          "202": ok("the replay's id and how many events it delivers again", {
+            type: "object",
+            properties: { id: { type: "string" }, events: { type: "integer" } },
+          }),
+          "400": error("invalid window, subject or types; window_past_retention says how far back events are kept"),
+          "404": error("no such subscription (or not the consumer's own)"),
+          "409": error("the subscription is disabled"),
+          ...authErrors,
+        },
+      },
+    },
+    "/subscriptions/{id}/replays/{replayId}": {
+      get: {
+        ...secured,
+        summary: "a replay's request and its deliveries by status; done once none is pending or held",
+        parameters: [pathParam("id"), pathParam("replayId")],
+        responses: { "200": ok("the replay"), "404": error("no such replay of this subscription"), ...authErrors },
       },
     },
   };

@@ -8,6 +8,7 @@ import { recoverRoute, retryDeliveryRoute } from "./admin.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 import { cursorOf, deliverySearchQuery } from "../services/delivery-search.js";
+import { replayInput, replayStatus, requestReplay } from "../services/replays.js";
 
 /**
  * A consumer's token (docs/security.md, "Consumers") sees its own subscriptions only: another's is a 404 (no
@@ -123,6 +124,28 @@ export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log"
   });
   router.post("/subscriptions/:id/recover", async (req, res) => {
     await recoverRoute(adminSvc, actor(req), req.params.id, req.body, res);
+  });
+
+  // Replay by time: the window's events again, as deliveries of their own (docs/delivery.md, "Replaying a window").
+  router.post("/subscriptions/:id/replay", async (req, res) => {
+    const input = parseInput(replayInput, req.body);
+    const result = await requestReplay({ ...svc, retentionMs: deps.config.RETENTION_EVENTS_MS }, actor(req), req.params.id, input);
+    if (result.kind === "not_found") throw notFound(req.params.id);
+    if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
+    if (result.kind === "past_retention")
+      throw new HttpError(
+        400,
+        "window_past_retention",
+        `events are kept ${Math.round(deps.config.RETENTION_EVENTS_MS / 86_400_000)} days: since may be ${result.earliest.toISOString()} at the earliest` +
+          (result.oldestKept ? ` (the oldest event kept was written at ${result.oldestKept.toISOString()})` : " (no event is kept)"),
+        { earliest: result.earliest.toISOString(), oldestKept: result.oldestKept?.toISOString() ?? null },
+      );
+    res.status(202).json({ id: result.id, events: result.events });
+  });
+  router.get("/subscriptions/:id/replays/:replayId", async (req, res) => {
+    const status = await replayStatus(svc.db, req.params.id, req.params.replayId);
+    if (!status) throw new HttpError(404, "replay_not_found", `no replay ${req.params.replayId} of subscription ${req.params.id}`);
+    res.json(status);
   });
   return router;
 }

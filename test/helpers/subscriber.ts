@@ -12,6 +12,8 @@ export interface Received {
   event: { id: string; type: string; subject: string; data: { sequence: number; status: string; [k: string]: unknown } };
   signatures: string[];
   at: number;
+  /** The `hub-replay` header: the replay this delivery belongs to (docs/delivery.md). */
+  replay?: string;
 }
 
 export interface Subscriber {
@@ -59,7 +61,14 @@ export async function startSubscriber(): Promise<Subscriber> {
     const reply = sub.respond(req, previous + 1);
     sub.attempts.push({ webhookId: headers["webhook-id"], status: reply.status, at: Date.now() });
     if (reply.status >= 200 && reply.status < 300) {
-      sub.received.push({ webhookId: headers["webhook-id"], event: JSON.parse(req.body), signatures: headers["webhook-signature"].split(" "), at: Date.now() });
+      const replay = req.headers["hub-replay"];
+      sub.received.push({
+        webhookId: headers["webhook-id"],
+        event: JSON.parse(req.body),
+        signatures: headers["webhook-signature"].split(" "),
+        at: Date.now(),
+        ...(replay ? { replay: String(replay) } : {}),
+      });
     }
     return reply;
   });

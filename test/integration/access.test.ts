@@ -93,7 +93,10 @@ describe("named tokens", () => {
       "POST /subscriptions/{id}/recover",
       "GET /subscriptions/{id}/deliveries",
       "POST /subscriptions/{id}/deliveries/{deliveryId}/retry",
+      "POST /subscriptions/{id}/replay",
+      "GET /subscriptions/{id}/replays/{replayId}",
       "GET /events",
+      "GET /snapshot/{kind}",
     ]);
     const document = (await request(ctx.app).get("/openapi.json")).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
     const someId = "00000000-0000-4000-8000-00000000abcd";

@@ -45,6 +45,7 @@ describe("migrations", () => {
       );
       expect(rows).toEqual([
         { name: "webhook_deliveries_event_id_fkey", deferred: true },
+        { name: "webhook_deliveries_replay_id_fkey", deferred: true },
         { name: "webhook_deliveries_subscription_id_fkey", deferred: true },
       ]);
       // Integrity is kept: the statement passes, the commit refuses it.

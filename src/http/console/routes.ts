@@ -19,6 +19,7 @@ import { searchPage } from "./search.js";
 import { signInAgain, signInRoutes } from "./sign-in.js";
 import { storyPages } from "./stories.js";
 import { subscriptionPages } from "./subscription-pages.js";
+import { replayRoutes } from "./replay-form.js";
 import { CONSOLE_CSS, layout, type PageContext } from "./views.js";
 import { backPath, CONSOLE_ORIGIN } from "./kit.js";
 
@@ -64,6 +65,7 @@ export function consoleRoutes(deps: RouteDeps, access: Access): Router {
   searchPage(router, deps, kit);
   storyPages(router, deps, kit);
   subscriptionPages(router, deps, kit);
+  replayRoutes(router, deps, kit);
   inboundPages(router, deps, kit);
   providerPages(router, deps, kit);
   manageRoutes(router, deps, kit);

@@ -19,6 +19,8 @@ import { consoleSearch, deliveriesSection } from "./delivery-search-view.js";
 import { keysetCursor } from "../../services/delivery-search.js";
 import type { ConsoleKit } from "./kit.js";
 import { backPath, consoleActor } from "./kit.js";
+import { replaySection } from "./replay-form.js";
+import { latestReplays } from "../../services/replays.js";
 
 const PAGE = 50;
 /** How long "Send now" waits for the attempt's outcome before showing the page again. */
@@ -69,6 +71,7 @@ ${badge("succeeded")} <span class="muted">24 h</span> ${capped(s.succeededLastDa
     const found = uuid.safeParse(req.params.id).success ? await consoleData.subscriptionFailures(db, req.params.id, search) : null;
     if (!found) throw new HttpError(404, "not_found", `no subscription ${req.params.id}`);
     const { subscription: s, deliveries, lane } = found;
+    const replays = await latestReplays(db, s.id);
     const ctx = context(req, res);
     const since = new Date(Date.now() - 24 * 3600_000).toISOString().slice(0, 16);
     page(
@@ -125,6 +128,7 @@ ${button(
   html`<input type="datetime-local" name="since" value="${since}" required>
 <label><input type="checkbox" name="includePending" value="yes"> also send waiting ones now</label> `,
 )}
+${replaySection(ctx, s.id, replays, since)}
 ${deliveriesSection(ctx, search, deliveries, problem, PAGE)}`,
     );
   });
