@@ -15,7 +15,7 @@
 //               beside the main subscriber's one; CPU of the api, worker and Postgres per delivered event
 //   replay      per rate: the fast subscriber alone, then while another subscription (its own host) replays 100,000
 //               stored events (POST /subscriptions/:id/replay); its p50/p99 in both phases, the ratio, how long the
-//               replay's 202 took, and how fast the replay was delivered
+//               replay's 202 took, and how fast the replay was delivered (--replay-rate N: REPLAY_RATE_PER_SECOND)
 //   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd,filters,replay --rates 50,300 --duration 10 --runs 3 --workers 1]
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -315,13 +315,21 @@ async function backlog(): Promise<Row[]> {
 async function replay(): Promise<Row[]> {
   const rows: Row[] = [];
   const total = 100_000;
+  const replayRate = args.get("replay-rate");
   for (const rate of rates) {
-    const t = await startTopology({ workers });
+    const env = {
+      ...(replayRate ? { REPLAY_RATE_PER_SECOND: replayRate } : {}),
+      ...(args.get("poll-ms") ? { DELIVERY_POLL_INTERVAL_MS: args.get("poll-ms")! } : {}),
+    };
+    const statements = args.has("statements");
+    const t = await startTopology({ workers, env, ...(statements ? { statStatements: true } : {}) });
     const db = new pg.Client({ connectionString: t.services.databaseUrl });
     await db.connect();
     try {
       await warmUp(t, rate);
+      const cpuAloneOf = cpuPerSecond(t);
       const alone = await phase(t, rate);
+      const cpuAlone = cpuAloneOf();
       // A day of rentals in the log, which the main subscriber (reservation.*) does not take.
       const since = new Date(Date.now() - 60_000);
       await db.query(
@@ -345,21 +353,34 @@ async function replay(): Promise<Row[]> {
       });
       const accepted = (await res.json()) as { id: string; events: number };
       const acceptMs = performance.now() - asked;
+      // --replay-vacuum: vacuum the deliveries' table after the replay's write, before measuring (its aftermath, apart).
+      if (args.has("replay-vacuum")) await db.query("VACUUM ANALYZE webhook_deliveries");
+      // --replay-settle S: measure from S seconds after the 202 (what the replay's write leaves behind, apart).
+      await new Promise((r) => setTimeout(r, Number(args.get("replay-settle") ?? 0) * 1000));
+      if (statements) await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()");
       const beside = await phase(t, rate);
       const cpuBeside = cpu();
+      if (statements) {
+        const top = await db.query(
+          `SELECT round(total_exec_time)::int AS ms, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`,
+        );
+        console.table(top.rows);
+      }
       const duringPhase = target.seen.size;
-      const deadline = Date.now() + 600_000;
-      while (target.seen.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      const replayS = (performance.now() - asked) / 1000;
+      const phaseS = (performance.now() - asked) / 1000;
+      // With --replay-complete, wait for the whole replay (at REPLAY_RATE_PER_SECOND: minutes) to count what is missing.
+      const deadline = Date.now() + 1_800_000;
+      while (args.has("replay-complete") && target.seen.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       rows.push({
         scenario: `replay ${rate}/s: another subscription replays ${accepted.events.toLocaleString("en")} events`,
         ...comparison(alone, beside),
         "202 ms": Math.round(acceptMs),
         "replayed in phase": duringPhase,
-        "replay s": Number(replayS.toFixed(1)),
-        "replay /s": Math.round(target.seen.size / replayS),
-        "CPU ms/s api · worker · pg": cpuBeside,
-        "replay missing": total - target.seen.size,
+        "replay /s": Math.round(duringPhase / phaseS),
+        "CPU ms/s api · worker · pg alone": cpuAlone,
+        "CPU ms/s beside": cpuBeside,
+        ...(args.has("replay-complete") ? { "replay missing": total - target.seen.size } : {}),
       });
     } finally {
       await db.end();

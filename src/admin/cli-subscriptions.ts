@@ -3,7 +3,7 @@ import * as subscriptions from "../services/subscriptions.js";
 import { subscriptionChange, subscriptionInput, subscriptionView } from "../services/subscriptions.js";
 import { subscriptionService } from "../services/wiring.js";
 import { sendTestEvent } from "../services/test-event.js";
-import { replayInput, replayStatus, requestReplay } from "../services/replays.js";
+import { replayInput, replaySettings, replayStatus, requestReplay } from "../services/replays.js";
 import { record, subscriptionDetail, subscriptionRows, table } from "./cli-format.js";
 import { type Io, type Result, str, usage } from "./cli-io.js";
 
@@ -135,7 +135,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
         return usage(
           `subscriptions replay: ${input.error.issues.map((i) => `--${i.path[0] === "types" ? "events" : String(i.path[0] ?? "since")}: ${i.message}`).join("; ")}`,
         );
-      const r = await requestReplay({ ...svc, retentionMs: io.config.RETENTION_EVENTS_MS }, io.actor, id, input.data);
+      const r = await requestReplay({ ...svc, ...replaySettings(io.config) }, io.actor, id, input.data);
       if (r.kind === "not_found") return notFound();
       if (r.kind === "subscription_inactive") return { ok: false, data: r, text: `subscription ${id} is disabled: enable it first` };
       if (r.kind === "past_retention")

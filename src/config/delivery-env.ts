@@ -34,4 +34,9 @@ export const deliveryEnv = {
   DELIVERY_CIRCUIT_AFTER_FAILURES: z.coerce.number().int().min(0).default(5),
   /** While probing, one attempt per this long. */
   DELIVERY_CIRCUIT_PROBE_MS: durationMs(SECOND),
+  /**
+   * A replay's deliveries come due this many per second, in log order (docs/delivery.md, "Replaying a window"),
+   * so that replaying a day of events does not take the worker from everyone else's live traffic.
+   */
+  REPLAY_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(100),
 };

@@ -19,7 +19,7 @@ export interface LaneRow {
   headers: Record<string, string>;
   /** How many deliveries it could lease (asked for, less what is in flight anywhere, less what its rate allows). */
   room: number;
-  /** Its rate limit held it back: when the next request may start. */
+  /** When to ask again: its rate limit held it back, or it took everything due and more comes due then (≥ 50 ms on). */
   nextAt: Date | null;
   /** Ordered mode: a delivery that ends releases the next of its subject. */
   ordered: boolean;

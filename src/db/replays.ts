@@ -13,13 +13,15 @@ export interface ReplayRequest {
   /** Narrowing by type patterns; empty: every type the subscription takes. */
   types: string[];
   requestedBy: string;
+  /** Its deliveries come due this many per second, the first at once. */
+  ratePerSecond: number;
 }
 
 /**
  * Writes the replay and one delivery per event of the window (by when the hub wrote it) that the subscription
  * takes (its event types, its filters) and the narrowing keeps, in the caller's transaction; the number of
- * events, or null when the subscription is gone. The deliveries are due now and carry the events' log positions,
- * so a lane claims them in log order; in ordered mode each subject's first is pending and the rest held, released
+ * events, or null when the subscription is gone. The deliveries come due one after another at the replay's rate,
+ * in log order (and carry the events' log positions), so a lane claims them in log order; in ordered mode each subject's first is pending and the rest held, released
  * one by one as for any delivery (db/delivery-attempts.ts).
  */
 export async function writeReplay(sql: Sql, r: ReplayRequest): Promise<number | null> {
@@ -27,7 +29,8 @@ export async function writeReplay(sql: Sql, r: ReplayRequest): Promise<number | 
     `WITH s AS (
        SELECT * FROM subscriptions WHERE id = $1::uuid AND deleted_at IS NULL
      ), ev AS (
-       SELECT e.id, e.subject, e.position, row_number() OVER (PARTITION BY e.subject ORDER BY e.position) AS nth
+       SELECT e.id, e.subject, e.position, row_number() OVER (PARTITION BY e.subject ORDER BY e.position) AS nth,
+              row_number() OVER (ORDER BY e.position) AS k
          FROM events e, s
         WHERE e.position IS NOT NULL AND e.created_at >= $2 AND e.created_at < $3 AND ($4::text IS NULL OR e.subject = $4)
           AND (cardinality($5::text[]) = 0 OR ${matchesPatterns("$5::text[]", "e.type")})
@@ -42,11 +45,12 @@ export async function writeReplay(sql: Sql, r: ReplayRequest): Promise<number | 
               CASE WHEN s.ordering = 'subject' AND (ev.nth > 1 OR EXISTS (
                      SELECT 1 FROM webhook_deliveries u WHERE u.subscription_id = s.id AND u.subject = ev.subject AND u.status IN ('pending', 'held')))
                    THEN 'held' ELSE 'pending' END,
-              CASE WHEN s.ordering = 'subject' THEN ev.subject END, ev.position, now(), now(), now(), r.id
+              CASE WHEN s.ordering = 'subject' THEN ev.subject END, ev.position,
+              now() + make_interval(secs => (ev.k - 1) / $8::float8), now() + make_interval(secs => (ev.k - 1) / $8::float8), now(), r.id
          FROM ev, s, r
      )
      SELECT events FROM r`,
-    [r.subscriptionId, r.since, r.until, r.subject, r.types, r.id, r.requestedBy],
+    [r.subscriptionId, r.since, r.until, r.subject, r.types, r.id, r.requestedBy, r.ratePerSecond],
   );
   return row ? row.events : null;
 }

@@ -8,7 +8,7 @@ import { recoverRoute, retryDeliveryRoute } from "./admin.js";
 import { HttpError } from "./errors.js";
 import { parseInput } from "./validate.js";
 import { cursorOf, deliverySearchQuery } from "../services/delivery-search.js";
-import { replayInput, replayStatus, requestReplay } from "../services/replays.js";
+import { replayInput, replaySettings, replayStatus, requestReplay } from "../services/replays.js";
 
 /**
  * A consumer's token (docs/security.md, "Consumers") sees its own subscriptions only: another's is a 404 (no
@@ -129,7 +129,7 @@ export function subscriptionRoutes(deps: Pick<RouteDeps, "db" | "config" | "log"
   // Replay by time: the window's events again, as deliveries of their own (docs/delivery.md, "Replaying a window").
   router.post("/subscriptions/:id/replay", async (req, res) => {
     const input = parseInput(replayInput, req.body);
-    const result = await requestReplay({ ...svc, retentionMs: deps.config.RETENTION_EVENTS_MS }, actor(req), req.params.id, input);
+    const result = await requestReplay({ ...svc, ...replaySettings(deps.config) }, actor(req), req.params.id, input);
     if (result.kind === "not_found") throw notFound(req.params.id);
     if (result.kind === "subscription_inactive") throw new HttpError(409, "subscription_inactive", "enable the subscription first");
     if (result.kind === "past_retention")

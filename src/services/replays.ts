@@ -36,8 +36,16 @@ export interface ReplayDeps {
   log: Logger;
   /** RETENTION_EVENTS_MS: how far back the log holds events. */
   retentionMs: number;
+  /** REPLAY_RATE_PER_SECOND: how fast its deliveries come due. */
+  ratePerSecond: number;
   now?: () => Date;
 }
+
+/** What a replay needs from the configuration. */
+export const replaySettings = (config: { RETENTION_EVENTS_MS: number; REPLAY_RATE_PER_SECOND: number }) => ({
+  retentionMs: config.RETENTION_EVENTS_MS,
+  ratePerSecond: config.REPLAY_RATE_PER_SECOND,
+});
 
 export async function requestReplay(deps: ReplayDeps, actor: string, subscriptionId: string, input: ReplayInput): Promise<ReplayResult> {
   const now = deps.now?.() ?? new Date();
@@ -55,6 +63,7 @@ export async function requestReplay(deps: ReplayDeps, actor: string, subscriptio
     subject: input.subject ?? null,
     types: input.types ?? [],
     requestedBy: actor,
+    ratePerSecond: deps.ratePerSecond,
   };
   const events = await audited(deps.db, deps.log, async (sql) => {
     const written = await writeReplay(sql, request);

@@ -126,6 +126,22 @@ describe("claim_deliveries: in-flight slots and leases", () => {
     expect(claimedIds(await claim(sub, 10, settings(at(LEASE_MS))))).toEqual(ids.slice(0, 2));
   });
 
+  it("a lane that took everything due is told when its next delivery comes due, no sooner than 50 ms on; nothing later: no time", async () => {
+    const sub = await lane();
+    const [now, soon, later] = await deliveries(sub, [null, null, null]);
+    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [soon, at(20)]);
+    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [later, at(2_000)]);
+    const first = await claim(sub, 10, settings(T));
+    expect(claimedIds(first)).toEqual([now]);
+    expect(first.lanes[0]!.nextAt?.toISOString()).toBe(at(50).toISOString());
+    const second = await claim(sub, 10, settings(at(50)));
+    expect(claimedIds(second)).toEqual([soon]);
+    expect(second.lanes[0]!.nextAt?.toISOString()).toBe(at(2_000).toISOString());
+    const third = await claim(sub, 10, settings(at(2_000)));
+    expect(claimedIds(third)).toEqual([later]);
+    expect(third.lanes[0]!.nextAt).toBeNull();
+  });
+
   it("a delivery written due now() in the claim's own transaction is due, whatever the sub-millisecond rounding", async () => {
     const sub = await lane();
     const [id] = await deliveries(sub, [null]);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { runHub } from "../helpers/cli.js";
 import { pruneBatch } from "../../src/db/retention.js";
+import { requestReplay } from "../../src/services/replays.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { postSubscription, startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
@@ -250,5 +251,23 @@ describe("POST /subscriptions/:id/replay", () => {
     const cutoff = new Date(Date.now() - 90 * 86_400_000);
     await pruneBatch(ctx.db, "events", cutoff, 100);
     expect((await ctx.prisma.replay.findMany({ where: { id: { in: [kept, old] } }, select: { id: true } })).map((r) => r.id)).toEqual([kept]);
+  });
+
+  it("paces a replay: its deliveries come due REPLAY_RATE_PER_SECOND a second, in log order", async () => {
+    const run = randomUUID().slice(0, 6);
+    const id = await subscription({ eventTypes: ["reservation.*"] });
+    const { since, until, log } = await window(run);
+    const made = await requestReplay({ db: ctx.db, log: ctx.log, retentionMs: 86_400_000, ratePerSecond: 2 }, "test", id, { since, until });
+    expect(made).toMatchObject({ kind: "replaying", events: 9 });
+    const rows = await ctx.prisma.webhookDelivery.findMany({
+      where: { replayId: made.kind === "replaying" ? made.id : "" },
+      orderBy: { position: "asc" },
+      select: { eventId: true, nextAttemptAt: true },
+    });
+    expect(rows.map((r) => r.eventId)).toEqual(log.map((e) => e.id));
+    // The first is due at once (and may be under way); from the second on, half a second apart.
+    const due = rows.slice(1).map((r) => r.nextAttemptAt!.getTime());
+    for (let i = 1; i < due.length; i++) expect(due[i]! - due[i - 1]!).toBeGreaterThanOrEqual(499);
+    expect(due.at(-1)! - due[0]!).toBeLessThanOrEqual(3_600);
   });
 });

@@ -4,7 +4,9 @@
 -- DISTINCT, so (event, subscription) stays unique among first deliveries, and the index still finds an event's
 -- every delivery (the event's retention, an event's page). An attempt sends `hub-replay: <replay id>`, so the claim returns
 -- the delivery's replay id; its result gains a column, which Postgres allows only by dropping the function and
--- creating it again. The body is the one of 20261204150000_subscription_headers otherwise.
+-- creating it again. A lane that took everything due also learns when its next delivery comes due (next_at),
+-- so a paced replay is claimed as it comes due instead of in bursts at each poll. The body is the one of
+-- 20261204150000_subscription_headers otherwise.
 CREATE TABLE "replays" (
     "id" UUID NOT NULL,
     "subscription_id" UUID NOT NULL,
@@ -130,6 +132,19 @@ BEGIN
     -- Its room: what it could ask for when fewer were due (nothing more is), else what it got (it took all it
     -- could: what it wanted, what its slots or its rate allowed; more may be waiting).
     v_room := CASE WHEN v_picked < v_take THEN v_by_rate ELSE v_got END;
+
+    -- Took everything due: when its next delivery comes due (a retry, a paced replay), so that the worker asks
+    -- again then rather than at its next poll; no sooner than 50 ms from now, so a replay paced at hundreds a
+    -- second is claimed in small batches, not one by one.
+    IF v_next IS NULL AND v_picked < v_take THEN
+      -- (ORDER BY … LIMIT 1: the first entry of the due index; a min() plan may count a lane's every row.)
+      SELECT d.next_attempt_at INTO v_next FROM webhook_deliveries d
+       WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at > v_due
+       ORDER BY d.subscription_id, d.next_attempt_at LIMIT 1;
+      IF v_next IS NOT NULL THEN
+        v_next := greatest(v_next, p_now + interval '50 milliseconds');
+      END IF;
+    END IF;
 
     RETURN QUERY SELECT s.id, v_room, v_next, s.is_ordered, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers,
                         NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::int, NULL::text, NULL::uuid;

@@ -2,7 +2,7 @@
 // the window (UTC) and its narrowing, the latest replays with their progress, and the form's handler.
 import type { Router } from "express";
 import type { AppDeps } from "../deps.js";
-import { type latestReplays, replayInput, requestReplay } from "../../services/replays.js";
+import { type latestReplays, replayInput, replaySettings, requestReplay } from "../../services/replays.js";
 import { CONSOLE_PATH } from "./csrf.js";
 import { html, time } from "./html.js";
 import { badge, button, type PageContext } from "./views.js";
@@ -35,13 +35,19 @@ ${replays.map(
 }`;
 }
 
+const text = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
+
+/** A datetime-local value (no offset) read as UTC; anything else as typed, for the schema to name. */
+function utc(v: unknown): string | undefined {
+  const t = text(v);
+  if (!t || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(t)) return t;
+  return `${t.length === 16 ? `${t}:00` : t}Z`;
+}
+
 export function replayRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): void {
   router.post(`${CONSOLE_PATH}/subscriptions/:id/replay`, kit.verify, async (req, res) => {
     // datetime-local sends no offset: the form says UTC. Empty fields are left out; types are a list.
     const form = (req.body ?? {}) as Record<string, unknown>;
-    const text = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
-    const utc = (v: unknown) =>
-      text(v) && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(text(v)!) ? `${text(v)}${text(v)!.length === 16 ? ":00" : ""}Z` : text(v);
     const parsed = replayInput.safeParse({
       since: utc(form.since),
       until: utc(form.until),
@@ -52,7 +58,7 @@ export function replayRoutes(router: Router, deps: AppDeps, kit: ConsoleKit): vo
     });
     if (!parsed.success) return kit.back(req, res, `not replayed: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     const id = String(req.params.id);
-    const result = await requestReplay({ db: deps.db, log: deps.log, retentionMs: deps.config.RETENTION_EVENTS_MS }, consoleActor(req), id, parsed.data);
+    const result = await requestReplay({ db: deps.db, log: deps.log, ...replaySettings(deps.config) }, consoleActor(req), id, parsed.data);
     const notice =
       result.kind === "replaying"
         ? `replay ${result.id} started: ${result.events} event(s) to be delivered again`
