@@ -1,6 +1,6 @@
 // Replay by time for one subscription (docs/delivery.md, "Replaying a window"): the stored events of a window
-// that the subscription takes, delivered again through its lane in log order, with their own webhook-id and
-// `hub-replay: <replay id>`. Audited; its progress is its deliveries counted by status.
+// that the subscription takes, delivered again through its lane in log order, each with its event's webhook-id
+// and `hub-replay: <replay id>`. Audited; its progress is its deliveries counted by status.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
