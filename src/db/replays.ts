@@ -55,15 +55,9 @@ export async function writeReplay(sql: Sql, r: ReplayRequest): Promise<number | 
   return row ? row.events : null;
 }
 
-export interface ReplayProgress {
-  id: string;
-  subscriptionId: string;
-  since: Date;
-  until: Date;
-  subject: string | null;
-  types: string[];
+/** A replay as asked for (its pace aside), how many events it has, and where its deliveries stand. */
+export interface ReplayProgress extends Omit<ReplayRequest, "ratePerSecond"> {
   events: number;
-  requestedBy: string;
   createdAt: Date;
   /** Its deliveries by status (pending, held, succeeded, failed, cancelled), pruned ones no longer counted. */
   deliveries: Record<string, number>;
