@@ -54,9 +54,8 @@ export async function logHead(db: Database): Promise<bigint> {
 
 /**
  * Up to `limit` entities after `after` in key order (the primary key's index); `all`: final ones too, those whose
- * latest event retention still keeps. The
- * latest event is found by its (entity, entity_id, sequence) key, in the same statement as the state, so the
- * two agree.
+ * latest event retention still keeps. The latest event is found by its (entity, entity_id, sequence) key, in
+ * the same statement as the state, so the two agree.
  */
 export async function snapshotPage(db: Database, entity: SnapshotEntity, opts: { after: string | null; all: boolean; limit: number }): Promise<SnapshotRow[]> {
   const s = SOURCES[entity];

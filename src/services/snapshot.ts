@@ -17,7 +17,11 @@ const cursorState = z.object({
   kind: z.enum(Object.keys(SNAPSHOT_KINDS) as [SnapshotKind]),
   position: z.string().regex(/^\d{1,18}$/),
   all: z.boolean(),
-  after: z.string(),
+  // A key as the tables hold them: a shipment's is a uuid; none holds a NUL.
+  after: z
+    .string()
+    .max(300)
+    .regex(/^[^\0]*$/),
 });
 type CursorState = z.infer<typeof cursorState>;
 
@@ -51,6 +55,8 @@ export async function snapshot(db: Database, kind: SnapshotKind, q: z.output<typ
     const decoded = decode(q.cursor);
     if (!decoded) return { kind: "bad_cursor", reason: "not a cursor this endpoint returned" };
     if (decoded.kind !== kind) return { kind: "bad_cursor", reason: `a cursor of /snapshot/${decoded.kind}, not of /snapshot/${kind}` };
+    if (decoded.kind === "shipments" && decoded.after !== "" && !z.uuid().safeParse(decoded.after).success)
+      return { kind: "bad_cursor", reason: "not a cursor this endpoint returned" };
     if (q.all !== undefined && decoded.all !== all)
       return { kind: "bad_cursor", reason: `the cursor pages all=${decoded.all}; leave all out or send it as on the first page` };
     state = decoded;

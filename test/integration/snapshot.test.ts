@@ -118,6 +118,11 @@ describe("GET /snapshot/reservations", () => {
     expect(forged.status).toBe(400);
     expect(forged.body).toMatchObject({ error: "invalid_cursor" });
     expect((await get("/snapshot/reservations?limit=0")).status).toBe(400);
+    // Made up to look like one: a shipment's key that is no uuid, a NUL in a key.
+    const made = (state: object) => encodeURIComponent(Buffer.from(JSON.stringify(state)).toString("base64url"));
+    const notUuid = await get(`/snapshot/shipments?cursor=${made({ kind: "shipments", position: "1", all: false, after: "x" })}`);
+    expect(notUuid.status).toBe(400);
+    expect((await get(`/snapshot/reservations?cursor=${made({ kind: "reservations", position: "1", all: false, after: "a\u0000" })}`)).status).toBe(400);
     const unknown = await get("/snapshot/parcels");
     expect(unknown.status).toBe(404);
     expect(unknown.body.message).toContain("/snapshot/shipments");
