@@ -20,9 +20,10 @@ export interface ReplayRequest {
 /**
  * Writes the replay and one delivery per event of the window (by when the hub wrote it) that the subscription
  * takes (its event types, its filters) and the narrowing keeps, in the caller's transaction; the number of
- * events, or null when the subscription is gone. The deliveries come due one after another at the replay's rate,
- * in log order (and carry the events' log positions), so a lane claims them in log order; in ordered mode each subject's first is pending and the rest held, released
- * one by one as for any delivery (db/delivery-attempts.ts).
+ * events, or null when the subscription is gone. The deliveries come due one after another at the replay's
+ * rate, in log order (and carry the events' log positions), so a lane claims them in log order; in ordered mode
+ * each subject's first is pending and the rest held, released one by one as for any delivery
+ * (db/delivery-attempts.ts).
  */
 export async function writeReplay(sql: Sql, r: ReplayRequest): Promise<number | null> {
   const [row] = await sql.query<{ events: number }>(
