@@ -15,7 +15,8 @@
 //               beside the main subscriber's one; CPU of the api, worker and Postgres per delivered event
 //   replay      per rate: the fast subscriber alone, then while another subscription (its own host) replays 100,000
 //               stored events (POST /subscriptions/:id/replay); its p50/p99 in both phases, the ratio, how long the
-//               replay's 202 took, and how fast the replay was delivered (--replay-rate N: REPLAY_RATE_PER_SECOND)
+//               replay's 202 took, and how fast the replay was delivered (--replay-rate N: REPLAY_RATE_PER_SECOND;
+//               --statements 1: where Postgres spent its time meanwhile; --replay-complete: wait for all of it, count the missing)
 //   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd,filters,replay --rates 50,300 --duration 10 --runs 3 --workers 1]
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -317,10 +318,7 @@ async function replay(): Promise<Row[]> {
   const total = 100_000;
   const replayRate = args.get("replay-rate");
   for (const rate of rates) {
-    const env = {
-      ...(replayRate ? { REPLAY_RATE_PER_SECOND: replayRate } : {}),
-      ...(args.get("poll-ms") ? { DELIVERY_POLL_INTERVAL_MS: args.get("poll-ms")! } : {}),
-    };
+    const env: Record<string, string> = replayRate ? { REPLAY_RATE_PER_SECOND: replayRate } : {};
     const statements = args.has("statements");
     const t = await startTopology({ workers, env, ...(statements ? { statStatements: true } : {}) });
     const db = new pg.Client({ connectionString: t.services.databaseUrl });
@@ -353,10 +351,6 @@ async function replay(): Promise<Row[]> {
       });
       const accepted = (await res.json()) as { id: string; events: number };
       const acceptMs = performance.now() - asked;
-      // --replay-vacuum: vacuum the deliveries' table after the replay's write, before measuring (its aftermath, apart).
-      if (args.has("replay-vacuum")) await db.query("VACUUM ANALYZE webhook_deliveries");
-      // --replay-settle S: measure from S seconds after the 202 (what the replay's write leaves behind, apart).
-      await new Promise((r) => setTimeout(r, Number(args.get("replay-settle") ?? 0) * 1000));
       if (statements) await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()");
       const beside = await phase(t, rate);
       const cpuBeside = cpu();

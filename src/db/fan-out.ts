@@ -15,6 +15,17 @@ export const matchesPatterns = (patternsExpr: string, typeExpr: string) =>
  */
 export const matchesSubscription = (typeExpr: string) => matchesPatterns("s.event_types", typeExpr);
 
+/**
+ * A new delivery's status: in ordered mode (docs/delivery.md) `held` when it is not its subject's first in
+ * what is written (`nth`) or its subject already has an unfinished delivery to that subscription, else
+ * `pending`. The fan-out and a replay write by this one rule.
+ */
+export const orderedStatus = (ordering: string, nth: string, subscriptionId: string, subject: string) =>
+  `CASE WHEN ${ordering} = 'subject' AND (${nth} > 1 OR EXISTS (
+                SELECT 1 FROM webhook_deliveries u
+                 WHERE u.subscription_id = ${subscriptionId} AND u.subject = ${subject} AND u.status IN ('pending', 'held')))
+              THEN 'held' ELSE 'pending' END`;
+
 /** Where a writer's fan-out may lease first attempts (db/reservation-writes.ts): SQL row sources. */
 export interface FanOutLeaseSql {
   /** Rows (lane uuid, want int): how many new deliveries of each lane this process offers to start. */
@@ -73,10 +84,7 @@ matched AS (
          ${backlog ? "AND s.created_at <= ev.created_at" : ""}
          LEFT JOIN ${offered} ol ON ol.lane = s.id
 ), staged AS (
-  SELECT m.*, CASE WHEN m.ordering = 'subject' AND (m.nth > 1 OR EXISTS (
-                SELECT 1 FROM webhook_deliveries u
-                 WHERE u.subscription_id = m.subscription_id AND u.subject = m.subject AND u.status IN ('pending', 'held')))
-              THEN 'held' ELSE 'pending' END AS status,
+  SELECT m.*, ${orderedStatus("m.ordering", "m.nth", "m.subscription_id", "m.subject")} AS status,
          ${backlog ? "false" : `m.fan > ${INLINE_FAN_OUT} AND m.ordering <> 'subject' AND NOT (m.offered AND m.pick <= ${INLINE_FAN_OUT})`} AS deferred
     FROM matched m
 ), deferred AS (

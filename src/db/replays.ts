@@ -1,7 +1,7 @@
 // Replays by time (POST /subscriptions/:id/replay, docs/delivery.md "Replaying a window"): the events of a
 // window that a subscription takes, delivered to it again as deliveries of their own, and their progress.
 import type { Database } from "./client.js";
-import { matchesPatterns, matchesSubscription } from "./fan-out.js";
+import { matchesPatterns, matchesSubscription, orderedStatus } from "./fan-out.js";
 import { onPool, type Sql } from "./sql.js";
 
 export interface ReplayRequest {
@@ -43,9 +43,7 @@ export async function writeReplay(sql: Sql, r: ReplayRequest): Promise<number | 
      ), written AS (
        INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at, replay_id)
        SELECT gen_random_uuid(), ev.id, s.id,
-              CASE WHEN s.ordering = 'subject' AND (ev.nth > 1 OR EXISTS (
-                     SELECT 1 FROM webhook_deliveries u WHERE u.subscription_id = s.id AND u.subject = ev.subject AND u.status IN ('pending', 'held')))
-                   THEN 'held' ELSE 'pending' END,
+              ${orderedStatus("s.ordering", "ev.nth", "s.id", "ev.subject")},
               CASE WHEN s.ordering = 'subject' THEN ev.subject END, ev.position,
               now() + make_interval(secs => (ev.k - 1) / $8::float8), now() + make_interval(secs => (ev.k - 1) / $8::float8), now(), r.id
          FROM ev, s, r

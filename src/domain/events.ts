@@ -180,17 +180,22 @@ export function buildEnvelope(event: NewEvent, id: string = randomUUID()): Cloud
     subject: `${event.entity}/${event.entityId}`,
     time: event.time.toISOString(),
     datacontenttype: "application/json",
-    data: {
-      entity: event.entity,
-      entityId: event.entityId,
-      externalId: event.externalId ?? null,
-      status: event.status,
-      previousStatus: event.previousStatus,
-      phase: event.phase ?? phaseOf(event.entity, event.status),
-      providerStatus: event.providerStatus,
-      sequence: event.sequence,
-      timeSource: event.timeSource,
-      details: event.details ?? {},
-    },
+    data: eventData(event),
+  };
+}
+
+/** An event's `data` (also what a snapshot rebuilds from stored state when the event itself was pruned). */
+export function eventData(event: Omit<NewEvent, "type" | "time" | "dedupeKey">): CloudEvent["data"] {
+  return {
+    entity: event.entity,
+    entityId: event.entityId,
+    externalId: event.externalId ?? null,
+    status: event.status,
+    previousStatus: event.previousStatus,
+    phase: event.phase ?? phaseOf(event.entity, event.status),
+    providerStatus: event.providerStatus,
+    sequence: event.sequence,
+    timeSource: event.timeSource,
+    details: event.details ?? {},
   };
 }

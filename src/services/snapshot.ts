@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { logHead, type SnapshotEntity, type SnapshotRow, snapshotPage } from "../db/snapshot.js";
-import { phaseOf } from "../domain/events.js";
+import { eventData } from "../domain/events.js";
 
 export const SNAPSHOT_KINDS = { reservations: "reservation", shipments: "shipment", rentals: "rental" } as const satisfies Record<string, SnapshotEntity>;
 export type SnapshotKind = keyof typeof SNAPSHOT_KINDS;
@@ -87,22 +87,15 @@ function snapshotItem(entity: SnapshotEntity, row: SnapshotRow): string {
     return `{"subject":${JSON.stringify(subject)},"sequence":${row.sequence},"eventId":${JSON.stringify(row.eventId)},"time":${JSON.stringify(row.time.toISOString())},"data":${row.data}}`;
   }
   const status = row.status ?? "created";
-  return JSON.stringify({
-    subject,
+  const data = eventData({
+    entity,
+    entityId: row.key,
+    externalId: row.externalId,
+    status,
+    previousStatus: null,
+    providerStatus: status,
     sequence: row.sequence,
-    eventId: null,
-    time: row.changedAt.toISOString(),
-    data: {
-      entity,
-      entityId: row.key,
-      externalId: row.externalId,
-      status,
-      previousStatus: null,
-      phase: phaseOf(entity, status),
-      providerStatus: status,
-      sequence: row.sequence,
-      timeSource: "hub",
-      details: {},
-    },
+    timeSource: "hub",
   });
+  return JSON.stringify({ subject, sequence: row.sequence, eventId: null, time: row.changedAt.toISOString(), data });
 }
