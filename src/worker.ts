@@ -31,6 +31,7 @@ import type { Queues } from "./queues/queues.js";
 import { createWorker } from "./workers/run-job.js";
 import { keepSchedulers } from "./workers/schedulers.js";
 import { keepGoingWithoutRedis } from "./workers/without-redis.js";
+import type { Brokers } from "./delivery/brokers/index.js";
 
 export interface WorkerDeps {
   config: Config;
@@ -40,6 +41,8 @@ export interface WorkerDeps {
   queues: Queues;
   log: Logger;
   metrics: Metrics;
+  /** The broker clients it publishes with (closed with the worker); made from the configuration when absent. */
+  brokers?: Brokers;
 }
 
 export interface WorkerRuntime {
@@ -54,7 +57,7 @@ export interface WorkerRuntime {
 
 export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
   const { config, db, queues, log, metrics } = deps;
-  const settings = deliverySettings(config);
+  const settings = deliverySettings(config, deps.brokers);
   // A delivery that failed for good is parked as a failed job, where operators replay failures from; once it
   // succeeds (re-sent by any path), its parked job goes.
   const recorder = createAttemptRecorder({
@@ -222,6 +225,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         await relay.idle();
         await pump.close();
         settings.client.close();
+        await settings.brokers.close();
       })();
       return closing;
     },

@@ -1,5 +1,6 @@
 // How the environment's values are read: lists, URLs, durations, host:port lists, flags (./env.ts uses them).
 import { z } from "zod";
+import { destinationKey } from "../domain/destinations.js";
 
 export const csv = z
   .string()
@@ -74,8 +75,9 @@ export const durationList = z.string().transform((value, ctx) => {
 });
 
 /**
- * "https://gateway.example.com=1024,http://10.0.0.5:8080=16" → origin → limit. A destination is an endpoint's
- * origin (scheme, host, port); the port may be left out where it is the scheme's default.
+ * "https://gateway.example.com=1024,http://10.0.0.5:8080=16" → destination → limit. A destination is an endpoint's
+ * origin (scheme, host, port), or a broker's scheme, host, port (and RabbitMQ virtual host: amqp://mq:5672/billing);
+ * the port may be left out where it is the scheme's default.
  */
 export const destinationLimits = csv.transform((parts, ctx) => {
   const out = new Map<string, number>();
@@ -84,11 +86,11 @@ export const destinationLimits = csv.transform((parts, ctx) => {
     const limit = Number(part.slice(at + 1));
     let origin: string | null = null;
     try {
-      origin = at > 0 ? new URL(part.slice(0, at)).origin : null;
+      origin = at > 0 && new URL(part.slice(0, at)).hostname ? destinationKey(part.slice(0, at)) : null;
     } catch {
       origin = null;
     }
-    if (!origin || origin === "null" || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+    if (!origin || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
       ctx.addIssue({ code: "custom", message: `"${part}" is not origin=limit (e.g. https://gateway.example.com=1024, a limit of 1 to 100000)` });
       return z.NEVER;
     }

@@ -55,6 +55,7 @@ const COLUMNS = unnestLayout({
     failures: ["int", (c) => c.failures],
     first_failure_at: ["timestamptz", (c) => c.firstFailureAt?.toISOString() ?? null],
     pause_until: ["timestamptz", (c) => c.pauseUntil?.toISOString() ?? null],
+    pause_reason: ["text", (c) => c.pauseReason],
   }),
 });
 
@@ -98,7 +99,7 @@ UPDATE subscriptions s
                             WHEN a.failures = 0 THEN s.failing_since
                             WHEN a.reset THEN a.first_failure_at ELSE COALESCE(s.failing_since, a.first_failure_at) END,
        paused_until = CASE WHEN a.pause_until IS NOT NULL THEN greatest(s.paused_until, a.pause_until) ELSE s.paused_until END,
-       pause_reason = CASE WHEN a.pause_until IS NOT NULL THEN 'answered 429 Too Many Requests' ELSE s.pause_reason END,
+       pause_reason = CASE WHEN a.pause_until IS NOT NULL THEN a.pause_reason ELSE s.pause_reason END,
        updated_at = now()
   FROM ${COLUMNS.unnest("runs")} AS a(${COLUMNS.names("runs")})
  WHERE s.id = a.id AND (a.failures > 0 OR a.pause_until IS NOT NULL OR (a.reset AND s.consecutive_failures > 0))
@@ -110,8 +111,10 @@ interface RunChange {
   reset: boolean;
   failures: number;
   firstFailureAt: Date | null;
-  /** A 429 pauses the lane until the latest time it asked for. */
+  /** A 429 (or a broker that is away) pauses the lane until the latest time it asked for... */
   pauseUntil: Date | null;
+  /** ...for this reason. */
+  pauseReason: string | null;
 }
 
 /** Per subscription, what the batch's attempts (in time order) do to its failure run. */
@@ -123,14 +126,16 @@ export function runChanges(records: AttemptRecord[]): RunChange[] {
     else bySubscription.set(r.subscriptionId, [r]);
   }
   return [...bySubscription.entries()].map(([id, all]) => {
-    const pauses = all.filter((r) => r.throttled && r.nextAttemptAt).map((r) => r.nextAttemptAt!.getTime());
-    const pauseUntil = pauses.length > 0 ? new Date(Math.max(...pauses)) : null;
+    const pauses = all.filter((r) => r.throttled && r.nextAttemptAt);
+    const latest = pauses.reduce<AttemptRecord | null>((a, r) => (!a || r.nextAttemptAt! > a.nextAttemptAt! ? r : a), null);
+    const pauseUntil = latest ? latest.nextAttemptAt : null;
+    const pauseReason = latest ? (latest.statusCode === 429 ? "answered 429 Too Many Requests" : `broker unavailable: ${latest.error ?? "no answer"}`) : null;
     // A 429 says nothing of the endpoint's health: it neither fails nor ends a failure run.
     const list = all.filter((r) => !r.throttled);
     const ordered = [...list].sort((a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime());
     const lastSuccess = ordered.findLastIndex((r) => r.status === "succeeded");
     const trailing = ordered.slice(lastSuccess + 1);
-    return { id, reset: lastSuccess >= 0, failures: trailing.length, firstFailureAt: trailing[0]?.attemptedAt ?? null, pauseUntil };
+    return { id, reset: lastSuccess >= 0, failures: trailing.length, firstFailureAt: trailing[0]?.attemptedAt ?? null, pauseUntil, pauseReason };
   });
 }
 

@@ -5,6 +5,7 @@
 // other, and the in-flight limit holds across processes; only a rate-limited (or probing) lane takes turns on
 // its limiter. A lease ends when the attempt is recorded (db/delivery-attempts.ts); a
 // lease that runs out (the process died mid-attempt) makes the delivery claimable again by any process.
+import type { BrokerOptions } from "../domain/destinations.js";
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
 
@@ -17,6 +18,8 @@ export interface LaneRow {
   previousSecretExpiresAt: Date | null;
   /** Static request headers sent with every attempt (docs/delivery.md, "Static headers"). */
   headers: Record<string, string>;
+  /** A broker destination's options (exchange and routing key, or subject); null for an HTTP endpoint. */
+  destination: BrokerOptions | null;
   /** How many deliveries it could lease (asked for, less what is in flight anywhere, less what its rate allows). */
   room: number;
   /** When to ask again: its rate limit held it back, or it took everything due and more comes due then (≥ 50 ms on). */
@@ -80,6 +83,7 @@ interface ClaimRow {
   schedule_started_at: Date | null;
   body: string | null;
   replay_id: string | null;
+  destination: BrokerOptions | null;
 }
 
 /**
@@ -119,6 +123,7 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
         previousSecret: r.previous_secret,
         previousSecretExpiresAt: r.previous_secret_expires_at,
         headers: r.headers ?? {},
+        destination: r.destination,
         room: r.room!,
         nextAt: r.next_at,
         ordered: r.ordered ?? false,

@@ -1,6 +1,7 @@
 // Shared SQL for the last step of every event write: take positions at the head of the public log and
 // fan each event out to the active subscriptions whose event types match. Used inside one statement
 // (data-modifying CTEs) by the Flovi inbox and by the outbox relay.
+import type { BrokerOptions } from "../domain/destinations.js";
 import type { ClaimedDelivery, ClaimSettings, LaneRequest, LaneRow } from "./delivery-lanes.js";
 
 /** Whether one of the patterns in `patternsExpr` (`*`, `<entity>.*`, or a type) matches the type `typeExpr`. */
@@ -143,7 +144,7 @@ lease_terms AS (
  */
 export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, { lease })}
 SELECT (SELECT count(*) FROM deferred)::int AS deferred, f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at,
-       ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers
+       ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.destination
   FROM (SELECT 1) one LEFT JOIN (fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
        LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id) ON true`;
 
@@ -163,6 +164,7 @@ export interface FannedOutRow {
   previous_secret?: string | null;
   previous_secret_expires_at?: Date | null;
   headers?: Record<string, string> | null;
+  destination?: BrokerOptions | null;
 }
 
 /** What a writer's fan-out wrote: the new deliveries, and how many events left some to the backlog. */
@@ -224,6 +226,7 @@ function toNewDelivery(row: FannedOutRow & { delivery_id: string }, leaseToken?:
     previousSecret: row.previous_secret ?? null,
     previousSecretExpiresAt: row.previous_secret_expires_at ?? null,
     headers: row.headers ?? {},
+    destination: row.destination ?? null,
     room: 0,
     nextAt: null,
     ordered: false,

@@ -1,5 +1,6 @@
 // Subscriptions: rows and their changes. Writes take `Sql` so they run in the caller's transaction, beside
 // their audit row (db/audit.ts `audited`); reads run on the pool.
+import type { BrokerOptions } from "../domain/destinations.js";
 import type { Filter } from "../domain/filters.js";
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
@@ -29,6 +30,8 @@ export interface Subscription {
   headers: Record<string, string>;
   /** CloudEvents Subscriptions API filters; all must match (domain/filters.ts); `[]`: every event of its types. */
   filters: Filter[];
+  /** A broker destination's options (its URL is `url`); null for an HTTP endpoint. */
+  destination: BrokerOptions | null;
 }
 
 /** What a subscription's owner may change after creation. */
@@ -46,16 +49,17 @@ const COLUMNS = `id, url, event_types AS "eventTypes", description, secret, prev
   previous_secret_expires_at AS "previousSecretExpiresAt", status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
   failing_since AS "failingSince", consecutive_failures AS "consecutiveFailures", created_at AS "createdAt", updated_at AS "updatedAt",
   deleted_at AS "deletedAt", ordering, max_in_flight AS "maxInFlight", rate_limit_per_second AS "rateLimitPerSecond",
-  consumer_id AS "consumerId", headers, filters`;
+  consumer_id AS "consumerId", headers, filters, destination`;
 
 export async function insertSubscription(
   sql: Sql,
   input: Pick<Subscription, "id" | "url" | "eventTypes" | "description" | "secret" | "maxInFlight" | "rateLimitPerSecond" | "consumerId"> &
-    Partial<Pick<Subscription, "headers" | "filters">> & { ordering: string },
+    Partial<Pick<Subscription, "headers" | "filters" | "destination">> & { ordering: string },
 ): Promise<Subscription> {
   const [row] = await sql.query<Subscription>(
-    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, headers, filters, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) RETURNING ${COLUMNS}`,
+    `INSERT INTO subscriptions (id, url, event_types, description, secret, ordering, max_in_flight, rate_limit_per_second, consumer_id, headers, filters,
+                                destination, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) RETURNING ${COLUMNS}`,
     [
       input.id,
       input.url,
@@ -68,6 +72,7 @@ export async function insertSubscription(
       input.consumerId,
       JSON.stringify(input.headers ?? {}),
       JSON.stringify(input.filters ?? []),
+      input.destination ? JSON.stringify(input.destination) : null,
     ],
   );
   return row!;

@@ -9,7 +9,7 @@ import type { Metrics } from "../observability/metrics.js";
 import { carrierOf, contextOf, inSpan, recentEventTrace, SpanKind, type Span, tracingOn } from "../observability/spans.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { type AttemptDecision, attemptRecord, decideAttempt, type DeliverySettings } from "./decisions.js";
-import { signAndPost } from "./deliver.js";
+import { sendAttempt } from "./deliver.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 
 export interface AttemptDeps {
@@ -45,7 +45,7 @@ async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: Lane
   const { delivery, recorder, metrics, log } = deps;
   const clock = deps.clock ?? systemClock;
   const now = new Date(clock.now());
-  const outcome = await signAndPost(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null, claimed.replayId ?? null);
+  const outcome = await sendAttempt(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null, claimed.replayId ?? null);
   const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date(clock.now()));
   span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
   await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);

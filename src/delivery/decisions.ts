@@ -2,7 +2,9 @@
 // delay, failed for good, and whether the subscriber said 410 Gone), the row an attempt writes, and when a
 // failing subscription is disabled. Unit-tested in test/unit/delivery-decisions.test.ts.
 import type { AttemptRecord, SubscriptionRun } from "../db/delivery-attempts.js";
-import type { DeliveryClient, HttpOutcome } from "./http-client.js";
+import type { Brokers } from "./brokers/index.js";
+import type { AttemptAnswer } from "./attempt-answer.js";
+import type { DeliveryClient } from "./http-client.js";
 import { retryDelayMs } from "./retry-policy.js";
 import type { TargetPolicy } from "./target-policy.js";
 
@@ -14,12 +16,11 @@ export interface DeliverySettings {
   targetPolicy: TargetPolicy;
   /** Keep-alive connections, guarded against non-public addresses at connect time. */
   client: DeliveryClient;
+  /** Connections to broker destinations (RabbitMQ, NATS), kept per broker. */
+  brokers: Brokers;
 }
 
-/** What the subscriber answered, as the decisions read it: the raw answer with its Retry-After in milliseconds. */
-export interface AttemptAnswer extends Omit<HttpOutcome, "retryAfter"> {
-  retryAfterMs: number | null;
-}
+export type { AttemptAnswer };
 
 export type AttemptDecision =
   | { kind: "delivered" }
@@ -48,14 +49,15 @@ function throttleBudgetMs(schedule: readonly number[]): number {
 /** Pure: what an attempt's outcome means, given where the delivery stands in its schedule. */
 export function decideAttempt(outcome: AttemptAnswer, state: ScheduleState, schedule: readonly number[], now: Date, random = Math.random): AttemptDecision {
   const code = outcome.statusCode;
-  if (code !== null && code >= 200 && code < 300) return { kind: "delivered" };
+  if (outcome.confirmed || (code !== null && code >= 200 && code < 300)) return { kind: "delivered" };
   const error = outcome.error ?? "delivery failed";
   if (code === 410) return { kind: "failed", reason: error, gone: true };
   if (outcome.refused) return { kind: "failed", reason: error, gone: false };
   const step = state.scheduleStep + 1;
-  if (code === 429) {
+  if (code === 429 || outcome.unavailable) {
     if (now.getTime() - state.scheduleStartedAt.getTime() >= throttleBudgetMs(schedule)) {
-      return { kind: "failed", reason: `answered 429 for longer than the retry schedule: ${error}`, gone: false };
+      const what = outcome.unavailable ? "the broker was unavailable" : "answered 429";
+      return { kind: "failed", reason: `${what} for longer than the retry schedule: ${error}`, gone: false };
     }
     return { kind: "throttled", delayMs: Math.max(1_000, retryDelayMs(schedule, Math.max(1, state.scheduleStep), outcome.retryAfterMs, random)) };
   }

@@ -1,10 +1,13 @@
-// The I/O of one attempt: sign (Standard Webhooks) and POST to a checked target. The attempt path around
-// it (claim → send → decide → record) is delivery/pump.ts, the same for first attempts, retries and re-sends.
+// The I/O of one attempt: sign (Standard Webhooks) and POST to a checked target, or publish to a broker
+// destination (./brokers). The attempt path around it (claim → send → decide → record) is delivery/pump.ts,
+// the same for first attempts, retries and re-sends, whatever the destination.
 import { Webhook } from "standardwebhooks";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import type { DeliverySettings, AttemptAnswer } from "./decisions.js";
 import { parseTargetUrl, refusedAddress } from "./target-policy.js";
 import ipaddr from "ipaddr.js";
+import type { BrokerOptions } from "../domain/destinations.js";
+import type { BrokerMessage } from "./brokers/types.js";
 
 const DELIVERY_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
 
@@ -15,6 +18,8 @@ export interface DeliveryTarget {
   previousSecretExpiresAt: Date | null;
   /** Static request headers (validated when set: they never replace the protocol's own). */
   headers?: Record<string, string>;
+  /** A broker destination's options (its URL is `url`); null or absent for an HTTP endpoint. */
+  destination?: BrokerOptions | null;
 }
 
 /** Signs with the current secret and, during a rotation's grace period, the previous one too (space-separated). */
@@ -31,8 +36,34 @@ const refusedOutcome = (reason: string): AttemptAnswer => ({
   refused: true,
 });
 
+/** Sends one event: published to the subscription's broker, or signed and POSTed to its endpoint. Never throws. */
+export function sendAttempt(
+  target: DeliveryTarget,
+  eventId: string,
+  body: string,
+  settings: DeliverySettings,
+  now: Date,
+  traceHeaders: Record<string, string> | null = null,
+  replayId: string | null = null,
+): Promise<AttemptAnswer> {
+  if (!target.destination) return signAndPost(target, eventId, body, settings, now, traceHeaders, replayId);
+  const message: BrokerMessage = { eventId, body, attributes: attributesOf(body), headers: { ...target.headers, ...traceHeaders }, replayId };
+  return settings.brokers[target.destination.type].publish({ url: target.url, options: target.destination }, message, settings.timeoutMs);
+}
+
+/** The envelope attributes a routing key or subject template may use. */
+function attributesOf(body: string): BrokerMessage["attributes"] {
+  try {
+    const { type, subject, source } = JSON.parse(body) as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === "string" ? v : undefined);
+    return { type: text(type), subject: text(subject), source: text(source) };
+  } catch {
+    return {};
+  }
+}
+
 /** Checks the target against the policy, signs and POSTs. Never throws. */
-export async function signAndPost(
+async function signAndPost(
   target: DeliveryTarget,
   eventId: string,
   body: string,

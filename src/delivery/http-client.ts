@@ -8,7 +8,7 @@ import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { storableText, storableTextOrNull } from "../lib/text.js";
-import { refusedAddress, type TargetPolicy } from "./target-policy.js";
+import { RefusedTarget, refusedAddress, type TargetPolicy } from "./target-policy.js";
 
 const EXCERPT_BYTES = 1024;
 /** A response body is read (so the connection can be reused) up to this size; past it the socket is dropped. */
@@ -28,8 +28,6 @@ export interface DeliveryClient {
   post(url: URL, body: string, headers: Record<string, string>, timeoutMs: number): Promise<HttpOutcome>;
   close(): void;
 }
-
-class RefusedTarget extends Error {}
 
 /** A resolver (for tests: one that answers what they choose); defaults to the system's. */
 export type Resolve = (hostname: string) => Promise<{ address: string; family: number }[]>;

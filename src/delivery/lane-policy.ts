@@ -4,6 +4,7 @@
 // 1,000 shares. The lane's own limits (in flight in every process, rate, circuit, ordering) are applied by the
 // claim itself (db/delivery-lanes.ts). Unit-tested in test/unit/lane-policy.test.ts.
 import type { LaneRequest } from "../db/delivery-lanes.js";
+import { destinationKey } from "../domain/destinations.js";
 
 export interface Capacity {
   /** This process's requests open at once at most (sockets: a slow answer holds one, nothing scarcer). */
@@ -63,11 +64,5 @@ export function planClaims(subscriptionIds: string[], capacity: Capacity): Plann
   });
 }
 
-/** A subscription's destination: its URL's origin (`https://hooks.example.com`, `http://10.0.0.5:8080`). */
-export function destinationOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
-  }
-}
+/** A subscription's destination: its URL's origin (`https://hooks.example.com`), or its broker (domain/destinations.ts). */
+export const destinationOf = destinationKey;

@@ -1,11 +1,12 @@
 import type { Config } from "../config/env.js";
 import type { DeliverySettings } from "./decisions.js";
 import type { PumpSettings } from "./pump-types.js";
+import { type Brokers, createBrokers } from "./brokers/index.js";
 import { createDeliveryClient } from "./http-client.js";
 import { targetPolicyOf } from "./target-policy.js";
 
-/** The worker's delivery settings; owns a connection pool (close `client` at shutdown). */
-export function deliverySettings(config: Config): DeliverySettings {
+/** The worker's delivery settings; owns connection pools (close `client` and `brokers` at shutdown). */
+export function deliverySettings(config: Config, brokers?: Brokers): DeliverySettings {
   const policy = targetPolicyOf(config);
   return {
     timeoutMs: config.DELIVERY_TIMEOUT_MS,
@@ -15,6 +16,7 @@ export function deliverySettings(config: Config): DeliverySettings {
     targetPolicy: policy,
     // The pump bounds what is open per destination; the agent must never queue an attempt behind another's.
     client: createDeliveryClient(policy, { maxSockets: Math.max(config.DELIVERY_DESTINATION_MAX_IN_FLIGHT, ...config.DELIVERY_DESTINATION_LIMITS.values()) }),
+    brokers: brokers ?? createBrokers(policy),
   };
 }
 

@@ -83,3 +83,33 @@ export async function checkTarget(policy: TargetPolicy, raw: string): Promise<Ta
   }
   return { ok: true };
 }
+
+/** A target the policy refuses (thrown by the connect-time checks). */
+export class RefusedTarget extends Error {}
+
+/**
+ * A broker host's address to connect to: resolved once and checked, so the connection goes to the address
+ * that was checked (as the HTTP client's connect-time guard does). Throws RefusedTarget when the policy
+ * refuses it, and the resolver's error when the name does not resolve.
+ */
+export async function checkedAddress(policy: TargetPolicy, hostname: string): Promise<string> {
+  const host = hostname.replace(/^\[|\]$/g, "");
+  const addresses = ipaddr.isValid(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+  for (const text of addresses) {
+    const reason = refusedAddress(policy, host, text);
+    if (reason) throw new RefusedTarget(reason);
+  }
+  if (addresses.length === 0) throw Object.assign(new Error(`cannot resolve ${host}`), { code: "ENOTFOUND" });
+  return addresses[0]!;
+}
+
+/** A broker's host checked against the policy (at creation: docs/delivery.md, "Destinations"). */
+export async function checkBrokerTarget(policy: TargetPolicy, url: URL): Promise<TargetCheck> {
+  if (!policy.enforcePublic) return { ok: true };
+  try {
+    await checkedAddress(policy, url.hostname);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: error instanceof RefusedTarget ? error.message : `cannot resolve ${url.hostname}` };
+  }
+}

@@ -55,7 +55,18 @@ export function openApiDocument() {
           type: "object",
           properties: {
             id: { type: "string", format: "uuid" },
-            url: { type: "string" },
+            url: { type: "string", description: "the endpoint, or the broker's URL; query values and credentials masked" },
+            destination: {
+              type: ["object", "null"],
+              description: "a broker destination (null for an HTTP endpoint): type rabbitmq (exchange, routingKey) or nats (subject), url masked",
+              properties: {
+                type: { enum: ["rabbitmq", "nats"] },
+                url: { type: "string" },
+                exchange: { type: "string" },
+                routingKey: { type: "string" },
+                subject: { type: "string" },
+              },
+            },
             eventTypes: { type: "array", items: { type: "string" } },
             description: { type: ["string", "null"] },
             status: { enum: ["active", "disabled", "deleted"] },

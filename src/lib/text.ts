@@ -44,8 +44,9 @@ export function unstorableValue(value: unknown, depth = 0): string | null {
 }
 
 /**
- * A URL fit for logs, audit rows and screens: its query values masked (`?token=***`), its fragment dropped.
- * Secrets ride in query strings (`?token=…`, `?key=…`); the names say enough to recognise the URL.
+ * A URL fit for logs, audit rows and screens: its query values masked (`?token=***`), its fragment dropped,
+ * a broker URL's credentials masked (`amqp://***@mq.internal:5672/billing`). Secrets ride in query strings
+ * (`?token=…`, `?key=…`) and in a broker URL's user info; what is left says enough to recognise the URL.
  */
 export function maskUrl(value: string): string {
   let url: URL;
@@ -56,7 +57,9 @@ export function maskUrl(value: string): string {
   }
   const relative = url.origin === "http://relative.invalid" && !/^[a-z][a-z0-9+.-]*:/i.test(value);
   const query = [...url.searchParams.keys()].map((name) => `${encodeURIComponent(name)}=***`).join("&");
-  const base = relative ? url.pathname : `${url.origin}${url.pathname}`;
+  // A broker URL (amqp://, nats://) has no origin; its credentials (user and password) are masked whole.
+  const origin = url.origin === "null" ? `${url.protocol}//${url.username || url.password ? "***@" : ""}${url.host}` : url.origin;
+  const base = relative ? url.pathname : `${origin}${url.pathname}`;
   return query ? `${base}?${query}` : base;
 }
 

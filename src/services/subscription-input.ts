@@ -4,6 +4,7 @@ import { isKnownEventPattern, validEventPatterns } from "../domain/events.js";
 import { MAX_IN_FLIGHT, RATE_LIMIT } from "../domain/subscription-limits.js";
 import { MAX_STATIC_HEADERS, refusedHeader } from "../domain/static-headers.js";
 import { type Filter, filterProblems } from "../domain/filters.js";
+import { AMQP_SHORT_STRING, BROKER_KINDS, natsSubjectProblem, parseBrokerUrl, templateProblem } from "../domain/destinations.js";
 
 const eventTypes = z
   .array(z.string().refine(isKnownEventPattern, { error: (issue) => `unknown event type ${JSON.stringify(issue.input)}; valid: ${validEventPatterns()}` }))
@@ -60,12 +61,63 @@ const strict = <S extends z.ZodRawShape>(shape: S) =>
         : undefined,
   });
 
+/** A routing key or subject: `{type}`, `{subject}` and `{source}` filled in per event. */
+const template = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .superRefine((t, ctx) => {
+      const problem = templateProblem(t);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
+
+const brokerUrl = (kind: (typeof BROKER_KINDS)[number]) =>
+  z
+    .string()
+    .max(2048)
+    .superRefine((raw, ctx) => {
+      const parsed = parseBrokerUrl(kind, raw);
+      if ("problem" in parsed) ctx.addIssue({ code: "custom", message: parsed.problem });
+    });
+
+/** A broker destination (docs/delivery.md, "Destinations"): RabbitMQ or NATS JetStream. */
+const destination = z.discriminatedUnion(
+  "type",
+  [
+    strict({
+      type: z.literal("rabbitmq"),
+      url: brokerUrl("rabbitmq"),
+      /** The exchange to publish to ("" is the default exchange: the routing key names the queue). */
+      exchange: z.string().max(AMQP_SHORT_STRING),
+      routingKey: template(AMQP_SHORT_STRING).optional(),
+    }),
+    strict({
+      type: z.literal("nats"),
+      url: brokerUrl("nats"),
+      subject: template(1024).superRefine((t, ctx) => {
+        const problem = natsSubjectProblem(t);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    }),
+  ],
+  { error: `destination.type must be one of ${BROKER_KINDS.join(", ")} (or give "url" for an HTTP endpoint)` },
+);
+
 export const subscriptionInput = strict({
-  url: z.string().min(1).max(2048),
+  /** An HTTP endpoint... */
+  url: z.string().min(1).max(2048).optional(),
+  /** ...or a broker: exactly one of the two. */
+  destination: destination.optional(),
   ...settingsShape,
   /** A second endpoint on a URL that already has one for overlapping event types is refused unless this is true. */
   allowDuplicate: z.boolean().optional(),
-}).superRefine(checkHeaders);
+})
+  .refine((v) => (v.url === undefined) !== (v.destination === undefined), {
+    error: 'give either "url" (an HTTP endpoint) or "destination" (a RabbitMQ or NATS broker), not both',
+    path: ["url"],
+  })
+  .superRefine(checkHeaders);
 export const subscriptionChange = strict({ ...settingsShape, eventTypes: eventTypes.optional() })
   .refine((v) => Object.keys(v).some((k) => k !== "allowAuthorizationHeader"), {
     error: `name at least one field to change: ${Object.keys(settingsShape)

@@ -24,7 +24,8 @@ import {
 } from "../db/subscriptions.js";
 import { patternsOverlap } from "../domain/events.js";
 import type { SubscriptionChange, SubscriptionInput } from "./subscription-input.js";
-import { checkTarget, type TargetPolicy } from "../delivery/target-policy.js";
+import { checkBrokerTarget, checkTarget, type TargetPolicy } from "../delivery/target-policy.js";
+import { brokerOptions, destinationView } from "../domain/destinations.js";
 
 export { subscriptionChange, subscriptionInput, type SubscriptionChange, type SubscriptionInput } from "./subscription-input.js";
 
@@ -47,17 +48,20 @@ async function createSubscription(
   defaults: SubscriptionDefaults,
   owner: string | null,
 ): Promise<CreateResult> {
-  const target = await checkTarget(policy, input.url);
+  const url = input.destination?.url ?? input.url!;
+  const destination = brokerOptions(input.destination);
+  const target = destination ? await checkBrokerTarget(policy, new URL(url)) : await checkTarget(policy, url);
   if (!target.ok) return { kind: "invalid_target", reason: target.reason };
-  if (!input.allowDuplicate) {
-    const existing = (await liveSubscriptionsWithUrl(sql, input.url)).find(
+  // Two endpoints at one URL would share one receiver and one secret; two publishes to one broker are fine.
+  if (!input.allowDuplicate && !destination) {
+    const existing = (await liveSubscriptionsWithUrl(sql, url)).find(
       (s) => (owner === null || s.consumerId === owner) && s.eventTypes.some((a) => input.eventTypes.some((b) => patternsOverlap(a, b))),
     );
     if (existing) return { kind: "duplicate", existing };
   }
   const subscription = await insertSubscription(sql, {
     id: randomUUID(),
-    url: input.url,
+    url,
     eventTypes: [...new Set(input.eventTypes)],
     description: input.description ?? null,
     secret: generateSecret(),
@@ -67,6 +71,7 @@ async function createSubscription(
     consumerId: owner,
     headers: input.headers ?? {},
     filters: input.filters ?? [],
+    destination,
   });
   return { kind: "created", subscription };
 }
@@ -93,6 +98,8 @@ export function subscriptionView(s: Subscription) {
     id: s.id,
     // Query values masked (they may carry the receiver's token); deliveries use the URL as given.
     url: maskUrl(s.url),
+    /** A broker destination (credentials masked); null for an HTTP endpoint. */
+    destination: destinationView(s),
     eventTypes: s.eventTypes,
     description: s.description,
     status: s.deletedAt ? "deleted" : s.status,
@@ -162,7 +169,8 @@ export function create(
     const audit =
       created.kind === "created"
         ? auditOf(actor, "subscription.create", created.subscription.id, {
-            url: maskUrl(input.url),
+            url: maskUrl(created.subscription.url),
+            destination: destinationView(created.subscription),
             eventTypes: input.eventTypes,
             ordering: created.subscription.ordering,
             maxInFlight: created.subscription.maxInFlight,

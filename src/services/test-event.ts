@@ -9,14 +9,15 @@ import type { Database } from "../db/client.js";
 import { onPool } from "../db/sql.js";
 import { createEvent } from "../domain/event-catalog.js";
 import type { Logger } from "pino";
-import { signAndPost } from "../delivery/deliver.js";
+import { createBrokers } from "../delivery/brokers/index.js";
+import { sendAttempt } from "../delivery/deliver.js";
 import { createDeliveryClient } from "../delivery/http-client.js";
 import { findSubscription } from "./subscriptions.js";
 import type { TargetPolicy } from "../delivery/target-policy.js";
 
 export interface TestOutcome {
   eventId: string;
-  /** 2xx from the endpoint. */
+  /** 2xx from the endpoint, or the broker confirmed the publish. */
   delivered: boolean;
   statusCode: number | null;
   durationMs: number;
@@ -52,15 +53,16 @@ export async function sendTestEvent(
     dedupeKey: `hub.test:${randomUUID()}`,
   });
   const client = createDeliveryClient(deps.policy, { maxSockets: 1 });
+  const brokers = createBrokers(deps.policy);
   try {
-    const outcome = await signAndPost(
+    const outcome = await sendAttempt(
       subscription,
       event.id,
       JSON.stringify(event),
-      { timeoutMs: deps.timeoutMs, schedule: [], disableAfterMs: 0, disableAfterFailures: 0, targetPolicy: deps.policy, client },
+      { timeoutMs: deps.timeoutMs, schedule: [], disableAfterMs: 0, disableAfterFailures: 0, targetPolicy: deps.policy, client, brokers },
       now,
     );
-    const delivered = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
+    const delivered = outcome.confirmed === true || (outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300);
     const audit = { actor, action: "subscription.test", target: subscription.id, details: { eventId: event.id, statusCode: outcome.statusCode, delivered } };
     await appendAudit(deps.db, audit);
     logAudit(deps.log, audit);
@@ -74,5 +76,6 @@ export async function sendTestEvent(
     };
   } finally {
     client.close();
+    await brokers.close();
   }
 }

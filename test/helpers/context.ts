@@ -13,6 +13,7 @@ import { createRedis } from "../../src/queues/redis.js";
 import { startWorker, type WorkerRuntime } from "../../src/worker.js";
 import { createDatabase } from "../../scripts/lib/local-services.js";
 import { poolOf, prismaOf } from "../../src/db/clients.js";
+import type { Brokers } from "../../src/delivery/brokers/index.js";
 
 export const TEST_SECRET = "test-webhook-secret";
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -84,10 +85,10 @@ export async function createTestContext(env: TestEnv = {}) {
     queues,
     app,
     /** Starts the real worker role against this context's database and queue prefix. */
-    async startWorker(overrides: Partial<Config> = {}) {
+    async startWorker(overrides: Partial<Config> = {}, brokers?: Brokers) {
       const workerRedis = createRedis(redisSettings(config), "worker");
       const workerQueues = createQueues({ connection: workerRedis, prefix: config.QUEUE_PREFIX, addTimeoutMs: 30_000 });
-      const runtime = await startWorker({ config: { ...config, ...overrides }, db, redis: workerRedis, queues: workerQueues, log, metrics });
+      const runtime = await startWorker({ config: { ...config, ...overrides }, db, redis: workerRedis, queues: workerQueues, log, metrics, brokers });
       const entry = {
         runtime,
         async close() {

@@ -34,6 +34,17 @@ describe("decideAttempt", () => {
   it("...until it has lasted as long as the whole schedule would (at least a minute)", () => {
     expect(decideAttempt(outcome(429), at(1, new Date(0)), schedule, new Date(60_000))).toMatchObject({ kind: "failed", gone: false });
   });
+  it("a broker's confirm is delivered; a broker that is away pauses like a 429, until it has lasted as long as the schedule", () => {
+    expect(decideAttempt(outcome(null, { confirmed: true, error: null }), at(1), schedule, now)).toEqual({ kind: "delivered" });
+    const away = outcome(null, { unavailable: true, error: "cannot reach the broker: ECONNREFUSED", retryAfterMs: 2_000 });
+    expect(decideAttempt(away, at(3), schedule, now)).toEqual({ kind: "throttled", delayMs: 2_000 });
+    expect(decideAttempt(away, at(1, new Date(0)), schedule, new Date(60_000))).toMatchObject({
+      kind: "failed",
+      reason: expect.stringContaining("the broker was unavailable for longer than the retry schedule"),
+    });
+    // A refused publish (no confirm, a nack, no queue) is a failure on the schedule, like a 5xx.
+    expect(decideAttempt(outcome(null, { error: "the message reached no queue" }), at(1), schedule, now, () => 0.5)).toEqual({ kind: "retry", delayMs: 1_000 });
+  });
   it("the last step fails for good", () => expect(decideAttempt(outcome(500), at(3), schedule, now)).toMatchObject({ kind: "failed", gone: false }));
   it("410 fails and disables", () => expect(decideAttempt(outcome(410), at(1), schedule, now)).toMatchObject({ kind: "failed", gone: true }));
   it("a refused target is not retried", () => {
@@ -66,7 +77,7 @@ const rec = (subscriptionId: string, time: number, status: AttemptRecord["status
   attempt: 1,
   attemptedAt: new Date(time),
   durationMs: 1,
-  statusCode: status === "succeeded" ? 200 : 500,
+  statusCode: status === "succeeded" ? 200 : throttled ? 429 : 500,
   error: null,
   excerpt: null,
   status,
@@ -79,14 +90,29 @@ describe("runChanges: a batch of attempts and each subscription's failure run", 
   it("failures after the last success count; a success resets", () => {
     const changes = runChanges([rec("a", 3, "pending"), rec("a", 1, "pending"), rec("a", 2, "succeeded"), rec("b", 5, "failed"), rec("c", 1, "succeeded")]);
     expect(changes).toEqual([
-      { id: "a", reset: true, failures: 1, firstFailureAt: new Date(3), pauseUntil: null },
-      { id: "b", reset: false, failures: 1, firstFailureAt: new Date(5), pauseUntil: null },
-      { id: "c", reset: true, failures: 0, firstFailureAt: null, pauseUntil: null },
+      { id: "a", reset: true, failures: 1, firstFailureAt: new Date(3), pauseUntil: null, pauseReason: null },
+      { id: "b", reset: false, failures: 1, firstFailureAt: new Date(5), pauseUntil: null, pauseReason: null },
+      { id: "c", reset: true, failures: 0, firstFailureAt: null, pauseUntil: null, pauseReason: null },
     ]);
   });
   it("a 429 neither fails nor resets the run; it pauses the lane until the latest time asked", () => {
     const changes = runChanges([rec("a", 1, "pending"), rec("a", 2, "pending", true), rec("a", 4, "pending", true)]);
-    expect(changes).toEqual([{ id: "a", reset: false, failures: 1, firstFailureAt: new Date(1), pauseUntil: new Date(5_004) }]);
+    expect(changes).toEqual([
+      { id: "a", reset: false, failures: 1, firstFailureAt: new Date(1), pauseUntil: new Date(5_004), pauseReason: "answered 429 Too Many Requests" },
+    ]);
+  });
+  it("a broker that is away pauses the lane too, and the reason says so", () => {
+    const away = { ...rec("a", 2, "pending", true), statusCode: null, error: "cannot reach the broker: ECONNREFUSED" };
+    expect(runChanges([away])).toEqual([
+      {
+        id: "a",
+        reset: false,
+        failures: 0,
+        firstFailureAt: null,
+        pauseUntil: new Date(5_002),
+        pauseReason: "broker unavailable: cannot reach the broker: ECONNREFUSED",
+      },
+    ]);
   });
 });
 

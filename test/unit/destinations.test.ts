@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { destinationKey, natsSubjectProblem, parseBrokerUrl, renderTemplate, templateProblem } from "../../src/domain/destinations.js";
+import { natsMessageId } from "../../src/delivery/brokers/nats.js";
+import { maskUrl } from "../../src/lib/text.js";
+
+const event = { type: "shipment.exception", subject: "shipment/1Z.999 *x>", source: "/providers/mfb" };
+
+describe("routing key and subject templates", () => {
+  it("fill in type, subject and source", () => {
+    expect(renderTemplate("{type}", event, "rabbitmq")).toBe("shipment.exception");
+    expect(renderTemplate("hub.{source}.{subject}", event, "rabbitmq")).toBe("hub./providers/mfb.shipment/1Z.999 *x>");
+  });
+  it("keep a NATS subject's tokens: a value's dots, wildcards and spaces become _, the type's dots stay", () => {
+    expect(renderTemplate("hub.{type}.{subject}", event, "nats")).toBe("hub.shipment.exception.shipment/1Z_999__x_");
+  });
+  it("refuse unknown placeholders and lone braces, naming them", () => {
+    expect(templateProblem("{type}.{subject}")).toBeNull();
+    expect(templateProblem("{tpye}")).toContain("unknown placeholder {tpye}");
+    expect(templateProblem("a}b")).toContain("brace");
+    expect(templateProblem("{type")).toContain("brace");
+  });
+  it("refuse NATS subjects no publish can go to", () => {
+    expect(natsSubjectProblem("hub.{type}")).toBeNull();
+    expect(natsSubjectProblem("hub.*")).toContain("wildcards");
+    expect(natsSubjectProblem("hub..{type}")).toContain("empty tokens");
+    expect(natsSubjectProblem(".{type}")).toContain("empty tokens");
+  });
+});
+
+describe("broker URLs", () => {
+  it("fit their kind", () => {
+    expect(parseBrokerUrl("rabbitmq", "amqp://u:p@mq:5672/billing")).toHaveProperty("url");
+    expect(parseBrokerUrl("rabbitmq", "nats://mq")).toEqual({ problem: "a rabbitmq url starts with amqp:// or amqps://" });
+    expect(parseBrokerUrl("nats", "nats://n:4222/x")).toEqual({ problem: "a nats url has no path" });
+    expect(parseBrokerUrl("rabbitmq", "amqp://mq/a/b")).toHaveProperty("problem");
+    expect(parseBrokerUrl("rabbitmq", "amqp://mq/?heartbeat=5")).toEqual({ problem: "url takes no query or fragment" });
+  });
+  it("are one destination per host, port and virtual host, whatever the credentials", () => {
+    expect(destinationKey("amqp://a:b@mq.internal/billing")).toBe("amqp://mq.internal:5672/billing");
+    expect(destinationKey("amqp://c:d@mq.internal:5672/billing")).toBe("amqp://mq.internal:5672/billing");
+    expect(destinationKey("amqp://mq.internal")).toBe("amqp://mq.internal:5672/%2F");
+    expect(destinationKey("amqp://mq.internal/%2F")).toBe("amqp://mq.internal:5672/%2F");
+    expect(destinationKey("nats://t@n.internal")).toBe("nats://n.internal:4222");
+    expect(destinationKey("https://hooks.example.com/a")).toBe("https://hooks.example.com");
+  });
+  it("are shown with their credentials masked", () => {
+    expect(maskUrl("amqp://hub:s3cret@mq.internal:5672/billing")).toBe("amqp://***@mq.internal:5672/billing");
+    expect(maskUrl("nats://token@n.internal:4222")).toBe("nats://***@n.internal:4222");
+    expect(maskUrl("nats://n.internal:4222")).toBe("nats://n.internal:4222");
+  });
+});
+
+describe("NATS message ids", () => {
+  it("are the event's, and a replay's own (the de-duplication window must not drop it)", () => {
+    expect(natsMessageId("e1", null)).toBe("e1");
+    expect(natsMessageId("e1", "r1")).toBe("e1:r1");
+  });
+});
