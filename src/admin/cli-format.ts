@@ -76,6 +76,7 @@ export function subscriptionDetail(
     failingSince?: Date | string | null;
     headers?: Record<string, string>;
     filters?: unknown[];
+    destination?: Record<string, string> | null;
   },
   counts: Record<string, number>,
   lane: LaneStats,
@@ -90,6 +91,7 @@ export function subscriptionDetail(
   return record({
     id: s.id,
     url: maskUrl(s.url),
+    ...(s.destination ? { destination: destinationLine(s.destination) } : {}),
     status: s.status,
     "event types": s.eventTypes,
     ordering: s.ordering === "subject" ? "by subject (one at a time per subject, in order)" : "none (in parallel)",
@@ -108,6 +110,10 @@ export function subscriptionDetail(
     ...(lane.pausedUntil ? { paused: `until ${cell(lane.pausedUntil)}${lane.pauseReason ? ` (${lane.pauseReason})` : ""}` } : {}),
   });
 }
+
+/** `rabbitmq: exchange hub.events, routing key {type}`, `nats: subject hub.{type}`. */
+const destinationLine = (d: Record<string, string>) =>
+  d.type === "rabbitmq" ? `rabbitmq: exchange "${d.exchange}", routing key ${d.routingKey}` : `${d.type}: subject ${d.subject}`;
 
 export function subscriptionRows(
   subscriptions: { id: string; status: string; url: string; eventTypes: string[]; ordering: string; maxInFlight: number; rateLimitPerSecond: number | null }[],

@@ -43,9 +43,11 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
       };
     }
     case "create": {
-      if (!id) return missing("URL");
+      const destination = destinationOption(v);
+      if (!id && !destination) return missing("URL (or --rabbitmq <amqp-url> / --nats <nats-url>)");
+      if (id && destination) return usage("subscriptions create: an endpoint URL or --rabbitmq / --nats, not both");
       const input = subscriptionInput.safeParse({
-        url: id,
+        ...(destination ? { destination } : { url: id }),
         eventTypes: events,
         ...(str(v.description) ? { description: str(v.description) } : {}),
         ...(str(v.ordering) ? { ordering: str(v.ordering) } : {}),
@@ -65,6 +67,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
             `${r.existing.id} --events ...\`, or add --allow-duplicate for a second endpoint with its own secret`,
         };
       const view = { ...subscriptionView(r.subscription), secret: r.subscription.secret };
+      if (view.destination) return { ok: true, data: view, text: record({ id: view.id, url: view.url, events: view.eventTypes }) };
       return {
         ok: true,
         data: view,
@@ -168,6 +171,14 @@ function headerOptions(given: string | boolean | string[] | undefined, clear: bo
   return { headers, ...(allowAuthorization ? { allowAuthorizationHeader: true } : {}) };
 }
 
+/** `--rabbitmq <url> --exchange X [--routing-key K]` or `--nats <url> --subject S` as the API's `destination` (validated there). */
+function destinationOption(v: Io["values"]): Record<string, unknown> | undefined {
+  if (str(v.rabbitmq) !== undefined)
+    return { type: "rabbitmq", url: str(v.rabbitmq), exchange: str(v.exchange), ...(str(v["routing-key"]) ? { routingKey: str(v["routing-key"]) } : {}) };
+  if (str(v.nats) !== undefined) return { type: "nats", url: str(v.nats), subject: str(v.subject) };
+  return undefined;
+}
+
 /** `--filters '<json>'` as the API's `filters` (validated there); JSON that does not parse is named. */
 function filterOption(given: string | undefined): { filters?: unknown } | string {
   if (given === undefined) return {};
@@ -188,6 +199,7 @@ const FLAGS: Record<string, string> = {
   url: "the URL",
   headers: "--header",
   filters: "--filters",
+  destination: "the destination",
 };
 /** `headers.X-Api-Key` reads `--header X-Api-Key`. */
 const optionName = (field: string) => {

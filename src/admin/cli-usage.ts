@@ -7,6 +7,9 @@ subscriptions
   subscriptions create <url> --events a.*,b.c [--description S] [--ordering subject] [--allow-duplicate]
                   [--header "X-Api-Key: v"]... [--allow-authorization]   static headers sent with every attempt
                   [--filters '[{"exact": {"data.phase": "exception"}}]']    only the events that match
+  subscriptions create --rabbitmq amqp://user:pass@host/vhost --exchange X [--routing-key '{type}'] --events ...
+  subscriptions create --nats nats://host:4222 --subject 'hub.{type}' --events ...
+                                                       publish to a broker instead (docs/delivery.md, "Destinations")
   subscriptions set <id> [--events ...] [--ordering none|subject] [--max-in-flight N] [--rate N|none] [--description S]
                   [--header "Name: value"]... (replaces them all) | [--clear-headers] [--filters '<json>' ('[]': none)]
   subscriptions disable|enable|delete <id>

@@ -62,7 +62,13 @@ async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: Lane
   if (deps.logOutcomes)
     log.info(
       { ...fields, durationMs: Math.round(outcome.durationMs) },
-      outcomeLine(claimed, lane, outcome.statusCode, outcome.error, decision.kind, outcome.durationMs),
+      outcomeLine(
+        claimed,
+        lane,
+        outcome.confirmed ? "confirmed" : outcome.statusCode !== null ? String(outcome.statusCode) : (outcome.error ?? "no answer"),
+        decision.kind,
+        outcome.durationMs,
+      ),
     );
   else if (decision.kind === "delivered") log.debug({ ...fields, durationMs: outcome.durationMs }, "webhook delivered");
   else if (decision.kind === "failed") log.warn({ ...fields, error: decision.reason }, "webhook delivery failed");
@@ -74,8 +80,11 @@ async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: Lane
   return decision;
 }
 
-/** `reservation.created reservation/4711 → hooks.example.com: 204 in 12 ms (attempt 1)`, for people watching. */
-function outcomeLine(claimed: ClaimedDelivery, lane: LaneRow, statusCode: number | null, error: string | null, kind: string, durationMs: number): string {
+/**
+ * `reservation.created reservation/4711 → hooks.example.com: 204 in 12 ms (attempt 1)`, for people watching
+ * (a broker's host, never its credentials: `→ mq.internal:5672: confirmed in 3 ms`).
+ */
+function outcomeLine(claimed: ClaimedDelivery, lane: LaneRow, answer: string, kind: string, durationMs: number): string {
   let type = "event";
   let subject = claimed.eventId;
   try {
@@ -91,7 +100,6 @@ function outcomeLine(claimed: ClaimedDelivery, lane: LaneRow, statusCode: number
   } catch {
     // a URL that does not parse was refused before any attempt
   }
-  const answer = statusCode !== null ? String(statusCode) : (error ?? "no answer");
   return (
     `${type} ${subject} → ${host}: ${answer} in ${Math.round(durationMs)} ms (attempt ` + `${claimed.attempts + 1}${kind === "delivered" ? "" : `, ${kind}`})`
   );

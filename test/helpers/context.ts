@@ -7,6 +7,7 @@ import { loadConfig, type Config } from "../../src/config/env.js";
 import { redisSettings } from "../../src/config/redis-settings.js";
 import { createDatabase as openDatabase } from "../../src/db/client.js";
 import { createLogger } from "../../src/observability/logger.js";
+import type { Logger } from "pino";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { createQueues } from "../../src/queues/queues.js";
 import { createRedis } from "../../src/queues/redis.js";
@@ -63,9 +64,10 @@ export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
   });
 }
 
-export async function createTestContext(env: TestEnv = {}) {
+/** `log`: a logger of the test's own (test/helpers/captured-log.ts), to read what the service logged. */
+export async function createTestContext(env: TestEnv = {}, opts: { log?: Logger } = {}) {
   const config = testConfig(env.DATABASE_URL ?? (await freshDatabaseUrl()), env);
-  const log = createLogger({ level: config.LOG_LEVEL, destination: process.stdout });
+  const log = opts.log ?? createLogger({ level: config.LOG_LEVEL, destination: process.stdout });
   const metrics = createMetrics();
   const db = openDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
   const redis = createRedis(redisSettings(config), "producer");

@@ -14,6 +14,9 @@ import { refusedPublish } from "../../src/delivery/brokers/types.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { natsStream, type QueueReader, rabbitQueue, type ReceivedMessage } from "../helpers/brokers.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { capturedLog } from "../helpers/captured-log.js";
+import { runHub } from "../helpers/cli.js";
+import { redisEnvFor } from "../helpers/context.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const STATES = ["created", "taken", "driving", "sealed", "final_costs"];
@@ -21,6 +24,8 @@ let ctx: TestContext;
 let rabbit: LocalServer;
 let nats: LocalServer;
 const readers: QueueReader[] = [];
+/** What the service logged, at debug level: a broker's credentials must never be in it. */
+const logged = capturedLog("debug");
 /** Publishes to exchange `hub.faulty` are refused once in three (a fault-injecting wrapper around the real client). */
 const refusedOnce = new Set<string>();
 let faultyPublishes = 0;
@@ -28,7 +33,7 @@ let faultyPublishes = 0;
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(inject("scratchDir"), "brokers-"));
   [rabbit, nats] = await Promise.all([startRabbitMq({ dataDir: path.join(dir, "rabbitmq") }), startNats({ dataDir: path.join(dir, "nats") })]);
-  ctx = await createTestContext();
+  ctx = await createTestContext({ LOG_DELIVERY_OUTCOMES: "true" }, { log: logged.log });
   const brokers = createBrokers({ enforcePublic: false, allowedHosts: [] });
   const real = brokers.rabbitmq.publish;
   brokers.rabbitmq.publish = async (target, message, timeoutMs) => {
@@ -122,6 +127,16 @@ describe("RabbitMQ destinations", () => {
     ]);
     expect(views).toContain("amqp://***@");
     expect(views).not.toContain(password);
+    // The console shows the destination's kind and target (masked) on its list and its page.
+    const basic = `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`;
+    const page = (await request(ctx.app).get(`/admin/console/subscriptions/${created.id}`).set("authorization", basic)).text;
+    expect(page).toContain(`RabbitMQ amqp://***@127.0.0.1:${rabbit.port}, exchange &quot;hub.events&quot;, routing key {type}`);
+    const list = (await request(ctx.app).get("/admin/console/subscriptions").set("authorization", basic)).text;
+    expect(list).toContain(`<span class="muted">rabbitmq</span> <a href="/admin/console/subscriptions/${created.id}">amqp://***@127.0.0.1:${rabbit.port}</a>`);
+    expect(page + list).not.toContain(password);
+    // Nor in the logs (every attempt logged one line, with the broker's host).
+    expect(logged.lines.some((l) => String(l.msg).includes(`→ 127.0.0.1:${rabbit.port}: confirmed`))).toBe(true);
+    expect(JSON.stringify(logged.lines)).not.toContain(password);
   }, 60_000);
 
   it("fail a publish that reaches no queue (mandatory) or no exchange, and retry it on the schedule", async () => {
@@ -231,6 +246,43 @@ describe("NATS JetStream destinations", () => {
     const nowhere = await subscribe({ destination: { type: "nats", url: nats.url, subject: "nobody.{type}" }, eventTypes: ["reservation.*"] });
     await reservationThrough(["created"]);
     expect(await eventually(async () => (await lastAttempt(nowhere.id))?.error, 15_000, "the refused publish")).toContain("no JetStream stream takes subject");
+  }, 60_000);
+});
+
+describe("the admin CLI", () => {
+  it("creates broker subscriptions (--rabbitmq, --nats), shows them masked, and tests them", async () => {
+    const env = { ...process.env, DATABASE_URL: ctx.config.DATABASE_URL, ...redisEnvFor({}), QUEUE_PREFIX: ctx.config.QUEUE_PREFIX };
+    const stream = `CLI${randomUUID().slice(0, 6).toUpperCase()}`;
+    await reader(natsStream(nats.url, stream, [`${stream.toLowerCase()}.>`]));
+    const natsCreated = await runHub(
+      env,
+      "subscriptions",
+      "create",
+      "--nats",
+      nats.url,
+      "--subject",
+      `${stream.toLowerCase()}.{type}`,
+      "--events",
+      "reservation.*",
+      "--json",
+    );
+    expect(natsCreated.code, natsCreated.stderr).toBe(0);
+    const natsId = JSON.parse(natsCreated.stdout).id as string;
+    const tested = await runHub(env, "subscriptions", "test", natsId, "--json");
+    expect(JSON.parse(tested.stdout)).toMatchObject({ delivered: true });
+
+    await reader(rabbitQueue(rabbit.url, "hub.cli", `cli-${randomUUID().slice(0, 8)}`, ["#"]));
+    const created = await runHub(env, "subscriptions", "create", "--rabbitmq", rabbit.url, "--exchange", "hub.cli", "--events", "reservation.*");
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).not.toContain("secret");
+    const id = /id:\s+([0-9a-f-]{36})/.exec(created.stdout)![1]!;
+    const shown = await runHub(env, "subscriptions", "show", id);
+    expect(shown.stdout).toContain(`amqp://***@127.0.0.1:${rabbit.port}`);
+    expect(shown.stdout).toContain('rabbitmq: exchange "hub.cli", routing key {type}');
+    expect(shown.stdout + created.stdout).not.toContain(new URL(rabbit.url).password);
+    const refused = await runHub(env, "subscriptions", "create", "--rabbitmq", "http://mq", "--exchange", "x", "--events", "reservation.*");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr + refused.stdout).toContain("a rabbitmq url starts with amqp://");
   }, 60_000);
 });
 

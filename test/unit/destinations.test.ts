@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { destinationKey, natsSubjectProblem, parseBrokerUrl, renderTemplate, templateProblem } from "../../src/domain/destinations.js";
 import { natsMessageId } from "../../src/delivery/brokers/nats.js";
 import { maskUrl } from "../../src/lib/text.js";
+import { checkBrokerTarget } from "../../src/delivery/target-policy.js";
 
 const event = { type: "shipment.exception", subject: "shipment/1Z.999 *x>", source: "/providers/mfb" };
 
@@ -54,5 +55,17 @@ describe("NATS message ids", () => {
   it("are the event's, and a replay's own (the de-duplication window must not drop it)", () => {
     expect(natsMessageId("e1", null)).toBe("e1");
     expect(natsMessageId("e1", "r1")).toBe("e1:r1");
+  });
+});
+
+describe("a broker's host under the production target policy", () => {
+  const production = { enforcePublic: true, allowedHosts: ["10.0.0.0/8"] };
+  it("is refused at a private or loopback address unless SUBSCRIPTION_ALLOWED_HOSTS lists it", async () => {
+    expect(await checkBrokerTarget(production, new URL("amqp://u:p@127.0.0.1:5672/"))).toEqual({
+      ok: false,
+      reason: "127.0.0.1 resolves to a loopback address; allow it with SUBSCRIPTION_ALLOWED_HOSTS",
+    });
+    expect(await checkBrokerTarget(production, new URL("nats://10.1.2.3:4222"))).toEqual({ ok: true });
+    expect(await checkBrokerTarget({ enforcePublic: false, allowedHosts: [] }, new URL("nats://127.0.0.1:4222"))).toEqual({ ok: true });
   });
 });

@@ -21,6 +21,7 @@ import type { ConsoleKit } from "./kit.js";
 import { backPath, consoleActor } from "./kit.js";
 import { replaySection } from "./replay-form.js";
 import { latestReplays } from "../../services/replays.js";
+import type { BrokerOptions } from "../../domain/destinations.js";
 
 const PAGE = 50;
 /** How long "Send now" waits for the attempt's outcome before showing the page again. */
@@ -54,9 +55,11 @@ ${button(
 )}</details>`
           : ""
       }
-<table><tr><th>url</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
+<table><tr><th>destination</th><th>status</th><th>failure run</th><th>last success</th><th>deliveries</th></tr>
 ${rows.map(
-  (s) => html`<tr data-subscription="${s.id}"><td><a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td>
+  (
+    s,
+  ) => html`<tr data-subscription="${s.id}"><td>${s.kind === "http" ? "" : html`<span class="muted">${s.kind}</span> `}<a href="${CONSOLE_PATH}/subscriptions/${s.id}">${s.url}</a></td>
 <td>${badge(s.status)}${s.disabledReason ? html`<br><span class="muted">${s.disabledReason}</span>` : ""}</td>
 <td>${s.consecutiveFailures > 0 ? html`${s.consecutiveFailures} failed since ${time(s.failingSince)}` : html`<span class="muted">none</span>`}</td>
 <td>${time(s.lastSuccessAt)}</td>
@@ -81,6 +84,7 @@ ${badge("succeeded")} <span class="muted">24 h</span> ${capped(s.succeededLastDa
       html`<p>${badge(s.status)} · ${s.eventTypes.join(", ")}
 · failure run ${s.consecutiveFailures}${s.failingSince ? html` since ${time(s.failingSince)}` : ""}</p>
 ${s.description ? html`<p class="muted">${s.description}</p>` : ""}
+<p data-destination="${s.destination?.type ?? "http"}">Destination <strong>${destinationText(s)}</strong></p>
 <h2>Delivery lane</h2>
 <table class="lane"><tr><th>in flight</th><th>waiting</th><th>retrying</th><th>held back (ordered mode)</th><th>paused</th></tr>
 <tr data-lane="${s.id}"><td>${lane.inFlight} of at most ${s.maxInFlight}</td><td>${lane.waiting}</td><td>${lane.retrying}</td>
@@ -219,3 +223,11 @@ event (the same <code>webhook-id</code>) to the subscriber once more.</p>
 
 /** An overview count: past the cap it reads "10,000+" (the statement stops counting there). */
 const capped = (n: number) => (n > OVERVIEW_COUNT_CAP ? `${OVERVIEW_COUNT_CAP.toLocaleString("en")}+` : String(n));
+
+/** Where a subscription delivers, in words: the endpoint, or the broker (credentials masked) and its exchange or subject. */
+function destinationText(s: { url: string; destination: BrokerOptions | null }): string {
+  const where = maskUrl(s.url);
+  if (!s.destination) return `HTTP endpoint ${where}`;
+  if (s.destination.type === "rabbitmq") return `RabbitMQ ${where}, exchange "${s.destination.exchange}", routing key ${s.destination.routingKey}`;
+  return `NATS JetStream ${where}, subject ${s.destination.subject}`;
+}
