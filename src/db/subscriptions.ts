@@ -172,8 +172,6 @@ export async function markDeleted(sql: Sql, id: string): Promise<void> {
 export interface SubscriptionOverview {
   id: string;
   url: string;
-  /** Where it delivers: http, rabbitmq or nats. */
-  kind: string;
   status: string;
   disabledReason: string | null;
   consecutiveFailures: number;
@@ -194,7 +192,7 @@ export const OVERVIEW_COUNT_CAP = 10_000;
  */
 export const OVERVIEW_SQL = `
 WITH page AS MATERIALIZED (
-  SELECT s.id, s.url, s.destination ->> 'type' AS kind, s.status, s.disabled_reason, s.consecutive_failures, s.failing_since, s.created_at
+  SELECT s.id, s.url, s.status, s.disabled_reason, s.consecutive_failures, s.failing_since, s.created_at
     FROM subscriptions s
    WHERE s.deleted_at IS NULL AND ($1::timestamptz IS NULL OR (s.created_at, s.id) > ($1::timestamptz, $2::uuid))
    ORDER BY s.created_at, s.id
@@ -227,7 +225,6 @@ export async function subscriptionOverview(db: Database, opts: { limit: number; 
   const rows = await onPool(db).query<{
     id: string;
     url: string;
-    kind: string | null;
     status: string;
     disabled_reason: string | null;
     consecutive_failures: number;
@@ -240,7 +237,6 @@ export async function subscriptionOverview(db: Database, opts: { limit: number; 
   return rows.map((r) => ({
     id: r.id,
     url: r.url,
-    kind: r.kind ?? "http",
     status: r.status,
     disabledReason: r.disabled_reason,
     consecutiveFailures: r.consecutive_failures,

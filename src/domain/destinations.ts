@@ -65,6 +65,12 @@ export function parseBrokerUrl(kind: BrokerKind, raw: string): { url: URL } | { 
   return { url };
 }
 
+/** Where a subscription's URL delivers: `http`, or the broker kind its scheme names. */
+export function destinationKind(url: string): "http" | BrokerKind {
+  const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
+  return BROKER_KINDS.find((kind) => SCHEMES[kind].includes(scheme)) ?? "http";
+}
+
 /** The broker's port: the URL's, or the scheme's default. */
 export function brokerPort(url: URL): number {
   return url.port ? Number(url.port) : (DEFAULT_PORTS[url.protocol] ?? 0);

@@ -2,6 +2,7 @@
 // inbound webhooks that did not apply. Actions go through the admin service, as the JSON API's do.
 import type { Database } from "../db/client.js";
 import { maskUrl } from "../lib/text.js";
+import { destinationKind } from "../domain/destinations.js";
 import { redactForDisplay } from "../observability/logger.js";
 import { entityEvents } from "../db/events.js";
 import { inboundBody } from "../db/inbound-deliveries.js";
@@ -69,7 +70,7 @@ export async function subscriptionsPage(db: Database, opts: { limit: number; aft
   const rows = await subscriptionOverview(db, opts);
   const last = rows.at(-1);
   return {
-    rows: rows.map((r) => ({ ...r, url: maskUrl(r.url) })),
+    rows: rows.map((r) => ({ ...r, url: maskUrl(r.url), kind: destinationKind(r.url) })),
     next: rows.length === opts.limit && last ? `${last.createdAt.toISOString()}~${last.id}` : null,
   };
 }

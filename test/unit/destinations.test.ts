@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { destinationKey, natsSubjectProblem, parseBrokerUrl, renderTemplate, templateProblem } from "../../src/domain/destinations.js";
+import { destinationKey, destinationKind, natsSubjectProblem, parseBrokerUrl, renderTemplate, templateProblem } from "../../src/domain/destinations.js";
 import { natsMessageId } from "../../src/delivery/brokers/nats.js";
 import { maskUrl } from "../../src/lib/text.js";
 import { checkBrokerTarget } from "../../src/delivery/target-policy.js";
@@ -67,5 +67,14 @@ describe("a broker's host under the production target policy", () => {
     });
     expect(await checkBrokerTarget(production, new URL("nats://10.1.2.3:4222"))).toEqual({ ok: true });
     expect(await checkBrokerTarget({ enforcePublic: false, allowedHosts: [] }, new URL("nats://127.0.0.1:4222"))).toEqual({ ok: true });
+  });
+});
+
+describe("destinationKind", () => {
+  it("reads the kind off the URL's scheme", () => {
+    expect(destinationKind("amqps://mq/x")).toBe("rabbitmq");
+    expect(destinationKind("nats://n:4222")).toBe("nats");
+    expect(destinationKind("tls://n:4222")).toBe("nats");
+    expect(destinationKind("https://hooks.example.com")).toBe("http");
   });
 });
