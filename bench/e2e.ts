@@ -8,13 +8,16 @@
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
 //   --saturation 0 leaves out the saturation phase (a profile of the steady rates alone).
+//   --destination rabbitmq|nats: the subscription publishes to a private RabbitMQ or NATS JetStream server, and a
+//   consumer in this process reads the queue or stream (latency: webhook sent → message read); "cpu broker" is
+//   the broker's own, apart from the hub's total.
 //   --tracing: OpenTelemetry on in the api and worker processes, exporting OTLP/HTTP to a receiver this bench
 //   starts (its CPU is the bench's, not the service's). With OTEL_EXPORTER_OTLP_PROTOCOL=http/json the
 //   receiver reads the spans and the bench prints how many of each name one event costs.
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
-import { cpuMs, loadAverage, machine, median, openLoop, percentile, topologyArgs } from "./lib.js";
+import { cpuMs, groupCpuMs, loadAverage, machine, median, openLoop, percentile, topologyArgs } from "./lib.js";
 import { startTopology } from "./topology.js";
 import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
@@ -26,6 +29,8 @@ const topo = topologyArgs(args);
 const apiCount = Number(args.get("apis") || 1);
 const workerCount = Number(args.get("workers") || 1);
 const tracing = args.has("tracing");
+const destination = args.get("destination") as "rabbitmq" | "nats" | undefined;
+if (destination && destination !== "rabbitmq" && destination !== "nats") throw new Error("--destination is rabbitmq or nats");
 
 type Row = Record<string, string | number>;
 
@@ -60,6 +65,7 @@ async function run(index: number): Promise<Row[]> {
     apis: apiCount,
     workers: workerCount,
     env: otel,
+    destination,
   });
   const { services, apiPort, apis, workers, seen, latencies, signedRequest } = topology;
   const sum = (pids: (number | undefined)[]) => pids.reduce<number>((total, pid) => total + (pid ? cpuMs(pid) : 0), 0);
@@ -94,6 +100,7 @@ async function run(index: number): Promise<Row[]> {
       redis: sum(services.redisPids()),
       bouncer: sum([services.bouncerPid]),
       balancer: sum([topology.balancer?.pid]),
+      broker: topology.brokerPid ? groupCpuMs(topology.brokerPid) : 0,
       bench: (self.user + self.system) / 1000,
     };
   };
@@ -151,6 +158,7 @@ async function run(index: number): Promise<Row[]> {
         (["api", "worker", "postgres", "redis", "bouncer", "balancer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)
       ).toFixed(2),
       "cpu bench": per("bench"),
+      ...(destination ? { "cpu broker": per("broker") } : {}),
     };
   }
 
@@ -192,7 +200,7 @@ async function run(index: number): Promise<Row[]> {
 // The processes run the build, as in production (npm run start:api / start:worker).
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 console.log(
-  `machine: ${machine()}; ${apiCount} api + ${workerCount} worker process(es) (built); redis ${topo.redis}${topo.pgbouncer ? "; postgres through pgbouncer (transaction mode)" : ""}; tracing ${tracing ? "on (OTLP/HTTP to a local receiver)" : "off"}; ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`,
+  `machine: ${machine()}; ${apiCount} api + ${workerCount} worker process(es) (built); redis ${topo.redis}${topo.pgbouncer ? "; postgres through pgbouncer (transaction mode)" : ""}; tracing ${tracing ? "on (OTLP/HTTP to a local receiver)" : "off"}; destination ${destination ?? "http (a verifying subscriber)"}; ${duration} s per phase, LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"}`,
 );
 console.log(
   "in p50/p99: ms to the 202; p50..p99: ms sent → verified at the subscriber; cpu: ms per delivered event; stmts and commits (write transactions) per delivered event",

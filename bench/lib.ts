@@ -169,6 +169,21 @@ export function cpuMs(pid: number, withChildren = false): number {
 }
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
+/** CPU ms of every process in a process group (a broker started detached: its script, the VM and its helpers). */
+export function groupCpuMs(pgid: number): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ");
+      if (Number(fields[2]) === pgid) total += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone between readdir and read
+    }
+  }
+  return (total * 1000) / CLOCK_TICKS;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;

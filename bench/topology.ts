@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { Webhook } from "standardwebhooks";
 import { startLoadBalancer, type LoadBalancer } from "../scripts/lib/topologies.js";
 import { benchServices, freePort, spawnNode, stopChild, type BenchEnv, type RedisKind } from "./lib.js";
+import { type BrokerKind, startBrokerConsumer } from "./broker-consumer.js";
 
 export const SECRET = "bench-secret";
 export const ADMIN = "bench-admin-token-0123456789";
@@ -39,6 +40,8 @@ export interface Topology {
   consolePort?: number;
   /** The load balancer in front of several api processes. */
   balancer?: LoadBalancer;
+  /** The broker the default subscription publishes to (`destination`), whose process group's CPU is its own. */
+  brokerPid?: number;
   /** Distinct event ids verified so far. */
   seen: Set<string>;
   /** End-to-end latencies (ms) of verified events, in arrival order; clear it between phases. */
@@ -133,6 +136,8 @@ export async function startTopology(
     untilReady?: boolean;
     /** A process of the console role beside the api (`consolePort`). */
     consoleProcess?: boolean;
+    /** The default subscription publishes to this broker (a consumer here reads it) instead of POSTing. */
+    destination?: BrokerKind;
   } = {},
 ): Promise<Topology> {
   const main = await startSubscriber(0);
@@ -215,7 +220,10 @@ export async function startTopology(
     sub.setSecret(created.secret as string);
     return created.id as string;
   };
-  const subscriptionId = await subscribe(main);
+  const broker = opts.destination ? await startBrokerConsumer(opts.destination, services.dataDir) : undefined;
+  const subscriptionId = broker
+    ? ((await admin("POST", "/subscriptions", { destination: broker.destination, eventTypes: ["reservation.*"] })).id as string)
+    : await subscribe(main);
 
   return {
     services,
@@ -227,11 +235,12 @@ export async function startTopology(
     readyMs,
     consolePort,
     balancer,
-    seen: main.seen,
-    latencies: main.latencies,
+    brokerPid: broker?.pid,
+    seen: broker?.seen ?? main.seen,
+    latencies: broker?.latencies ?? main.latencies,
     rejected: () => main.rejected() + extra.reduce((n, s) => n + s.rejected(), 0),
     signedRequest,
-    outOfOrder: main.outOfOrder,
+    outOfOrder: broker?.outOfOrder ?? main.outOfOrder,
     subscriptionId,
     async addSubscriber(o = {}) {
       const sub = await startSubscriber(o.delayMs ?? 0);
@@ -251,6 +260,7 @@ export async function startTopology(
       for (const a of apis) await stopChild(a);
       for (const w of workers) await stopChild(w);
       await main.close();
+      await broker?.close();
       for (const s of extra) await s.close();
       await services.cleanup();
     },

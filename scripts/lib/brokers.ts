@@ -16,15 +16,30 @@ function binary(candidates: string[], install: string): string {
   return found;
 }
 
-/** Stops a process group (the broker's start script and what it started). */
+/** Stops a process group (the broker's start script and what it started), killing it after 15 s. */
 async function stopGroup(child: ChildProcess | undefined) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid!, "SIGTERM");
-  } catch {
-    child.kill("SIGTERM");
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      child.kill(name);
+    }
+  };
+  signal("SIGTERM");
+  const killer = setTimeout(() => signal("SIGKILL"), 15_000);
+  await waitForExit(child, 20_000);
+  clearTimeout(killer);
+  // The broker itself (a child of the start script) may outlive the script by a moment: wait for the group.
+  for (const until = Date.now() + 15_000; Date.now() < until; ) {
+    try {
+      process.kill(-child.pid!, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
-  await waitForExit(child, 15_000);
+  signal("SIGKILL");
 }
 
 /** A broker process of its own: started (as its own process group) and probed until ready; stop() ends the group. */

@@ -62,12 +62,14 @@ export async function natsStream(url: string, stream: string, subjects: string[]
   const received: ReceivedMessage[] = [];
   let connection: NatsConnection | undefined;
   let next = 1;
+  let stop = () => undefined as void;
   async function open() {
     connection = await connect({ servers: url.replace(/^nats:\/\//, "") });
     const manager = await connection.jetstreamManager();
     await manager.streams.add({ name: stream, subjects, duplicate_window: duplicateWindowMs * 1_000_000 }).catch(async () => undefined);
     const consumer = await connection.jetstream().consumers.get(stream, { opt_start_seq: next });
     const messages = await consumer.consume();
+    stop = () => messages.stop();
     void (async () => {
       for await (const m of messages as AsyncIterable<JsMsg>) {
         next = m.seq + 1;
@@ -86,6 +88,7 @@ export async function natsStream(url: string, stream: string, subjects: string[]
     received,
     reconnect: open,
     async close() {
+      stop();
       await connection?.close().catch(() => undefined);
     },
   };
