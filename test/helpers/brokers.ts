@@ -62,7 +62,7 @@ export async function natsStream(url: string, stream: string, subjects: string[]
   const received: ReceivedMessage[] = [];
   let connection: NatsConnection | undefined;
   let next = 1;
-  let stop = () => undefined as void;
+  let stop: () => void = () => undefined;
   async function open() {
     connection = await connect({ servers: url.replace(/^nats:\/\//, "") });
     const manager = await connection.jetstreamManager();
