@@ -7,7 +7,7 @@ import type { DeliverySettings, AttemptAnswer } from "./decisions.js";
 import { parseTargetUrl, refusedAddress } from "./target-policy.js";
 import ipaddr from "ipaddr.js";
 import type { BrokerOptions } from "../domain/destinations.js";
-import type { BrokerMessage } from "./brokers/types.js";
+import { type BrokerMessage, refusedTarget } from "./brokers/types.js";
 
 const DELIVERY_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
 
@@ -26,15 +26,6 @@ export interface DeliveryTarget {
 function signatureHeader(secrets: string[], id: string, timestamp: Date, body: string): string {
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(" ");
 }
-
-const refusedOutcome = (reason: string): AttemptAnswer => ({
-  statusCode: null,
-  error: `target refused: ${reason}`,
-  excerpt: null,
-  retryAfterMs: null,
-  durationMs: 0,
-  refused: true,
-});
 
 /** Sends one event: published to the subscription's broker, or signed and POSTed to its endpoint. Never throws. */
 export function sendAttempt(
@@ -75,11 +66,11 @@ async function signAndPost(
   replayId: string | null = null,
 ): Promise<AttemptAnswer> {
   const url = parseTargetUrl(target.url);
-  if (!url) return refusedOutcome("url must be an absolute http(s) URL without credentials");
+  if (!url) return refusedTarget("url must be an absolute http(s) URL without credentials");
   // An address literal is checked here; a host name is checked by the client as it connects.
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const literal = ipaddr.isValid(host) ? refusedAddress(settings.targetPolicy, host, host) : null;
-  if (literal) return refusedOutcome(literal);
+  if (literal) return refusedTarget(literal);
   const secrets = [target.secret];
   if (target.previousSecret && target.previousSecretExpiresAt && target.previousSecretExpiresAt > now) secrets.push(target.previousSecret);
   const outcome = await settings.client.post(

@@ -65,7 +65,7 @@ export const unavailable = (durationMs: number, error: string): AttemptAnswer =>
   unavailable: true,
 });
 
-/** The target policy refused the broker's address: no attempt can help. */
+/** The target policy refused the address (an endpoint's or a broker's): no attempt can help. */
 export const refusedTarget = (reason: string): AttemptAnswer => ({
   statusCode: null,
   error: `target refused: ${reason}`,
