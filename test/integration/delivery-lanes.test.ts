@@ -376,13 +376,13 @@ describe("subscription input", () => {
       .send({ url: "http://127.0.0.1:9/x", eventTypes: ["*"], ordring: "subject" });
     expect(res.status).toBe(400);
     expect(res.body.message).toBe(
-      'invalid request body: unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, headers, filters, allowAuthorizationHeader, allowDuplicate',
+      'invalid request body: unknown field "ordring"; allowed: url, destination, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, headers, filters, allowAuthorizationHeader, allowDuplicate',
     );
     expect(res.body.issues).toEqual([
       {
         path: "",
         message:
-          'unknown field "ordring"; allowed: url, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, headers, filters, allowAuthorizationHeader, allowDuplicate',
+          'unknown field "ordring"; allowed: url, destination, description, eventTypes, ordering, maxInFlight, rateLimitPerSecond, headers, filters, allowAuthorizationHeader, allowDuplicate',
       },
     ]);
     expect(await ctx.prisma.subscription.count()).toBe(before);
