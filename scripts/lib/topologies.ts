@@ -18,6 +18,8 @@ export interface RedisNode {
   /** SIGKILL: the crash a failover is for (no shutdown save, no goodbye to the replicas). */
   kill(): Promise<void>;
   stop(): Promise<void>;
+  /** The last lines it printed (a sentinel logs its events, +tilt or +failover-abort-*, at this level). */
+  recentOutput(): string;
 }
 
 /** How set-up probes reach a node that wants a password or TLS. */
@@ -45,6 +47,8 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false,
     ].join("\n")}\n`,
   );
   let child: ChildProcess | undefined;
+  // What it printed, for the error when it does not start (a port taken, say) or a failover that does not happen.
+  let output = "";
   const node: RedisNode = {
     port,
     get running() {
@@ -56,9 +60,7 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false,
     async start() {
       child = spawn(redisBinary(), [confFile, ...(sentinel ? ["--sentinel"] : [])], { stdio: ["ignore", "pipe", "pipe"] });
       const proc = child;
-      // What it printed, for the error when it does not start (a port taken, say).
-      let output = "";
-      const keep = (b: Buffer) => (output = (output + b.toString()).slice(-2_000));
+      const keep = (b: Buffer) => (output = (output + b.toString()).slice(-4_000));
       proc.stdout?.on("data", keep);
       proc.stderr?.on("data", keep);
       await waitUntil(async () => (await command(port, ["PING"], access)) === "PONG", sentinel ? "redis-sentinel" : "redis-server", 15_000, proc).catch(
@@ -77,6 +79,7 @@ function redisNode(dir: string, port: number, lines: string[], sentinel = false,
       child.kill("SIGTERM");
       await waitForExit(child, 10_000);
     },
+    recentOutput: () => output.trim().split("\n").slice(-8).join("\n"),
   };
   return node;
 }
@@ -233,6 +236,8 @@ export interface RedisSentinelSet {
   readonly sentinels: RedisNode[];
   /** The port the sentinels name as the master now. */
   currentMaster(): Promise<number>;
+  /** What each sentinel thinks (tilt, the master's flags, failover state) and last printed: for a failover that does not come. */
+  describe(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -293,6 +298,28 @@ export async function startRedisSentinel(opts: { dataDir: string; password?: str
       const s = sentinels.find((n) => n.running)!;
       const [, port] = (await command(s.port, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER])) as [string, string];
       return Number(port);
+    },
+    async describe() {
+      const views = await Promise.all(
+        sentinels.map(async (s) => {
+          if (!s.running) return `sentinel ${s.port}: not running`;
+          const field = (pairs: unknown, name: string) => {
+            const list = pairs as string[];
+            const at = list.indexOf(name);
+            return at < 0 ? undefined : list[at + 1];
+          };
+          const view = await Promise.all([
+            command(s.port, ["INFO", "sentinel"]).then((info) => /sentinel_tilt:(\d)/.exec(String(info))?.[1] ?? "?"),
+            command(s.port, ["SENTINEL", "MASTER", SENTINEL_MASTER]),
+          ]).then(
+            ([tilt, master]) =>
+              `tilt ${tilt}, master ${field(master, "port")} flags ${field(master, "flags")} failover ${field(master, "failover-state") ?? "none"}`,
+            (error: Error) => `unreadable (${error.message})`,
+          );
+          return `sentinel ${s.port}: ${view}\n    ${s.recentOutput().replaceAll("\n", "\n    ")}`;
+        }),
+      );
+      return views.join("\n");
     },
     async stop() {
       await Promise.all([...sentinels, replica, primary].map((n) => n.stop()));

@@ -97,7 +97,13 @@ describe("production topologies", () => {
     const set = world.sentinel!;
     await walkThroughFailover(world, "sentinel-failover", async () => {
       await set.primary.kill();
-      await until(async () => (await set.currentMaster().catch(() => 0)) === set.replica.port, "the sentinels to promote the replica", 30_000);
+      // Usually about 2 s. A sentinel whose process stalled for 2 s enters TILT and acts on nothing for 30 s, and a
+      // split leader vote waits twice the failover timeout (10 s) before the next try: so allow 90 s, and say why.
+      await until(async () => (await set.currentMaster().catch(() => 0)) === set.replica.port, "the sentinels to promote the replica", 90_000).catch(
+        async (error: Error) => {
+          throw new Error(`${error.message}\n${await set.describe()}`);
+        },
+      );
     });
   });
 
