@@ -13,6 +13,7 @@ import { pumpStore } from "./delivery/pump-store.js";
 import type { DeliveryPump } from "./delivery/pump-types.js";
 import { deliverySettings, pumpSettings } from "./delivery/settings.js";
 import { createRelay, type Relay } from "./delivery/relay.js";
+import { createReplayFeeder } from "./delivery/replay-feeder.js";
 import { releaseHeadsOfSubjects } from "./db/delivery-lanes.js";
 import { findDelivery, resendFailed } from "./db/webhook-deliveries.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -78,6 +79,8 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     settings: pumpOptions,
   });
   const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
+  // A replay's deliveries, a few seconds ahead of its pace (Postgres only: it goes on while Redis is away).
+  const replays = createReplayFeeder({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
   const dispatchCommitted = ({ events, deliveries, claimed, deferred }: Committed) => {
     for (const event of events) metrics.eventsEmitted.inc({ type: event.type });
     // A reservation's first event: fetch its details in the background (never in the way of the event).
@@ -208,6 +211,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     await withoutRedis.idle();
     await inbox.idle();
     await relay.idle();
+    await replays.idle();
     await pump.idle();
   };
   return {
@@ -219,10 +223,12 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       closing ??= (async () => {
         schedulers.stop();
         withoutRedis.stop();
+        replays.stop();
         await withoutRedis.idle();
         await Promise.allSettled(workers.map((w) => w.close()));
         await inbox.idle();
         await relay.idle();
+        await replays.idle();
         await pump.close();
         settings.client.close();
         await settings.brokers.close();

@@ -130,7 +130,7 @@ export async function subscriptionCommand(io: Io, [sub, id, ...rest]: string[]):
         return {
           ok: true,
           data: status,
-          text: `${record({ replay: status.id, events: status.events, deliveries: counts.join(", ") || "none kept", done: status.done })}`,
+          text: `${record({ replay: status.id, events: status.events, written: status.written, deliveries: counts.join(", ") || "none kept", done: status.done })}`,
         };
       }
       const input = replayInput.safeParse({ since: str(v.since), until: str(v.until), subject: str(v.subject), types: events });

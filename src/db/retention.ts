@@ -59,11 +59,11 @@ WITH victims AS (
 )
 SELECT count(*) AS rows, COALESCE(sum(size), 0) AS bytes FROM gone`;
 
-// Replays past the events' retention (their window can no longer be asked for again) whose deliveries are gone.
+// Replays past the events' retention (their window can no longer be asked for again), written whole, whose deliveries are gone.
 const PRUNE_REPLAYS = `
 WITH victims AS (
   SELECT r.id FROM replays r
-   WHERE r.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id)
+   WHERE r.created_at < $1 AND r.next_position IS NULL AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id)
    ORDER BY r.created_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM replays r USING victims v WHERE r.id = v.id RETURNING pg_column_size(r.*) AS size`;

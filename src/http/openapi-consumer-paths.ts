@@ -67,7 +67,7 @@ export function consumerPaths() {
     "/subscriptions/{id}/replays/{replayId}": {
       get: {
         ...secured,
-        summary: "a replay's request and its deliveries by status; done once none is pending or held",
+        summary: "a replay's request, how many deliveries are written, those by status; done once all are written and none is pending or held",
         parameters: [pathParam("id"), pathParam("replayId")],
         responses: { "200": ok("the replay"), "404": error("no such replay of this subscription"), ...authErrors },
       },

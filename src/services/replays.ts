@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { audited } from "../db/audit.js";
 import type { Database } from "../db/client.js";
-import { oldestEventAt, type ReplayProgress, recentReplays, replayProgress, writeReplay } from "../db/replays.js";
+import { feedReplay, oldestEventAt, REPLAY_PARTS, type ReplayProgress, recentReplays, replayProgress, writeReplay } from "../db/replays.js";
 import { getSubscription } from "../db/subscriptions.js";
 import { eventTypeFilter } from "./delivery-search.js";
 
@@ -67,6 +67,8 @@ export async function requestReplay(deps: ReplayDeps, actor: string, subscriptio
   };
   const events = await audited(deps.db, deps.log, async (sql) => {
     const written = await writeReplay(sql, request);
+    // Its first part now, due at once; the worker's replay feeder writes the rest as it comes due.
+    if (written !== null) await feedReplay(sql, { ...REPLAY_PARTS, now: null, replayId: request.id });
     return {
       result: written,
       audit:
@@ -90,9 +92,13 @@ export async function requestReplay(deps: ReplayDeps, actor: string, subscriptio
   return events === null ? { kind: "not_found" } : { kind: "replaying", id: request.id, events };
 }
 
-const withDone = (progress: ReplayProgress) => ({ ...progress, done: (progress.deliveries.pending ?? 0) + (progress.deliveries.held ?? 0) === 0 });
+/** `done` once every delivery is written and none is pending or held. */
+const withDone = ({ fed, ...progress }: ReplayProgress) => ({
+  ...progress,
+  done: fed && (progress.deliveries.pending ?? 0) + (progress.deliveries.held ?? 0) === 0,
+});
 
-/** A replay's request and its deliveries by status, with `done` once none is pending or held. */
+/** A replay's request, how many of its deliveries are written, those by status, and `done`. */
 export async function replayStatus(db: Database, subscriptionId: string, replayId: string) {
   if (!z.uuid().safeParse(replayId).success || !z.uuid().safeParse(subscriptionId).success) return null;
   const progress = await replayProgress(db, subscriptionId, replayId);

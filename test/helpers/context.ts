@@ -1,7 +1,7 @@
 // One isolated world per test file: its own database (cloned from the migrated template), its own queue
 // prefix on the shared Redis, a silent logger, and the real app and workers built from them.
 import { randomUUID } from "node:crypto";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/env.js";
 import { redisSettings } from "../../src/config/redis-settings.js";
@@ -161,9 +161,31 @@ export async function createTestContext(env: TestEnv = {}, opts: { log?: Logger 
  */
 export const BUSY_SQL = `SELECT ((SELECT count(*) FROM inbound_deliveries WHERE status = 'received')
   + (SELECT count(*) FROM events WHERE position IS NULL)
-  + (SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'held')))::int AS n`;
+  + (SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'held'))
+  + (SELECT count(*) FROM replays WHERE next_position IS NOT NULL))::int AS n`;
 
 export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
+
+/**
+ * For a test file that makes its contexts (and subscribers) as it goes: each is closed after all its tests,
+ * the last made first. `defaults` is every context's environment, under what a test passes.
+ */
+export function closedAfterAll(defaults: TestEnv = {}) {
+  const closing: { close(): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const c of closing.reverse()) await c.close();
+  });
+  return {
+    async context(env: TestEnv = {}): Promise<TestContext> {
+      return later(await createTestContext({ ...defaults, ...env }));
+    },
+    later,
+  };
+  function later<T extends { close(): Promise<void> }>(c: T): T {
+    closing.push(c);
+    return c;
+  }
+}
 
 /** Polls until `probe` returns a truthy value (or throws after `timeoutMs`). Waits on state, never on time. */
 export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = "condition"): Promise<T> {

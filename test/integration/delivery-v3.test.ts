@@ -3,35 +3,22 @@
 // pumps and HTTP subscribers on loopback; assertions on counts and order, never on time.
 import { randomUUID } from "node:crypto";
 import request from "supertest";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../../scripts/lib/fakes/http-server.js";
 import { mfbEvent } from "../../scripts/lib/fakes/providers.js";
 import { relayBatch, writeEvents } from "../../src/db/outbox.js";
 import { OVERVIEW_SQL } from "../../src/db/subscriptions.js";
 import { withTransaction } from "../../src/db/sql.js";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { closedAfterAll, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { rentalConfirmed } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startProviderContext } from "../helpers/providers.js";
 import { startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-const closing: { close(): Promise<void> }[] = [];
-afterAll(async () => {
-  for (const c of closing.reverse()) await c.close();
-});
+const { context, later } = closedAfterAll({ DELIVERY_DISABLE_AFTER_FAILURES: "0" });
 
-async function context(env: Record<string, string> = {}) {
-  const ctx = await createTestContext({ DELIVERY_DISABLE_AFTER_FAILURES: "0", ...env });
-  closing.push(ctx);
-  return ctx;
-}
-
-async function newSubscriber() {
-  const sub = await startSubscriber();
-  closing.push(sub);
-  return sub;
-}
+const newSubscriber = async () => later(await startSubscriber());
 
 async function subscribe(ctx: TestContext, url: string, body: Record<string, unknown> = {}, sub?: Subscriber) {
   const res = await request(ctx.app)
@@ -60,7 +47,7 @@ describe("fair by destination", () => {
       answered += 1;
       return { status: 204 };
     });
-    closing.push(slow);
+    later(slow);
     const slowIds: string[] = [];
     for (let i = 0; i < 200; i++) slowIds.push((await subscribe(ctx, `${slow.url}/team-${i}`)).id);
     const healthy = await newSubscriber();
@@ -82,7 +69,7 @@ describe("fair by destination", () => {
 describe("the log holds each entity's events in sequence order", () => {
   it("a first poll that reads five carrier events: GET /events and an ordered subscription see them in sequence order", async () => {
     const world = await startProviderContext({ MFB_POLL_INTERVAL_MS: "3600000", POLL_SWEEP_INTERVAL_MS: "150" });
-    closing.push(world);
+    later(world);
     const sub = await newSubscriber();
     const res = await request(world.ctx.app)
       .post("/subscriptions")

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import pino from "pino";
 import request from "supertest";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fanOutBacklogBatch } from "../../src/db/fan-out-backlog.js";
 import { INLINE_FAN_OUT } from "../../src/db/fan-out.js";
 import { writeEvents } from "../../src/db/outbox.js";
@@ -13,21 +13,12 @@ import { writeReportPlan } from "../../src/db/reservation-writes.js";
 import { withTransaction } from "../../src/db/sql.js";
 import { createRelay } from "../../src/delivery/relay.js";
 import { createEvent } from "../../src/domain/event-catalog.js";
-import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
+import { closedAfterAll, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { reservationCreated } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { startSubscriber } from "../helpers/subscriber.js";
 
-const closing: { close(): Promise<void> }[] = [];
-afterAll(async () => {
-  for (const c of closing.reverse()) await c.close();
-});
-
-async function context(env: Record<string, string> = {}) {
-  const ctx = await createTestContext(env);
-  closing.push(ctx);
-  return ctx;
-}
+const { context, later } = closedAfterAll();
 
 /** A subscription to `reservation.*` written directly (these tests run no worker that would send to it). */
 async function lane(ctx: TestContext, ordered = false): Promise<string> {
@@ -117,7 +108,7 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     const ctx = await context({ OUTBOX_SWEEP_INTERVAL_MS: "3600000" });
     await ctx.startWorker();
     const subscriber = await startSubscriber();
-    closing.push(subscriber);
+    later(subscriber);
     const count = INLINE_FAN_OUT + 6;
     for (let i = 0; i < count; i++) {
       const res = await request(ctx.app)

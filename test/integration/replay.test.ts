@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { runHub } from "../helpers/cli.js";
 import { pruneBatch } from "../../src/db/retention.js";
-import { requestReplay } from "../../src/services/replays.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { postSubscription, startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
@@ -251,23 +250,5 @@ describe("POST /subscriptions/:id/replay", () => {
     const cutoff = new Date(Date.now() - 90 * 86_400_000);
     await pruneBatch(ctx.db, "events", cutoff, 100);
     expect((await ctx.prisma.replay.findMany({ where: { id: { in: [kept, old] } }, select: { id: true } })).map((r) => r.id)).toEqual([kept]);
-  });
-
-  it("paces a replay: its deliveries come due at its rate (REPLAY_RATE_PER_SECOND), in log order", async () => {
-    const run = randomUUID().slice(0, 6);
-    const id = await subscription({ eventTypes: ["reservation.*"] });
-    const { since, until, log } = await window(run);
-    const made = await requestReplay({ db: ctx.db, log: ctx.log, retentionMs: 86_400_000, ratePerSecond: 0.5 }, "test", id, { since, until });
-    expect(made).toMatchObject({ kind: "replaying", events: 9 });
-    const rows = await ctx.prisma.webhookDelivery.findMany({
-      where: { replayId: made.kind === "replaying" ? made.id : "" },
-      orderBy: { position: "asc" },
-      select: { eventId: true, nextAttemptAt: true },
-    });
-    expect(rows.map((r) => r.eventId)).toEqual(log.map((e) => e.id));
-    // The first is due at once (and may be under way); from the second on, 2 s apart: due times the statement
-    // computed from one now(), so the gaps are exact.
-    const due = rows.slice(1).map((r) => r.nextAttemptAt!.getTime());
-    expect(due.slice(1).map((t, i) => t - due[i]!)).toEqual(Array(due.length - 1).fill(2_000));
   });
 });

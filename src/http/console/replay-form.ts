@@ -27,7 +27,7 @@ ${
     ? html`<table class="replays"><tr><th>replay</th><th>window</th><th>narrowed to</th><th>events</th><th>deliveries</th><th>by</th></tr>
 ${replays.map(
   (r) => html`<tr data-replay="${r.id}"><td>${r.id}<br>${time(r.createdAt)}</td><td>${time(r.since)} – ${time(r.until)}</td>
-<td>${[r.subject, ...r.types].filter(Boolean).join(", ") || html`<span class="muted">everything</span>`}</td><td>${r.events}</td>
+<td>${[r.subject, ...r.types].filter(Boolean).join(", ") || html`<span class="muted">everything</span>`}</td><td>${r.events}${r.written < r.events && !r.done ? html`<br><span class="muted">${r.written} written</span>` : ""}</td>
 <td>${Object.entries(r.deliveries).map(([status, n]) => html`${badge(status)} ${n} `)}${r.done ? "" : html`<span class="muted">under way</span>`}</td>
 <td>${r.requestedBy}</td></tr>`,
 )}</table>`
