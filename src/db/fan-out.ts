@@ -76,49 +76,24 @@ export interface FanOutOptions {
  * claim (db/delivery-lanes.ts). `fan_out` then returns `slot` (null when not leased).
  */
 export const fanOutCte = (source: string, { lease, backlog = false }: FanOutOptions = {}) => {
-  // `staged` holds only the rows the statement writes: every ordered subscription's (its subject's order
-  // decided here: nth), and every unordered one's, except for an event more than INLINE_FAN_OUT subscriptions
-  // take: of those only the offered lanes', INLINE_FAN_OUT at most (the backlog's step writes the rest, and all
-  // of them). So a thousand-subscription event ranks and joins a handful of rows in its writer's transaction,
-  // not a thousand; `deferred` notes the events whose count of matches is larger than what was staged.
   const offered = lease ? `(SELECT DISTINCT o.lane FROM ${lease.offer} WHERE o.want > 0)` : "(SELECT NULL::uuid AS lane WHERE false)";
   const staged = `
 matched AS (
   SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
-         s.consecutive_failures, ol.lane IS NOT NULL AS offered
+         s.consecutive_failures, row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth,
+         count(*) OVER (PARTITION BY ev.id) AS fan, ol.lane IS NOT NULL AS offered,
+         row_number() OVER (PARTITION BY ev.id ORDER BY ol.lane IS NOT NULL DESC, s.id) AS pick
     FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}
          AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
          ${backlog ? "AND s.created_at <= ev.created_at" : ""}
          LEFT JOIN ${offered} ol ON ol.lane = s.id
-), fans AS (
-  SELECT id, count(*) AS fan FROM matched GROUP BY id
-), ordered AS (
-  SELECT m.*, row_number() OVER (PARTITION BY m.subscription_id, m.subject ORDER BY m.position) AS nth FROM matched m WHERE m.ordering = 'subject'
 ), staged AS (
-  SELECT o.id, o.subject, o.position, o.subscription_id, o.ordering, o.max_in_flight, o.rate_limit_per_second, o.paused_until, o.consecutive_failures,
-         ${orderedStatus("o.ordering", "o.nth", "o.subscription_id", "o.subject")} AS status
-    FROM ordered o
-  UNION ALL
-  SELECT m.id, m.subject, m.position, m.subscription_id, m.ordering, m.max_in_flight, m.rate_limit_per_second, m.paused_until, m.consecutive_failures,
-         'pending'
-    FROM matched m${backlog ? "" : ` JOIN fans f ON f.id = m.id AND f.fan <= ${INLINE_FAN_OUT}`}
-   WHERE m.ordering <> 'subject'${
-     backlog
-       ? ""
-       : `
-  UNION ALL
-  SELECT p.id, p.subject, p.position, p.subscription_id, p.ordering, p.max_in_flight, p.rate_limit_per_second, p.paused_until, p.consecutive_failures,
-         'pending'
-    FROM (SELECT m.*, row_number() OVER (PARTITION BY m.id ORDER BY m.subscription_id) AS pick
-            FROM matched m JOIN fans f ON f.id = m.id AND f.fan > ${INLINE_FAN_OUT}
-           WHERE m.offered AND m.ordering <> 'subject') p
-   WHERE p.pick <= ${INLINE_FAN_OUT}`
-   }
+  SELECT m.*, ${orderedStatus("m.ordering", "m.nth", "m.subscription_id", "m.subject")} AS status,
+         ${backlog ? "false" : `m.fan > ${INLINE_FAN_OUT} AND m.ordering <> 'subject' AND NOT (m.offered AND m.pick <= ${INLINE_FAN_OUT})`} AS deferred
+    FROM matched m
 ), deferred AS (
-  -- An event some of whose deliveries this statement leaves out.
   INSERT INTO fan_out_backlog (event_id, position)
-  SELECT f.id, ev.position FROM fans f JOIN ${source} ev ON ev.id = f.id
-   WHERE ${backlog ? "false" : `f.fan > (SELECT count(*) FROM staged st WHERE st.id = f.id)`}
+  SELECT DISTINCT id, position FROM staged WHERE deferred
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
 )`;
@@ -129,7 +104,7 @@ matched AS (
     return `${staged},
 fan_out AS (
   INSERT INTO webhook_deliveries (${columns})
-  SELECT ${values} FROM staged st
+  SELECT ${values} FROM staged st WHERE NOT st.deferred
   ON CONFLICT (event_id, subscription_id, replay_id) DO NOTHING
   RETURNING id, event_id, subscription_id, status
 )`;
@@ -140,7 +115,7 @@ lease_terms AS (
 ), lease_lanes AS (
   SELECT n.subscription_id, least(o.want, n.new) AS want, n.max_in_flight
     FROM (SELECT subscription_id, max_in_flight, count(*)::int AS new FROM staged st, lease_terms t
-           WHERE st.status = 'pending' AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
+           WHERE st.status = 'pending' AND NOT st.deferred AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
              AND (st.paused_until IS NULL OR st.paused_until <= t.at) AND (t.circuit_after = 0 OR st.consecutive_failures < t.circuit_after)
            GROUP BY subscription_id, max_in_flight) n
     JOIN ${lease.offer} ON o.lane = n.subscription_id
@@ -155,7 +130,7 @@ lease_terms AS (
 ), fan_out AS (
   INSERT INTO webhook_deliveries (${columns}, leased_until, lease_token, slot)
   SELECT ${values}, t.until, t.token, ls.slot
-    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged) st
+    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged WHERE NOT deferred) st
     LEFT JOIN lease_slots ls ON ls.subscription_id = st.subscription_id AND ls.k = st.k AND st.status = 'pending'
     LEFT JOIN lease_terms t ON ls.slot IS NOT NULL
   ON CONFLICT (event_id, subscription_id, replay_id) DO NOTHING
