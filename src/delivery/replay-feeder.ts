@@ -5,10 +5,10 @@
 // dies between parts leaves the replay where it was for the next one. It needs Postgres only, not Redis.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { type FedPart, feedReplay, REPLAY_PARTS } from "../db/replays.js";
+import { feedReplay, REPLAY_PARTS } from "../db/replays.js";
 import { withTransaction } from "../db/sql.js";
 import { coalesce } from "../lib/coalesce.js";
-import { type Clock, systemClock } from "../lib/clock.js";
+import { systemClock } from "../lib/clock.js";
 
 /** How often each worker looks for a part to write. */
 const FEED_EVERY_MS = 1_000;
@@ -27,14 +27,12 @@ export function createReplayFeeder(deps: {
   log: Logger;
   /** Lanes (subscription ids) with new deliveries. */
   onDeliveries: (subscriptionIds: Set<string>) => void;
-  clock?: Clock;
 }): ReplayFeeder {
-  const clock = deps.clock ?? systemClock;
-
   async function feedAll(): Promise<number> {
     let total = 0;
     for (let i = 0; i < MAX_PARTS_PER_ROUND; i++) {
-      const part: FedPart | null = await withTransaction(deps.db, (sql) => feedReplay(sql, { ...REPLAY_PARTS, now: clock.databaseNow() }));
+      // The database's clock: the due times it compares with were written by it.
+      const part = await withTransaction(deps.db, (sql) => feedReplay(sql, { ...REPLAY_PARTS, now: null }));
       if (!part) break;
       total += part.written;
       if (part.written > 0) deps.onDeliveries(new Set([part.subscriptionId]));
@@ -44,7 +42,7 @@ export function createReplayFeeder(deps: {
   }
 
   const runner = coalesce(feedAll, (a, b) => a + b);
-  const timer = clock.interval(() => {
+  const timer = systemClock.interval(() => {
     runner.run().catch((error: unknown) => deps.log.warn({ err: error }, "replay feeder failed; it tries again in a second"));
   }, FEED_EVERY_MS);
   return { run: runner.run, idle: runner.idle, stop: () => timer.cancel() };
