@@ -70,6 +70,27 @@ async function reservationThrough(states: string[], id = `R-${randomUUID().slice
   return id;
 }
 
+/** Posts `perSecond` new reservations through their five states every second until stopped; stop() answers how many. */
+function reservationsEverySecond(perSecond: number) {
+  let posted = 0;
+  let posting = true;
+  const sending = (async () => {
+    while (posting) {
+      const started = Date.now();
+      await Promise.all(Array.from({ length: perSecond }, () => reservationThrough(STATES)));
+      posted += perSecond;
+      await new Promise((r) => setTimeout(r, Math.max(0, 1_000 - (Date.now() - started)))); // wall clock: pacing the sender
+    }
+  })();
+  return {
+    async stop() {
+      posting = false;
+      await sending;
+      return posted;
+    },
+  };
+}
+
 /** Per subject, the sequences in arrival order; fails on any that goes back (a repeat of the last one is at-least-once, allowed). */
 function outOfOrder(messages: ReceivedMessage[]): number {
   const last = new Map<string, number>();
@@ -188,18 +209,8 @@ describe("RabbitMQ destinations", () => {
       eventTypes: ["reservation.*"],
       ordering: "subject",
     });
-    const ids: string[] = [];
-    let posting = true;
-    // 50 webhooks a second: ten reservations at a time, each through its five states.
-    const sender = (async () => {
-      while (posting) {
-        const batch = Array.from({ length: 10 }, () => `R-${randomUUID().slice(0, 8)}`);
-        ids.push(...batch);
-        const started = Date.now();
-        await Promise.all(batch.map((id) => reservationThrough(STATES, id)));
-        await new Promise((r) => setTimeout(r, Math.max(0, 1_000 - (Date.now() - started)))); // wall clock: pacing the sender
-      }
-    })();
+    // 50 webhooks a second: ten reservations a second, each through its five states.
+    const sender = reservationsEverySecond(10);
     await eventually(async () => consumer.received.length > 50, 20_000, "deliveries before the stop");
     await rabbit.stop();
     await new Promise((r) => setTimeout(r, 20_000)); // wall clock: the broker stays away 20 s while webhooks keep coming
@@ -208,10 +219,8 @@ describe("RabbitMQ destinations", () => {
     expect(paused.pauseReason).toMatch(/^broker unavailable: /);
     expect(paused.pausedUntil!.getTime()).toBeGreaterThan(Date.now() - 5_000); // wall clock: paused again and again while away
     await rabbit.start();
-    posting = false;
-    await sender;
+    const expected = (await sender.stop()) * STATES.length;
     await consumer.reconnect();
-    const expected = ids.length * STATES.length;
     await eventually(async () => new Set(consumer.received.map((m) => m.messageId)).size >= expected, 60_000, `all ${expected} events after the restart`);
     expect(outOfOrder(consumer.received)).toBe(0);
     // Waiting out the broker used no attempt of the schedule: nothing failed, nothing was disabled.
@@ -262,6 +271,40 @@ describe("NATS JetStream destinations", () => {
     await reservationThrough(["created"]);
     expect(await eventually(async () => (await lastAttempt(nowhere.id))?.error, 15_000, "the refused publish")).toContain("no JetStream stream takes subject");
   }, 60_000);
+
+  it("pause a lane while the server is away and publish every event, in order, once it is back (the connection re-opened)", async () => {
+    const stream = `RESTART${randomUUID().slice(0, 6).toUpperCase()}`;
+    const prefix = stream.toLowerCase();
+    // The stream exists before the first publish; it is read only at the end, from its first message.
+    await (await natsStream(nats.url, stream, [`${prefix}.>`])).close();
+    const created = await subscribe({
+      destination: { type: "nats", url: nats.url, subject: `${prefix}.{type}` },
+      eventTypes: ["reservation.*"],
+      ordering: "subject",
+    });
+    const published = async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: created.id, status: "succeeded" } })) > 0;
+    // 25 webhooks a second: five reservations a second, each through its five states.
+    const sender = reservationsEverySecond(5);
+    await eventually(published, 20_000, "publishes before the stop");
+    await nats.stop();
+    await new Promise((r) => setTimeout(r, 10_000)); // wall clock: the server stays away 10 s while webhooks keep coming
+    const paused = await ctx.prisma.subscription.findUniqueOrThrow({ where: { id: created.id } });
+    expect(paused.pauseReason).toMatch(/^broker unavailable: /);
+    await nats.start();
+    const expected = (await sender.stop()) * STATES.length;
+    await eventually(
+      async () => (await ctx.prisma.webhookDelivery.count({ where: { subscriptionId: created.id, status: "succeeded" } })) === expected,
+      60_000,
+      `${expected} deliveries recorded as succeeded after the restart`,
+    );
+    const consumer = await reader(natsStream(nats.url, stream, [`${prefix}.>`]));
+    await eventually(async () => consumer.received.length >= expected, 20_000, `all ${expected} messages in the stream`);
+    // JetStream's de-duplication window dropped any re-send: each event once, each subject in sequence order.
+    expect(consumer.received).toHaveLength(expected);
+    expect(new Set(consumer.received.map((m) => m.messageId)).size).toBe(expected);
+    expect(outOfOrder(consumer.received)).toBe(0);
+    expect(paused.status).toBe("active");
+  }, 150_000);
 });
 
 describe("the admin CLI", () => {

@@ -5,17 +5,18 @@
 // the stream's acknowledgement (docs/delivery.md).
 import { connect, ErrorCode, headers as natsHeaders, type JetStreamClient, type NatsConnection } from "nats";
 import { brokerPort, renderTemplate } from "../../domain/destinations.js";
-import { checkedAddress, RefusedTarget, type TargetPolicy } from "../target-policy.js";
+import type { TargetPolicy } from "../target-policy.js";
 import {
   type BrokerClient,
   type BrokerMessage,
   type BrokerTarget,
+  brokerAddress,
+  connectionFailed,
   connectionsByUrl,
   confirmed,
-  isNetworkError,
   messageOf,
   refusedPublish,
-  refusedTarget,
+  stopwatch,
   unavailable,
 } from "./types.js";
 
@@ -45,9 +46,7 @@ export function createNatsClient(policy: TargetPolicy): BrokerClient {
   const links = connectionsByUrl(open);
 
   async function open(raw: string, timeoutMs: number): Promise<Link> {
-    const url = new URL(raw);
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const address = await checkedAddress(policy, host);
+    const { url, host, address } = await brokerAddress(policy, raw);
     const tls = url.protocol === "tls:";
     const user = decodeURIComponent(url.username);
     const pass = decodeURIComponent(url.password);
@@ -76,17 +75,14 @@ export function createNatsClient(policy: TargetPolicy): BrokerClient {
   }
 
   async function publish(target: BrokerTarget, message: BrokerMessage, timeoutMs: number) {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
+    const elapsed = stopwatch();
     if (target.options.type !== "nats") return refusedPublish(0, "not a nats destination");
     const subject = renderTemplate(target.options.subject, message.attributes, "nats");
     let link: Link;
     try {
       link = await links.get(target.url, timeoutMs);
     } catch (error) {
-      if (error instanceof RefusedTarget) return refusedTarget(error.message);
-      if (REFUSALS.has(codeOf(error))) return refusedPublish(elapsed(), `the server refused the connection: ${messageOf(error)}`);
-      return unavailable(elapsed(), `cannot reach the server: ${isNetworkError(error) ? codeOf(error) : messageOf(error)}`);
+      return connectionFailed(error, elapsed(), "server", (e) => REFUSALS.has(codeOf(e)));
     }
     if (link.disconnected) return unavailable(elapsed(), "disconnected from the server (reconnecting)");
     const headers = natsHeaders();

@@ -5,17 +5,18 @@
 // in CloudEvents structured mode, and the attempt succeeds on the broker's confirm (docs/delivery.md).
 import amqp, { type ChannelModel, type ConfirmChannel, type Message } from "amqplib";
 import { AMQP_SHORT_STRING, brokerPort, renderTemplate, virtualHost } from "../../domain/destinations.js";
-import { checkedAddress, RefusedTarget, type TargetPolicy } from "../target-policy.js";
+import type { TargetPolicy } from "../target-policy.js";
 import {
   type BrokerClient,
   type BrokerMessage,
   type BrokerTarget,
+  brokerAddress,
   confirmed,
+  connectionFailed,
   connectionsByUrl,
-  isNetworkError,
   messageOf,
   refusedPublish,
-  refusedTarget,
+  stopwatch,
   unavailable,
 } from "./types.js";
 
@@ -47,9 +48,7 @@ export function createRabbitMqClient(policy: TargetPolicy): BrokerClient {
   const links = connectionsByUrl(open);
 
   async function open(raw: string, timeoutMs: number): Promise<Link> {
-    const url = new URL(raw);
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const address = await checkedAddress(policy, host);
+    const { url, host, address } = await brokerAddress(policy, raw);
     const model = await amqp.connect(
       {
         protocol: url.protocol.slice(0, -1),
@@ -113,8 +112,7 @@ export function createRabbitMqClient(policy: TargetPolicy): BrokerClient {
   }
 
   async function publish(target: BrokerTarget, message: BrokerMessage, timeoutMs: number) {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
+    const elapsed = stopwatch();
     if (target.options.type !== "rabbitmq") return refusedPublish(0, "not a rabbitmq destination");
     const { exchange } = target.options;
     const routingKey = renderTemplate(target.options.routingKey, message.attributes, "rabbitmq");
@@ -126,9 +124,7 @@ export function createRabbitMqClient(policy: TargetPolicy): BrokerClient {
       if (link.blocked) return unavailable(elapsed(), `the broker blocked publishing (${link.blocked})`);
       state = await channelOf(link, exchange);
     } catch (error) {
-      if (error instanceof RefusedTarget) return refusedTarget(error.message);
-      if (refusesUs(error)) return refusedPublish(elapsed(), `the broker refused the connection: ${messageOf(error)}`);
-      return unavailable(elapsed(), `cannot reach the broker: ${isNetworkError(error) ? (error as NodeJS.ErrnoException).code : messageOf(error)}`);
+      return connectionFailed(error, elapsed(), "broker", refusesUs);
     }
     const key = returnKey(routingKey, message.eventId);
     return new Promise<ReturnType<typeof confirmed>>((done) => {

@@ -4,6 +4,7 @@
 import type { AttemptAnswer } from "../attempt-answer.js";
 import type { BrokerOptions } from "../../domain/destinations.js";
 import { storableText } from "../../lib/text.js";
+import { checkedAddress, RefusedTarget, type TargetPolicy } from "../target-policy.js";
 
 /** One event to publish: the CloudEvent as JSON text (structured mode) and what templates and headers need. */
 export interface BrokerMessage {
@@ -78,12 +79,36 @@ export const refusedTarget = (reason: string): AttemptAnswer => ({
 /** Network errors that mean "the broker is away" (pause and come back), not "the broker said no". */
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
 
-export function isNetworkError(error: unknown): boolean {
+function isNetworkError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" && NETWORK_CODES.has(code);
 }
 
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** The broker's URL, its host, and the address that host resolves to once the target policy allowed it (throws RefusedTarget). */
+export async function brokerAddress(policy: TargetPolicy, raw: string) {
+  const url = new URL(raw);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return { url, host, address: await checkedAddress(policy, host) };
+}
+
+/** Milliseconds since it was called, rounded: an attempt's duration. */
+export function stopwatch(): () => number {
+  const started = performance.now();
+  return () => Math.round(performance.now() - started);
+}
+
+/**
+ * Why a connection could not be had, as the delivery decisions read it: the target policy's refusal, the
+ * broker refusing us (credentials, permissions: a failed attempt), or the broker away (the lane pauses).
+ */
+export function connectionFailed(error: unknown, durationMs: number, broker: string, refusesUs: (error: unknown) => boolean): AttemptAnswer {
+  if (error instanceof RefusedTarget) return refusedTarget(error.message);
+  if (refusesUs(error)) return refusedPublish(durationMs, `the ${broker} refused the connection: ${messageOf(error)}`);
+  const code = (error as { code?: unknown } | null)?.code;
+  return unavailable(durationMs, `cannot reach the ${broker}: ${isNetworkError(error) ? String(code) : messageOf(error)}`);
+}
 
 /** Connections kept per broker URL: opened on first use, shared while open, opened again once dropped. */
 export function connectionsByUrl<L>(open: (url: string, timeoutMs: number) => Promise<L>) {
