@@ -12,6 +12,7 @@ import { createDeliveryPump } from "./delivery/pump.js";
 import { pumpStore } from "./delivery/pump-store.js";
 import type { DeliveryPump } from "./delivery/pump-types.js";
 import { deliverySettings, pumpSettings } from "./delivery/settings.js";
+import { backlogRoom } from "./config/delivery-env.js";
 import { createRelay, type Relay } from "./delivery/relay.js";
 import { createReplayFeeder } from "./delivery/replay-feeder.js";
 import { releaseHeadsOfSubjects } from "./db/delivery-lanes.js";
@@ -78,7 +79,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     attemptTimeoutMs: settings.timeoutMs,
     settings: pumpOptions,
   });
-  const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
+  const relay = createRelay({ db, log, onDeliveries: (lanes) => pump.nudge(lanes), backlogRoom: backlogRoom(config) });
   // A replay's deliveries, a few seconds ahead of its pace (Postgres only: it goes on while Redis is away).
   const replays = createReplayFeeder({ db, log, onDeliveries: (lanes) => pump.nudge(lanes) });
   const dispatchCommitted = ({ events, deliveries, claimed, deferred }: Committed) => {
@@ -223,6 +224,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
       closing ??= (async () => {
         schedulers.stop();
         withoutRedis.stop();
+        relay.stop();
         replays.stop();
         await withoutRedis.idle();
         await Promise.allSettled(workers.map((w) => w.close()));

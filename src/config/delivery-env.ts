@@ -40,3 +40,13 @@ export const deliveryEnv = {
    */
   REPLAY_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(100),
 };
+
+/**
+ * How many deliveries may wait at one destination (due, scheduled or in flight) before the fan-out backlog
+ * writes no more there (docs/delivery.md, "Large fan-outs"): eight times the most one worker process may have
+ * in flight at any destination, so that a destination at its limit always has its next deliveries written,
+ * with several workers sending to it too.
+ */
+export function backlogRoom(config: { DELIVERY_DESTINATION_MAX_IN_FLIGHT: number; DELIVERY_DESTINATION_LIMITS: Map<string, number> }): number {
+  return 8 * Math.max(config.DELIVERY_DESTINATION_MAX_IN_FLIGHT, ...config.DELIVERY_DESTINATION_LIMITS.values());
+}

@@ -51,11 +51,6 @@ export const INLINE_FAN_OUT = 64;
 export interface FanOutOptions {
   /** The writer's own first attempts, leased as the rows are written. */
   lease?: FanOutLeaseSql;
-  /**
-   * The backlog's second step: write every delivery still missing (the ones written inline conflict and are
-   * skipped), to subscriptions that existed when the event was written (`source` then has `created_at`).
-   */
-  backlog?: boolean;
 }
 
 /**
@@ -67,7 +62,8 @@ export interface FanOutOptions {
  * subject (which keeps the subject index to them alone).
  *
  * An event matching more than INLINE_FAN_OUT subscriptions leaves the deliveries it does not need at once to
- * the backlog: a `deferred` CTE inserts its row into fan_out_backlog (the caller nudges the relay).
+ * the backlog: a `deferred` CTE inserts one fan_out_backlog row per destination, listing the subscriptions
+ * owed (the caller nudges the relay, which writes them as each destination has room: db/fan-out-backlog.ts).
  *
  * With `lease`, the writer's own first attempts are leased as the rows are written (one row version, no claim
  * afterwards): for each offered lane that may send without taking turns (active, not paused, unordered, no
@@ -75,26 +71,26 @@ export interface FanOutOptions {
  * taken with SKIP LOCKED as a claim takes them. Every other new delivery is left due and unleased for the
  * claim (db/delivery-lanes.ts). `fan_out` then returns `slot` (null when not leased).
  */
-export const fanOutCte = (source: string, { lease, backlog = false }: FanOutOptions = {}) => {
+export const fanOutCte = (source: string, { lease }: FanOutOptions = {}) => {
   const offered = lease ? `(SELECT DISTINCT o.lane FROM ${lease.offer} WHERE o.want > 0)` : "(SELECT NULL::uuid AS lane WHERE false)";
   const staged = `
 matched AS (
-  SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
+  SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.destination_key, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
          s.consecutive_failures, row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth,
          count(*) OVER (PARTITION BY ev.id) AS fan, ol.lane IS NOT NULL AS offered,
          row_number() OVER (PARTITION BY ev.id ORDER BY ol.lane IS NOT NULL DESC, s.id) AS pick
     FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}
          AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
-         ${backlog ? "AND s.created_at <= ev.created_at" : ""}
          LEFT JOIN ${offered} ol ON ol.lane = s.id
 ), staged AS (
   SELECT m.*, ${orderedStatus("m.ordering", "m.nth", "m.subscription_id", "m.subject")} AS status,
-         ${backlog ? "false" : `m.fan > ${INLINE_FAN_OUT} AND m.ordering <> 'subject' AND NOT (m.offered AND m.pick <= ${INLINE_FAN_OUT})`} AS deferred
+         m.fan > ${INLINE_FAN_OUT} AND m.ordering <> 'subject' AND NOT (m.offered AND m.pick <= ${INLINE_FAN_OUT}) AS deferred
     FROM matched m
 ), deferred AS (
-  INSERT INTO fan_out_backlog (event_id, position)
-  SELECT DISTINCT id, position FROM staged WHERE deferred
-  ON CONFLICT (event_id) DO NOTHING
+  INSERT INTO fan_out_backlog (event_id, destination_key, position, subscription_ids)
+  SELECT id, destination_key, position, array_agg(subscription_id ORDER BY subscription_id) FROM staged WHERE deferred
+   GROUP BY id, destination_key, position
+  ON CONFLICT (event_id, destination_key) DO NOTHING
   RETURNING event_id
 )`;
   const columns = "id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at";
@@ -146,7 +142,7 @@ lease_terms AS (
  * from `source.body`, its lane's target and secrets), so that it starts once the writer commits.
  */
 export const fanOutLeasingFrom = (source: string, lease: FanOutLeaseSql) => `${fanOutCte(source, { lease })}
-SELECT (SELECT count(*) FROM deferred)::int AS deferred, f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at,
+SELECT (SELECT count(DISTINCT event_id) FROM deferred)::int AS deferred, f.id AS delivery_id, f.event_id, f.subscription_id, f.status, f.slot, f.schedule_started_at,
        ev.body, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.destination
   FROM (SELECT 1) one LEFT JOIN (fan_out f LEFT JOIN ${source} ev ON f.slot IS NOT NULL AND ev.id = f.event_id
        LEFT JOIN subscriptions s ON f.slot IS NOT NULL AND s.id = f.subscription_id) ON true`;

@@ -88,7 +88,7 @@ WITH pending AS (
     FROM numbered n, head WHERE e.id = n.id
   RETURNING e.id, e.type, e.subject, e.position, e.envelope, e.request_id
 ), ${fanOutCte("positioned")}
-SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM positioned)::int AS positioned, (SELECT count(*) FROM deferred)::int AS deferred,
+SELECT (SELECT count(*) FROM pending)::int AS relayed, (SELECT count(*) FROM positioned)::int AS positioned, (SELECT count(DISTINCT event_id) FROM deferred)::int AS deferred,
        f.id AS delivery_id, f.subscription_id
   FROM (SELECT 1) one LEFT JOIN (fan_out f JOIN positioned p ON p.id = f.event_id) ON true`;
 

@@ -18,9 +18,10 @@ export interface PipelineGauges {
 const SNAPSHOT = `
 SELECT
   COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(received_at) FROM inbound_deliveries WHERE status = 'received')), 0)::float8 AS inbox_age,
-  -- An event relayed, but with part of a large fan-out still in the backlog, is not done either.
+  -- An event relayed, but with part of a large fan-out still in the backlog at a destination with room, is not
+  -- done either. (A destination without room drains its rows as it takes deliveries: that is its lane's backlog.)
   COALESCE(EXTRACT(EPOCH FROM now() - LEAST((SELECT min(created_at) FROM events WHERE position IS NULL),
-                                            (SELECT min(created_at) FROM fan_out_backlog))), 0)::float8 AS outbox_age,
+     (SELECT min(oldest) FROM hub_backlog_destinations() WHERE hub_destination_waiting(destination_key, $2) < $2))), 0)::float8 AS outbox_age,
   (SELECT COALESCE(json_agg(json_build_object('status', status, 'count', n)), '[]') FROM
      (SELECT CASE WHEN status = 'active' AND paused_until > now() THEN 'paused' ELSE status END AS status, count(*)::int AS n
         FROM subscriptions WHERE deleted_at IS NULL GROUP BY 1) s) AS subscriptions,
@@ -32,8 +33,11 @@ SELECT
   COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(created_at) FROM events)), 0)::float8 AS event_age,
   COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(received_at) FROM inbound_deliveries)), 0)::float8 AS inbound_age`;
 
-/** `overdueAfterSeconds`: how far past its due time an active item's poll is late (the sweep's lease is 10 min). */
-export async function pipelineGauges(db: Database, overdueAfterSeconds: number): Promise<PipelineGauges> {
+/**
+ * `overdueAfterSeconds`: how far past its due time an active item's poll is late (the sweep's lease is 10 min);
+ * `backlogRoom`: the fan-out backlog's bound per destination (delivery/settings.ts backlogRoom).
+ */
+export async function pipelineGauges(db: Database, overdueAfterSeconds: number, backlogRoom: number): Promise<PipelineGauges> {
   const [row] = await onPool(db).query<{
     inbox_age: number;
     outbox_age: number;
@@ -42,7 +46,7 @@ export async function pipelineGauges(db: Database, overdueAfterSeconds: number):
     overdue: { provider: string; count: number }[];
     event_age: number;
     inbound_age: number;
-  }>(SNAPSHOT, [overdueAfterSeconds]);
+  }>(SNAPSHOT, [overdueAfterSeconds, backlogRoom]);
   return {
     inboxOldestWaitingSeconds: row!.inbox_age,
     outboxOldestUnrelayedSeconds: row!.outbox_age,

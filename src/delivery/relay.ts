@@ -7,7 +7,9 @@
 // position assignment: positions grow in commit order, each entity's events in `sequence` order, and GET
 // /events never skips an event that commits late.
 // Then the fan-out backlog (db/fan-out-backlog.ts): the deliveries of events matching more subscriptions than
-// their writer wrote at once (db/fan-out.ts, INLINE_FAN_OUT), a few events per transaction.
+// their writer wrote at once (db/fan-out.ts, INLINE_FAN_OUT), a few events per destination and transaction,
+// each destination only while fewer than `backlogRoom` deliveries wait there. While a destination has rows
+// but no room, the relay looks again every BACKLOG_RECHECK_MS (it drains without new events to nudge it).
 // Dispatch: the writer calls nudge() after its commit (fast path), and a job scheduler runs the relay every
 // few seconds (the safety net for a process that died before its nudge).
 import type { Logger } from "pino";
@@ -17,8 +19,10 @@ import { relayBatch } from "../db/outbox.js";
 import { coalesce } from "../lib/coalesce.js";
 
 const BATCH = 500;
-/** Events per backlog transaction: each may write hundreds of deliveries. */
+/** Backlog rows per destination and transaction: each may write hundreds of deliveries. */
 const BACKLOG_BATCH = 4;
+/** How soon the relay looks again at a destination whose backlog waits for room. */
+const BACKLOG_RECHECK_MS = 500;
 
 export interface Relay {
   /** Relays everything pending; resolves with how many events it relayed. */
@@ -26,13 +30,21 @@ export interface Relay {
   /** Run soon; concurrent nudges coalesce into at most one extra run. */
   nudge(): void;
   idle(): Promise<void>;
+  /** No more backlog re-checks (shutdown). */
+  stop(): void;
 }
 
 export function createRelay(deps: {
   db: Database;
-  log: Logger /** Lanes (subscription ids) with new deliveries. */;
+  log: Logger;
+  /** Lanes (subscription ids) with new deliveries. */
   onDeliveries: (subscriptionIds: Set<string>) => void;
+  /** A destination's backlog is written only while fewer deliveries than this wait there. */
+  backlogRoom: number;
 }): Relay {
+  let recheck: NodeJS.Timeout | undefined;
+  let stopped = false;
+
   async function relayAll(): Promise<number> {
     let total = 0;
     for (;;) {
@@ -43,24 +55,41 @@ export function createRelay(deps: {
       // A full batch may have more behind it; one whose events all waited for an earlier one is done for now.
       if (pending < BATCH || relayed === 0) break;
     }
-    await writeBacklog();
+    await backlog.run();
     return total;
   }
 
-  async function writeBacklog() {
+  async function writeBacklog(): Promise<void> {
     for (;;) {
-      const { events, lanes } = await fanOutBacklogBatch(deps.db, BACKLOG_BATCH);
+      const { rows, lanes, paced } = await fanOutBacklogBatch(deps.db, BACKLOG_BATCH, deps.backlogRoom);
       if (lanes.size > 0) deps.onDeliveries(lanes);
-      if (events < BACKLOG_BATCH) return;
+      if (rows > 0) continue;
+      if (paced > 0 && !stopped && !recheck) {
+        recheck = setTimeout(() => {
+          recheck = undefined;
+          backlog.run().catch((error: unknown) => deps.log.warn({ err: error }, "fan-out backlog failed; the scheduled relay will retry"));
+        }, BACKLOG_RECHECK_MS);
+        recheck.unref();
+      }
+      return;
     }
   }
 
+  // The backlog alone (a re-check) does not take the log head's lock, as a relay batch does.
+  const backlog = coalesce(writeBacklog, () => undefined);
   const runner = coalesce(relayAll, (a, b) => a + b);
   return {
     run: runner.run,
     nudge() {
       runner.run().catch((error: unknown) => deps.log.warn({ err: error }, "outbox relay failed; the scheduled relay will retry"));
     },
-    idle: runner.idle,
+    async idle() {
+      await runner.idle();
+      await backlog.idle();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(recheck);
+    },
   };
 }

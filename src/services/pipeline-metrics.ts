@@ -4,14 +4,18 @@ import type { Config } from "../config/env.js";
 import type { Database } from "../db/client.js";
 import { pipelineGauges } from "../db/pipeline-gauges.js";
 import type { Metrics } from "../observability/metrics.js";
+import { backlogRoom } from "../config/delivery-env.js";
 
 /** A poll this late (past the sweep's 10-minute lease) is overdue. */
 const POLL_OVERDUE_SECONDS = 15 * 60;
 
-export type GaugeConfig = Pick<Config, "FLOVI_WEBHOOK_SECRET" | "RETENTION_EVENTS_MS" | "RETENTION_INBOUND_ROW_MS">;
+export type GaugeConfig = Pick<
+  Config,
+  "FLOVI_WEBHOOK_SECRET" | "RETENTION_EVENTS_MS" | "RETENTION_INBOUND_ROW_MS" | "DELIVERY_DESTINATION_MAX_IN_FLIGHT" | "DELIVERY_DESTINATION_LIMITS"
+>;
 
 export async function recordPipelineMetrics(db: Database, metrics: Metrics, config: GaugeConfig): Promise<void> {
-  const g = await pipelineGauges(db, POLL_OVERDUE_SECONDS);
+  const g = await pipelineGauges(db, POLL_OVERDUE_SECONDS, backlogRoom(config));
   metrics.inboxOldestWaiting.set(g.inboxOldestWaitingSeconds);
   metrics.outboxOldestUnrelayed.set(g.outboxOldestUnrelayedSeconds);
   metrics.subscriptions.reset();

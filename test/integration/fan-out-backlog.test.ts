@@ -20,15 +20,18 @@ import { startSubscriber } from "../helpers/subscriber.js";
 
 const { context, later } = closedAfterAll();
 
-/** A subscription to `reservation.*` written directly (these tests run no worker that would send to it). */
-async function lane(ctx: TestContext, ordered = false): Promise<string> {
+/** A subscription to `reservation.*` written directly (these tests run no worker that would send to it), at `origin`. */
+async function lane(ctx: TestContext, ordered = false, origin = "http://127.0.0.1:9"): Promise<string> {
   const id = randomUUID();
   await ctx.pool.query(
     `INSERT INTO subscriptions (id, url, event_types, secret, ordering, updated_at) VALUES ($1, $2, '{reservation.*}', 'whsec_x', $3, now())`,
-    [id, `http://127.0.0.1:9/${id}`, ordered ? "subject" : "none"],
+    [id, `${origin}/${id}`, ordered ? "subject" : "none"],
   );
   return id;
 }
+
+/** A room no test reaches: the backlog writes everything. */
+const ROOM = 100_000;
 
 const deliveriesPerLane = async (ctx: TestContext, eventId: string) =>
   (
@@ -38,6 +41,33 @@ const deliveriesPerLane = async (ctx: TestContext, eventId: string) =>
     )
   ).rows;
 const backlogRows = async (ctx: TestContext) => (await ctx.pool.query<{ event_id: string }>("SELECT event_id FROM fan_out_backlog")).rows;
+
+/** Writes one new event of a new reservation through the Flovi inbox's statement (no leases); answers its id. */
+async function writeEvent(ctx: TestContext): Promise<string> {
+  const entityId = randomUUID();
+  const envelope = createEvent(reservationCreated(entityId, `backlog:${entityId}`, new Date()), randomUUID());
+  const plan = { reservations: [], transitions: [], inbound: [], events: [{ envelope, dedupeKey: entityId, requestId: null }] };
+  await withTransaction(ctx.db, (sql) => writeReportPlan(sql, plan));
+  return envelope.id;
+}
+
+/** A relay that notes which lanes it told of new deliveries. */
+function relayTelling(ctx: TestContext, backlogRoom: number) {
+  const told = new Set<string>();
+  const relay = createRelay({
+    db: ctx.db,
+    log: pino({ level: "silent" }),
+    onDeliveries: (ids) => {
+      for (const id of ids) told.add(id);
+    },
+    backlogRoom,
+  });
+  return { relay, told };
+}
+
+/** The lanes' pending deliveries delivered, as a worker would have. */
+const delivered = (ctx: TestContext, lanes: string[]) =>
+  ctx.pool.query("UPDATE webhook_deliveries SET status = 'succeeded' WHERE subscription_id = ANY($1) AND status = 'pending'", [lanes]);
 
 describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
   it("the writer writes the ordered and the offered deliveries; the backlog step writes each other one once, to subscriptions that existed", async () => {
@@ -63,12 +93,12 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     // (A second more than asserted: created_at is kept to the millisecond, rounded, and may read up to half a
     // millisecond younger than written when the gauge's query follows at once, as it did once through PgBouncer.)
     await ctx.pool.query("UPDATE fan_out_backlog SET created_at = now() - interval '91 seconds'");
-    expect((await pipelineGauges(ctx.db, 600)).outboxOldestUnrelayedSeconds).toBeGreaterThanOrEqual(90);
+    expect((await pipelineGauges(ctx.db, 600, ROOM)).outboxOldestUnrelayedSeconds).toBeGreaterThanOrEqual(90);
 
     // A subscription created after the event was written does not get it from the backlog.
     const late = await lane(ctx);
-    const step = await fanOutBacklogBatch(ctx.db, 4);
-    expect(step).toMatchObject({ events: 1, deliveries: unordered.length - 1 });
+    const step = await fanOutBacklogBatch(ctx.db, 4, ROOM);
+    expect(step).toMatchObject({ rows: 1, deliveries: unordered.length - 1, paced: 0 });
     expect([...step.lanes].sort()).toEqual(unordered.slice(1).sort());
 
     const perLane = await deliveriesPerLane(ctx, envelope.id);
@@ -76,8 +106,8 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(perLane.every((r) => r.n === 1)).toBe(true);
     expect(perLane.some((r) => r.subscription_id === late)).toBe(false);
     expect(await backlogRows(ctx)).toEqual([]);
-    expect(await fanOutBacklogBatch(ctx.db, 4)).toMatchObject({ events: 0, deliveries: 0 });
-    expect((await pipelineGauges(ctx.db, 600)).outboxOldestUnrelayedSeconds).toBeLessThan(90);
+    expect(await fanOutBacklogBatch(ctx.db, 4, ROOM)).toMatchObject({ rows: 0, deliveries: 0, paced: 0 });
+    expect((await pipelineGauges(ctx.db, 600, ROOM)).outboxOldestUnrelayedSeconds).toBeLessThan(90);
   });
 
   it("an event relayed from the outbox leaves the rest to the backlog too, and the same relay run writes it", async () => {
@@ -87,14 +117,7 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     const entityId = randomUUID();
     const [event] = await withTransaction(ctx.db, (sql) => writeEvents(sql, [reservationCreated(entityId, `backlog-relay:${entityId}`, new Date())]));
 
-    const told = new Set<string>();
-    const relay = createRelay({
-      db: ctx.db,
-      log: pino({ level: "silent" }),
-      onDeliveries: (ids) => {
-        for (const id of ids) told.add(id);
-      },
-    });
+    const { relay, told } = relayTelling(ctx, ROOM);
     expect(await relay.run()).toBe(1);
 
     const perLane = await deliveriesPerLane(ctx, event!.id);
@@ -129,4 +152,67 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(subscriber.attempts).toHaveLength(count);
     expect(await backlogRows(ctx)).toEqual([]);
   }, 60_000);
+
+  it("each destination's rows are written only while fewer than the room wait there: a crowded host keeps its rows, another host gets its deliveries", async () => {
+    const ctx = await context();
+    const crowd: string[] = [];
+    const healthy: string[] = [];
+    for (let i = 0; i < INLINE_FAN_OUT; i++) crowd.push(await lane(ctx, false, "http://127.0.0.1:9"));
+    for (let i = 0; i < 8; i++) healthy.push(await lane(ctx, false, "http://127.0.0.1:10"));
+    const room = INLINE_FAN_OUT; // the crowd's first event's deliveries fill it; the healthy host's do not
+
+    const first = await writeEvent(ctx);
+    // One row per destination, each listing the subscriptions it owes.
+    const rows = await ctx.pool.query<{ destination_key: string; owed: number }>(
+      "SELECT destination_key, cardinality(subscription_ids) AS owed FROM fan_out_backlog WHERE event_id = $1 ORDER BY destination_key",
+      [first],
+    );
+    expect(rows.rows).toEqual([
+      { destination_key: "http://127.0.0.1:10", owed: 8 },
+      { destination_key: "http://127.0.0.1:9", owed: INLINE_FAN_OUT },
+    ]);
+    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ rows: 2, deliveries: INLINE_FAN_OUT + 8, paced: 0 });
+
+    // The crowd has not taken its first event's deliveries; the healthy host has.
+    await delivered(ctx, healthy);
+    const second = await writeEvent(ctx);
+    const step = await fanOutBacklogBatch(ctx.db, 4, room);
+    expect(step).toMatchObject({ rows: 1, deliveries: 8, paced: 1 });
+    expect([...step.lanes].sort()).toEqual([...healthy].sort());
+    expect((await deliveriesPerLane(ctx, second)).map((r) => r.subscription_id).sort()).toEqual([...healthy].sort());
+    expect((await backlogRows(ctx)).map((r) => r.event_id)).toEqual([second]);
+    // A paced destination's rows are its lanes' backlog, not a stalled relay: the gauge leaves them out.
+    await ctx.pool.query("UPDATE fan_out_backlog SET created_at = now() - interval '91 seconds'");
+    expect((await pipelineGauges(ctx.db, 600, room)).outboxOldestUnrelayedSeconds).toBeLessThan(90);
+    expect((await pipelineGauges(ctx.db, 600, ROOM)).outboxOldestUnrelayedSeconds).toBeGreaterThanOrEqual(90);
+
+    // Once the crowd took its deliveries, the next step writes its rows.
+    await delivered(ctx, crowd);
+    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ rows: 1, deliveries: INLINE_FAN_OUT, paced: 0 });
+    expect((await deliveriesPerLane(ctx, second)).length).toBe(INLINE_FAN_OUT + 8);
+    expect(await backlogRows(ctx)).toEqual([]);
+  });
+
+  it("a subscription deleted or disabled while its row waited gets nothing; the relay looks again by itself while a destination has no room", async () => {
+    const ctx = await context();
+    const crowd: string[] = [];
+    for (let i = 0; i < INLINE_FAN_OUT + 2; i++) crowd.push(await lane(ctx));
+    const { relay, told } = relayTelling(ctx, crowd.length); // one event's deliveries fill the room
+    later({ close: async () => relay.stop() });
+    await writeEvent(ctx);
+    await relay.run();
+    expect(told.size).toBe(crowd.length);
+    const second = await writeEvent(ctx);
+    await relay.run();
+    expect(await backlogRows(ctx)).toEqual([{ event_id: second }]);
+
+    const [gone, off] = crowd;
+    await ctx.pool.query("UPDATE subscriptions SET deleted_at = now() WHERE id = $1", [gone]);
+    await ctx.pool.query("UPDATE subscriptions SET status = 'disabled' WHERE id = $1", [off]);
+    // The crowd drains; nothing nudges the relay: its re-check finds the room.
+    await delivered(ctx, crowd);
+    await eventually(async () => (await backlogRows(ctx)).length === 0, 10_000, "the paced row written by the relay's re-check");
+    const perLane = await deliveriesPerLane(ctx, second);
+    expect(perLane.map((r) => r.subscription_id).sort()).toEqual(crowd.slice(2).sort());
+  });
 });

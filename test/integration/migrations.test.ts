@@ -1,3 +1,5 @@
+import { cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +98,50 @@ describe("migrations", () => {
     await client.end();
     const [a, b] = await Promise.all([migrate(url, migrations), migrate(url, migrations)]);
     expect([...a.applied, ...b.applied].sort()).toEqual([...a.applied, ...a.alreadyApplied].sort());
+  });
+});
+
+describe("the fan-out backlog by destination (20261208000000_backlog_by_destination)", () => {
+  it("turns a row written before it into one row per destination, listing the subscriptions the event still owes", async () => {
+    const url = directDatabaseUrl(await freshDatabaseUrl());
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+      const before = mkdtempSync(path.join(tmpdir(), "migrations-before-"));
+      cpSync(migrations, before, { recursive: true, filter: (from) => !from.includes("20261208000000_backlog_by_destination") });
+      await migrate(url, before);
+      const sub = async (origin: string, extra = "", createdAt = "now() - interval '1 hour'") => {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO subscriptions (id, url, event_types, secret, updated_at, created_at${extra ? ", ordering" : ""})
+           VALUES (gen_random_uuid(), CASE WHEN $1 LIKE 'amqp%' THEN $1 ELSE $1 || '/' || gen_random_uuid() END, '{reservation.*}', 'whsec_x', now(), ${createdAt}${extra ? `, '${extra}'` : ""}) RETURNING id`,
+          [origin],
+        );
+        return rows[0]!.id;
+      };
+      const atA = [await sub("https://user:pw@A.example.com"), await sub("https://a.example.com")];
+      const atB = [await sub("amqp://mq.example.com:5672/billing")];
+      await sub("https://a.example.com", "subject"); // ordered: written in the writer's transaction
+      await sub("https://a.example.com", "", "now() + interval '1 hour'"); // created after the event
+      const { rows: events } = await client.query<{ id: string }>(
+        `INSERT INTO events (id, position, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, created_at)
+         VALUES (gen_random_uuid(), 1, 'test', 'reservation.created', 'reservations/r1', 'reservation', 'r1', 1, now(), 'legacy-backlog',
+                 '{"type": "reservation.created"}', now()) RETURNING id`,
+      );
+      await client.query("INSERT INTO fan_out_backlog (event_id, position) VALUES ($1, 1)", [events[0]!.id]);
+
+      await migrate(url, migrations);
+      const { rows } = await client.query<{ destination_key: string; subscription_ids: string[] }>(
+        "SELECT destination_key, subscription_ids FROM fan_out_backlog WHERE event_id = $1 ORDER BY destination_key",
+        [events[0]!.id],
+      );
+      expect(rows).toEqual([
+        { destination_key: "amqp://mq.example.com:5672/billing", subscription_ids: atB },
+        { destination_key: "https://a.example.com", subscription_ids: [...atA].sort() },
+      ]);
+    } finally {
+      await client.end();
+    }
   });
 });
 
