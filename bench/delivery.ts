@@ -16,7 +16,7 @@
 //   replay      per rate: the fast subscriber alone, then while another subscription (its own host) replays 100,000
 //               stored events (POST /subscriptions/:id/replay); its p50/p99 in both phases, the ratio, how long the
 //               replay's 202 took, and how fast the replay was delivered (--replay-rate N: REPLAY_RATE_PER_SECOND;
-//               --statements 1: where Postgres spent its time meanwhile; --replay-complete: wait for all of it, count the missing)
+//               --statements 1 (replay, crowd): where Postgres spent its time meanwhile; --replay-complete: wait for all of it, count the missing)
 //   npm run bench:delivery [-- --scenario neighbour,ordered,backlog,crowd,filters,replay --rates 50,300 --duration 10 --runs 3 --workers 1]
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -151,14 +151,36 @@ async function neighbour(): Promise<Row[]> {
   return rows;
 }
 
+/** With --statements: from now, what Postgres spent its time on; print() shows the ten costliest statements. */
+async function topStatements(t: Topology) {
+  const db = new pg.Client({ connectionString: t.services.databaseUrl });
+  await db.connect();
+  await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()");
+  return {
+    async print() {
+      const top = await db.query(
+        `SELECT round(total_exec_time)::int AS ms, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`,
+      );
+      console.table(top.rows);
+      await db.end();
+    },
+  };
+}
+
 /** 1,000 subscriptions at one host answering in 8 s beside the fast subscriber: fairness by destination. */
 async function crowd(): Promise<Row[]> {
   const rows: Row[] = [];
   const size = Number(args.get("crowd-size") || 1000);
   const delayMs = Number(args.get("crowd-delay-ms") || 8000);
   const limit = args.get("destination-limit");
+  const statements = args.has("statements");
   for (const rate of rates) {
-    const t = await startTopology({ workers, env: limit ? { DELIVERY_DESTINATION_MAX_IN_FLIGHT: limit } : {} });
+    const t = await startTopology({
+      workers,
+      env: limit ? { DELIVERY_DESTINATION_MAX_IN_FLIGHT: limit } : {},
+      ...(statements ? { statStatements: true } : {}),
+    });
     let open = 0;
     let mostOpen = 0;
     const slow = await startFakeServer(async () => {
@@ -180,9 +202,11 @@ async function crowd(): Promise<Row[]> {
         });
         if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${await res.text()}`);
       }
+      const top = statements ? await topStatements(t) : undefined;
       const cpu = cpuPerSecond(t);
       const beside = await phase(t, rate);
       const used = cpu();
+      await top?.print();
       rows.push({
         scenario: `crowd ${rate}/s: ${size} subscriptions at one host answering in ${delayMs} ms`,
         ...comparison(alone, beside),
@@ -352,16 +376,10 @@ async function replay(): Promise<Row[]> {
       });
       const accepted = (await res.json()) as { id: string; events: number };
       const acceptMs = performance.now() - asked;
-      if (statements) await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()");
+      const top = statements ? await topStatements(t) : undefined;
       const beside = await phase(t, rate);
       const cpuBeside = cpu();
-      if (statements) {
-        const top = await db.query(
-          `SELECT round(total_exec_time)::int AS ms, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
-             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`,
-        );
-        console.table(top.rows);
-      }
+      await top?.print();
       const duringPhase = target.seen.size;
       const phaseS = (performance.now() - asked) / 1000;
       // With --replay-complete, wait for the whole replay (at REPLAY_RATE_PER_SECOND: minutes) to count what is missing.

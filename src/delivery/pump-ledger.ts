@@ -19,6 +19,8 @@ export interface Ledger {
   capacity(lanes: string[], total: number, free: number): Capacity;
   /** The lane waits for its destination's budget (at the end of its line). */
   wait(id: string): void;
+  /** Every lane waiting in a destination's line. */
+  waiting(): string[];
   /** An attempt to this destination ended: the lanes it now has room for leave its line, to be claimed for. */
   admit(destination: string): string[];
 }
@@ -72,6 +74,7 @@ export function createLedger(destinationLimit: (destination: string) => number):
       line.delete(id);
       line.add(id);
     },
+    waiting: () => [...waitingAt.values()].flatMap((line) => [...line]),
     admit(destination) {
       const line = waitingAt.get(destination);
       if (!line) return [];

@@ -8,8 +8,8 @@ import { onPool, type Sql } from "../db/sql.js";
 export interface PumpStore {
   /** Leases the requested lanes' due deliveries: in `sql` (the writer's transaction) when given, else on its own. */
   claim(requests: LaneRequest[], leaseToken: string, settings: ClaimSettings, sql?: Sql): Promise<ClaimResult>;
-  /** Lanes (subscription ids) with a delivery due now. */
-  lanesWithDueWork(): Promise<string[]>;
+  /** Lanes (subscription ids) with a delivery due now, leaving out `skip`. */
+  lanesWithDueWork(skip: string[]): Promise<string[]>;
   /** Which of these lanes may send now (active, not deleted, not paused), with their URLs (their destinations). */
   activeLanes(subscriptionIds: string[]): Promise<{ subscriptionId: string; url: string }[]>;
 }
@@ -17,7 +17,7 @@ export interface PumpStore {
 export function pumpStore(db: Database): PumpStore {
   return {
     claim: (requests, token, settings, sql) => claimDeliveries(sql ?? onPool(db), requests, token, settings),
-    lanesWithDueWork: () => lanesWithDueWork(db),
+    lanesWithDueWork: (skip) => lanesWithDueWork(db, skip),
     activeLanes: (ids) => activeLanes(db, ids),
   };
 }

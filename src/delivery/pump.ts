@@ -208,7 +208,10 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   async function poll() {
     if (closed) return;
     try {
-      nudge(await store.lanesWithDueWork());
+      // Not probed: lanes this process will claim for anyway, those in a destination's line (admitted as its
+      // attempts end) and those at their share with attempts of their own in flight (one ending asks again).
+      const skip = [...ledger.waiting(), ...[...more].filter((id) => ledger.hasOpen(id))];
+      nudge(await store.lanesWithDueWork(skip));
     } catch (error) {
       log.warn({ err: error }, "could not look for due deliveries; the next poll retries");
     }

@@ -37,6 +37,7 @@ function lane(id: string, ordered = false): LaneRow {
 function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean; slots?: number } = {}) {
   const queue = new Map(Object.entries(waiting).map(([id, n]) => [id, Array.from({ length: n }, (_, i) => `${id}-${i + 1}`)]));
   const inSql: string[] = [];
+  const skipped: string[][] = [];
   let claims = 0;
   const store: PumpStore = {
     async claim(requests: LaneRequest[], leaseToken: string, _s, sql?: Sql): Promise<ClaimResult> {
@@ -68,10 +69,13 @@ function fakeStore(waiting: Record<string, number>, opts: { ordered?: boolean; s
       }
       return { lanes, claimed };
     },
-    lanesWithDueWork: async () => [...queue].filter(([, left]) => left.length > 0).map(([id]) => id),
+    async lanesWithDueWork(skip) {
+      skipped.push(skip);
+      return [...queue].filter(([id, left]) => left.length > 0 && !skip.includes(id)).map(([id]) => id);
+    },
     activeLanes: async (ids) => ids.map((id) => ({ subscriptionId: id, url: urlOf(id) })),
   };
-  return { store, queue, inSql, claims: () => claims };
+  return { store, queue, inSql, skipped, claims: () => claims };
 }
 
 /** New deliveries a writer's fan-out made, one per lane named (leased by it when `leased`). */
@@ -284,6 +288,10 @@ describe("the delivery pump", () => {
     pump.nudge([...slow, "healthy"]);
     await until(() => done.filter((id) => id.startsWith("healthy")).length === 5, "the healthy lane served");
     expect(open.get("slow.test")).toBe(16);
+    // The poll does not probe the slow lanes again: each waits in the host's line or has its own attempt in
+    // flight, and is claimed for when an attempt to the host ends.
+    await pump.poll();
+    expect([...fake.skipped.at(-1)!].sort()).toEqual([...slow].sort());
     release();
     await until(() => done.length === 605, "every delivery");
     await pump.close();
