@@ -43,7 +43,7 @@ export const deliveryEnv = {
 
 /**
  * How many deliveries may wait at one destination (due, scheduled or in flight) before the fan-out backlog
- * writes no more there (docs/delivery.md, "Large fan-outs"): eight times the most one worker process may have
+ * writes no more there (docs/delivery.md, "How it works"): eight times the most one worker process may have
  * in flight at any destination, so that a destination at its limit always has its next deliveries written,
  * with several workers sending to it too.
  */

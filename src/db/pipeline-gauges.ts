@@ -35,7 +35,7 @@ SELECT
 
 /**
  * `overdueAfterSeconds`: how far past its due time an active item's poll is late (the sweep's lease is 10 min);
- * `backlogRoom`: the fan-out backlog's bound per destination (delivery/settings.ts backlogRoom).
+ * `backlogRoom`: the fan-out backlog's bound per destination (config/delivery-env.ts backlogRoom).
  */
 export async function pipelineGauges(db: Database, overdueAfterSeconds: number, backlogRoom: number): Promise<PipelineGauges> {
   const [row] = await onPool(db).query<{

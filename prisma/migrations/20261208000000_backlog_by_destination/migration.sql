@@ -45,13 +45,14 @@ CREATE INDEX "fan_out_backlog_destination_idx" ON "fan_out_backlog"("destination
 CREATE INDEX "fan_out_backlog_created_idx" ON "fan_out_backlog"("created_at");
 
 -- How many deliveries wait at a destination (pending: due, scheduled or in flight), counted up to p_cap: the
--- backlog writes a destination's rows only while this is under p_cap. Subscriptions by destination, then each
--- one's pending deliveries through the partial index webhook_deliveries_due_idx.
+-- backlog writes a destination's rows only while this is under p_cap. Active subscriptions by destination, then
+-- each one's pending deliveries through the partial index webhook_deliveries_due_idx. A disabled or deleted
+-- subscription's deliveries wait for it to be enabled again: they must not hold back the others at its host.
 CREATE FUNCTION "hub_destination_waiting"(p_key TEXT, p_cap INT) RETURNS INT
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT count(*)::int FROM (
     SELECT 1 FROM subscriptions s JOIN webhook_deliveries w ON w.subscription_id = s.id AND w.status = 'pending'
-     WHERE s.destination_key = p_key
+     WHERE s.destination_key = p_key AND s.status = 'active' AND s.deleted_at IS NULL
      LIMIT p_cap) waiting
 $$;
 
