@@ -148,7 +148,7 @@ export async function activeLanes(db: Database, subscriptionIds: string[]): Prom
  * `skip` (lanes the caller will claim for anyway: a thousand lanes queued for one slow host's budget are not
  * probed twice a second).
  */
-export async function lanesWithDueWork(db: Database, skip: string[] = []): Promise<string[]> {
+export async function lanesWithDueWork(db: Database, skip: string[]): Promise<string[]> {
   const rows = await onPool(db).query<{ id: string }>(
     `SELECT s.id FROM subscriptions s
       WHERE s.status = 'active' AND s.deleted_at IS NULL AND (s.paused_until IS NULL OR s.paused_until <= now())

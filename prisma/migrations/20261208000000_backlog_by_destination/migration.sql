@@ -42,7 +42,6 @@ ALTER TABLE "fan_out_backlog" ALTER COLUMN "destination_key" DROP DEFAULT;
 ALTER TABLE "fan_out_backlog" ALTER COLUMN "subscription_ids" DROP DEFAULT;
 ALTER TABLE "fan_out_backlog" ADD CONSTRAINT "fan_out_backlog_pkey" PRIMARY KEY ("event_id", "destination_key");
 CREATE INDEX "fan_out_backlog_destination_idx" ON "fan_out_backlog"("destination_key", "position");
-CREATE INDEX "fan_out_backlog_created_idx" ON "fan_out_backlog"("created_at");
 
 -- How many deliveries wait at a destination (pending: due, scheduled or in flight), counted up to p_cap: the
 -- backlog writes a destination's rows only while this is under p_cap. Active subscriptions by destination, then
