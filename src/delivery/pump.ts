@@ -3,7 +3,7 @@
 //   claim    lease due deliveries of the lanes that have work (db/delivery-lanes.ts), as many as each
 //            lane's in-flight limit, rate limit and ordering mode allow, and a fair share of this process's
 //            requests: by destination first (the endpoint's origin), then by lane (delivery/lane-policy.ts)
-//   send     sign and POST (delivery/deliver.ts)
+//   send     sign and POST (delivery/deliver.ts), a few per turn of the event loop (delivery/launcher.ts)
 //   decide   pure: delivered, retry after a delay, throttled (429) or failed for good (delivery/decisions.ts)
 //   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
 //            next delivery of the subject in ordered mode
@@ -21,6 +21,7 @@ import { systemClock } from "../lib/clock.js";
 import type { DeliveryPump, PumpDeps } from "./pump-types.js";
 import { type Deferral, destinationOf, planClaims } from "./lane-policy.js";
 import { createLedger } from "./pump-ledger.js";
+import { createLauncher } from "./launcher.js";
 import { type WriterClaimDeps, writerClaim } from "./writer-claim.js";
 
 /** How long a lease outlives the attempt's timeout. */
@@ -44,6 +45,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   const ledger = createLedger(settings.destinationLimit);
   const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]), clock);
   const attempts = new Set<Promise<void>>();
+  const launcher = createLauncher();
   let claiming: Promise<void> | undefined;
   let polling: Promise<void> | undefined;
   let closed = false;
@@ -184,7 +186,9 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   function start(claimed: ClaimedDelivery, lane: LaneRow) {
     const destination = destinationOf(lane.url);
     ledger.open(lane.subscriptionId, destination, 1);
-    const running: Promise<void> = attempt(claimed, lane)
+    // Counted as open at once (limits stay exact); sent when the launcher's turn comes (./launcher.ts).
+    const running: Promise<void> = new Promise<void>((launch) => launcher.launch(destination, launch))
+      .then(() => attempt(claimed, lane))
       .catch((error: unknown) =>
         log.warn({ err: error, webhookDeliveryId: claimed.webhookDeliveryId }, "delivery attempt not recorded; its lease runs out and it is attempted again"),
       )
