@@ -6,7 +6,7 @@
 // next turn serves every destination with attempts queued before it serves any of them twice.
 
 /** Attempts started in one turn of the event loop at most (the first ones of a quiet turn start at once). */
-export const LAUNCHES_PER_TURN = 16;
+const LAUNCHES_PER_TURN = 16;
 
 export interface Launcher {
   /** Runs `start` now, or in a later turn when this turn has started its share already. */
