@@ -7,7 +7,7 @@
 //   backlog     100,000 deliveries waiting for a dead endpoint (seeded in SQL, as a long outage leaves them):
 //               worker RSS before and while the fast subscriber takes a steady rate, and its latency
 //   crowd       per rate: the fast subscriber alone, then beside 1,000 subscriptions (--crowd-size N) pointing at one
-//               host that answers in 8 s (--crowd-delay-ms); its p50/p99 in both phases, the ratio, the most
+//               host that answers in 8 s (--crowd-delay-ms; bench/crowd-host.ts, a process of its own); its p50/p99 in both phases, the ratio, the most
 //               requests the slow host had open at once, and the worker's RSS then (--destination-limit N
 //               sets DELIVERY_DESTINATION_MAX_IN_FLIGHT, to see what thousands of open requests cost)
 //   filters     per rate: 10 subscriptions without filters, then (a topology of its own) 100 whose filters let one
@@ -21,9 +21,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
-import { cpuMs, loadAverage, machine, median, openLoop, percentile } from "./lib.js";
+import { cpuMs, freePort, loadAverage, machine, median, openLoop, percentile, spawnNode, stopChild } from "./lib.js";
 import { ADMIN, type BenchSubscriber, startTopology, type Topology } from "./topology.js";
-import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a.replace(/^--/, ""), all[i + 1] ?? ""]));
 const scenarios = (args.get("scenario") ?? "neighbour,ordered,backlog").split(",");
@@ -181,15 +180,7 @@ async function crowd(): Promise<Row[]> {
       env: limit ? { DELIVERY_DESTINATION_MAX_IN_FLIGHT: limit } : {},
       ...(statements ? { statStatements: true } : {}),
     });
-    let open = 0;
-    let mostOpen = 0;
-    const slow = await startFakeServer(async () => {
-      open += 1;
-      mostOpen = Math.max(mostOpen, open);
-      await new Promise((r) => setTimeout(r, delayMs));
-      open -= 1;
-      return { status: 204 };
-    });
+    const slow = await startCrowdHost(delayMs);
     try {
       await warmUp(t, rate);
       const alone = await phase(t, rate);
@@ -210,17 +201,29 @@ async function crowd(): Promise<Row[]> {
       rows.push({
         scenario: `crowd ${rate}/s: ${size} subscriptions at one host answering in ${delayMs} ms`,
         ...comparison(alone, beside),
-        "slow host most open": mostOpen,
+        "slow host most open": (await slow.stats()).mostOpen,
         "beside: CPU ms/s api · worker · pg": used,
         "worker RSS MB alone": rssAlone,
         "worker RSS MB beside": rssMb(t.worker.pid!),
       });
     } finally {
       await t.stop();
-      await slow.close();
+      await stopChild(slow.process);
     }
   }
   return rows;
+}
+
+/** The crowd's host (bench/crowd-host.ts) in a process of its own. */
+async function startCrowdHost(delayMs: number) {
+  const port = await freePort();
+  const child = await spawnNode("bench/crowd-host.ts", [String(port), String(delayMs)], {}, "listening");
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    process: child,
+    stats: async () => (await (await fetch(`${url}/stats`)).json()) as { open: number; mostOpen: number },
+  };
 }
 
 /** What filters cost: the same deliveries per event, from 10 plain subscriptions or 100 filtered ones. */
