@@ -265,6 +265,23 @@ describe("the delivery pump", () => {
     await pump.close();
   });
 
+  it("a claim that leased 40 attempts starts 16 of them in its turn and the rest in the turns after", async () => {
+    const fake = fakeStore({ "slow-0": 40 });
+    const hanging = new Promise<void>(() => {});
+    let started = 0;
+    const attempt = async () => {
+      started += 1;
+      await hanging;
+      return { kind: "delivered" } as AttemptDecision;
+    };
+    const pump = pumpWith(fake.store, attempt, 64, () => 64);
+    pump.nudge(["slow-0"]);
+    await until(() => started > 0, "the claim's first attempts");
+    expect(started).toBe(16);
+    await until(() => started === 40, "every attempt the claim leased");
+    expect(fake.claims()).toBe(1);
+  });
+
   it("200 lanes at one hanging host hold only that host's budget: a lane elsewhere is served at once", async () => {
     const slow = Array.from({ length: 200 }, (_, i) => `slow-${i}`);
     const fake = fakeStore({ ...Object.fromEntries(slow.map((id) => [id, 3])), healthy: 5 });
