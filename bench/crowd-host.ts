@@ -9,10 +9,11 @@ const port = Number(process.argv[2]);
 const delayMs = Number(process.argv[3] ?? 8000);
 let open = 0;
 let mostOpen = 0;
+let connections = 0;
 
 const server = http.createServer((req, res) => {
   if (req.url === "/stats") {
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ open, mostOpen }));
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ open, mostOpen, connections }));
     return;
   }
   req.resume();
@@ -25,8 +26,13 @@ const server = http.createServer((req, res) => {
     }, delayMs);
   });
 });
-// As the bench's other fake servers: an idle connection is closed after a second.
-server.keepAliveTimeout = 1_000;
+server.on("connection", () => {
+  connections += 1;
+});
+// As the bench's subscribers (bench/topology.ts): an idle connection is kept 30 s. (Node's client keeps a
+// connection only while the server's Keep-Alive hint, less a second, allows: with 1 s it kept none, and every
+// wave of 256 requests opened 256 new connections.)
+server.keepAliveTimeout = 30_000;
 server.listen(port, "127.0.0.1", () => console.log(`crowd host listening on ${port}`));
 process.on("SIGTERM", () => {
   server.closeAllConnections();

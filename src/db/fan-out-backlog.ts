@@ -6,13 +6,38 @@
 // processes share the work), writes the deliveries to the listed subscriptions still active, and deletes the
 // rows, all in one transaction: a crash leaves the rows for the next relay. A destination without room keeps
 // its rows: a host that answers slowly holds one row per event, not a delivery row per event and subscription.
+// Before that, in the same transaction, the oldest marker rows (destination '', written by the event's writer:
+// "every other subscription the event takes") become those destination rows: the event is matched against the
+// active subscriptions that existed when it was written, less the ordered ones and those that already have its
+// delivery, which its writer wrote.
 import type { Database } from "./client.js";
-import { orderedStatus } from "./fan-out.js";
+import { matchesSubscription, orderedStatus } from "./fan-out.js";
 import { withTransaction } from "./sql.js";
+
+/** Marker rows matched per transaction at most (each may stand for a thousand subscriptions). */
+export const MARKERS_PER_BATCH = 16;
+
+const EXPAND_MARKERS = `
+WITH markers AS (
+  DELETE FROM fan_out_backlog b
+   USING (SELECT x.event_id FROM fan_out_backlog x WHERE x.destination_key = '' ORDER BY x.position LIMIT ${MARKERS_PER_BATCH} FOR UPDATE SKIP LOCKED) t
+   WHERE b.event_id = t.event_id AND b.destination_key = ''
+  RETURNING b.event_id, b.position, b.created_at
+), expanded AS (
+  INSERT INTO fan_out_backlog (event_id, destination_key, position, created_at, subscription_ids)
+  SELECT m.event_id, s.destination_key, m.position, m.created_at, array_agg(s.id ORDER BY s.id)
+    FROM markers m JOIN events ev ON ev.id = m.event_id
+    JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND s.created_at <= ev.created_at AND s.ordering <> 'subject'
+         AND ${matchesSubscription("ev.type")} AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
+   WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.event_id = m.event_id AND w.subscription_id = s.id AND w.replay_id IS NULL)
+   GROUP BY m.event_id, s.destination_key, m.position, m.created_at
+  ON CONFLICT (event_id, destination_key) DO NOTHING
+)
+SELECT count(*)::int AS markers FROM markers`;
 
 const FAN_OUT_BACKLOG = `
 WITH destinations AS (
-  SELECT destination_key FROM hub_backlog_destinations()
+  SELECT destination_key FROM hub_backlog_destinations() WHERE destination_key <> ''
 ), open AS (
   SELECT d.destination_key FROM destinations d WHERE hub_destination_waiting(d.destination_key, $2) < $2
 ), taken AS (
@@ -41,6 +66,8 @@ SELECT (SELECT count(*) FROM taken)::int AS taken,
   FROM (SELECT 1) one LEFT JOIN fan_out f ON true`;
 
 export interface BacklogBatch {
+  /** Marker rows (an event's "every other subscription") matched into destination rows. */
+  markers: number;
   /** Backlog rows written (an event's deliveries to one destination each). */
   rows: number;
   deliveries: number;
@@ -51,15 +78,18 @@ export interface BacklogBatch {
 }
 
 /**
- * Writes, for each destination with fewer than `room` deliveries waiting, the deliveries of its oldest
- * `rowsPerDestination` backlog rows.
+ * Matches the oldest marker rows into destination rows, then writes, for each destination
+ * with fewer than `room` deliveries waiting, the deliveries of its oldest `rowsPerDestination` backlog rows.
  */
 export async function fanOutBacklogBatch(db: Database, rowsPerDestination: number, room: number): Promise<BacklogBatch> {
-  const rows = await withTransaction(db, (sql) =>
-    sql.query<{ taken: number; paced: number; subscription_id: string | null }>(FAN_OUT_BACKLOG, [rowsPerDestination, room]),
-  );
+  const { markers, rows } = await withTransaction(db, async (sql) => {
+    const [expanded] = await sql.query<{ markers: number }>(EXPAND_MARKERS);
+    const rows = await sql.query<{ taken: number; paced: number; subscription_id: string | null }>(FAN_OUT_BACKLOG, [rowsPerDestination, room]);
+    return { markers: expanded?.markers ?? 0, rows };
+  });
   const written = rows.filter((r) => r.subscription_id !== null);
   return {
+    markers,
     rows: rows[0]?.taken ?? 0,
     deliveries: written.length,
     lanes: new Set(written.map((r) => r.subscription_id!)),

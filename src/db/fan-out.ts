@@ -39,12 +39,13 @@ export interface FanOutLeaseSql {
 }
 
 /**
- * An event that matches more subscriptions than this is fanned out in two steps. Its writer's transaction
- * writes the deliveries that must or can start at once: those of ordered subscriptions (a subject's order is
- * decided as the rows are written) and, up to this many, those of the lanes the writer offers to start. The
- * rest are written after the commit, from the fan-out backlog (db/fan-out-backlog.ts), so that a webhook
- * taken by a thousand subscriptions does not hold every other lane's first attempt behind a thousand-row
- * insert.
+ * With more active subscriptions than this, an event is fanned out in two steps. Its writer's transaction
+ * matches only the subscriptions that must or can start at once: ordered ones (a subject's order is decided as
+ * the rows are written) and, up to this many, the lanes the writer offers to start. It writes their deliveries
+ * and one marker row in fan_out_backlog (destination '') standing for every other subscription the event
+ * takes; after the commit the relay matches the event against those (db/fan-out-backlog.ts) and writes their
+ * deliveries as each destination can take them. So a webhook taken by a thousand subscriptions neither holds
+ * every other lane's first attempt behind a thousand-row insert nor costs its writer a thousand matches.
  */
 export const INLINE_FAN_OUT = 64;
 
@@ -61,9 +62,9 @@ export interface FanOutOptions {
  * the one before it is delivered or has finally failed. Only an ordered subscription's deliveries carry their
  * subject (which keeps the subject index to them alone).
  *
- * An event matching more than INLINE_FAN_OUT subscriptions leaves the deliveries it does not need at once to
- * the backlog: a `deferred` CTE inserts one fan_out_backlog row per destination, listing the subscriptions
- * owed (the caller nudges the relay, which writes them as each destination has room: db/fan-out-backlog.ts).
+ * With more than INLINE_FAN_OUT active subscriptions, only the ordered ones and the first INLINE_FAN_OUT
+ * offered lanes are matched here; a `deferred` CTE writes one marker row per event to fan_out_backlog for the
+ * rest (the caller nudges the relay, which matches and writes them: db/fan-out-backlog.ts).
  *
  * With `lease`, the writer's own first attempts are leased as the rows are written (one row version, no claim
  * afterwards): for each offered lane that may send without taking turns (active, not paused, unordered, no
@@ -72,24 +73,26 @@ export interface FanOutOptions {
  * claim (db/delivery-lanes.ts). `fan_out` then returns `slot` (null when not leased).
  */
 export const fanOutCte = (source: string, { lease }: FanOutOptions = {}) => {
-  const offered = lease ? `(SELECT DISTINCT o.lane FROM ${lease.offer} WHERE o.want > 0)` : "(SELECT NULL::uuid AS lane WHERE false)";
+  const offered = lease ? `(SELECT o.lane FROM ${lease.offer} WHERE o.want > 0)` : "(SELECT NULL::uuid AS lane WHERE false)";
+  // `many`: more active subscriptions than INLINE_FAN_OUT (counted no further), the two-step fan-out.
   const staged = `
-matched AS (
-  SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.destination_key, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
+many AS (
+  SELECT count(*) > ${INLINE_FAN_OUT} AS many FROM (
+    SELECT 1 FROM subscriptions WHERE status = 'active' AND deleted_at IS NULL LIMIT ${INLINE_FAN_OUT + 1}) active
+), matched AS (
+  SELECT ev.id, ev.subject, ev.position, s.id AS subscription_id, s.ordering, s.max_in_flight, s.rate_limit_per_second, s.paused_until,
          s.consecutive_failures, row_number() OVER (PARTITION BY s.id, ev.subject ORDER BY ev.position) AS nth,
-         count(*) OVER (PARTITION BY ev.id) AS fan, ol.lane IS NOT NULL AS offered,
-         row_number() OVER (PARTITION BY ev.id ORDER BY ol.lane IS NOT NULL DESC, s.id) AS pick
-    FROM ${source} ev JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND ${matchesSubscription("ev.type")}
-         AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
-         LEFT JOIN ${offered} ol ON ol.lane = s.id
+         row_number() OVER (PARTITION BY ev.id, s.ordering = 'subject' ORDER BY s.id) AS pick, many.many
+    FROM ${source} ev CROSS JOIN many
+         JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL
+          AND (NOT many.many OR s.ordering = 'subject' OR s.id IN ${offered})
+          AND ${matchesSubscription("ev.type")} AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
 ), staged AS (
-  SELECT m.*, ${orderedStatus("m.ordering", "m.nth", "m.subscription_id", "m.subject")} AS status,
-         m.fan > ${INLINE_FAN_OUT} AND m.ordering <> 'subject' AND NOT (m.offered AND m.pick <= ${INLINE_FAN_OUT}) AS deferred
-    FROM matched m
+  SELECT m.*, ${orderedStatus("m.ordering", "m.nth", "m.subscription_id", "m.subject")} AS status
+    FROM matched m WHERE NOT m.many OR m.ordering = 'subject' OR m.pick <= ${INLINE_FAN_OUT}
 ), deferred AS (
   INSERT INTO fan_out_backlog (event_id, destination_key, position, subscription_ids)
-  SELECT id, destination_key, position, array_agg(subscription_id ORDER BY subscription_id) FROM staged WHERE deferred
-   GROUP BY id, destination_key, position
+  SELECT ev.id, '', ev.position, '{}' FROM ${source} ev CROSS JOIN many WHERE many.many
   ON CONFLICT (event_id, destination_key) DO NOTHING
   RETURNING event_id
 )`;
@@ -100,7 +103,7 @@ matched AS (
     return `${staged},
 fan_out AS (
   INSERT INTO webhook_deliveries (${columns})
-  SELECT ${values} FROM staged st WHERE NOT st.deferred
+  SELECT ${values} FROM staged st
   ON CONFLICT (event_id, subscription_id, replay_id) DO NOTHING
   RETURNING id, event_id, subscription_id, status
 )`;
@@ -111,7 +114,7 @@ lease_terms AS (
 ), lease_lanes AS (
   SELECT n.subscription_id, least(o.want, n.new) AS want, n.max_in_flight
     FROM (SELECT subscription_id, max_in_flight, count(*)::int AS new FROM staged st, lease_terms t
-           WHERE st.status = 'pending' AND NOT st.deferred AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
+           WHERE st.status = 'pending' AND st.ordering <> 'subject' AND st.rate_limit_per_second IS NULL
              AND (st.paused_until IS NULL OR st.paused_until <= t.at) AND (t.circuit_after = 0 OR st.consecutive_failures < t.circuit_after)
            GROUP BY subscription_id, max_in_flight) n
     JOIN ${lease.offer} ON o.lane = n.subscription_id
@@ -126,7 +129,7 @@ lease_terms AS (
 ), fan_out AS (
   INSERT INTO webhook_deliveries (${columns}, leased_until, lease_token, slot)
   SELECT ${values}, t.until, t.token, ls.slot
-    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged WHERE NOT deferred) st
+    FROM (SELECT staged.*, row_number() OVER (PARTITION BY subscription_id, status ORDER BY position) AS k FROM staged) st
     LEFT JOIN lease_slots ls ON ls.subscription_id = st.subscription_id AND ls.k = st.k AND st.status = 'pending'
     LEFT JOIN lease_terms t ON ls.slot IS NOT NULL
   ON CONFLICT (event_id, subscription_id, replay_id) DO NOTHING

@@ -14,7 +14,7 @@
 // few seconds (the safety net for a process that died before its nudge).
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { fanOutBacklogBatch } from "../db/fan-out-backlog.js";
+import { fanOutBacklogBatch, MARKERS_PER_BATCH } from "../db/fan-out-backlog.js";
 import { relayBatch } from "../db/outbox.js";
 import { coalesce } from "../lib/coalesce.js";
 
@@ -61,9 +61,10 @@ export function createRelay(deps: {
 
   async function writeBacklog(): Promise<void> {
     for (;;) {
-      const { rows, lanes, paced } = await fanOutBacklogBatch(deps.db, BACKLOG_BATCH, deps.backlogRoom);
+      const { markers, rows, lanes, paced } = await fanOutBacklogBatch(deps.db, BACKLOG_BATCH, deps.backlogRoom);
       if (lanes.size > 0) deps.onDeliveries(lanes);
-      if (rows > 0) continue;
+      // The batch wrote what it matched from markers where there was room; a full batch of markers may have more behind it.
+      if (rows > 0 || markers >= MARKERS_PER_BATCH) continue;
       if (paced > 0 && !stopped && !recheck) {
         recheck = setTimeout(() => {
           recheck = undefined;

@@ -162,16 +162,23 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     const room = INLINE_FAN_OUT; // the crowd's first event's deliveries fill it; the healthy host's do not
 
     const first = await writeEvent(ctx);
-    // One row per destination, each listing the subscriptions it owes.
-    const rows = await ctx.pool.query<{ destination_key: string; owed: number }>(
-      "SELECT destination_key, cardinality(subscription_ids) AS owed FROM fan_out_backlog WHERE event_id = $1 ORDER BY destination_key",
-      [first],
-    );
-    expect(rows.rows).toEqual([
+    const owed = async () =>
+      (
+        await ctx.pool.query<{ destination_key: string; owed: number }>(
+          "SELECT destination_key, cardinality(subscription_ids) AS owed FROM fan_out_backlog WHERE event_id = $1 ORDER BY destination_key",
+          [first],
+        )
+      ).rows;
+    // The writer matched no one (none offered, none ordered): one marker row stands for every subscription.
+    expect(await owed()).toEqual([{ destination_key: "", owed: 0 }]);
+    // The relay matches it into one row per destination, each listing the subscriptions it owes (with no room
+    // anywhere, none is written yet).
+    expect(await fanOutBacklogBatch(ctx.db, 4, 0)).toMatchObject({ markers: 1, rows: 0, deliveries: 0, paced: 2 });
+    expect(await owed()).toEqual([
       { destination_key: "http://127.0.0.1:10", owed: 8 },
       { destination_key: "http://127.0.0.1:9", owed: INLINE_FAN_OUT },
     ]);
-    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ rows: 2, deliveries: INLINE_FAN_OUT + 8, paced: 0 });
+    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ markers: 0, rows: 2, deliveries: INLINE_FAN_OUT + 8, paced: 0 });
 
     // The crowd has not taken its first event's deliveries; the healthy host has.
     await delivered(ctx, healthy);
