@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import pino from "pino";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import { fanOutBacklogBatch } from "../../src/db/fan-out-backlog.js";
+import { fanOutBacklogBatch, MARKERS_PER_BATCH } from "../../src/db/fan-out-backlog.js";
 import { INLINE_FAN_OUT } from "../../src/db/fan-out.js";
 import { writeEvents } from "../../src/db/outbox.js";
 import { pipelineGauges } from "../../src/db/pipeline-gauges.js";
@@ -200,6 +200,23 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ rows: 1, deliveries: INLINE_FAN_OUT - 1, paced: 0 });
     expect((await deliveriesPerLane(ctx, second)).map((r) => r.subscription_id).sort()).toEqual([...active, ...healthy].sort());
     expect(await backlogRows(ctx)).toEqual([]);
+  });
+
+  it("one relay run matches every marker, more than one transaction's worth, even where no destination has room", async () => {
+    const ctx = await context();
+    for (let i = 0; i < INLINE_FAN_OUT + 1; i++) await lane(ctx);
+    const events: string[] = [];
+    for (let i = 0; i < MARKERS_PER_BATCH + 4; i++) events.push(await writeEvent(ctx));
+    const markers = async () => (await ctx.pool.query("SELECT event_id FROM fan_out_backlog WHERE destination_key = ''")).rowCount;
+    expect(await markers()).toBe(events.length);
+
+    const { relay } = relayTelling(ctx, 0); // no room anywhere: nothing is written, everything is matched
+    later({ close: async () => relay.stop() });
+    await relay.run();
+    expect(await markers()).toBe(0);
+    const rows = await ctx.pool.query<{ event_id: string; owed: number }>("SELECT event_id, cardinality(subscription_ids) AS owed FROM fan_out_backlog");
+    expect(rows.rows.map((r) => r.event_id).sort()).toEqual([...events].sort());
+    expect(rows.rows.every((r) => r.owed === INLINE_FAN_OUT + 1)).toBe(true);
   });
 
   it("a subscription deleted or disabled while its row waited gets nothing; the relay looks again by itself while a destination has no room", async () => {
