@@ -335,8 +335,13 @@ export interface PgBouncer {
   stop(): Promise<void>;
 }
 
-/** PgBouncer in transaction mode in front of `postgresPort`, every database, pool of `poolSize` per database. */
-export async function startPgBouncer(opts: { dataDir: string; postgresPort: number; poolSize?: number }): Promise<PgBouncer> {
+/**
+ * PgBouncer in transaction mode in front of `postgresPort`, every database, pool of `poolSize` per database.
+ * `serverIdleTimeoutS` closes a server connection idle that long (PgBouncer's default: 600 s). The test suite
+ * sets it low: every test context has a database of its own, and each database's idle pool would otherwise
+ * hold its connections for ten minutes, until PostgreSQL's max_connections answers "too many clients".
+ */
+export async function startPgBouncer(opts: { dataDir: string; postgresPort: number; poolSize?: number; serverIdleTimeoutS?: number }): Promise<PgBouncer> {
   const binary = execFileSync("sh", ["-c", "command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null || true"], { encoding: "utf8" }).trim();
   if (!binary) throw new MissingBinaryError("pgbouncer not found: `apt-get install -y pgbouncer` (Debian/Ubuntu) or `brew install pgbouncer`");
   const port = await freePort();
@@ -358,6 +363,7 @@ export async function startPgBouncer(opts: { dataDir: string; postgresPort: numb
       "pool_mode = transaction",
       "max_client_conn = 2000",
       `default_pool_size = ${opts.poolSize ?? 20}`,
+      `server_idle_timeout = ${opts.serverIdleTimeoutS ?? 600}`,
       "ignore_startup_parameters = extra_float_digits,options",
       "server_reset_query =",
       `logfile = ${path.join(dir, "pgbouncer.log")}`,

@@ -32,7 +32,10 @@ export default async function setup(project: TestProject) {
   const started = Date.now();
   const topology = process.env.HUB_TEST_REDIS ?? "single";
   const [pg, redis] = await Promise.all([startPostgres({ dataDir: path.join(root, "postgres"), ephemeral: true }), startTopology(topology, root)]);
-  const bouncer = process.env.HUB_TEST_PGBOUNCER === "1" ? await startPgBouncer({ dataDir: path.join(root, "pgbouncer"), postgresPort: pg.port }) : undefined;
+  const bouncer =
+    process.env.HUB_TEST_PGBOUNCER === "1"
+      ? await startPgBouncer({ dataDir: path.join(root, "pgbouncer"), postgresPort: pg.port, serverIdleTimeoutS: 5 })
+      : undefined;
   const templateUrl = await createDatabase(pg.url, TEMPLATE_DATABASE);
   await migrate(templateUrl, path.resolve(import.meta.dirname, "../../prisma/migrations"));
   process.stdout.write(
