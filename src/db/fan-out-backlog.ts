@@ -11,7 +11,7 @@
 // active subscriptions that existed when it was written, less the ordered ones and those that already have its
 // delivery, which its writer wrote.
 import type { Database } from "./client.js";
-import { matchesSubscription, orderedStatus } from "./fan-out.js";
+import { orderedStatus, takesEvent } from "./fan-out.js";
 import { withTransaction } from "./sql.js";
 
 /** Marker rows matched per transaction at most (each may stand for a thousand subscriptions). */
@@ -28,7 +28,7 @@ WITH markers AS (
   SELECT m.event_id, s.destination_key, m.position, m.created_at, array_agg(s.id ORDER BY s.id)
     FROM markers m JOIN events ev ON ev.id = m.event_id
     JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL AND s.created_at <= ev.created_at AND s.ordering <> 'subject'
-         AND ${matchesSubscription("ev.type")} AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
+         AND ${takesEvent("ev")}
    WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.event_id = m.event_id AND w.subscription_id = s.id AND w.replay_id IS NULL)
    GROUP BY m.event_id, s.destination_key, m.position, m.created_at
   ON CONFLICT (event_id, destination_key) DO NOTHING

@@ -20,6 +20,12 @@ export const matchesPatterns = (patternsExpr: string, typeExpr: string) =>
 export const matchesSubscription = (typeExpr: string) => matchesPatterns("s.event_types", typeExpr);
 
 /**
+ * Whether subscription `s` takes event `ev` (an alias with `type` and `envelope`): its event types, then its
+ * filters (domain/filters.ts). The fan-out, the backlog's marker match and a replay take events by this rule.
+ */
+export const takesEvent = (ev: string) => `${matchesSubscription(`${ev}.type`)} AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ${ev}.envelope))`;
+
+/**
  * A new delivery's status: in ordered mode (docs/delivery.md) `held` when it is not its subject's first in
  * what is written (`nth`) or its subject already has an unfinished delivery to that subscription, else
  * `pending`. The fan-out and a replay write by this one rule.
@@ -86,7 +92,7 @@ many AS (
     FROM ${source} ev CROSS JOIN many
          JOIN subscriptions s ON s.status = 'active' AND s.deleted_at IS NULL
           AND (NOT many.many OR s.ordering = 'subject' OR s.id IN ${offered})
-          AND ${matchesSubscription("ev.type")} AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, ev.envelope))
+          AND ${takesEvent("ev")}
 ), staged AS (
   SELECT m.*, ${orderedStatus("m.ordering", "m.nth", "m.subscription_id", "m.subject")} AS status
     FROM matched m WHERE NOT m.many OR m.ordering = 'subject' OR m.pick <= ${INLINE_FAN_OUT}

@@ -1,7 +1,7 @@
 // Replays by time (POST /subscriptions/:id/replay, docs/delivery.md "Replaying a window"): the events of a
 // window that a subscription takes, delivered to it again as deliveries of their own, and their progress.
 import type { Database } from "./client.js";
-import { matchesPatterns, matchesSubscription, orderedStatus } from "./fan-out.js";
+import { matchesPatterns, orderedStatus, takesEvent } from "./fan-out.js";
 import { onPool, type Sql } from "./sql.js";
 
 export interface ReplayRequest {
@@ -24,7 +24,7 @@ export interface ReplayRequest {
 const inWindow = (r: string) =>
   `e.position IS NOT NULL AND e.created_at >= ${r}.since AND e.created_at < ${r}.until AND (${r}.subject IS NULL OR e.subject = ${r}.subject)
    AND (cardinality(${r}.types) = 0 OR ${matchesPatterns(`${r}.types`, "e.type")})
-   AND ${matchesSubscription("e.type")} AND (s.filters = '[]'::jsonb OR hub_filter_matches(s.filters, e.envelope))`;
+   AND ${takesEvent("e")}`;
 
 /**
  * Writes the replay, in the caller's transaction: the number of events of the window (by when the hub wrote
