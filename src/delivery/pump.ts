@@ -8,14 +8,15 @@
 //   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
 //            next delivery of the subject in ordered mode
 // The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
-// budget of open requests, however many subscriptions point at it. The Flovi inbox's first attempts are
-// leased by the drain's own write, or claimed in its transaction (`claimWithin`, ./writer-claim.ts), and start
-// the moment it commits. Otherwise a lane is claimed for when something says it has work: the relay (`nudge`),
+// budget of open requests, however many subscriptions point at it, claimed a few lanes at a time
+// (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or claimed in its
+// transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is claimed for when something says it has work: the relay (`nudge`),
 // an attempt of this process ending while the lane had more (or, ordered, releasing the next of its subject),
 // its rate limiter's next slot or its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other
 // processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
+import { createClaimPacing } from "./claim-pacing.js";
 import { createLaneTimers } from "./lane-timers.js";
 import { systemClock } from "../lib/clock.js";
 import type { DeliveryPump, PumpDeps } from "./pump-types.js";
@@ -27,7 +28,7 @@ import { type WriterClaimDeps, writerClaim } from "./writer-claim.js";
 /** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
 
-/** Retry a lane whose claim another process held after this long. */
+/** Retry a lane whose claim another process held after this long (ms). */
 const CONTENDED_RETRY_MS = 5;
 
 /** Lanes asked for in one claim at most (the rest stay in line for the next round, which follows at once). */
@@ -46,6 +47,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   const timers = createLaneTimers((subscriptionId) => nudge([subscriptionId]), clock);
   const attempts = new Set<Promise<void>>();
   const launcher = createLauncher();
+  const pacing = createClaimPacing((lanes) => nudge(lanes), clock);
   let claiming: Promise<void> | undefined;
   let polling: Promise<void> | undefined;
   let closed = false;
@@ -131,8 +133,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
 
   async function claimRound() {
     // Round robin: lanes not served this round stay first in line for the next.
-    const lanes = [...dirty].slice(0, Math.min(settings.capacity - ledger.total, MAX_LANES_PER_CLAIM));
-    for (const id of lanes) dirty.delete(id);
+    const lanes = pacing.take(dirty, Math.min(settings.capacity - ledger.total, MAX_LANES_PER_CLAIM), ledger.destinationOf);
     const requests = plan(await known(lanes));
     if (requests.length === 0) return;
     const release = reserve(requests);
@@ -157,11 +158,12 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
 
   /**
    * What a writer's fan-out may lease itself (db/fan-out.ts): this process's fair share for every known lane
-   * that may take new work at once. Left out: a lane with older work waiting (its claim takes oldest first) and
-   * a lane whose destination has lanes waiting in line for its budget (they go first).
+   * that may take new work at once. Left out: a lane with older work waiting (its claim takes oldest first), a
+   * lane whose destination has lanes waiting in line for its budget (they go first), and a slow destination's
+   * (claimed for after the commit, a few at a time: the write does not carry them).
    */
   function offer(events: number): LaneRequest[] {
-    const lanes = ledger.offerable().filter((id) => !more.has(id));
+    const lanes = ledger.offerable().filter((id) => !more.has(id) && !pacing.slow(ledger.destinationOf(id)));
     if (closed || events <= 0 || lanes.length === 0) return [];
     const planned = planClaims(lanes, ledger.capacity(lanes, settings.capacity, settings.capacity - ledger.total));
     // A lane gets at most one delivery per event written: no more room is held than the write can use.
@@ -188,7 +190,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
     ledger.open(lane.subscriptionId, destination, 1);
     // Counted as open at once (limits stay exact); sent when the launcher's turn comes (./launcher.ts).
     const running: Promise<void> = new Promise<void>((launch) => launcher.launch(destination, launch))
-      .then(() => attempt(claimed, lane))
+      .then(() => attempt(claimed, lane, destination))
       .catch((error: unknown) =>
         log.warn({ err: error, webhookDeliveryId: claimed.webhookDeliveryId }, "delivery attempt not recorded; its lease runs out and it is attempted again"),
       )
@@ -202,8 +204,9 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
     attempts.add(running);
   }
 
-  async function attempt(claimed: ClaimedDelivery, lane: LaneRow) {
-    const decision = await deps.attempt(claimed, lane);
+  async function attempt(claimed: ClaimedDelivery, lane: LaneRow, destination: string) {
+    const began = clock.now();
+    const decision = await deps.attempt(claimed, lane).finally(() => pacing.observe(destination, clock.now() - began));
     if (decision.kind === "retry" || decision.kind === "throttled") later(lane.subscriptionId, new Date(clock.now() + decision.delayMs));
     // Ordered mode: the record released the next delivery of this subject, due now.
     else if (lane.ordered) dirty.add(lane.subscriptionId);
@@ -214,7 +217,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
     try {
       // Not probed: lanes this process will claim for anyway, those in a destination's line (admitted as its
       // attempts end) and those at their share with attempts of their own in flight (one ending asks again).
-      const skip = [...ledger.waiting(), ...[...more].filter((id) => ledger.hasOpen(id))];
+      const skip = [...ledger.waiting(), ...pacing.waiting(), ...[...more].filter((id) => ledger.hasOpen(id))];
       nudge(await store.lanesWithDueWork(skip));
     } catch (error) {
       log.warn({ err: error }, "could not look for due deliveries; the next poll retries");
@@ -239,6 +242,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
       closed = true;
       pollTimer.cancel();
       timers.clear();
+      pacing.close();
       await idle();
     },
   };

@@ -317,6 +317,76 @@ describe("the delivery pump", () => {
     expect(mostAtSlow).toBe(16);
   });
 
+  it("a host that answered in seconds is claimed for 32 lanes per round, a pause apart; other lanes are not held back", async () => {
+    const slow = Array.from({ length: 100 }, (_, i) => `slow-${i}`);
+    // One delivery per lane in flight at a time (its slots).
+    const fake = fakeStore({ ...Object.fromEntries(slow.map((id) => [id, 2])), healthy: 1 }, { slots: 1 });
+    const rounds: string[][] = [];
+    const claim = fake.store.claim;
+    fake.store.claim = (requests, ...rest) => {
+      rounds.push(requests.map((r) => r.subscriptionId));
+      return claim(requests, ...rest);
+    };
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const done: string[] = [];
+    const attempt = async (claimed: ClaimedDelivery) => {
+      // Every lane's first delivery is answered in the same moment, 8 s after it was sent; the rest at once.
+      if (claimed.webhookDeliveryId.endsWith("-1")) await answered;
+      else await settle(1);
+      done.push(claimed.webhookDeliveryId);
+      return { kind: "delivered" } as AttemptDecision;
+    };
+    const clock = manualClock();
+    const pump = pumpWith(fake.store, attempt, 1_000, () => 1_000, clock);
+    pump.nudge(slow);
+    await until(() => rounds.flat().length === 100, "the first deliveries claimed");
+    await clock.advance(8_000);
+    const before = rounds.length;
+    answer();
+    await until(() => done.length >= 100, "the 8 s answers");
+    pump.nudge(["healthy"]);
+    // Claimed in the next round, with no time passing: the slow host's waiting lanes do not hold it back.
+    await until(() => done.includes("healthy-1"), "the healthy lane served");
+    const after = rounds.slice(before);
+    expect(Math.max(...after.map((r) => r.filter((id) => id.startsWith("slow-")).length))).toBe(32);
+    for (let i = 0; i < 10 && done.length < 201; i++) await clock.advance(10);
+    await until(() => done.length === 201, "every delivery");
+    await pump.close();
+    // Each lane's second delivery went out, 32 lanes a round.
+    expect(
+      new Set(
+        rounds
+          .slice(before)
+          .flat()
+          .filter((id) => id.startsWith("slow-")),
+      ).size,
+    ).toBe(100);
+  });
+
+  it("a writer is not offered leases for a host that answers in seconds: its lanes are claimed after the commit", async () => {
+    const fake = fakeStore({ "slow-a": 1, "slow-b": 1, healthy: 1 });
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const done: string[] = [];
+    const attempt = async (claimed: ClaimedDelivery, lane: LaneRow) => {
+      if (lane.url.includes("slow.test")) await answered;
+      done.push(claimed.webhookDeliveryId);
+      return { kind: "delivered" } as AttemptDecision;
+    };
+    const clock = manualClock();
+    const pump = pumpWith(fake.store, attempt, 64, () => 16, clock);
+    pump.nudge(["slow-a", "slow-b", "healthy"]);
+    await until(() => done.includes("healthy-1"), "the healthy lane");
+    await clock.advance(8_000);
+    answer();
+    await until(() => done.length === 3, "the slow host's answers");
+    await settle();
+    // Every lane is known and has nothing waiting; only the healthy one is offered to the writer.
+    expect(pump.claimWithin(1).lease?.lanes.map((l) => l.subscriptionId)).toEqual(["healthy"]);
+    await pump.close();
+  });
+
   it("a claim under way holds its room: a writer's claim meanwhile never takes a host past its budget", async () => {
     const slow = Array.from({ length: 40 }, (_, i) => `slow-${i}`);
     const fake = fakeStore(Object.fromEntries(slow.map((id) => [id, 2])));

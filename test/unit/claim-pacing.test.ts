@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { createClaimPacing, LANES_PER_SLOW_ROUND, SLOW_ROUND_PAUSE_MS } from "../../src/delivery/claim-pacing.js";
+import { manualClock } from "../helpers/manual-clock.js";
+
+const SLOW = "http://slow.example:8080";
+const FAST = "http://fast.example";
+
+/** `n` lanes named `<prefix>-<i>` at `destination`. */
+const lanesAt = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+const destinationOf = (lane: string) => (lane.startsWith("slow") ? SLOW : FAST);
+
+function pacingWithClock() {
+  const clock = manualClock();
+  const resumed: string[][] = [];
+  const pacing = createClaimPacing((lanes) => resumed.push(lanes), clock);
+  return { clock, resumed, pacing };
+}
+
+describe("claim pacing", () => {
+  it("claims for every lane of a destination that answers quickly in one round, up to the limit", () => {
+    const { pacing } = pacingWithClock();
+    for (let i = 0; i < 5; i++) pacing.observe(SLOW, 40);
+    const line = new Set(lanesAt("slow", 150));
+    expect(pacing.take(line, 100, destinationOf)).toEqual(lanesAt("slow", 100));
+    // What the limit left stays in line, first, for the next round.
+    expect([...line]).toEqual(lanesAt("slow", 150).slice(100));
+    expect([...pacing.waiting()]).toEqual([]);
+  });
+
+  it("takes a few lanes of a slow destination per round and brings the rest back after a pause", async () => {
+    const { clock, resumed, pacing } = pacingWithClock();
+    pacing.observe(SLOW, 8_000);
+    const line = new Set([...lanesAt("slow", 100), ...lanesAt("fast", 3)]);
+
+    const taken = pacing.take(line, 200, destinationOf);
+    // The slow host's round share, and every lane of the other destination, in line order.
+    expect(taken).toEqual([...lanesAt("slow", LANES_PER_SLOW_ROUND), ...lanesAt("fast", 3)]);
+    expect(line.size).toBe(0);
+    expect([...pacing.waiting()]).toEqual(lanesAt("slow", 100).slice(LANES_PER_SLOW_ROUND));
+
+    // Within the pause another round takes none of the slow host's lanes, and still the others'.
+    const again = new Set(["slow-extra", "fast-extra"]);
+    expect(pacing.take(again, 200, destinationOf)).toEqual(["fast-extra"]);
+
+    await clock.advance(SLOW_ROUND_PAUSE_MS - 1);
+    expect(resumed).toEqual([]);
+    await clock.advance(1);
+    expect(resumed).toEqual([[...lanesAt("slow", 100).slice(LANES_PER_SLOW_ROUND), "slow-extra"]]);
+    expect([...pacing.waiting()]).toEqual([]);
+
+    // After the pause the next share goes out.
+    const next = new Set(resumed[0]);
+    expect(pacing.take(next, 200, destinationOf)).toHaveLength(LANES_PER_SLOW_ROUND);
+  });
+
+  it("treats a destination by its recent answers: fast again once they are", () => {
+    const { pacing } = pacingWithClock();
+    expect(pacing.slow(SLOW)).toBe(false);
+    pacing.observe(SLOW, 8_000);
+    expect(pacing.slow(SLOW)).toBe(true);
+    expect(pacing.take(new Set(lanesAt("slow", 40)), 200, destinationOf)).toHaveLength(LANES_PER_SLOW_ROUND);
+    // One quick answer does not undo a run of slow ones; a run of quick ones does.
+    pacing.observe(SLOW, 20);
+    expect(pacing.slow(SLOW)).toBe(true);
+    for (let i = 0; i < 30; i++) pacing.observe(SLOW, 20);
+    expect(pacing.slow(SLOW)).toBe(false);
+    expect(pacing.take(new Set(lanesAt("slow", 40)), 200, destinationOf)).toHaveLength(40);
+  });
+
+  it("drops what waits when closed", async () => {
+    const { clock, resumed, pacing } = pacingWithClock();
+    pacing.observe(SLOW, 8_000);
+    pacing.take(new Set(lanesAt("slow", 40)), 200, destinationOf);
+    pacing.close();
+    await clock.advance(SLOW_ROUND_PAUSE_MS * 2);
+    expect(resumed).toEqual([]);
+    expect([...pacing.waiting()]).toEqual([]);
+  });
+});
