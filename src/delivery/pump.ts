@@ -8,12 +8,12 @@
 //   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
 //            next delivery of the subject in ordered mode
 // The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
-// budget of open requests, however many subscriptions point at it, claimed a few lanes at a time
-// (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or claimed in its
-// transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is claimed for when something says it has work: the relay (`nudge`),
-// an attempt of this process ending while the lane had more (or, ordered, releasing the next of its subject),
-// its rate limiter's next slot or its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other
-// processes' work, leases that ran out).
+// budget of open requests, however many subscriptions point at it, claimed a few lanes at a time when it is
+// slow (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or claimed in
+// its transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is
+// claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending while
+// the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or its
+// retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
 import { createClaimPacing } from "./claim-pacing.js";
@@ -132,7 +132,8 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   }
 
   async function claimRound() {
-    // Round robin: lanes not served this round stay first in line for the next.
+    // Round robin: lanes not served this round stay first in line for the next (a slow destination's lanes
+    // beyond its round's share wait in ./claim-pacing.ts and join the end of the line after its pause).
     const lanes = pacing.take(dirty, Math.min(settings.capacity - ledger.total, MAX_LANES_PER_CLAIM), ledger.destinationOf);
     const requests = plan(await known(lanes));
     if (requests.length === 0) return;
