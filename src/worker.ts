@@ -92,7 +92,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
         .catch((error: unknown) => log.warn({ err: error }, "could not queue reservation details look-ups; the reconciliation sweep queues them"));
     }
     // The rest of a large fan-out: the relay writes it from the backlog, and tells the pump.
-    if (deferred) relay.nudge();
+    if (deferred) relay.nudgeBacklog();
     if (!claimed) pump.nudge(new Set(deliveries.filter((d) => d.status === "pending").map((d) => d.subscriptionId)));
   };
   const inbox = createFloviInbox({ store: inboxStore(db, pump.claimWithin), log, onCommitted: dispatchCommitted });

@@ -3,9 +3,13 @@
 // them. A backlog row is one event's deferred deliveries to one destination (the subscriptions owed, listed).
 // One statement per batch: for each destination with rows, if fewer than `room` deliveries wait there
 // (hub_destination_waiting), it takes the destination's oldest rows (SKIP LOCKED, so relays in several
-// processes share the work), writes the deliveries to the listed subscriptions still active, and deletes the
-// rows, all in one transaction: a crash leaves the rows for the next relay. A destination without room keeps
-// its rows: a host that answers slowly holds one row per event, not a delivery row per event and subscription.
+// processes share the work) while the deliveries of the rows before each fit in what is left of the room
+// (the first row always: an event's deliveries to one destination are written together; so 1,000
+// subscriptions at one host get one or two events' deliveries at a time, not a batch's 4,000), writes the
+// deliveries to the listed subscriptions still active, and deletes the rows, all in one transaction: a crash
+// leaves the rows for the next relay. A destination without room keeps its rows: a host that answers slowly
+// holds one row per event, not a delivery row per event and subscription.
+// The relay does not count a destination it found without room again until its next re-check (`skip`).
 // Before that, in the same transaction, the oldest marker rows (destination '', written by the event's writer:
 // "every other subscription the event takes") become those destination rows: the event is matched against the
 // active subscriptions that existed when it was written, less the ordered ones and those that already have its
@@ -37,14 +41,19 @@ SELECT count(*)::int AS markers FROM markers`;
 
 const FAN_OUT_BACKLOG = `
 WITH destinations AS (
-  SELECT destination_key FROM hub_backlog_destinations() WHERE destination_key <> ''
+  SELECT destination_key FROM hub_backlog_destinations() WHERE destination_key <> '' AND destination_key <> ALL ($3::text[])
 ), open AS (
-  SELECT d.destination_key FROM destinations d WHERE hub_destination_waiting(d.destination_key, $2) < $2
+  SELECT r.destination_key, r.room FROM (
+    SELECT d.destination_key, $2 - hub_destination_waiting(d.destination_key, $2) AS room FROM destinations d) r
+   WHERE r.room > 0
 ), taken AS (
   DELETE FROM fan_out_backlog b
-   USING (SELECT c.event_id, c.destination_key FROM open o CROSS JOIN LATERAL (
-            SELECT x.event_id, x.destination_key FROM fan_out_backlog x WHERE x.destination_key = o.destination_key
-             ORDER BY x.position LIMIT $1 FOR UPDATE SKIP LOCKED) c) t
+   USING (SELECT c.event_id, c.destination_key FROM (
+            SELECT l.event_id, l.destination_key, o.room, sum(l.owed) OVER (PARTITION BY l.destination_key ORDER BY l.position) - l.owed AS before
+              FROM open o CROSS JOIN LATERAL (
+                SELECT x.event_id, x.destination_key, x.position, cardinality(x.subscription_ids) AS owed FROM fan_out_backlog x
+                 WHERE x.destination_key = o.destination_key ORDER BY x.position LIMIT $1 FOR UPDATE SKIP LOCKED) l) c
+           WHERE c.before < c.room) t
    WHERE b.event_id = t.event_id AND b.destination_key = t.destination_key
   RETURNING b.event_id, b.position, b.subscription_ids
 ), owed AS (
@@ -61,7 +70,7 @@ WITH destinations AS (
   RETURNING subscription_id
 )
 SELECT (SELECT count(*) FROM taken)::int AS taken,
-       (SELECT count(*) FROM destinations)::int - (SELECT count(*) FROM open)::int AS paced,
+       ARRAY(SELECT d.destination_key FROM destinations d EXCEPT SELECT o.destination_key FROM open o ORDER BY 1) AS paced,
        f.subscription_id
   FROM (SELECT 1) one LEFT JOIN fan_out f ON true`;
 
@@ -73,18 +82,19 @@ export interface BacklogBatch {
   deliveries: number;
   /** Lanes (subscription ids) that got new deliveries. */
   lanes: Set<string>;
-  /** Destinations with rows that had no room: their rows wait for them to drain. */
-  paced: number;
+  /** Destinations (keys) with rows that had no room: their rows wait for them to drain. */
+  paced: string[];
 }
 
 /**
  * Matches the oldest marker rows into destination rows, then writes, for each destination
  * with fewer than `room` deliveries waiting, the deliveries of its oldest `rowsPerDestination` backlog rows.
+ * Destinations in `skip` (found without room a moment ago) are not counted again.
  */
-export async function fanOutBacklogBatch(db: Database, rowsPerDestination: number, room: number): Promise<BacklogBatch> {
+export async function fanOutBacklogBatch(db: Database, rowsPerDestination: number, room: number, skip: string[] = []): Promise<BacklogBatch> {
   const { markers, rows } = await withTransaction(db, async (sql) => {
     const [expanded] = await sql.query<{ markers: number }>(EXPAND_MARKERS);
-    const rows = await sql.query<{ taken: number; paced: number; subscription_id: string | null }>(FAN_OUT_BACKLOG, [rowsPerDestination, room]);
+    const rows = await sql.query<{ taken: number; paced: string[]; subscription_id: string | null }>(FAN_OUT_BACKLOG, [rowsPerDestination, room, skip]);
     return { markers: expanded?.markers ?? 0, rows };
   });
   const written = rows.filter((r) => r.subscription_id !== null);
@@ -93,6 +103,6 @@ export async function fanOutBacklogBatch(db: Database, rowsPerDestination: numbe
     rows: rows[0]?.taken ?? 0,
     deliveries: written.length,
     lanes: new Set(written.map((r) => r.subscription_id!)),
-    paced: rows[0]?.paced ?? 0,
+    paced: rows[0]?.paced ?? [],
   };
 }

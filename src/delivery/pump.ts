@@ -1,5 +1,4 @@
-// The delivery pump: every attempt (first, retry, re-send) takes one path in one of any number of worker
-// processes:
+// The delivery pump: every attempt (first, retry, re-send) takes one path in one of any number of workers:
 //   claim    lease due deliveries of the lanes that have work (db/delivery-lanes.ts), as many as each
 //            lane's in-flight limit, rate limit and ordering mode allow, and a fair share of this process's
 //            requests: by destination first (the endpoint's origin), then by lane (delivery/lane-policy.ts)
@@ -9,8 +8,8 @@
 //            next delivery of the subject in ordered mode
 // The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
 // budget of open requests, however many subscriptions point at it, claimed a few lanes at a time when it is
-// slow (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or claimed in
-// its transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is
+// slow or new (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or
+// claimed in its transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is
 // claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending while
 // the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or its
 // retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
@@ -132,8 +131,9 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   }
 
   async function claimRound() {
-    // Round robin: lanes not served this round stay first in line for the next (a slow destination's lanes
-    // beyond its round's share wait in ./claim-pacing.ts and join the end of the line after its pause).
+    // Round robin: lanes not served this round stay first in line for the next (a slow or new destination's
+    // lanes beyond its round's share wait in ./claim-pacing.ts and join the end of the line after its pause).
+    await known([...dirty]); // new lanes' destinations first: 1,000 new lanes at one host are paced as one
     const lanes = pacing.take(dirty, Math.min(settings.capacity - ledger.total, MAX_LANES_PER_CLAIM), ledger.destinationOf);
     const requests = plan(await known(lanes));
     if (requests.length === 0) return;

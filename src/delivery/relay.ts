@@ -9,13 +9,19 @@
 // Then the fan-out backlog (db/fan-out-backlog.ts): the deliveries of events matching more subscriptions than
 // their writer wrote at once (db/fan-out.ts, INLINE_FAN_OUT), a few events per destination and transaction,
 // each destination only while fewer than `backlogRoom` deliveries wait there. While a destination has rows
-// but no room, the relay looks again every BACKLOG_RECHECK_MS (it drains without new events to nudge it).
+// but no room, the relay looks again every BACKLOG_RECHECK_MS (it drains without new events to nudge it), and
+// only then: the runs in between (one per webhook that left markers) do not count its waiting deliveries again.
+// A destination that drains its room (eight times its in-flight bound) within BACKLOG_RECHECK_MS waits for the
+// re-check: the backlog then writes its deliveries at up to backlogRoom per BACKLOG_RECHECK_MS.
 // Dispatch: the writer calls nudge() after its commit (fast path), and a job scheduler runs the relay every
-// few seconds (the safety net for a process that died before its nudge).
+// few seconds (the safety net for a process that died before its nudge). The Flovi inbox, which positions its
+// own events, calls nudgeBacklog() instead when it left markers: only the backlog runs, and the log head's
+// lock (and a flushed commit) is not taken for a batch that would find nothing to position.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
 import { fanOutBacklogBatch, MARKERS_PER_BATCH } from "../db/fan-out-backlog.js";
 import { relayBatch } from "../db/outbox.js";
+import { type Clock, systemClock, type Timer } from "../lib/clock.js";
 import { coalesce } from "../lib/coalesce.js";
 
 const BATCH = 500;
@@ -29,6 +35,8 @@ export interface Relay {
   run(): Promise<number>;
   /** Run soon; concurrent nudges coalesce into at most one extra run. */
   nudge(): void;
+  /** Write the fan-out backlog soon (for a writer that positioned its own events and left markers). */
+  nudgeBacklog(): void;
   idle(): Promise<void>;
   /** No more backlog re-checks (shutdown). */
   stop(): void;
@@ -41,9 +49,14 @@ export function createRelay(deps: {
   onDeliveries: (subscriptionIds: Set<string>) => void;
   /** A destination's backlog is written only while fewer deliveries than this wait there. */
   backlogRoom: number;
+  /** The re-check's timer (tests hold it). */
+  clock?: Clock;
 }): Relay {
-  let recheck: NodeJS.Timeout | undefined;
+  const clock = deps.clock ?? systemClock;
+  let recheck: Timer | undefined;
   let stopped = false;
+  /** Destinations found without room since the last re-check: not counted again until it. */
+  const full = new Set<string>();
 
   async function relayAll(): Promise<number> {
     let total = 0;
@@ -61,16 +74,17 @@ export function createRelay(deps: {
 
   async function writeBacklog(): Promise<void> {
     for (;;) {
-      const { markers, rows, lanes, paced } = await fanOutBacklogBatch(deps.db, BACKLOG_BATCH, deps.backlogRoom);
+      const { markers, rows, lanes, paced } = await fanOutBacklogBatch(deps.db, BACKLOG_BATCH, deps.backlogRoom, [...full]);
       if (lanes.size > 0) deps.onDeliveries(lanes);
+      for (const key of paced) full.add(key);
       // The batch wrote what it matched from markers where there was room; a full batch of markers may have more behind it.
       if (rows > 0 || markers >= MARKERS_PER_BATCH) continue;
-      if (paced > 0 && !stopped && !recheck) {
-        recheck = setTimeout(() => {
+      if (full.size > 0 && !stopped && !recheck) {
+        recheck = clock.timeout(() => {
           recheck = undefined;
-          backlog.run().catch((error: unknown) => deps.log.warn({ err: error }, "fan-out backlog failed; the scheduled relay will retry"));
+          full.clear();
+          runBacklog();
         }, BACKLOG_RECHECK_MS);
-        recheck.unref();
       }
       return;
     }
@@ -78,19 +92,23 @@ export function createRelay(deps: {
 
   // The backlog alone (a re-check) does not take the log head's lock, as a relay batch does.
   const backlog = coalesce(writeBacklog, () => undefined);
+  const runBacklog = () => {
+    backlog.run().catch((error: unknown) => deps.log.warn({ err: error }, "fan-out backlog failed; the scheduled relay will retry"));
+  };
   const runner = coalesce(relayAll, (a, b) => a + b);
   return {
     run: runner.run,
     nudge() {
       runner.run().catch((error: unknown) => deps.log.warn({ err: error }, "outbox relay failed; the scheduled relay will retry"));
     },
+    nudgeBacklog: runBacklog,
     async idle() {
       await runner.idle();
       await backlog.idle();
     },
     stop() {
       stopped = true;
-      clearTimeout(recheck);
+      recheck?.cancel();
     },
   };
 }

@@ -13,9 +13,11 @@ import { writeReportPlan } from "../../src/db/reservation-writes.js";
 import { withTransaction } from "../../src/db/sql.js";
 import { createRelay } from "../../src/delivery/relay.js";
 import { createEvent } from "../../src/domain/event-catalog.js";
+import type { Clock } from "../../src/lib/clock.js";
 import { closedAfterAll, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { reservationCreated } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
+import { manualClock } from "../helpers/manual-clock.js";
 import { startSubscriber } from "../helpers/subscriber.js";
 
 const { context, later } = closedAfterAll();
@@ -52,7 +54,7 @@ async function writeEvent(ctx: TestContext): Promise<string> {
 }
 
 /** A relay that notes which lanes it told of new deliveries. */
-function relayTelling(ctx: TestContext, backlogRoom: number) {
+function relayTelling(ctx: TestContext, backlogRoom: number, clock?: Clock) {
   const told = new Set<string>();
   const relay = createRelay({
     db: ctx.db,
@@ -61,6 +63,7 @@ function relayTelling(ctx: TestContext, backlogRoom: number) {
       for (const id of ids) told.add(id);
     },
     backlogRoom,
+    clock,
   });
   return { relay, told };
 }
@@ -98,7 +101,7 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     // A subscription created after the event was written does not get it from the backlog.
     const late = await lane(ctx);
     const step = await fanOutBacklogBatch(ctx.db, 4, ROOM);
-    expect(step).toMatchObject({ rows: 1, deliveries: unordered.length - 1, paced: 0 });
+    expect(step).toMatchObject({ rows: 1, deliveries: unordered.length - 1, paced: [] });
     expect([...step.lanes].sort()).toEqual(unordered.slice(1).sort());
 
     const perLane = await deliveriesPerLane(ctx, envelope.id);
@@ -106,7 +109,7 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(perLane.every((r) => r.n === 1)).toBe(true);
     expect(perLane.some((r) => r.subscription_id === late)).toBe(false);
     expect(await backlogRows(ctx)).toEqual([]);
-    expect(await fanOutBacklogBatch(ctx.db, 4, ROOM)).toMatchObject({ rows: 0, deliveries: 0, paced: 0 });
+    expect(await fanOutBacklogBatch(ctx.db, 4, ROOM)).toMatchObject({ rows: 0, deliveries: 0, paced: [] });
     expect((await pipelineGauges(ctx.db, 600, ROOM)).outboxOldestUnrelayedSeconds).toBeLessThan(90);
   });
 
@@ -173,18 +176,18 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     expect(await owed()).toEqual([{ destination_key: "", owed: 0 }]);
     // The relay matches it into one row per destination, each listing the subscriptions it owes (with no room
     // anywhere, none is written yet).
-    expect(await fanOutBacklogBatch(ctx.db, 4, 0)).toMatchObject({ markers: 1, rows: 0, deliveries: 0, paced: 2 });
+    expect(await fanOutBacklogBatch(ctx.db, 4, 0)).toMatchObject({ markers: 1, rows: 0, deliveries: 0, paced: ["http://127.0.0.1:10", "http://127.0.0.1:9"] });
     expect(await owed()).toEqual([
       { destination_key: "http://127.0.0.1:10", owed: 8 },
       { destination_key: "http://127.0.0.1:9", owed: INLINE_FAN_OUT },
     ]);
-    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ markers: 0, rows: 2, deliveries: INLINE_FAN_OUT + 8, paced: 0 });
+    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ markers: 0, rows: 2, deliveries: INLINE_FAN_OUT + 8, paced: [] });
 
     // The crowd has not taken its first event's deliveries; the healthy host has.
     await delivered(ctx, healthy);
     const second = await writeEvent(ctx);
     const step = await fanOutBacklogBatch(ctx.db, 4, room);
-    expect(step).toMatchObject({ rows: 1, deliveries: 8, paced: 1 });
+    expect(step).toMatchObject({ rows: 1, deliveries: 8, paced: ["http://127.0.0.1:9"] });
     expect([...step.lanes].sort()).toEqual([...healthy].sort());
     expect((await deliveriesPerLane(ctx, second)).map((r) => r.subscription_id).sort()).toEqual([...healthy].sort());
     expect((await backlogRows(ctx)).map((r) => r.event_id)).toEqual([second]);
@@ -197,9 +200,25 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     // others at its host. With one of the crowd disabled, its host has room; the disabled one gets nothing.
     const [off, ...active] = crowd;
     await ctx.pool.query("UPDATE subscriptions SET status = 'disabled' WHERE id = $1", [off]);
-    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ rows: 1, deliveries: INLINE_FAN_OUT - 1, paced: 0 });
+    expect(await fanOutBacklogBatch(ctx.db, 4, room)).toMatchObject({ rows: 1, deliveries: INLINE_FAN_OUT - 1, paced: [] });
     expect((await deliveriesPerLane(ctx, second)).map((r) => r.subscription_id).sort()).toEqual([...active, ...healthy].sort());
     expect(await backlogRows(ctx)).toEqual([]);
+  });
+
+  it("a destination gets the rows whose deliveries fit in its room, and always its oldest row", async () => {
+    const ctx = await context();
+    const host = "http://127.0.0.1:9";
+    for (let i = 0; i < INLINE_FAN_OUT + 2; i++) await lane(ctx, false, host);
+    const owed = INLINE_FAN_OUT + 2;
+    const events: string[] = [];
+    for (let i = 0; i < 4; i++) events.push(await writeEvent(ctx));
+    // Room for a row and a half: the second row starts inside it, the third would not.
+    expect(await fanOutBacklogBatch(ctx.db, 4, Math.round(owed * 1.5))).toMatchObject({ markers: 4, rows: 2, deliveries: 2 * owed, paced: [] });
+    expect((await backlogRows(ctx)).map((r) => r.event_id).sort()).toEqual(events.slice(2).sort());
+    // Once the waiting deliveries are taken, a room smaller than one row still gets the oldest row.
+    await ctx.pool.query("UPDATE webhook_deliveries SET status = 'succeeded'");
+    expect(await fanOutBacklogBatch(ctx.db, 4, 10)).toMatchObject({ rows: 1, deliveries: owed });
+    expect((await backlogRows(ctx)).map((r) => r.event_id)).toEqual([events[3]]);
   });
 
   it("one relay run matches every marker, more than one transaction's worth, even where no destination has room", async () => {
@@ -240,5 +259,36 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     await eventually(async () => (await backlogRows(ctx)).length === 0, 10_000, "the paced row written by the relay's re-check");
     const perLane = await deliveriesPerLane(ctx, second);
     expect(perLane.map((r) => r.subscription_id).sort()).toEqual(crowd.slice(2).sort());
+  });
+  it("a destination found without room is not counted again until the relay's re-check, which then writes its rows", async () => {
+    const ctx = await context();
+    const host = "http://127.0.0.1:9";
+    const crowd: string[] = [];
+    for (let i = 0; i < INLINE_FAN_OUT + 2; i++) crowd.push(await lane(ctx, false, host));
+    const clock = manualClock();
+    const { relay, told } = relayTelling(ctx, crowd.length, clock); // one event's deliveries fill the room
+    later({ close: async () => relay.stop() });
+    const first = await writeEvent(ctx);
+    await relay.run();
+    expect(told.size).toBe(crowd.length);
+    const second = await writeEvent(ctx);
+    await relay.run();
+    expect((await backlogRows(ctx)).map((r) => r.event_id)).toEqual([second]);
+
+    // The host drains. A run before the re-check (another webhook's markers) matches the new event into a
+    // row for the host, but does not count the host's waiting deliveries again: both rows wait.
+    await delivered(ctx, crowd);
+    const third = await writeEvent(ctx);
+    await relay.run();
+    expect((await backlogRows(ctx)).map((r) => r.event_id).sort()).toEqual([second, third].sort());
+    // The statement itself: a skipped destination is neither written nor reported without room.
+    expect(await fanOutBacklogBatch(ctx.db, 4, crowd.length * 4, [host])).toMatchObject({ rows: 0, deliveries: 0, paced: [] });
+
+    // The re-check counts it again: it has room for one event's deliveries, which are written; the next row
+    // waits for room again.
+    await clock.advance(500);
+    await relay.idle();
+    expect((await backlogRows(ctx)).map((r) => r.event_id)).toEqual([third]);
+    for (const event of [first, second]) expect(await deliveriesPerLane(ctx, event)).toHaveLength(crowd.length);
   });
 });

@@ -27,6 +27,20 @@ describe("claim pacing", () => {
     expect([...pacing.waiting()]).toEqual([]);
   });
 
+  it("claims for a destination not heard from yet a few lanes per round, until its first answer says it is fast", async () => {
+    const { clock, resumed, pacing } = pacingWithClock();
+    const line = new Set(lanesAt("fast", 100));
+    // Nothing is known of the host: one round's share, the rest back after the pause. It is not slow, though
+    // (a writer may still lease its first attempts).
+    expect(pacing.take(line, 200, destinationOf)).toEqual(lanesAt("fast", LANES_PER_SLOW_ROUND));
+    expect(pacing.slow(FAST)).toBe(false);
+    await clock.advance(SLOW_ROUND_PAUSE_MS);
+    expect(resumed).toEqual([lanesAt("fast", 100).slice(LANES_PER_SLOW_ROUND)]);
+    // Its first answer came quickly: the rest are claimed for in one round.
+    pacing.observe(FAST, 30);
+    expect(pacing.take(new Set(resumed[0]), 200, destinationOf)).toEqual(lanesAt("fast", 100).slice(LANES_PER_SLOW_ROUND));
+  });
+
   it("takes a few lanes of a slow destination per round and brings the rest back after a pause", async () => {
     const { clock, resumed, pacing } = pacingWithClock();
     pacing.observe(SLOW, 8_000);
