@@ -9,10 +9,10 @@
 // The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
 // budget of open requests, however many subscriptions point at it, claimed a few lanes at a time when it is
 // slow or new (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or
-// claimed in its transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is
-// claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending while
-// the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or its
-// retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
+// claimed in its transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a
+// lane is claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending
+// while the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or
+// its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
 import { createClaimPacing } from "./claim-pacing.js";
