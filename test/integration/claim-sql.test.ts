@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AttemptRecord, recordAttempts } from "../../src/db/delivery-attempts.js";
-import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest, laneStats } from "../../src/db/delivery-lanes.js";
+import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest, lanesWithDueWork, laneStats } from "../../src/db/delivery-lanes.js";
 import { writeEvents } from "../../src/db/outbox.js";
 import { writeReportPlan } from "../../src/db/reservation-writes.js";
 import { onPool, type Sql, withTransaction } from "../../src/db/sql.js";
@@ -375,5 +375,24 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
       expect(made.filter((d) => d.leased).map((d) => d.leased!.claimed.leaseToken)).toHaveLength(1);
     });
     expect(await slotsTaken(sub)).toEqual([0, 1]);
+  });
+});
+
+describe("the poll's probe (lanesWithDueWork)", () => {
+  it("finds the lanes with a due delivery no one holds, and not the skipped, the paused, the leased or the not yet due", async () => {
+    const [due, skipped, paused, leased, later] = [await lane(), await lane(), await lane(), await lane(), await lane()];
+    for (const sub of [due, skipped, paused, leased]) await deliveries(sub, [null, null]);
+    await deliveries(later, [null]);
+    await ctx.pool.query("UPDATE subscriptions SET paused_until = now() + interval '1 minute' WHERE id = $1", [paused]);
+    await ctx.pool.query("UPDATE webhook_deliveries SET leased_until = now() + interval '1 minute' WHERE subscription_id = $1", [leased]);
+    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 minute' WHERE subscription_id = $1", [later]);
+    const found = new Set(await lanesWithDueWork(ctx.db, [skipped]));
+    expect([due, skipped, paused, leased, later].filter((id) => found.has(id))).toEqual([due]);
+    // One of a lane's two due deliveries leased (an attempt in flight): the other one still makes it due.
+    await ctx.pool.query(
+      "UPDATE webhook_deliveries SET leased_until = NULL WHERE id = (SELECT id FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY position LIMIT 1)",
+      [leased],
+    );
+    expect(await lanesWithDueWork(ctx.db, [skipped])).toContain(leased);
   });
 });
