@@ -9,6 +9,28 @@ import { createTestContext, directDatabaseUrl, freshDatabaseUrl, type TestContex
 
 const migrations = path.resolve(import.meta.dirname, "../../prisma/migrations");
 
+/** Applies the migrations older than `version` (a later one may need the columns `version` adds). */
+async function migrateBefore(url: string, version: string): Promise<void> {
+  const before = mkdtempSync(path.join(tmpdir(), "migrations-before-"));
+  const versionOf = (from: string) => /\/(\d{14})_/.exec(from.slice(migrations.length))?.[1];
+  cpSync(migrations, before, { recursive: true, filter: (from) => (versionOf(from) ?? "") < version });
+  await migrate(url, before);
+}
+
+/** Runs `check` on a new database migrated up to (not including) `version`. */
+async function withSchemaBefore(version: string, check: (client: pg.Client, url: string) => Promise<void>): Promise<void> {
+  const url = directDatabaseUrl(await freshDatabaseUrl());
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    await migrateBefore(url, version);
+    await check(client, url);
+  } finally {
+    await client.end();
+  }
+}
+
 describe("migrations", () => {
   it("the database's limits on a subscription are the ones the API validates", async () => {
     const url = await freshDatabaseUrl();
@@ -103,18 +125,11 @@ describe("migrations", () => {
 
 describe("the fan-out backlog by destination (20261208000000_backlog_by_destination)", () => {
   it("turns a row written before it into one row per destination, listing the subscriptions the event still owes", async () => {
-    const url = directDatabaseUrl(await freshDatabaseUrl());
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-      const before = mkdtempSync(path.join(tmpdir(), "migrations-before-"));
-      cpSync(migrations, before, { recursive: true, filter: (from) => !from.includes("20261208000000_backlog_by_destination") });
-      await migrate(url, before);
+    await withSchemaBefore("20261208000000", async (client, url) => {
       const sub = async (origin: string, extra = "", createdAt = "now() - interval '1 hour'") => {
         const { rows } = await client.query<{ id: string }>(
           `INSERT INTO subscriptions (id, url, event_types, secret, updated_at, created_at${extra ? ", ordering" : ""})
-           VALUES (gen_random_uuid(), CASE WHEN $1 LIKE 'amqp%' THEN $1 ELSE $1 || '/' || gen_random_uuid() END, '{reservation.*}', 'whsec_x', now(), ${createdAt}${extra ? `, '${extra}'` : ""}) RETURNING id`,
+         VALUES (gen_random_uuid(), CASE WHEN $1 LIKE 'amqp%' THEN $1 ELSE $1 || '/' || gen_random_uuid() END, '{reservation.*}', 'whsec_x', now(), ${createdAt}${extra ? `, '${extra}'` : ""}) RETURNING id`,
           [origin],
         );
         return rows[0]!.id;
@@ -125,8 +140,8 @@ describe("the fan-out backlog by destination (20261208000000_backlog_by_destinat
       await sub("https://a.example.com", "", "now() + interval '1 hour'"); // created after the event
       const { rows: events } = await client.query<{ id: string }>(
         `INSERT INTO events (id, position, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, created_at)
-         VALUES (gen_random_uuid(), 1, 'test', 'reservation.created', 'reservations/r1', 'reservation', 'r1', 1, now(), 'legacy-backlog',
-                 '{"type": "reservation.created"}', now()) RETURNING id`,
+       VALUES (gen_random_uuid(), 1, 'test', 'reservation.created', 'reservations/r1', 'reservation', 'r1', 1, now(), 'legacy-backlog',
+               '{"type": "reservation.created"}', now()) RETURNING id`,
       );
       await client.query("INSERT INTO fan_out_backlog (event_id, position) VALUES ($1, 1)", [events[0]!.id]);
 
@@ -139,9 +154,25 @@ describe("the fan-out backlog by destination (20261208000000_backlog_by_destinat
         { destination_key: "amqp://mq.example.com:5672/billing", subscription_ids: atB },
         { destination_key: "https://a.example.com", subscription_ids: [...atA].sort() },
       ]);
-    } finally {
-      await client.end();
-    }
+    });
+  });
+});
+
+describe("a destination's default port (20261209000000_destination_key_ports)", () => {
+  it("gives subscriptions written before it the scheduler's destination, one for a host however its port is written", async () => {
+    await withSchemaBefore("20261209000000", async (client, url) => {
+      const urls = ["https://hooks.example.com/a", "https://hooks.example.com:443/b", "nats://nats.internal"];
+      for (const u of urls)
+        await client.query("INSERT INTO subscriptions (id, url, event_types, secret, updated_at) VALUES (gen_random_uuid(), $1, '{*}', 's', now())", [u]);
+      const keys = async () =>
+        (await client.query<{ destination_key: string }>("SELECT destination_key FROM subscriptions ORDER BY url")).rows.map((r) => r.destination_key);
+      expect(await keys()).toEqual(["https://hooks.example.com", "https://hooks.example.com:443", "nats://nats.internal"]);
+
+      await migrate(url, migrations);
+      expect(await keys()).toEqual(["https://hooks.example.com", "https://hooks.example.com", "nats://nats.internal:4222"]);
+      const { rows } = await client.query("SELECT 1 FROM pg_proc WHERE proname = 'hub_event_attribute'");
+      expect(rows).toEqual([]);
+    });
   });
 });
 
