@@ -105,8 +105,10 @@ WITH reservation_rows AS (
    WHERE id = 1 AND cardinality(${eventIds}) > 0
   RETURNING last_position - cardinality(${eventIds}) AS base
 ), event_rows AS (
-  INSERT INTO events (id, position, relayed_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
-  SELECT e.id, head.base + e.ord, now(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope,
+  -- created_at is this statement's time, not the transaction's start: a pass may begin before the rows it
+  -- loads were stored, and a replay window (db/replays.ts) must not miss what arrived after its \`since\`.
+  INSERT INTO events (id, position, relayed_at, created_at, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope, request_id, trace_context)
+  SELECT e.id, head.base + e.ord, now(), statement_timestamp(), e.source, e.type, e.subject, 'reservation', e.entity_id, e.sequence, e.time, e.dedupe_key, e.envelope,
       e.request_id, e.trace_context
     FROM ${COLUMNS.unnest("events")} WITH ORDINALITY AS e(${COLUMNS.names("events")}, ord)
          CROSS JOIN head

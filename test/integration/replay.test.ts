@@ -6,7 +6,11 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, eventually, redisEnvFor, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { runHub } from "../helpers/cli.js";
+import { writeReportPlan } from "../../src/db/reservation-writes.js";
 import { pruneBatch } from "../../src/db/retention.js";
+import { withTransaction } from "../../src/db/sql.js";
+import { createEvent } from "../../src/domain/event-catalog.js";
+import { reservationCreated } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { postSubscription, startSubscriber, type Subscriber } from "../helpers/subscriber.js";
 
@@ -90,6 +94,23 @@ describe("POST /subscriptions/:id/replay", () => {
 
     const audit = await ctx.prisma.auditLog.findFirst({ where: { action: "subscription.replay", target: id }, orderBy: { id: "asc" } });
     expect(audit?.details).toMatchObject({ replayId: res.body.id, events: 9, since: since.toISOString() });
+  });
+
+  it("counts an event written after `since` by a transaction that began before it (a pass already under way)", async () => {
+    const id = await subscription({ eventTypes: ["reservation.*"] });
+    const entityId = `rp-${randomUUID().slice(0, 6)}-early`;
+    const envelope = createEvent(reservationCreated(entityId, `replay-early:${entityId}`, new Date()), randomUUID());
+    const since = await withTransaction(ctx.db, async (sql) => {
+      // wall clock: the transaction has begun well before the window's `since`, as a drain pass that began
+      // just before the deliveries it then loads were stored (its `now()` is earlier than they are).
+      await sql.query("SELECT pg_sleep(0.05)");
+      const since = new Date();
+      await writeReportPlan(sql, { reservations: [], transitions: [], inbound: [], events: [{ envelope, dedupeKey: entityId, requestId: null }] });
+      return since;
+    });
+    const res = await admin.post(`/subscriptions/${id}/replay`, { since: since.toISOString(), subject: `reservation/${entityId}` });
+    expect(res.status).toBe(202);
+    expect(res.body.events).toBe(1);
   });
 
   it("narrows by subject and types; ordered mode releases a subject's events one by one, in sequence", async () => {
