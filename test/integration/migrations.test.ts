@@ -9,22 +9,17 @@ import { createTestContext, directDatabaseUrl, freshDatabaseUrl, type TestContex
 
 const migrations = path.resolve(import.meta.dirname, "../../prisma/migrations");
 
-/** Applies the migrations older than `version` (a later one may need the columns `version` adds). */
-async function migrateBefore(url: string, version: string): Promise<void> {
-  const before = mkdtempSync(path.join(tmpdir(), "migrations-before-"));
-  const versionOf = (from: string) => /\/(\d{14})_/.exec(from.slice(migrations.length))?.[1];
-  cpSync(migrations, before, { recursive: true, filter: (from) => (versionOf(from) ?? "") < version });
-  await migrate(url, before);
-}
-
-/** Runs `check` on a new database migrated up to (not including) `version`. */
+/** Runs `check` on a new database migrated up to (not including) `version`: the migrations older than it only. */
 async function withSchemaBefore(version: string, check: (client: pg.Client, url: string) => Promise<void>): Promise<void> {
   const url = directDatabaseUrl(await freshDatabaseUrl());
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    await migrateBefore(url, version);
+    const before = mkdtempSync(path.join(tmpdir(), "migrations-before-"));
+    const versionOf = (from: string) => /\/(\d{14})_/.exec(from.slice(migrations.length))?.[1];
+    cpSync(migrations, before, { recursive: true, filter: (from) => (versionOf(from) ?? "") < version });
+    await migrate(url, before);
     await check(client, url);
   } finally {
     await client.end();
