@@ -168,6 +168,8 @@ export async function startTopology(
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     HOST: "127.0.0.1",
     DATABASE_URL: services.databaseUrl,
+    // Through PgBouncer, as a deployment says so: the hot statements are then planned at each run.
+    ...(opts.pgbouncer ? { DATABASE_DIRECT_URL: services.directDatabaseUrl } : {}),
     ...services.redisEnv,
     DATABASE_POOL_SIZE: "20",
     FLOVI_WEBHOOK_SECRET: SECRET,

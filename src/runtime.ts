@@ -5,7 +5,7 @@ import http from "node:http";
 import express from "express";
 import { buildApp } from "./app.js";
 import { healthRoutes } from "./http/health.js";
-import { MIN_SECRET_LENGTH, weakSecrets, type Config } from "./config/env.js";
+import { MIN_SECRET_LENGTH, preparedStatements, weakSecrets, type Config } from "./config/env.js";
 import { providerStatus } from "./config/providers.js";
 import { dependencyPorts, describeRedis, redisSettings } from "./config/redis-settings.js";
 import { createDatabase } from "./db/client.js";
@@ -50,7 +50,12 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       metrics.eventSchemaViolations.inc({ type: event.type });
       log.error({ eventId: event.id, type: event.type, problem }, "emitted an event that does not match its schema in the catalog");
     });
-  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: `event-hub-${role}` });
+  const db = createDatabase({
+    url: config.DATABASE_URL,
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: `event-hub-${role}`,
+    preparedStatements: preparedStatements(config),
+  });
   const redisConnections: ReturnType<typeof createRedis>[] = [];
   // One warning when Redis or Postgres goes away, reminders, one line when it is back (observability/outages.ts).
   const meanwhile =
@@ -85,6 +90,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       poolSize: config.DATABASE_OPERATOR_POOL_SIZE,
       applicationName: "event-hub-operator",
       queryTimeoutMs: 15_000,
+      preparedStatements: preparedStatements(config),
     });
     // Consumers paging the event log get theirs too: as fast as they page, the ingress keeps its connections.
     const readerDb = createDatabase({
@@ -92,6 +98,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       poolSize: config.DATABASE_READER_POOL_SIZE,
       applicationName: "event-hub-reader",
       queryTimeoutMs: 15_000,
+      preparedStatements: preparedStatements(config),
     });
     readPools.push(operatorDb, readerDb);
     const app = buildApp({ config, db, operatorDb, readerDb, redis, queues, log, metrics, ingress: role !== "console" });

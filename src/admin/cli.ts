@@ -4,7 +4,7 @@
 // opens only the connections it needs: most need Postgres alone, never a queue.
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../config/env.js";
+import { ConfigError, loadConfig, preparedStatements, type Config } from "../config/env.js";
 import { describeRedis, redisSettings } from "../config/redis-settings.js";
 import { loadDevSettings } from "../config/dev-settings.js";
 import { createDatabase, type Database } from "../db/client.js";
@@ -97,7 +97,7 @@ const io: Io = {
   actor: `cli:${values.as ?? process.env.HUB_ACTOR ?? userInfo().username}`,
   values,
   db: () => {
-    db ??= createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli" });
+    db ??= createDatabase({ url: config.DATABASE_URL, poolSize: 2, applicationName: "event-hub-admin-cli", preparedStatements: preparedStatements(config) });
     return db;
   },
   // Loaded by queuesReady() only (BullMQ and ioredis are a good part of a start-up), which every command that

@@ -47,6 +47,12 @@ export const flag = z
   .optional()
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
+/** A flag whose absence means "decide from the rest of the configuration": true, false or undefined. */
+export const optionalFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .optional()
+  .transform((value) => (value === undefined ? undefined : value === "true" || value === "1" || value === "yes"));
+
 export const SECOND = 1_000;
 export const MINUTE = 60 * SECOND;
 export const HOUR = 60 * MINUTE;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { isTimeZone } from "../lib/time-zone.js";
 import { deliveryEnv } from "./delivery-env.js";
-import { csv, DAY, durationMs, flag, HOUR, hostPortList, httpUrl, MINUTE, optionalString, positiveInt, SECOND } from "./env-parsers.js";
+import { csv, DAY, durationMs, flag, HOUR, hostPortList, httpUrl, MINUTE, optionalFlag, optionalString, positiveInt, SECOND } from "./env-parsers.js";
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -34,6 +34,12 @@ export const envSchema = z.object({
    * lock, so `npm run db:migrate` uses this when it is set. The service never does.
    */
   DATABASE_DIRECT_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// connection string" }).optional(),
+  /**
+   * Whether the hot statements are prepared once per connection (docs/architecture.md, "Hot statements"). A
+   * transaction pooler that does not keep prepared statements (PgBouncer before 1.21, or without
+   * max_prepared_statements) loses them: unset, they are prepared unless DATABASE_DIRECT_URL is set.
+   */
+  DATABASE_PREPARED_STATEMENTS: optionalFlag,
   /** Exactly one of REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER), REDIS_CLUSTER_NODES (docs/operations.md). */
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }).optional(),
   REDIS_SENTINELS: hostPortList,
@@ -202,6 +208,11 @@ export function weakSecrets(config: Pick<Config, "FLOVI_WEBHOOK_SECRET">): numbe
 }
 
 export type Config = z.output<typeof envSchema>;
+
+/** DATABASE_PREPARED_STATEMENTS, or when unset: on, unless DATABASE_URL goes through a pooler (DATABASE_DIRECT_URL is set). */
+export function preparedStatements(config: Pick<Config, "DATABASE_PREPARED_STATEMENTS" | "DATABASE_DIRECT_URL">): boolean {
+  return config.DATABASE_PREPARED_STATEMENTS ?? config.DATABASE_DIRECT_URL === undefined;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -29,6 +29,8 @@ export function createDatabase(opts: {
   applicationName?: string;
   /** A query still running after this is abandoned (its connection released as broken): operators' reads. */
   queryTimeoutMs?: number;
+  /** Hot statements prepared once per connection (./sql.ts); off behind a pooler that does not keep them. */
+  preparedStatements?: boolean;
 }): Database {
   const pool = new pg.Pool({
     connectionString: opts.url,
@@ -82,6 +84,6 @@ export function createDatabase(opts: {
       return closed;
     },
   };
-  bindClients(db, { prisma, pool });
+  bindClients(db, { prisma, pool, prepared: opts.preparedStatements ?? true });
   return db;
 }

@@ -5,9 +5,11 @@ import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Database } from "./handle.js";
 
-interface Clients {
+export interface Clients {
   prisma: PrismaClient;
   pool: pg.Pool;
+  /** Whether hot statements are prepared (./sql.ts); turned off for good if a pooler loses them. */
+  prepared: boolean;
 }
 
 const clients = new WeakMap<Database, Clients>();
@@ -16,7 +18,7 @@ export function bindClients(db: Database, bound: Clients): void {
   clients.set(db, bound);
 }
 
-function clientsOf(db: Database): Clients {
+export function clientsOf(db: Database): Clients {
   const bound = clients.get(db);
   if (!bound) throw new Error("not a Database made by createDatabase");
   return bound;

@@ -4,8 +4,7 @@
 // failure run and its 429 pause. Auto-disable, when a run crosses a threshold, is a second, rare transaction.
 import { recordOperatorEvent } from "./operator-events.js";
 import type { Database } from "./client.js";
-import { withTransaction } from "./sql.js";
-import { poolOf } from "./clients.js";
+import { hotStatement, onPool, withTransaction } from "./sql.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
 
 export interface AttemptRecord {
@@ -59,7 +58,9 @@ const COLUMNS = unnestLayout({
   }),
 });
 
-const RECORD = `
+const RECORD = hotStatement(
+  "record_attempts",
+  `
 WITH input AS (
   SELECT * FROM ${COLUMNS.unnest("attempts")} AS t(${COLUMNS.names("attempts")})
 ), attempt_rows AS (
@@ -103,7 +104,8 @@ UPDATE subscriptions s
        updated_at = now()
   FROM ${COLUMNS.unnest("runs")} AS a(${COLUMNS.names("runs")})
  WHERE s.id = a.id AND (a.failures > 0 OR a.pause_until IS NOT NULL OR (a.reset AND s.consecutive_failures > 0))
-RETURNING s.id, s.consecutive_failures, s.failing_since, s.status`;
+RETURNING s.id, s.consecutive_failures, s.failing_since, s.status`,
+);
 
 interface RunChange {
   id: string;
@@ -142,7 +144,7 @@ export function runChanges(records: AttemptRecord[]): RunChange[] {
 /** Writes the attempts; returns the failure runs of subscriptions that are failing (or just recovered). */
 export async function recordAttempts(db: Database, records: AttemptRecord[]): Promise<SubscriptionRun[]> {
   const changes = runChanges(records);
-  const { rows } = await poolOf(db).query<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(
+  const rows = await onPool(db).hot<{ id: string; consecutive_failures: number; failing_since: Date | null; status: string }>(
     RECORD,
     COLUMNS.values({ attempts: records, runs: changes }),
   );

@@ -4,7 +4,7 @@
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
 import { type FanOutLease, type FannedOut, fanOutLeasingFrom, toFannedOut, type FannedOutRow } from "./fan-out.js";
 import type { LaneRequest } from "./delivery-lanes.js";
-import type { Sql } from "./sql.js";
+import { hotStatement, type Sql } from "./sql.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
 import { carrierOf, rememberEventTrace } from "../observability/spans.js";
 
@@ -77,7 +77,9 @@ const COLUMNS = unnestLayout({
 });
 const eventIds = COLUMNS.param("events", "id");
 
-const WRITE_PLAN = `
+const WRITE_PLAN = hotStatement(
+  "write_report_plan",
+  `
 WITH reservation_rows AS (
   INSERT INTO reservations (${COLUMNS.names("reservations")}, updated_at)
   SELECT r.*, now()
@@ -117,7 +119,8 @@ WITH reservation_rows AS (
 ${fanOutLeasingFrom("event_rows", {
   offer: `${COLUMNS.unnest("offer")} AS o(${COLUMNS.names("offer")})`,
   terms: `${COLUMNS.unnest("terms")} AS x(${COLUMNS.names("terms")})`,
-})}`;
+})}`,
+);
 
 /**
  * Writes the plan; returns the deliveries its events fanned out to, and how many events left deliveries to the
@@ -127,7 +130,7 @@ ${fanOutLeasingFrom("event_rows", {
 export async function writeReportPlan(sql: Sql, plan: ReportPlan, lease?: FanOutLease): Promise<FannedOut> {
   const offer = lease?.lanes ?? [];
   const terms = lease && offer.length > 0 ? [lease] : [];
-  const rows = await sql.query<FannedOutRow>(WRITE_PLAN, COLUMNS.values({ ...plan, offer, terms }));
+  const rows = await sql.hot<FannedOutRow>(WRITE_PLAN, COLUMNS.values({ ...plan, offer, terms }));
   return toFannedOut(rows, lease?.leaseToken);
 }
 

@@ -5,28 +5,94 @@
 // anything inside a transaction, locks, and the hot paths, where Prisma's per-query cost showed.
 import type pg from "pg";
 import type { Database } from "./client.js";
-import { poolOf } from "./clients.js";
+import { type Clients, clientsOf } from "./clients.js";
+
+/**
+ * One of the few statements the service runs for every event (the Flovi drain's write, the attempts' record),
+ * whose planning costs more than its execution: it is prepared once per connection and runs with one generic
+ * plan, planned with index access only (docs/architecture.md, "Hot statements"). With prepared statements off
+ * (DATABASE_PREPARED_STATEMENTS=false, behind a pooler that does not keep them) it is planned at each run.
+ */
+export interface HotStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export const hotStatement = (name: string, text: string): HotStatement => ({ name: `hub_${name}`, text });
 
 export interface Sql {
   query<R>(text: string, params?: unknown[]): Promise<R[]>;
+  /** A hot statement (above): prepared and run with its generic plan where prepared statements are on. */
+  hot<R>(statement: HotStatement, params: unknown[]): Promise<R[]>;
 }
 
-function pgSql(client: pg.PoolClient | pg.Pool): Sql {
-  return { query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] };
+// The generic plan is made with the statistics of the moment, which on a new database say every table is
+// empty: with sequential scans off it uses the indexes (as a custom plan does) however small the tables look.
+// The session's own settings are back for the transaction's next statement.
+const GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
+const SESSION_PLAN = "SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT";
+
+// A connection's named statement is gone (26000) or another client's is there (42P05): a transaction pooler
+// that moves clients between server connections. The process stops preparing and plans each run instead.
+const POOLER_ERRORS = new Set(["26000", "42P05"]);
+const isPoolerError = (error: unknown) => POOLER_ERRORS.has((error as { code?: string }).code ?? "");
+
+/** The statement, prepared on first use on this connection; a pooler's loss of it turns preparing off. */
+async function runNamed<R>(clients: Clients, client: pg.PoolClient, statement: HotStatement, params: unknown[]): Promise<R[]> {
+  try {
+    return (await client.query({ name: statement.name, text: statement.text, values: params })).rows as R[];
+  } catch (error) {
+    if (isPoolerError(error)) clients.prepared = false;
+    throw error;
+  }
 }
 
-/** One statement on its own, outside any transaction. */
+function clientSql(clients: Clients, client: pg.PoolClient): Sql {
+  const query = async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[];
+  return {
+    query,
+    async hot<R>(statement: HotStatement, params: unknown[]): Promise<R[]> {
+      if (!clients.prepared) return query<R>(statement.text, params);
+      await client.query(GENERIC_PLAN);
+      const rows = await runNamed<R>(clients, client, statement, params);
+      await client.query(SESSION_PLAN);
+      return rows;
+    },
+  };
+}
+
+/** One statement on its own, outside any transaction (a hot one in a transaction of its own). */
 export function onPool(db: Database): Sql {
-  return pgSql(poolOf(db));
+  const clients = clientsOf(db);
+  const query = async <R>(text: string, params: unknown[] = []) => (await clients.pool.query(text, params)).rows as R[];
+  return {
+    query,
+    async hot<R>(statement: HotStatement, params: unknown[]): Promise<R[]> {
+      if (!clients.prepared) return query<R>(statement.text, params);
+      try {
+        // The transaction's first round trip sets its plan; its end puts the session's back.
+        return await transaction(clients, `BEGIN; ${GENERIC_PLAN}`, (client) => runNamed<R>(clients, client, statement, params));
+      } catch (error) {
+        // Nothing was written (the transaction rolled back): once more, planned as any other statement.
+        if (isPoolerError(error)) return query<R>(statement.text, params);
+        throw error;
+      }
+    },
+  };
 }
 
 /** BEGIN … COMMIT on one pooled connection; ROLLBACK and rethrow on any error. */
 export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const client = await poolOf(db).connect();
+  const clients = clientsOf(db);
+  return transaction(clients, "BEGIN", (client) => fn(clientSql(clients, client)));
+}
+
+async function transaction<T>(clients: Clients, begin: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await clients.pool.connect();
   let failure: Error | undefined;
   try {
-    await client.query("BEGIN");
-    const result = await fn(pgSql(client));
+    await client.query(begin);
+    const result = await fn(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
@@ -37,4 +103,9 @@ export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise
     // A connection that failed may be broken (server restarted): destroy it rather than pool it.
     client.release(failure);
   }
+}
+
+/** `client`'s open transaction as an `Sql` (tests that hold a transaction open). */
+export function inOpenTransaction(db: Database, client: pg.PoolClient): Sql {
+  return clientSql(clientsOf(db), client);
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, inject } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { loadConfig, type Config } from "../../src/config/env.js";
+import { loadConfig, preparedStatements, type Config } from "../../src/config/env.js";
 import { redisSettings } from "../../src/config/redis-settings.js";
 import { createDatabase as openDatabase } from "../../src/db/client.js";
 import { createLogger } from "../../src/observability/logger.js";
@@ -60,6 +60,8 @@ export function testConfig(databaseUrl: string, env: TestEnv = {}): Config {
     DELIVERY_RETRY_SCHEDULE: "0,200ms,400ms,800ms",
     DELIVERY_POLL_INTERVAL_MS: "100",
     SHUTDOWN_TIMEOUT_MS: "10000",
+    // Through PgBouncer, as a deployment would be: migrations (and the choice of prepared statements) see it.
+    ...(inject("pgBouncerPort") ? { DATABASE_DIRECT_URL: directDatabaseUrl(databaseUrl) } : {}),
     ...env,
   });
 }
@@ -69,7 +71,7 @@ export async function createTestContext(env: TestEnv = {}, opts: { log?: Logger 
   const config = testConfig(env.DATABASE_URL ?? (await freshDatabaseUrl()), env);
   const log = opts.log ?? createLogger({ level: config.LOG_LEVEL, destination: process.stdout });
   const metrics = createMetrics();
-  const db = openDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+  const db = openDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, preparedStatements: preparedStatements(config) });
   const redis = createRedis(redisSettings(config), "producer");
   const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
   const app = buildApp({ config, db, redis, queues, log, metrics });

@@ -7,7 +7,7 @@ import { type AttemptRecord, recordAttempts } from "../../src/db/delivery-attemp
 import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest, lanesWithDueWork, laneStats } from "../../src/db/delivery-lanes.js";
 import { writeEvents } from "../../src/db/outbox.js";
 import { writeReportPlan } from "../../src/db/reservation-writes.js";
-import { onPool, type Sql, withTransaction } from "../../src/db/sql.js";
+import { inOpenTransaction, onPool, type Sql, withTransaction } from "../../src/db/sql.js";
 import { createEvent } from "../../src/domain/event-catalog.js";
 import { createTestContext, type TestContext } from "../helpers/context.js";
 import { reservationCreated } from "../helpers/events.js";
@@ -71,12 +71,7 @@ async function whileClaimOpen<T>(sub: string, want: number, now: Date, during: (
   const client = await ctx.pool.connect();
   try {
     await client.query("BEGIN");
-    const first = await claimDeliveries(
-      { query: async (text, values) => (await client.query(text, values)).rows },
-      [{ subscriptionId: sub, want }],
-      randomUUID(),
-      settings(now),
-    );
+    const first = await claimDeliveries(inOpenTransaction(ctx.db, client), [{ subscriptionId: sub, want }], randomUUID(), settings(now));
     const result = await during(first);
     await client.query("COMMIT");
     return result;

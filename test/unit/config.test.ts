@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, loadMigrationConfig } from "../../src/config/env.js";
+import { ConfigError, loadConfig, loadMigrationConfig, preparedStatements } from "../../src/config/env.js";
 import { describeRedis, redisSettings } from "../../src/config/redis-settings.js";
 import { queuePrefix } from "../../src/queues/queues.js";
 
@@ -138,6 +138,21 @@ describe("migration settings", () => {
     expect(loadMigrationConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: "postgresql://u@postgres:5432/db" }).DATABASE_DIRECT_URL).toBe(
       "postgresql://u@postgres:5432/db",
     );
+  });
+});
+
+describe("prepared statements", () => {
+  const pooled = { ...base, DATABASE_URL: "postgresql://u@pgbouncer:6432/db" };
+  const direct = { DATABASE_DIRECT_URL: "postgresql://u@postgres:5432/db" };
+
+  it("are on unless DATABASE_URL goes through a pooler (DATABASE_DIRECT_URL set); the variable decides when set", () => {
+    expect(preparedStatements(loadConfig(base))).toBe(true);
+    expect(preparedStatements(loadConfig({ ...pooled, ...direct }))).toBe(false);
+    // PgBouncer 1.21 and later keeps them with max_prepared_statements.
+    expect(preparedStatements(loadConfig({ ...pooled, ...direct, DATABASE_PREPARED_STATEMENTS: "true" }))).toBe(true);
+    expect(preparedStatements(loadConfig({ ...base, DATABASE_PREPARED_STATEMENTS: "false" }))).toBe(false);
+    expect(preparedStatements(loadConfig({ ...base, DATABASE_PREPARED_STATEMENTS: "" }))).toBe(true);
+    expect(problems({ ...base, DATABASE_PREPARED_STATEMENTS: "sometimes" })).toEqual(["DATABASE_PREPARED_STATEMENTS must be true or false"]);
   });
 });
 

@@ -19,6 +19,8 @@ import { type ManualClock, manualClock, settle, until } from "../helpers/manual-
 const log = pino({ level: "silent" });
 const settings = { circuitAfterFailures: 0, circuitProbeMs: 1_000, capacity: 4, pollIntervalMs: 60_000, destinationLimit: () => 1_000 };
 /** Lanes named `slow-…` point at one host, every other lane at a host of its own. */
+/** The writer's transaction, as the pump's fake store sees it: nothing is run in it. */
+const noSql: Sql = { query: async () => [], hot: async () => [] };
 const urlOf = (id: string) => (id.startsWith("slow-") ? `http://slow.test/${id}` : `http://${id}.test/hooks`);
 
 function lane(id: string, ordered = false): LaneRow {
@@ -193,9 +195,8 @@ describe("the delivery pump", () => {
     const fake = fakeStore({ a: 2 });
     const run = attempts();
     const pump = pumpWith(fake.store, run.attempt);
-    const sql = { query: async () => [] } as Sql;
     const claim = pump.claimWithin(2);
-    await claim.claim(sql, newDeliveries(["a"]));
+    await claim.claim(noSql, newDeliveries(["a"]));
     expect(fake.inSql).toEqual(["a"]);
     await settle();
     expect(run.tries.size).toBe(0);
@@ -220,7 +221,7 @@ describe("the delivery pump", () => {
       { subscriptionId: "a", want: 2 },
       { subscriptionId: "b", want: 2 },
     ]);
-    await within.claim({ query: async () => [] } as Sql, [...newDeliveries(["a", "a"], { token: within.lease!.leaseToken }), ...newDeliveries(["b"])]);
+    await within.claim(noSql, [...newDeliveries(["a", "a"], { token: within.lease!.leaseToken }), ...newDeliveries(["b"])]);
     // b's delivery was not leased by the fan-out: claimed in the transaction; a's need no claim.
     expect(fake.inSql).toEqual(["b"]);
     expect(fake.claims()).toBe(claims + 1);
@@ -238,7 +239,7 @@ describe("the delivery pump", () => {
     const run = attempts();
     const pump = pumpWith(fake.store, run.attempt, 1_000);
     const within = pump.claimWithin(1);
-    await within.claim({ query: async () => [] } as Sql, newDeliveries(lanes));
+    await within.claim(noSql, newDeliveries(lanes));
     expect(fake.inSql).toEqual(lanes.slice(0, 16));
     await settle();
     expect(run.tries.size).toBe(0);
@@ -419,7 +420,7 @@ describe("the delivery pump", () => {
     pump.nudge(slow.slice(0, 20));
     await clock.advance(5);
     const within = pump.claimWithin(2);
-    const claimed = within.claim({ query: async () => [] } as Sql, newDeliveries(slow.slice(20)));
+    const claimed = within.claim(noSql, newDeliveries(slow.slice(20)));
     await clock.advance(20);
     await claimed;
     within.start();
