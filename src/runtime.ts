@@ -50,11 +50,12 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       metrics.eventSchemaViolations.inc({ type: event.type });
       log.error({ eventId: event.id, type: event.type, problem }, "emitted an event that does not match its schema in the catalog");
     });
+  const prepared = preparedStatements(config);
   const db = createDatabase({
     url: config.DATABASE_URL,
     poolSize: config.DATABASE_POOL_SIZE,
     applicationName: `event-hub-${role}`,
-    preparedStatements: preparedStatements(config),
+    preparedStatements: prepared,
   });
   const redisConnections: ReturnType<typeof createRedis>[] = [];
   // One warning when Redis or Postgres goes away, reminders, one line when it is back (observability/outages.ts).
@@ -90,7 +91,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       poolSize: config.DATABASE_OPERATOR_POOL_SIZE,
       applicationName: "event-hub-operator",
       queryTimeoutMs: 15_000,
-      preparedStatements: preparedStatements(config),
+      preparedStatements: prepared,
     });
     // Consumers paging the event log get theirs too: as fast as they page, the ingress keeps its connections.
     const readerDb = createDatabase({
@@ -98,7 +99,7 @@ export async function start(role: Role, config: Config, processLog: Logger): Pro
       poolSize: config.DATABASE_READER_POOL_SIZE,
       applicationName: "event-hub-reader",
       queryTimeoutMs: 15_000,
-      preparedStatements: preparedStatements(config),
+      preparedStatements: prepared,
     });
     readPools.push(operatorDb, readerDb);
     const app = buildApp({ config, db, operatorDb, readerDb, redis, queues, log, metrics, ingress: role !== "console" });

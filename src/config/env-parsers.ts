@@ -42,16 +42,13 @@ export const hostPortList = csv.transform((parts, ctx) => {
   return out;
 });
 
-export const flag = z
-  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
-  .optional()
-  .transform((value) => value === "true" || value === "1" || value === "yes");
-
 /** A flag whose absence means "decide from the rest of the configuration": true, false or undefined. */
 export const optionalFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
   .optional()
   .transform((value) => (value === undefined ? undefined : value === "true" || value === "1" || value === "yes"));
+
+export const flag = optionalFlag.transform((value) => value ?? false);
 
 export const SECOND = 1_000;
 export const MINUTE = 60 * SECOND;
