@@ -15,6 +15,7 @@
 // its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
+import { INLINE_FAN_OUT } from "../db/fan-out.js";
 import { createClaimPacing } from "./claim-pacing.js";
 import { createLaneTimers } from "./lane-timers.js";
 import { systemClock } from "../lib/clock.js";
@@ -26,10 +27,8 @@ import { type WriterClaimDeps, writerClaim } from "./writer-claim.js";
 
 /** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
-
 /** Retry a lane whose claim another process held after this long (ms). */
 const CONTENDED_RETRY_MS = 5;
-
 /** Lanes asked for in one claim at most (the rest stay in line for the next round, which follows at once). */
 const MAX_LANES_PER_CLAIM = 200;
 
@@ -158,13 +157,14 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   }
 
   /**
-   * What a writer's fan-out may lease itself (db/fan-out.ts): this process's fair share for every known lane
-   * that may take new work at once. Left out: a lane with older work waiting (its claim takes oldest first), a
-   * lane whose destination has lanes waiting in line for its budget (they go first), and a slow destination's
-   * (claimed for after the commit, a few at a time: the write does not carry them).
+   * What a writer's fan-out may lease itself (db/fan-out.ts): this process's fair share for INLINE_FAN_OUT known
+   * lanes at most, quick destinations' first (1,000 new lanes at one host never push a known one out). Left out:
+   * a lane with older work waiting (its claim takes oldest first), a lane whose destination has lanes in line
+   * for its budget (they go first), a slow destination's (claimed for after the commit, a few at a time).
    */
   function offer(events: number): LaneRequest[] {
-    const lanes = ledger.offerable().filter((id) => !more.has(id) && !pacing.slow(ledger.destinationOf(id)));
+    const free = ledger.offerable().filter((id) => !more.has(id));
+    const lanes = pacing.quickFirst(free, ledger.destinationOf, INLINE_FAN_OUT);
     if (closed || events <= 0 || lanes.length === 0) return [];
     const planned = planClaims(lanes, ledger.capacity(lanes, settings.capacity, settings.capacity - ledger.total));
     // A lane gets at most one delivery per event written: no more room is held than the write can use.

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createClaimPacing, LANES_PER_SLOW_ROUND, SLOW_ROUND_PAUSE_MS } from "../../src/delivery/claim-pacing.js";
+import {
+  ANSWER_TIME_PER_PAUSE,
+  createClaimPacing,
+  LANES_PER_SLOW_ROUND,
+  MAX_ROUND_PAUSE_MS,
+  NEW_ROUND_PAUSE_MS,
+  SLOW_ROUND_PAUSE_MS,
+} from "../../src/delivery/claim-pacing.js";
 import { manualClock } from "../helpers/manual-clock.js";
 
 const SLOW = "http://slow.example:8080";
@@ -34,11 +41,23 @@ describe("claim pacing", () => {
     // (a writer may still lease its first attempts).
     expect(pacing.take(line, 200, destinationOf)).toEqual(lanesAt("fast", LANES_PER_SLOW_ROUND));
     expect(pacing.slow(FAST)).toBe(false);
-    await clock.advance(SLOW_ROUND_PAUSE_MS);
+    await clock.advance(NEW_ROUND_PAUSE_MS);
     expect(resumed).toEqual([lanesAt("fast", 100).slice(LANES_PER_SLOW_ROUND)]);
     // Its first answer came quickly: the rest are claimed for in one round.
     pacing.observe(FAST, 30);
     expect(pacing.take(new Set(resumed[0]), 200, destinationOf)).toEqual(lanesAt("fast", 100).slice(LANES_PER_SLOW_ROUND));
+  });
+
+  it("brings a new destination's waiting lanes back at its first quick answer, before the pause is over", () => {
+    const { resumed, pacing } = pacingWithClock();
+    pacing.take(new Set(lanesAt("fast", 100)), 200, destinationOf);
+    expect(resumed).toEqual([]);
+    // A slow first answer changes nothing: its lanes wait for the pause.
+    pacing.observe(SLOW, 8_000);
+    expect(resumed).toEqual([]);
+    pacing.observe(FAST, 30);
+    expect(resumed).toEqual([lanesAt("fast", 100).slice(LANES_PER_SLOW_ROUND)]);
+    expect([...pacing.waiting()]).toEqual([]);
   });
 
   it("takes a few lanes of a slow destination per round and brings the rest back after a pause", async () => {
@@ -56,7 +75,10 @@ describe("claim pacing", () => {
     const again = new Set(["slow-extra", "fast-extra"]);
     expect(pacing.take(again, 200, destinationOf)).toEqual(["fast-extra"]);
 
-    await clock.advance(SLOW_ROUND_PAUSE_MS - 1);
+    // A host answering in 8 s pauses a 64th of that between rounds: its 256 requests go out over a second.
+    const pauseMs = 8_000 / ANSWER_TIME_PER_PAUSE;
+    expect(pacing.pauseMs(SLOW)).toBe(pauseMs);
+    await clock.advance(pauseMs - 1);
     expect(resumed).toEqual([]);
     await clock.advance(1);
     expect(resumed).toEqual([[...lanesAt("slow", 100).slice(LANES_PER_SLOW_ROUND), "slow-extra"]]);
@@ -65,6 +87,33 @@ describe("claim pacing", () => {
     // After the pause the next share goes out.
     const next = new Set(resumed[0]);
     expect(pacing.take(next, 200, destinationOf)).toHaveLength(LANES_PER_SLOW_ROUND);
+  });
+
+  it("pauses longer between the rounds of a slower host, within bounds, and each host's lanes come back after its own pause", async () => {
+    const { clock, resumed, pacing } = pacingWithClock();
+    const SLOWER = "http://slower.example";
+    const NEW = "http://new.example";
+    const at = (lane: string) => (lane.startsWith("slow-") ? SLOW : lane.startsWith("slower-") ? SLOWER : NEW);
+    pacing.observe(SLOW, 2_000);
+    pacing.observe(SLOWER, 60_000);
+    // Just past the slow threshold and far past it: the pause follows the answer time, 10 to 250 ms.
+    expect(pacing.pauseMs(SLOW)).toBe(Math.round(2_000 / ANSWER_TIME_PER_PAUSE));
+    expect(pacing.pauseMs(SLOWER)).toBe(MAX_ROUND_PAUSE_MS);
+    expect(pacing.pauseMs(NEW)).toBe(NEW_ROUND_PAUSE_MS);
+    pacing.observe("http://barely.example", 1_100);
+    expect(pacing.pauseMs("http://barely.example")).toBe(Math.round(1_100 / ANSWER_TIME_PER_PAUSE));
+
+    const line = new Set([...lanesAt("slow", 40), ...lanesAt("slower", 40), ...lanesAt("new", 40)]);
+    expect(pacing.take(line, 500, at)).toHaveLength(3 * LANES_PER_SLOW_ROUND);
+    await clock.advance(pacing.pauseMs(SLOW));
+    expect(resumed).toEqual([lanesAt("slow", 40).slice(LANES_PER_SLOW_ROUND)]);
+    await clock.advance(NEW_ROUND_PAUSE_MS - pacing.pauseMs(SLOW));
+    expect(resumed.at(-1)).toEqual(lanesAt("new", 40).slice(LANES_PER_SLOW_ROUND));
+    await clock.advance(MAX_ROUND_PAUSE_MS - NEW_ROUND_PAUSE_MS - 1);
+    expect(resumed).toHaveLength(2);
+    await clock.advance(1);
+    expect(resumed.at(-1)).toEqual(lanesAt("slower", 40).slice(LANES_PER_SLOW_ROUND));
+    expect([...pacing.waiting()]).toEqual([]);
   });
 
   it("treats a destination by its recent answers: fast again once they are", () => {

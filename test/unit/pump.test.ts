@@ -8,10 +8,10 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../../src/db/delivery-lanes.js";
-import type { NewDelivery } from "../../src/db/fan-out.js";
+import { INLINE_FAN_OUT, type NewDelivery } from "../../src/db/fan-out.js";
 import type { Sql } from "../../src/db/sql.js";
 import type { AttemptDecision } from "../../src/delivery/decisions.js";
-import { LANES_PER_SLOW_ROUND, SLOW_ROUND_PAUSE_MS } from "../../src/delivery/claim-pacing.js";
+import { LANES_PER_SLOW_ROUND, MAX_ROUND_PAUSE_MS } from "../../src/delivery/claim-pacing.js";
 import { createDeliveryPump } from "../../src/delivery/pump.js";
 import type { PumpStore } from "../../src/delivery/pump-store.js";
 import { type ManualClock, manualClock, settle, until } from "../helpers/manual-clock.js";
@@ -314,7 +314,7 @@ describe("the delivery pump", () => {
     expect([...fake.skipped.at(-1)!].sort()).toEqual([...slow].sort());
     release();
     // Lanes of a host not heard from yet are claimed for a few at a time, a pause apart (./claim-pacing.ts).
-    for (let i = 0; i < 20 && done.length < 605; i++) await clock.advance(SLOW_ROUND_PAUSE_MS);
+    for (let i = 0; i < 20 && done.length < 605; i++) await clock.advance(MAX_ROUND_PAUSE_MS);
     await until(() => done.length === 605, "every delivery");
     await pump.close();
     // Every slow lane got its turn, never more than the host's budget at once.
@@ -346,7 +346,7 @@ describe("the delivery pump", () => {
     const pump = pumpWith(fake.store, attempt, 1_000, () => 1_000, clock);
     pump.nudge(slow);
     // A host not heard from yet is claimed for a few lanes a round already.
-    for (let i = 0; i < 10 && rounds.flat().length < 100; i++) await clock.advance(SLOW_ROUND_PAUSE_MS);
+    for (let i = 0; i < 10 && rounds.flat().length < 100; i++) await clock.advance(MAX_ROUND_PAUSE_MS);
     await until(() => rounds.flat().length === 100, "the first deliveries claimed");
     expect(Math.max(...rounds.map((r) => r.length))).toBe(LANES_PER_SLOW_ROUND);
     await clock.advance(8_000);
@@ -358,7 +358,7 @@ describe("the delivery pump", () => {
     await until(() => done.includes("healthy-1"), "the healthy lane served");
     const after = rounds.slice(before);
     expect(Math.max(...after.map((r) => r.filter((id) => id.startsWith("slow-")).length))).toBe(LANES_PER_SLOW_ROUND);
-    for (let i = 0; i < 20 && done.length < 201; i++) await clock.advance(SLOW_ROUND_PAUSE_MS);
+    for (let i = 0; i < 20 && done.length < 201; i++) await clock.advance(MAX_ROUND_PAUSE_MS);
     await until(() => done.length === 201, "every delivery");
     await pump.close();
     // Each lane's second delivery went out, LANES_PER_SLOW_ROUND lanes a round.
@@ -392,6 +392,23 @@ describe("the delivery pump", () => {
     await settle();
     // Every lane is known and has nothing waiting; only the healthy one is offered to the writer.
     expect(pump.claimWithin(1).lease?.lanes.map((l) => l.subscriptionId)).toEqual(["healthy"]);
+    await pump.close();
+  });
+
+  it("a writer is offered a known lane first and INLINE_FAN_OUT lanes at most, however many new lanes a host has", async () => {
+    // 200 new subscriptions at a host not heard from yet, and one lane at a host that has answered.
+    const crowd = Array.from({ length: 200 }, (_, i) => `slow-${i}`);
+    const fake = fakeStore({ healthy: 1 });
+    const run = attempts();
+    const pump = pumpWith(fake.store, run.attempt, 1_000);
+    // A writer's fan-out makes the crowd's lanes known first (nothing is due for them: no attempt ends).
+    await pump.claimWithin(1).claim(noSql, newDeliveries(crowd));
+    pump.nudge(["healthy"]);
+    await until(() => run.done.length === 1, "the healthy lane's first delivery");
+    const offered = pump.claimWithin(1).lease!.lanes.map((l) => l.subscriptionId);
+    // The write carries INLINE_FAN_OUT lanes' deliveries at most (db/fan-out.ts): the known lane is one of them.
+    expect(offered).toHaveLength(INLINE_FAN_OUT);
+    expect(offered[0]).toBe("healthy");
     await pump.close();
   });
 
