@@ -47,8 +47,14 @@ async function runNamed<R>(clients: Clients, client: pg.PoolClient, statement: H
   }
 }
 
+/** Plain statements on a pool or one of its connections. */
+const queryOn =
+  (target: pg.Pool | pg.PoolClient) =>
+  async <R>(text: string, params: unknown[] = []) =>
+    (await target.query(text, params)).rows as R[];
+
 function clientSql(clients: Clients, client: pg.PoolClient): Sql {
-  const query = async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[];
+  const query = queryOn(client);
   return {
     query,
     async hot<R>(statement: HotStatement, params: unknown[]): Promise<R[]> {
@@ -64,7 +70,7 @@ function clientSql(clients: Clients, client: pg.PoolClient): Sql {
 /** One statement on its own, outside any transaction (a hot one in a transaction of its own). */
 export function onPool(db: Database): Sql {
   const clients = clientsOf(db);
-  const query = async <R>(text: string, params: unknown[] = []) => (await clients.pool.query(text, params)).rows as R[];
+  const query = queryOn(clients.pool);
   return {
     query,
     async hot<R>(statement: HotStatement, params: unknown[]): Promise<R[]> {

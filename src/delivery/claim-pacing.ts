@@ -35,8 +35,6 @@ export interface ClaimPacing {
   observe(destination: string, ms: number): void;
   /** Whether the destination's recent attempts took longer than SLOW_ANSWER_MS on average. */
   slow(destination: string): boolean;
-  /** Whether the destination is claimed for a few lanes a round: slow, or not heard from yet. */
-  paced(destination: string): boolean;
   /** The pause between the destination's rounds (ms). */
   pauseMs(destination: string): number;
   /**
@@ -61,6 +59,7 @@ export function createClaimPacing(resume: (lanes: string[]) => void, clock: Cloc
   /** Per destination, the lanes waiting for its next round and the timer that brings them back. */
   const paused = new Map<string, { lanes: Set<string>; timer: Timer }>();
   const slow = (destination: string) => (answerMs.get(destination) ?? 0) > SLOW_ANSWER_MS;
+  /** Claimed for a few lanes a round: slow, or not heard from yet. */
   const paced = (destination: string) => !answerMs.has(destination) || slow(destination);
   const pauseMs = (destination: string) => {
     const ms = answerMs.get(destination);
@@ -86,7 +85,6 @@ export function createClaimPacing(resume: (lanes: string[]) => void, clock: Cloc
   };
   return {
     slow,
-    paced,
     pauseMs,
     quickFirst(lanes, destinationOf, limit) {
       const quick = lanes.filter((lane) => !paced(destinationOf(lane)));
