@@ -59,8 +59,22 @@ async function deliveries(subscriptionId: string, subjects: (string | null)[], s
   return ids;
 }
 
-const claim = (subscriptionId: string, want: number, s: ClaimSettings, sql = onPool(ctx.db)) =>
-  claimDeliveries(sql, [{ subscriptionId, want }], randomUUID(), s);
+/**
+ * The function serves a lane asked for alone one statement at a time, and lanes asked for together with a few
+ * statements for all of them: each case below runs both ways, the lane alone and beside an idle companion
+ * (whose own row is left out of what the case sees).
+ */
+let companion: string | undefined;
+const ask = (subscriptionId: string, want: number): LaneRequest[] =>
+  companion
+    ? [
+        { subscriptionId, want },
+        { subscriptionId: companion, want },
+      ]
+    : [{ subscriptionId, want }];
+const own = (r: ClaimResult): ClaimResult => ({ lanes: r.lanes.filter((l) => l.subscriptionId !== companion), claimed: r.claimed });
+const claim = async (subscriptionId: string, want: number, s: ClaimSettings, sql = onPool(ctx.db)) =>
+  own(await claimDeliveries(sql, ask(subscriptionId, want), randomUUID(), s));
 const claimedIds = (r: ClaimResult) => r.claimed.map((c) => c.webhookDeliveryId);
 
 /**
@@ -71,7 +85,7 @@ async function whileClaimOpen<T>(sub: string, want: number, now: Date, during: (
   const client = await ctx.pool.connect();
   try {
     await client.query("BEGIN");
-    const first = await claimDeliveries(inOpenTransaction(ctx.db, client), [{ subscriptionId: sub, want }], randomUUID(), settings(now));
+    const first = own(await claimDeliveries(inOpenTransaction(ctx.db, client), ask(sub, want), randomUUID(), settings(now)));
     const result = await during(first);
     await client.query("COMMIT");
     return result;
@@ -108,187 +122,253 @@ function record(c: ClaimResult["claimed"][number], status: "succeeded" | "pendin
   };
 }
 
-describe("claim_deliveries: in-flight slots and leases", () => {
-  it("leases no more than the lane's limit; a lease that ran out frees its slot and its delivery", async () => {
-    const sub = await lane({ maxInFlight: 2 });
-    const ids = await deliveries(sub, [null, null, null]);
-    const first = await claim(sub, 10, settings(T));
-    expect(claimedIds(first)).toEqual(ids.slice(0, 2));
-    expect(first.lanes[0]!.room).toBe(2);
-    // Both slots taken: nothing, however much is asked.
-    expect((await claim(sub, 10, settings(at(LEASE_MS - 1)))).claimed).toEqual([]);
-    // The process holding them died: at the lease's end both slots and both deliveries are free again.
-    expect(claimedIds(await claim(sub, 10, settings(at(LEASE_MS))))).toEqual(ids.slice(0, 2));
+describe.each(["alone", "beside another lane"])("a lane asked for %s", (mode) => {
+  beforeAll(async () => {
+    companion = mode === "alone" ? undefined : await lane();
+  });
+  afterAll(() => {
+    companion = undefined;
   });
 
-  it("a lane that took everything due is told when its next delivery comes due, no sooner than 50 ms on; nothing later: no time", async () => {
-    const sub = await lane();
-    const [now, soon, later] = await deliveries(sub, [null, null, null]);
-    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [soon, at(20)]);
-    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [later, at(2_000)]);
-    const first = await claim(sub, 10, settings(T));
-    expect(claimedIds(first)).toEqual([now]);
-    expect(first.lanes[0]!.nextAt?.toISOString()).toBe(at(50).toISOString());
-    const second = await claim(sub, 10, settings(at(50)));
-    expect(claimedIds(second)).toEqual([soon]);
-    expect(second.lanes[0]!.nextAt?.toISOString()).toBe(at(2_000).toISOString());
-    const third = await claim(sub, 10, settings(at(2_000)));
-    expect(claimedIds(third)).toEqual([later]);
-    expect(third.lanes[0]!.nextAt).toBeNull();
-  });
-
-  it("a delivery written due now() in the claim's own transaction is due, whatever the sub-millisecond rounding", async () => {
-    const sub = await lane();
-    const [id] = await deliveries(sub, [null]);
-    // Stored to the millisecond: now() = …00.0006 was written as …00.001, half a millisecond "later".
-    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = '2026-12-03T12:00:00.0006Z'::timestamptz WHERE id = $1", [id]);
-    const rows = await ctx.pool.query<{ webhook_delivery_id: string | null }>(
-      "SELECT webhook_delivery_id FROM claim_deliveries($1::uuid[], '{5}'::int[], 10000, gen_random_uuid(), 0, 1000, '2026-12-03T12:00:00.0006Z'::timestamptz)",
-      [[sub]],
-    );
-    expect(rows.rows.map((r) => r.webhook_delivery_id).filter(Boolean)).toEqual([id]);
-  });
-
-  it("recording an attempt frees its slot at once; a late record of a lease taken over changes nothing", async () => {
-    const sub = await lane({ maxInFlight: 1 });
-    const [a, b] = await deliveries(sub, [null, null]);
-    const first = await claim(sub, 5, settings(T));
-    expect(claimedIds(first)).toEqual([a]);
-    await recordAttempts(ctx.db, [record(first.claimed[0]!, "succeeded", T)]);
-    const second = await claim(sub, 5, settings(at(1)));
-    expect(claimedIds(second)).toEqual([b]);
-    // A record under a lease that is no longer the delivery's (it ran out and was claimed again) is ignored:
-    // it neither changes the delivery nor frees the slot the new lease holds.
-    await recordAttempts(ctx.db, [record({ ...second.claimed[0]!, leaseToken: randomUUID() }, "succeeded", at(2))]);
-    const [row] = await ctx.pool.query<{ status: string }>("SELECT status FROM webhook_deliveries WHERE id = $1", [b]).then((r) => r.rows);
-    expect(row!.status).toBe("pending");
-    expect((await claim(sub, 5, settings(at(3)))).claimed).toEqual([]);
-  });
-
-  it("two claims of one busy lane in open transactions never wait on each other and never take the same slot or delivery", async () => {
-    const sub = await lane({ maxInFlight: 4 });
-    const ids = await deliveries(sub, [null, null, null, null, null, null]);
-    await whileClaimOpen(sub, 3, T, async (first) => {
-      const second = await impatient((sql) => claim(sub, 3, settings(T), sql));
-      expect(claimedIds(first)).toEqual(ids.slice(0, 3));
-      expect(claimedIds(second)).toEqual([ids[3]]);
+  describe("claim_deliveries: in-flight slots and leases", () => {
+    it("leases no more than the lane's limit; a lease that ran out frees its slot and its delivery", async () => {
+      const sub = await lane({ maxInFlight: 2 });
+      const ids = await deliveries(sub, [null, null, null]);
+      const first = await claim(sub, 10, settings(T));
+      expect(claimedIds(first)).toEqual(ids.slice(0, 2));
+      expect(first.lanes[0]!.room).toBe(2);
+      // Both slots taken: nothing, however much is asked.
+      expect((await claim(sub, 10, settings(at(LEASE_MS - 1)))).claimed).toEqual([]);
+      // The process holding them died: at the lease's end both slots and both deliveries are free again.
+      expect(claimedIds(await claim(sub, 10, settings(at(LEASE_MS))))).toEqual(ids.slice(0, 2));
     });
-    const slots = await ctx.pool.query<{ slot: number }>(
-      "SELECT slot FROM webhook_deliveries WHERE subscription_id = $1 AND leased_until IS NOT NULL ORDER BY slot",
-      [sub],
-    );
-    expect(slots.rows.map((r) => r.slot)).toEqual([0, 1, 2, 3]);
-  });
 
-  it("a lowered limit counts only its first slots; a raised one gets its slots from the trigger", async () => {
-    const sub = await lane({ maxInFlight: 3 });
-    await deliveries(sub, [null, null, null, null, null]);
-    await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 1 WHERE id = $1", [sub]);
-    expect((await claim(sub, 5, settings(T))).claimed).toHaveLength(1);
-    await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 5 WHERE id = $1", [sub]);
-    expect((await claim(sub, 5, settings(at(1)))).claimed).toHaveLength(4);
-  });
-});
-
-describe("claim_deliveries: rate limit (GCRA, a burst of one second's worth)", () => {
-  it("2/s: a burst of 2, then one each 500 ms, and the lane is told when", async () => {
-    const sub = await lane({ rate: 2 });
-    await deliveries(sub, [null, null, null, null, null, null]);
-    expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(2);
-    const early = await claim(sub, 10, settings(at(499)));
-    expect(early.claimed).toEqual([]);
-    expect(early.lanes[0]!.nextAt?.toISOString()).toBe(at(500).toISOString());
-    expect((await claim(sub, 10, settings(at(500)))).claimed).toHaveLength(1);
-    expect((await claim(sub, 10, settings(at(999)))).claimed).toHaveLength(0);
-    expect((await claim(sub, 10, settings(at(1000)))).claimed).toHaveLength(1);
-  });
-
-  it("the lowest rate (0.001/s): one request, then the next 1,000 s later", async () => {
-    const sub = await lane({ rate: 0.001 });
-    await deliveries(sub, [null, null]);
-    expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(1);
-    const held = await claim(sub, 10, settings(at(1)));
-    expect(held.claimed).toEqual([]);
-    expect(held.lanes[0]!.nextAt?.toISOString()).toBe(at(1_000_000).toISOString());
-    expect((await claim(sub, 10, settings(at(1_000_000)))).claimed).toHaveLength(1);
-  });
-
-  it("a rate-limited lane whose limiter another claim holds is skipped, not waited for", async () => {
-    const sub = await lane({ rate: 100 });
-    await deliveries(sub, [null, null]);
-    const client = await ctx.pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT 1 FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE", [sub]);
-      const skipped = await claim(sub, 10, settings(T));
-      expect(skipped).toEqual({ lanes: [], claimed: [] });
-    } finally {
-      await client.query("ROLLBACK");
-      client.release();
-    }
-    expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(2);
-  });
-});
-
-describe("claim_deliveries: the circuit", () => {
-  it("a lane whose last 5 attempts failed is probed one request at a time, one per probe interval", async () => {
-    const sub = await lane({ failures: 5 });
-    await deliveries(sub, [null, null, null]);
-    const s = (now: Date) => settings(now, { circuitAfterFailures: 5, circuitProbeMs: 1_000 });
-    const probe = await claim(sub, 10, s(T));
-    expect(probe.claimed).toHaveLength(1);
-    await recordAttempts(ctx.db, [record(probe.claimed[0]!, "pending", T)]);
-    // Its slot is free again, but the next probe is due a probe interval later.
-    const early = await claim(sub, 10, s(at(999)));
-    expect(early.claimed).toEqual([]);
-    expect(early.lanes[0]!.nextAt?.toISOString()).toBe(at(1000).toISOString());
-    expect((await claim(sub, 10, s(at(1000)))).claimed).toHaveLength(1);
-  });
-});
-
-describe("claim_deliveries: ordered mode", () => {
-  it("only a subject's first unfinished delivery, none while one of its subject is in flight; other subjects go on", async () => {
-    const sub = await lane({ ordered: true });
-    const [s1, s2] = await deliveries(sub, ["reservation/s", "reservation/s"]);
-    const [r1] = await deliveries(sub, ["reservation/r"]);
-    const first = await claim(sub, 10, settings(T));
-    expect(claimedIds(first).sort()).toEqual([s1, r1].sort());
-    expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
-    await recordAttempts(
-      ctx.db,
-      first.claimed.map((c) => record(c, "succeeded", at(2))),
-    );
-    expect(claimedIds(await claim(sub, 10, settings(at(3))))).toEqual([s2]);
-  });
-
-  it("a re-sent old event goes first; the subject's next waits until it is done", async () => {
-    const sub = await lane({ ordered: true });
-    const [head] = await deliveries(sub, ["reservation/q"]);
-    const [old] = await deliveries(sub, [null]);
-    // An operator re-sent an older event of the subject: it is due, with a lower log position than the head.
-    await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/q', position = 0 WHERE id = $1", [old]);
-    const first = await claim(sub, 10, settings(T));
-    expect(claimedIds(first)).toEqual([old]);
-    // The head waits until the re-sent one is done, then goes.
-    expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
-    await recordAttempts(ctx.db, [record(first.claimed[0]!, "succeeded", at(2))]);
-    expect(claimedIds(await claim(sub, 10, settings(at(3))))).toEqual([head]);
-  });
-
-  it("two claims in open transactions never lease two deliveries of one subject", async () => {
-    const sub = await lane({ ordered: true });
-    const [head] = await deliveries(sub, ["reservation/p"]);
-    const [old] = await deliveries(sub, [null]);
-    await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/p', position = 0, status = 'succeeded' WHERE id = $1", [old]);
-    await whileClaimOpen(sub, 10, T, async (first) => {
-      expect(claimedIds(first)).toEqual([head]);
-      // Meanwhile an operator re-sends the subject's older event. The first claim's lease is not committed
-      // yet, so the row still looks idle: the subject's lock is what keeps the second claim off the subject.
-      await ctx.pool.query("UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1", [old]);
-      expect((await claim(sub, 10, settings(T))).claimed).toEqual([]);
+    it("a lane that took everything due is told when its next delivery comes due, no sooner than 50 ms on; nothing later: no time", async () => {
+      const sub = await lane();
+      const [now, soon, later] = await deliveries(sub, [null, null, null]);
+      await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [soon, at(20)]);
+      await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [later, at(2_000)]);
+      const first = await claim(sub, 10, settings(T));
+      expect(claimedIds(first)).toEqual([now]);
+      expect(first.lanes[0]!.nextAt?.toISOString()).toBe(at(50).toISOString());
+      const second = await claim(sub, 10, settings(at(50)));
+      expect(claimedIds(second)).toEqual([soon]);
+      expect(second.lanes[0]!.nextAt?.toISOString()).toBe(at(2_000).toISOString());
+      const third = await claim(sub, 10, settings(at(2_000)));
+      expect(claimedIds(third)).toEqual([later]);
+      expect(third.lanes[0]!.nextAt).toBeNull();
     });
-    // Committed, the head's lease holds the subject: still nothing until it is done.
-    expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+
+    it("a delivery written due now() in the claim's own transaction is due, whatever the sub-millisecond rounding", async () => {
+      const sub = await lane();
+      const [id] = await deliveries(sub, [null]);
+      // Stored to the millisecond: now() = …00.0006 was written as …00.001, half a millisecond "later".
+      await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = '2026-12-03T12:00:00.0006Z'::timestamptz WHERE id = $1", [id]);
+      const rows = await ctx.pool.query<{ webhook_delivery_id: string | null }>(
+        "SELECT webhook_delivery_id FROM claim_deliveries($1::uuid[], '{5}'::int[], 10000, gen_random_uuid(), 0, 1000, '2026-12-03T12:00:00.0006Z'::timestamptz)",
+        [[sub]],
+      );
+      expect(rows.rows.map((r) => r.webhook_delivery_id).filter(Boolean)).toEqual([id]);
+    });
+
+    it("recording an attempt frees its slot at once; a late record of a lease taken over changes nothing", async () => {
+      const sub = await lane({ maxInFlight: 1 });
+      const [a, b] = await deliveries(sub, [null, null]);
+      const first = await claim(sub, 5, settings(T));
+      expect(claimedIds(first)).toEqual([a]);
+      await recordAttempts(ctx.db, [record(first.claimed[0]!, "succeeded", T)]);
+      const second = await claim(sub, 5, settings(at(1)));
+      expect(claimedIds(second)).toEqual([b]);
+      // A record under a lease that is no longer the delivery's (it ran out and was claimed again) is ignored:
+      // it neither changes the delivery nor frees the slot the new lease holds.
+      await recordAttempts(ctx.db, [record({ ...second.claimed[0]!, leaseToken: randomUUID() }, "succeeded", at(2))]);
+      const [row] = await ctx.pool.query<{ status: string }>("SELECT status FROM webhook_deliveries WHERE id = $1", [b]).then((r) => r.rows);
+      expect(row!.status).toBe("pending");
+      expect((await claim(sub, 5, settings(at(3)))).claimed).toEqual([]);
+    });
+
+    it("two claims of one busy lane in open transactions never wait on each other and never take the same slot or delivery", async () => {
+      const sub = await lane({ maxInFlight: 4 });
+      const ids = await deliveries(sub, [null, null, null, null, null, null]);
+      await whileClaimOpen(sub, 3, T, async (first) => {
+        const second = await impatient((sql) => claim(sub, 3, settings(T), sql));
+        expect(claimedIds(first)).toEqual(ids.slice(0, 3));
+        expect(claimedIds(second)).toEqual([ids[3]]);
+      });
+      const slots = await ctx.pool.query<{ slot: number }>(
+        "SELECT slot FROM webhook_deliveries WHERE subscription_id = $1 AND leased_until IS NOT NULL ORDER BY slot",
+        [sub],
+      );
+      expect(slots.rows.map((r) => r.slot)).toEqual([0, 1, 2, 3]);
+    });
+
+    it("a lowered limit counts only its first slots; a raised one gets its slots from the trigger", async () => {
+      const sub = await lane({ maxInFlight: 3 });
+      await deliveries(sub, [null, null, null, null, null]);
+      await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 1 WHERE id = $1", [sub]);
+      expect((await claim(sub, 5, settings(T))).claimed).toHaveLength(1);
+      await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 5 WHERE id = $1", [sub]);
+      expect((await claim(sub, 5, settings(at(1)))).claimed).toHaveLength(4);
+    });
+  });
+
+  describe("claim_deliveries: many lanes in one call", () => {
+    it("serves lanes of every kind side by side, each by its own limits; a lane asked for twice is served once", async () => {
+      const [a, b, idle, ordered, limited, probing, paused, full] = [
+        await lane({ maxInFlight: 2 }),
+        await lane({ maxInFlight: 2 }),
+        await lane(),
+        await lane({ ordered: true }),
+        await lane({ rate: 2 }),
+        await lane({ failures: 5 }),
+        await lane(),
+        await lane({ maxInFlight: 1 }),
+      ];
+      const aIds = await deliveries(a!, [null, null, null]);
+      const bIds = await deliveries(b!, [null, null, null]);
+      const [idleNow, idleLater] = await deliveries(idle!, [null, null]);
+      await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [idleLater, at(2_000)]);
+      const [s1, , r1] = await deliveries(ordered!, ["reservation/s", "reservation/s", "reservation/r"]);
+      await deliveries(limited!, [null, null, null, null]);
+      await deliveries(probing!, [null, null]);
+      await deliveries(paused!, [null]);
+      await ctx.pool.query("UPDATE subscriptions SET paused_until = $2 WHERE id = $1", [paused, at(1_000)]);
+      await deliveries(full!, [null, null]);
+      expect((await claim(full!, 1, settings(T))).claimed).toHaveLength(1);
+
+      const asked = [a, b, idle, ordered, limited, probing, paused, full, a].map((id) => ({ subscriptionId: id!, want: 10 }));
+      const result = await claimDeliveries(onPool(ctx.db), asked, randomUUID(), settings(T, { circuitAfterFailures: 5 }));
+      const got = (id: string) => result.claimed.filter((c) => c.subscriptionId === id).map((c) => c.webhookDeliveryId);
+      const laneRow = (id: string) => result.lanes.filter((l) => l.subscriptionId === id);
+
+      expect(got(a!)).toEqual(aIds.slice(0, 2));
+      expect(got(b!)).toEqual(bIds.slice(0, 2));
+      expect(got(idle!)).toEqual([idleNow]);
+      expect(got(ordered!).sort()).toEqual([s1, r1].sort());
+      expect(got(limited!)).toHaveLength(2);
+      expect(got(probing!)).toHaveLength(1);
+      expect(got(paused!)).toEqual([]);
+      expect(got(full!)).toEqual([]);
+      expect(new Set(result.claimed.map((c) => c.webhookDeliveryId)).size).toBe(result.claimed.length);
+      // One row per lane that may send; the paused one has none.
+      expect(result.lanes.map((l) => l.subscriptionId).sort()).toEqual([a, b, idle, ordered, limited, probing, full].sort());
+      expect(laneRow(a!)).toHaveLength(1);
+      // Room: what it got when it took all it could (more may wait), what it could ask for when it took everything due.
+      expect(laneRow(a!)[0]).toMatchObject({ room: 2, nextAt: null, ordered: false });
+      expect(laneRow(idle!)[0]).toMatchObject({ room: 10, nextAt: at(2_000) });
+      expect(laneRow(ordered!)[0]).toMatchObject({ room: 10, ordered: true });
+      expect(laneRow(limited!)[0]).toMatchObject({ room: 2, nextAt: at(500) });
+      expect(laneRow(full!)[0]).toMatchObject({ room: 0 });
+      // Each delivery carries its event's body and holds one of its lane's slots.
+      for (const c of result.claimed) expect(JSON.parse(c.body)).toMatchObject({ specversion: "1.0" });
+      const { rows } = await ctx.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM delivery_slots WHERE subscription_id = ANY($1::uuid[]) AND leased_until > $2",
+        [[a, b], T],
+      );
+      expect(rows[0]!.n).toBe(4);
+    });
+  });
+
+  describe("claim_deliveries: rate limit (GCRA, a burst of one second's worth)", () => {
+    it("2/s: a burst of 2, then one each 500 ms, and the lane is told when", async () => {
+      const sub = await lane({ rate: 2 });
+      await deliveries(sub, [null, null, null, null, null, null]);
+      expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(2);
+      const early = await claim(sub, 10, settings(at(499)));
+      expect(early.claimed).toEqual([]);
+      expect(early.lanes[0]!.nextAt?.toISOString()).toBe(at(500).toISOString());
+      expect((await claim(sub, 10, settings(at(500)))).claimed).toHaveLength(1);
+      expect((await claim(sub, 10, settings(at(999)))).claimed).toHaveLength(0);
+      expect((await claim(sub, 10, settings(at(1000)))).claimed).toHaveLength(1);
+    });
+
+    it("the lowest rate (0.001/s): one request, then the next 1,000 s later", async () => {
+      const sub = await lane({ rate: 0.001 });
+      await deliveries(sub, [null, null]);
+      expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(1);
+      const held = await claim(sub, 10, settings(at(1)));
+      expect(held.claimed).toEqual([]);
+      expect(held.lanes[0]!.nextAt?.toISOString()).toBe(at(1_000_000).toISOString());
+      expect((await claim(sub, 10, settings(at(1_000_000)))).claimed).toHaveLength(1);
+    });
+
+    it("a rate-limited lane whose limiter another claim holds is skipped, not waited for", async () => {
+      const sub = await lane({ rate: 100 });
+      await deliveries(sub, [null, null]);
+      const client = await ctx.pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query("SELECT 1 FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE", [sub]);
+        const skipped = await claim(sub, 10, settings(T));
+        expect(skipped).toEqual({ lanes: [], claimed: [] });
+      } finally {
+        await client.query("ROLLBACK");
+        client.release();
+      }
+      expect((await claim(sub, 10, settings(T))).claimed).toHaveLength(2);
+    });
+  });
+
+  describe("claim_deliveries: the circuit", () => {
+    it("a lane whose last 5 attempts failed is probed one request at a time, one per probe interval", async () => {
+      const sub = await lane({ failures: 5 });
+      await deliveries(sub, [null, null, null]);
+      const s = (now: Date) => settings(now, { circuitAfterFailures: 5, circuitProbeMs: 1_000 });
+      const probe = await claim(sub, 10, s(T));
+      expect(probe.claimed).toHaveLength(1);
+      await recordAttempts(ctx.db, [record(probe.claimed[0]!, "pending", T)]);
+      // Its slot is free again, but the next probe is due a probe interval later.
+      const early = await claim(sub, 10, s(at(999)));
+      expect(early.claimed).toEqual([]);
+      expect(early.lanes[0]!.nextAt?.toISOString()).toBe(at(1000).toISOString());
+      expect((await claim(sub, 10, s(at(1000)))).claimed).toHaveLength(1);
+    });
+  });
+
+  describe("claim_deliveries: ordered mode", () => {
+    it("only a subject's first unfinished delivery, none while one of its subject is in flight; other subjects go on", async () => {
+      const sub = await lane({ ordered: true });
+      const [s1, s2] = await deliveries(sub, ["reservation/s", "reservation/s"]);
+      const [r1] = await deliveries(sub, ["reservation/r"]);
+      const first = await claim(sub, 10, settings(T));
+      expect(claimedIds(first).sort()).toEqual([s1, r1].sort());
+      expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+      await recordAttempts(
+        ctx.db,
+        first.claimed.map((c) => record(c, "succeeded", at(2))),
+      );
+      expect(claimedIds(await claim(sub, 10, settings(at(3))))).toEqual([s2]);
+    });
+
+    it("a re-sent old event goes first; the subject's next waits until it is done", async () => {
+      const sub = await lane({ ordered: true });
+      const [head] = await deliveries(sub, ["reservation/q"]);
+      const [old] = await deliveries(sub, [null]);
+      // An operator re-sent an older event of the subject: it is due, with a lower log position than the head.
+      await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/q', position = 0 WHERE id = $1", [old]);
+      const first = await claim(sub, 10, settings(T));
+      expect(claimedIds(first)).toEqual([old]);
+      // The head waits until the re-sent one is done, then goes.
+      expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+      await recordAttempts(ctx.db, [record(first.claimed[0]!, "succeeded", at(2))]);
+      expect(claimedIds(await claim(sub, 10, settings(at(3))))).toEqual([head]);
+    });
+
+    it("two claims in open transactions never lease two deliveries of one subject", async () => {
+      const sub = await lane({ ordered: true });
+      const [head] = await deliveries(sub, ["reservation/p"]);
+      const [old] = await deliveries(sub, [null]);
+      await ctx.pool.query("UPDATE webhook_deliveries SET subject = 'reservation/p', position = 0, status = 'succeeded' WHERE id = $1", [old]);
+      await whileClaimOpen(sub, 10, T, async (first) => {
+        expect(claimedIds(first)).toEqual([head]);
+        // Meanwhile an operator re-sends the subject's older event. The first claim's lease is not committed
+        // yet, so the row still looks idle: the subject's lock is what keeps the second claim off the subject.
+        await ctx.pool.query("UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1", [old]);
+        expect((await claim(sub, 10, settings(T))).claimed).toEqual([]);
+      });
+      // Committed, the head's lease holds the subject: still nothing until it is done.
+      expect((await claim(sub, 10, settings(at(1)))).claimed).toEqual([]);
+    });
   });
 });
 

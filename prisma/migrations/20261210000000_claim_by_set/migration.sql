@@ -1,0 +1,259 @@
+-- claim_deliveries serves many lanes with a few statements for all of them, where it ran about seven small
+-- statements per lane, each planned on its own. Beside 1,000 subscriptions at one slow host, a claim of 32
+-- subscriptions cost Postgres 8-15 ms (up to 55 ms at the crowd's start), most of it planning
+-- (docs/performance.md). Now, for the lanes that need no turn (no rate limit, circuit closed), together:
+--   1. read the lanes asked for (no lock); a lane disabled, deleted or paused is skipped, as before;
+--   2. count each lane's free slots, then take its due deliveries (as many as wanted and free, SKIP LOCKED,
+--      oldest first; ordered mode: the heads of subjects with none in flight, under the subject's lock), then
+--      as many free slots as they need (SKIP LOCKED): one statement, a lateral look-up per lane;
+--   3. read again, in a fresh snapshot, the lanes that took something: one that may no longer send (paused
+--      by a 429 recorded meanwhile, its circuit opened, disabled) leases nothing and is not returned;
+--   4. return each lane (its room, and when its next delivery comes due if it took everything due), then
+--      lease what was taken, in one statement.
+-- A lane that takes turns (a rate limit, or its circuit open: one probe at a time) is served after them, one
+-- at a time, exactly as before (the body of 20261206000000_broker_destinations, its loop now over those lanes
+-- only). So is a lane asked for alone (the pump's most frequent claim: one busy subscription): for one lane,
+-- the loop's small statements cost less than the set's large one. A lane asked for twice is served once.
+-- The signature and the result are unchanged.
+--
+-- Every statement is planned once per connection (a generic plan): the set's statements would otherwise be
+-- planned again at each call for its arrays, which is most of what a small claim costs. With sequential scans
+-- off, a plan made while a table is small (a new database) still reads by key once it is large.
+CREATE OR REPLACE FUNCTION "claim_deliveries"(p_ids UUID[], p_wants INTEGER[], p_lease_ms DOUBLE PRECISION, p_token UUID, p_circuit_after INTEGER,
+                                   p_probe_ms DOUBLE PRECISION, p_now TIMESTAMPTZ DEFAULT now())
+RETURNS TABLE (lane_id UUID, room INTEGER, next_at TIMESTAMPTZ, ordered BOOLEAN, url TEXT, secret TEXT, previous_secret TEXT, previous_secret_expires_at TIMESTAMPTZ, headers JSONB,
+               webhook_delivery_id UUID, event_id UUID, attempts INTEGER, schedule_step INTEGER, schedule_started_at TIMESTAMPTZ, slot INTEGER, body TEXT,
+               replay_id UUID, destination JSONB)
+LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  v_lease TIMESTAMPTZ := p_now + make_interval(secs => p_lease_ms / 1000);
+  v_now_ms DOUBLE PRECISION := extract(epoch FROM p_now) * 1000;
+  -- Due times are stored to the millisecond, rounded: a delivery written as due now() in this very transaction
+  -- may read up to half a millisecond later than now(). Compared at the column's precision it is due.
+  v_due TIMESTAMPTZ := p_now::timestamptz(3);
+  -- The lanes served together: id, wanted, deliveries they could take (wanted and free), taken, leased.
+  v_lanes UUID[];
+  v_wanted INTEGER[];
+  v_could INTEGER[];
+  v_picked_n INTEGER[];
+  v_got_n INTEGER[];
+  -- What they took: one entry per delivery, with its lane and its slot.
+  v_pick_lanes UUID[];
+  v_pick_ids UUID[];
+  v_pick_slots INTEGER[];
+  -- Lanes that took something and may still send.
+  v_sending UUID[];
+  -- The lanes served one at a time below: those that take turns, or a lane asked for alone.
+  v_one_by_one UUID[];
+  v_one_by_one_wants INTEGER[];
+  s RECORD;
+  v_want INTEGER;
+  v_probing BOOLEAN;
+  v_max INTEGER;
+  v_rate DOUBLE PRECISION;
+  v_tat TIMESTAMPTZ;
+  v_start_ms DOUBLE PRECISION;
+  v_interval DOUBLE PRECISION;
+  v_burst DOUBLE PRECISION;
+  v_by_rate INTEGER;
+  v_ids UUID[];
+  v_free INTEGER;
+  v_take INTEGER;
+  v_picked INTEGER;
+  v_slots INTEGER[];
+  v_room INTEGER;
+  v_got INTEGER;
+  v_next TIMESTAMPTZ;
+BEGIN
+  -- One lane alone is served one by one too: its few small statements cost less than the set's large one.
+  IF cardinality(p_ids) = 1 THEN
+    v_one_by_one := p_ids;
+    v_one_by_one_wants := p_wants;
+  ELSE
+    -- 1 and 2: the lanes asked for that may send now; those that need no turn take their deliveries and slots.
+    WITH asked AS (
+      SELECT DISTINCT ON (u.id) u.id, u.want, u.k FROM unnest(p_ids, p_wants) WITH ORDINALITY AS u(id, want, k)
+       WHERE u.want > 0 ORDER BY u.id, u.k
+    ), lanes AS (
+      SELECT a.id, a.want, a.k, x.ordering = 'subject' AS is_ordered, x.max_in_flight,
+             x.rate_limit_per_second IS NOT NULL OR (p_circuit_after > 0 AND x.consecutive_failures >= p_circuit_after) AS takes_turns
+        FROM asked a JOIN subscriptions x ON x.id = a.id
+       WHERE x.status = 'active' AND x.deleted_at IS NULL AND (x.paused_until IS NULL OR x.paused_until <= p_now)
+    ), free AS MATERIALIZED (
+      SELECT l.*, least(l.want, (SELECT count(*) FROM delivery_slots ds
+                                   WHERE ds.subscription_id = l.id AND ds.slot < l.max_in_flight AND (ds.leased_until IS NULL OR ds.leased_until <= p_now)))::int AS could
+        FROM lanes l WHERE NOT l.takes_turns
+    ), picked AS (
+      SELECT f.*, p.ids FROM free f CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(q.id ORDER BY q.next_attempt_at, q.position), '{}') AS ids FROM (
+          SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
+           WHERE d.subscription_id = f.id AND d.status = 'pending' AND d.next_attempt_at <= v_due
+             AND (d.leased_until IS NULL OR d.leased_until <= p_now)
+             AND (NOT f.is_ordered OR (
+                   NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                                WHERE o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.status IN ('pending', 'held') AND o.id <> d.id
+                                  AND (o.position < d.position OR o.leased_until > p_now))
+                   AND pg_try_advisory_xact_lock(hashtextextended('delivery-subject:' || d.subscription_id::text || ':' || coalesce(d.subject, ''), 0))))
+           ORDER BY d.next_attempt_at, d.position
+           LIMIT f.could
+           -- A row an attempt recorder is writing right now (a lease that ran out) is left for the next claim.
+           FOR UPDATE OF d SKIP LOCKED) q) p
+    ), slotted AS MATERIALIZED (
+      SELECT p.*, z.slots FROM picked p CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(f.slot ORDER BY f.slot), '{}') AS slots FROM (
+          SELECT ds.slot FROM delivery_slots ds
+           WHERE ds.subscription_id = p.id AND ds.slot < p.max_in_flight AND (ds.leased_until IS NULL OR ds.leased_until <= p_now)
+           ORDER BY ds.slot LIMIT cardinality(p.ids)
+           FOR UPDATE SKIP LOCKED) f) z
+    )
+    SELECT turns.ids, turns.wants, served.ids, served.wanted, served.could, served.picked, served.got, taken.lanes, taken.ids, taken.slots
+      FROM (SELECT array_agg(l.id ORDER BY l.k) AS ids, array_agg(l.want ORDER BY l.k) AS wants FROM lanes l WHERE l.takes_turns) turns,
+           (SELECT array_agg(t.id ORDER BY t.k) AS ids, array_agg(t.want ORDER BY t.k) AS wanted, array_agg(t.could ORDER BY t.k) AS could,
+                   array_agg(cardinality(t.ids) ORDER BY t.k) AS picked, array_agg(least(cardinality(t.ids), cardinality(t.slots)) ORDER BY t.k) AS got
+              FROM slotted t) served,
+           (SELECT array_agg(t.id ORDER BY t.k, u.n) AS lanes, array_agg(u.id ORDER BY t.k, u.n) AS ids, array_agg(u.slot ORDER BY t.k, u.n) AS slots
+              FROM slotted t, unnest(t.ids, t.slots) WITH ORDINALITY AS u(id, slot, n) WHERE u.id IS NOT NULL AND u.slot IS NOT NULL) taken
+      INTO v_one_by_one, v_one_by_one_wants, v_lanes, v_wanted, v_could, v_picked_n, v_got_n, v_pick_lanes, v_pick_ids, v_pick_slots;
+  END IF;
+
+  -- 3. Read again the lanes that took something (a fresh snapshot, after their slots are held).
+  IF v_lanes IS NOT NULL THEN
+    SELECT array_agg(x.id) INTO v_sending FROM unnest(v_lanes, v_picked_n) AS l(id, picked) JOIN subscriptions x ON x.id = l.id AND x.id = ANY (v_lanes)
+     WHERE l.picked > 0 AND x.status = 'active' AND x.deleted_at IS NULL AND (x.paused_until IS NULL OR x.paused_until <= p_now)
+       AND (p_circuit_after = 0 OR x.consecutive_failures < p_circuit_after);
+  END IF;
+
+  -- 4. Each lane: its room (what it could ask for when fewer were due than it could take, else what it got)
+  -- and, when it took everything due, when its next delivery comes due (at least 50 ms on: a replay paced at
+  -- hundreds a second is claimed in small batches). Then the leases.
+  IF v_lanes IS NOT NULL THEN
+    RETURN QUERY
+    SELECT x.id, CASE WHEN l.picked < l.could THEN l.wanted ELSE l.got END, n.at, x.ordering = 'subject', x.url, x.secret, x.previous_secret,
+           x.previous_secret_expires_at, x.headers, NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::int, NULL::text, NULL::uuid, x.destination
+      FROM unnest(v_lanes, v_wanted, v_could, v_picked_n, v_got_n) AS l(id, wanted, could, picked, got)
+      -- (x.id = ANY: by its key, whatever the plan thinks of the arrays' length.)
+      JOIN subscriptions x ON x.id = l.id AND x.id = ANY (v_lanes)
+      LEFT JOIN LATERAL (
+        -- (ORDER BY … LIMIT 1: the first entry of the due index; a min() plan may count a lane's every row.)
+        SELECT greatest(d.next_attempt_at, p_now + interval '50 milliseconds') AS at FROM webhook_deliveries d
+         WHERE l.picked < l.could AND d.subscription_id = l.id AND d.status = 'pending' AND d.next_attempt_at > v_due
+         ORDER BY d.subscription_id, d.next_attempt_at LIMIT 1) n ON true
+     WHERE l.picked = 0 OR l.id = ANY (coalesce(v_sending, '{}'));
+
+    IF v_sending IS NOT NULL THEN
+      RETURN QUERY
+      WITH taken AS (
+        SELECT u.lane, u.id, u.slot FROM unnest(v_pick_lanes, v_pick_ids, v_pick_slots) AS u(lane, id, slot) WHERE u.lane = ANY (v_sending)
+      ), leased AS (
+        UPDATE webhook_deliveries d SET leased_until = v_lease, lease_token = p_token, slot = t.slot
+          FROM taken t WHERE d.id = t.id
+        RETURNING d.id, d.event_id, d.subscription_id, d.attempts, d.schedule_step, COALESCE(d.schedule_started_at, d.created_at) AS started, d.slot, d.replay_id
+      ), slots AS (
+        UPDATE delivery_slots ds SET lease_token = p_token, leased_until = v_lease
+          FROM leased l WHERE ds.subscription_id = l.subscription_id AND ds.slot = l.slot
+      )
+      SELECT l.subscription_id, NULL::int, NULL::timestamptz, NULL::boolean, NULL, NULL, NULL, NULL::timestamptz, NULL::jsonb,
+             l.id, l.event_id, l.attempts, l.schedule_step, l.started, l.slot, (SELECT e.envelope::text FROM events e WHERE e.id = l.event_id), l.replay_id, NULL::jsonb
+        FROM leased l;
+    END IF;
+  END IF;
+
+  -- The lanes that take turns (and a lane asked for alone): one at a time, each on its limiter's state.
+  FOR i IN 1 .. coalesce(array_length(v_one_by_one, 1), 0) LOOP
+    v_want := v_one_by_one_wants[i];
+    SELECT x.id, x.url, x.secret, x.previous_secret, x.previous_secret_expires_at, x.headers, x.destination, x.ordering = 'subject' AS is_ordered, x.max_in_flight,
+           x.rate_limit_per_second, x.consecutive_failures
+      INTO s FROM subscriptions x
+     WHERE x.id = v_one_by_one[i] AND x.status = 'active' AND x.deleted_at IS NULL AND (x.paused_until IS NULL OR x.paused_until <= p_now);
+    CONTINUE WHEN NOT FOUND OR v_want <= 0;
+
+    v_probing := p_circuit_after > 0 AND s.consecutive_failures >= p_circuit_after;
+    v_max := CASE WHEN v_probing THEN 1 ELSE s.max_in_flight END;
+    v_rate := CASE WHEN v_probing THEN least(coalesce(s.rate_limit_per_second, 1000 / p_probe_ms), 1000 / p_probe_ms) ELSE s.rate_limit_per_second END;
+    v_by_rate := v_want;
+    v_next := NULL;
+    IF v_rate IS NOT NULL THEN
+      SELECT x.rate_tat INTO v_tat FROM subscriptions x WHERE x.id = s.id FOR NO KEY UPDATE SKIP LOCKED;
+      CONTINUE WHEN NOT FOUND;
+      v_start_ms := greatest(coalesce(extract(epoch FROM v_tat) * 1000, 0), v_now_ms);
+      v_interval := 1000 / v_rate;
+      -- A probe is one request: no burst while the circuit is open.
+      v_burst := CASE WHEN v_probing THEN 1 ELSE greatest(1, floor(v_rate)) END;
+      v_by_rate := least(v_want, greatest(0, floor((v_now_ms + v_burst * v_interval - v_start_ms) / v_interval + 1e-9))::int);
+      IF v_by_rate < v_want THEN
+        v_next := CASE WHEN v_by_rate = 0 THEN to_timestamp((v_start_ms - (v_burst - 1) * v_interval) / 1000)
+                       ELSE p_now + make_interval(secs => v_interval / 1000) END;
+      END IF;
+    END IF;
+
+    -- How many slots are free (read, not locked), then the due deliveries (as many as wanted, the rate allows
+    -- and slots are free), then only as many slots as they need: a claim locks what it leases, not the lane's
+    -- every free slot, nor its backlog while its slots are all taken.
+    SELECT count(*)::int INTO v_free FROM delivery_slots ds
+     WHERE ds.subscription_id = s.id AND ds.slot < v_max AND (ds.leased_until IS NULL OR ds.leased_until <= p_now);
+    v_take := least(v_by_rate, v_free);
+    SELECT array_agg(p.id ORDER BY p.next_attempt_at, p.position) INTO v_ids FROM (
+      SELECT d.id, d.next_attempt_at, d.position FROM webhook_deliveries d
+       WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= v_due
+         AND (d.leased_until IS NULL OR d.leased_until <= p_now)
+         AND (NOT s.is_ordered OR (
+               NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                            WHERE o.subscription_id = d.subscription_id AND o.subject = d.subject AND o.status IN ('pending', 'held') AND o.id <> d.id
+                              AND (o.position < d.position OR o.leased_until > p_now))
+               AND pg_try_advisory_xact_lock(hashtextextended('delivery-subject:' || d.subscription_id::text || ':' || coalesce(d.subject, ''), 0))))
+       ORDER BY d.next_attempt_at, d.position
+       LIMIT v_take
+       FOR UPDATE OF d SKIP LOCKED) p;
+    v_picked := coalesce(array_length(v_ids, 1), 0);
+    v_slots := NULL;
+    IF v_picked > 0 THEN
+      SELECT array_agg(f.slot ORDER BY f.slot) INTO v_slots FROM (
+        SELECT ds.slot FROM delivery_slots ds
+         WHERE ds.subscription_id = s.id AND ds.slot < v_max AND (ds.leased_until IS NULL OR ds.leased_until <= p_now)
+         ORDER BY ds.slot LIMIT v_picked
+         FOR UPDATE SKIP LOCKED) f;
+    END IF;
+    -- Read again once the slots are held (as in 3. above).
+    IF v_picked > 0 AND NOT EXISTS (
+         SELECT 1 FROM subscriptions x
+          WHERE x.id = s.id AND x.status = 'active' AND x.deleted_at IS NULL AND (x.paused_until IS NULL OR x.paused_until <= p_now)
+            AND (v_probing OR p_circuit_after = 0 OR x.consecutive_failures < p_circuit_after)) THEN
+      CONTINUE;
+    END IF;
+    v_got := least(v_picked, coalesce(array_length(v_slots, 1), 0));
+    v_room := CASE WHEN v_picked < v_take THEN v_by_rate ELSE v_got END;
+
+    IF v_next IS NULL AND v_picked < v_take THEN
+      SELECT d.next_attempt_at INTO v_next FROM webhook_deliveries d
+       WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at > v_due
+       ORDER BY d.subscription_id, d.next_attempt_at LIMIT 1;
+      IF v_next IS NOT NULL THEN
+        v_next := greatest(v_next, p_now + interval '50 milliseconds');
+      END IF;
+    END IF;
+
+    RETURN QUERY SELECT s.id, v_room, v_next, s.is_ordered, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers,
+                        NULL::uuid, NULL::uuid, NULL::int, NULL::int, NULL::timestamptz, NULL::int, NULL::text, NULL::uuid, s.destination;
+    CONTINUE WHEN v_got = 0;
+
+    RETURN QUERY
+    WITH picked AS (
+      SELECT u.id, v_slots[u.k] AS slot FROM unnest(v_ids[1:v_got]) WITH ORDINALITY AS u(id, k)
+    ), leased AS (
+      UPDATE webhook_deliveries d SET leased_until = v_lease, lease_token = p_token, slot = picked.slot
+        FROM picked WHERE d.id = picked.id
+      RETURNING d.id, d.event_id, d.subscription_id, d.attempts, d.schedule_step, COALESCE(d.schedule_started_at, d.created_at) AS started, d.slot, d.replay_id
+    ), taken AS (
+      UPDATE delivery_slots ds SET lease_token = p_token, leased_until = v_lease
+        FROM leased l WHERE ds.subscription_id = l.subscription_id AND ds.slot = l.slot
+    )
+    SELECT l.subscription_id, NULL::int, NULL::timestamptz, NULL::boolean, NULL, NULL, NULL, NULL::timestamptz, NULL::jsonb,
+           l.id, l.event_id, l.attempts, l.schedule_step, l.started, l.slot, (SELECT e.envelope::text FROM events e WHERE e.id = l.event_id), l.replay_id, NULL::jsonb
+      FROM leased l;
+
+    IF v_rate IS NOT NULL AND v_got > 0 THEN
+      UPDATE subscriptions x SET rate_tat = to_timestamp((v_start_ms + v_got * v_interval) / 1000) WHERE x.id = s.id;
+    END IF;
+  END LOOP;
+END $$;
