@@ -91,7 +91,7 @@ for (const c of cases) {
   const lanes = c.lanes(0).length;
   const p50 = percentile(sorted, 50);
   rows.push(
-    `│ ${c.name.padEnd(24)} │ ${String(calls).padStart(5)} │ ${(leased / calls).toFixed(0).padStart(6)} │ ${p50.toFixed(2).padStart(7)} │ ${percentile(sorted, 99).toFixed(2).padStart(7)} │ ${(p50 / lanes).toFixed(3).padStart(9)} │ ${cpu.toFixed(2).padStart(9)} │`,
+    `│ ${c.name.padEnd(24)} │ ${String(calls).padStart(5)} │ ${(leased / calls).toFixed(0).padStart(6)} │ ${p50.toFixed(2).padStart(7)} │ ${percentile(sorted, 99).toFixed(2).padStart(7)} │ ${(p50 / lanes).toFixed(3).padStart(8)} │ ${cpu.toFixed(2).padStart(11)} │`,
   );
 }
 
