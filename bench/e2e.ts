@@ -8,6 +8,8 @@
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
 //   --saturation 0 leaves out the saturation phase (a profile of the steady rates alone).
+//   --stages: after each phase, where its events' time went (bench/stages.ts: ingress, to write, to send, send),
+//   and when in the phase its slowest events were sent.
 //   --destination rabbitmq|nats: the subscription publishes to a private RabbitMQ or NATS JetStream server, and a
 //   consumer in this process reads the queue or stream (latency: webhook sent → message read); "cpu broker" is
 //   the broker's own, apart from the hub's total.
@@ -18,6 +20,7 @@ import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
 import { cpuMs, groupCpuMs, loadAverage, machine, median, openLoop, percentile, topologyArgs } from "./lib.js";
+import { stageTable } from "./stages.js";
 import { startTopology } from "./topology.js";
 import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
 
@@ -67,7 +70,7 @@ async function run(index: number): Promise<Row[]> {
     env: otel,
     destination,
   });
-  const { services, apiPort, apis, workers, seen, latencies, signedRequest } = topology;
+  const { services, apiPort, apis, workers, seen, latencies, arrivals, signedRequest } = topology;
   const sum = (pids: (number | undefined)[]) => pids.reduce<number>((total, pid) => total + (pid ? cpuMs(pid) : 0), 0);
   const stats = new pg.Client({ connectionString: services.pg.url });
   await stats.connect();
@@ -135,6 +138,11 @@ async function run(index: number): Promise<Row[]> {
     const delivered = seen.size - before;
     const per = (k: Exclude<keyof typeof start, "stored">) => ((end[k] - start[k]) / Math.max(delivered, 1)).toFixed(2);
     const sorted = [...latencies].sort((a, b) => a - b);
+    if (args.has("stages")) {
+      const stages = await stageTable(counts, arrivals, started);
+      console.log(`${title}: where the time went, ms; the slowest 1 % were sent at (s into the phase: how many) ${stages.when}`);
+      console.table(stages.rows);
+    }
     return {
       phase: title,
       "accepted/s": Math.round(accepted / duration),

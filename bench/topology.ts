@@ -21,6 +21,8 @@ export interface BenchSubscriber {
   seen: Set<string>;
   /** End-to-end latencies (ms) of first verified arrivals; clear it between phases. */
   latencies: number[];
+  /** When (epoch ms) each event id was first verified. */
+  arrivals: Map<string, number>;
   /** Arrivals whose sequence is lower than one already seen for the same subject. */
   outOfOrder(): number;
   rejected(): number;
@@ -46,6 +48,8 @@ export interface Topology {
   seen: Set<string>;
   /** End-to-end latencies (ms) of verified events, in arrival order; clear it between phases. */
   latencies: number[];
+  /** The default HTTP subscriber's first arrival (epoch ms) per event id (empty with a broker destination). */
+  arrivals: Map<string, number>;
   rejected(): number;
   /** The default subscriber's arrivals whose sequence is lower than one it already had for the subject. */
   outOfOrder(): number;
@@ -67,6 +71,7 @@ export interface Topology {
 async function startSubscriber(delayMs: number): Promise<Omit<BenchSubscriber, "id"> & { setSecret(s: string): void }> {
   const seen = new Set<string>();
   const latencies: number[] = [];
+  const arrivals = new Map<string, number>();
   const last = new Map<string, number>();
   let rejected = 0;
   let outOfOrder = 0;
@@ -86,7 +91,9 @@ async function startSubscriber(delayMs: number): Promise<Omit<BenchSubscriber, "
       const answer = () => {
         if (!seen.has(event.id)) {
           seen.add(event.id);
-          latencies.push(Date.now() - Date.parse(event.time));
+          const now = Date.now();
+          arrivals.set(event.id, now);
+          latencies.push(now - Date.parse(event.time));
           if ((last.get(event.subject) ?? 0) > event.data.sequence) outOfOrder += 1;
           last.set(event.subject, Math.max(last.get(event.subject) ?? 0, event.data.sequence));
         }
@@ -102,6 +109,7 @@ async function startSubscriber(delayMs: number): Promise<Omit<BenchSubscriber, "
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     seen,
     latencies,
+    arrivals,
     outOfOrder: () => outOfOrder,
     rejected: () => rejected,
     setSecret: (s) => (secret = s),
@@ -240,6 +248,7 @@ export async function startTopology(
     brokerPid: broker?.pid,
     seen: broker?.seen ?? main.seen,
     latencies: broker?.latencies ?? main.latencies,
+    arrivals: broker ? new Map() : main.arrivals,
     rejected: () => main.rejected() + extra.reduce((n, s) => n + s.rejected(), 0),
     signedRequest,
     outOfOrder: broker?.outOfOrder ?? main.outOfOrder,
