@@ -8,7 +8,7 @@
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
 //   --saturation 0 leaves out the saturation phase (a profile of the steady rates alone).
-//   --stages: after each phase, where its events' time went (bench/stages.ts: ingress, to write, to send, send),
+//   --stages: after each phase, where its events' time went (bench/stages.ts: ingress, to pass, to write, to send, send),
 //   and when in the phase its slowest events were sent.
 //   --destination rabbitmq|nats: the subscription publishes to a private RabbitMQ or NATS JetStream server, and a
 //   consumer in this process reads the queue or stream (latency: webhook sent → message read); "cpu broker" is

@@ -3,13 +3,14 @@
 // tail made at one moment, a stall or a step in the rate, or spread over the phase). Stages are read from the
 // rows the hub wrote (Postgres's clock and the worker's are this machine's, as the bench's):
 //   ingress: the bench sent the webhook (the event's `time`) → the api's insert began (inbound_deliveries.received_at)
-//   to write: → the drain's write statement began (events.created_at)
+//   to pass: → the drain's pass that applied it began (inbound_deliveries.processed_at, its transaction's start)
+//   to write: → the pass's write statement began (events.created_at): the pass's key claim and load
 //   to send: → the worker began the first attempt (delivery_attempts.attempted_at): the write, its commit, the launch
 //   send: → the subscriber here verified it (signing, the POST, this process reading it)
 import type pg from "pg";
 import { percentile } from "./lib.js";
 
-const STAGES = ["ingress", "to write", "to send", "send"] as const;
+const STAGES = ["ingress", "to pass", "to write", "to send", "send"] as const;
 
 export async function stageTable(
   client: pg.Client,
@@ -17,10 +18,11 @@ export async function stageTable(
   since: number,
 ): Promise<{ rows: Record<string, string | number>[]; when: string }> {
   const ids = [...arrivals].filter(([, at]) => at >= since).map(([id]) => id);
-  const { rows } = await client.query<{ id: string; sent: number; stored: number; written: number; attempted: number }>(
+  const { rows } = await client.query<{ id: string; sent: number; stored: number; passed: number; written: number; attempted: number }>(
     `SELECT e.id::text AS id,
             extract(epoch FROM e.time) * 1000 AS sent,
             extract(epoch FROM i.received_at) * 1000 AS stored,
+            extract(epoch FROM i.processed_at) * 1000 AS passed,
             extract(epoch FROM e.created_at) * 1000 AS written,
             extract(epoch FROM a.attempted_at) * 1000 AS attempted
        FROM events e
@@ -31,7 +33,7 @@ export async function stageTable(
     [ids],
   );
   const events = rows.map((r) => {
-    const points = [Number(r.sent), Number(r.stored), Number(r.written), Number(r.attempted), arrivals.get(r.id)!];
+    const points = [Number(r.sent), Number(r.stored), Number(r.passed), Number(r.written), Number(r.attempted), arrivals.get(r.id)!];
     const spans = STAGES.map((_, i) => points[i + 1]! - points[i]!);
     return { sent: points[0]!, spans, total: spans.reduce((a, b) => a + b, 0) };
   });
