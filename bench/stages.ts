@@ -37,6 +37,8 @@ export async function stageTable(
     const spans = STAGES.map((_, i) => points[i + 1]! - points[i]!);
     return { sent: points[0]!, spans, total: spans.reduce((a, b) => a + b, 0) };
   });
+  // A broker destination has no HTTP subscriber here, so no arrivals to split.
+  if (events.length === 0) return { rows: [], when: "(no events delivered to the HTTP subscriber)" };
   const tail = [...events].sort((a, b) => b.total - a.total).slice(0, Math.max(1, Math.ceil(events.length / 100)));
   const row = (name: string, pick: (e: (typeof events)[number]) => number) => {
     const values = events.map(pick).sort((a, b) => a - b);
@@ -48,7 +50,10 @@ export async function stageTable(
     };
   };
   const seconds = new Map<number, number>();
-  for (const e of tail) seconds.set(Math.floor((e.sent - since) / 1000), (seconds.get(Math.floor((e.sent - since) / 1000)) ?? 0) + 1);
+  for (const e of tail) {
+    const second = Math.floor((e.sent - since) / 1000);
+    seconds.set(second, (seconds.get(second) ?? 0) + 1);
+  }
   return {
     rows: [...STAGES.map((name, i) => row(name, (e) => e.spans[i]!)), row(`total (${events.length} events)`, (e) => e.total)],
     when: [...seconds]
