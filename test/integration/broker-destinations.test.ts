@@ -11,6 +11,7 @@ import { startNats, startRabbitMq } from "../../scripts/lib/brokers.js";
 import type { LocalServer } from "../../scripts/lib/local-services.js";
 import { createBrokers } from "../../src/delivery/brokers/index.js";
 import { refusedPublish } from "../../src/delivery/brokers/types.js";
+import type { AttemptAnswer } from "../../src/delivery/attempt-answer.js";
 import { createTestContext, eventually, TEST_ADMIN_TOKEN, type TestContext } from "../helpers/context.js";
 import { natsStream, type QueueReader, rabbitQueue, type ReceivedMessage } from "../helpers/brokers.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
@@ -29,6 +30,8 @@ const logged = capturedLog("debug");
 /** Publishes to exchange `hub.faulty` are refused once in three (a fault-injecting wrapper around the real client). */
 const refusedOnce = new Set<string>();
 let faultyPublishes = 0;
+/** What each real publish to `hub.faulty` answered, by event id, in order (the injected refusals publish nothing). */
+const faultyAnswers = new Map<string, AttemptAnswer[]>();
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(inject("scratchDir"), "brokers-"));
@@ -41,7 +44,11 @@ beforeAll(async () => {
       refusedOnce.add(message.eventId);
       return refusedPublish(1, "injected: the broker refused the message (nack)");
     }
-    return real(target, message, timeoutMs);
+    const answer = await real(target, message, timeoutMs);
+    if (target.options.type === "rabbitmq" && target.options.exchange === "hub.faulty") {
+      faultyAnswers.set(message.eventId, [...(faultyAnswers.get(message.eventId) ?? []), answer]);
+    }
+    return answer;
   };
   await ctx.startWorker({}, brokers);
 }, 90_000);
@@ -191,8 +198,20 @@ describe("RabbitMQ destinations", () => {
     expect(refusedOnce.size).toBeGreaterThan(expected / 4);
     expect(outOfOrder(consumer.received)).toBe(0);
     for (const id of ids) {
-      const seen = consumer.received.filter((m) => m.event.subject.endsWith(id)).map((m) => m.event.data.sequence);
-      expect(seen).toEqual([1, 2, 3, 4, 5]);
+      const copies = consumer.received.filter((m) => m.event.subject.endsWith(id));
+      // Each event once, in sequence order, under its own id.
+      const firsts = copies.filter((m, i) => copies.findIndex((c) => c.messageId === m.messageId) === i);
+      expect(firsts.map((m) => m.event.data.sequence)).toEqual([1, 2, 3, 4, 5]);
+      expect(new Set(firsts.map((m) => m.event.id))).toEqual(new Set(firsts.map((m) => m.messageId)));
+      // At least once: a second copy (same id) only when a real publish before it went unconfirmed (its confirm
+      // lost with the channel or the connection), and nothing published again once the broker confirmed it.
+      for (const first of firsts) {
+        const answers = faultyAnswers.get(first.messageId) ?? [];
+        const received = copies.filter((m) => m.messageId === first.messageId).length;
+        expect(received, `copies of ${first.messageId} against what its publishes answered: ${JSON.stringify(answers)}`).toBeLessThanOrEqual(answers.length);
+        expect(answers.slice(0, -1).filter((a) => a.confirmed)).toEqual([]);
+        expect(answers.at(-1)?.confirmed).toBe(true);
+      }
     }
     // The last confirms' records commit a moment after their messages arrive (group commit).
     await eventually(
