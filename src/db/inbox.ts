@@ -15,8 +15,6 @@ SELECT w.key, ${lockExpr("w.key")} AS locked
                  WHERE status = 'received' AND provider = $1 AND ordering_key IS NOT NULL
                  ORDER BY seq LIMIT $2) oldest) w`;
 
-const LOCK_KEYS = `SELECT k AS key, ${lockExpr("k")} AS locked FROM unnest($1::text[]) AS k`;
-
 // Runs after the locks are held, so its snapshot sees everything the previous holders committed.
 const LOAD = `
 SELECT d.id, d.raw_body, d.received_at, d.request_id, d.ordering_key, d.trace_context,
@@ -59,14 +57,50 @@ export async function claimInboxKeys(sql: Sql, provider: string, scan: number): 
   return toClaim(await sql.query(CLAIM_KEYS, [provider, scan]));
 }
 
-/** Tries the named keys only. */
-export async function tryLockKeys(sql: Sql, keys: string[]): Promise<KeyClaim> {
-  return toClaim(await sql.query(LOCK_KEYS, [keys]));
+/** Waiting rows of locked keys, in receipt order, with their reservations' current state. */
+export interface LoadedInbox {
+  rows: InboxRow[];
+  reservations: ReservationSnapshot[];
+}
+
+/** What `inbox_take` found: the rows of the keys it locked, and how many waiting keys another transaction held. */
+export interface TakenInbox extends LoadedInbox {
+  contended: number;
+}
+
+const wholeNumber = (n: number) => {
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`not a positive whole number: ${n}`);
+  return n;
+};
+
+/**
+ * The statement that takes the oldest waiting reservations of a provider and loads their rows in one call
+ * (`inbox_take`, prisma/migrations/20261211000000_inbox_take): text with no parameters, to be sent in the
+ * transaction's first round trip (sql.ts `withHotTransaction`). Its values are the code's own, checked here.
+ */
+export function takeInboxStatement(provider: "flovi", scan: number, limit: number): string {
+  return `SELECT * FROM inbox_take('${provider}', ${wholeNumber(scan)}, ${wholeNumber(limit)})`;
+}
+
+/** Tries the named keys only, and loads the rows of those it locked (`inbox_take` with keys). */
+export async function takeInboxKeys(sql: Sql, provider: string, keys: string[], limit: number): Promise<TakenInbox> {
+  return toTaken(await sql.query<TakenRow>("SELECT * FROM inbox_take($1, $2, $2, $3)", [provider, limit, keys]));
+}
+
+export type TakenRow = { [K in keyof LoadRow]: LoadRow[K] | null } & { contended: number };
+
+/** `inbox_take`'s rows; a row without an id only says how many keys were contended. */
+export function toTaken(rows: TakenRow[]): TakenInbox {
+  const loaded = rows.filter((row): row is LoadRow & { contended: number } => row.id !== null);
+  return { ...toLoaded(loaded), contended: rows[0]?.contended ?? 0 };
 }
 
 /** The waiting rows of locked keys in receipt order, with their reservations' current state. */
-export async function loadInbox(sql: Sql, keys: string[], limit: number): Promise<{ rows: InboxRow[]; reservations: ReservationSnapshot[] }> {
-  const loaded = await sql.query<LoadRow>(LOAD, [keys, limit]);
+export async function loadInbox(sql: Sql, keys: string[], limit: number): Promise<LoadedInbox> {
+  return toLoaded(await sql.query<LoadRow>(LOAD, [keys, limit]));
+}
+
+function toLoaded(loaded: LoadRow[]): LoadedInbox {
   const reservations = new Map<string, ReservationSnapshot>();
   for (const row of loaded) {
     if (row.r_id && !reservations.has(row.r_id)) {

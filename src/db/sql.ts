@@ -28,7 +28,7 @@ export interface Sql {
 
 // The generic plan is made with the statistics of the moment, which on a new database say every table is
 // empty: with sequential scans off it uses the indexes (as a custom plan does) however small the tables look.
-// The session's own settings are back for the transaction's next statement.
+// The session's own settings are back for the transaction's next plain statement (`clientSql` below).
 const GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
 const SESSION_PLAN = "SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT";
 
@@ -53,16 +53,30 @@ const queryOn =
   async <R>(text: string, params: unknown[] = []) =>
     (await target.query(text, params)).rows as R[];
 
-function clientSql(clients: Clients, client: pg.PoolClient): Sql {
-  const query = queryOn(client);
+/**
+ * A transaction's connection as an `Sql`. A hot statement sets the generic plan (one round trip) unless the
+ * transaction already runs with it, and leaves it set: the next hot statement, and COMMIT, need nothing more.
+ * A plain statement after it puts the session's settings back first (`SET LOCAL` lasts until the transaction
+ * ends), so it plans as it always did.
+ */
+function clientSql(clients: Clients, client: pg.PoolClient, genericFromStart = false): Sql {
+  let generic = genericFromStart;
+  const plain = queryOn(client);
   return {
-    query,
+    async query<R>(text: string, params: unknown[] = []) {
+      if (generic) {
+        await client.query(SESSION_PLAN);
+        generic = false;
+      }
+      return plain<R>(text, params);
+    },
     async hot<R>(statement: HotStatement, params: unknown[]): Promise<R[]> {
-      if (!clients.prepared) return query<R>(statement.text, params);
-      await client.query(GENERIC_PLAN);
-      const rows = await runNamed<R>(clients, client, statement, params);
-      await client.query(SESSION_PLAN);
-      return rows;
+      if (!clients.prepared) return plain<R>(statement.text, params);
+      if (!generic) {
+        await client.query(GENERIC_PLAN);
+        generic = true;
+      }
+      return runNamed<R>(clients, client, statement, params);
     },
   };
 }
@@ -93,12 +107,29 @@ export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise
   return transaction(clients, "BEGIN", (client) => fn(clientSql(clients, client)));
 }
 
-async function transaction<T>(clients: Clients, begin: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * A transaction on the hot path: its first statement goes in BEGIN's round trip, and its result comes with the
+ * handle. Where hot statements are prepared, the transaction runs with their generic plan from the start (set in
+ * that same round trip), so that `first` (if any) and the hot statements that follow it need no round trip of their own
+ * to set it; a plain statement puts the session's settings back before it runs (above). `first` is sent as text
+ * with no parameters: every value in it must be the code's own, never input.
+ */
+export async function withHotTransaction<T, R>(db: Database, first: string | null, fn: (sql: Sql, rows: R[]) => Promise<T>): Promise<T> {
+  const clients = clientsOf(db);
+  const generic = clients.prepared;
+  const begin = ["BEGIN", ...(generic ? [GENERIC_PLAN] : []), ...(first ? [first] : [])].join("; ");
+  return transaction(clients, begin, (client, rows) => fn(clientSql(clients, client, generic), rows as R[]));
+}
+
+/** The rows of a query's last statement (pg answers a query of several statements with one result each). */
+const lastRows = (result: pg.QueryResult | pg.QueryResult[]): unknown[] => (Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows);
+
+async function transaction<T>(clients: Clients, begin: string, fn: (client: pg.PoolClient, rows: unknown[]) => Promise<T>): Promise<T> {
   const client = await clients.pool.connect();
   let failure: Error | undefined;
   try {
-    await client.query(begin);
-    const result = await fn(client);
+    const begun = lastRows(await client.query(begin));
+    const result = await fn(client, begun);
     await client.query("COMMIT");
     return result;
   } catch (error) {

@@ -1,12 +1,13 @@
 // What the Flovi inbox's drain (./inbox.ts) does to the database, behind a small interface: one pass is one
-// transaction of five statements (BEGIN, claim keys, load rows with their reservations, write everything:
-// reservations, transitions, outcomes, events with positions, fan-out; claim the new deliveries' first
-// attempts), COMMIT. A unit test gives the drain a fake of it; the worker `inboxStore(db, …)`.
+// transaction of three round trips: BEGIN with the take (db/inbox.ts: lock the oldest waiting reservations,
+// load their rows and their reservations), the write (reservations, transitions, outcomes, events with
+// positions, fan-out, the leases of first attempts; a claim of the new deliveries' other lanes after it, when
+// there are any), COMMIT. A unit test gives the drain a fake of it; the worker `inboxStore(db, …)`.
 import type { Database } from "../../db/client.js";
 import type { NewDelivery } from "../../db/fan-out.js";
-import { claimInboxKeys, loadInbox, markInbound, oldestWaiting, tryLockKeys } from "../../db/inbox.js";
+import { claimInboxKeys, markInbound, oldestWaiting, takeInboxKeys, takeInboxStatement, type TakenRow, toTaken } from "../../db/inbox.js";
 import { writeReportPlan } from "../../db/reservation-writes.js";
-import { withTransaction } from "../../db/sql.js";
+import { withHotTransaction, withTransaction } from "../../db/sql.js";
 import type { CloudEvent } from "../../domain/events.js";
 import type { InboundOutcome } from "../../domain/reservation-plan.js";
 import { type ApplyResult, applyStoredDelivery } from "./apply-stored.js";
@@ -56,10 +57,12 @@ export function inboxStore(
       let traced: TracedBatch | undefined;
       let outcomes: InboundOutcome[] = [];
       try {
-        return await withTransaction(db, async (sql): Promise<Pass> => {
-          const claim = keys ? await tryLockKeys(sql, keys) : await claimInboxKeys(sql, "flovi", limit);
-          if (claim.locked.length === 0) return { applied: 0, contended: claim.contended, outcomeIds: [], events: [], deliveries: [], misfiled: [] };
-          const loaded = await loadInbox(sql, claim.locked, limit);
+        // The oldest waiting reservations, taken and loaded in BEGIN's round trip; named keys (a batch applied
+        // key by key) in a statement of their own.
+        const first = keys ? null : takeInboxStatement("flovi", limit, limit);
+        return await withHotTransaction(db, first, async (sql, rows: TakenRow[]): Promise<Pass> => {
+          const loaded = keys ? await takeInboxKeys(sql, "flovi", keys, limit) : toTaken(rows);
+          if (loaded.rows.length === 0) return { applied: 0, contended: loaded.contended, outcomeIds: [], events: [], deliveries: [], misfiled: [] };
           traced = traceInboxBatch(loaded.rows);
           const plan = planInbox(traced.rows, loaded.reservations);
           const within = claimWithin?.(plan.events.length);
@@ -70,7 +73,7 @@ export function inboxStore(
           await within?.claim(sql, deliveries);
           return {
             applied: loaded.rows.length - plan.misfiled.length,
-            contended: claim.contended,
+            contended: loaded.contended,
             outcomeIds: plan.inbound.map((o) => o.id),
             events: plan.events.map((e) => e.envelope),
             deliveries,
