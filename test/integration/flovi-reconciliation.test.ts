@@ -35,6 +35,9 @@ afterAll(async () => {
 async function seed(id: string, state: string) {
   await postFlovi(ctx.app, statusChange(state, id));
   await eventually(() => ctx.prisma.reservation.findUnique({ where: { id } }), 10_000, `reservation ${id}`);
+  // Its first event queued a look-up of its details (the fake answers 404): done before the test scripts the
+  // API's answers and counts its requests, so that it is not taken for the reconciliation's.
+  await eventually(async () => (await ctx.prisma.reservation.findUnique({ where: { id } }))?.detailsFetchedAt, 10_000, `reservation ${id}'s details look-up`);
   // Silent for two hours.
   await ageReservation(ctx.db, id, new Date(Date.now() - 2 * 3600_000));
 }
