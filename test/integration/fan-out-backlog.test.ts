@@ -18,6 +18,7 @@ import { closedAfterAll, eventually, TEST_ADMIN_TOKEN, type TestContext } from "
 import { reservationCreated } from "../helpers/events.js";
 import { postFlovi, statusChange } from "../helpers/flovi.js";
 import { manualClock } from "../helpers/manual-clock.js";
+import { explainedDatabase } from "../helpers/plans.js";
 import { startSubscriber } from "../helpers/subscriber.js";
 
 const { context, later } = closedAfterAll();
@@ -219,6 +220,40 @@ describe("an event taken by more than INLINE_FAN_OUT subscriptions", () => {
     await ctx.pool.query("UPDATE webhook_deliveries SET status = 'succeeded'");
     expect(await fanOutBacklogBatch(ctx.db, 4, 10)).toMatchObject({ rows: 1, deliveries: owed });
     expect((await backlogRows(ctx)).map((r) => r.event_id)).toEqual([events[3]]);
+  });
+
+  it("reads the subscription lists of the rows it takes, not of every row waiting (lists of 1,000, however many rows wait)", async () => {
+    const ctx = await context();
+    // One connection, whose statements' plans come back with the buffers they read.
+    const { db, plansOf } = await explainedDatabase(ctx, { analyze: true });
+    later({ close: () => db.close() });
+    const done: string[] = [];
+    /** Pages the backlog statement reads with `waiting` rows at a new destination, each listing 1,000 subscriptions (none of them exists). */
+    const pagesRead = async (waiting: number) => {
+      const key = `http://backlog-${done.length}.example`;
+      const events = await withTransaction(ctx.db, (sql) =>
+        writeEvents(
+          sql,
+          Array.from({ length: waiting }, () => reservationCreated(randomUUID(), `backlog-lists:${randomUUID()}`, new Date())),
+        ),
+      );
+      await ctx.pool.query(
+        `INSERT INTO fan_out_backlog (event_id, destination_key, position, created_at, subscription_ids)
+         SELECT e.id, $2, e.n, now(), ARRAY(SELECT gen_random_uuid() FROM generate_series(1, 1000)) FROM unnest($1::uuid[]) WITH ORDINALITY AS e(id, n)`,
+        [events.map((e) => e.id), key],
+      );
+      // Room for 2,048: the rows before each must owe less, so three rows of 1,000 are taken (and nothing written).
+      const plans = await plansOf(async () => expect(await fanOutBacklogBatch(db, 16, 2048, done)).toMatchObject({ rows: 3, deliveries: 0 }));
+      done.push(key);
+      const plan = plans.find((p) => p.includes("WITH destinations AS")) ?? "";
+      const [, hit, read] = plan.match(/Buffers: shared hit=(\d+)(?: read=(\d+))?/) ?? [];
+      return Number(hit) + Number(read ?? 0);
+    };
+    const few = await pagesRead(20);
+    const many = await pagesRead(400);
+    // 380 more rows: a few more pages of the small rows, not 380 lists of 16 KB (several pages each).
+    const morePages = many - few;
+    expect(morePages).toBeLessThan(100);
   });
 
   it("one relay run matches every marker, more than one transaction's worth, even where no destination has room", async () => {

@@ -9,6 +9,7 @@ import { createDatabase, type Database } from "../../src/db/client.js";
 import { poolOf } from "../../src/db/clients.js";
 import { inboxStore } from "../../src/pipeline/flovi/inbox-store.js";
 import { createTestContext, directDatabaseUrl, type TestContext } from "../helpers/context.js";
+import { explainedDatabase } from "../helpers/plans.js";
 
 let ctx: TestContext;
 const handles: Database[] = [];
@@ -112,20 +113,12 @@ describe("inbox_take", () => {
   });
 
   it("reads the inbox by its partial indexes under the pass's generic plans, though they were made while the table looked empty", async () => {
-    const db = createDatabase({ url: directDatabaseUrl(ctx.config.DATABASE_URL), poolSize: 1, preparedStatements: true });
+    // The function's own statements' plans as they run.
+    const { db, plansOf } = await explainedDatabase(ctx, { preparedStatements: true });
     handles.push(db);
-    // Postgres's auto_explain shows the function's own statements' plans as they run (to this client, as notices).
-    const plans: string[] = [];
-    const client = await poolOf(db).connect();
-    client.on("notice", (notice) => plans.push(notice.message ?? ""));
-    await client.query(
-      "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice",
-    );
-    client.release();
     const key = `plan-${randomUUID().slice(0, 8)}`;
     const id = await waiting("flovi", key);
-    const pass = await inboxStore(db).pass(undefined, 500);
-    expect(pass.outcomeIds).toEqual([id]);
+    const plans = await plansOf(async () => expect((await inboxStore(db).pass(undefined, 500)).outcomeIds).toEqual([id]));
     const claim = plans.find((p) => p.includes("pg_try_advisory_xact_lock")) ?? "";
     const load = plans.find((p) => p.includes("LEFT JOIN reservations")) ?? "";
     expect(claim).toContain("Index Scan using inbound_deliveries_inbox_idx");
