@@ -98,12 +98,14 @@ describe("right after 1,000 subscriptions are created at one host, before Postgr
     expect(together).toContain("Index Scan using delivery_slots_pkey on delivery_slots ds ");
     expect(together).not.toMatch(/Seq Scan on delivery_slots/);
 
-    // A lane asked for alone takes the one-by-one path: its free slots are counted by the key too.
+    // A lane asked for alone takes the one-by-one path: its free slots are counted by the key too (this plan
+    // held on the old statistics before the change as well: the custom plan knows the lane; a guard, not a repair).
     const alone = await explained.plansOf(async () => {
       ({ claimed } = await claimDeliveries(onPool(explained.db), [{ subscriptionId: crowd[40]!, want: 3 }], randomUUID(), settings));
     });
     expect(claimed).toHaveLength(3);
-    const free = alone.find((p) => /SELECT count\(\*\)::int\s+FROM \(\s+SELECT 1 FROM delivery_slots ds/.test(p)) ?? "";
+    // (The count of the lane's free slots, however it is written: a count over delivery_slots, not a lock of them.)
+    const free = alone.find((p) => /SELECT count\(\*\)[\s\S]*delivery_slots ds/.test(p) && !p.includes("FOR UPDATE")) ?? "";
     expect(free).toContain("Index Scan using delivery_slots_pkey on delivery_slots ds");
     expect(free).not.toMatch(/Seq Scan on delivery_slots/);
   });
