@@ -202,6 +202,46 @@ describe.each(["alone", "beside another lane"])("a lane asked for %s", (mode) =>
       expect(slots.rows.map((r) => r.slot)).toEqual([0, 1, 2, 3]);
     });
 
+    it("a lease rewrites its deliveries' rows in place (HOT): their pages were written with room for it", async () => {
+      const sub = await lane();
+      // 400 deliveries written by one statement, as a fan-out writes them: whole pages of their own. The 8 in
+      // the middle are due first, so the lease lands on pages no other case has touched.
+      const { rows: written } = await ctx.pool.query<{ id: string; first: boolean }>(
+        `WITH e AS (
+           INSERT INTO events (id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope)
+           SELECT gen_random_uuid(), 'test', 'reservation.created', 'reservations/' || g, 'reservation', $1 || ':' || g, 1, $2, 'hot:' || $1 || ':' || g,
+                  '{"specversion":"1.0"}'::jsonb
+             FROM generate_series(1, 400) g RETURNING id, subject, entity_id)
+         INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at)
+         SELECT gen_random_uuid(), e.id, $3, 'pending', e.subject, split_part(e.entity_id, ':', 2)::int + $4,
+                $2::timestamptz - CASE WHEN split_part(e.entity_id, ':', 2)::int BETWEEN 200 AND 207 THEN interval '1 second' ELSE interval '0' END, $2, now()
+           FROM e RETURNING id, position BETWEEN $4 + 200 AND $4 + 207 AS first`,
+        [randomUUID(), T, sub, position],
+      );
+      position += 1_000;
+      const client = await ctx.pool.connect();
+      try {
+        await client.query("BEGIN");
+        // This connection's updates of the table not yet reported (earlier transactions' may be among them):
+        // the claim's are what it adds.
+        const updates = async () => {
+          const { rows } = await client.query<{ updated: string; hot: string }>(
+            "SELECT n_tup_upd AS updated, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'webhook_deliveries'",
+          );
+          return { updated: Number(rows[0]!.updated), hot: Number(rows[0]!.hot) };
+        };
+        const before = await updates();
+        const leased = await claim(sub, 8, settings(T), inOpenTransaction(ctx.db, client));
+        expect(new Set(claimedIds(leased))).toEqual(new Set(written.filter((w) => w.first).map((w) => w.id)));
+        const after = await updates();
+        // All 8 in place (the lane's slots are another table).
+        expect({ updated: after.updated - before.updated, hot: after.hot - before.hot }).toEqual({ updated: 8, hot: 8 });
+      } finally {
+        await client.query("ROLLBACK");
+        client.release();
+      }
+    });
+
     it("a lowered limit counts only its first slots; a raised one gets its slots from the trigger", async () => {
       const sub = await lane({ maxInFlight: 3 });
       await deliveries(sub, [null, null, null, null, null]);
