@@ -211,10 +211,10 @@ describe.each(["alone", "beside another lane"])("a lane asked for %s", (mode) =>
            INSERT INTO events (id, source, type, subject, entity, entity_id, sequence, time, dedupe_key, envelope)
            SELECT gen_random_uuid(), 'test', 'reservation.created', 'reservations/' || g, 'reservation', $1 || ':' || g, 1, $2, 'hot:' || $1 || ':' || g,
                   '{"specversion":"1.0"}'::jsonb
-             FROM generate_series(1, 400) g RETURNING id, subject, entity_id)
+             FROM generate_series(1, 400) g RETURNING id, subject, split_part(entity_id, ':', 2)::int AS n)
          INSERT INTO webhook_deliveries (id, event_id, subscription_id, status, subject, position, next_attempt_at, schedule_started_at, updated_at)
-         SELECT gen_random_uuid(), e.id, $3, 'pending', e.subject, split_part(e.entity_id, ':', 2)::int + $4,
-                $2::timestamptz - CASE WHEN split_part(e.entity_id, ':', 2)::int BETWEEN 200 AND 207 THEN interval '1 second' ELSE interval '0' END, $2, now()
+         SELECT gen_random_uuid(), e.id, $3, 'pending', e.subject, e.n + $4,
+                $2::timestamptz - CASE WHEN e.n BETWEEN 200 AND 207 THEN interval '1 second' ELSE interval '0' END, $2, now()
            FROM e RETURNING id, position BETWEEN $4 + 200 AND $4 + 207 AS first`,
         [randomUUID(), T, sub, position],
       );
