@@ -2,10 +2,12 @@
 //   git worktree add ../hub-base <commit> && (cd ../hub-base && npm ci && npm run build)
 //   npm run bench:ab -- --base ../hub-base [--runs 3] [--script bench:e2e] -- --rates 100,300,600 --duration 20
 // Each run is `npm run -s <script> -- <args after -->` in one checkout, then in the other, with the load
-// average printed before each; the tables are the scripts' own. Report medians over the runs, per side.
+// average printed before each, and the machine's speed (the CPU time of a fixed piece of work on each CPU:
+// bench/lib.ts speedMs; a run on a slower machine costs more per event on both sides); the tables are the scripts' own.
+// Report medians over the runs, per side.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { loadAverage } from "./lib.js";
+import { loadAverage, speedMs } from "./lib.js";
 
 const argv = process.argv.slice(2);
 const split = argv.indexOf("--");
@@ -28,7 +30,7 @@ for (let run = 1; run <= runs; run++) {
   // Alternate which side goes first, so neither always runs on a warmer (or more tired) machine.
   const order = run % 2 === 1 ? sides : [...sides].reverse();
   for (const side of order) {
-    console.log(`\n=== run ${run}/${runs}, ${side.name} (${side.dir}); load average before ${loadAverage()}`);
+    console.log(`\n=== run ${run}/${runs}, ${side.name} (${side.dir}); load average before ${loadAverage()}; fixed work ${speedMs()} ms CPU per CPU`);
     // Each side on its own runtime: npm put this checkout's node_modules/.bin (where its Node may be) first
     // on PATH; the other checkout's npm puts its own there instead.
     const PATH = (process.env.PATH ?? "")

@@ -19,7 +19,7 @@
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import pg from "pg";
-import { cpuMs, groupCpuMs, loadAverage, machine, median, openLoop, percentile, topologyArgs } from "./lib.js";
+import { cpuMs, cpuTimes, groupCpuMs, loadAverage, machine, median, openLoop, percentile, speedMs, stealPercent, topologyArgs } from "./lib.js";
 import { stageTable } from "./stages.js";
 import { startTopology } from "./topology.js";
 import { startFakeServer } from "../scripts/lib/fakes/http-server.js";
@@ -48,7 +48,9 @@ function countSpans(body: string, into: Map<string, number>): void {
 }
 
 async function run(index: number): Promise<Row[]> {
-  console.log(`\nrun ${index + 1}/${runs}: load average before ${loadAverage()}`);
+  console.log(
+    `\nrun ${index + 1}/${runs}: load average before ${loadAverage()}; fixed work ${speedMs()} ms CPU per CPU (the machine's speed: bench/lib.ts speedMs)`,
+  );
   let exported = 0;
   let exports = 0;
   // With OTEL_EXPORTER_OTLP_PROTOCOL=http/json the receiver can read the spans: it counts them by name.
@@ -113,6 +115,7 @@ async function run(index: number): Promise<Row[]> {
     const before = seen.size;
     await new Promise((r) => setTimeout(r, 500)); // pg_stat_database is refreshed at most twice a second
     const start = await sample();
+    const machineBefore = cpuTimes();
     const started = Date.now();
     // A steady rate is sent open-loop; saturation is autocannon's closed loop on 50 connections.
     const ingress = opts.overallRate
@@ -135,6 +138,7 @@ async function run(index: number): Promise<Row[]> {
     const drainedMs = Date.now() - started;
     await new Promise((r) => setTimeout(r, 600));
     const end = await sample();
+    const steal = stealPercent(machineBefore, cpuTimes());
     const delivered = seen.size - before;
     const per = (k: Exclude<keyof typeof start, "stored">) => ((end[k] - start[k]) / Math.max(delivered, 1)).toFixed(2);
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -166,6 +170,9 @@ async function run(index: number): Promise<Row[]> {
         (["api", "worker", "postgres", "redis", "bouncer", "balancer"] as const).reduce((sum, k) => sum + end[k] - start[k], 0) / Math.max(delivered, 1)
       ).toFixed(2),
       "cpu bench": per("bench"),
+      "steal %": steal,
+      // Measured once the phase has drained: the machine's speed around the phase (bench/lib.ts speedMs).
+      "fixed work ms per CPU": speedMs(),
       ...(destination ? { "cpu broker": per("broker") } : {}),
     };
   }

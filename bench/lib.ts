@@ -1,5 +1,5 @@
 // Shared bench plumbing: private Postgres + Redis (durable settings, fsync on), child processes, printing.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
@@ -187,6 +187,52 @@ export function groupCpuMs(pgid: number): number {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+// The fixed piece of work speedMs times, in a fresh Node process each time: the same code in the same state
+// (the bench's own heap and JIT would otherwise change what it costs). Warmed up, then timed three times by
+// the CPU time of its main thread (Node's compiler and GC threads left out); the median is printed.
+const SPEED_PROBE = `
+const { createHmac } = require("node:crypto");
+const body = Buffer.alloc(2048, 7);
+const object = { text: "x".repeat(500), items: Array.from({ length: 50 }, (_, i) => ({ i, name: "item-" + i })) };
+const unit = () => { createHmac("sha256", "calibration").update(body).digest("hex"); JSON.parse(JSON.stringify(object)); };
+const cpu = () => { const u = process.threadCpuUsage ? process.threadCpuUsage() : process.cpuUsage(); return (u.user + u.system) / 1000; };
+for (let i = 0; i < 10000; i++) unit();
+const times = [];
+for (let round = 0; round < 3; round++) { const before = cpu(); for (let i = 0; i < 5000; i++) unit(); times.push(cpu() - before); }
+console.log(times.sort((a, b) => a - b)[1].toFixed(0));
+`;
+
+/**
+ * How fast each of this machine's CPUs is right now: the CPU ms one thread spends on a fixed piece of work
+ * (5,000 times an HMAC-SHA256 of 2 KB and a JSON round trip of a 2 KB object, what every event costs the hub
+ * a few times over), pinned to each CPU in turn (`taskset`), e.g. "87 · 62". The same work should take the
+ * same time everywhere; here it has not: one vCPU of this 2-core machine has run it 40 % slower than the other
+ * for minutes on end, and a process the scheduler keeps there pays as much more per event. Measured on a
+ * quiet machine (between runs, after a phase has drained): under load it would measure the load.
+ */
+export function speedMs(): string {
+  return cpus()
+    .map((_, cpu) => {
+      try {
+        return execFileSync("taskset", ["-c", String(cpu), process.execPath, "-e", SPEED_PROBE], { encoding: "utf8" }).trim();
+      } catch {
+        return "?"; // no taskset (util-linux) here
+      }
+    })
+    .join(" · ");
+}
+
+/** The machine's CPU time so far (all cores, in ticks) and the part of it the hypervisor gave to other guests (steal). */
+export function cpuTimes(): { total: number; steal: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+
+/** Steal between two readings, in % of the machine's CPU time. */
+export function stealPercent(from: { total: number; steal: number }, to: { total: number; steal: number }): string {
+  return ((100 * (to.steal - from.steal)) / Math.max(1, to.total - from.total)).toFixed(1);
 }
 
 export function loadAverage(): string {
