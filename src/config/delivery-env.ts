@@ -17,8 +17,11 @@ export const deliveryEnv = {
   DELIVERY_DISABLE_AFTER_MS: durationMs(5 * 24 * HOUR),
   /** ...or after this many consecutive failed attempts (0 turns the count rule off). */
   DELIVERY_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).default(0),
-  /** A new subscription's in-flight limit when its body names none (docs/delivery.md). */
-  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).default(64),
+  /**
+   * A new subscription's in-flight limit when its body names none (docs/delivery.md, "Limits"): a destination's
+   * own limit in one process, so that a busy subscription is not held back by the hub's own queueing.
+   */
+  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).default(256),
   /**
    * Requests open at once in one worker process at most, shared fairly by destination, then by subscription.
    * A slow answer holds a socket and some memory, nothing scarcer: the bound is memory and file descriptors.

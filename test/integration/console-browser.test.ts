@@ -81,7 +81,7 @@ describe("operator console in a browser", () => {
 
     // The subscription's lane: its backlog and limits, changed through the form.
     await open(page, `${world.base}/admin/console/subscriptions/${subscription.id}`);
-    expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 64");
+    expect(await page.$eval(`tr[data-lane="${subscription.id}"]`, (row) => row.textContent)).toContain("of at most 256");
     await page.select("select[name=ordering]", "subject");
     await page.$eval("input[name=maxInFlight]", (input) => ((input as unknown as { value: string }).value = ""));
     await page.type("input[name=maxInFlight]", "4");

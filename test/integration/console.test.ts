@@ -199,7 +199,7 @@ describe("operator console", () => {
       .send({ url: "http://127.0.0.1:9/lane", eventTypes: ["rental.*"], ordering: "subject" });
     const { cookie, token, res } = await session(`/admin/console/subscriptions/${sub.body.id}`);
     expect(res.text).toContain(`data-lane="${sub.body.id}"`);
-    expect(res.text).toContain("0 of at most 64");
+    expect(res.text).toContain("0 of at most 256");
     expect(res.text).toMatch(/Ordering <strong>per subject/);
     const post = (body: Record<string, string>) =>
       request(ctx.app)

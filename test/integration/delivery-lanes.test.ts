@@ -401,7 +401,7 @@ describe("subscription input", () => {
       .post("/subscriptions")
       .set(auth)
       .send({ url: "http://127.0.0.1:9/y", eventTypes: ["*"], description: "d" });
-    expect(created.body).toMatchObject({ ordering: "none", maxInFlight: 64, rateLimitPerSecond: null });
+    expect(created.body).toMatchObject({ ordering: "none", maxInFlight: 256, rateLimitPerSecond: null });
     const id = created.body.id;
     const changed = await request(ctx.app).patch(`/subscriptions/${id}`).set(auth).send({ maxInFlight: 3, rateLimitPerSecond: 2.5, ordering: "subject" });
     expect(changed.status).toBe(200);
