@@ -209,7 +209,7 @@ console.log(times.sort((a, b) => a - b)[1].toFixed(0));
  * (5,000 times an HMAC-SHA256 of 2 KB and a JSON round trip of a 2 KB object, what every event costs the hub
  * a few times over), pinned to each CPU in turn (`taskset`), e.g. "87 · 62". The same work should take the
  * same time everywhere; here it has not: one vCPU of this 2-core machine has run it 40 % slower than the other
- * for minutes on end, and a process the scheduler keeps there pays as much more per event. Measured on a
+ * for a minute or more, and a process the scheduler keeps there pays as much more per event. Measured on a
  * quiet machine (between runs, after a phase has drained): under load it would measure the load.
  */
 export function speedMs(): string {

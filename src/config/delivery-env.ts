@@ -6,6 +6,8 @@ import { MAX_IN_FLIGHT } from "../domain/subscription-limits.js";
 
 /** The most steps DELIVERY_RETRY_SCHEDULE may have. */
 const MAX_DELIVERY_STEPS = 20;
+/** A destination's requests open at once in one process, and a new subscription's in-flight limit: the same by default. */
+const DESTINATION_LIMIT = 256;
 
 export const deliveryEnv = {
   DELIVERY_TIMEOUT_MS: durationMs(10 * SECOND),
@@ -21,14 +23,14 @@ export const deliveryEnv = {
    * A new subscription's in-flight limit when its body names none (docs/delivery.md, "Limits"): a destination's
    * own limit in one process, so that a busy subscription is not held back by the hub's own queueing.
    */
-  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).default(256),
+  DELIVERY_DEFAULT_MAX_IN_FLIGHT: z.coerce.number().int().min(MAX_IN_FLIGHT.min).max(MAX_IN_FLIGHT.max).default(DESTINATION_LIMIT),
   /**
    * Requests open at once in one worker process at most, shared fairly by destination, then by subscription.
    * A slow answer holds a socket and some memory, nothing scarcer: the bound is memory and file descriptors.
    */
   DELIVERY_CONCURRENCY: positiveInt(2048),
   /** A destination's (an endpoint origin's) requests open at once in one worker process at most... */
-  DELIVERY_DESTINATION_MAX_IN_FLIGHT: positiveInt(256),
+  DELIVERY_DESTINATION_MAX_IN_FLIGHT: positiveInt(DESTINATION_LIMIT),
   /** ...unless named here: `origin=limit,…` (a gateway that fronts many teams). */
   DELIVERY_DESTINATION_LIMITS: destinationLimits,
   /** How often each worker looks for deliveries that came due (retries, other processes' work, expired leases). */
