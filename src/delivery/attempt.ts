@@ -46,9 +46,10 @@ async function attemptIn(deps: AttemptDeps, claimed: ClaimedDelivery, lane: Lane
   const clock = deps.clock ?? systemClock;
   const now = new Date(clock.now());
   const outcome = await sendAttempt(lane, claimed.eventId, claimed.body, delivery, now, span ? carrierOf() : null, claimed.replayId ?? null);
-  const decision = decideAttempt(outcome, claimed, delivery.schedule, new Date(clock.now()));
+  const answered = new Date(clock.now());
+  const decision = decideAttempt(outcome, claimed, delivery.schedule, answered);
   span?.setAttributes({ "http.response.status_code": outcome.statusCode ?? 0, "hub.outcome": decision.kind });
-  await recorder.record(attemptRecord(claimed, claimed.attempts + 1, now, outcome, decision), decision);
+  await recorder.record(attemptRecord(claimed, claimed.attempts + 1, { sent: now, answered }, outcome, decision), decision);
   const outcomeLabel = decision.kind === "delivered" ? "succeeded" : decision.kind;
   metrics.deliveries.inc({ outcome: outcomeLabel });
   metrics.deliveryAttempts.inc({ subscription_id: lane.subscriptionId, outcome: outcomeLabel });

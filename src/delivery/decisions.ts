@@ -65,11 +65,14 @@ export function decideAttempt(outcome: AttemptAnswer, state: ScheduleState, sche
   return { kind: "retry", delayMs: retryDelayMs(schedule, step, outcome.retryAfterMs, random) };
 }
 
-/** The row an attempt writes. */
+/**
+ * The row an attempt writes. A wait (a retry's delay, a 429's pause) counts from when the answer came, not from
+ * when the request was sent: `Retry-After: 1` after a slow answer still means a second from that answer.
+ */
 export function attemptRecord(
   delivery: { webhookDeliveryId: string; subscriptionId: string; leaseToken: string | null } & ScheduleState,
   attempt: number,
-  now: Date,
+  at: { sent: Date; answered: Date },
   outcome: AttemptAnswer,
   decision: AttemptDecision,
 ): AttemptRecord {
@@ -79,13 +82,13 @@ export function attemptRecord(
     subscriptionId: delivery.subscriptionId,
     leaseToken: delivery.leaseToken,
     attempt,
-    attemptedAt: now,
+    attemptedAt: at.sent,
     durationMs: outcome.durationMs,
     statusCode: outcome.statusCode,
     error: outcome.error,
     excerpt: outcome.excerpt,
     status: decision.kind === "delivered" ? "succeeded" : waiting ? "pending" : "failed",
-    nextAttemptAt: waiting ? new Date(now.getTime() + decision.delayMs) : null,
+    nextAttemptAt: waiting ? new Date(at.answered.getTime() + decision.delayMs) : null,
     scheduleStep: decision.kind === "throttled" ? delivery.scheduleStep : delivery.scheduleStep + 1,
     throttled: decision.kind === "throttled",
   };

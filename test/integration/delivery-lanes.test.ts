@@ -131,16 +131,18 @@ describe("per-subscription limits", () => {
     await strict.startWorker();
     const sub = await newSubscriber();
     let throttled = 0;
-    sub.respond = () => (throttled++ < 3 ? { status: 429, headers: { "retry-after": "1" } } : { status: 204 });
+    // The 429s come slowly (300 ms): the pause counts from the answer, not from the request.
+    sub.respond = () => (throttled++ < 3 ? { status: 429, headers: { "retry-after": "1" }, delayMs: 300 } : { status: 204 });
     const { id } = await subscribe(strict, sub, { maxInFlight: 1 });
     await walk(strict, reservations(3, "429"), ["created"]);
     await eventually(async () => sub.received.length === 3, 20_000, "delivered after the pauses");
     const s = await strict.prisma.subscription.findUniqueOrThrow({ where: { id } });
     expect(s).toMatchObject({ status: "active", consecutiveFailures: 0 });
-    // Each 429 paused the lane: the next request came at least the asked second later, whatever delivery it was.
+    // Each 429 paused the lane: the next request came at least the asked second after the answer (the request
+    // plus its 300 ms), whatever delivery it was.
     const times = sub.server.requests.map((r) => r.receivedAt);
     // wall clock: the pause a subscriber asked for, between real requests.
-    for (let i = 1; i <= 3; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(950);
+    for (let i = 1; i <= 3; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(300 + 950);
   });
 });
 

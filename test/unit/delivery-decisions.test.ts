@@ -53,20 +53,33 @@ describe("decideAttempt", () => {
   it("the record says what the decision means, and where the schedule stands", () => {
     const t = new Date(1_000_000);
     const delivery = { webhookDeliveryId: "d", subscriptionId: "s", leaseToken: "l", scheduleStep: 1, scheduleStartedAt: new Date(0) };
-    expect(attemptRecord(delivery, 2, t, outcome(500), { kind: "retry", delayMs: 500 })).toMatchObject({
+    expect(attemptRecord(delivery, 2, { sent: t, answered: t }, outcome(500), { kind: "retry", delayMs: 500 })).toMatchObject({
       status: "pending",
       attempt: 2,
       nextAttemptAt: new Date(1_000_500),
       scheduleStep: 2,
       throttled: false,
     });
-    expect(attemptRecord(delivery, 2, t, outcome(429), { kind: "throttled", delayMs: 3_000 })).toMatchObject({
+    expect(attemptRecord(delivery, 2, { sent: t, answered: t }, outcome(429), { kind: "throttled", delayMs: 3_000 })).toMatchObject({
       status: "pending",
       nextAttemptAt: new Date(1_003_000),
       scheduleStep: 1,
       throttled: true,
     });
-    expect(attemptRecord(delivery, 1, t, outcome(200), { kind: "delivered" })).toMatchObject({ status: "succeeded", nextAttemptAt: null, leaseToken: "l" });
+    expect(attemptRecord(delivery, 1, { sent: t, answered: t }, outcome(200), { kind: "delivered" })).toMatchObject({
+      status: "succeeded",
+      nextAttemptAt: null,
+      leaseToken: "l",
+    });
+    // A slow answer: the wait counts from the answer (a 429's Retry-After, a retry's delay), the attempt from its start.
+    const answered = new Date(1_000_400);
+    expect(attemptRecord(delivery, 2, { sent: t, answered }, outcome(429), { kind: "throttled", delayMs: 1_000 })).toMatchObject({
+      attemptedAt: t,
+      nextAttemptAt: new Date(1_001_400),
+    });
+    expect(attemptRecord(delivery, 2, { sent: t, answered }, outcome(500), { kind: "retry", delayMs: 500 })).toMatchObject({
+      nextAttemptAt: new Date(1_000_900),
+    });
   });
 });
 
