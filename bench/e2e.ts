@@ -8,6 +8,8 @@
 //   --pgbouncer (every service connection through PgBouncer in transaction mode), --apis 2 --workers 3
 //   (several processes; the apis behind haproxy, round robin, checking /readyz). CPU columns sum each role's processes.
 //   --saturation 0 leaves out the saturation phase (a profile of the steady rates alone).
+//   --statements 1: after each phase, its top statements in Postgres (calls, execution and planning time),
+//   counted for that phase alone (pg_stat_statements is reset as it starts).
 //   --stages: after each phase, where its events' time went (bench/stages.ts: ingress, to pass, to write, to send, send),
 //   and when in the phase its slowest events were sent.
 //   --destination rabbitmq|nats: the subscription publishes to a private RabbitMQ or NATS JetStream server, and a
@@ -114,6 +116,8 @@ async function run(index: number): Promise<Row[]> {
     latencies.length = 0;
     const before = seen.size;
     await new Promise((r) => setTimeout(r, 500)); // pg_stat_database is refreshed at most twice a second
+    // --statements: each phase's own statements (the warm-up's and the phase before's left out).
+    if (args.has("statements")) await stats.query("SELECT pg_stat_statements_reset() /* bench-counter */");
     const start = await sample();
     const machineBefore = cpuTimes();
     const started = Date.now();
@@ -142,6 +146,17 @@ async function run(index: number): Promise<Row[]> {
     const delivered = seen.size - before;
     const per = (k: Exclude<keyof typeof start, "stored">) => ((end[k] - start[k]) / Math.max(delivered, 1)).toFixed(2);
     const sorted = [...latencies].sort((a, b) => a - b);
+    if (args.has("statements")) {
+      // This phase's statements by time spent executing and planning, per delivered event (a plpgsql
+      // function's own row includes the statements it ran, also listed apart).
+      const top = await stats.query<{ calls: string; ms: string; plan: string; query: string }>(
+        `SELECT calls, round(total_exec_time)::text AS ms, round(total_plan_time)::text AS plan, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 16`,
+      );
+      console.log(`${title}: the top statements in Postgres (${delivered} events delivered; ms per event = ms ÷ that)`);
+      console.table(top.rows);
+    }
     if (args.has("stages")) {
       const stages = await stageTable(counts, arrivals, started);
       console.log(`${title}: where the time went, ms; the slowest 1 % were sent at (s into the phase: how many) ${stages.when}`);
@@ -186,16 +201,6 @@ async function run(index: number): Promise<Row[]> {
     for (const rate of rates) rows.push(await phase(`${rate}/s`, { overallRate: rate, connections: 50 }));
     if (args.get("saturation") !== "0") rows.push(await phase("saturation", { connections: 50 }));
     console.table(rows);
-    if (args.has("statements")) {
-      // By time spent executing and planning (a plpgsql function's own row includes the statements it ran, also
-      // listed apart).
-      const top = await stats.query<{ calls: string; ms: string; plan: string; query: string }>(
-        `SELECT calls, round(total_exec_time)::text AS ms, round(total_plan_time)::text AS plan, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
-           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-          WHERE d.datname = 'bench' AND s.query NOT LIKE '%bench-counter%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 16`,
-      );
-      console.table(top.rows);
-    }
     if (topology.rejected() > 0) console.log(`signature failures at the subscriber: ${topology.rejected()}`);
     if (receiver) console.log(`tracing on: ${exports} OTLP/HTTP exports received, ${(exported / 1e6).toFixed(1)} MB`);
     if (spanNames.size > 0) {
