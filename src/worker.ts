@@ -15,7 +15,7 @@ import { deliverySettings, pumpSettings } from "./delivery/settings.js";
 import { backlogRoom } from "./config/delivery-env.js";
 import { createRelay, type Relay } from "./delivery/relay.js";
 import { createReplayFeeder } from "./delivery/replay-feeder.js";
-import { releaseHeadsOfSubjects } from "./db/delivery-lanes.js";
+import { releaseHeadsOfSubjects } from "./db/lane-modes.js";
 import { findDelivery, resendFailed } from "./db/webhook-deliveries.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createFloviInbox, type Committed } from "./pipeline/flovi/inbox.js";
@@ -68,6 +68,7 @@ export async function startWorker(deps: WorkerDeps): Promise<WorkerRuntime> {
     settings,
     onFailed: (failed) => park(queues, failed, log),
     onResentDelivered: (delivered) => void unpark(queues, delivered, log),
+    handover: () => pump.handover,
   });
   const pumpOptions = pumpSettings(config);
   const attemptDeps = { db, log, metrics, delivery: settings, recorder, logOutcomes: pumpOptions.logOutcomes ?? false };

@@ -8,6 +8,7 @@
 import type { BrokerOptions } from "../domain/destinations.js";
 import type { Database } from "./client.js";
 import { onPool, type Sql } from "./sql.js";
+import { columnsFor } from "./unnest.js";
 
 /** A lane this claim held: its target, and what it could take. */
 export interface LaneRow {
@@ -66,7 +67,32 @@ export interface ClaimSettings {
   now?: Date;
 }
 
-interface ClaimRow {
+/**
+ * Leases taken without a claim of their own, under one lease: the ones a writer's fan-out may take as it writes
+ * (db/fan-out.ts), the ones a record hands over (db/delivery-attempts.ts). Per lane, how many at most.
+ */
+export interface LeaseOffer {
+  lanes: LaneRequest[];
+  leaseToken: string;
+  settings: Pick<ClaimSettings, "leaseMs" | "circuitAfterFailures" | "now">;
+}
+
+/** A LeaseOffer as a statement's inputs (src/db/unnest.ts): its lanes, and its terms (one row, or none: no offer). */
+export const LEASE_OFFER_COLUMNS = {
+  lanes: columnsFor<LaneRequest>({
+    lane: ["uuid", (x) => x.subscriptionId],
+    want: ["int", (x) => x.want],
+  }),
+  terms: columnsFor<LeaseOffer>({
+    token: ["uuid", (x) => x.leaseToken],
+    lease_ms: ["float8", (x) => x.settings.leaseMs],
+    circuit_after: ["int", (x) => x.settings.circuitAfterFailures],
+    at: ["timestamptz", (x) => x.settings.now?.toISOString() ?? null],
+  }),
+};
+
+/** A claim's row: a lane (no delivery id), or a delivery it leased. */
+export interface ClaimRow {
   lane_id: string;
   room: number | null;
   next_at: Date | null;
@@ -100,6 +126,11 @@ export async function claimDeliveries(sql: Sql, requests: LaneRequest[], leaseTo
     settings.circuitProbeMs,
     settings.now?.toISOString() ?? null,
   ]);
+  return claimResult(rows, leaseToken);
+}
+
+/** A claim's rows as the pump takes them: the lanes, and what they leased (under `leaseToken`). */
+export function claimResult(rows: ClaimRow[], leaseToken: string): ClaimResult {
   const lanes: LaneRow[] = [];
   const claimed: ClaimedDelivery[] = [];
   for (const r of rows) {
@@ -164,53 +195,6 @@ export async function lanesWithDueWork(db: Database, skip: string[]): Promise<st
     [skip],
   );
   return rows.map((r) => r.id);
-}
-
-/**
- * Ordered mode's safety net: a held delivery whose subject has no earlier unfinished delivery is due now. The
- * attempt recorder releases the next delivery as it records the one before; this catches the rare fan-out
- * that raced with that release (and anything held when a subscription left ordered mode).
- */
-export async function releaseHeadsOfSubjects(db: Database): Promise<number> {
-  const rows = await onPool(db).query(
-    `UPDATE webhook_deliveries h SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now()
-      WHERE h.status = 'held'
-        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o
-                         WHERE o.subscription_id = h.subscription_id AND o.subject = h.subject AND o.status IN ('pending', 'held')
-                           AND o.position < h.position)
-      RETURNING h.id`,
-  );
-  return rows.length;
-}
-
-/**
- * A subscription entered ordered mode: its waiting deliveries take their subjects, so that from now on a
- * subject's deliveries go out one at a time, in log order, those already waiting included.
- */
-export async function orderWaiting(sql: Sql, subscriptionId: string): Promise<void> {
-  await sql.query(
-    `UPDATE webhook_deliveries d SET subject = e.subject, updated_at = now()
-       FROM events e WHERE d.subscription_id = $1 AND d.status = 'pending' AND e.id = d.event_id`,
-    [subscriptionId],
-  );
-}
-
-/** A subscription left ordered mode: what it held waits no more (in the caller's transaction). */
-export async function releaseAllHeld(sql: Sql, subscriptionId: string): Promise<void> {
-  await sql.query(
-    `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now()
-        WHERE subscription_id = $1 AND status = 'held'`,
-    [subscriptionId],
-  );
-}
-
-/** A deleted subscription's waiting deliveries will never be sent: cancelled (in the caller's transaction). */
-export async function cancelWaiting(sql: Sql, subscriptionId: string): Promise<void> {
-  await sql.query(
-    `UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'subscription deleted', completed_at = now(), updated_at = now()
-        WHERE subscription_id = $1 AND status IN ('pending', 'held')`,
-    [subscriptionId],
-  );
 }
 
 export interface LaneStats {

@@ -2,7 +2,7 @@
 // fan each event out to the active subscriptions whose event types match. Used inside one statement
 // (data-modifying CTEs) by the Flovi inbox and by the outbox relay.
 import type { BrokerOptions } from "../domain/destinations.js";
-import type { ClaimedDelivery, ClaimSettings, LaneRequest, LaneRow } from "./delivery-lanes.js";
+import type { ClaimedDelivery, LaneRow, LeaseOffer } from "./delivery-lanes.js";
 
 /**
  * Whether one of the patterns in `patternsExpr` (`*`, `<entity>.*`, or a type) matches the type `typeExpr`
@@ -191,12 +191,8 @@ export function toFannedOut(rows: FannedOutRow[], leaseToken?: string): FannedOu
 }
 
 /** The leases a writer's fan-out may take (delivery/pump.ts `claimWithin` offers them). */
-export interface FanOutLease {
-  /** Per lane, how many new deliveries this process would start at most (its fair share). */
-  lanes: LaneRequest[];
-  leaseToken: string;
-  settings: Pick<ClaimSettings, "leaseMs" | "circuitAfterFailures" | "now">;
-}
+/** The leases a writer's fan-out may take as it writes: per lane, how many new deliveries at most (its fair share). */
+export type FanOutLease = LeaseOffer;
 
 /** A first attempt leased by the fan-out itself: it starts once the writer's transaction commits. */
 export interface LeasedAttempt {

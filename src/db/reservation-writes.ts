@@ -3,7 +3,7 @@
 // holds the reservations' advisory locks in the same transaction.
 import type { ReportPlan, ReservationSnapshot } from "../domain/reservation-plan.js";
 import { type FanOutLease, type FannedOut, fanOutLeasingFrom, toFannedOut, type FannedOutRow } from "./fan-out.js";
-import type { LaneRequest } from "./delivery-lanes.js";
+import { LEASE_OFFER_COLUMNS } from "./delivery-lanes.js";
 import { hotStatement, type Sql } from "./sql.js";
 import { columnsFor, unnestLayout } from "./unnest.js";
 import { carrierOf, rememberEventTrace } from "../observability/spans.js";
@@ -64,16 +64,8 @@ const COLUMNS = unnestLayout({
     ],
   }),
   // The leases the fan-out may take (none: empty arrays).
-  offer: columnsFor<LaneRequest>({
-    lane: ["uuid", (x) => x.subscriptionId],
-    want: ["int", (x) => x.want],
-  }),
-  terms: columnsFor<FanOutLease>({
-    token: ["uuid", (x) => x.leaseToken],
-    lease_ms: ["float8", (x) => x.settings.leaseMs],
-    circuit_after: ["int", (x) => x.settings.circuitAfterFailures],
-    at: ["timestamptz", (x) => x.settings.now?.toISOString() ?? null],
-  }),
+  offer: LEASE_OFFER_COLUMNS.lanes,
+  terms: LEASE_OFFER_COLUMNS.terms,
 });
 const eventIds = COLUMNS.param("events", "id");
 

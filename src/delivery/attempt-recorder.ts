@@ -1,10 +1,13 @@
 // Records delivery attempts by group commit (lib/group-writer): attempts that finish together are written
-// by one statement. After each batch, the disable rule runs on the subscriptions whose failure run grew.
+// by one statement, which also hands the slots they free to their lanes' next deliveries when the pump says
+// so (its handover). After each batch, the disable rule runs on the subscriptions whose failure run grew.
 import type { Logger } from "pino";
 import type { Database } from "../db/client.js";
-import { disableSubscription, recordAttempts, type AttemptRecord } from "../db/delivery-attempts.js";
+import { recordAttempts, type AttemptRecord } from "../db/delivery-attempts.js";
+import { disableSubscription } from "../db/failure-runs.js";
 import { createGroupWriter } from "../lib/group-commit.js";
 import { disableReason, type AttemptDecision, type DeliverySettings } from "./decisions.js";
+import type { SlotHandover } from "./pump-types.js";
 
 export interface FailedDelivery {
   webhookDeliveryId: string;
@@ -30,12 +33,19 @@ export function createAttemptRecorder(deps: {
    * recorded: the worker removes their parked jobs.
    */
   onResentDelivered?: (delivered: { webhookDeliveryId: string; attempt: number }[]) => void;
+  /** The pump's handover (built after the recorder, hence a function); none: every freed slot is freed. */
+  handover?: () => SlotHandover | undefined;
 }): AttemptRecorder {
   const writer = createGroupWriter<{ record: AttemptRecord; decision: AttemptDecision }, void>(async (items) => {
-    const runs = await recordAttempts(
+    const handover = deps.handover?.();
+    const asked = handover?.plan(items.map((i) => ({ subscriptionId: i.record.subscriptionId, succeeded: i.decision.kind === "delivered" })));
+    const { runs, handedOver } = await recordAttempts(
       deps.db,
       items.map((i) => i.record),
+      asked,
     );
+    // Started before the batch's own attempts end: they hold their lanes' room until then.
+    if (asked) handover!.started(handedOver);
     const now = new Date();
     for (const run of runs) {
       const gone = items.some((i) => i.record.subscriptionId === run.id && i.decision.kind === "failed" && i.decision.gone);

@@ -1,7 +1,8 @@
 // Pure decisions of delivery, with no I/O: what an attempt's HTTP outcome means (delivered, retry after a
 // delay, failed for good, and whether the subscriber said 410 Gone), the row an attempt writes, and when a
 // failing subscription is disabled. Unit-tested in test/unit/delivery-decisions.test.ts.
-import type { AttemptRecord, SubscriptionRun } from "../db/delivery-attempts.js";
+import type { AttemptRecord } from "../db/delivery-attempts.js";
+import type { SubscriptionRun } from "../db/failure-runs.js";
 import type { Brokers } from "./brokers/index.js";
 import type { AttemptAnswer } from "./attempt-answer.js";
 import type { DeliveryClient } from "./http-client.js";

@@ -1,6 +1,7 @@
 // What the delivery pump (./pump.ts) is set with and what it offers its callers.
 import type { Logger } from "pino";
-import type { ClaimedDelivery, LaneRow } from "../db/delivery-lanes.js";
+import type { Handover } from "../db/delivery-attempts.js";
+import type { ClaimedDelivery, ClaimResult, LaneRow } from "../db/delivery-lanes.js";
 import type { FanOutLease, NewDelivery } from "../db/fan-out.js";
 import type { Sql } from "../db/sql.js";
 import type { Clock } from "../lib/clock.js";
@@ -37,6 +38,18 @@ export interface ClaimWithin {
   abandon(): void;
 }
 
+/**
+ * The pump's side of a handover (docs/delivery.md, "Handover"): which lanes of a batch of attempts being
+ * recorded lease their next due deliveries into the slots the batch frees, in the record's own statement, and
+ * what becomes of those leases.
+ */
+export interface SlotHandover {
+  /** Per lane, how many of the slots these attempts free it may keep; undefined when no lane hands over. */
+  plan(attempts: readonly { subscriptionId: string; succeeded: boolean }[]): Handover | undefined;
+  /** The record committed: what it leased starts, as a claim's leases do. */
+  started(result: ClaimResult): void;
+}
+
 export interface DeliveryPump {
   /** These lanes have new work: claim for them soon. */
   nudge(subscriptionIds: Iterable<string>): void;
@@ -45,6 +58,8 @@ export interface DeliveryPump {
    * are leased as they are written or claimed right after, and start at its commit, with no claim of their own.
    */
   claimWithin(events: number): ClaimWithin;
+  /** The attempt recorder asks it, for each batch it records, which freed slots change hands at once. */
+  readonly handover: SlotHandover;
   /** Claims for every lane with due work now (what the poll does). */
   poll(): Promise<void>;
   /** Resolves when no claim or attempt of this process is under way and every attempt is recorded. */

@@ -5,14 +5,15 @@
 //   send     sign and POST (delivery/deliver.ts), a few per turn of the event loop (delivery/launcher.ts)
 //   decide   pure: delivered, retry after a delay, throttled (429) or failed for good (delivery/decisions.ts)
 //   record   the attempt, the delivery's new state and its lease's end (group commit), which releases the
-//            next delivery of the subject in ordered mode
-// The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own
-// budget of open requests, however many subscriptions point at it, claimed a few lanes at a time when it is
-// slow or new (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or
-// claimed in its transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a
-// lane is claimed for when something says it has work: the relay (`nudge`), an attempt of this process ending
-// while the lane had more (or, ordered, releasing the next of its subject), its rate limiter's next slot or
-// its retry's time, and a poll every DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
+//            next delivery of the subject in ordered mode, and hands a busy lane's freed slots to its next
+//            due deliveries when nobody else waits for room (./slot-handover.ts), with no claim
+// The backlog lives in Postgres: this process holds only what it has in flight, and a slow host only its own budget of
+// open requests, however many subscriptions point at it, claimed a few lanes at a time when it is slow or new
+// (./claim-pacing.ts). The Flovi inbox's first attempts are leased by the drain's own write, or claimed in its
+// transaction (`claimWithin`, ./writer-claim.ts), and start the moment it commits. Otherwise a lane is claimed for when
+// something says it has work: the relay (`nudge`), an attempt of this process ending while the lane had more (or,
+// ordered, releasing the next of its subject), its rate limiter's next slot or its retry's time, and a poll every
+// DELIVERY_POLL_INTERVAL_MS (other processes' work, leases that ran out).
 import { randomUUID } from "node:crypto";
 import type { ClaimedDelivery, ClaimResult, LaneRequest, LaneRow } from "../db/delivery-lanes.js";
 import { INLINE_FAN_OUT } from "../db/fan-out.js";
@@ -20,12 +21,12 @@ import { createClaimPacing } from "./claim-pacing.js";
 import { createLaneTimers } from "./lane-timers.js";
 import { systemClock } from "../lib/clock.js";
 import type { DeliveryPump, PumpDeps } from "./pump-types.js";
+import { slotHandover } from "./slot-handover.js";
 import { type Deferral, destinationOf, planClaims } from "./lane-policy.js";
 import { createLedger } from "./pump-ledger.js";
 import { createLauncher } from "./launcher.js";
 import { type WriterClaimDeps, writerClaim } from "./writer-claim.js";
 
-/** How long a lease outlives the attempt's timeout. */
 const LEASE_MARGIN_MS = 15_000;
 /** Retry a lane whose claim another process held after this long (ms). */
 const CONTENDED_RETRY_MS = 5;
@@ -35,7 +36,7 @@ const MAX_LANES_PER_CLAIM = 200;
 export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   const { store, log, settings } = deps;
   const clock = deps.clock ?? systemClock;
-  // A lease outlives any attempt (its timeout) and its record by a wide margin: only a process that died (or
+  // A lease outlives any attempt (its timeout) and its record by a wide margin (LEASE_MARGIN_MS): only a process that died (or
   // lost its database for that long) lets one run out, and then any worker attempts the delivery again.
   const leaseMs = deps.attemptTimeoutMs + LEASE_MARGIN_MS;
   const dirty = new Set<string>();
@@ -55,9 +56,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
   }, settings.pollIntervalMs);
 
   /** Claim for the lane at `at` (the earliest of the times asked for). */
-  const later = (subscriptionId: string, at: Date) => {
-    if (!closed) timers.at(subscriptionId, at);
-  };
+  const later = (subscriptionId: string, at: Date) => void (closed || timers.at(subscriptionId, at));
 
   function nudge(ids: Iterable<string>) {
     if (closed) return;
@@ -236,6 +235,7 @@ export function createDeliveryPump(deps: PumpDeps): DeliveryPump {
 
   return {
     nudge,
+    handover: slotHandover({ ledger, pacing, capacity: settings.capacity, dirty, more, claimSettings, start, closed: () => closed }),
     claimWithin: (events) => writerClaim(writer, events),
     poll,
     idle,

@@ -10,7 +10,8 @@ import { onPool, type Sql } from "../db/sql.js";
 import { type DeliverySearch, deliveryCounts, subscriptionDeliveries } from "../db/webhook-deliveries.js";
 
 export type { DeliverySearch };
-import { cancelWaiting, laneStats, orderWaiting, releaseAllHeld } from "../db/delivery-lanes.js";
+import { laneStats } from "../db/delivery-lanes.js";
+import { cancelWaiting, orderWaiting, releaseAllHeld } from "../db/lane-modes.js";
 import {
   findLiveSubscription,
   insertSubscription,

@@ -3,7 +3,7 @@
 // claims), and nothing waits on the wall clock: each case says what `now` is.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AttemptRecord, recordAttempts } from "../../src/db/delivery-attempts.js";
+import { type AttemptRecord, type Handover, recordAttempts } from "../../src/db/delivery-attempts.js";
 import { type ClaimResult, claimDeliveries, type ClaimSettings, type LaneRequest, lanesWithDueWork, laneStats } from "../../src/db/delivery-lanes.js";
 import { writeEvents } from "../../src/db/outbox.js";
 import { writeReportPlan } from "../../src/db/reservation-writes.js";
@@ -490,6 +490,166 @@ describe("the writer's fan-out leases first attempts as it writes them (db/fan-o
       expect(made.filter((d) => d.leased).map((d) => d.leased!.claimed.leaseToken)).toHaveLength(1);
     });
     expect(await slotsTaken(sub)).toEqual([0, 1]);
+  });
+});
+
+describe("the record hands a busy lane's freed slots to its next due deliveries (a handover)", () => {
+  const handover = (lanes: LaneRequest[], now: Date, extra: Partial<ClaimSettings> = {}): Handover => ({
+    lanes,
+    leaseToken: randomUUID(),
+    settings: settings(now, extra),
+  });
+  const slots = async (sub: string) =>
+    (
+      await ctx.pool.query<{ slot: number; lease_token: string | null }>(
+        "SELECT slot, lease_token FROM delivery_slots WHERE subscription_id = $1 AND leased_until IS NOT NULL ORDER BY slot",
+        [sub],
+      )
+    ).rows;
+  const leaseOf = async (id: string) =>
+    (await ctx.pool.query<{ lease_token: string | null; slot: number | null }>("SELECT lease_token, slot FROM webhook_deliveries WHERE id = $1", [id]))
+      .rows[0]!;
+
+  it("the next due deliveries, oldest first, take the freed slots under the handover's lease, with their body and target; no claim needed", async () => {
+    const sub = await lane({ maxInFlight: 2 });
+    const ids = await deliveries(sub, [null, null, null, null, null]);
+    const first = await claim(sub, 2, settings(T));
+    const asked = handover([{ subscriptionId: sub, want: 2 }], at(1));
+    const { handedOver } = await recordAttempts(
+      ctx.db,
+      first.claimed.map((c) => record(c, "succeeded", at(1))),
+      asked,
+    );
+    expect(claimedIds(handedOver)).toEqual(ids.slice(2, 4));
+    expect(handedOver.claimed[0]).toMatchObject({ subscriptionId: sub, attempts: 0, scheduleStep: 0, leaseToken: asked.leaseToken });
+    expect(JSON.parse(handedOver.claimed[0]!.body)).toMatchObject({ id: handedOver.claimed[0]!.eventId, type: "reservation.created" });
+    expect(handedOver.lanes).toEqual([
+      expect.objectContaining({ subscriptionId: sub, url: `http://127.0.0.1:9/${sub}`, secret: "whsec_x", room: 2, ordered: false }),
+    ]);
+    // The slots changed hands without being free: a claim now finds none.
+    expect(await slots(sub)).toEqual([
+      { slot: 0, lease_token: asked.leaseToken },
+      { slot: 1, lease_token: asked.leaseToken },
+    ]);
+    expect((await claim(sub, 5, settings(at(2)))).claimed).toEqual([]);
+    expect((await leaseOf(ids[2]!)).lease_token).toBe(asked.leaseToken);
+    // Their own record ends the handover's leases as a claim's (and hands over again: the fifth goes).
+    const second = await recordAttempts(
+      ctx.db,
+      handedOver.claimed.map((c) => record(c, "succeeded", at(3))),
+      handover([{ subscriptionId: sub, want: 2 }], at(3)),
+    );
+    expect(claimedIds(second.handedOver)).toEqual([ids[4]]);
+    expect(await slots(sub)).toHaveLength(1);
+    const done = await ctx.pool.query<{ status: string }>("SELECT status FROM webhook_deliveries WHERE id = ANY($1::uuid[]) ORDER BY position", [
+      ids.slice(0, 4),
+    ]);
+    expect(done.rows.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+  });
+
+  it("takes no more than asked; the other freed slots are free for any claim", async () => {
+    const sub = await lane({ maxInFlight: 3 });
+    const ids = await deliveries(sub, [null, null, null, null, null, null]);
+    const first = await claim(sub, 3, settings(T));
+    const { handedOver } = await recordAttempts(
+      ctx.db,
+      first.claimed.map((c) => record(c, "succeeded", at(1))),
+      handover([{ subscriptionId: sub, want: 1 }], at(1)),
+    );
+    expect(claimedIds(handedOver)).toEqual([ids[3]]);
+    expect(claimedIds(await claim(sub, 5, settings(at(2))))).toEqual(ids.slice(4, 6));
+  });
+
+  it("hands over no more than are due: a retry not due yet stays where it is", async () => {
+    const sub = await lane({ maxInFlight: 2 });
+    const [a, b, c, d] = await deliveries(sub, [null, null, null, null]);
+    await ctx.pool.query("UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1", [d, at(60_000)]);
+    const first = await claim(sub, 2, settings(T));
+    expect(claimedIds(first)).toEqual([a, b]);
+    const { handedOver } = await recordAttempts(
+      ctx.db,
+      first.claimed.map((x) => record(x, "succeeded", at(1))),
+      handover([{ subscriptionId: sub, want: 2 }], at(1)),
+    );
+    expect(claimedIds(handedOver)).toEqual([c]);
+    expect(await slots(sub)).toHaveLength(1);
+    expect((await leaseOf(d!)).lease_token).toBeNull();
+  });
+
+  it("a slot above a lowered in-flight limit is freed, not handed over", async () => {
+    const sub = await lane({ maxInFlight: 2 });
+    const ids = await deliveries(sub, [null, null, null, null]);
+    const first = await claim(sub, 2, settings(T));
+    await ctx.pool.query("UPDATE subscriptions SET max_in_flight = 1 WHERE id = $1", [sub]);
+    const asked = handover([{ subscriptionId: sub, want: 2 }], at(1));
+    const { handedOver } = await recordAttempts(
+      ctx.db,
+      first.claimed.map((c) => record(c, "succeeded", at(1))),
+      asked,
+    );
+    expect(claimedIds(handedOver)).toEqual([ids[2]]);
+    expect(await slots(sub)).toEqual([{ slot: 0, lease_token: asked.leaseToken }]);
+    expect((await leaseOf(ids[2]!)).slot).toBe(0);
+  });
+
+  it("a lane that must take turns or may not send hands nothing over and frees its slots: ordered, rate-limited, probing, paused, disabled", async () => {
+    const lanes = [await lane({ ordered: true }), await lane({ rate: 100 }), await lane(), await lane(), await lane()];
+    for (const sub of lanes) await deliveries(sub, [null, "reservation/h", null]);
+    const claimed = [];
+    for (const sub of lanes) claimed.push(...(await claim(sub, 1, settings(T))).claimed);
+    expect(claimed).toHaveLength(5);
+    await ctx.pool.query("UPDATE subscriptions SET consecutive_failures = 5 WHERE id = $1", [lanes[2]]);
+    await ctx.pool.query("UPDATE subscriptions SET paused_until = $2 WHERE id = $1", [lanes[3], at(60_000)]);
+    await ctx.pool.query("UPDATE subscriptions SET status = 'disabled' WHERE id = $1", [lanes[4]]);
+    const { handedOver } = await recordAttempts(
+      ctx.db,
+      claimed.map((c) => record(c, "succeeded", at(1))),
+      handover(
+        lanes.map((subscriptionId) => ({ subscriptionId, want: 1 })),
+        at(1),
+        { circuitAfterFailures: 5 },
+      ),
+    );
+    expect(handedOver).toEqual({ lanes: [], claimed: [] });
+    for (const sub of lanes) expect(await slots(sub)).toEqual([]);
+  });
+
+  it("a record under a lease taken over neither frees nor hands over the slot its new holder has", async () => {
+    const sub = await lane({ maxInFlight: 1 });
+    const [a, b] = await deliveries(sub, [null, null, null]);
+    const first = await claim(sub, 1, settings(T));
+    // The lease ran out; another process claimed the delivery again (and the slot).
+    const again = await claim(sub, 1, settings(at(LEASE_MS)));
+    expect(claimedIds(again)).toEqual([a]);
+    const { handedOver } = await recordAttempts(
+      ctx.db,
+      [record(first.claimed[0]!, "succeeded", at(LEASE_MS + 1))],
+      handover([{ subscriptionId: sub, want: 1 }], at(LEASE_MS + 1)),
+    );
+    expect(handedOver.claimed).toEqual([]);
+    expect(await slots(sub)).toEqual([{ slot: 0, lease_token: again.claimed[0]!.leaseToken }]);
+    expect((await leaseOf(b!)).lease_token).toBeNull();
+  });
+
+  it("skips a delivery an open claim holds instead of waiting for it", async () => {
+    const sub = await lane({ maxInFlight: 3 });
+    const ids = await deliveries(sub, [null, null, null, null]);
+    const first = await claim(sub, 2, settings(T));
+    await whileClaimOpen(sub, 1, T, async (open) => {
+      expect(claimedIds(open)).toEqual([ids[2]]);
+      // Were the handover to wait for the open claim's row, it would wait for ever (the claim commits after
+      // this answers): it fails after 3 s instead.
+      const recorded = recordAttempts(
+        ctx.db,
+        first.claimed.map((c) => record(c, "succeeded", at(1))),
+        handover([{ subscriptionId: sub, want: 2 }], at(1)),
+      );
+      const { handedOver } = await Promise.race([
+        recorded,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the record waited for the open claim's lock")), 3_000).unref()),
+      ]);
+      expect(claimedIds(handedOver)).toEqual([ids[3]]);
+    });
   });
 });
 

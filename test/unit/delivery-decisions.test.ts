@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { attemptRecord, decideAttempt, disableReason, type AttemptAnswer } from "../../src/delivery/decisions.js";
-import { runChanges, type AttemptRecord } from "../../src/db/delivery-attempts.js";
+import type { AttemptRecord } from "../../src/db/delivery-attempts.js";
+import { runChanges } from "../../src/db/failure-runs.js";
 import { storableText } from "../../src/lib/text.js";
 
 const outcome = (statusCode: number | null, extra: Partial<AttemptAnswer> = {}): AttemptAnswer => ({

@@ -14,6 +14,7 @@ import type { AttemptDecision } from "../../src/delivery/decisions.js";
 import { LANES_PER_SLOW_ROUND, MAX_ROUND_PAUSE_MS } from "../../src/delivery/claim-pacing.js";
 import { createDeliveryPump } from "../../src/delivery/pump.js";
 import type { PumpStore } from "../../src/delivery/pump-store.js";
+import type { DeliveryPump } from "../../src/delivery/pump-types.js";
 import { type ManualClock, manualClock, settle, until } from "../helpers/manual-clock.js";
 
 const log = pino({ level: "silent" });
@@ -445,6 +446,103 @@ describe("the delivery pump", () => {
     expect(most).toBe(8);
     release();
     await pump.close();
+  });
+
+  describe("the handover: a busy lane keeps the slots its attempts free, with no claim (docs/delivery.md)", () => {
+    /**
+     * Attempts recorded as the attempt recorder records them: each one's record asks the pump's handover what
+     * its lane may keep, and leases that many from the fake's queue, as the record statement would.
+     */
+    function recordedWithHandover(fake: ReturnType<typeof fakeStore>, run: ReturnType<typeof attempts>, pump: () => DeliveryPump) {
+      let handedOver = 0;
+      const attempt = async (claimed: ClaimedDelivery) => {
+        const decision = await run.attempt(claimed);
+        const { handover } = pump();
+        const asked = handover.plan([{ subscriptionId: claimed.subscriptionId, succeeded: decision.kind === "delivered" }]);
+        if (asked) {
+          const result: ClaimResult = { lanes: [], claimed: [] };
+          for (const { subscriptionId, want } of asked.lanes) {
+            const taken = (fake.queue.get(subscriptionId) ?? []).splice(0, want);
+            if (taken.length === 0) continue;
+            result.lanes.push(lane(subscriptionId));
+            for (const id of taken)
+              result.claimed.push({ ...claimed, webhookDeliveryId: id, eventId: `event-${id}`, leaseToken: asked.leaseToken, subscriptionId });
+          }
+          handedOver += result.claimed.length;
+          handover.started(result);
+        }
+        return decision;
+      };
+      return { attempt, handedOver: () => handedOver };
+    }
+
+    /** A pump whose attempts are recorded with the handover, over the fake's lanes. */
+    function handingOver(
+      waiting: Record<string, number>,
+      opts: { capacity?: number; destinationLimit?: () => number; decide?: Parameters<typeof attempts>[0] } = {},
+    ) {
+      const fake = fakeStore(waiting);
+      const run = attempts(opts.decide);
+      let pump: DeliveryPump | undefined;
+      const recorded = recordedWithHandover(fake, run, () => pump!);
+      pump = pumpWith(fake.store, recorded.attempt, opts.capacity, opts.destinationLimit);
+      return { fake, run, recorded, pump };
+    }
+
+    it("a lane with a backlog is served by its first claim and handovers, never more at once than its share", async () => {
+      const { fake, run, recorded, pump } = handingOver({ busy: 40 }, { capacity: 4 });
+      pump.nudge(["busy"]);
+      await until(() => run.done.length === 40, "the backlog");
+      await pump.close();
+      expect(run.most()).toBe(4);
+      expect(recorded.handedOver()).toBe(36);
+      // The first claim, and the one after the last handover found nothing left.
+      expect(fake.claims()).toBeLessThanOrEqual(2);
+    });
+
+    it("an attempt that failed hands nothing over: its lane's next attempts are claimed (the circuit decides there)", async () => {
+      const { fake, run, recorded, pump } = handingOver({ flaky: 8 }, { capacity: 2, decide: () => ({ kind: "retry", delayMs: 60_000 }) as AttemptDecision });
+      pump.nudge(["flaky"]);
+      await until(() => run.tries.size === 8, "every delivery tried once");
+      await pump.close();
+      expect(recorded.handedOver()).toBe(0);
+      expect(fake.claims()).toBeGreaterThanOrEqual(4);
+    });
+
+    it("no lane keeps its slots while another waits for its destination's budget: the waiting one is served in turn", async () => {
+      // Two lanes at one host whose budget is 2 in this process: the first takes it all, the second waits in line.
+      const { run, pump } = handingOver({ "slow-a": 30, "slow-b": 2 }, { capacity: 100, destinationLimit: () => 2 });
+      pump.nudge(["slow-a"]);
+      await until(() => run.done.length >= 1, "slow-a under way");
+      pump.nudge(["slow-b"]);
+      await until(() => run.done.length === 32, "both lanes");
+      await pump.close();
+      // Were slow-a to keep handing its slots over, slow-b would get its turn only once slow-a ran dry.
+      const lastOfB = Math.max(run.done.indexOf("slow-b-1"), run.done.indexOf("slow-b-2"));
+      expect(lastOfB).toBeLessThan(10);
+      expect(run.most()).toBeLessThanOrEqual(2);
+    });
+
+    it("a pump that is closing hands nothing over: its attempts under way end, and nothing new starts", async () => {
+      const fake = fakeStore({ busy: 10 });
+      let release = () => {};
+      const hanging = new Promise<void>((r) => (release = r));
+      let started = 0;
+      const pump = pumpWith(fake.store, async () => {
+        started += 1;
+        await hanging;
+        return { kind: "delivered" } as AttemptDecision;
+      });
+      pump.nudge(["busy"]);
+      await until(() => started === 4, "the first claim's attempts");
+      // Open, the busy lane would keep its slots.
+      expect(pump.handover.plan([{ subscriptionId: "busy", succeeded: true }])?.lanes).toEqual([{ subscriptionId: "busy", want: 1 }]);
+      const closed = pump.close();
+      expect(pump.handover.plan([{ subscriptionId: "busy", succeeded: true }])).toBeUndefined();
+      release();
+      await closed;
+      expect(started).toBe(4);
+    });
   });
 
   it("the poll finds lanes nobody nudged", async () => {
