@@ -154,28 +154,30 @@ export function classify(error: unknown, endpoints: Endpoints): Dependency | nul
   return null;
 }
 
-const QUIETED = new Set(["warn", "error"]);
-
 /**
  * The process's logger, with every warning or error about a lost connection to Redis or Postgres (its `err`,
  * and its `dependency` when the call site knows which) handed to `outages` instead of written; children
  * (pino-http's request loggers among them) alike.
  */
 export function quietOutages(log: Logger, outages: Outages, endpoints: Endpoints): Logger {
-  return new Proxy(log, {
-    get(target, prop, receiver) {
-      if (prop === "child") return (...args: Parameters<Logger["child"]>) => quietOutages(target.child(...args) as unknown as Logger, outages, endpoints);
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof prop !== "string" || !QUIETED.has(prop) || typeof value !== "function") return value;
-      return (first: unknown, ...rest: unknown[]) => {
-        const fields = first && typeof first === "object" ? (first as { err?: unknown; dependency?: unknown }) : undefined;
-        const err = fields?.err;
-        // A call site that knows which connection failed says so (`dependency`); otherwise the error tells.
-        const said = fields?.dependency === "redis" || fields?.dependency === "postgres" ? fields.dependency : null;
-        const what = err === undefined ? null : said && isConnectionError(err) ? said : classify(err, endpoints);
-        if (what) outages.failed(what, err);
-        else (value as (...a: unknown[]) => void).call(target, first, ...rest);
-      };
-    },
+  // The logger's own methods, reached through its prototype: `info`, `debug` and pino's internals (every
+  // line's) run at full speed, where a Proxy's trap would have run for each property they read.
+  const quiet = Object.create(log) as Logger;
+  const quieted =
+    (level: "warn" | "error") =>
+    (first: unknown, ...rest: unknown[]) => {
+      const fields = first && typeof first === "object" ? (first as { err?: unknown; dependency?: unknown }) : undefined;
+      const err = fields?.err;
+      // A call site that knows which connection failed says so (`dependency`); otherwise the error tells.
+      const said = fields?.dependency === "redis" || fields?.dependency === "postgres" ? fields.dependency : null;
+      const what = err === undefined ? null : said && isConnectionError(err) ? said : classify(err, endpoints);
+      if (what) outages.failed(what, err);
+      else (log[level] as (...a: unknown[]) => void).call(log, first, ...rest);
+    };
+  Object.assign(quiet, {
+    warn: quieted("warn"),
+    error: quieted("error"),
+    child: (...args: Parameters<Logger["child"]>) => quietOutages(log.child(...args) as unknown as Logger, outages, endpoints),
   });
+  return quiet;
 }
