@@ -43,8 +43,12 @@ export function unstorableValue(value: unknown, depth = 0): string | null {
   return null;
 }
 
-/** A path of plain segments: no query or fragment, no `.` or `..` segment, no empty one, nothing to decode. */
-const PLAIN_PATH = /^\/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*\/?)*$/;
+/**
+ * A path of plain segments: no query or fragment, no `.` or `..` segment, no empty one, nothing to decode.
+ * Each segment begins with its slash, so a path splits into segments one way only: the match is linear in
+ * the path's length (an optional slash between segments would let it split a long name in 2ⁿ ways).
+ */
+const PLAIN_PATH = /^(?:\/|(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+\/?)$/;
 
 /**
  * A URL fit for logs, audit rows and screens: its query values masked (`?token=***`), its fragment dropped,

@@ -19,4 +19,10 @@ describe("maskUrl on a request's path", () => {
     // Two slashes make a host, not a path: shown as the URL it is.
     expect(maskUrl("//evil.example/x")).toBe("http://evil.example/x");
   });
+
+  it("answers a long segment followed by a query (a pattern that could split the name many ways would never return)", () => {
+    const name = "a".repeat(64);
+    expect(maskUrl(`/${name}?token=x`)).toBe(`/${name}?token=***`);
+    expect(maskUrl(`/subscriptions/${name}/deliveries?status=failed`)).toBe(`/subscriptions/${name}/deliveries?status=***`);
+  });
 });
