@@ -52,6 +52,8 @@ beforeAll(async () => {
   await send("created", bad, 2);
   await send("created", good[1]!, 3);
   await send("taken", good[0]!, 4);
+  // An attempt's answer is recorded just after the subscriber sent it: wait for the four records.
+  await eventually(async () => (await found("")).data.filter((d) => d.lastStatusCode !== null).length === 4, 15_000, "the four attempts recorded");
 }, 60_000);
 afterAll(async () => {
   await subscriber?.close();
