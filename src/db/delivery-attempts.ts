@@ -2,8 +2,9 @@
 // each delivery's new status, schedule step and next due time, the end of its lease (only while the attempt
 // still held it), the release of the next held delivery of its subject (ordered mode), each subscription's
 // failure run and its 429 pause. Auto-disable, when a run crosses a threshold, is a second, rare transaction.
-// The same statement can hand a busy lane's freed slots straight to its next due deliveries (a handover,
-// docs/delivery.md): the slot changes hands without being freed, and no claim of its own is needed.
+// A batch whose lanes hand their freed slots straight to their next due deliveries (a handover,
+// docs/delivery.md: the slot changes hands without being freed, and no claim is needed) runs a second
+// statement, the same with the handover's steps; a batch that hands nothing over does not pay for them.
 import type { Database } from "./client.js";
 import { type ClaimResult, claimResult, type ClaimRow, LEASE_OFFER_COLUMNS, type LeaseOffer } from "./delivery-lanes.js";
 import { type RunChange, runChanges, type SubscriptionRun } from "./failure-runs.js";
@@ -29,8 +30,8 @@ export interface AttemptRecord {
   throttled: boolean;
 }
 
-/** The statement's two inputs, each column's type and value on one line (src/db/unnest.ts numbers them). */
-const COLUMNS = unnestLayout({
+/** The record's inputs, each column's type and value on one line (src/db/unnest.ts numbers them). */
+const RECORD_INPUTS = {
   attempts: columnsFor<AttemptRecord>({
     delivery_id: ["uuid", (r) => r.webhookDeliveryId],
     attempt: ["int", (r) => r.attempt],
@@ -52,7 +53,12 @@ const COLUMNS = unnestLayout({
     pause_until: ["timestamptz", (c) => c.pauseUntil?.toISOString() ?? null],
     pause_reason: ["text", (c) => c.pauseReason],
   }),
-  // The handover, when asked for: the lanes, and the lease's terms (its token, length, clock and the circuit's threshold).
+};
+const COLUMNS = unnestLayout(RECORD_INPUTS);
+// The handover's record takes two more, numbered after the record's own (so the text both share is the same).
+const HANDOVER_COLUMNS = unnestLayout({
+  ...RECORD_INPUTS,
+  // The lanes, and the lease's terms (its token, length, clock and the circuit's threshold).
   handover: LEASE_OFFER_COLUMNS.lanes,
   lease: LEASE_OFFER_COLUMNS.terms,
 });
@@ -64,9 +70,9 @@ const COLUMNS = unnestLayout({
  */
 export type Handover = LeaseOffer;
 
-const RECORD = hotStatement(
-  "record_attempts",
-  `
+// What every record does (written once; each statement below places it): the attempt rows and their
+// deliveries' new state...
+const ATTEMPTS = `
 WITH input AS (
   SELECT * FROM ${COLUMNS.unnest("attempts")} AS t(${COLUMNS.names("attempts")})
 ), attempt_rows AS (
@@ -79,17 +85,66 @@ WITH input AS (
          completed_at = CASE WHEN i.status = 'pending' THEN NULL ELSE i.attempted_at END, updated_at = now()
     FROM input i
    WHERE d.id = i.delivery_id AND d.lease_token IS NOT DISTINCT FROM i.lease_token
-  RETURNING d.id, d.subscription_id, d.subject, d.status, d.slot, i.lease_token
+  RETURNING d.id, d.subscription_id, d.subject, d.status, d.slot, i.lease_token`;
+
+// ...the release of an ordered subject's next delivery, and the failure runs.
+const RELEASE_AND_RUNS = `
+), released AS (
+  -- Ordered mode: a delivery that is done (delivered or failed for good) releases the next of its subject,
+  -- unless an earlier one of the subject is still unfinished.
+  UPDATE webhook_deliveries h SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now()
+    FROM (SELECT DISTINCT nxt.id
+            FROM delivery_rows done
+            CROSS JOIN LATERAL (
+              SELECT n.id, n.status FROM webhook_deliveries n
+               WHERE n.subscription_id = done.subscription_id AND n.subject = done.subject AND n.status IN ('pending', 'held')
+                 AND n.id NOT IN (SELECT id FROM delivery_rows WHERE status <> 'pending')
+               ORDER BY n.position LIMIT 1) nxt
+           WHERE done.status <> 'pending' AND done.subject IS NOT NULL AND nxt.status = 'held'
+             AND EXISTS (SELECT 1 FROM subscriptions o WHERE o.id = done.subscription_id AND o.ordering = 'subject')) r
+   WHERE h.id = r.id AND h.status = 'held'
+)
+, runs AS (
+  UPDATE subscriptions s
+     SET consecutive_failures = CASE WHEN a.reset THEN a.failures ELSE s.consecutive_failures + a.failures END,
+         failing_since = CASE WHEN a.failures = 0 AND (a.reset OR s.consecutive_failures = 0) THEN NULL
+                              WHEN a.failures = 0 THEN s.failing_since
+                              WHEN a.reset THEN a.first_failure_at ELSE COALESCE(s.failing_since, a.first_failure_at) END,
+         paused_until = CASE WHEN a.pause_until IS NOT NULL THEN greatest(s.paused_until, a.pause_until) ELSE s.paused_until END,
+         pause_reason = CASE WHEN a.pause_until IS NOT NULL THEN a.pause_reason ELSE s.pause_reason END,
+         updated_at = now()
+    FROM ${COLUMNS.unnest("runs")} AS a(${COLUMNS.names("runs")})
+   WHERE s.id = a.id AND (a.failures > 0 OR a.pause_until IS NOT NULL OR (a.reset AND s.consecutive_failures > 0))
+  RETURNING s.id, s.consecutive_failures, s.failing_since, s.status
+)`;
+
+// A batch that hands nothing over (the common case: its cost is the record's own, nothing more).
+const RECORD = hotStatement(
+  "record_attempts",
+  `${ATTEMPTS}
+), freed AS (
+  -- The attempt's slot of its lane's in-flight limit is free again (only while this attempt still held it).
+  UPDATE delivery_slots sl SET lease_token = NULL, leased_until = NULL
+    FROM delivery_rows r
+   WHERE sl.subscription_id = r.subscription_id AND sl.slot = r.slot AND sl.lease_token = r.lease_token
+${RELEASE_AND_RUNS}
+SELECT r.id AS lane_id, true AS run, r.consecutive_failures, r.failing_since, r.status FROM runs r`,
+);
+
+// A batch that hands slots over.
+const RECORD_HANDING_OVER = hotStatement(
+  "record_handing_over",
+  `${ATTEMPTS}
 ), lease AS (
   SELECT p.token, p.circuit_after, coalesce(p.at, now()) AS now, coalesce(p.at, now()) + make_interval(secs => p.lease_ms / 1000) AS until
-    FROM ${COLUMNS.unnest("lease")} AS p(${COLUMNS.names("lease")})
+    FROM ${HANDOVER_COLUMNS.unnest("lease")} AS p(${HANDOVER_COLUMNS.names("lease")})
 ), handing AS MATERIALIZED (
   -- Lanes asked to hand over that may still send without taking turns.
   SELECT h.lane, h.want, s.max_in_flight, p.token, p.now, p.until
-    FROM ${COLUMNS.unnest("handover")} AS h(${COLUMNS.names("handover")})
+    FROM ${HANDOVER_COLUMNS.unnest("handover")} AS h(${HANDOVER_COLUMNS.names("handover")})
     CROSS JOIN lease p
     -- (s.id = ANY: by its key, whatever the plan thinks of the table's size.)
-    JOIN subscriptions s ON s.id = h.lane AND s.id = ANY (${COLUMNS.param("handover", "lane")})
+    JOIN subscriptions s ON s.id = h.lane AND s.id = ANY (${HANDOVER_COLUMNS.param("handover", "lane")})
    WHERE h.want > 0 AND s.status = 'active' AND s.deleted_at IS NULL AND (s.paused_until IS NULL OR s.paused_until <= p.now)
      AND s.rate_limit_per_second IS NULL AND s.ordering <> 'subject' AND (p.circuit_after = 0 OR s.consecutive_failures < p.circuit_after)
 ), given AS MATERIALIZED (
@@ -129,34 +184,7 @@ WITH input AS (
   UPDATE webhook_deliveries d SET leased_until = f.until, lease_token = f.token, slot = f.slot
     FROM freed f WHERE f.next_id IS NOT NULL AND d.id = f.next_id
   RETURNING d.id, d.event_id, d.subscription_id, d.attempts, d.schedule_step, COALESCE(d.schedule_started_at, d.created_at) AS started, d.replay_id
-), released AS (
-  -- Ordered mode: a delivery that is done (delivered or failed for good) releases the next of its subject,
-  -- unless an earlier one of the subject is still unfinished.
-  UPDATE webhook_deliveries h SET status = 'pending', next_attempt_at = now(), schedule_started_at = now(), updated_at = now()
-    FROM (SELECT DISTINCT nxt.id
-            FROM delivery_rows done
-            CROSS JOIN LATERAL (
-              SELECT n.id, n.status FROM webhook_deliveries n
-               WHERE n.subscription_id = done.subscription_id AND n.subject = done.subject AND n.status IN ('pending', 'held')
-                 AND n.id NOT IN (SELECT id FROM delivery_rows WHERE status <> 'pending')
-               ORDER BY n.position LIMIT 1) nxt
-           WHERE done.status <> 'pending' AND done.subject IS NOT NULL AND nxt.status = 'held'
-             AND EXISTS (SELECT 1 FROM subscriptions o WHERE o.id = done.subscription_id AND o.ordering = 'subject')) r
-   WHERE h.id = r.id AND h.status = 'held'
-)
-, runs AS (
-  UPDATE subscriptions s
-     SET consecutive_failures = CASE WHEN a.reset THEN a.failures ELSE s.consecutive_failures + a.failures END,
-         failing_since = CASE WHEN a.failures = 0 AND (a.reset OR s.consecutive_failures = 0) THEN NULL
-                              WHEN a.failures = 0 THEN s.failing_since
-                              WHEN a.reset THEN a.first_failure_at ELSE COALESCE(s.failing_since, a.first_failure_at) END,
-         paused_until = CASE WHEN a.pause_until IS NOT NULL THEN greatest(s.paused_until, a.pause_until) ELSE s.paused_until END,
-         pause_reason = CASE WHEN a.pause_until IS NOT NULL THEN a.pause_reason ELSE s.pause_reason END,
-         updated_at = now()
-    FROM ${COLUMNS.unnest("runs")} AS a(${COLUMNS.names("runs")})
-   WHERE s.id = a.id AND (a.failures > 0 OR a.pause_until IS NOT NULL OR (a.reset AND s.consecutive_failures > 0))
-  RETURNING s.id, s.consecutive_failures, s.failing_since, s.status
-)
+${RELEASE_AND_RUNS}
 -- Failure runs, then (as a claim answers: src/db/delivery-lanes.ts) the lanes that handed over, with their
 -- targets, and what they leased.
 SELECT r.id AS lane_id, NULL::int AS room, NULL::timestamptz AS next_at, NULL::boolean AS ordered, NULL AS url, NULL AS secret,
@@ -185,10 +213,10 @@ export interface RecordResult {
 
 /** Writes the attempts, and the handover when asked for. */
 export async function recordAttempts(db: Database, records: AttemptRecord[], handover?: Handover): Promise<RecordResult> {
-  const rows = await onPool(db).hot<RecordRow>(
-    RECORD,
-    COLUMNS.values({ attempts: records, runs: runChanges(records), handover: handover?.lanes ?? [], lease: handover ? [handover] : [] }),
-  );
+  const inputs = { attempts: records, runs: runChanges(records) };
+  const rows = handover
+    ? await onPool(db).hot<RecordRow>(RECORD_HANDING_OVER, HANDOVER_COLUMNS.values({ ...inputs, handover: handover.lanes, lease: [handover] }))
+    : await onPool(db).hot<RecordRow>(RECORD, COLUMNS.values(inputs));
   const runs = rows
     .filter((r) => r.run)
     .map((r) => ({ id: r.lane_id, consecutiveFailures: r.consecutive_failures!, failingSince: r.failing_since, status: r.status! }));

@@ -98,6 +98,26 @@ describe("hot statements", () => {
     expect(settings).toEqual([{ mode: "auto", seqscan: "on" }]);
   });
 
+  it("a batch that hands nothing over runs the plain record, without the handover's steps; one that hands over runs its own", async () => {
+    const db = oneConnection(true);
+    const leased = await write(db, 4);
+    await recordAttempts(db, leased.slice(0, 2).map(succeeded));
+    const texts = async () =>
+      Object.fromEntries(
+        (await onPool(db).query<{ name: string; statement: string }>("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'hub\\_record%'")).map(
+          (r) => [r.name, r.statement],
+        ),
+      );
+    const plain = await texts();
+    expect(Object.keys(plain)).toEqual(["hub_record_attempts"]);
+    expect(plain.hub_record_attempts).not.toMatch(/SKIP LOCKED|handing|\bleased AS/);
+
+    const handover = { lanes: [{ subscriptionId, want: 2 }], leaseToken: randomUUID(), settings: { leaseMs: 60_000, circuitAfterFailures: 0 } };
+    await recordAttempts(db, leased.slice(2).map(succeeded), handover);
+    expect(Object.keys(await texts()).sort()).toEqual(["hub_record_attempts", "hub_record_handing_over"]);
+    for (const d of leased) expect(await statusOf(d.webhookDeliveryId)).toEqual({ status: "succeeded", attempts: 1 });
+  });
+
   it("read the hot tables by their indexes, though their generic plans were made while the tables looked empty", async () => {
     const db = oneConnection(true);
     // Postgres's auto_explain shows this connection's plans as they run (to this client, as notices).
