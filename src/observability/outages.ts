@@ -160,24 +160,38 @@ export function classify(error: unknown, endpoints: Endpoints): Dependency | nul
  * (pino-http's request loggers among them) alike.
  */
 export function quietOutages(log: Logger, outages: Outages, endpoints: Endpoints): Logger {
-  // The logger's own methods, reached through its prototype: `info`, `debug` and pino's internals (every
-  // line's) run at full speed, where a Proxy's trap would have run for each property they read.
-  const quiet = Object.create(log) as Logger;
-  const quieted =
-    (level: "warn" | "error") =>
-    (first: unknown, ...rest: unknown[]) => {
-      const fields = first && typeof first === "object" ? (first as { err?: unknown; dependency?: unknown }) : undefined;
-      const err = fields?.err;
-      // A call site that knows which connection failed says so (`dependency`); otherwise the error tells.
-      const said = fields?.dependency === "redis" || fields?.dependency === "postgres" ? fields.dependency : null;
-      const what = err === undefined ? null : said && isConnectionError(err) ? said : classify(err, endpoints);
-      if (what) outages.failed(what, err);
-      else (log[level] as (...a: unknown[]) => void).call(log, first, ...rest);
+  type Method = (this: Logger, ...args: unknown[]) => void;
+  // pino's own methods, called on each quieted logger (they read its bindings and level from `this`).
+  const pino = { warn: log.warn as Method, error: log.error as Method, child: log.child as unknown as (this: Logger, ...args: unknown[]) => Logger };
+  const divert = (first: unknown): boolean => {
+    const fields = first && typeof first === "object" ? (first as { err?: unknown; dependency?: unknown }) : undefined;
+    const err = fields?.err;
+    if (err === undefined) return false;
+    // A call site that knows which connection failed says so (`dependency`); otherwise the error tells.
+    const said = fields?.dependency === "redis" || fields?.dependency === "postgres" ? fields.dependency : null;
+    const what = said && isConnectionError(err) ? said : classify(err, endpoints);
+    if (what) outages.failed(what, err);
+    return what !== null;
+  };
+  // The quieted methods are the logger's own properties: `info`, `debug` and pino's internals (every line's)
+  // are reached as before. A child is pino's own (made from its parent, as pino makes it), given them too;
+  // it is not wrapped in an object of its own, which would make each request's logger a prototype (slow).
+  const quieten = (target: Logger): Logger => {
+    // A child made with a level of its own has its own methods for it; otherwise pino's.
+    const write = (level: "warn" | "error") => (Object.hasOwn(target, level) ? (target[level] as Method) : pino[level]);
+    const quieted = (level: "warn" | "error") => {
+      const method = write(level);
+      return (first: unknown, ...rest: unknown[]) => {
+        if (!divert(first)) method.call(target, first, ...rest);
+      };
     };
-  Object.assign(quiet, {
-    warn: quieted("warn"),
-    error: quieted("error"),
-    child: (...args: Parameters<Logger["child"]>) => quietOutages(log.child(...args) as unknown as Logger, outages, endpoints),
-  });
-  return quiet;
+    Object.assign(target, {
+      warn: quieted("warn"),
+      error: quieted("error"),
+      child: (...args: unknown[]) => quieten(pino.child.apply(target, args)),
+    });
+    return target;
+  };
+  // The process's logger itself stays as it is (the tracker writes its own lines with it).
+  return quieten(Object.create(log) as Logger);
 }

@@ -79,6 +79,31 @@ describe("outages", () => {
     outages.close();
   });
 
+  it("children write with their own bindings and level, and hand their lost connections over too", async () => {
+    const { log, lines } = capturedLog();
+    const outages = createOutages({ log, meanwhile: { redis: "", postgres: "" }, probes: { redis: async () => 1, postgres: async () => 1 } });
+    const quiet = quietOutages(log, outages, endpoints);
+    const request = quiet.child({ requestId: "r1" });
+    const step = request.child({ step: "enqueue" });
+    step.warn({ queue: "x" }, "slow");
+    request.error("failed");
+    const { warn } = step;
+    warn({ err: refused(6379) }, "enqueue failed"); // a method taken off its logger still knows it
+    const errorsOnly = quiet.child({ requestId: "r2" }, { level: "error" });
+    errorsOnly.warn("below its level");
+    errorsOnly.error("at its level");
+    quiet.warn("the process's own");
+    await flush();
+    expect(lines.map(({ msg, requestId, step, level }) => ({ msg, requestId, step, level }))).toEqual([
+      { msg: "slow", requestId: "r1", step: "enqueue", level: 40 },
+      { msg: "failed", requestId: "r1", step: undefined, level: 50 },
+      { msg: "redis is unreachable", requestId: undefined, step: undefined, level: 40 },
+      { msg: "at its level", requestId: "r2", step: undefined, level: 50 },
+      { msg: "the process's own", requestId: undefined, step: undefined, level: 40 },
+    ]);
+    outages.close();
+  });
+
   it("tells Postgres from Redis by port, code or message", () => {
     expect(classify(refused(5432), endpoints)).toBe("postgres");
     expect(classify(refused(6379), endpoints)).toBe("redis");
