@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type DestinationStream, pino, type Logger } from "pino";
 import { redactDeep, REDACTED } from "./redaction.js";
 import { logTraceFields } from "./spans.js";
 
@@ -25,7 +25,9 @@ const REDACT_PATHS = [
 export function createLogger(opts: {
   level: string;
   name?: string;
-  destination?: NodeJS.WritableStream /** trace_id and span_id on every line (tracing on) */;
+  /** Where lines go (pino's own asynchronous stdout writer by default). */
+  destination?: DestinationStream;
+  /** trace_id and span_id on every line (tracing on). */
   traceFields?: boolean;
 }): Logger {
   return pino(

@@ -27,7 +27,7 @@ describe("graceful shutdown", () => {
 
     // The worker's own log, kept: when shutdown is not clean, the failure names the step and its error.
     const lines: string[] = [];
-    const log = createLogger({ level: "debug", destination: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream });
+    const log = createLogger({ level: "debug", destination: { write: (line: string) => lines.push(line) } });
     // A deadline far beyond the test's own waits: a loaded machine must not turn "waited" into "timed out".
     const running = await start("worker", { ...ctx.config, PORT: 0, SHUTDOWN_TIMEOUT_MS: 60_000 }, log);
     const queue = ctx.queues.get("flovi-events");
@@ -108,7 +108,7 @@ describe("graceful shutdown", () => {
 describe("logger", () => {
   it("redacts secrets and personal fields", async () => {
     const lines: string[] = [];
-    const log = createLogger({ level: "info", destination: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream });
+    const log = createLogger({ level: "info", destination: { write: (s: string) => lines.push(s) } });
     log.info(
       {
         req: { headers: { authorization: "Bearer abc", "x-hub-signature": "sha256=ff" } },
