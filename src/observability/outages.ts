@@ -162,7 +162,7 @@ export function classify(error: unknown, endpoints: Endpoints): Dependency | nul
 export function quietOutages(log: Logger, outages: Outages, endpoints: Endpoints): Logger {
   type Method = (this: Logger, ...args: unknown[]) => void;
   // pino's own methods, called on each quieted logger (they read its bindings and level from `this`).
-  const pino = { warn: log.warn as Method, error: log.error as Method, child: log.child as unknown as (this: Logger, ...args: unknown[]) => Logger };
+  const own = { warn: log.warn as Method, error: log.error as Method, child: log.child as unknown as (this: Logger, ...args: unknown[]) => Logger };
   const divert = (first: unknown): boolean => {
     const fields = first && typeof first === "object" ? (first as { err?: unknown; dependency?: unknown }) : undefined;
     const err = fields?.err;
@@ -177,20 +177,16 @@ export function quietOutages(log: Logger, outages: Outages, endpoints: Endpoints
   // are reached as before. A child is pino's own (made from its parent, as pino makes it), given them too;
   // it is not wrapped in an object of its own, which would make each request's logger a prototype (slow).
   const quieten = (target: Logger): Logger => {
-    // A child made with a level of its own has its own methods for it; otherwise pino's.
-    const write = (level: "warn" | "error") => (Object.hasOwn(target, level) ? (target[level] as Method) : pino[level]);
     const quieted = (level: "warn" | "error") => {
-      const method = write(level);
-      return (first: unknown, ...rest: unknown[]) => {
-        if (!divert(first)) method.call(target, first, ...rest);
-      };
+      // A child made with a level of its own has its own method for it; otherwise pino's.
+      const write = Object.hasOwn(target, level) ? (target[level] as Method) : own[level];
+      return (first: unknown, ...rest: unknown[]) => void (divert(first) || write.call(target, first, ...rest));
     };
-    Object.assign(target, {
+    return Object.assign(target, {
       warn: quieted("warn"),
       error: quieted("error"),
-      child: (...args: unknown[]) => quieten(pino.child.apply(target, args)),
+      child: (...args: unknown[]) => quieten(own.child.apply(target, args)),
     });
-    return target;
   };
   // The process's logger itself stays as it is (the tracker writes its own lines with it).
   return quieten(Object.create(log) as Logger);
